@@ -1,0 +1,143 @@
+/* fsutil.c -- the file-system operations the library needs to be crash-safe.
+ *
+ * lu__fs_write_atomic is the one way a durable file is written: a temporary
+ * file, fsync, rename over the old file, fsync of the directory. A crash or
+ * a failure at any point leaves the old file or the new one, never a mix.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+char *lu__path_join(const lu_env *env, const char *dir, const char *name)
+{
+    size_t dl = strlen(dir);
+    while (dl > 1 && dir[dl - 1] == '/') dl--;
+    size_t n = dl + 1 + strlen(name) + 1;
+    char *p = lu__malloc(env, n);
+    if (p) snprintf(p, n, "%.*s/%s", (int)dl, dir, name);
+    return p;
+}
+
+static lu_status io_fail(lu_error *err, const char *what, const char *path)
+{
+    int e = errno;
+    lu_status st = lu__errno_status(e);
+    if (st == LU_NOT_FOUND || st == LU_INVAL) st = LU_IO_ERROR;
+    return lu__fail(err, st, "%s '%s': %s", what, path, strerror(e));
+}
+
+lu_status lu__fs_write_atomic(const char *dir, const char *name, const void *data, size_t len,
+                              lu_error *err)
+{
+    char final[PATH_MAX], tmp[PATH_MAX];
+    if (snprintf(final, sizeof final, "%s/%s", dir, name) >= (int)sizeof final ||
+        snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, name) >= (int)sizeof tmp)
+        return lu__fail(err, LU_INVAL, "path too long: '%s/%s'", dir, name);
+    lu_status st = LU_OK;
+    int dfd = -1, fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return io_fail(err, "cannot create", tmp);
+    size_t done = 0;
+    while (done < len) {
+        ssize_t w = write(fd, (const char *)data + done, len - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) {
+            st = io_fail(err, "cannot write", tmp);
+            goto cleanup;
+        }
+        done += (size_t)w;
+    }
+    if (fsync(fd) != 0) {
+        st = io_fail(err, "cannot fsync", tmp);
+        goto cleanup;
+    }
+    int rc = close(fd);
+    fd = -1;
+    if (rc != 0) {
+        st = io_fail(err, "cannot close", tmp);
+        goto cleanup;
+    }
+    if (rename(tmp, final) != 0) {
+        st = io_fail(err, "cannot rename over", final);
+        goto cleanup;
+    }
+    /* After the rename the new file is in place; a failed directory fsync
+     * only means durability is not yet guaranteed, which we report. */
+    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || fsync(dfd) != 0) return io_fail(err, "cannot fsync directory", dir);
+cleanup:
+    if (dfd >= 0) close(dfd);
+    if (fd >= 0) close(fd);
+    if (st != LU_OK) unlink(tmp);
+    return st;
+}
+
+lu_status lu__fs_read_all(const lu_env *env, const char *path, char **data, size_t *len,
+                          lu_error *err)
+{
+    *data = NULL;
+    *len = 0;
+    lu_status st = LU_OK;
+    char *buf = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        int e = errno;
+        st = lu__fail(err, lu__errno_status(e), "cannot open '%s': %s", path, strerror(e));
+        goto cleanup;
+    }
+    size_t cap = (size_t)sb.st_size, n = 0;
+    buf = lu__malloc(env, cap + 1);
+    if (!buf) {
+        st = lu__fail(err, LU_MEM_ERROR, "out of memory reading '%s'", path);
+        goto cleanup;
+    }
+    while (n < cap) {
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            int e = errno;
+            st = lu__fail(err, LU_IO_ERROR, "cannot read '%s': %s", path, strerror(e));
+            goto cleanup;
+        }
+        if (r == 0) break;
+        n += (size_t)r;
+    }
+    buf[n] = '\0';
+    *data = buf;
+    *len = n;
+    buf = NULL;
+cleanup:
+    lu__free(env, buf);
+    if (fd >= 0) close(fd);
+    return st;
+}
+
+lu_status lu__fs_mkdirs(const char *path, lu_error *err)
+{
+    char p[PATH_MAX];
+    if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p)
+        return lu__fail(err, LU_INVAL, "path too long: '%s'", path);
+    for (char *s = p + 1;; s++) {
+        if (*s == '/' || *s == '\0') {
+            char c = *s;
+            *s = '\0';
+            if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+                int e = errno;
+                return lu__fail(err, lu__errno_status(e) == LU_NO_SPACE ? LU_NO_SPACE : LU_IO_ERROR,
+                                "cannot create directory '%s': %s", p, strerror(e));
+            }
+            *s = c;
+            if (!c) break;
+        }
+    }
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return lu__fail(err, LU_IO_ERROR, "'%s' is not a directory", path);
+    return LU_OK;
+}

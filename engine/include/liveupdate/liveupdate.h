@@ -1,0 +1,264 @@
+/* liveupdate.h -- public C API of libliveupdate: contexts, mounts, lookups.
+ *
+ * A context (lu_context) owns a save directory, a table of mounted volumes
+ * (zip files and directories, each with a name, a priority and a URI) and one
+ * merged index that answers "which mount serves this resource path" in O(1).
+ * The table persists in <save>/liveupdate.mounts (see docs/FORMATS.md).
+ *
+ * Conventions, for every function below unless its comment says otherwise:
+ *  - Fallible calls return an lu_status; LU_OK (0) is success, every failure
+ *    is negative. When `err` is non-NULL it receives the same status and a
+ *    message naming what failed (path, mount name, zip entry).
+ *  - On failure nothing changed: not the mount table, not the files on disk.
+ *  - Lookups and reads (lu_exists, lu_stat, lu_which, lu_read, lu_list,
+ *    lu_mounts_get) are thread-safe and lock-free with respect to each other
+ *    and to mount changes. Mount changes (add/remove) may be called from any
+ *    thread; they are serialized inside the context.
+ *  - Strings are UTF-8, NUL-terminated. The library writes nothing to stdout.
+ */
+#ifndef LIVEUPDATE_H
+#define LIVEUPDATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Version as an integer that compares: 0xMMmmpp. */
+#define LU_VERSION_NUM 0x000100
+#define LU_VERSION_STR "0.1.0"
+#define LU_AT_LEAST_VERSION(x) (LU_VERSION_NUM >= (x))
+
+/* Status codes. Append-only: values never change once released. The first
+ * block has the values of Defold's liveupdate.LIVEUPDATE_* constants. */
+typedef enum lu_status {
+    LU_OK = 0,
+    LU_INVALID_HEADER = -1,
+    LU_MEM_ERROR = -2,
+    LU_INVALID_RESOURCE = -3,
+    LU_VERSION_MISMATCH = -4,
+    LU_ENGINE_VERSION_MISMATCH = -5,
+    LU_SIGNATURE_MISMATCH = -6,
+    LU_SCHEME_MISMATCH = -7,
+    LU_BUNDLED_RESOURCE_MISMATCH = -8,
+    LU_FORMAT_ERROR = -9,
+    LU_IO_ERROR = -10,
+    LU_INVAL = -11,
+    LU_NOT_INITIALIZED = -12,
+    /* ours */
+    LU_NAME_EXISTS = -13,
+    LU_NOT_FOUND = -14,
+    LU_LOCKED = -15,
+    LU_NO_SPACE = -16,
+    LU_NETWORK_ERROR = -17,
+    LU_TIMEOUT = -18,
+    LU_CANCELLED = -19,
+    LU_HASH_MISMATCH = -20,
+    LU_UNSAFE_ARCHIVE = -21,
+    LU_UNKNOWN = -1000
+} lu_status;
+
+/* Size of the message buffer in lu_error. A message that would not fit ends
+ * in "..." so truncation is never silent. */
+#define LU_ERROR_MAX 4096
+
+/* Caller-owned error record filled by fallible calls. */
+typedef struct lu_error {
+    lu_status status;
+    char message[LU_ERROR_MAX];
+} lu_error;
+
+/* Returns the constant's name without prefix ("NAME_EXISTS"), or "UNKNOWN"
+ * for a value that is not a status. Never fails; static storage. */
+const char *lu_status_name(int status);
+
+/* ------------------------------------------------------------------ */
+/* Embedding hooks                                                     */
+
+typedef enum lu_log_level { LU_LOG_DEBUG, LU_LOG_INFO, LU_LOG_WARN, LU_LOG_ERROR } lu_log_level;
+
+/* Logger: called from the thread that caused the event; must be thread-safe
+ * if the context is used from several threads. */
+typedef void (*lu_log_fn)(void *ud, lu_log_level level, const char *message);
+
+/* Allocator hooks. realloc(ud, NULL, n) allocates; free(ud, NULL) is a no-op.
+ * All three must be thread-safe. */
+typedef struct lu_allocator {
+    void *(*realloc_fn)(void *ud, void *ptr, size_t size);
+    void (*free_fn)(void *ud, void *ptr);
+    void *ud;
+} lu_allocator;
+
+/* ------------------------------------------------------------------ */
+/* Context                                                             */
+
+typedef struct lu_context lu_context;
+
+/* Options for lu_context_open. Initialise with lu_config_init, then set what
+ * you need. Strings are copied by lu_context_open. */
+typedef struct lu_config {
+    const char *save_dir;       /* created if missing; NULL = no persistence, no lock */
+    const char *base_uri;       /* mounted as "_base" (priority -10), or NULL */
+    const char *builtin_uri;    /* mounted as "_builtin" (priority -5), or NULL */
+    int mount_on_start;         /* load <save>/liveupdate.mounts at open (default 1) */
+    uint64_t max_uncompressed;  /* largest declared entry size accepted (default 1 GiB) */
+    lu_log_fn log;              /* default: no logging */
+    void *log_ud;
+    const lu_allocator *allocator; /* default: the C library's; copied */
+} lu_config;
+
+/* Fills `cfg` with the defaults. Never fails. */
+void lu_config_init(lu_config *cfg);
+
+/* Opens a context: creates the save directory if needed, takes its lock
+ * (<save>/liveupdate.lock), mounts the built-in volumes, then (when
+ * mount_on_start) the persisted mounts. A persisted mount that fails to open
+ * is dropped and recorded in the start-up report; a corrupt mounts file is
+ * moved aside and reported. Neither makes the open fail.
+ * Returns LU_OK and *out, or LU_LOCKED when another context or process holds
+ * the save directory, LU_IO_ERROR, LU_MEM_ERROR, or the failing built-in
+ * mount's status. On failure *out is NULL. */
+lu_status lu_context_open(const lu_config *cfg, lu_context **out, lu_error *err);
+
+/* Closes a context: waits for an in-flight asynchronous add to finish, drops
+ * queued completions without calling them, closes the volumes and releases
+ * the lock. No other call on `ctx` may be running or start once close has
+ * begun. Accepts NULL. */
+void lu_context_close(lu_context *ctx);
+
+/* Delivers completions of asynchronous calls on the calling thread (the
+ * game's main loop). Returns how many callbacks ran. Call it from one thread. */
+int lu_update(lu_context *ctx);
+
+/* Frees memory the library returned to the caller (lu_read, lu_mounts_get,
+ * lu_list_paths). Accepts NULL. */
+void lu_free(lu_context *ctx, void *ptr);
+
+/* ------------------------------------------------------------------ */
+/* Mounts                                                              */
+
+#define LU_NAME_MAX 64
+#define LU_BASE_MOUNT "_base"
+#define LU_BUILTIN_MOUNT "_builtin"
+#define LU_BASE_PRIORITY (-10)
+#define LU_BUILTIN_PRIORITY (-5)
+
+/* Flags for lu_mount_add. */
+#define LU_MOUNT_REPLACE 1u  /* an existing mount of that name is swapped atomically */
+#define LU_MOUNT_NO_PERSIST 2u /* not written to the mounts file (tools, tests) */
+
+/* Description of a mount as returned by lu_mounts_get. */
+typedef struct lu_mount_info {
+    const char *name;
+    const char *uri;      /* as given, or relative to the save dir when inside it */
+    int priority;
+    const char *path;     /* absolute file-system path of the volume */
+    const char *format;   /* "zip" or "dir" */
+    size_t entries;       /* number of resources in the volume */
+} lu_mount_info;
+
+/* Validates a user mount name: 1-64 bytes of [A-Za-z0-9_.-], not starting
+ * with '_'. Returns LU_OK or LU_INVAL with a message. Thread-safe. */
+lu_status lu_mount_name_check(const char *name, lu_error *err);
+
+/* Mounts the volume at `uri` ("zip:<path>", "dir:<path>", "file:<path>";
+ * relative paths are under the save directory) as `name` at `priority`
+ * (>= 0), then persists the table. The archive is opened and checked (SPEC
+ * §6) before the table changes.
+ * Returns LU_OK; LU_INVAL (bad name, negative priority, bad path);
+ * LU_NAME_EXISTS (unless LU_MOUNT_REPLACE); LU_SCHEME_MISMATCH (unknown
+ * scheme, or the file is not of the scheme's format); LU_NOT_FOUND (missing
+ * volume); LU_FORMAT_ERROR (corrupt zip); LU_UNSAFE_ARCHIVE (unsafe entry,
+ * named in the message); LU_IO_ERROR / LU_NO_SPACE (persisting failed). */
+lu_status lu_mount_add(lu_context *ctx, const char *name, const char *uri, int priority,
+                       unsigned flags, lu_error *err);
+
+/* Completion callback for lu_mount_add_async, run by lu_update(). `err` holds
+ * the status and message (status LU_OK on success); valid during the call. */
+typedef void (*lu_mount_done_fn)(void *ud, const char *name, const char *uri,
+                                 const lu_error *err);
+
+/* Same as lu_mount_add, but the archive is opened on a worker thread; `done`
+ * runs later from lu_update() on the caller's thread. Arguments are checked
+ * at once: a bad name or priority returns LU_INVAL here and `done` is never
+ * called. Returns LU_OK when queued. */
+lu_status lu_mount_add_async(lu_context *ctx, const char *name, const char *uri, int priority,
+                             unsigned flags, lu_mount_done_fn done, void *ud, lu_error *err);
+
+/* Removes mount `name` from new lookups at once and persists the table.
+ * Readers still using it finish safely; its archive closes after them.
+ * Returns LU_OK, LU_INVAL (reserved or bad name), LU_NOT_FOUND,
+ * LU_IO_ERROR / LU_NO_SPACE (persisting failed; the mount stays). */
+lu_status lu_mount_remove(lu_context *ctx, const char *name, lu_error *err);
+
+/* Copies the mount table in lookup order (built-in mounts included) into
+ * one allocation: *out (free with lu_free) and *count. Returns LU_OK or
+ * LU_MEM_ERROR. */
+lu_status lu_mounts_get(lu_context *ctx, lu_mount_info **out, size_t *count, lu_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Start-up report                                                     */
+
+typedef struct lu_report_item {
+    const char *name;     /* mount name, or the mounts file for "moved_aside" */
+    const char *uri;
+    const char *action;   /* "dropped", "moved_aside", "pruned" */
+    lu_status status;
+    const char *message;
+} lu_report_item;
+
+/* Number of items in the start-up report, and item i (valid until the
+ * context closes). Returns LU_OK or LU_INVAL for an index out of range. */
+size_t lu_startup_report_count(const lu_context *ctx);
+lu_status lu_startup_report_get(const lu_context *ctx, size_t i, lu_report_item *out);
+
+/* ------------------------------------------------------------------ */
+/* Lookups and reads                                                   */
+
+/* Checks that `path` is canonical (SPEC §6): starts with '/', no empty, "."
+ * or ".." components, no backslash; `len` bytes (no NUL inside). Returns
+ * LU_OK or LU_INVAL with the reason. Thread-safe. */
+lu_status lu_path_check(const char *path, size_t len, lu_error *err);
+
+/* Returns 1 when some mount serves `path`, else 0 (also for a path that is
+ * not canonical). */
+int lu_exists(lu_context *ctx, const char *path);
+
+/* Resource facts. */
+typedef struct lu_stat_info {
+    uint64_t size;
+    char mount[LU_NAME_MAX + 1];  /* name of the serving mount */
+} lu_stat_info;
+
+/* Fills *out for `path`. Returns LU_OK, LU_INVAL (not canonical) or
+ * LU_NOT_FOUND. */
+lu_status lu_stat(lu_context *ctx, const char *path, lu_stat_info *out, lu_error *err);
+
+/* Reads the whole resource from the mount that serves it into a new buffer
+ * (*data, free with lu_free; one NUL byte is appended beyond *size). The
+ * zip entry's CRC is checked. Returns LU_OK, LU_INVAL, LU_NOT_FOUND,
+ * LU_FORMAT_ERROR (CRC mismatch, corrupt data, size differs from the
+ * declared one), LU_IO_ERROR, LU_MEM_ERROR. On failure *data is NULL. */
+lu_status lu_read(lu_context *ctx, const char *path, void **data, size_t *size, lu_error *err);
+
+/* Same as lu_read, but only from mount `mount` (not through the merged
+ * index). LU_NOT_FOUND when that mount does not exist or lacks the path. */
+lu_status lu_read_from(lu_context *ctx, const char *mount, const char *path, void **data,
+                       size_t *size, lu_error *err);
+
+/* Lists the resource paths served under `prefix` ("/" for all; a prefix
+ * that is a directory should end in '/'), sorted, each once (the serving
+ * mount's). When `mount` is non-NULL only that mount's entries are listed.
+ * *out is one allocation (free with lu_free) holding *count string pointers
+ * followed by the strings. Returns LU_OK, LU_INVAL, LU_NOT_FOUND (unknown
+ * mount), LU_MEM_ERROR. */
+lu_status lu_list_paths(lu_context *ctx, const char *prefix, const char *mount, char ***out,
+                        size_t *count, lu_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,271 @@
+/* internal.h -- declarations shared by the modules of libliveupdate.
+ *
+ * Nothing here is public API. Each group names the file that defines it.
+ */
+#ifndef LU_INTERNAL_H
+#define LU_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "liveupdate/liveupdate.h"
+
+#if defined(__GNUC__)
+#define LU_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define LU_PRINTF(a, b)
+#endif
+
+/* ---- environment handed to every module (context.c) ----------------- */
+
+typedef struct lu_env {
+    lu_allocator alloc;
+    lu_log_fn log;
+    void *log_ud;
+    uint64_t max_uncompressed;
+} lu_env;
+
+/* ---- memory (alloc.c) ----------------------------------------------- */
+
+void *lu__malloc(const lu_env *env, size_t n);
+void *lu__calloc(const lu_env *env, size_t count, size_t n);
+void *lu__realloc(const lu_env *env, void *p, size_t n);
+void lu__free(const lu_env *env, void *p);
+char *lu__strdup(const lu_env *env, const char *s);
+char *lu__strndup(const lu_env *env, const char *s, size_t n);
+lu_allocator lu__default_allocator(void);
+
+/* ---- errors (status.c) ---------------------------------------------- */
+
+/* Sets err (when non-NULL) and returns status. */
+lu_status lu__fail(lu_error *err, lu_status status, const char *fmt, ...) LU_PRINTF(3, 4);
+lu_status lu__vfail(lu_error *err, lu_status status, const char *fmt, va_list ap);
+/* Maps an errno value to a status (ENOENT -> NOT_FOUND, ENOSPC -> NO_SPACE, ...). */
+lu_status lu__errno_status(int e);
+/* Prefixes err->message with "prefix: " (context for a callee's message). */
+void lu__error_prefix(lu_error *err, const char *fmt, ...) LU_PRINTF(2, 3);
+void lu__log(const lu_env *env, lu_log_level level, const char *fmt, ...) LU_PRINTF(3, 4);
+
+/* Early return on failure, the PhysicsFS way. */
+#define LU_TRY(expr)                          \
+    do {                                      \
+        lu_status lu__s = (expr);             \
+        if (lu__s != LU_OK) return lu__s;     \
+    } while (0)
+
+/* ---- hashing (hash.c) ----------------------------------------------- */
+
+uint32_t lu__hash_path(const char *s, size_t len);
+
+/* ---- entry tables (entries.c) --------------------------------------- */
+
+/* One resource of a volume. `name` is an offset into the table's name pool
+ * where the canonical path (leading '/') is stored NUL-terminated. */
+typedef struct lu_entry {
+    uint64_t locator;   /* backend-defined (zip: central-directory offset) */
+    uint64_t size;      /* uncompressed size */
+    uint32_t name;      /* offset in pool */
+    uint32_t hash;      /* lu__hash_path of the canonical path */
+} lu_entry;
+
+typedef struct lu_entries {
+    const lu_env *env;
+    lu_entry *items;
+    size_t count, cap;
+    char *pool;
+    size_t pool_len, pool_cap;
+} lu_entries;
+
+void lu__entries_init(lu_entries *t, const lu_env *env);
+void lu__entries_free(lu_entries *t);
+/* Adds an entry named as stored in the archive (no leading '/'); `len` bytes,
+ * which may hold a NUL (rejected). Checks the name (SPEC §6) and the declared
+ * size against env->max_uncompressed. Returns LU_OK, LU_UNSAFE_ARCHIVE (the
+ * message names the entry), LU_MEM_ERROR. */
+lu_status lu__entries_add(lu_entries *t, const char *stored, size_t len, uint64_t size,
+                          uint64_t locator, lu_error *err);
+/* Sorts by path and rejects duplicate names (LU_UNSAFE_ARCHIVE). */
+lu_status lu__entries_finish(lu_entries *t, lu_error *err);
+static inline const char *lu__entry_path(const lu_entries *t, const lu_entry *e)
+{
+    return t->pool + e->name;
+}
+/* Binary search of a finished table. Returns the entry or NULL. */
+const lu_entry *lu__entries_find(const lu_entries *t, const char *path, size_t len);
+/* Index of the first entry whose path is >= prefix (finished table). */
+size_t lu__entries_lower_bound(const lu_entries *t, const char *prefix, size_t len);
+
+/* ---- archives (archive.c and the backends in archives/) ----------------------------- */
+
+#include "../archives/archive.h"
+
+typedef struct lu_archive {
+    atomic_long refs;
+    const lu_env *env;
+    const lu_archive_ops *ops;
+    void *state;
+    char *path;
+    lu_entries entries;
+} lu_archive;
+
+/* Opens the volume at `path` with the backend for `scheme` ("zip", "dir").
+ * Returns LU_OK and *out with one reference; LU_SCHEME_MISMATCH for an
+ * unknown scheme or a file not in that format; the backend's failure. */
+lu_status lu__archive_open(const lu_env *env, const char *scheme, const char *path,
+                           lu_archive **out, lu_error *err);
+void lu__archive_retain(lu_archive *a);
+void lu__archive_release(lu_archive *a);   /* accepts NULL */
+/* Reads entry `e` into a new buffer of e->size + 1 bytes (NUL-terminated). */
+lu_status lu__archive_read(lu_archive *a, const lu_entry *e, void **data, lu_error *err);
+
+/* ---- paths and URIs (uri.c) ----------------------------------------- */
+
+typedef struct lu_uri {
+    char given[8];      /* the scheme as written: "zip", "dir" or "file" */
+    char format[8];     /* the backend: "zip" or "dir" ("file:" is a directory) */
+    char *path;         /* absolute, allocated */
+} lu_uri;
+
+/* Parses `uri`; a relative path is joined to `save_dir` (which may be NULL,
+ * then relative paths are LU_INVAL). Returns LU_OK, LU_SCHEME_MISMATCH,
+ * LU_INVAL, LU_MEM_ERROR. */
+lu_status lu__uri_parse(const lu_env *env, const char *uri, const char *save_dir, lu_uri *out,
+                        lu_error *err);
+void lu__uri_free(const lu_env *env, lu_uri *u);
+/* The form stored in the mounts file: the path made relative when inside
+ * `save_dir`. Returns an allocated string or NULL (no memory). */
+char *lu__uri_for_storage(const lu_env *env, const lu_uri *u, const char *save_dir);
+
+/* ---- mounts and snapshots (snapshot.c) ------------------------------ */
+
+typedef struct lu_mount {
+    atomic_long refs;
+    char *name;
+    char *uri;          /* storage form */
+    int priority;
+    uint64_t seq;       /* add order; later wins among equal priorities */
+    bool persist;
+    lu_archive *archive;
+} lu_mount;
+
+lu_mount *lu__mount_new(const lu_env *env, const char *name, const char *uri, int priority,
+                        uint64_t seq, bool persist, lu_archive *archive);
+void lu__mount_retain(lu_mount *m);
+void lu__mount_release(const lu_env *env, lu_mount *m);
+
+/* An immutable view: mounts in lookup order and the merged index. */
+typedef struct lu_snapshot {
+    atomic_long inner;     /* see snapshot.c: split reference count */
+    const lu_env *env;
+    uint32_t slot;
+    size_t nmounts;
+    lu_mount **mounts;
+    uint32_t *bases;       /* global id of each mount's first entry */
+    struct lu_slot {
+        uint32_t hash;
+        uint32_t id;       /* global entry id + 1; 0 = empty */
+    } *index;              /* open addressing, linear probing, load <= 1/2 */
+    size_t mask;
+    size_t entries;        /* distinct paths served */
+} lu_snapshot;
+
+/* Builds a snapshot over `mounts` (sorted here into lookup order; each gets
+ * a reference). Returns LU_OK or LU_MEM_ERROR. */
+lu_status lu__snapshot_build(const lu_env *env, lu_mount *const *mounts, size_t n,
+                             lu_snapshot **out, lu_error *err);
+void lu__snapshot_free(lu_snapshot *s);
+/* Finds the serving mount of a canonical path; returns false if none. */
+bool lu__snapshot_find(const lu_snapshot *s, const char *path, size_t len, const lu_mount **m,
+                       const lu_entry **e);
+lu_mount *lu__snapshot_mount(const lu_snapshot *s, const char *name);
+
+/* The published pointer with lock-free acquire (snapshot.c). */
+#define LU_SNAPSHOT_SLOTS 256
+typedef struct lu_snapshot_cell {
+    _Atomic uint64_t word;                          /* slot << 48 | acquires */
+    _Atomic(lu_snapshot *) slots[LU_SNAPSHOT_SLOTS];
+} lu_snapshot_cell;
+
+void lu__cell_init(lu_snapshot_cell *c);
+/* Publishes `s` (may be NULL) and drops the cell's hold on the old one.
+ * Writers must be serialized by the caller. */
+void lu__cell_publish(lu_snapshot_cell *c, lu_snapshot *s);
+lu_snapshot *lu__cell_acquire(lu_snapshot_cell *c);  /* NULL when none published */
+void lu__cell_release(lu_snapshot_cell *c, lu_snapshot *s);
+
+/* ---- persistence (persist.c) ---------------------------------------- */
+
+typedef struct lu_saved_mount {
+    char *name;
+    char *uri;
+    int priority;
+} lu_saved_mount;
+
+/* Writes the persistent mounts of `s` crash-safely to <dir>/liveupdate.mounts. */
+lu_status lu__persist_write(const lu_env *env, const char *dir, const lu_snapshot *s,
+                            lu_error *err);
+/* Reads <dir>/liveupdate.mounts. LU_NOT_FOUND when absent, LU_FORMAT_ERROR
+ * when corrupt (message says where). *out in lookup order. */
+lu_status lu__persist_read(const lu_env *env, const char *dir, lu_saved_mount **out, size_t *n,
+                           lu_error *err);
+void lu__persist_free(const lu_env *env, lu_saved_mount *m, size_t n);
+/* Moves a corrupt mounts file aside; *moved_to gets the new name. */
+lu_status lu__persist_move_aside(const lu_env *env, const char *dir, char **moved_to,
+                                 lu_error *err);
+/* Takes <dir>/liveupdate.lock. Returns the fd or LU_LOCKED / LU_IO_ERROR. */
+lu_status lu__lock_take(const char *dir, int *fd, lu_error *err);
+
+/* ---- file helpers (fsutil.c) ---------------------------------------- */
+
+/* Writes `len` bytes to <dir>/<name> through <name>.tmp, fsync, rename and a
+ * directory fsync. On failure the old file is untouched. */
+lu_status lu__fs_write_atomic(const char *dir, const char *name, const void *data, size_t len,
+                              lu_error *err);
+/* Reads a whole file into a NUL-terminated buffer. */
+lu_status lu__fs_read_all(const lu_env *env, const char *path, char **data, size_t *len,
+                          lu_error *err);
+lu_status lu__fs_mkdirs(const char *path, lu_error *err);
+char *lu__path_join(const lu_env *env, const char *dir, const char *name);
+
+/* ---- the context (context.c, mount_table.c, lookup.c) ---------------- */
+
+#include <pthread.h>
+
+typedef struct lu_job lu_job;          /* mount_table.c */
+
+typedef struct lu_report_entry {
+    char *name, *uri, *action, *message;
+    lu_status status;
+} lu_report_entry;
+
+struct lu_context {
+    lu_env env;
+    char *save_dir;                 /* NULL: no persistence */
+    int lock_fd;
+    lu_snapshot_cell cell;          /* what readers see */
+    pthread_mutex_t write_lock;     /* serializes mount changes */
+    lu_snapshot *current;           /* the published snapshot; writers only */
+    uint64_t next_seq;
+    lu_report_entry *report;
+    size_t nreport;
+    /* asynchronous adds: one worker, a job queue and a completion queue */
+    pthread_mutex_t queue_lock;
+    pthread_cond_t queue_cond;
+    pthread_t worker;
+    bool worker_started, stopping;
+    lu_job *jobs, *jobs_tail, *done, *done_tail;
+};
+
+/* Opens the volume and commits it to the table (mount_table.c). */
+lu_status lu__mount_add_internal(lu_context *ctx, const char *name, const char *uri,
+                                 int priority, unsigned flags, bool builtin, lu_error *err);
+/* Stops the worker and frees queued jobs and completions (mount_table.c). */
+void lu__jobs_shutdown(lu_context *ctx);
+/* Appends to the start-up report (context.c). */
+void lu__report_add(lu_context *ctx, const char *name, const char *uri, const char *action,
+                    const lu_error *err);
+
+#endif

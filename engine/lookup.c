@@ -1,0 +1,184 @@
+/* lookup.c -- resource lookups and reads through the published snapshot.
+ *
+ * Every call acquires the current snapshot (one atomic add), answers from
+ * its merged index, and releases it; nothing here takes a lock, so readers
+ * on many threads never wait for each other or for a mount change.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+lu_status lu_path_check(const char *path, size_t len, lu_error *err)
+{
+    if (!path) return lu__fail(err, LU_INVAL, "missing resource path");
+    if (len == 0 || path[0] != '/')
+        return lu__fail(err, LU_INVAL, "resource path '%.*s' must start with '/'", (int)len, path);
+    if (memchr(path, '\0', len)) return lu__fail(err, LU_INVAL, "resource path contains a NUL byte");
+    if (memchr(path, '\\', len))
+        return lu__fail(err, LU_INVAL, "resource path '%.*s' contains a backslash", (int)len, path);
+    size_t start = 1;
+    for (size_t i = 1; i <= len; i++) {
+        if (i < len && path[i] != '/') continue;
+        size_t n = i - start;
+        const char *c = path + start;
+        if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
+            return lu__fail(err, LU_INVAL,
+                            "resource path '%.*s' has an empty, '.' or '..' component", (int)len, path);
+        start = i + 1;
+    }
+    return LU_OK;
+}
+
+int lu_exists(lu_context *ctx, const char *path)
+{
+    if (!ctx || !path) return 0;
+    size_t len = strlen(path);
+    if (lu_path_check(path, len, NULL) != LU_OK) return 0;
+    lu_snapshot *s = lu__cell_acquire(&ctx->cell);
+    const lu_mount *m;
+    const lu_entry *e;
+    int found = s && lu__snapshot_find(s, path, len, &m, &e);
+    lu__cell_release(&ctx->cell, s);
+    return found;
+}
+
+/* Acquires the snapshot and finds `path`; on LU_OK the caller releases *sp. */
+static lu_status find(lu_context *ctx, const char *path, lu_snapshot **sp, const lu_mount **m,
+                      const lu_entry **e, lu_error *err)
+{
+    *sp = NULL;
+    if (!ctx) return lu__fail(err, LU_NOT_INITIALIZED, "no context");
+    size_t len = path ? strlen(path) : 0;
+    LU_TRY(lu_path_check(path, len, err));
+    lu_snapshot *s = lu__cell_acquire(&ctx->cell);
+    if (!s || !lu__snapshot_find(s, path, len, m, e)) {
+        lu__cell_release(&ctx->cell, s);
+        return lu__fail(err, LU_NOT_FOUND, "no mount serves '%s'", path);
+    }
+    *sp = s;
+    return LU_OK;
+}
+
+lu_status lu_stat(lu_context *ctx, const char *path, lu_stat_info *out, lu_error *err)
+{
+    lu_snapshot *s;
+    const lu_mount *m;
+    const lu_entry *e;
+    LU_TRY(find(ctx, path, &s, &m, &e, err));
+    out->size = e->size;
+    snprintf(out->mount, sizeof out->mount, "%s", m->name);
+    lu__cell_release(&ctx->cell, s);
+    return LU_OK;
+}
+
+static lu_status read_entry(lu_context *ctx, lu_snapshot *s, const lu_mount *m, const lu_entry *e,
+                            void **data, size_t *size, lu_error *err)
+{
+    lu_status st = lu__archive_read(m->archive, e, data, err);
+    if (st == LU_OK) *size = (size_t)e->size;
+    else lu__error_prefix(err, "mount '%s'", m->name);
+    lu__cell_release(&ctx->cell, s);
+    return st;
+}
+
+lu_status lu_read(lu_context *ctx, const char *path, void **data, size_t *size, lu_error *err)
+{
+    *data = NULL;
+    *size = 0;
+    lu_snapshot *s;
+    const lu_mount *m;
+    const lu_entry *e;
+    LU_TRY(find(ctx, path, &s, &m, &e, err));
+    return read_entry(ctx, s, m, e, data, size, err);
+}
+
+lu_status lu_read_from(lu_context *ctx, const char *mount, const char *path, void **data,
+                       size_t *size, lu_error *err)
+{
+    *data = NULL;
+    *size = 0;
+    if (!ctx) return lu__fail(err, LU_NOT_INITIALIZED, "no context");
+    size_t len = path ? strlen(path) : 0;
+    LU_TRY(lu_path_check(path, len, err));
+    lu_snapshot *s = lu__cell_acquire(&ctx->cell);
+    const lu_mount *m = s && mount ? lu__snapshot_mount(s, mount) : NULL;
+    const lu_entry *e = m ? lu__entries_find(&m->archive->entries, path, len) : NULL;
+    if (!e) {
+        lu__cell_release(&ctx->cell, s);
+        return m ? lu__fail(err, LU_NOT_FOUND, "mount '%s' has no '%s'", mount, path)
+                 : lu__fail(err, LU_NOT_FOUND, "no mount named '%s'", mount ? mount : "(null)");
+    }
+    return read_entry(ctx, s, m, e, data, size, err);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Appends the entries of `m` under `prefix` that `m` serves (or all of
+ * them when `only` is set) to names[*n]. names has room for all. */
+static void collect(const lu_snapshot *s, const lu_mount *m, bool only, const char *prefix,
+                    size_t plen, const char **names, size_t *n)
+{
+    const lu_entries *t = &m->archive->entries;
+    for (size_t i = lu__entries_lower_bound(t, prefix, plen); i < t->count; i++) {
+        const char *path = lu__entry_path(t, &t->items[i]);
+        if (strncmp(path, prefix, plen) != 0) break;
+        const lu_mount *sm;
+        const lu_entry *se;
+        if (only || (lu__snapshot_find(s, path, strlen(path), &sm, &se) && se == &t->items[i]))
+            names[(*n)++] = path;
+    }
+}
+
+lu_status lu_list_paths(lu_context *ctx, const char *prefix, const char *mount, char ***out,
+                        size_t *count, lu_error *err)
+{
+    *out = NULL;
+    *count = 0;
+    if (!ctx) return lu__fail(err, LU_NOT_INITIALIZED, "no context");
+    if (!prefix || prefix[0] != '/')
+        return lu__fail(err, LU_INVAL, "list prefix '%s' must start with '/'", prefix ? prefix : "(null)");
+    lu_status st = LU_OK;
+    size_t plen = strlen(prefix), n = 0, total = 0, bytes = 0;
+    const char **names = NULL;
+    lu_snapshot *s = lu__cell_acquire(&ctx->cell);
+    const lu_mount *only = NULL;
+    if (mount && !(s && (only = lu__snapshot_mount(s, mount)))) {
+        st = lu__fail(err, LU_NOT_FOUND, "no mount named '%s'", mount);
+        goto cleanup;
+    }
+    for (size_t i = 0; s && i < s->nmounts; i++) total += s->mounts[i]->archive->entries.count;
+    names = lu__malloc(&ctx->env, (total ? total : 1) * sizeof *names);
+    if (!names) {
+        st = lu__fail(err, LU_MEM_ERROR, "out of memory listing '%s'", prefix);
+        goto cleanup;
+    }
+    if (only) collect(s, only, true, prefix, plen, names, &n);
+    else
+        for (size_t i = 0; s && i < s->nmounts; i++) collect(s, s->mounts[i], false, prefix, plen, names, &n);
+    qsort(names, n, sizeof *names, cmp_str);
+    for (size_t i = 0; i < n; i++) bytes += strlen(names[i]) + 1;
+    char **res = lu__malloc(&ctx->env, (n + 1) * sizeof *res + bytes);
+    if (!res) {
+        st = lu__fail(err, LU_MEM_ERROR, "out of memory listing '%s'", prefix);
+        goto cleanup;
+    }
+    char *p = (char *)(res + n + 1);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(names[i]) + 1;
+        memcpy(p, names[i], len);
+        res[i] = p;
+        p += len;
+    }
+    res[n] = NULL;
+    *out = res;
+    *count = n;
+cleanup:
+    lu__free(&ctx->env, names);
+    lu__cell_release(&ctx->cell, s);
+    return st;
+}

@@ -1,0 +1,308 @@
+/* mount_table.c -- adding and removing mounts, synchronously or on a worker.
+ *
+ * A change opens what it needs first (the slow part, outside any lock), then
+ * under the context's write lock builds the next snapshot, persists it and
+ * publishes it. Any failure before the publish leaves the table and the
+ * mounts file as they were. Asynchronous adds run the same code on one
+ * worker thread; their completions wait in a queue that lu_update() drains
+ * on the caller's thread.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+struct lu_job {
+    lu_job *next;
+    char *name, *uri;
+    int priority;
+    unsigned flags;
+    lu_mount_done_fn done;
+    void *ud;
+    lu_error err;
+};
+
+lu_status lu_mount_name_check(const char *name, lu_error *err)
+{
+    if (!name) return lu__fail(err, LU_INVAL, "missing mount name");
+    size_t n = strlen(name);
+    if (n == 0 || n > LU_NAME_MAX)
+        return lu__fail(err, LU_INVAL, "mount name '%s' must be 1-%d bytes", name, LU_NAME_MAX);
+    if (name[0] == '_')
+        return lu__fail(err, LU_INVAL, "mount name '%s' is reserved (names starting with '_' are built-in)", name);
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == '-'))
+            return lu__fail(err, LU_INVAL, "mount name '%s': character %zu is not one of [A-Za-z0-9_.-]",
+                            name, i + 1);
+    }
+    return LU_OK;
+}
+
+static lu_status check_args(const char *name, int priority, lu_error *err)
+{
+    LU_TRY(lu_mount_name_check(name, err));
+    if (priority < 0)
+        return lu__fail(err, LU_INVAL, "mount '%s': priority %d is negative", name, priority);
+    return LU_OK;
+}
+
+/* Builds, persists and publishes the table `mounts[0..n)`. Write lock held. */
+static lu_status commit(lu_context *ctx, lu_mount *const *mounts, size_t n, bool persist,
+                        lu_error *err)
+{
+    lu_snapshot *s = NULL;
+    LU_TRY(lu__snapshot_build(&ctx->env, mounts, n, &s, err));
+    if (persist && ctx->save_dir) {
+        lu_status st = lu__persist_write(&ctx->env, ctx->save_dir, s, err);
+        if (st != LU_OK) {
+            lu__snapshot_free(s);
+            return st;
+        }
+    }
+    lu__cell_publish(&ctx->cell, s);
+    ctx->current = s;
+    return LU_OK;
+}
+
+/* Current mounts minus `skip` into a new array (write lock held). */
+static lu_mount **current_except(lu_context *ctx, const lu_mount *skip, size_t extra, size_t *n)
+{
+    size_t have = ctx->current ? ctx->current->nmounts : 0;
+    lu_mount **list = lu__calloc(&ctx->env, have + extra + 1, sizeof *list);
+    *n = 0;
+    if (!list) return NULL;
+    for (size_t i = 0; i < have; i++)
+        if (ctx->current->mounts[i] != skip) list[(*n)++] = ctx->current->mounts[i];
+    return list;
+}
+
+lu_status lu__mount_add_internal(lu_context *ctx, const char *name, const char *uri,
+                                 int priority, unsigned flags, bool builtin, lu_error *err)
+{
+    lu_status st = LU_OK;
+    lu_uri u;
+    lu_archive *a = NULL;
+    lu_mount *m = NULL, **list = NULL;
+    char *stored = NULL;
+    bool locked = false;
+    st = lu__uri_parse(&ctx->env, uri, ctx->save_dir, &u, err);
+    if (st != LU_OK) goto cleanup;
+    st = lu__archive_open(&ctx->env, u.format, u.path, &a, err);
+    if (st != LU_OK) {
+        lu__error_prefix(err, "mount '%s'", name);
+        goto cleanup;
+    }
+    stored = lu__uri_for_storage(&ctx->env, &u, ctx->save_dir);
+    if (!stored) {
+        st = lu__fail(err, LU_MEM_ERROR, "mount '%s': out of memory", name);
+        goto cleanup;
+    }
+    pthread_mutex_lock(&ctx->write_lock);
+    locked = true;
+    lu_mount *old = ctx->current ? lu__snapshot_mount(ctx->current, name) : NULL;
+    if (old && !(flags & LU_MOUNT_REPLACE)) {
+        st = lu__fail(err, LU_NAME_EXISTS, "a mount named '%s' exists (%s); remove it or pass replace",
+                      name, old->uri);
+        goto cleanup;
+    }
+    bool persist = !builtin && !(flags & LU_MOUNT_NO_PERSIST);
+    m = lu__mount_new(&ctx->env, name, stored, priority, ++ctx->next_seq, persist, a);
+    size_t n = 0;
+    list = current_except(ctx, old, 1, &n);
+    if (!m || !list) {
+        st = lu__fail(err, LU_MEM_ERROR, "mount '%s': out of memory", name);
+        goto cleanup;
+    }
+    list[n++] = m;
+    st = commit(ctx, list, n, persist || (old && old->persist), err);
+    if (st != LU_OK) lu__error_prefix(err, "mount '%s' not added", name);
+    else lu__log(&ctx->env, LU_LOG_INFO, "mounted '%s' (%s, priority %d, %zu entries)", name,
+                 stored, priority, a->entries.count);
+cleanup:
+    if (locked) pthread_mutex_unlock(&ctx->write_lock);
+    lu__free(&ctx->env, list);
+    lu__mount_release(&ctx->env, m);
+    lu__archive_release(a);
+    lu__free(&ctx->env, stored);
+    lu__uri_free(&ctx->env, &u);
+    return st;
+}
+
+lu_status lu_mount_add(lu_context *ctx, const char *name, const char *uri, int priority,
+                       unsigned flags, lu_error *err)
+{
+    if (!ctx) return lu__fail(err, LU_NOT_INITIALIZED, "no context");
+    LU_TRY(check_args(name, priority, err));
+    return lu__mount_add_internal(ctx, name, uri, priority, flags, false, err);
+}
+
+lu_status lu_mount_remove(lu_context *ctx, const char *name, lu_error *err)
+{
+    if (!ctx) return lu__fail(err, LU_NOT_INITIALIZED, "no context");
+    if (name && name[0] == '_')
+        return lu__fail(err, LU_INVAL, "mount '%s' is built in and cannot be removed", name);
+    LU_TRY(lu_mount_name_check(name, err));
+    lu_status st = LU_OK;
+    lu_mount **list = NULL;
+    pthread_mutex_lock(&ctx->write_lock);
+    lu_mount *old = ctx->current ? lu__snapshot_mount(ctx->current, name) : NULL;
+    if (!old) {
+        st = lu__fail(err, LU_NOT_FOUND, "no mount named '%s'", name);
+        goto cleanup;
+    }
+    size_t n = 0;
+    list = current_except(ctx, old, 0, &n);
+    if (!list) {
+        st = lu__fail(err, LU_MEM_ERROR, "removing mount '%s': out of memory", name);
+        goto cleanup;
+    }
+    st = commit(ctx, list, n, old->persist, err);
+    if (st != LU_OK) lu__error_prefix(err, "mount '%s' not removed", name);
+cleanup:
+    pthread_mutex_unlock(&ctx->write_lock);
+    lu__free(&ctx->env, list);
+    return st;
+}
+
+lu_status lu_mounts_get(lu_context *ctx, lu_mount_info **out, size_t *count, lu_error *err)
+{
+    *out = NULL;
+    *count = 0;
+    if (!ctx) return lu__fail(err, LU_NOT_INITIALIZED, "no context");
+    lu_snapshot *s = lu__cell_acquire(&ctx->cell);
+    size_t n = s ? s->nmounts : 0, bytes = n * sizeof(lu_mount_info);
+    for (size_t i = 0; i < n; i++)
+        bytes += strlen(s->mounts[i]->name) + strlen(s->mounts[i]->uri) +
+                 strlen(s->mounts[i]->archive->path) + 3;
+    lu_mount_info *info = lu__malloc(&ctx->env, bytes ? bytes : 1);
+    if (!info) {
+        lu__cell_release(&ctx->cell, s);
+        return lu__fail(err, LU_MEM_ERROR, "out of memory listing mounts");
+    }
+    char *p = (char *)(info + n);
+    for (size_t i = 0; i < n; i++) {
+        const lu_mount *m = s->mounts[i];
+        const char *src[3] = {m->name, m->uri, m->archive->path};
+        const char **dst[3] = {&info[i].name, &info[i].uri, &info[i].path};
+        for (int k = 0; k < 3; k++) {
+            size_t len = strlen(src[k]) + 1;
+            memcpy(p, src[k], len);
+            *dst[k] = p;
+            p += len;
+        }
+        info[i].priority = m->priority;
+        info[i].format = m->archive->ops->format;
+        info[i].entries = m->archive->entries.count;
+    }
+    lu__cell_release(&ctx->cell, s);
+    *out = info;
+    *count = n;
+    return LU_OK;
+}
+
+/* ---- asynchronous adds ---------------------------------------------- */
+
+static void job_free(lu_context *ctx, lu_job *j)
+{
+    lu__free(&ctx->env, j->name);
+    lu__free(&ctx->env, j->uri);
+    lu__free(&ctx->env, j);
+}
+
+static void *worker_main(void *arg)
+{
+    lu_context *ctx = arg;
+    pthread_mutex_lock(&ctx->queue_lock);
+    for (;;) {
+        while (!ctx->jobs && !ctx->stopping) pthread_cond_wait(&ctx->queue_cond, &ctx->queue_lock);
+        if (ctx->stopping) break;
+        lu_job *j = ctx->jobs;
+        ctx->jobs = j->next;
+        if (!ctx->jobs) ctx->jobs_tail = NULL;
+        pthread_mutex_unlock(&ctx->queue_lock);
+        j->err.status = LU_OK;
+        j->err.message[0] = '\0';
+        lu__mount_add_internal(ctx, j->name, j->uri, j->priority, j->flags, false, &j->err);
+        j->next = NULL;
+        pthread_mutex_lock(&ctx->queue_lock);
+        if (ctx->done_tail) ctx->done_tail->next = j;
+        else ctx->done = j;
+        ctx->done_tail = j;
+    }
+    pthread_mutex_unlock(&ctx->queue_lock);
+    return NULL;
+}
+
+lu_status lu_mount_add_async(lu_context *ctx, const char *name, const char *uri, int priority,
+                             unsigned flags, lu_mount_done_fn done, void *ud, lu_error *err)
+{
+    if (!ctx) return lu__fail(err, LU_NOT_INITIALIZED, "no context");
+    LU_TRY(check_args(name, priority, err));
+    if (!uri) return lu__fail(err, LU_INVAL, "mount '%s': missing URI", name);
+    lu_job *j = lu__calloc(&ctx->env, 1, sizeof *j);
+    if (!j) return lu__fail(err, LU_MEM_ERROR, "out of memory queuing mount '%s'", name);
+    j->name = lu__strdup(&ctx->env, name);
+    j->uri = lu__strdup(&ctx->env, uri);
+    j->priority = priority;
+    j->flags = flags;
+    j->done = done;
+    j->ud = ud;
+    lu_status st = LU_OK;
+    pthread_mutex_lock(&ctx->queue_lock);
+    if (!j->name || !j->uri) {
+        st = lu__fail(err, LU_MEM_ERROR, "out of memory queuing mount '%s'", name);
+    } else if (!ctx->worker_started) {
+        if (pthread_create(&ctx->worker, NULL, worker_main, ctx) != 0)
+            st = lu__fail(err, LU_MEM_ERROR, "cannot start the mount worker thread");
+        else ctx->worker_started = true;
+    }
+    if (st == LU_OK) {
+        if (ctx->jobs_tail) ctx->jobs_tail->next = j;
+        else ctx->jobs = j;
+        ctx->jobs_tail = j;
+        pthread_cond_signal(&ctx->queue_cond);
+        j = NULL;
+    }
+    pthread_mutex_unlock(&ctx->queue_lock);
+    if (j) job_free(ctx, j);
+    return st;
+}
+
+int lu_update(lu_context *ctx)
+{
+    if (!ctx) return 0;
+    pthread_mutex_lock(&ctx->queue_lock);
+    lu_job *list = ctx->done;
+    ctx->done = ctx->done_tail = NULL;
+    pthread_mutex_unlock(&ctx->queue_lock);
+    int ran = 0;
+    while (list) {
+        lu_job *j = list;
+        list = j->next;
+        if (j->done) {
+            j->done(j->ud, j->name, j->uri, &j->err);
+            ran++;
+        }
+        job_free(ctx, j);
+    }
+    return ran;
+}
+
+void lu__jobs_shutdown(lu_context *ctx)
+{
+    pthread_mutex_lock(&ctx->queue_lock);
+    ctx->stopping = true;
+    pthread_cond_broadcast(&ctx->queue_cond);
+    pthread_mutex_unlock(&ctx->queue_lock);
+    if (ctx->worker_started) pthread_join(ctx->worker, NULL);
+    ctx->worker_started = false;
+    lu_job *lists[2] = {ctx->jobs, ctx->done};
+    for (int k = 0; k < 2; k++)
+        while (lists[k]) {
+            lu_job *j = lists[k];
+            lists[k] = j->next;
+            job_free(ctx, j);
+        }
+    ctx->jobs = ctx->jobs_tail = ctx->done = ctx->done_tail = NULL;
+}

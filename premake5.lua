@@ -1,0 +1,61 @@
+-- premake5.lua -- the one build definition of liveupdate.
+-- Works under premake5 (`premake5 gmake2`) and Debian's premake4
+-- (`premake4 --file=premake5.lua gmake`); tools/build runs it.
+-- Configurations: release (default), debug, asan (ASan+UBSan), tsan (ThreadSanitizer,
+-- used by the concurrency test). Outputs: build/bin, build/lib for release,
+-- build/<config>/bin and build/<config>/lib for the others.
+
+local is_premake4 = _PREMAKE_VERSION ~= nil and _PREMAKE_VERSION:sub(1, 1) == "4"
+
+local function outdirs(kind)
+    configuration "release"
+        targetdir("build/" .. kind)
+        objdir "build/obj/release"
+    for _, c in ipairs({"debug", "asan", "tsan"}) do
+        configuration(c)
+            targetdir("build/" .. c .. "/" .. kind)
+            objdir("build/obj/" .. c)
+    end
+    configuration {}
+end
+
+solution "liveupdate"
+    location "build/make"
+    configurations { "release", "debug", "asan", "tsan" }
+    language "C"
+    includedirs { "engine/include", "engine", "archives" }
+    defines { "_GNU_SOURCE" }
+    buildoptions { "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fPIC" }
+
+    configuration "release"
+        buildoptions { "-O2", "-g" }
+        defines { "NDEBUG" }
+    configuration "debug"
+        buildoptions { "-O0", "-g" }
+    configuration "asan"
+        buildoptions { "-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined",
+                       "-fno-sanitize-recover=undefined" }
+        linkoptions { "-fsanitize=address,undefined" }
+    configuration "tsan"
+        buildoptions { "-O1", "-g", "-fsanitize=thread" }
+        linkoptions { "-fsanitize=thread" }
+    configuration {}
+
+project "liveupdate"
+    kind "StaticLib"
+    files { "engine/*.c", "archives/*.c" }
+    outdirs "lib"
+
+local function program(name, srcs, extra_links)
+    project(name)
+        kind "ConsoleApp"
+        files(srcs)
+        links { "liveupdate" }
+        links(extra_links or {})
+        links { "minizip", "z", "cjson", "pthread" }
+        outdirs "bin"
+end
+
+-- Tests (tests/): Criterion unit tests and the concurrency stress test.
+program("lu_tests", { "tests/unit/*.c" }, { "criterion" })
+program("lu_stress_threads", { "tests/stress/threads.c" })
