@@ -257,6 +257,26 @@ lu_status lu_read_from(lu_context *ctx, const char *mount, const char *path, voi
 lu_status lu_list_paths(lu_context *ctx, const char *prefix, const char *mount, char ***out,
                         size_t *count, lu_error *err);
 
+/* ------------------------------------------------------------------ */
+/* Writing zip volumes (bundler, tests)                                */
+
+typedef struct lu_zip_writer lu_zip_writer;
+
+/* Creates (truncates) the zip at `path`. Entries get a fixed timestamp so
+ * the same input gives byte-identical output. Returns LU_OK and *out, or
+ * LU_IO_ERROR / LU_MEM_ERROR. Not thread-safe per writer. */
+lu_status lu_zip_writer_open(const char *path, lu_zip_writer **out, lu_error *err);
+
+/* Adds entry `name` (stored as given, e.g. "level1/a.png") with `len` bytes.
+ * `level` 0 stores, 1-9 deflates, -1 is zlib's default. Returns LU_OK or
+ * LU_IO_ERROR naming the entry. */
+lu_status lu_zip_writer_add(lu_zip_writer *w, const char *name, const void *data, size_t len,
+                            int level, lu_error *err);
+
+/* Writes the central directory and frees the writer (even on failure).
+ * Accepts NULL. Returns LU_OK or LU_IO_ERROR. */
+lu_status lu_zip_writer_close(lu_zip_writer *w, lu_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,126 @@
+/* helpers.h -- shared helpers for the Criterion unit tests.
+ *
+ * Temporary directories, the library's own zip fixtures (lu_zip_writer),
+ * small file helpers, and the location of the generated fixtures
+ * (LU_FIXTURES, set by tools/test after tests/fixtures/make_zips.py ran).
+ */
+#ifndef LU_TEST_HELPERS_H
+#define LU_TEST_HELPERS_H
+
+#include <criterion/criterion.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "liveupdate/liveupdate.h"
+
+/* A fresh directory under $TMPDIR; returns a static-lifetime malloc'd path. */
+static inline char *th_tempdir(void)
+{
+    const char *base = getenv("TMPDIR");
+    char tmpl[PATH_MAX];
+    snprintf(tmpl, sizeof tmpl, "%s/lutest.XXXXXX", base && *base ? base : "/tmp");
+    char *d = mkdtemp(tmpl);
+    cr_assert_not_null(d, "mkdtemp failed");
+    return strdup(d);
+}
+
+static inline char *th_path(const char *dir, const char *name)
+{
+    char *p = malloc(strlen(dir) + strlen(name) + 2);
+    sprintf(p, "%s/%s", dir, name);
+    return p;
+}
+
+static inline void th_write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f, "cannot write %s", path);
+    if (len) cr_assert_eq(fwrite(data, 1, len, f), len);
+    fclose(f);
+}
+
+static inline char *th_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    size_t got = fread(buf, 1, (size_t)n, f);
+    buf[got] = '\0';
+    fclose(f);
+    if (len) *len = got;
+    return buf;
+}
+
+static inline int th_exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+/* Writes a zip with the library's own writer. `entries` alternates name,
+ * content, ... and ends with NULL. Deflated. */
+static inline void th_make_zip(const char *path, const char *const *entries)
+{
+    lu_zip_writer *w;
+    lu_error err;
+    cr_assert_eq(lu_zip_writer_open(path, &w, &err), LU_OK, "%s", err.message);
+    for (size_t i = 0; entries[i]; i += 2)
+        cr_assert_eq(lu_zip_writer_add(w, entries[i], entries[i + 1], strlen(entries[i + 1]), 6, &err),
+                     LU_OK, "%s", err.message);
+    cr_assert_eq(lu_zip_writer_close(w, &err), LU_OK, "%s", err.message);
+}
+
+/* Directory of generated fixtures, or skips the test when unset. */
+static inline const char *th_fixtures(void)
+{
+    const char *d = getenv("LU_FIXTURES");
+    cr_assert(d && *d, "LU_FIXTURES is not set: run the tests through tools/test");
+    return d;
+}
+
+/* Opens a context on `save` with optional base URI; asserts success. */
+static inline lu_context *th_open(const char *save, const char *base)
+{
+    lu_config cfg;
+    lu_config_init(&cfg);
+    cfg.save_dir = save;
+    cfg.base_uri = base;
+    lu_context *ctx = NULL;
+    lu_error err;
+    lu_status st = lu_context_open(&cfg, &ctx, &err);
+    cr_assert_eq(st, LU_OK, "open failed: %s", err.message);
+    return ctx;
+}
+
+/* Reads `path` through ctx into a malloc'd string (asserts success). */
+static inline char *th_read(lu_context *ctx, const char *path)
+{
+    void *data;
+    size_t size;
+    lu_error err;
+    lu_status st = lu_read(ctx, path, &data, &size, &err);
+    cr_assert_eq(st, LU_OK, "read %s: %s", path, err.message);
+    char *s = strdup(data);
+    lu_free(ctx, data);
+    return s;
+}
+
+static inline size_t th_mount_count(lu_context *ctx)
+{
+    lu_mount_info *m;
+    size_t n;
+    lu_error err;
+    cr_assert_eq(lu_mounts_get(ctx, &m, &n, &err), LU_OK);
+    lu_free(ctx, m);
+    return n;
+}
+
+#endif

@@ -1,2 +1,0 @@
-#include <criterion/criterion.h>
-Test(smoke, one) { cr_assert(1); }

@@ -1,0 +1,282 @@
+/* test_persist.c -- the mounts file, the lock and the start-up report (SPEC §5). */
+#include <dirent.h>
+#include <sys/mount.h>
+
+#include <cjson/cJSON.h>
+
+#include "helpers.h"
+
+static char *save, *vols;
+
+static void setup(void)
+{
+    save = th_tempdir();
+    vols = th_tempdir();
+}
+
+TestSuite(persist, .init = setup);
+
+static char *zip_uri(const char *file, const char *content)
+{
+    char *p = th_path(vols, file);
+    th_make_zip(p, (const char *[]){"x.txt", content, NULL});
+    char *u = malloc(strlen(p) + 5);
+    sprintf(u, "zip:%s", p);
+    return u;
+}
+
+static char *mounts_file(void)
+{
+    return th_path(save, "liveupdate.mounts");
+}
+
+static lu_context *open_cfg(int mount_on_start, lu_error *err, lu_status expect)
+{
+    lu_config cfg;
+    lu_config_init(&cfg);
+    cfg.save_dir = save;
+    cfg.mount_on_start = mount_on_start;
+    lu_context *ctx = NULL;
+    cr_assert_eq(lu_context_open(&cfg, &ctx, err), expect, "%s", err->message);
+    return ctx;
+}
+
+Test(persist, mounts_survive_a_restart_in_order)
+{
+    lu_context *ctx = th_open(save, NULL);
+    lu_error err;
+    cr_assert_eq(lu_mount_add(ctx, "a", zip_uri("a.zip", "A"), 3, 0, &err), LU_OK);
+    cr_assert_eq(lu_mount_add(ctx, "b", zip_uri("b.zip", "B"), 3, 0, &err), LU_OK);
+    cr_assert_eq(lu_mount_add(ctx, "c", zip_uri("c.zip", "C"), 1, 0, &err), LU_OK);
+    cr_assert_eq(lu_mount_add(ctx, "tmp", zip_uri("t.zip", "T"), 9, LU_MOUNT_NO_PERSIST, &err), LU_OK);
+    lu_context_close(ctx);
+    ctx = th_open(save, NULL);
+    lu_mount_info *m;
+    size_t n;
+    cr_assert_eq(lu_mounts_get(ctx, &m, &n, &err), LU_OK);
+    cr_assert_eq(n, 3, "the NO_PERSIST mount is not restored");
+    cr_assert_str_eq(m[0].name, "b", "tie order survives: b was added after a");
+    cr_assert_str_eq(m[1].name, "a");
+    cr_assert_str_eq(m[2].name, "c");
+    cr_assert_eq(m[2].priority, 1);
+    lu_free(ctx, m);
+    cr_assert_str_eq(th_read(ctx, "/x.txt"), "B");
+    cr_assert_eq(lu_startup_report_count(ctx), 0);
+    cr_assert_eq(lu_mount_remove(ctx, "b", &err), LU_OK);
+    lu_context_close(ctx);
+    ctx = th_open(save, NULL);
+    cr_assert_str_eq(th_read(ctx, "/x.txt"), "A", "removal persisted");
+    lu_context_close(ctx);
+}
+
+Test(persist, file_format_and_relative_paths)
+{
+    char *vdir = th_path(save, "volumes");
+    mkdir(vdir, 0755);
+    char *inside = th_path(vdir, "in.zip");
+    th_make_zip(inside, (const char *[]){"x.txt", "in", NULL});
+    char uri_abs[PATH_MAX];
+    snprintf(uri_abs, sizeof uri_abs, "zip:%s", inside);
+    lu_context *ctx = th_open(save, NULL);
+    lu_error err;
+    cr_assert_eq(lu_mount_add(ctx, "in", uri_abs, 2, 0, &err), LU_OK, "%s", err.message);
+    char *outside = zip_uri("out.zip", "out");
+    cr_assert_eq(lu_mount_add(ctx, "out", outside, 1, 0, &err), LU_OK);
+    lu_context_close(ctx);
+    char *text = th_read_file(mounts_file(), NULL);
+    cJSON *root = cJSON_Parse(text);
+    cr_assert_not_null(root, "mounts file is JSON: %s", text);
+    cr_assert_eq(cJSON_GetObjectItem(root, "version")->valueint, 1);
+    cJSON *arr = cJSON_GetObjectItem(root, "mounts");
+    cr_assert_eq(cJSON_GetArraySize(arr), 2);
+    cJSON *first = cJSON_GetArrayItem(arr, 0);
+    cr_assert_str_eq(cJSON_GetObjectItem(first, "name")->valuestring, "in");
+    cr_assert_str_eq(cJSON_GetObjectItem(first, "uri")->valuestring, "zip:volumes/in.zip",
+                     "a volume inside the save dir is stored relative");
+    cr_assert_eq(cJSON_GetObjectItem(first, "priority")->valueint, 2);
+    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 1), "uri")->valuestring, outside);
+    cJSON_Delete(root);
+    cr_assert_not(th_exists(th_path(save, "liveupdate.mounts.tmp")), "no temporary file left");
+}
+
+Test(persist, a_moved_save_dir_keeps_its_relative_mounts)
+{
+    char *vdir = th_path(save, "volumes");
+    mkdir(vdir, 0755);
+    th_make_zip(th_path(vdir, "v.zip"), (const char *[]){"x.txt", "moved", NULL});
+    lu_context *ctx = th_open(save, NULL);
+    lu_error err;
+    cr_assert_eq(lu_mount_add(ctx, "v", "zip:volumes/v.zip", 1, 0, &err), LU_OK);
+    lu_context_close(ctx);
+    char *moved = th_path(vols, "moved-container");
+    cr_assert_eq(rename(save, moved), 0);
+    save = moved;
+    ctx = th_open(save, NULL);
+    cr_assert_str_eq(th_read(ctx, "/x.txt"), "moved");
+    lu_context_close(ctx);
+}
+
+Test(persist, second_context_on_same_dir_is_locked)
+{
+    lu_context *ctx = th_open(save, NULL);
+    lu_error err;
+    lu_context *other = open_cfg(1, &err, LU_LOCKED);
+    cr_assert_null(other);
+    cr_assert(strstr(err.message, save), "message names the save dir: %s", err.message);
+    lu_context_close(ctx);
+    other = open_cfg(1, &err, LU_OK);
+    lu_context_close(other);
+}
+
+Test(persist, lock_holds_across_processes)
+{
+    lu_context *ctx = th_open(save, NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        lu_config cfg;
+        lu_config_init(&cfg);
+        cfg.save_dir = save;
+        lu_context *c = NULL;
+        lu_error err;
+        _exit(lu_context_open(&cfg, &c, &err) == LU_LOCKED ? 0 : 1);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child got LU_LOCKED");
+    lu_context_close(ctx);
+}
+
+Test(persist, missing_volume_is_dropped_and_reported)
+{
+    lu_context *ctx = th_open(save, NULL);
+    lu_error err;
+    char *gone = zip_uri("gone.zip", "G");
+    cr_assert_eq(lu_mount_add(ctx, "keep", zip_uri("keep.zip", "K"), 1, 0, &err), LU_OK);
+    cr_assert_eq(lu_mount_add(ctx, "gone", gone, 2, 0, &err), LU_OK);
+    lu_context_close(ctx);
+    unlink(gone + 4);
+    ctx = th_open(save, NULL);
+    cr_assert_eq(th_mount_count(ctx), 1);
+    cr_assert_str_eq(th_read(ctx, "/x.txt"), "K");
+    cr_assert_eq(lu_startup_report_count(ctx), 1);
+    lu_report_item it;
+    cr_assert_eq(lu_startup_report_get(ctx, 0, &it), LU_OK);
+    cr_assert_str_eq(it.name, "gone");
+    cr_assert_str_eq(it.action, "dropped");
+    cr_assert_eq(it.status, LU_NOT_FOUND);
+    cr_assert(strstr(it.message, "gone.zip"), "%s", it.message);
+    cr_assert_str_eq(it.uri, gone);
+    cr_assert_eq(lu_startup_report_get(ctx, 1, &it), LU_INVAL);
+    lu_context_close(ctx);
+    char *text = th_read_file(mounts_file(), NULL);
+    cr_assert_null(strstr(text, "gone"), "the dropped mount left the file: %s", text);
+    cr_assert(strstr(text, "keep"), "%s", text);
+}
+
+Test(persist, corrupt_file_is_moved_aside_and_reported)
+{
+    char *base = th_path(vols, "base.zip");
+    th_make_zip(base, (const char *[]){"x.txt", "base", NULL});
+    const char *garbage = "{\"version\":1,\"mounts\":[{\"name\":\"a\",";
+    th_write_file(mounts_file(), garbage, strlen(garbage));
+    char uri[PATH_MAX];
+    snprintf(uri, sizeof uri, "zip:%s", base);
+    lu_context *ctx = th_open(save, uri);
+    cr_assert_str_eq(th_read(ctx, "/x.txt"), "base", "built-in mounts still there");
+    cr_assert_eq(lu_startup_report_count(ctx), 1);
+    lu_report_item it;
+    lu_startup_report_get(ctx, 0, &it);
+    cr_assert_str_eq(it.action, "moved_aside");
+    cr_assert_eq(it.status, LU_FORMAT_ERROR);
+    cr_assert(strstr(it.message, "corrupt-"), "%s", it.message);
+    lu_context_close(ctx);
+    cr_assert_not(th_exists(mounts_file()));
+    DIR *d = opendir(save);
+    struct dirent *de;
+    int found = 0;
+    while ((de = readdir(d)))
+        if (strncmp(de->d_name, "liveupdate.mounts.corrupt-", 26) == 0) {
+            char *kept = th_read_file(th_path(save, de->d_name), NULL);
+            cr_assert_str_eq(kept, garbage, "moved aside, never changed");
+            found++;
+        }
+    closedir(d);
+    cr_assert_eq(found, 1);
+}
+
+Test(persist, rule_breaking_files_count_as_corrupt)
+{
+    const char *bad[] = {
+        "[]",
+        "{\"version\":2,\"mounts\":[]}",
+        "{\"version\":1,\"mounts\":[{\"name\":\"_base\",\"uri\":\"zip:a\",\"priority\":1}]}",
+        "{\"version\":1,\"mounts\":[{\"name\":\"a\",\"uri\":\"zip:a\",\"priority\":-1}]}",
+        "{\"version\":1,\"mounts\":[{\"name\":\"a\",\"uri\":\"zip:a\",\"priority\":1.5}]}",
+        "{\"version\":1,\"mounts\":[{\"name\":\"a\",\"uri\":\"zip:a\",\"priority\":1},"
+        "{\"name\":\"a\",\"uri\":\"zip:b\",\"priority\":1}]}",
+        "",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        th_write_file(mounts_file(), bad[i], strlen(bad[i]));
+        lu_context *ctx = th_open(save, NULL);
+        cr_assert_eq(lu_startup_report_count(ctx), 1, "case %zu: %s", i, bad[i]);
+        lu_report_item it;
+        lu_startup_report_get(ctx, 0, &it);
+        cr_assert_str_eq(it.action, "moved_aside", "case %zu", i);
+        lu_context_close(ctx);
+    }
+}
+
+Test(persist, mount_on_start_off_loads_nothing_and_keeps_the_file)
+{
+    lu_context *ctx = th_open(save, NULL);
+    lu_error err;
+    cr_assert_eq(lu_mount_add(ctx, "a", zip_uri("a.zip", "A"), 1, 0, &err), LU_OK);
+    lu_context_close(ctx);
+    char *before = th_read_file(mounts_file(), NULL);
+    ctx = open_cfg(0, &err, LU_OK);
+    cr_assert_eq(th_mount_count(ctx), 0);
+    lu_context_close(ctx);
+    cr_assert_str_eq(th_read_file(mounts_file(), NULL), before);
+}
+
+Test(persist, failed_write_leaves_table_and_file_unchanged)
+{
+    lu_context *ctx = th_open(save, NULL);
+    lu_error err;
+    cr_assert_eq(lu_mount_add(ctx, "a", zip_uri("a.zip", "A"), 1, 0, &err), LU_OK);
+    char *before = th_read_file(mounts_file(), NULL);
+    /* A directory where the temporary file goes makes the write fail. */
+    char *tmp = th_path(save, "liveupdate.mounts.tmp");
+    cr_assert_eq(mkdir(tmp, 0755), 0);
+    cr_assert_eq(lu_mount_add(ctx, "b", zip_uri("b.zip", "B"), 5, 0, &err), LU_IO_ERROR);
+    cr_assert(strstr(err.message, "liveupdate.mounts.tmp"), "%s", err.message);
+    cr_assert_eq(th_mount_count(ctx), 1);
+    cr_assert_str_eq(th_read(ctx, "/x.txt"), "A");
+    cr_assert_eq(lu_mount_remove(ctx, "a", &err), LU_IO_ERROR);
+    cr_assert_eq(th_mount_count(ctx), 1, "a failed removal keeps the mount");
+    cr_assert_str_eq(th_read_file(mounts_file(), NULL), before);
+    rmdir(tmp);
+    lu_context_close(ctx);
+}
+
+Test(persist, disk_full_gives_no_space_and_keeps_state)
+{
+    char *small = th_tempdir();
+    if (mount("tmpfs", small, "tmpfs", 0, "size=64k") != 0) cr_skip_test("cannot mount a tmpfs here");
+    save = small;
+    lu_context *ctx = th_open(save, NULL);
+    lu_error err;
+    cr_assert_eq(lu_mount_add(ctx, "a", zip_uri("a.zip", "A"), 1, 0, &err), LU_OK);
+    char *before = th_read_file(mounts_file(), NULL);
+    char *filler = th_path(save, "filler");
+    FILE *f = fopen(filler, "wb");
+    char block[4096] = {0};
+    while (fwrite(block, 1, sizeof block, f) == sizeof block && fflush(f) == 0) {}
+    fclose(f);
+    cr_assert_eq(lu_mount_add(ctx, "b", zip_uri("b.zip", "B"), 5, 0, &err), LU_NO_SPACE, "%s", err.message);
+    cr_assert_eq(th_mount_count(ctx), 1);
+    cr_assert_str_eq(th_read_file(mounts_file(), NULL), before);
+    lu_context_close(ctx);
+    umount(small);
+}
