@@ -133,8 +133,23 @@ static bool sort_entries(lu_entries *t)
     return true;
 }
 
+/* Gives back the slack of the doubling growth; a failed shrink keeps the
+ * larger block, which is still valid. */
+static void shrink(lu_entries *t)
+{
+    if (t->count && t->count < t->cap) {
+        void *p = lu__realloc(t->env, t->items, t->count * sizeof *t->items);
+        if (p) t->items = p, t->cap = t->count;
+    }
+    if (t->pool_len && t->pool_len < t->pool_cap) {
+        void *p = lu__realloc(t->env, t->pool, t->pool_len);
+        if (p) t->pool = p, t->pool_cap = t->pool_len;
+    }
+}
+
 lu_status lu__entries_finish(lu_entries *t, lu_error *err)
 {
+    shrink(t);
     if (!sort_entries(t)) return lu__fail(err, LU_MEM_ERROR, "out of memory sorting entries");
     for (size_t i = 1; i < t->count; i++)
         if (cmp(t, &t->items[i - 1], &t->items[i]) == 0)
