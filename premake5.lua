@@ -56,6 +56,24 @@ local function program(name, srcs, extra_links)
         outdirs "bin"
 end
 
+-- The Lua module for stock lua5.4: build/lib/liveupdate.so (require "liveupdate").
+project "liveupdate_lua"
+    kind "SharedLib"
+    targetname "liveupdate"
+    targetprefix ""
+    files { "lua/liveupdate_module.c" }
+    includedirs { "/usr/include/lua5.4", "lua" }
+    links { "liveupdate", "minizip", "z", "cjson", "pthread" }
+    outdirs "lib"
+
+-- The runtime: build/bin/lurun (engine/host) with the Lua host modules (lua/).
+project "lurun"
+    kind "ConsoleApp"
+    files { "engine/host/*.c", "lua/*.c" }
+    includedirs { "/usr/include/lua5.4", "lua" }
+    links { "liveupdate", "lua5.4", "curl", "minizip", "z", "cjson", "pthread", "m", "dl" }
+    outdirs "bin"
+
 -- Tests (tests/): Criterion unit tests and the concurrency stress test.
 program("lu_tests", { "tests/unit/*.c" }, { "criterion" })
 program("lu_stress_threads", { "tests/stress/threads.c" })

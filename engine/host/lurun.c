@@ -1,0 +1,326 @@
+/* lurun.c -- the game runtime: runs a Defold-style Lua game against the
+ * liveupdate library (SPEC §12).
+ *
+ *   lurun <bundle-dir|project-dir> [--save-dir D] [--frames N]
+ *         [--set section.key=value]...
+ *
+ * Reads game.project, opens the context (base mount, persisted mounts),
+ * builds or reads the manifest, loads [bootstrap] main_script through the
+ * mounts and runs a fixed-step frame loop: liveupdate callbacks and HTTP
+ * completions, update(self, dt) of every running script, then message
+ * dispatch. Stops at sys.exit(code), after --frames N, or at the first
+ * unhandled Lua error (reported with file and line; exit status 1).
+ */
+#include <errno.h>
+#include <lauxlib.h>
+#include <limits.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "host.h"
+#include "liveupdate_lua.h"
+
+typedef struct options {
+    const char *dir;
+    const char *save_dir;
+    long frames;          /* -1: until sys.exit */
+    const char **sets;
+    int nsets;
+} options;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: lurun <bundle-dir|project-dir> [--save-dir DIR] [--frames N] [--set section.key=value]...\n"
+            "Runs the game in DIR: a bundle (game.project + game.zip, made by lutool bundle)\n"
+            "or a project (game.project + its content_root folder).\n");
+}
+
+static int parse_args(int argc, char **argv, options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->frames = -1;
+    o->sets = calloc((size_t)argc, sizeof *o->sets);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        bool has_value = i + 1 < argc;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            exit(0);
+        } else if (strcmp(a, "--save-dir") == 0 && has_value) {
+            o->save_dir = argv[++i];
+        } else if (strcmp(a, "--frames") == 0 && has_value) {
+            char *end;
+            o->frames = strtol(argv[++i], &end, 10);
+            if (*end || o->frames < 0) {
+                fprintf(stderr, "lurun: --frames needs a whole number >= 0, got '%s'\n", argv[i]);
+                return -1;
+            }
+        } else if (strcmp(a, "--set") == 0 && has_value) {
+            o->sets[o->nsets++] = argv[++i];
+        } else if (a[0] == '-') {
+            fprintf(stderr, "lurun: unknown option '%s' (or it needs a value)\n", a);
+            usage(stderr);
+            return -1;
+        } else if (!o->dir) {
+            o->dir = a;
+        } else {
+            fprintf(stderr, "lurun: more than one game directory: '%s' and '%s'\n", o->dir, a);
+            return -1;
+        }
+    }
+    if (!o->dir) {
+        usage(stderr);
+        return -1;
+    }
+    return 0;
+}
+
+static bool file_exists(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0;
+}
+
+/* Save directory: --save-dir, else $XDG_DATA_HOME/<title>, else
+ * ~/.local/share/<title>. sys.get_save_file uses the same root. */
+static bool save_paths(lu_host *h, const options *o, char *save, size_t cap)
+{
+    const char *title = lu_project_get(h->project, "project.title");
+    if (!title || !*title) title = "unnamed";
+    char safe[256];
+    snprintf(safe, sizeof safe, "%s", title);
+    for (char *c = safe; *c; c++)
+        if (*c == '/' || *c == '\\') *c = '_';
+    char root[PATH_MAX];
+    if (o->save_dir) {
+        snprintf(save, cap, "%s", o->save_dir);
+        snprintf(root, sizeof root, "%s", o->save_dir);
+    } else {
+        const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+        if (xdg && *xdg) snprintf(root, sizeof root, "%s", xdg);
+        else if (home && *home) snprintf(root, sizeof root, "%s/.local/share", home);
+        else {
+            fprintf(stderr, "lurun: neither XDG_DATA_HOME nor HOME is set; pass --save-dir\n");
+            return false;
+        }
+        snprintf(save, cap, "%s/%s", root, safe);
+    }
+    h->save_root = strdup(root);
+    return h->save_root != NULL;
+}
+
+static bool open_context(lu_host *h, const options *o, const char *absdir)
+{
+    char base[PATH_MAX + 8], save[PATH_MAX], zip[PATH_MAX];
+    snprintf(zip, sizeof zip, "%s/game.zip", absdir);
+    h->bundled = file_exists(zip);
+    if (h->bundled) {
+        snprintf(base, sizeof base, "zip:%s", zip);
+    } else {
+        const char *root = lu_project_get(h->project, "project.content_root");
+        snprintf(base, sizeof base, "dir:%s/%s", absdir, root && *root ? root : "content");
+    }
+    if (!save_paths(h, o, save, sizeof save)) return false;
+    lu_config cfg;
+    lu_config_init(&cfg);
+    cfg.save_dir = save;
+    cfg.base_uri = base;
+    lu_error err;
+    long long v;
+    if (lu_project_get_int(h->project, "liveupdate.mount_on_start", 1, &v, &err) != LU_OK) goto bad_config;
+    cfg.mount_on_start = v != 0;
+    if (lu_project_get_int(h->project, "liveupdate.max_uncompressed", (long long)cfg.max_uncompressed, &v, &err) != LU_OK)
+        goto bad_config;
+    cfg.max_uncompressed = (uint64_t)v;
+    if (lu_context_open(&cfg, &h->ctx, &err) != LU_OK) {
+        fprintf(stderr, "lurun: cannot start: %s\n", err.message);
+        return false;
+    }
+    for (size_t i = 0; i < lu_startup_report_count(h->ctx); i++) {
+        lu_report_item it;
+        lu_startup_report_get(h->ctx, i, &it);
+        fprintf(stderr, "lurun: start-up: %s mount '%s' (%s): %s\n", it.action, it.name, it.uri, it.message);
+    }
+    return true;
+bad_config:
+    fprintf(stderr, "lurun: %s\n", err.message);
+    return false;
+}
+
+/* Bundle: the base mount's /liveupdate.manifest.json. Project: built from
+ * game.project over the content tree, so nothing is missing. */
+static bool load_manifest(lu_host *h)
+{
+    lu_error err;
+    lu_status st;
+    if (h->bundled) {
+        void *data;
+        size_t size;
+        st = lu_read_from(h->ctx, LU_BASE_MOUNT, "/liveupdate.manifest.json", &data, &size, &err);
+        if (st == LU_NOT_FOUND) return (h->manifest = calloc(1, sizeof *h->manifest)) != NULL;
+        if (st == LU_OK) {
+            st = lu_manifest_parse(data, size, &h->manifest, &err);
+            lu_free(h->ctx, data);
+        }
+    } else {
+        char **paths = NULL;
+        size_t n = 0;
+        st = lu_list_paths(h->ctx, "/", LU_BASE_MOUNT, &paths, &n, &err);
+        uint64_t *sizes = st == LU_OK ? calloc(n + 1, sizeof *sizes) : NULL;
+        for (size_t i = 0; sizes && i < n; i++) {
+            lu_stat_info si;
+            if (lu_stat(h->ctx, paths[i], &si, NULL) == LU_OK) sizes[i] = si.size;
+        }
+        if (st == LU_OK) st = lu_manifest_from_project(h->project, paths, sizes, n, &h->manifest, &err);
+        free(sizes);
+        lu_free(h->ctx, paths);
+    }
+    if (st != LU_OK) fprintf(stderr, "lurun: manifest: %s\n", err.message);
+    return st == LU_OK;
+}
+
+static void open_lua(lu_host *h)
+{
+    lua_State *L = h->L = luaL_newstate();
+    luaL_openlibs(L);
+    lu_host_set(L, h);
+    lu_host_open_globals(L);
+    static const struct {
+        const char *name;
+        lua_CFunction open;
+    } mods[] = {
+        {"liveupdate", luaopen_liveupdate}, {"sys", lu_host_open_sys},
+        {"msg", lu_host_open_msg},          {"json", lu_host_open_json},
+        {"http", lu_host_open_http},        {"collectionproxy", lu_host_open_collectionproxy},
+    };
+    for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++) {
+        luaL_requiref(L, mods[i].name, mods[i].open, 1);
+        lua_pop(L, 1);
+    }
+    lu_lua_use_context(L, h->ctx);
+}
+
+/* liveupdate.poll() from C, so callback errors are reported like others. */
+static bool poll_liveupdate(lu_host *h)
+{
+    lua_getglobal(h->L, "liveupdate");
+    lua_getfield(h->L, -1, "poll");
+    lua_remove(h->L, -2);
+    return lu_host_pcall(h, 0, 0, "a liveupdate callback");
+}
+
+static bool update_scripts(lu_host *h, double dt)
+{
+    for (size_t i = 0; i < h->nscripts && !h->exit_requested; i++) {
+        lu_script *s = &h->scripts[i];
+        bool running = !s->proxy;
+        for (size_t k = 0; s->proxy && k < h->nproxies; k++)
+            running |= strcmp(h->proxies[k].id, s->proxy) == 0 && h->proxies[k].state == LU_PROXY_ENABLED;
+        if (!running || s->finalized) continue;
+        lua_pushnumber(h->L, dt);
+        if (!lu_host_call(h, s, "update", 1)) return false;
+    }
+    return true;
+}
+
+static void sleep_until(struct timespec *next, double step)
+{
+    next->tv_nsec += (long)(step * 1e9);
+    while (next->tv_nsec >= 1000000000L) {
+        next->tv_nsec -= 1000000000L;
+        next->tv_sec++;
+    }
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, next, NULL) == EINTR) {}
+}
+
+static int run(lu_host *h, const options *o)
+{
+    const char *main_script = lu_project_get(h->project, "bootstrap.main_script");
+    if (!main_script) main_script = "/main/main.lua";
+    double freq;
+    lu_error err;
+    if (lu_project_get_number(h->project, "display.update_frequency", 60, &freq, &err) != LU_OK) {
+        fprintf(stderr, "lurun: %s\n", err.message);
+        return 1;
+    }
+    double dt = 1.0 / (freq > 0 ? freq : 60);
+    lu_script *main_s = lu_host_load_script(h, main_script, "main:/main#script", NULL);
+    if (!main_s) return 1;
+    main_s->initialized = true;
+    bool ok = lu_host_call(h, main_s, "init", 0) && lu_host_dispatch(h);
+    struct timespec next;
+    clock_gettime(CLOCK_MONOTONIC, &next);
+    for (h->frame = 0; ok && !h->exit_requested && (o->frames < 0 || h->frame < o->frames); h->frame++) {
+        ok = poll_liveupdate(h);
+        lu_host_http_poll(h);
+        ok = ok && h->script_errors == 0 && update_scripts(h, dt) && lu_host_dispatch(h);
+        if (freq > 0) sleep_until(&next, dt);
+    }
+    for (size_t i = h->nscripts; i-- > 0;)
+        if (h->scripts[i].initialized && !h->scripts[i].finalized) {
+            h->scripts[i].finalized = true;
+            lu_host_call(h, &h->scripts[i], "final", 0);
+        }
+    if (h->script_errors) {
+        fprintf(stderr, "lurun: stopped after %d Lua error(s) at frame %ld\n", h->script_errors, h->frame);
+        return h->exit_code ? h->exit_code : 1;
+    }
+    return h->exit_code;
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    if (parse_args(argc, argv, &o) != 0) return 2;
+    lu_host h;
+    memset(&h, 0, sizeof h);
+    int code = 1;
+    char absdir[PATH_MAX], projfile[PATH_MAX + 16];
+    lu_error err;
+    if (!realpath(o.dir, absdir)) {
+        fprintf(stderr, "lurun: cannot open game directory '%s': %s\n", o.dir, strerror(errno));
+        goto cleanup;
+    }
+    snprintf(projfile, sizeof projfile, "%s/game.project", absdir);
+    if (lu_project_load(projfile, &h.project, &err) != LU_OK) {
+        fprintf(stderr, "lurun: %s\n", err.message);
+        goto cleanup;
+    }
+    for (int i = 0; i < o.nsets; i++)
+        if (lu_project_set_assignment(h.project, o.sets[i], &err) != LU_OK) {
+            fprintf(stderr, "lurun: --set: %s\n", err.message);
+            code = 2;
+            goto cleanup;
+        }
+    h.project_dir = absdir;
+    if (!open_context(&h, &o, absdir) || !load_manifest(&h)) goto cleanup;
+    open_lua(&h);
+    code = run(&h, &o);
+cleanup:
+    if (h.L) {
+        lu_host_http_free(&h);
+        while (h.queue) {
+            lu_message *m = h.queue;
+            h.queue = m->next;
+            free(m->to);
+            free(m->sender);
+            free(m->id);
+            free(m);
+        }
+        lu_host_free_scripts(&h);
+        lu_host_free_proxies(&h);
+        lua_close(h.L);
+    }
+    lu_manifest_free(h.manifest);
+    lu_context_close(h.ctx);
+    lu_project_free(h.project);
+    free(h.save_root);
+    free(o.sets);
+    return code;
+}

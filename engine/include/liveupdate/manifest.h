@@ -1,0 +1,87 @@
+/* manifest.h -- the game's manifest: resources, collection proxies, volumes.
+ *
+ * The bundler writes it as /liveupdate.manifest.json into the base bundle
+ * (format: docs/FORMATS.md). lurun reads it from the base mount, or builds
+ * it in memory from game.project and the content tree when it runs a
+ * project directory. Collection proxy ids are normalised: "#level1",
+ * "main:/loader#level1" and "level1" all name proxy "level1".
+ */
+#ifndef LIVEUPDATE_MANIFEST_H
+#define LIVEUPDATE_MANIFEST_H
+
+#include "liveupdate/liveupdate.h"
+#include "liveupdate/project.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct lu_manifest_resource {
+    char *path;
+    uint64_t size;
+    char *sha256;          /* hex, or "" when not computed (project runs) */
+} lu_manifest_resource;
+
+typedef struct lu_manifest_proxy {
+    char *id;
+    char *collection;      /* resource path of the root collection */
+    char **resources;      /* resource paths the proxy needs (its collection included) */
+    size_t nresources;
+    char **proxies;        /* ids of nested proxies */
+    size_t nproxies;
+    int excluded;          /* its resources ship in `volume`, not in the base */
+    char *volume;          /* volume name, or NULL */
+} lu_manifest_proxy;
+
+typedef struct lu_manifest_volume {
+    char *name, *file, *sha256;
+    uint64_t size;
+    long long version;
+    int priority;
+} lu_manifest_volume;
+
+typedef struct lu_manifest {
+    lu_manifest_resource *resources;
+    size_t nresources;
+    lu_manifest_proxy *proxies;
+    size_t nproxies;
+    lu_manifest_volume *volumes;
+    size_t nvolumes;
+} lu_manifest;
+
+/* Parses manifest JSON. LU_FORMAT_ERROR names the field that is wrong. */
+lu_status lu_manifest_parse(const char *json, size_t len, lu_manifest **out, lu_error *err);
+
+/* Builds a manifest from game.project's [proxy.<id>] sections over the
+ * resource paths `paths` (with `sizes`) of a content tree. Proxy
+ * `resources` are glob patterns separated by spaces or commas ('*' within
+ * a path component, '**' across components); `proxies` lists nested proxy
+ * ids; `exclude` and `volume` as in SPEC §12.2. LU_FORMAT_ERROR for a bad
+ * section (naming it), LU_NOT_FOUND for a missing collection. */
+lu_status lu_manifest_from_project(const lu_project *p, char *const *paths, const uint64_t *sizes,
+                                   size_t n, lu_manifest **out, lu_error *err);
+
+void lu_manifest_free(lu_manifest *m);   /* accepts NULL */
+
+/* The proxy named by `id` in any accepted form, or NULL. */
+const lu_manifest_proxy *lu_manifest_find_proxy(const lu_manifest *m, const char *id);
+
+/* Normalises a proxy id ("main:/loader#level1" -> "level1") into buf. */
+void lu_manifest_proxy_id(const char *id, char *buf, size_t cap);
+
+/* The paths of `proxy`'s resources that no mount of `ctx` serves now, in
+ * manifest order, nested proxies included when `recursive`. *out is one
+ * allocation (free with free()) of *count pointers and the strings.
+ * Returns LU_OK, LU_NOT_FOUND (unknown proxy), LU_MEM_ERROR. */
+lu_status lu_manifest_missing(lu_context *ctx, const lu_manifest *m, const char *proxy,
+                              int recursive, char ***out, size_t *count, lu_error *err);
+
+/* 1 when a path matches a glob pattern ('*' within a component, '**' any
+ * number of components, '?' one character). */
+int lu_glob_match(const char *pattern, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

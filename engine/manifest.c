@@ -1,0 +1,425 @@
+/* manifest.c -- the manifest model: parse, build from a project, ask what
+ * a collection proxy is missing (see liveupdate/manifest.h).
+ *
+ * Memory: the manifest and its strings are allocated with malloc and freed
+ * by lu_manifest_free; it does not belong to a context.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "internal.h"
+#include "liveupdate/manifest.h"
+
+/* ---- globs ---------------------------------------------------------- */
+
+int lu_glob_match(const char *pat, const char *s)
+{
+    if (pat[0] == '*' && pat[1] == '*') {
+        const char *rest = pat + 2;
+        if (*rest == '/') rest++;
+        for (const char *t = s;; t++) {   /* '**' eats any run, '/' included */
+            if (lu_glob_match(rest, t)) return 1;
+            if (!*t) return 0;
+        }
+    }
+    if (*pat == '*') {
+        for (const char *t = s;; t++) {
+            if (lu_glob_match(pat + 1, t)) return 1;
+            if (!*t || *t == '/') return 0;
+        }
+    }
+    if (!*pat) return !*s;
+    if (!*s) return 0;
+    if (*pat == '?' ? *s == '/' : *pat != *s) return 0;
+    return lu_glob_match(pat + 1, s + 1);
+}
+
+/* ---- model ---------------------------------------------------------- */
+
+static void free_strv(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(v[i]);
+    free(v);
+}
+
+void lu_manifest_free(lu_manifest *m)
+{
+    if (!m) return;
+    for (size_t i = 0; i < m->nresources; i++) {
+        free(m->resources[i].path);
+        free(m->resources[i].sha256);
+    }
+    for (size_t i = 0; i < m->nproxies; i++) {
+        lu_manifest_proxy *p = &m->proxies[i];
+        free(p->id);
+        free(p->collection);
+        free(p->volume);
+        free_strv(p->resources, p->nresources);
+        free_strv(p->proxies, p->nproxies);
+    }
+    for (size_t i = 0; i < m->nvolumes; i++) {
+        free(m->volumes[i].name);
+        free(m->volumes[i].file);
+        free(m->volumes[i].sha256);
+    }
+    free(m->resources);
+    free(m->proxies);
+    free(m->volumes);
+    free(m);
+}
+
+void lu_manifest_proxy_id(const char *id, char *buf, size_t cap)
+{
+    const char *hash = strrchr(id, '#');
+    snprintf(buf, cap, "%s", hash ? hash + 1 : id);
+}
+
+const lu_manifest_proxy *lu_manifest_find_proxy(const lu_manifest *m, const char *id)
+{
+    char key[256];
+    if (!m || !id) return NULL;
+    lu_manifest_proxy_id(id, key, sizeof key);
+    for (size_t i = 0; i < m->nproxies; i++)
+        if (strcmp(m->proxies[i].id, key) == 0) return &m->proxies[i];
+    return NULL;
+}
+
+/* ---- parsing -------------------------------------------------------- */
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static const char *get_str(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static bool get_num(const cJSON *o, const char *k, double *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    if (!cJSON_IsNumber(v)) return false;
+    *out = v->valuedouble;
+    return true;
+}
+
+/* Copies an array of strings; false when it is not one. */
+static bool get_strv(const cJSON *o, const char *k, char ***out, size_t *n)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, k);
+    *out = NULL;
+    *n = 0;
+    if (!a) return true;
+    if (!cJSON_IsArray(a)) return false;
+    size_t count = (size_t)cJSON_GetArraySize(a);
+    *out = calloc(count ? count : 1, sizeof **out);
+    if (!*out) return false;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, a) {
+        if (!cJSON_IsString(it) || !((*out)[*n] = strdup(it->valuestring))) return false;
+        (*n)++;
+    }
+    return true;
+}
+
+static lu_status parse_resources(const cJSON *root, lu_manifest *m, lu_error *err)
+{
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "resources"), *it;
+    if (!cJSON_IsArray(arr)) return lu__fail(err, LU_FORMAT_ERROR, "manifest: 'resources' must be an array");
+    m->resources = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof *m->resources);
+    if (!m->resources) return lu__fail(err, LU_MEM_ERROR, "manifest: out of memory");
+    cJSON_ArrayForEach(it, arr) {
+        lu_manifest_resource *r = &m->resources[m->nresources];
+        double size;
+        const char *path = get_str(it, "path");
+        if (!path || !get_num(it, "size", &size) || size < 0)
+            return lu__fail(err, LU_FORMAT_ERROR, "manifest: resources[%zu] needs 'path' and 'size'", m->nresources);
+        r->path = strdup(path);
+        r->sha256 = strdup(get_str(it, "sha256") ? get_str(it, "sha256") : "");
+        r->size = (uint64_t)size;
+        m->nresources++;
+        if (!r->path || !r->sha256) return lu__fail(err, LU_MEM_ERROR, "manifest: out of memory");
+    }
+    return LU_OK;
+}
+
+static lu_status parse_proxies(const cJSON *root, lu_manifest *m, lu_error *err)
+{
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "proxies"), *it;
+    if (!arr) return LU_OK;
+    if (!cJSON_IsArray(arr)) return lu__fail(err, LU_FORMAT_ERROR, "manifest: 'proxies' must be an array");
+    m->proxies = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof *m->proxies);
+    if (!m->proxies) return lu__fail(err, LU_MEM_ERROR, "manifest: out of memory");
+    cJSON_ArrayForEach(it, arr) {
+        lu_manifest_proxy *p = &m->proxies[m->nproxies++];
+        const char *id = get_str(it, "id"), *coll = get_str(it, "collection");
+        if (!id || !coll)
+            return lu__fail(err, LU_FORMAT_ERROR, "manifest: proxies[%zu] needs 'id' and 'collection'", m->nproxies - 1);
+        p->id = strdup(id);
+        p->collection = strdup(coll);
+        p->volume = dup_or_null(get_str(it, "volume"));
+        p->excluded = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "excluded"));
+        if (!get_strv(it, "resources", &p->resources, &p->nresources) ||
+            !get_strv(it, "proxies", &p->proxies, &p->nproxies))
+            return lu__fail(err, LU_FORMAT_ERROR, "manifest: proxy '%s': 'resources' and 'proxies' must be arrays of strings", id);
+        if (!p->id || !p->collection) return lu__fail(err, LU_MEM_ERROR, "manifest: out of memory");
+    }
+    return LU_OK;
+}
+
+static lu_status parse_volumes(const cJSON *root, lu_manifest *m, lu_error *err)
+{
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "volumes"), *it;
+    if (!arr) return LU_OK;
+    if (!cJSON_IsArray(arr)) return lu__fail(err, LU_FORMAT_ERROR, "manifest: 'volumes' must be an array");
+    m->volumes = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof *m->volumes);
+    if (!m->volumes) return lu__fail(err, LU_MEM_ERROR, "manifest: out of memory");
+    cJSON_ArrayForEach(it, arr) {
+        lu_manifest_volume *v = &m->volumes[m->nvolumes++];
+        const char *name = get_str(it, "name"), *file = get_str(it, "file");
+        double size = 0, version = 0, prio = 0;
+        if (!name || !file)
+            return lu__fail(err, LU_FORMAT_ERROR, "manifest: volumes[%zu] needs 'name' and 'file'", m->nvolumes - 1);
+        get_num(it, "size", &size);
+        get_num(it, "version", &version);
+        get_num(it, "priority", &prio);
+        v->name = strdup(name);
+        v->file = strdup(file);
+        v->sha256 = strdup(get_str(it, "sha256") ? get_str(it, "sha256") : "");
+        v->size = (uint64_t)size;
+        v->version = (long long)version;
+        v->priority = (int)prio;
+        if (!v->name || !v->file || !v->sha256) return lu__fail(err, LU_MEM_ERROR, "manifest: out of memory");
+    }
+    return LU_OK;
+}
+
+lu_status lu_manifest_parse(const char *json, size_t len, lu_manifest **out, lu_error *err)
+{
+    *out = NULL;
+    lu_status st = LU_OK;
+    lu_manifest *m = calloc(1, sizeof *m);
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    if (!m) {
+        st = lu__fail(err, LU_MEM_ERROR, "manifest: out of memory");
+        goto cleanup;
+    }
+    if (!cJSON_IsObject(root)) {
+        st = lu__fail(err, LU_FORMAT_ERROR, "manifest: not a JSON object");
+        goto cleanup;
+    }
+    if ((st = parse_resources(root, m, err)) != LU_OK || (st = parse_proxies(root, m, err)) != LU_OK ||
+        (st = parse_volumes(root, m, err)) != LU_OK)
+        goto cleanup;
+    *out = m;
+    m = NULL;
+cleanup:
+    cJSON_Delete(root);
+    lu_manifest_free(m);
+    return st;
+}
+
+/* ---- from a project ------------------------------------------------- */
+
+/* Splits a list on spaces and commas into a new string vector. */
+static char **split_list(const char *s, size_t *n)
+{
+    *n = 0;
+    size_t cap = 1;
+    for (const char *c = s; c && *c; c++) cap += (*c == ' ' || *c == ',');
+    char **v = calloc(cap + 1, sizeof *v);
+    while (v && s && *s) {
+        while (*s == ' ' || *s == ',') s++;
+        size_t len = strcspn(s, " ,");
+        if (len && !(v[(*n)++] = strndup(s, len))) {
+            free_strv(v, *n);
+            return NULL;
+        }
+        s += len;
+    }
+    return v;
+}
+
+static lu_status add_proxy(const lu_project *p, const char *id, char *const *paths, size_t n,
+                           lu_manifest_proxy *px, lu_error *err)
+{
+    char key[300];
+    snprintf(key, sizeof key, "proxy.%s.collection", id);
+    const char *coll = lu_project_get(p, key);
+    if (!coll || coll[0] != '/')
+        return lu__fail(err, LU_FORMAT_ERROR, "game.project: [proxy.%s] needs collection = /path/to.collection", id);
+    size_t npat = 0, nres = 0;
+    snprintf(key, sizeof key, "proxy.%s.resources", id);
+    char **pats = split_list(lu_project_get(p, key), &npat);
+    snprintf(key, sizeof key, "proxy.%s.proxies", id);
+    const char *nested = lu_project_get(p, key);
+    px->proxies = split_list(nested, &px->nproxies);
+    px->id = strdup(id);
+    px->collection = strdup(coll);
+    px->resources = calloc(n + 1, sizeof *px->resources);
+    snprintf(key, sizeof key, "proxy.%s.volume", id);
+    px->volume = dup_or_null(lu_project_get(p, key));
+    snprintf(key, sizeof key, "proxy.%s.exclude", id);
+    const char *ex = lu_project_get(p, key);
+    px->excluded = ex && strcmp(ex, "0") != 0;
+    if (!pats || !px->proxies || !px->id || !px->collection || !px->resources) {
+        free_strv(pats, npat);
+        return lu__fail(err, LU_MEM_ERROR, "out of memory");
+    }
+    bool have_coll = false;
+    for (size_t i = 0; i < n; i++) {
+        bool match = strcmp(paths[i], coll) == 0;
+        have_coll |= match;
+        for (size_t k = 0; !match && k < npat; k++) match = lu_glob_match(pats[k], paths[i]);
+        if (match) px->resources[nres++] = strdup(paths[i]);
+    }
+    px->nresources = nres;
+    free_strv(pats, npat);
+    if (!have_coll)
+        return lu__fail(err, LU_NOT_FOUND, "game.project: [proxy.%s] collection '%s' is not in the content", id, coll);
+    return LU_OK;
+}
+
+lu_status lu_manifest_from_project(const lu_project *p, char *const *paths, const uint64_t *sizes,
+                                   size_t n, lu_manifest **out, lu_error *err)
+{
+    *out = NULL;
+    lu_status st = LU_OK;
+    size_t nkeys = lu_project_count(p);
+    lu_manifest *m = calloc(1, sizeof *m);
+    if (m) {
+        m->resources = calloc(n + 1, sizeof *m->resources);
+        m->proxies = calloc(nkeys + 1, sizeof *m->proxies);
+    }
+    if (!m || !m->resources || !m->proxies) {
+        st = lu__fail(err, LU_MEM_ERROR, "out of memory building the manifest");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < n; i++) {
+        m->resources[i].path = strdup(paths[i]);
+        m->resources[i].sha256 = strdup("");
+        m->resources[i].size = sizes ? sizes[i] : 0;
+        m->nresources++;
+    }
+    for (size_t i = 0; i < nkeys; i++) {
+        const char *key = lu_project_key_at(p, i, NULL);
+        if (strncmp(key, "proxy.", 6) != 0 || !strstr(key + 6, ".collection")) continue;
+        char id[256];
+        snprintf(id, sizeof id, "%.*s", (int)(strstr(key + 6, ".collection") - (key + 6)), key + 6);
+        if (lu_manifest_find_proxy(m, id)) continue;
+        st = add_proxy(p, id, paths, n, &m->proxies[m->nproxies++], err);
+        if (st != LU_OK) goto cleanup;
+    }
+    *out = m;
+    m = NULL;
+cleanup:
+    lu_manifest_free(m);
+    return st;
+}
+
+/* ---- missing resources ---------------------------------------------- */
+
+/* A growing list of strings with a hash set, so each path appears once
+ * even when nested proxies share resources. */
+typedef struct strlist {
+    const char **v;
+    size_t n, cap;
+    const char **set;   /* open addressing over v's strings */
+    size_t mask;
+} strlist;
+
+static bool rehash(strlist *l, size_t cap)
+{
+    const char **set = calloc(cap, sizeof *set);
+    if (!set) return false;
+    for (size_t i = 0; i < l->n; i++) {
+        size_t h = lu__hash_path(l->v[i], strlen(l->v[i])) & (cap - 1);
+        while (set[h]) h = (h + 1) & (cap - 1);
+        set[h] = l->v[i];
+    }
+    free(l->set);
+    l->set = set;
+    l->mask = cap - 1;
+    return true;
+}
+
+static bool push(strlist *l, const char *s)
+{
+    if (!l->set && !rehash(l, 64)) return false;
+    size_t h = lu__hash_path(s, strlen(s)) & l->mask;
+    for (; l->set[h]; h = (h + 1) & l->mask)
+        if (strcmp(l->set[h], s) == 0) return true;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        const char **v = realloc(l->v, cap * sizeof *v);
+        if (!v) return false;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = s;
+    l->set[h] = s;
+    return 2 * l->n <= l->mask + 1 || rehash(l, 2 * (l->mask + 1));
+}
+
+static void strlist_free(strlist *l)
+{
+    free(l->v);
+    free(l->set);
+}
+
+/* Collects the missing paths of proxy `px` and (recursive) its nested
+ * ones; `seen` holds the proxies visited, which guards against cycles. */
+static bool collect_missing(lu_context *ctx, const lu_manifest *m, const lu_manifest_proxy *px,
+                            int recursive, strlist *out, strlist *seen)
+{
+    for (size_t i = 0; i < px->nresources; i++)
+        if (!lu_exists(ctx, px->resources[i]) && !push(out, px->resources[i])) return false;
+    for (size_t i = 0; recursive && i < px->nproxies; i++) {
+        const lu_manifest_proxy *child = lu_manifest_find_proxy(m, px->proxies[i]);
+        size_t before = seen->n;
+        if (child && !push(seen, child->id)) return false;
+        if (child && seen->n > before && !collect_missing(ctx, m, child, recursive, out, seen)) return false;
+    }
+    return true;
+}
+
+lu_status lu_manifest_missing(lu_context *ctx, const lu_manifest *m, const char *proxy,
+                              int recursive, char ***out, size_t *count, lu_error *err)
+{
+    *out = NULL;
+    *count = 0;
+    const lu_manifest_proxy *px = lu_manifest_find_proxy(m, proxy);
+    if (!px) return lu__fail(err, LU_NOT_FOUND, "no collection proxy '%s' in the manifest", proxy ? proxy : "(null)");
+    strlist list = {0}, seen = {0};
+    lu_status st = LU_OK;
+    if (!push(&seen, px->id) || !collect_missing(ctx, m, px, recursive, &list, &seen)) {
+        st = lu__fail(err, LU_MEM_ERROR, "out of memory");
+        goto cleanup;
+    }
+    size_t bytes = (list.n + 1) * sizeof(char *);
+    for (size_t i = 0; i < list.n; i++) bytes += strlen(list.v[i]) + 1;
+    char **res = malloc(bytes);
+    if (!res) {
+        st = lu__fail(err, LU_MEM_ERROR, "out of memory");
+        goto cleanup;
+    }
+    char *p = (char *)(res + list.n + 1);
+    for (size_t i = 0; i < list.n; i++) {
+        size_t len = strlen(list.v[i]) + 1;
+        memcpy(p, list.v[i], len);
+        res[i] = p;
+        p += len;
+    }
+    res[list.n] = NULL;
+    *out = res;
+    *count = list.n;
+cleanup:
+    strlist_free(&list);
+    strlist_free(&seen);
+    return st;
+}

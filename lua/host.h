@@ -1,0 +1,125 @@
+/* host.h -- what lurun shares with its Defold-style Lua host modules.
+ *
+ * lurun (engine/host/lurun.c) owns one lu_host per run: the liveupdate
+ * context, the parsed game.project, the script instances, the message
+ * queue, collection proxies and HTTP requests in flight. Each host module
+ * (lua/host_*.c) opens one Lua table (sys, msg, json, http,
+ * collectionproxy) or global function (hash, pprint) and finds the host
+ * through the registry, never through a C global.
+ */
+#ifndef LU_HOST_H
+#define LU_HOST_H
+
+#include <lua.h>
+#include <stdbool.h>
+
+#include "liveupdate/liveupdate.h"
+#include "liveupdate/manifest.h"
+#include "liveupdate/project.h"
+
+typedef struct lu_http lu_http;         /* host_http.c */
+
+typedef struct lu_message {
+    struct lu_message *next;
+    char *to;            /* URL as posted, resolved at dispatch */
+    char *sender;        /* URL of the posting script */
+    char *id;            /* message id as a string */
+    int table_ref;       /* registry ref of the message table (or LUA_REFNIL) */
+} lu_message;
+
+typedef struct lu_script {
+    char *url;           /* "main:/main#script" */
+    char *path;          /* resource path of the script */
+    int self_ref;        /* the instance table */
+    int env_ref;         /* the script's environment (its functions) */
+    bool initialized, finalized;
+    char *proxy;         /* id of the proxy that loaded it, or NULL for main */
+} lu_script;
+
+typedef enum lu_proxy_state {
+    LU_PROXY_UNLOADED, LU_PROXY_LOADED, LU_PROXY_INITIALIZED, LU_PROXY_ENABLED
+} lu_proxy_state;
+
+typedef struct lu_proxy_rt {
+    char *id;
+    lu_proxy_state state;
+    char *owner;         /* URL that sent "load": receives proxy_loaded/unloaded */
+} lu_proxy_rt;
+
+typedef struct lu_host {
+    lua_State *L;
+    lu_context *ctx;
+    lu_project *project;
+    lu_manifest *manifest;   /* base manifest (bundle) or built from the project */
+    char *project_dir;
+    char *save_root;         /* where sys.get_save_file puts app folders */
+    bool bundled;
+    bool exit_requested;
+    int exit_code;
+    long frame;
+    double dt;
+    lu_message *queue, *queue_tail;
+    lu_script *scripts;
+    size_t nscripts;
+    lu_proxy_rt *proxies;
+    size_t nproxies;
+    lu_http *http;
+    const char *current_url; /* URL of the script running now (sender of posts) */
+    int script_errors;       /* Lua errors reported so far */
+} lu_host;
+
+/* The host of a Lua state (NULL outside lurun). */
+lu_host *lu_host_get(lua_State *L);
+void lu_host_set(lua_State *L, lu_host *h);
+
+/* Reports a Lua error (message on top of the stack, popped) as lurun does:
+ * "lurun: <where>: <message>" on stderr; counts it. */
+void lu_host_report_error(lu_host *h, const char *where);
+
+/* Calls the function on the stack below nargs arguments with a traceback
+ * handler. Returns true on success; on error reports it (where = what was
+ * running) and returns false. */
+bool lu_host_pcall(lu_host *h, int nargs, int nresults, const char *where);
+
+/* Openers: each pushes its module table (or function). */
+int lu_host_open_sys(lua_State *L);
+int lu_host_open_msg(lua_State *L);
+int lu_host_open_json(lua_State *L);
+int lu_host_open_http(lua_State *L);
+int lu_host_open_collectionproxy(lua_State *L);
+/* Registers the globals Defold scripts expect: hash, hash_to_hex, pprint. */
+void lu_host_open_globals(lua_State *L);
+
+/* Pushes the interned hash value of `s` (a userdata printing as
+ * "hash: [s]"; equal strings give the same value). */
+void lu_host_push_hash(lua_State *L, const char *s);
+/* The string of a hash or a string at idx, or NULL. */
+const char *lu_host_to_hash_string(lua_State *L, int idx);
+
+/* Messages (host_msg.c). Takes ownership of nothing; copies strings. The
+ * message table at `table_idx` (0 = none) is referenced. */
+bool lu_host_post(lu_host *h, const char *to, const char *id, int table_idx, const char *sender);
+/* Delivers every queued message (including ones posted while delivering,
+ * up to a bound). Returns false if a Lua error went unhandled. */
+bool lu_host_dispatch(lu_host *h);
+
+/* Scripts (host_scripts.c). */
+/* Loads the script at resource `path` through the mounts as instance
+ * `url`. Returns the new script or NULL (error reported). */
+lu_script *lu_host_load_script(lu_host *h, const char *path, const char *url, const char *proxy);
+/* Calls `fn` ("init", "update", "final", "on_message") on a script if it
+ * defines it; extra arguments are on the stack (popped). */
+bool lu_host_call(lu_host *h, lu_script *s, const char *fn, int nargs);
+lu_script *lu_host_find_script(lu_host *h, const char *url);
+void lu_host_free_scripts(lu_host *h);
+void lu_host_unload_scripts_of(lu_host *h, const char *proxy);
+
+/* Proxies (host_proxy.c): handles a message to proxy `id`. */
+bool lu_host_proxy_message(lu_host *h, const char *id, const char *msg_id, const char *sender);
+void lu_host_free_proxies(lu_host *h);
+
+/* HTTP (host_http.c): runs transfers and delivers finished callbacks. */
+void lu_host_http_poll(lu_host *h);
+void lu_host_http_free(lu_host *h);
+
+#endif

@@ -1,0 +1,254 @@
+/* host_proxy.c -- collection proxies in lurun, and the `collectionproxy`
+ * module.
+ *
+ * A proxy (declared in game.project or the bundle's manifest) loads a
+ * collection: a text file whose lines `script: "/path/to/x.lua"` name the
+ * scripts it instantiates. Messages follow Defold: load/async_load (answered
+ * by proxy_loaded), init, enable, disable, final, unload (answered by
+ * proxy_unloaded); misuse is logged with Defold's wording. Loading a proxy
+ * whose resources are not all mounted fails the way Defold fails: an error
+ * is logged, the collection is not loaded and no proxy_loaded is sent.
+ *
+ *   collectionproxy.missing_resources(proxy[, {recursive=true}]) -> {path...}
+ *   collectionproxy.get_resources(proxy) -> {path...}
+ */
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host.h"
+
+static lu_proxy_rt *runtime(lu_host *h, const char *id)
+{
+    for (size_t i = 0; i < h->nproxies; i++)
+        if (strcmp(h->proxies[i].id, id) == 0) return &h->proxies[i];
+    lu_proxy_rt *grown = realloc(h->proxies, (h->nproxies + 1) * sizeof *grown);
+    if (!grown) return NULL;
+    h->proxies = grown;
+    lu_proxy_rt *p = &h->proxies[h->nproxies++];
+    memset(p, 0, sizeof *p);
+    p->id = strdup(id);
+    return p;
+}
+
+static void log_error(const char *fmt, const char *coll)
+{
+    fprintf(stderr, "ERROR:GAMESYS: ");
+    fprintf(stderr, fmt, coll);
+    fputc('\n', stderr);
+}
+
+/* The proxy's own URL as its sender: the owner's object + "#id". */
+static void proxy_url(const char *owner, const char *id, char *buf, size_t cap)
+{
+    const char *hash = owner ? strchr(owner, '#') : NULL;
+    int n = hash ? (int)(hash - owner) : (owner ? (int)strlen(owner) : 0);
+    snprintf(buf, cap, "%.*s#%s", n, owner ? owner : "", id);
+}
+
+/* Instantiates the scripts named by the collection file. */
+static bool load_collection(lu_host *h, const lu_manifest_proxy *mp)
+{
+    void *data;
+    size_t size;
+    lu_error err;
+    if (lu_read(h->ctx, mp->collection, &data, &size, &err) != LU_OK) {
+        fprintf(stderr, "ERROR:GAMESYS: The collection %s could not be loaded: %s\n", mp->collection, err.message);
+        return false;
+    }
+    bool ok = true;
+    int n = 0;
+    for (char *line = data; line && *line;) {
+        char *next = strchr(line, '\n');
+        if (next) *next++ = '\0';
+        char path[1024];
+        if (sscanf(line, " script: \"%1023[^\"]\"", path) == 1) {
+            char url[2200], base[1024];
+            const char *slash = strrchr(path, '/');
+            snprintf(base, sizeof base, "%s", slash ? slash + 1 : path);
+            char *dot = strrchr(base, '.');
+            if (dot) *dot = '\0';
+            snprintf(url, sizeof url, "%s:/%s#script", mp->id, base);
+            if (!lu_host_load_script(h, path, url, mp->id)) ok = false;
+            n++;
+        }
+        line = next;
+    }
+    lu_free(h->ctx, data);
+    return ok;
+}
+
+static void call_all(lu_host *h, const char *proxy, const char *fn)
+{
+    for (size_t i = 0; i < h->nscripts; i++) {
+        lu_script *s = &h->scripts[i];
+        if (!s->proxy || strcmp(s->proxy, proxy) != 0) continue;
+        if (strcmp(fn, "init") == 0) s->initialized = true;
+        if (strcmp(fn, "final") == 0) s->finalized = true;
+        lu_host_call(h, &h->scripts[i], fn, 0);
+    }
+}
+
+static bool do_load(lu_host *h, const lu_manifest_proxy *mp, lu_proxy_rt *rt, const char *sender)
+{
+    char **missing;
+    size_t n;
+    lu_error err;
+    if (lu_manifest_missing(h->ctx, h->manifest, mp->id, 0, &missing, &n, &err) == LU_OK && n > 0) {
+        fprintf(stderr,
+                "ERROR:GAMESYS: The collection %s could not be loaded: %zu of its resources are "
+                "missing (first: %s); mount the volume that holds them first\n",
+                mp->collection, n, missing[0]);
+        free(missing);
+        return true;
+    } else if (n == 0) {
+        free(missing);
+    }
+    if (!load_collection(h, mp)) {
+        lu_host_unload_scripts_of(h, mp->id);
+        return false;
+    }
+    rt->state = LU_PROXY_LOADED;
+    free(rt->owner);
+    rt->owner = strdup(sender);
+    char from[1200];
+    proxy_url(sender, mp->id, from, sizeof from);
+    if (!lu_host_post(h, sender, "proxy_loaded", 0, from))
+        fprintf(stderr, "WARNING:GAMESYS: proxy_loaded could not be posted to %s\n", sender);
+    return true;
+}
+
+bool lu_host_proxy_message(lu_host *h, const char *id, const char *msg, const char *sender)
+{
+    const lu_manifest_proxy *mp = lu_manifest_find_proxy(h->manifest, id);
+    lu_proxy_rt *rt = mp ? runtime(h, mp->id) : NULL;
+    if (!rt) return true;
+    const char *coll = mp->collection;
+    if (strcmp(msg, "load") == 0 || strcmp(msg, "async_load") == 0) {
+        if (rt->state != LU_PROXY_UNLOADED) {
+            log_error("The collection %s could not be loaded since it was already.", coll);
+            return true;
+        }
+        return do_load(h, mp, rt, sender);
+    }
+    if (strcmp(msg, "unload") == 0) {
+        if (rt->state == LU_PROXY_UNLOADED) {
+            log_error("The collection %s could not be unloaded since it was never loaded.", coll);
+            return true;
+        }
+        if (rt->state >= LU_PROXY_INITIALIZED) call_all(h, mp->id, "final");
+        lu_host_unload_scripts_of(h, mp->id);
+        rt->state = LU_PROXY_UNLOADED;
+        char from[1200];
+        proxy_url(sender, mp->id, from, sizeof from);
+        lu_host_post(h, sender, "proxy_unloaded", 0, from);
+        return true;
+    }
+    if (strcmp(msg, "init") == 0 || strcmp(msg, "enable") == 0) {
+        bool enable = msg[0] == 'e';
+        if (rt->state == LU_PROXY_UNLOADED) {
+            log_error("The collection %s could not be initialized since it has not been loaded.", coll);
+        } else if (!enable && rt->state >= LU_PROXY_INITIALIZED) {
+            log_error("The collection %s could not be initialized since it has been already.", coll);
+        } else if (enable && rt->state == LU_PROXY_ENABLED) {
+            log_error("The collection %s could not be enabled since it is already.", coll);
+        } else {
+            if (rt->state == LU_PROXY_LOADED) {
+                rt->state = LU_PROXY_INITIALIZED;
+                call_all(h, mp->id, "init");
+            }
+            if (enable) rt->state = LU_PROXY_ENABLED;
+        }
+        return true;
+    }
+    if (strcmp(msg, "disable") == 0) {
+        if (rt->state != LU_PROXY_ENABLED) log_error("The collection %s could not be disabled since it is not enabled.", coll);
+        else rt->state = LU_PROXY_INITIALIZED;
+        return true;
+    }
+    if (strcmp(msg, "final") == 0) {
+        if (rt->state < LU_PROXY_INITIALIZED) {
+            log_error("The collection %s could not be finalized since it was never initialized.", coll);
+        } else {
+            call_all(h, mp->id, "final");
+            rt->state = LU_PROXY_LOADED;
+        }
+        return true;
+    }
+    return true;   /* other messages (set_time_step, ...) are accepted and ignored */
+}
+
+void lu_host_free_proxies(lu_host *h)
+{
+    for (size_t i = 0; i < h->nproxies; i++) {
+        free(h->proxies[i].id);
+        free(h->proxies[i].owner);
+    }
+    free(h->proxies);
+    h->proxies = NULL;
+    h->nproxies = 0;
+}
+
+/* ---- the collectionproxy module -------------------------------------- */
+
+static const lu_manifest_proxy *check_proxy(lua_State *L, lu_host **hp)
+{
+    lu_host *h = lu_host_get(L);
+    if (!h) luaL_error(L, "collectionproxy: not running inside lurun");
+    const char *id = lu_host_to_hash_string(L, 1);
+    if (!id) luaL_argerror(L, 1, "collection proxy URL expected");
+    const lu_manifest_proxy *mp = lu_manifest_find_proxy(h->manifest, id);
+    if (!mp) luaL_error(L, "collectionproxy: no collection proxy '%s' (declare it as [proxy.<id>] in game.project)", id);
+    *hp = h;
+    return mp;
+}
+
+static void push_paths(lua_State *L, char *const *paths, size_t n)
+{
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_pushstring(L, paths[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+}
+
+static int l_missing_resources(lua_State *L)
+{
+    lu_host *h;
+    const lu_manifest_proxy *mp = check_proxy(L, &h);
+    int recursive = 0;
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        lua_getfield(L, 2, "recursive");
+        recursive = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+    }
+    char **missing;
+    size_t n;
+    lu_error err;
+    if (lu_manifest_missing(h->ctx, h->manifest, mp->id, recursive, &missing, &n, &err) != LU_OK)
+        return luaL_error(L, "collectionproxy.missing_resources: %s", err.message);
+    push_paths(L, missing, n);
+    free(missing);
+    return 1;
+}
+
+static int l_get_resources(lua_State *L)
+{
+    lu_host *h;
+    const lu_manifest_proxy *mp = check_proxy(L, &h);
+    push_paths(L, mp->resources, mp->nresources);
+    return 1;
+}
+
+int lu_host_open_collectionproxy(lua_State *L)
+{
+    static const luaL_Reg f[] = {
+        {"missing_resources", l_missing_resources},
+        {"get_resources", l_get_resources},
+        {NULL, NULL},
+    };
+    luaL_newlib(L, f);
+    return 1;
+}

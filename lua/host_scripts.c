@@ -1,0 +1,127 @@
+/* host_scripts.c -- script instances: loading Lua scripts through the
+ * mounts (so a volume can replace a script) and calling their lifecycle
+ * functions init, update, on_message, final.
+ *
+ * Each script runs in its own environment table (falling back to the
+ * globals), so two scripts may both define `init`. Errors are reported
+ * with the script's resource path and line ("/main/main.lua:12: ...").
+ */
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host.h"
+#include "liveupdate_lua.h"
+
+lu_script *lu_host_find_script(lu_host *h, const char *url)
+{
+    for (size_t i = 0; i < h->nscripts; i++)
+        if (strcmp(h->scripts[i].url, url) == 0) return &h->scripts[i];
+    return NULL;
+}
+
+lu_script *lu_host_load_script(lu_host *h, const char *path, const char *url, const char *proxy)
+{
+    lua_State *L = h->L;
+    void *data;
+    size_t size;
+    lu_error err;
+    if (lu_read(h->ctx, path, &data, &size, &err) != LU_OK) {
+        fprintf(stderr, "lurun: cannot load script %s: %s\n", path, err.message);
+        h->script_errors++;
+        return NULL;
+    }
+    char chunkname[1100];
+    snprintf(chunkname, sizeof chunkname, "@%s", path);
+    int rc = luaL_loadbufferx(L, data, size, chunkname, "t");
+    lu_free(h->ctx, data);
+    if (rc != LUA_OK) {
+        lu_host_report_error(h, path);
+        return NULL;
+    }
+    lua_newtable(L);                      /* env */
+    lua_newtable(L);                      /* env's metatable */
+    lua_pushglobaltable(L);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_setupvalue(L, -3, 1);             /* chunk's _ENV = env */
+    int env_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    const char *prev = h->current_url;
+    h->current_url = url;
+    bool ok = lu_host_pcall(h, 0, 0, path);
+    h->current_url = prev;
+    if (!ok) {
+        luaL_unref(L, LUA_REGISTRYINDEX, env_ref);
+        return NULL;
+    }
+    lu_script *grown = realloc(h->scripts, (h->nscripts + 1) * sizeof *grown);
+    if (!grown) {
+        luaL_unref(L, LUA_REGISTRYINDEX, env_ref);
+        return NULL;
+    }
+    h->scripts = grown;
+    lu_script *s = &h->scripts[h->nscripts++];
+    memset(s, 0, sizeof *s);
+    s->url = strdup(url);
+    s->path = strdup(path);
+    s->proxy = proxy ? strdup(proxy) : NULL;
+    s->env_ref = env_ref;
+    lua_newtable(L);
+    s->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return s;
+}
+
+bool lu_host_call(lu_host *h, lu_script *s, const char *fn, int nargs)
+{
+    lua_State *L = h->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->env_ref);
+    lua_getfield(L, -1, fn);
+    lua_remove(L, -2);
+    if (!lua_isfunction(L, -1)) {
+        lua_pop(L, 1 + nargs);
+        return true;
+    }
+    lua_insert(L, -1 - nargs);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->self_ref);
+    lua_insert(L, -1 - nargs);
+    /* remember which script runs: msg.post's sender, add_mount's self */
+    const char *prev = h->current_url;
+    h->current_url = s->url;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->self_ref);
+    lu_lua_set_self(L, -1);
+    lua_pop(L, 1);
+    char where[1200];
+    snprintf(where, sizeof where, "%s (%s)", s->path, fn);
+    bool ok = lu_host_pcall(h, nargs + 1, 0, where);
+    h->current_url = prev;
+    return ok;
+}
+
+static void script_free(lu_host *h, lu_script *s)
+{
+    luaL_unref(h->L, LUA_REGISTRYINDEX, s->env_ref);
+    luaL_unref(h->L, LUA_REGISTRYINDEX, s->self_ref);
+    free(s->url);
+    free(s->path);
+    free(s->proxy);
+}
+
+void lu_host_unload_scripts_of(lu_host *h, const char *proxy)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < h->nscripts; i++) {
+        if (h->scripts[i].proxy && strcmp(h->scripts[i].proxy, proxy) == 0) script_free(h, &h->scripts[i]);
+        else h->scripts[k++] = h->scripts[i];
+    }
+    h->nscripts = k;
+}
+
+void lu_host_free_scripts(lu_host *h)
+{
+    for (size_t i = 0; i < h->nscripts; i++) script_free(h, &h->scripts[i]);
+    free(h->scripts);
+    h->scripts = NULL;
+    h->nscripts = 0;
+}

@@ -1,0 +1,30 @@
+/* liveupdate_lua.h -- the C side of the Lua `liveupdate` module, for hosts.
+ *
+ * Stock Lua loads the module with `require "liveupdate"` (build/lib/
+ * liveupdate.so) and opens a context with liveupdate.init{...}. A host such
+ * as lurun opens the module itself, hands it the context it already has,
+ * and tells it which script instance is running so callbacks get `self`.
+ */
+#ifndef LIVEUPDATE_LUA_H
+#define LIVEUPDATE_LUA_H
+
+#include <lua.h>
+
+#include "liveupdate/liveupdate.h"
+
+/* Opens the module and returns its table (one value on the stack). No
+ * globals are set. Raises a Lua error only on out-of-memory. */
+int luaopen_liveupdate(lua_State *L);
+
+/* Makes the module (already opened in L) use `ctx`, which the host owns and
+ * closes after lua_close. Returns 0, or -1 when the module is not open. */
+int lu_lua_use_context(lua_State *L, lu_context *ctx);
+
+/* Sets the value at `idx` (a script instance table, or nil) as the `self`
+ * passed to callbacks registered from now on. */
+void lu_lua_set_self(lua_State *L, int idx);
+
+/* Pushes the current `self` (nil when none). */
+void lu_lua_push_self(lua_State *L);
+
+#endif

@@ -1,0 +1,496 @@
+/* liveupdate_module.c -- the Lua `liveupdate` module (SPEC §11, §12.1).
+ *
+ * Lua API (Defold's, plus §12.1):
+ *   add_mount(name, uri, priority, callback[, {replace=bool}]) -> status
+ *       callback(self, name, uri, result, message), run from poll()
+ *   remove_mount(name) -> status, message
+ *   get_mounts() -> {{name, uri, priority}, ...} in lookup order
+ *   is_built_with_excluded_files() -> boolean
+ *   init{save_dir, base, builtin, mount_on_start, max_uncompressed}
+ *       -> true | nil, message, status
+ *   poll() -> number of callbacks run
+ *   exists(path) -> boolean;  which(path) -> mount name | nil
+ *   load_resource(path) -> string | nil, message, status
+ *   list(prefix[, mount]) -> {path, ...} | nil, message, status
+ *   get_startup_report() -> {{name, uri, action, status, message}, ...}
+ *   shutdown() -> true
+ *   LIVEUPDATE_* status constants.
+ *
+ * Two error channels, as in Lua's own libraries: a caller's mistake (wrong
+ * argument type, negative priority, reserved or malformed name, missing
+ * callback) raises a Lua error, with Defold's wording where Defold has one;
+ * a failure of the environment returns a status (and a message), or nil,
+ * message, status. Before init (or a host's lu_lua_use_context) every call
+ * reports LIVEUPDATE_NOT_INITIALIZED.
+ *
+ * The module's state is one userdata kept as an upvalue of every function
+ * and in the registry (for hosts); require creates no globals.
+ */
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "liveupdate_lua.h"
+
+#define STATE_KEY "liveupdate.state"
+
+typedef struct pending pending;
+
+typedef struct state {
+    lu_context *ctx;
+    int owned;            /* opened by init(); closed by shutdown()/__gc */
+    lua_State *L;         /* main thread: callbacks run there */
+    int self_ref;         /* current script instance, LUA_NOREF = nil */
+    pending *pending;     /* add_mount requests not yet delivered */
+    int error_ref;        /* first error raised by a callback during poll */
+} state;
+
+struct pending {
+    pending *next, **prev;
+    state *st;
+    int cb_ref, self_ref;
+};
+
+static state *get_state(lua_State *L)
+{
+    return (state *)lua_touserdata(L, lua_upvalueindex(1));
+}
+
+static int not_initialized(lua_State *L)
+{
+    lua_pushnil(L);
+    lua_pushliteral(L, "liveupdate is not initialized: call liveupdate.init{...} first");
+    lua_pushinteger(L, LU_NOT_INITIALIZED);
+    return 3;
+}
+
+static int fail_result(lua_State *L, const lu_error *err)
+{
+    lua_pushnil(L);
+    lua_pushstring(L, err->message);
+    lua_pushinteger(L, err->status);
+    return 3;
+}
+
+static void pending_free(lua_State *L, pending *p)
+{
+    *p->prev = p->next;
+    if (p->next) p->next->prev = p->prev;
+    luaL_unref(L, LUA_REGISTRYINDEX, p->cb_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, p->self_ref);
+    free(p);
+}
+
+/* Closes an owned context; undelivered callbacks are dropped with it. */
+static void state_close(lua_State *L, state *st)
+{
+    if (st->owned) lu_context_close(st->ctx);
+    st->ctx = NULL;
+    st->owned = 0;
+    while (st->pending) pending_free(L, st->pending);
+}
+
+static int state_gc(lua_State *L)
+{
+    state *st = luaL_checkudata(L, 1, STATE_KEY);
+    state_close(L, st);
+    luaL_unref(L, LUA_REGISTRYINDEX, st->self_ref);
+    st->self_ref = LUA_NOREF;
+    return 0;
+}
+
+/* ---- mounts --------------------------------------------------------- */
+
+static void on_mount_done(void *ud, const char *name, const char *uri, const lu_error *err)
+{
+    pending *p = ud;
+    state *st = p->st;
+    lua_State *L = st->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->cb_ref);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->self_ref);
+    lua_pushstring(L, name);
+    lua_pushstring(L, uri);
+    lua_pushinteger(L, err->status);
+    if (err->status == LU_OK) lua_pushnil(L);
+    else lua_pushstring(L, err->message);
+    pending_free(L, p);
+    if (lua_pcall(L, 5, 0, 0) != LUA_OK) {
+        if (st->error_ref == LUA_NOREF) st->error_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        else lua_pop(L, 1);
+    }
+}
+
+static void check_name(lua_State *L, const char *name)
+{
+    lu_error err;
+    if (lu_mount_name_check(name, &err) != LU_OK) luaL_error(L, "%s", err.message);
+}
+
+static int l_add_mount(lua_State *L)
+{
+    state *st = get_state(L);
+    const char *name = luaL_checkstring(L, 1);
+    const char *uri = luaL_checkstring(L, 2);
+    lua_Integer prio = luaL_checkinteger(L, 3);
+    if (prio < 0) return luaL_error(L, "Priority needs to be a positive number: %d", (int)prio);
+    if (prio > 0x7fffffff) return luaL_error(L, "Priority is too large: %I", prio);
+    if (name[0] == '_') return luaL_error(L, "Name must not start with '_': %s", name);
+    check_name(L, name);
+    luaL_checktype(L, 4, LUA_TFUNCTION);
+    unsigned flags = 0;
+    if (!lua_isnoneornil(L, 5)) {
+        luaL_checktype(L, 5, LUA_TTABLE);
+        if (lua_getfield(L, 5, "replace") != LUA_TNIL && lua_toboolean(L, -1)) flags |= LU_MOUNT_REPLACE;
+        lua_pop(L, 1);
+    }
+    if (!st->ctx) {
+        lua_pushinteger(L, LU_NOT_INITIALIZED);
+        return 1;
+    }
+    pending *p = calloc(1, sizeof *p);
+    if (!p) return luaL_error(L, "out of memory");
+    p->st = st;
+    lua_pushvalue(L, 4);
+    p->cb_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, st->self_ref);
+    p->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    p->next = st->pending;
+    p->prev = &st->pending;
+    if (st->pending) st->pending->prev = &p->next;
+    st->pending = p;
+    lu_error err;
+    lu_status s = lu_mount_add_async(st->ctx, name, uri, (int)prio, flags, on_mount_done, p, &err);
+    if (s != LU_OK) pending_free(L, p);
+    lua_pushinteger(L, s);
+    return 1;
+}
+
+static int l_remove_mount(lua_State *L)
+{
+    state *st = get_state(L);
+    const char *name = luaL_checkstring(L, 1);
+    if (name[0] == '_') return luaL_error(L, "Cannot remove base mounts: %s", name);
+    check_name(L, name);
+    if (!st->ctx) {
+        lua_pushinteger(L, LU_NOT_INITIALIZED);
+        lua_pushliteral(L, "liveupdate is not initialized");
+        return 2;
+    }
+    lu_error err;
+    lu_status s = lu_mount_remove(st->ctx, name, &err);
+    lua_pushinteger(L, s);
+    if (s == LU_OK) lua_pushnil(L);
+    else lua_pushstring(L, err.message);
+    return 2;
+}
+
+static int l_get_mounts(lua_State *L)
+{
+    state *st = get_state(L);
+    if (!st->ctx) return not_initialized(L);
+    lu_mount_info *m;
+    size_t n;
+    lu_error err;
+    if (lu_mounts_get(st->ctx, &m, &n, &err) != LU_OK) return fail_result(L, &err);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_createtable(L, 0, 3);
+        lua_pushstring(L, m[i].name);
+        lua_setfield(L, -2, "name");
+        lua_pushstring(L, m[i].uri);
+        lua_setfield(L, -2, "uri");
+        lua_pushinteger(L, m[i].priority);
+        lua_setfield(L, -2, "priority");
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lu_free(st->ctx, m);
+    return 1;
+}
+
+/* True when the base bundle's manifest lists an excluded proxy. */
+static int l_is_built_with_excluded_files(lua_State *L)
+{
+    state *st = get_state(L);
+    int excluded = 0;
+    void *data;
+    size_t size;
+    lu_error err;
+    if (st->ctx && lu_read_from(st->ctx, LU_BASE_MOUNT, "/liveupdate.manifest.json", &data, &size, &err) == LU_OK) {
+        excluded = strstr(data, "\"excluded\":true") != NULL;
+        lu_free(st->ctx, data);
+    }
+    lua_pushboolean(L, excluded);
+    return 1;
+}
+
+/* ---- context -------------------------------------------------------- */
+
+static const char *opt_string(lua_State *L, const char *key)
+{
+    lua_getfield(L, 1, key);
+    const char *s = lua_isnil(L, -1) ? NULL : lua_tostring(L, -1);
+    if (!lua_isnil(L, -1) && !lua_isstring(L, -1))
+        luaL_error(L, "init: option '%s' must be a string", key);
+    lua_pop(L, 1);   /* the table keeps the string alive */
+    return s;
+}
+
+static int l_init(lua_State *L)
+{
+    static const char *const known[] = {"save_dir", "base", "builtin", "mount_on_start",
+                                        "max_uncompressed", NULL};
+    state *st = get_state(L);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+        lua_pop(L, 1);
+        int ok = 0;
+        for (int i = 0; known[i] && lua_type(L, -1) == LUA_TSTRING; i++)
+            ok |= strcmp(known[i], lua_tostring(L, -1)) == 0;
+        if (!ok) return luaL_error(L, "init: unknown option '%s'", luaL_tolstring(L, -1, NULL));
+    }
+    if (st->ctx) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "liveupdate is already initialized; call shutdown() first");
+        lua_pushinteger(L, LU_INVAL);
+        return 3;
+    }
+    lu_config cfg;
+    lu_config_init(&cfg);
+    cfg.save_dir = opt_string(L, "save_dir");
+    cfg.base_uri = opt_string(L, "base");
+    cfg.builtin_uri = opt_string(L, "builtin");
+    if (lua_getfield(L, 1, "mount_on_start") != LUA_TNIL) cfg.mount_on_start = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (lua_getfield(L, 1, "max_uncompressed") != LUA_TNIL) {
+        lua_Integer n = lua_tointeger(L, -1);
+        if (!lua_isinteger(L, -1) || n <= 0) return luaL_error(L, "init: max_uncompressed must be a positive integer");
+        cfg.max_uncompressed = (uint64_t)n;
+    }
+    lua_pop(L, 1);
+    lu_error err;
+    lu_context *ctx;
+    if (lu_context_open(&cfg, &ctx, &err) != LU_OK) return fail_result(L, &err);
+    st->ctx = ctx;
+    st->owned = 1;
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_shutdown(lua_State *L)
+{
+    state *st = get_state(L);
+    state_close(L, st);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_poll(lua_State *L)
+{
+    state *st = get_state(L);
+    if (!st->ctx) {
+        lua_pushinteger(L, 0);
+        return 1;
+    }
+    int ran = lu_update(st->ctx);
+    if (st->error_ref != LUA_NOREF) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, st->error_ref);
+        luaL_unref(L, LUA_REGISTRYINDEX, st->error_ref);
+        st->error_ref = LUA_NOREF;
+        return lua_error(L);
+    }
+    lua_pushinteger(L, ran);
+    return 1;
+}
+
+static int l_get_startup_report(lua_State *L)
+{
+    state *st = get_state(L);
+    if (!st->ctx) return not_initialized(L);
+    size_t n = lu_startup_report_count(st->ctx);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lu_report_item it;
+        lu_startup_report_get(st->ctx, i, &it);
+        lua_createtable(L, 0, 5);
+        lua_pushstring(L, it.name);
+        lua_setfield(L, -2, "name");
+        lua_pushstring(L, it.uri);
+        lua_setfield(L, -2, "uri");
+        lua_pushstring(L, it.action);
+        lua_setfield(L, -2, "action");
+        lua_pushinteger(L, it.status);
+        lua_setfield(L, -2, "status");
+        lua_pushstring(L, it.message);
+        lua_setfield(L, -2, "message");
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
+}
+
+/* ---- resources ------------------------------------------------------ */
+
+static int l_exists(lua_State *L)
+{
+    state *st = get_state(L);
+    const char *path = luaL_checkstring(L, 1);
+    if (!st->ctx) return not_initialized(L);
+    lua_pushboolean(L, lu_exists(st->ctx, path));
+    return 1;
+}
+
+static int l_which(lua_State *L)
+{
+    state *st = get_state(L);
+    const char *path = luaL_checkstring(L, 1);
+    if (!st->ctx) return not_initialized(L);
+    lu_stat_info si;
+    lu_error err;
+    if (lu_stat(st->ctx, path, &si, &err) == LU_OK) lua_pushstring(L, si.mount);
+    else lua_pushnil(L);
+    return 1;
+}
+
+static int l_load_resource(lua_State *L)
+{
+    state *st = get_state(L);
+    const char *path = luaL_checkstring(L, 1);
+    if (!st->ctx) return not_initialized(L);
+    void *data;
+    size_t size;
+    lu_error err;
+    if (lu_read(st->ctx, path, &data, &size, &err) != LU_OK) return fail_result(L, &err);
+    lua_pushlstring(L, data, size);
+    lu_free(st->ctx, data);
+    return 1;
+}
+
+static int l_list(lua_State *L)
+{
+    state *st = get_state(L);
+    const char *prefix = luaL_optstring(L, 1, "/");
+    const char *mount = luaL_optstring(L, 2, NULL);
+    if (!st->ctx) return not_initialized(L);
+    char **paths;
+    size_t n;
+    lu_error err;
+    if (lu_list_paths(st->ctx, prefix, mount, &paths, &n, &err) != LU_OK) return fail_result(L, &err);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_pushstring(L, paths[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lu_free(st->ctx, paths);
+    return 1;
+}
+
+/* ---- module --------------------------------------------------------- */
+
+static const luaL_Reg funcs[] = {
+    {"add_mount", l_add_mount},
+    {"remove_mount", l_remove_mount},
+    {"get_mounts", l_get_mounts},
+    {"is_built_with_excluded_files", l_is_built_with_excluded_files},
+    {"init", l_init},
+    {"poll", l_poll},
+    {"exists", l_exists},
+    {"which", l_which},
+    {"load_resource", l_load_resource},
+    {"list", l_list},
+    {"get_startup_report", l_get_startup_report},
+    {"shutdown", l_shutdown},
+    {NULL, NULL},
+};
+
+static const struct {
+    const char *name;
+    int value;
+} constants[] = {
+    {"LIVEUPDATE_OK", LU_OK},
+    {"LIVEUPDATE_INVALID_HEADER", LU_INVALID_HEADER},
+    {"LIVEUPDATE_MEM_ERROR", LU_MEM_ERROR},
+    {"LIVEUPDATE_INVALID_RESOURCE", LU_INVALID_RESOURCE},
+    {"LIVEUPDATE_VERSION_MISMATCH", LU_VERSION_MISMATCH},
+    {"LIVEUPDATE_ENGINE_VERSION_MISMATCH", LU_ENGINE_VERSION_MISMATCH},
+    {"LIVEUPDATE_SIGNATURE_MISMATCH", LU_SIGNATURE_MISMATCH},
+    {"LIVEUPDATE_SCHEME_MISMATCH", LU_SCHEME_MISMATCH},
+    {"LIVEUPDATE_BUNDLED_RESOURCE_MISMATCH", LU_BUNDLED_RESOURCE_MISMATCH},
+    {"LIVEUPDATE_FORMAT_ERROR", LU_FORMAT_ERROR},
+    {"LIVEUPDATE_IO_ERROR", LU_IO_ERROR},
+    {"LIVEUPDATE_INVAL", LU_INVAL},
+    {"LIVEUPDATE_NOT_INITIALIZED", LU_NOT_INITIALIZED},
+    {"LIVEUPDATE_NAME_EXISTS", LU_NAME_EXISTS},
+    {"LIVEUPDATE_NOT_FOUND", LU_NOT_FOUND},
+    {"LIVEUPDATE_LOCKED", LU_LOCKED},
+    {"LIVEUPDATE_NO_SPACE", LU_NO_SPACE},
+    {"LIVEUPDATE_NETWORK_ERROR", LU_NETWORK_ERROR},
+    {"LIVEUPDATE_TIMEOUT", LU_TIMEOUT},
+    {"LIVEUPDATE_CANCELLED", LU_CANCELLED},
+    {"LIVEUPDATE_HASH_MISMATCH", LU_HASH_MISMATCH},
+    {"LIVEUPDATE_UNSAFE_ARCHIVE", LU_UNSAFE_ARCHIVE},
+    {"LIVEUPDATE_UNKNOWN", LU_UNKNOWN},
+};
+
+int luaopen_liveupdate(lua_State *L)
+{
+    state *st = lua_newuserdatauv(L, sizeof *st, 0);
+    memset(st, 0, sizeof *st);
+    st->self_ref = LUA_NOREF;
+    st->error_ref = LUA_NOREF;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+    st->L = lua_tothread(L, -1);
+    lua_pop(L, 1);
+    if (luaL_newmetatable(L, STATE_KEY)) {
+        lua_pushcfunction(L, state_gc);
+        lua_setfield(L, -2, "__gc");
+        lua_pushcfunction(L, state_gc);
+        lua_setfield(L, -2, "__close");
+    }
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, STATE_KEY "#instance");
+    luaL_newlibtable(L, funcs);
+    lua_pushvalue(L, -2);
+    luaL_setfuncs(L, funcs, 1);
+    for (size_t i = 0; i < sizeof constants / sizeof constants[0]; i++) {
+        lua_pushinteger(L, constants[i].value);
+        lua_setfield(L, -2, constants[i].name);
+    }
+    lua_remove(L, -2);
+    return 1;
+}
+
+static state *host_state(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, STATE_KEY "#instance");
+    state *st = luaL_testudata(L, -1, STATE_KEY);
+    lua_pop(L, 1);
+    return st;
+}
+
+int lu_lua_use_context(lua_State *L, lu_context *ctx)
+{
+    state *st = host_state(L);
+    if (!st) return -1;
+    state_close(L, st);
+    st->ctx = ctx;
+    st->owned = 0;
+    return 0;
+}
+
+void lu_lua_set_self(lua_State *L, int idx)
+{
+    state *st = host_state(L);
+    if (!st) return;
+    lua_pushvalue(L, idx);
+    luaL_unref(L, LUA_REGISTRYINDEX, st->self_ref);
+    st->self_ref = lua_isnil(L, -1) ? (lua_pop(L, 1), LUA_REFNIL) : luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+void lu_lua_push_self(lua_State *L)
+{
+    state *st = host_state(L);
+    if (st) lua_rawgeti(L, LUA_REGISTRYINDEX, st->self_ref);
+    else lua_pushnil(L);
+}
