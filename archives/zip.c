@@ -241,6 +241,18 @@ cleanup:
     return st;
 }
 
+/* minizip refuses a zip with no entries; such a file is only an end of
+ * central directory record ("PK\5\6", zero counts and sizes, a comment). */
+static bool is_empty_zip(const zip_state *z)
+{
+    unsigned char eocd[22];
+    if (z->file_size < 22 || pread(z->fd, eocd, 22, 0) != 22) return false;
+    if (memcmp(eocd, "PK\5\6", 4) != 0) return false;
+    for (int i = 4; i < 20; i++)
+        if (eocd[i]) return false;
+    return z->file_size == 22u + (eocd[20] | (unsigned)eocd[21] << 8);
+}
+
 static lu_status zip_open(const lu_env *env, const char *path, lu_entries *tb, void **state,
                           int *claimed, lu_error *err)
 {
@@ -280,6 +292,11 @@ static lu_status zip_open(const lu_env *env, const char *path, lu_entries *tb, v
     z->io.zerror_file = zs_error;
     z->io.opaque = z;
     uf = unzOpen2_64(path, &z->io);
+    if (!uf && is_empty_zip(z)) {
+        *claimed = 1;
+        *state = z;
+        return LU_OK;
+    }
     if (!uf) {
         st = *claimed ? lu__fail(err, LU_FORMAT_ERROR,
                                  "'%s': corrupt or truncated zip (no valid end of central directory)",
