@@ -111,6 +111,11 @@ lu_script *lu_host_load_script(lu_host *h, const char *path, const char *url, co
  * defines it; extra arguments are on the stack (popped). */
 bool lu_host_call(lu_host *h, lu_script *s, const char *fn, int nargs);
 lu_script *lu_host_find_script(lu_host *h, const char *url);
+/* Creates the registry tables scripts need; call once after lua_open. */
+void lu_host_scripts_init(lua_State *L);
+/* URL of the script on whose behalf Lua runs now (also inside liveupdate
+ * callbacks), or NULL. */
+const char *lu_host_sender(lu_host *h);
 void lu_host_free_scripts(lu_host *h);
 void lu_host_unload_scripts_of(lu_host *h, const char *proxy);
 

@@ -175,7 +175,7 @@ static int l_request(lua_State *L)
     r->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_newtable(L);
     r->headers_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    r->script_url = h->current_url ? strdup(h->current_url) : NULL;
+    r->script_url = lu_host_sender(h) ? strdup(lu_host_sender(h)) : NULL;
     set_headers(L, r, 4);
     if (path) {
         r->path = strdup(path);

@@ -124,16 +124,16 @@ static int l_post(lua_State *L)
     const char *id = lu_host_to_hash_string(L, 2);
     if (!id) return luaL_argerror(L, 2, "message id (string or hash) expected");
     if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
-    if (!lu_host_post(h, to, id, lua_isnoneornil(L, 3) ? 0 : 3, h->current_url))
-        return luaL_error(L, "Could not send message '%s' from '%s' to '%s'.", id,
-                          h->current_url ? h->current_url : "", to);
+    const char *sender = lu_host_sender(h);
+    if (!lu_host_post(h, to, id, lua_isnoneornil(L, 3) ? 0 : 3, sender))
+        return luaL_error(L, "Could not send message '%s' from '%s' to '%s'.", id, sender ? sender : "", to);
     return 0;
 }
 
 static int l_url(lua_State *L)
 {
     lu_host *h = lu_host_get(L);
-    const char *self = h && h->current_url ? h->current_url : "";
+    const char *self = h && lu_host_sender(h) ? lu_host_sender(h) : "";
     const char *to = luaL_optstring(L, 1, NULL);
     if (!to || strcmp(to, "#") == 0 || strcmp(to, ".") == 0) lua_pushstring(L, self);
     else if (to[0] == '#') lua_pushfstring(L, "%s%s", lua_pushlstring(L, self, object_len(self)), to);

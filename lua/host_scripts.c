@@ -14,6 +14,32 @@
 #include "host.h"
 #include "liveupdate_lua.h"
 
+#define SELF_URLS "lurun.self_urls"
+
+void lu_host_scripts_init(lua_State *L)
+{
+    lua_newtable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_setfield(L, LUA_REGISTRYINDEX, SELF_URLS);
+}
+
+const char *lu_host_sender(lu_host *h)
+{
+    if (h->current_url) return h->current_url;
+    /* a liveupdate callback: the script is the one whose self it got */
+    lua_State *L = h->L;
+    lua_getfield(L, LUA_REGISTRYINDEX, SELF_URLS);
+    lu_lua_push_self(L);
+    lua_rawget(L, -2);
+    const char *url = lua_tostring(L, -1);
+    lu_script *s = url ? lu_host_find_script(h, url) : NULL;
+    lua_pop(L, 2);
+    return s ? s->url : NULL;
+}
+
 lu_script *lu_host_find_script(lu_host *h, const char *url)
 {
     for (size_t i = 0; i < h->nscripts; i++)
@@ -69,6 +95,11 @@ lu_script *lu_host_load_script(lu_host *h, const char *path, const char *url, co
     s->proxy = proxy ? strdup(proxy) : NULL;
     s->env_ref = env_ref;
     lua_newtable(L);
+    lua_getfield(L, LUA_REGISTRYINDEX, SELF_URLS);   /* self table -> URL, for callbacks */
+    lua_pushvalue(L, -2);
+    lua_pushstring(L, url);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
     s->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     return s;
 }

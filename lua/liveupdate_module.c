@@ -114,8 +114,16 @@ static void on_mount_done(void *ud, const char *name, const char *uri, const lu_
     lua_pushinteger(L, err->status);
     if (err->status == LU_OK) lua_pushnil(L);
     else lua_pushstring(L, err->message);
+    /* While the callback runs, `self` is the one it was registered with, so
+     * calls it makes (add_mount, msg.post in lurun) act for that script. */
+    int outer_self = st->self_ref;
+    st->self_ref = p->self_ref;
+    p->self_ref = LUA_NOREF;
     pending_free(L, p);
-    if (lua_pcall(L, 5, 0, 0) != LUA_OK) {
+    int rc = lua_pcall(L, 5, 0, 0);
+    luaL_unref(L, LUA_REGISTRYINDEX, st->self_ref);
+    st->self_ref = outer_self;
+    if (rc != LUA_OK) {
         if (st->error_ref == LUA_NOREF) st->error_ref = luaL_ref(L, LUA_REGISTRYINDEX);
         else lua_pop(L, 1);
     }
@@ -448,8 +456,21 @@ int luaopen_liveupdate(lua_State *L)
         lua_setfield(L, -2, "__close");
     }
     lua_setmetatable(L, -2);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, LUA_REGISTRYINDEX, STATE_KEY "#instance");
+    /* Hosts find the state through a weak registry table, which does not
+     * keep it alive: dropping the module closes an owned context. */
+    if (lua_getfield(L, LUA_REGISTRYINDEX, STATE_KEY "#instance") != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_createtable(L, 1, 0);
+        lua_createtable(L, 0, 1);
+        lua_pushliteral(L, "v");
+        lua_setfield(L, -2, "__mode");
+        lua_setmetatable(L, -2);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, LUA_REGISTRYINDEX, STATE_KEY "#instance");
+    }
+    lua_pushvalue(L, -2);
+    lua_rawseti(L, -2, 1);
+    lua_pop(L, 1);
     luaL_newlibtable(L, funcs);
     lua_pushvalue(L, -2);
     luaL_setfuncs(L, funcs, 1);
@@ -463,8 +484,12 @@ int luaopen_liveupdate(lua_State *L)
 
 static state *host_state(lua_State *L)
 {
-    lua_getfield(L, LUA_REGISTRYINDEX, STATE_KEY "#instance");
-    state *st = luaL_testudata(L, -1, STATE_KEY);
+    state *st = NULL;
+    if (lua_getfield(L, LUA_REGISTRYINDEX, STATE_KEY "#instance") == LUA_TTABLE) {
+        lua_rawgeti(L, -1, 1);
+        st = luaL_testudata(L, -1, STATE_KEY);
+        lua_pop(L, 1);
+    }
     lua_pop(L, 1);
     return st;
 }

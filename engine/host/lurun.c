@@ -12,6 +12,7 @@
  * unhandled Lua error (reported with file and line; exit status 1).
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <lauxlib.h>
 #include <limits.h>
 #include <lualib.h>
@@ -81,6 +82,22 @@ static int parse_args(int argc, char **argv, options *o)
     return 0;
 }
 
+/* snprintf that refuses to truncate: false (and a message) when the path
+ * does not fit. */
+static bool path_fmt(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static bool path_fmt(char *buf, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, cap, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= cap) {
+        fprintf(stderr, "lurun: path too long (%d bytes): %.80s...\n", n, buf);
+        return false;
+    }
+    return true;
+}
+
 static bool file_exists(const char *p)
 {
     struct stat sb;
@@ -99,17 +116,17 @@ static bool save_paths(lu_host *h, const options *o, char *save, size_t cap)
         if (*c == '/' || *c == '\\') *c = '_';
     char root[PATH_MAX];
     if (o->save_dir) {
-        snprintf(save, cap, "%s", o->save_dir);
-        snprintf(root, sizeof root, "%s", o->save_dir);
+        if (!path_fmt(save, cap, "%s", o->save_dir) || !path_fmt(root, sizeof root, "%s", o->save_dir)) return false;
     } else {
         const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
-        if (xdg && *xdg) snprintf(root, sizeof root, "%s", xdg);
-        else if (home && *home) snprintf(root, sizeof root, "%s/.local/share", home);
+        bool ok;
+        if (xdg && *xdg) ok = path_fmt(root, sizeof root, "%s", xdg);
+        else if (home && *home) ok = path_fmt(root, sizeof root, "%s/.local/share", home);
         else {
             fprintf(stderr, "lurun: neither XDG_DATA_HOME nor HOME is set; pass --save-dir\n");
             return false;
         }
-        snprintf(save, cap, "%s/%s", root, safe);
+        if (!ok || !path_fmt(save, cap, "%s/%s", root, safe)) return false;
     }
     h->save_root = strdup(root);
     return h->save_root != NULL;
@@ -118,14 +135,12 @@ static bool save_paths(lu_host *h, const options *o, char *save, size_t cap)
 static bool open_context(lu_host *h, const options *o, const char *absdir)
 {
     char base[PATH_MAX + 8], save[PATH_MAX], zip[PATH_MAX];
-    snprintf(zip, sizeof zip, "%s/game.zip", absdir);
+    if (!path_fmt(zip, sizeof zip, "%s/game.zip", absdir)) return false;
     h->bundled = file_exists(zip);
-    if (h->bundled) {
-        snprintf(base, sizeof base, "zip:%s", zip);
-    } else {
-        const char *root = lu_project_get(h->project, "project.content_root");
-        snprintf(base, sizeof base, "dir:%s/%s", absdir, root && *root ? root : "content");
-    }
+    const char *root = lu_project_get(h->project, "project.content_root");
+    if (h->bundled ? !path_fmt(base, sizeof base, "zip:%s", zip)
+                   : !path_fmt(base, sizeof base, "dir:%s/%s", absdir, root && *root ? root : "content"))
+        return false;
     if (!save_paths(h, o, save, sizeof save)) return false;
     lu_config cfg;
     lu_config_init(&cfg);
@@ -191,6 +206,7 @@ static void open_lua(lu_host *h)
     luaL_openlibs(L);
     lu_host_set(L, h);
     lu_host_open_globals(L);
+    lu_host_scripts_init(L);
     static const struct {
         const char *name;
         lua_CFunction open;
@@ -277,7 +293,10 @@ static int run(lu_host *h, const options *o)
 int main(int argc, char **argv)
 {
     options o;
-    if (parse_args(argc, argv, &o) != 0) return 2;
+    if (parse_args(argc, argv, &o) != 0) {
+        free(o.sets);
+        return 2;
+    }
     lu_host h;
     memset(&h, 0, sizeof h);
     int code = 1;
@@ -287,7 +306,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "lurun: cannot open game directory '%s': %s\n", o.dir, strerror(errno));
         goto cleanup;
     }
-    snprintf(projfile, sizeof projfile, "%s/game.project", absdir);
+    if (!path_fmt(projfile, sizeof projfile, "%s/game.project", absdir)) goto cleanup;
     if (lu_project_load(projfile, &h.project, &err) != LU_OK) {
         fprintf(stderr, "lurun: %s\n", err.message);
         goto cleanup;

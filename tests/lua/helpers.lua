@@ -1,0 +1,141 @@
+-- helpers.lua -- shared by the busted specs: temporary folders, files,
+-- zips (Info-ZIP), running lurun, and a real nginx on 127.0.0.1.
+local M = {}
+
+M.root = os.getenv("LU_ROOT") or "."
+M.lurun = os.getenv("LU_LURUN") or (M.root .. "/build/bin/lurun")
+-- Prepended to lurun's command line unquoted (tools/test sets sanitizer options here).
+M.lurun_prefix = os.getenv("LU_LURUN_PREFIX") or ""
+
+local function sh(cmd)
+  local ok, _, code = os.execute(cmd)
+  return ok == true, code
+end
+M.sh = sh
+
+function M.quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+function M.tmpdir()
+  local p = io.popen("mktemp -d " .. M.quote((os.getenv("TMPDIR") or "/tmp") .. "/luspec.XXXXXX"))
+  local d = p:read("*l")
+  p:close()
+  return d
+end
+
+function M.write(path, text)
+  local dir = path:match("^(.*)/[^/]*$")
+  if dir then sh("mkdir -p " .. M.quote(dir)) end
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+end
+
+function M.read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+function M.exists(path) -- A TCP server on 127.0.0.1 that accepts connections and never answers
+-- (a stalled server, for timeouts). Returns its port and a stop function.
+function M.stalled_server()
+  local p = io.popen([[python3 -c "
+import os, socket, sys, time
+s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(8)
+print(s.getsockname()[1], os.getpid(), flush=True)
+conns = []
+t = time.time() + 60
+while time.time() < t:
+    conns.append(s.accept()[0])
+" & ]])
+  local line = p:read("*l")
+  p:close()
+  local port, pid = line:match("(%d+) (%d+)")
+  return tonumber(port), function() os.execute("kill " .. pid .. " 2>/dev/null") end
+end
+
+return M.read(path) ~= nil end
+
+-- Writes files = {["rel/path"] = "text"} under dir.
+function M.tree(dir, files)
+  for rel, text in pairs(files) do M.write(dir .. "/" .. rel, text) end
+end
+
+-- Zips the files of `files` (written to a scratch folder) into zip_path with Info-ZIP.
+function M.zip(zip_path, files)
+  local src = M.tmpdir()
+  M.tree(src, files)
+  os.remove(zip_path)
+  assert(sh("cd " .. M.quote(src) .. " && zip -X -q -r " .. M.quote(zip_path) .. " ."), "zip failed")
+end
+
+-- A project directory: game.project text plus content files.
+function M.project(project_ini, content)
+  local dir = M.tmpdir()
+  M.write(dir .. "/game.project", project_ini)
+  M.tree(dir .. "/content", content or {})
+  return dir
+end
+
+-- Runs lurun; returns exit code, stdout, stderr.
+function M.run(dir, args)
+  local out, err = os.tmpname(), os.tmpname()
+  local cmd = M.lurun_prefix .. " " .. M.quote(M.lurun) .. " " .. M.quote(dir) .. " " .. (args or "") ..
+              " >" .. M.quote(out) .. " 2>" .. M.quote(err)
+  local _, code = sh(cmd)
+  local o, e = M.read(out), M.read(err)
+  os.remove(out); os.remove(err)
+  return code, o, e
+end
+
+-- Starts nginx serving `root` on a free loopback port; returns the base URL
+-- and a stop function.
+function M.nginx(root)
+  local dir = M.tmpdir()
+  for _ = 1, 20 do
+    local port = math.random(20000, 45000)
+    M.write(dir .. "/nginx.conf", ([[
+user root;
+worker_processes 1;
+error_log %s/error.log;
+pid %s/nginx.pid;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path %s/body; proxy_temp_path %s/proxy; fastcgi_temp_path %s/fcgi;
+  uwsgi_temp_path %s/uwsgi; scgi_temp_path %s/scgi;
+  types { application/zip zip; application/json json; text/plain txt; }
+  server { listen 127.0.0.1:%d; root %s; }
+}
+]]):format(dir, dir, dir, dir, dir, dir, dir, port, root))
+    if sh("nginx -c " .. M.quote(dir .. "/nginx.conf") .. " -p " .. M.quote(dir) .. " 2>/dev/null") then
+      local stop = function()
+        sh("nginx -c " .. M.quote(dir .. "/nginx.conf") .. " -p " .. M.quote(dir) .. " -s stop 2>/dev/null")
+      end
+      return ("http://127.0.0.1:%d"):format(port), stop
+    end
+  end
+  error("could not start nginx (is it installed? tools/setup installs nginx-light)")
+end
+
+-- A TCP server on 127.0.0.1 that accepts connections and never answers
+-- (a stalled server, for timeouts). Returns its port and a stop function.
+function M.stalled_server()
+  local p = io.popen([[python3 -c "
+import os, socket, sys, time
+s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(8)
+print(s.getsockname()[1], os.getpid(), flush=True)
+conns = []
+t = time.time() + 60
+while time.time() < t:
+    conns.append(s.accept()[0])
+" & ]])
+  local line = p:read("*l")
+  p:close()
+  local port, pid = line:match("(%d+) (%d+)")
+  return tonumber(port), function() os.execute("kill " .. pid .. " 2>/dev/null") end
+end
+
+return M
