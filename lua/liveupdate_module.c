@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "liveupdate/manifest.h"
 #include "liveupdate_lua.h"
 
 #define STATE_KEY "liveupdate.state"
@@ -225,7 +226,11 @@ static int l_is_built_with_excluded_files(lua_State *L)
     size_t size;
     lu_error err;
     if (st->ctx && lu_read_from(st->ctx, LU_BASE_MOUNT, "/liveupdate.manifest.json", &data, &size, &err) == LU_OK) {
-        excluded = strstr(data, "\"excluded\":true") != NULL;
+        lu_manifest *m;
+        if (lu_manifest_parse(data, size, &m, &err) == LU_OK) {
+            for (size_t i = 0; i < m->nproxies; i++) excluded |= m->proxies[i].excluded;
+            lu_manifest_free(m);
+        }
         lu_free(st->ctx, data);
     }
     lua_pushboolean(L, excluded);

@@ -116,7 +116,14 @@ static bool save_paths(lu_host *h, const options *o, char *save, size_t cap)
         if (*c == '/' || *c == '\\') *c = '_';
     char root[PATH_MAX];
     if (o->save_dir) {
-        if (!path_fmt(save, cap, "%s", o->save_dir) || !path_fmt(root, sizeof root, "%s", o->save_dir)) return false;
+        /* absolute, so paths handed to scripts (sys.get_save_file) mean the
+         * same thing as URIs, which are relative to the save dir */
+        char cwd[PATH_MAX];
+        bool rel = o->save_dir[0] != '/';
+        if (rel && !getcwd(cwd, sizeof cwd)) return false;
+        if (!path_fmt(save, cap, "%s%s%s", rel ? cwd : "", rel ? "/" : "", o->save_dir) ||
+            !path_fmt(root, sizeof root, "%s", save))
+            return false;
     } else {
         const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
         bool ok;

@@ -92,8 +92,14 @@ end
 
 -- Starts nginx serving `root` on a free loopback port; returns the base URL
 -- and a stop function.
-function M.nginx(root)
+function M.nginx(root, tls)
   local dir = M.tmpdir()
+  local listen = ""
+  if tls then
+    assert(sh("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -keyout " ..
+              M.quote(dir .. "/key.pem") .. " -out " .. M.quote(dir .. "/cert.pem") .. " 2>/dev/null"))
+    listen = " ssl; ssl_certificate " .. dir .. "/cert.pem; ssl_certificate_key " .. dir .. "/key.pem"
+  end
   for _ = 1, 20 do
     local port = math.random(20000, 45000)
     M.write(dir .. "/nginx.conf", ([[
@@ -107,14 +113,17 @@ http {
   client_body_temp_path %s/body; proxy_temp_path %s/proxy; fastcgi_temp_path %s/fcgi;
   uwsgi_temp_path %s/uwsgi; scgi_temp_path %s/scgi;
   types { application/zip zip; application/json json; text/plain txt; }
-  server { listen 127.0.0.1:%d; root %s; }
+  server {
+    listen 127.0.0.1:%d%s; root %s;
+    location = /echo { return 200 "$request_method $http_x_test $content_length"; }
+  }
 }
-]]):format(dir, dir, dir, dir, dir, dir, dir, port, root))
+]]):format(dir, dir, dir, dir, dir, dir, dir, port, listen, root))
     if sh("nginx -c " .. M.quote(dir .. "/nginx.conf") .. " -p " .. M.quote(dir) .. " 2>/dev/null") then
       local stop = function()
         sh("nginx -c " .. M.quote(dir .. "/nginx.conf") .. " -p " .. M.quote(dir) .. " -s stop 2>/dev/null")
       end
-      return ("http://127.0.0.1:%d"):format(port), stop
+      return ((tls and "https" or "http") .. "://127.0.0.1:%d"):format(port), stop, dir .. "/cert.pem"
     end
   end
   error("could not start nginx (is it installed? tools/setup installs nginx-light)")

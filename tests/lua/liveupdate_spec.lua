@@ -224,7 +224,7 @@ describe("liveupdate module", function()
   end)
 
   it("is_built_with_excluded_files reads the base manifest", function()
-    H.zip(vols .. "/ex.zip", {["liveupdate.manifest.json"] = '{"resources":[],"proxies":[{"id":"l","collection":"/l.c","excluded":true}]}'})
+    H.zip(vols .. "/ex.zip", {["liveupdate.manifest.json"] = '{"resources": [], "proxies": [{"id": "l", "collection": "/l.c", "excluded": true}]}'})
     assert.is_true(lu.init{save_dir = save, base = "zip:" .. vols .. "/ex.zip"})
     assert.is_true(lu.is_built_with_excluded_files())
     lu.shutdown()

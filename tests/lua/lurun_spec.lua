@@ -188,6 +188,25 @@ end
     assert.are.equal("patched main\n", out)
   end)
 
+  it("a relative --save-dir works for both URIs and sys.get_save_file paths", function()
+    local vols, cwd = H.tmpdir(), H.tmpdir()
+    local dir = game([[
+function init(self)
+  local path = sys.get_save_file("app", "v.zip")
+  local f = io.open(path, "wb") f:write(sys.load_resource("/payload.zip")) f:close()
+  liveupdate.add_mount("v", "zip:" .. path, 1, function(self, name, uri, result, message)
+    print(result, message, sys.load_resource("/in_volume.txt")) sys.exit(0)
+  end)
+end
+]], {["payload.zip"] = ""})
+    H.zip(dir .. "/content/payload.zip", {["in_volume.txt"] = "inside"})
+    local ok = H.sh("cd " .. H.quote(cwd) .. " && " .. H.quote(H.lurun) .. " " .. H.quote(dir) ..
+                    " --save-dir rel/save --frames 5000 > out.txt 2>&1")
+    assert.is_true(ok, H.read(cwd .. "/out.txt"))
+    assert.are.equal("0\tnil\tinside\n", H.read(cwd .. "/out.txt"))
+    assert.matches('"uri":"zip:app/v.zip"', H.read(cwd .. "/rel/save/liveupdate.mounts"), 1, true)
+  end)
+
   it("an error inside a liveupdate callback stops the game with file and line", function()
     local vols = H.tmpdir()
     H.zip(vols .. "/v.zip", {["x.txt"] = "x"})
@@ -226,6 +245,43 @@ end
     assert.matches("file\t200\thello over http\n", out, 1, true)
     assert.matches("file404\t404\n", out, 1, true)
     assert.is_nil(H.read(target .. ".part"))
+  end)
+
+  it("http.request sends methods, headers and a body", function()
+    local base, stop = H.nginx(H.tmpdir())
+    local dir = game(([[
+function init(self)
+  http.request("%s/echo", "POST", function(self, id, r)
+    print(r.status, r.response) sys.exit(0) end, {["X-Test"] = "yes"}, "twelve bytes")
+end
+]]):format(base))
+    local code, out = run(dir, "--frames 5000")
+    stop()
+    assert.are.equal(0, code)
+    assert.are.equal("200\tPOST yes 12\n", out)
+  end)
+
+  it("msg.url names the running script and resolves relative URLs", function()
+    local dir = game("function init(self) print(msg.url(), msg.url('#'), msg.url('#other'), msg.url('a:/b#c')) sys.exit(0) end")
+    local code, out = run(dir)
+    assert.are.equal(0, code)
+    assert.are.equal("main:/main#script\tmain:/main#script\tmain:/main#other\ta:/b#c\n", out)
+  end)
+
+  it("http.request verifies HTTPS certificates", function()
+    local www = H.tmpdir()
+    H.write(www .. "/s.txt", "secret")
+    local base, stop = H.nginx(www, true)
+    local dir = game(([[
+function init(self)
+  http.request("%s/s.txt", "GET", function(self, id, r)
+    print(r.status, r.response == "", r.error) sys.exit(0) end)
+end
+]]):format(base))
+    local code, out = run(dir, "--frames 5000")
+    stop()
+    assert.are.equal(0, code)
+    assert.matches("^0\ttrue\t.*certificate", out)
   end)
 
   it("http.request reports a refused connection and a stalled server with status 0 and error", function()
