@@ -52,7 +52,7 @@ local function program(name, srcs, extra_links)
         files(srcs)
         links { "liveupdate" }
         links(extra_links or {})
-        links { "minizip", "z", "cjson", "pthread" }
+        links { "minizip", "z", "cjson", "sodium", "pthread" }
         outdirs "bin"
 end
 
@@ -63,7 +63,7 @@ project "liveupdate_lua"
     targetprefix ""
     files { "lua/liveupdate_module.c" }
     includedirs { "/usr/include/lua5.4", "lua" }
-    links { "liveupdate", "minizip", "z", "cjson", "pthread" }
+    links { "liveupdate", "minizip", "z", "cjson", "sodium", "pthread" }
     outdirs "lib"
 
 -- The runtime: build/bin/lurun (engine/host) with the Lua host modules (lua/).
@@ -71,7 +71,14 @@ project "lurun"
     kind "ConsoleApp"
     files { "engine/host/*.c", "lua/*.c" }
     includedirs { "/usr/include/lua5.4", "lua" }
-    links { "liveupdate", "lua5.4", "curl", "minizip", "z", "cjson", "pthread", "m", "dl" }
+    links { "liveupdate", "lua5.4", "curl", "minizip", "z", "cjson", "sodium", "pthread", "m", "dl" }
+    outdirs "bin"
+
+-- The tool: build/bin/lutool (bundle, inspect, verify, keygen, sign).
+project "lutool"
+    kind "ConsoleApp"
+    files { "tools/lutool/*.c" }
+    links { "liveupdate", "minizip", "z", "cjson", "sodium", "pthread" }
     outdirs "bin"
 
 -- Tests (tests/): Criterion unit tests and the concurrency stress test.

@@ -148,6 +148,11 @@ lu_status lu_context_open(const lu_config *cfg, lu_context **out, lu_error *err)
     st = mount_builtin(ctx, LU_BUILTIN_MOUNT, cfg->builtin_uri, LU_BUILTIN_PRIORITY, err);
     if (st != LU_OK) goto cleanup;
     if (ctx->save_dir && cfg->mount_on_start) load_persisted(ctx);
+    if (cfg->prune_stale) {
+        lu_error perr;
+        if (lu_prune_stale(ctx, cfg->minimum_version, NULL, &perr) != LU_OK)
+            lu__log(&ctx->env, LU_LOG_WARN, "start-up: %s", perr.message);
+    }
     *out = ctx;
     ctx = NULL;
 cleanup:

@@ -11,14 +11,16 @@
 #include <lua.h>
 
 #include "liveupdate/liveupdate.h"
+#include "liveupdate/manifest.h"
 
 /* Opens the module and returns its table (one value on the stack). No
  * globals are set. Raises a Lua error only on out-of-memory. */
 int luaopen_liveupdate(lua_State *L);
 
-/* Makes the module (already opened in L) use `ctx`, which the host owns and
- * closes after lua_close. Returns 0, or -1 when the module is not open. */
-int lu_lua_use_context(lua_State *L, lu_context *ctx);
+/* Makes the module (already opened in L) use `ctx` and the base manifest
+ * `manifest` (may be NULL), which the host owns and frees after lua_close.
+ * Returns 0, or -1 when the module is not open. */
+int lu_lua_use_context(lua_State *L, lu_context *ctx, const lu_manifest *manifest);
 
 /* Sets the value at `idx` (a script instance table, or nil) as the `self`
  * passed to callbacks registered from now on. */

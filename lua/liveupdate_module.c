@@ -6,7 +6,8 @@
  *   remove_mount(name) -> status, message
  *   get_mounts() -> {{name, uri, priority}, ...} in lookup order
  *   is_built_with_excluded_files() -> boolean
- *   init{save_dir, base, builtin, mount_on_start, max_uncompressed}
+ *   init{save_dir, base, builtin, mount_on_start, max_uncompressed,
+ *        prune_stale, minimum_version}
  *       -> true | nil, message, status
  *   poll() -> number of callbacks run
  *   exists(path) -> boolean;  which(path) -> mount name | nil
@@ -14,6 +15,11 @@
  *   list(prefix[, mount]) -> {path, ...} | nil, message, status
  *   get_startup_report() -> {{name, uri, action, status, message}, ...}
  *   shutdown() -> true
+ *   get_volumes_for(proxy) -> catalog entries of the volumes holding what
+ *       the proxy (and its nested proxies) misses: {name, file, size,
+ *       sha256, version, priority}
+ *   get_catalog() -> every catalog entry of the base manifest
+ *   volume_path(file) -> <save>/volumes/<file> | nil, message, status
  *   LIVEUPDATE_* status constants.
  *
  * Two error channels, as in Lua's own libraries: a caller's mistake (wrong
@@ -28,6 +34,7 @@
  */
 #include <lauxlib.h>
 #include <lualib.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +48,8 @@ typedef struct pending pending;
 typedef struct state {
     lu_context *ctx;
     int owned;            /* opened by init(); closed by shutdown()/__gc */
+    lu_manifest *manifest; /* the base manifest (catalog of volumes), or NULL */
+    int owns_manifest;
     lua_State *L;         /* main thread: callbacks run there */
     int self_ref;         /* current script instance, LUA_NOREF = nil */
     pending *pending;     /* add_mount requests not yet delivered */
@@ -86,6 +95,9 @@ static void pending_free(lua_State *L, pending *p)
 /* Closes an owned context; undelivered callbacks are dropped with it. */
 static void state_close(lua_State *L, state *st)
 {
+    if (st->owns_manifest) lu_manifest_free(st->manifest);
+    st->manifest = NULL;
+    st->owns_manifest = 0;
     if (st->owned) lu_context_close(st->ctx);
     st->ctx = NULL;
     st->owned = 0;
@@ -237,6 +249,92 @@ static int l_is_built_with_excluded_files(lua_State *L)
     return 1;
 }
 
+/* ---- volumes and the catalog ---------------------------------------- */
+
+/* Reads the base bundle's manifest (for the catalog); absent is fine. */
+static void load_base_manifest(state *st)
+{
+    void *data;
+    size_t size;
+    lu_error err;
+    if (lu_read_from(st->ctx, LU_BASE_MOUNT, "/liveupdate.manifest.json", &data, &size, &err) != LU_OK) return;
+    if (lu_manifest_parse(data, size, &st->manifest, &err) == LU_OK) st->owns_manifest = 1;
+    lu_free(st->ctx, data);
+}
+
+static void push_volume(lua_State *L, const lu_manifest_volume *v)
+{
+    lua_createtable(L, 0, 6);
+    lua_pushstring(L, v->name);
+    lua_setfield(L, -2, "name");
+    lua_pushstring(L, v->file);
+    lua_setfield(L, -2, "file");
+    lua_pushinteger(L, (lua_Integer)v->size);
+    lua_setfield(L, -2, "size");
+    lua_pushstring(L, v->sha256);
+    lua_setfield(L, -2, "sha256");
+    lua_pushinteger(L, (lua_Integer)v->version);
+    lua_setfield(L, -2, "version");
+    lua_pushinteger(L, v->priority);
+    lua_setfield(L, -2, "priority");
+}
+
+/* The catalog entries of the volumes that hold what `proxy` (and its
+ * nested proxies) is missing now, in catalog order. */
+static int l_get_volumes_for(lua_State *L)
+{
+    state *st = get_state(L);
+    const char *proxy = luaL_checkstring(L, 1);
+    if (!st->ctx) return not_initialized(L);
+    const lu_manifest *m = st->manifest;
+    if (!m || !lu_manifest_find_proxy(m, proxy))
+        return luaL_error(L, "liveupdate.get_volumes_for: no collection proxy '%s' in the manifest", proxy);
+    char **missing;
+    size_t n;
+    lu_error err;
+    if (lu_manifest_missing(st->ctx, m, proxy, 1, &missing, &n, &err) != LU_OK) return fail_result(L, &err);
+    lua_newtable(L);
+    lua_Integer k = 1;
+    for (size_t v = 0; v < m->nvolumes; v++) {
+        bool needed = false;
+        for (size_t p = 0; p < m->nproxies && !needed; p++) {
+            const lu_manifest_proxy *px = &m->proxies[p];
+            if (!px->excluded || !px->volume || strcmp(px->volume, m->volumes[v].name) != 0) continue;
+            for (size_t i = 0; i < n && !needed; i++)
+                for (size_t r = 0; r < px->nresources && !needed; r++) needed = strcmp(px->resources[r], missing[i]) == 0;
+        }
+        if (!needed) continue;
+        push_volume(L, &m->volumes[v]);
+        lua_rawseti(L, -2, k++);
+    }
+    free(missing);
+    return 1;
+}
+
+static int l_get_catalog(lua_State *L)
+{
+    state *st = get_state(L);
+    if (!st->ctx) return not_initialized(L);
+    lua_newtable(L);
+    for (size_t v = 0; st->manifest && v < st->manifest->nvolumes; v++) {
+        push_volume(L, &st->manifest->volumes[v]);
+        lua_rawseti(L, -2, (lua_Integer)v + 1);
+    }
+    return 1;
+}
+
+static int l_volume_path(lua_State *L)
+{
+    state *st = get_state(L);
+    const char *file = luaL_checkstring(L, 1);
+    if (!st->ctx) return not_initialized(L);
+    char path[4096];
+    lu_error err;
+    if (lu_volume_path(st->ctx, file, path, sizeof path, &err) != LU_OK) return fail_result(L, &err);
+    lua_pushstring(L, path);
+    return 1;
+}
+
 /* ---- context -------------------------------------------------------- */
 
 static const char *opt_string(lua_State *L, const char *key)
@@ -251,8 +349,8 @@ static const char *opt_string(lua_State *L, const char *key)
 
 static int l_init(lua_State *L)
 {
-    static const char *const known[] = {"save_dir", "base", "builtin", "mount_on_start",
-                                        "max_uncompressed", NULL};
+    static const char *const known[] = {"save_dir", "base", "builtin", "mount_on_start", "max_uncompressed",
+                                        "prune_stale", "minimum_version", NULL};
     state *st = get_state(L);
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_pushnil(L);
@@ -282,11 +380,19 @@ static int l_init(lua_State *L)
         cfg.max_uncompressed = (uint64_t)n;
     }
     lua_pop(L, 1);
+    if (lua_getfield(L, 1, "prune_stale") != LUA_TNIL) cfg.prune_stale = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (lua_getfield(L, 1, "minimum_version") != LUA_TNIL) {
+        if (!lua_isinteger(L, -1)) return luaL_error(L, "init: minimum_version must be an integer");
+        cfg.minimum_version = lua_tointeger(L, -1);
+    }
+    lua_pop(L, 1);
     lu_error err;
     lu_context *ctx;
     if (lu_context_open(&cfg, &ctx, &err) != LU_OK) return fail_result(L, &err);
     st->ctx = ctx;
     st->owned = 1;
+    load_base_manifest(st);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -413,6 +519,9 @@ static const luaL_Reg funcs[] = {
     {"list", l_list},
     {"get_startup_report", l_get_startup_report},
     {"shutdown", l_shutdown},
+    {"get_volumes_for", l_get_volumes_for},
+    {"get_catalog", l_get_catalog},
+    {"volume_path", l_volume_path},
     {NULL, NULL},
 };
 
@@ -499,13 +608,15 @@ static state *host_state(lua_State *L)
     return st;
 }
 
-int lu_lua_use_context(lua_State *L, lu_context *ctx)
+int lu_lua_use_context(lua_State *L, lu_context *ctx, const lu_manifest *manifest)
 {
     state *st = host_state(L);
     if (!st) return -1;
     state_close(L, st);
     st->ctx = ctx;
     st->owned = 0;
+    st->manifest = (lu_manifest *)manifest;
+    st->owns_manifest = 0;
     return 0;
 }
 

@@ -160,6 +160,12 @@ static bool open_context(lu_host *h, const options *o, const char *absdir)
     if (lu_project_get_int(h->project, "liveupdate.max_uncompressed", (long long)cfg.max_uncompressed, &v, &err) != LU_OK)
         goto bad_config;
     cfg.max_uncompressed = (uint64_t)v;
+    if (lu_project_get_int(h->project, "liveupdate.prune_stale", 0, &v, &err) != LU_OK) goto bad_config;
+    cfg.prune_stale = v != 0;
+    const char *min_key = lu_project_get(h->project, "liveupdate.minimum_version_key");
+    if (lu_project_get_int(h->project, min_key ? min_key : "game.minimum_lu_version", 0, &v, &err) != LU_OK)
+        goto bad_config;
+    cfg.minimum_version = v;
     if (lu_context_open(&cfg, &h->ctx, &err) != LU_OK) {
         fprintf(stderr, "lurun: cannot start: %s\n", err.message);
         return false;
@@ -226,7 +232,7 @@ static void open_lua(lu_host *h)
         luaL_requiref(L, mods[i].name, mods[i].open, 1);
         lua_pop(L, 1);
     }
-    lu_lua_use_context(L, h->ctx);
+    lu_lua_use_context(L, h->ctx, h->manifest);
 }
 
 /* liveupdate.poll() from C, so callback errors are reported like others. */

@@ -107,6 +107,8 @@ typedef struct lu_config {
     lu_log_fn log;              /* default: no logging */
     void *log_ud;
     const lu_allocator *allocator; /* default: the C library's; copied */
+    int prune_stale;            /* at open, prune mounts older than minimum_version (default 0) */
+    long long minimum_version;  /* see lu_prune_stale */
 } lu_config;
 
 /* Fills `cfg` with the defaults. Never fails. */
@@ -197,6 +199,21 @@ lu_status lu_mount_remove(lu_context *ctx, const char *name, lu_error *err);
  * one allocation: *out (free with lu_free) and *count. Returns LU_OK or
  * LU_MEM_ERROR. */
 lu_status lu_mounts_get(lu_context *ctx, lu_mount_info **out, size_t *count, lu_error *err);
+
+/* Version pruning (SPEC §8): for every user mount, reads
+ * /version_<name>.json {"version": N} from that mount itself (never
+ * through the merged index) and removes the mount when the file is
+ * missing or unreadable or N < minimum_version. A removed volume's file is
+ * deleted only when it lies inside <save>/volumes/. Each removal is added
+ * to the start-up report (action "pruned", status LU_VERSION_MISMATCH).
+ * *pruned (may be NULL) gets the number removed. Returns LU_OK, or the
+ * status of a removal that could not be persisted (the rest still ran). */
+lu_status lu_prune_stale(lu_context *ctx, long long minimum_version, size_t *pruned, lu_error *err);
+
+/* The absolute path <save>/volumes/<file> (the folder is created), where
+ * downloaded volumes belong. `file` is a plain file name. Returns LU_OK,
+ * LU_INVAL (bad name, no save dir, or `cap` too small), LU_IO_ERROR. */
+lu_status lu_volume_path(lu_context *ctx, const char *file, char *out, size_t cap, lu_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Start-up report                                                     */

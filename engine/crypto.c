@@ -1,0 +1,147 @@
+/* crypto.c -- SHA-256 and Ed25519 through libsodium (see liveupdate/crypto.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "internal.h"
+#include "liveupdate/crypto.h"
+
+lu_status lu_crypto_init(lu_error *err)
+{
+    if (sodium_init() < 0) return lu__fail(err, LU_UNKNOWN, "libsodium failed to initialise");
+    return LU_OK;
+}
+
+void lu_sha256_hex(const void *data, size_t len, char out[LU_SHA256_HEX])
+{
+    unsigned char h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(h, data, len);
+    sodium_bin2hex(out, LU_SHA256_HEX, h, sizeof h);
+}
+
+/* Streams a file through `fn`. */
+static lu_status each_block(const char *path, void (*fn)(void *, const unsigned char *, size_t), void *ud,
+                            uint64_t *size, lu_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        return lu__fail(err, lu__errno_status(e) == LU_NOT_FOUND ? LU_NOT_FOUND : LU_IO_ERROR,
+                        "cannot open '%s': %s", path, strerror(e));
+    }
+    static const size_t BLOCK = 1 << 16;
+    unsigned char buf[1 << 16];
+    uint64_t total = 0;
+    lu_status st = LU_OK;
+    for (;;) {
+        ssize_t r = read(fd, buf, BLOCK);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            int e = errno;
+            st = lu__fail(err, LU_IO_ERROR, "cannot read '%s': %s", path, strerror(e));
+            break;
+        }
+        if (r == 0) break;
+        fn(ud, buf, (size_t)r);
+        total += (uint64_t)r;
+    }
+    close(fd);
+    if (size) *size = total;
+    return st;
+}
+
+static void sha_update(void *ud, const unsigned char *p, size_t n)
+{
+    crypto_hash_sha256_update(ud, p, n);
+}
+
+lu_status lu_sha256_file(const char *path, char out[LU_SHA256_HEX], uint64_t *size, lu_error *err)
+{
+    crypto_hash_sha256_state s;
+    crypto_hash_sha256_init(&s);
+    LU_TRY(each_block(path, sha_update, &s, size, err));
+    unsigned char h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_final(&s, h);
+    sodium_bin2hex(out, LU_SHA256_HEX, h, sizeof h);
+    return LU_OK;
+}
+
+lu_status lu_hex_file_read(const char *path, unsigned char *out, size_t bytes, lu_error *err)
+{
+    char text[300];
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        int e = errno;
+        return lu__fail(err, lu__errno_status(e) == LU_NOT_FOUND ? LU_NOT_FOUND : LU_IO_ERROR,
+                        "cannot open '%s': %s", path, strerror(e));
+    }
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    while (n && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == ' ')) text[--n] = '\0';
+    size_t got = 0;
+    if (n != bytes * 2 || sodium_hex2bin(out, bytes, text, n, NULL, &got, NULL) != 0 || got != bytes)
+        return lu__fail(err, LU_FORMAT_ERROR, "'%s' must hold %zu hex characters", path, bytes * 2);
+    return LU_OK;
+}
+
+lu_status lu_hex_file_write(const char *path, const unsigned char *data, size_t bytes, lu_error *err)
+{
+    char text[300];
+    if (bytes * 2 + 2 > sizeof text) return lu__fail(err, LU_INVAL, "value too long for '%s'", path);
+    sodium_bin2hex(text, sizeof text, data, bytes);
+    strcat(text, "\n");
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+    if (slash == path) snprintf(dir, sizeof dir, "/");
+    return lu__fs_write_atomic(dir, slash ? slash + 1 : path, text, strlen(text), err);
+}
+
+/* Plain Ed25519 over the file's bytes (not the streaming Ed25519ph
+ * variant), so any Ed25519 tool can check a signature; files are read
+ * whole for that. */
+static lu_status read_whole(const char *path, unsigned char **data, size_t *len, lu_error *err)
+{
+    lu_env env = {lu__default_allocator(), NULL, NULL, 0};
+    return lu__fs_read_all(&env, path, (char **)data, len, err);
+}
+
+lu_status lu_verify_file_signature(const char *path, const unsigned char public_key[32], lu_error *err)
+{
+    char sigpath[4200];
+    if (snprintf(sigpath, sizeof sigpath, "%s.sig", path) >= (int)sizeof sigpath)
+        return lu__fail(err, LU_INVAL, "path too long: '%s'", path);
+    unsigned char sig[crypto_sign_BYTES];
+    lu_error e2;
+    lu_status st = lu_hex_file_read(sigpath, sig, sizeof sig, &e2);
+    if (st != LU_OK)
+        return lu__fail(err, LU_SIGNATURE_MISMATCH, "no valid signature for '%s': %s", path, e2.message);
+    unsigned char *data;
+    size_t len;
+    LU_TRY(read_whole(path, &data, &len, err));
+    int bad = crypto_sign_verify_detached(sig, data, len, public_key);
+    free(data);
+    if (bad) return lu__fail(err, LU_SIGNATURE_MISMATCH, "'%s' does not match its signature '%s'", path, sigpath);
+    return LU_OK;
+}
+
+lu_status lu_sign_file(const char *path, const unsigned char secret_key[64], lu_error *err)
+{
+    char sigpath[4200];
+    if (snprintf(sigpath, sizeof sigpath, "%s.sig", path) >= (int)sizeof sigpath)
+        return lu__fail(err, LU_INVAL, "path too long: '%s'", path);
+    unsigned char *data;
+    size_t len;
+    LU_TRY(read_whole(path, &data, &len, err));
+    unsigned char sig[crypto_sign_BYTES];
+    crypto_sign_detached(sig, NULL, data, len, secret_key);
+    free(data);
+    return lu_hex_file_write(sigpath, sig, sizeof sig, err);
+}

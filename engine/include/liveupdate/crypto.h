@@ -1,0 +1,51 @@
+/* crypto.h -- SHA-256 and Ed25519 as liveupdate uses them (libsodium).
+ *
+ * Hashes travel as 64 lower-case hex characters. Keys and signatures are
+ * hex text files: a public key is 64 hex characters (32 bytes), a secret
+ * key 128 (libsodium's 64-byte form), a detached signature 128; a trailing
+ * newline is allowed. A signature file sits next to what it signs, named
+ * "<file>.sig", and signs the file's exact bytes.
+ */
+#ifndef LIVEUPDATE_CRYPTO_H
+#define LIVEUPDATE_CRYPTO_H
+
+#include "liveupdate/liveupdate.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LU_SHA256_HEX 65   /* 64 characters and a NUL */
+
+/* Initialises libsodium (idempotent, thread-safe). Returns LU_OK or
+ * LU_UNKNOWN when the library cannot start. */
+lu_status lu_crypto_init(lu_error *err);
+
+/* Hex SHA-256 of a buffer. Never fails once lu_crypto_init succeeded. */
+void lu_sha256_hex(const void *data, size_t len, char out[LU_SHA256_HEX]);
+
+/* Hex SHA-256 of a file's contents, read in blocks. Returns LU_OK,
+ * LU_NOT_FOUND, LU_IO_ERROR. *size (when non-NULL) gets the file size. */
+lu_status lu_sha256_file(const char *path, char out[LU_SHA256_HEX], uint64_t *size, lu_error *err);
+
+/* Reads a hex key or signature file of exactly `bytes` bytes into `out`.
+ * LU_FORMAT_ERROR names the file when the text is not that. */
+lu_status lu_hex_file_read(const char *path, unsigned char *out, size_t bytes, lu_error *err);
+
+/* Writes `bytes` bytes as hex plus a newline to `path` (crash-safe). */
+lu_status lu_hex_file_write(const char *path, const unsigned char *data, size_t bytes, lu_error *err);
+
+/* Verifies the detached Ed25519 signature in "<path>.sig" over the file
+ * at `path` with the public key (32 bytes). Returns LU_OK,
+ * LU_SIGNATURE_MISMATCH (bad or missing signature; the message says
+ * which), LU_IO_ERROR. */
+lu_status lu_verify_file_signature(const char *path, const unsigned char public_key[32], lu_error *err);
+
+/* Signs the file at `path` with the secret key (64 bytes) into "<path>.sig". */
+lu_status lu_sign_file(const char *path, const unsigned char secret_key[64], lu_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,121 @@
+/* prune.c -- start-up pruning of stale volumes (SPEC §8) and the volumes
+ * folder where downloaded volumes live.
+ *
+ * Each mount's version file is read from that mount alone, so two volumes
+ * never answer for each other (the reason Defold's manual needs unique
+ * names). Files are deleted only inside <save>/volumes/: a volume the game
+ * mounted from anywhere else is unmounted, never removed from disk.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "internal.h"
+
+typedef struct candidate {
+    char name[LU_NAME_MAX + 1];
+    char *uri, *path;
+} candidate;
+
+/* Why mount `name` is stale, in buf; false when it is current. */
+static bool stale_reason(lu_context *ctx, const char *name, long long minimum, char *buf, size_t cap)
+{
+    char vpath[LU_NAME_MAX + 32];
+    snprintf(vpath, sizeof vpath, "/version_%s.json", name);
+    void *data;
+    size_t size;
+    lu_error err;
+    lu_status st = lu_read_from(ctx, name, vpath, &data, &size, &err);
+    if (st == LU_NOT_FOUND) {
+        snprintf(buf, cap, "the volume has no %s", vpath);
+        return true;
+    }
+    if (st != LU_OK) {
+        snprintf(buf, cap, "cannot read %s: %s", vpath, err.message);
+        return true;
+    }
+    cJSON *doc = cJSON_ParseWithLength(data, size);
+    lu_free(ctx, data);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, "version");
+    bool stale = true;
+    if (!cJSON_IsNumber(v)) snprintf(buf, cap, "%s is not {\"version\": <integer>}", vpath);
+    else if (v->valuedouble < (double)minimum)
+        snprintf(buf, cap, "version %.0f is older than the minimum %lld", v->valuedouble, minimum);
+    else stale = false;
+    cJSON_Delete(doc);
+    return stale;
+}
+
+/* True when `path` is a regular file inside <save>/volumes/. */
+static bool in_volumes_dir(const lu_context *ctx, const char *path)
+{
+    char vol[PATH_MAX], dir[PATH_MAX + 16], real[PATH_MAX];
+    if (!ctx->save_dir || snprintf(dir, sizeof dir, "%s/volumes", ctx->save_dir) >= (int)sizeof dir) return false;
+    if (!realpath(dir, vol) || !realpath(path, real)) return false;
+    size_t n = strlen(vol);
+    struct stat sb;
+    return strncmp(real, vol, n) == 0 && real[n] == '/' && stat(real, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+lu_status lu_prune_stale(lu_context *ctx, long long minimum, size_t *pruned, lu_error *err)
+{
+    if (pruned) *pruned = 0;
+    if (!ctx) return lu__fail(err, LU_NOT_INITIALIZED, "no context");
+    lu_snapshot *s = lu__cell_acquire(&ctx->cell);
+    size_t n = 0;
+    candidate *c = lu__calloc(&ctx->env, s ? s->nmounts + 1 : 1, sizeof *c);
+    for (size_t i = 0; c && s && i < s->nmounts; i++) {
+        const lu_mount *m = s->mounts[i];
+        if (m->name[0] == '_') continue;
+        snprintf(c[n].name, sizeof c[n].name, "%s", m->name);
+        c[n].uri = lu__strdup(&ctx->env, m->uri);
+        c[n].path = lu__strdup(&ctx->env, m->archive->path);
+        n++;
+    }
+    lu__cell_release(&ctx->cell, s);
+    if (!c) return lu__fail(err, LU_MEM_ERROR, "out of memory pruning");
+    lu_status result = LU_OK;
+    for (size_t i = 0; i < n; i++) {
+        char why[600];
+        if (!c[i].uri || !c[i].path || !stale_reason(ctx, c[i].name, minimum, why, sizeof why)) continue;
+        lu_error e2;
+        bool deletable = in_volumes_dir(ctx, c[i].path);
+        lu_status st = lu_mount_remove(ctx, c[i].name, &e2);
+        if (st != LU_OK) {
+            result = lu__fail(err, st, "pruning '%s': %s", c[i].name, e2.message);
+            continue;
+        }
+        char note[300] = "";
+        if (deletable && unlink(c[i].path) == 0) snprintf(note, sizeof note, "; deleted %s", c[i].path);
+        else if (deletable) snprintf(note, sizeof note, "; could not delete %s: %s", c[i].path, strerror(errno));
+        lu__fail(&e2, LU_VERSION_MISMATCH, "%s%s", why, note);
+        lu__report_add(ctx, c[i].name, c[i].uri, "pruned", &e2);
+        if (pruned) (*pruned)++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        lu__free(&ctx->env, c[i].uri);
+        lu__free(&ctx->env, c[i].path);
+    }
+    lu__free(&ctx->env, c);
+    return result;
+}
+
+lu_status lu_volume_path(lu_context *ctx, const char *file, char *out, size_t cap, lu_error *err)
+{
+    if (!ctx) return lu__fail(err, LU_NOT_INITIALIZED, "no context");
+    if (!ctx->save_dir) return lu__fail(err, LU_INVAL, "the context has no save directory");
+    if (!file || !*file || strchr(file, '/') || strcmp(file, ".") == 0 || strcmp(file, "..") == 0 || strlen(file) > 255)
+        return lu__fail(err, LU_INVAL, "volume file name '%s' must be a plain file name", file ? file : "(null)");
+    int n = snprintf(out, cap, "%s/volumes", ctx->save_dir);
+    if (n < 0 || (size_t)n >= cap) return lu__fail(err, LU_INVAL, "buffer too small for the volume path");
+    LU_TRY(lu__fs_mkdirs(out, err));
+    n = snprintf(out, cap, "%s/volumes/%s", ctx->save_dir, file);
+    if (n < 0 || (size_t)n >= cap) return lu__fail(err, LU_INVAL, "buffer too small for the volume path");
+    return LU_OK;
+}

@@ -1,0 +1,513 @@
+/* bundle.c -- `lutool bundle`: a game project to a base bundle and volumes.
+ *
+ *   lutool bundle <project-dir> -o <out-dir> [--sign <secret-key>]
+ *
+ * Reads game.project and the content tree, assigns every resource to the
+ * base or to the volumes of the excluded proxies that need it, and writes
+ * <out>/game.project, <out>/game.zip (with /liveupdate.manifest.json),
+ * <out>/liveupdate/<volume>.zip (with its own manifest and
+ * /version_<volume>.json) and <out>/liveupdate/catalog.json; with --sign
+ * also a .sig beside each volume and the catalog. The same input gives
+ * byte-identical output: entries and JSON keys in a fixed order, fixed zip
+ * timestamps.
+ *
+ * Assignment: a resource goes into the base unless every proxy that needs
+ * it is excluded; then it goes into each of those proxies' volumes. A
+ * resource an excluded proxy needs but a non-excluded one needs too stays in
+ * the base, and the bundler says so. With [bundle] strict = 1, a resource
+ * that no proxy needs (other than the main script and what [bundle] base
+ * globs match) is an error.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+
+#include "liveupdate/crypto.h"
+#include "liveupdate/liveupdate.h"
+#include "liveupdate/manifest.h"
+#include "liveupdate/project.h"
+#include "lutool.h"
+
+#define ERR(...) (fprintf(stderr, "lutool bundle: " __VA_ARGS__), fputc('\n', stderr), 1)
+
+typedef struct resource {
+    const char *path;
+    uint64_t size;
+    char sha256[LU_SHA256_HEX];
+    bool in_base;
+    char **volumes;     /* names of the volumes that carry it (not in base) */
+    size_t nvolumes;
+} resource;
+
+typedef struct volume {
+    const char *name;
+    long long version, priority;
+    char file[300];
+    char sha256[LU_SHA256_HEX];
+    uint64_t size;
+    size_t nresources;
+} volume;
+
+typedef struct bundle {
+    const char *project_dir, *out;
+    lu_project *project;
+    lu_context *content;      /* the content tree mounted as _base */
+    lu_manifest *manifest;
+    resource *res;
+    size_t nres;
+    volume *vols;
+    size_t nvols;
+    unsigned char secret[64];
+    bool sign;
+} bundle;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: lutool bundle <project-dir> -o <out-dir> [--sign <secret-key>]\n"
+            "Writes <out>/game.project, <out>/game.zip and <out>/liveupdate/{<volume>.zip,catalog.json}.\n"
+            "Proxies come from [proxy.<id>] (collection, resources globs, exclude, volume, proxies),\n"
+            "volumes from [volume.<name>] (version, priority). --sign adds Ed25519 .sig files.\n");
+}
+
+static bool in_list(char **v, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i], s) == 0) return true;
+    return false;
+}
+
+/* ---- reading the project --------------------------------------------- */
+
+static int open_content(bundle *b)
+{
+    char path[PATH_MAX + 32], uri[PATH_MAX + 40];
+    lu_error err;
+    snprintf(path, sizeof path, "%s/game.project", b->project_dir);
+    if (lu_project_load(path, &b->project, &err) != LU_OK) return ERR("%s", err.message);
+    const char *root = lu_project_get(b->project, "project.content_root");
+    char abs[PATH_MAX];
+    if (!realpath(b->project_dir, abs)) return ERR("cannot open '%s': %s", b->project_dir, strerror(errno));
+    if (snprintf(uri, sizeof uri, "dir:%s/%s", abs, root && *root ? root : "content") >= (int)sizeof uri)
+        return ERR("path too long: %s", abs);
+    lu_config cfg;
+    lu_config_init(&cfg);
+    cfg.base_uri = uri;
+    if (lu_context_open(&cfg, &b->content, &err) != LU_OK) return ERR("content: %s", err.message);
+    return 0;
+}
+
+static int list_resources(bundle *b)
+{
+    char **paths;
+    size_t n;
+    lu_error err;
+    if (lu_list_paths(b->content, "/", NULL, &paths, &n, &err) != LU_OK) return ERR("%s", err.message);
+    uint64_t *sizes = calloc(n + 1, sizeof *sizes);
+    b->res = calloc(n + 1, sizeof *b->res);
+    if (!sizes || !b->res) return ERR("out of memory");
+    for (size_t i = 0; i < n; i++) {
+        lu_stat_info si;
+        lu_stat(b->content, paths[i], &si, NULL);
+        sizes[i] = si.size;
+    }
+    lu_status st = lu_manifest_from_project(b->project, paths, sizes, n, &b->manifest, &err);
+    free(sizes);
+    lu_free(b->content, paths);
+    if (st != LU_OK) return ERR("%s", err.message);
+    b->nres = b->manifest->nresources;
+    for (size_t i = 0; i < b->nres; i++) {
+        b->res[i].path = b->manifest->resources[i].path;
+        b->res[i].size = b->manifest->resources[i].size;
+    }
+    return 0;
+}
+
+static int check_proxies(bundle *b)
+{
+    lu_error err;
+    for (size_t i = 0; i < b->manifest->nproxies; i++) {
+        const lu_manifest_proxy *p = &b->manifest->proxies[i];
+        for (size_t k = 0; k < p->nproxies; k++)
+            if (!lu_manifest_find_proxy(b->manifest, p->proxies[k]))
+                return ERR("game.project: [proxy.%s] proxies = %s, but there is no [proxy.%s]", p->id, p->proxies[k],
+                           p->proxies[k]);
+        if (!p->excluded) continue;
+        if (!p->volume || !*p->volume)
+            return ERR("game.project: [proxy.%s] has exclude = 1 but no volume = <name>", p->id);
+        char key[300];
+        snprintf(key, sizeof key, "volume.%s.version", p->volume);
+        if (!lu_project_get(b->project, key))
+            return ERR("game.project: [proxy.%s] volume = %s, but there is no [volume.%s] with a version", p->id,
+                       p->volume, p->volume);
+        bool known = false;
+        for (size_t v = 0; v < b->nvols; v++) known |= strcmp(b->vols[v].name, p->volume) == 0;
+        if (known) continue;
+        volume *vol = &b->vols[b->nvols++];
+        vol->name = p->volume;
+        snprintf(key, sizeof key, "volume.%s.version", p->volume);
+        if (lu_project_get_int(b->project, key, 1, &vol->version, &err) != LU_OK) return ERR("%s", err.message);
+        snprintf(key, sizeof key, "volume.%s.priority", p->volume);
+        if (lu_project_get_int(b->project, key, 10, &vol->priority, &err) != LU_OK) return ERR("%s", err.message);
+        if (vol->priority < 0) return ERR("game.project: [volume.%s] priority must be >= 0", p->volume);
+        if (lu_mount_name_check(p->volume, &err) != LU_OK) return ERR("game.project: [volume.%s]: %s", p->volume, err.message);
+        snprintf(vol->file, sizeof vol->file, "%s.zip", p->volume);
+    }
+    /* volumes in name order, so output does not depend on section order */
+    for (size_t i = 1; i < b->nvols; i++)
+        for (size_t k = i; k > 0 && strcmp(b->vols[k - 1].name, b->vols[k].name) > 0; k--) {
+            volume t = b->vols[k];
+            b->vols[k] = b->vols[k - 1];
+            b->vols[k - 1] = t;
+        }
+    return 0;
+}
+
+/* Decides base or volumes for every resource (see the file comment). */
+static int assign(bundle *b)
+{
+    const char *main_script = lu_project_get(b->project, "bootstrap.main_script");
+    long long strict;
+    lu_error err;
+    if (lu_project_get_int(b->project, "bundle.strict", 0, &strict, &err) != LU_OK) return ERR("%s", err.message);
+    size_t nbase = 0;
+    char **base_globs = NULL;
+    const char *bg = lu_project_get(b->project, "bundle.base");
+    if (bg) {
+        base_globs = calloc(strlen(bg) + 2, sizeof *base_globs);
+        for (char *s = strdup(bg), *tok = strtok(s, " ,"); tok; tok = strtok(NULL, " ,")) base_globs[nbase++] = tok;
+    }
+    for (size_t i = 0; i < b->nres; i++) {
+        resource *r = &b->res[i];
+        bool claimed = false, needed_in_base = false;
+        const char *base_needer = NULL, *excl_needer = NULL;
+        r->volumes = calloc(b->nvols + 1, sizeof *r->volumes);
+        for (size_t k = 0; k < b->manifest->nproxies; k++) {
+            const lu_manifest_proxy *p = &b->manifest->proxies[k];
+            if (!in_list(p->resources, p->nresources, r->path)) continue;
+            claimed = true;
+            if (!p->excluded) {
+                needed_in_base = true;
+                base_needer = p->id;
+            } else {
+                excl_needer = p->id;
+                if (!in_list(r->volumes, r->nvolumes, p->volume)) r->volumes[r->nvolumes++] = p->volume;
+            }
+        }
+        bool base_glob = false;
+        for (size_t k = 0; k < nbase; k++) base_glob |= lu_glob_match(base_globs[k], r->path);
+        if (!claimed && strict && !base_glob && !(main_script && strcmp(main_script, r->path) == 0))
+            return ERR("game.project: [bundle] strict = 1, but %s is needed by no proxy (add it to a proxy's "
+                       "resources or to [bundle] base)", r->path);
+        r->in_base = !claimed || needed_in_base;
+        if (r->in_base && excl_needer) {
+            fprintf(stderr, "lutool bundle: note: %s is needed by excluded proxy '%s' and by proxy '%s', so it stays in the base\n",
+                    r->path, excl_needer, base_needer);
+            r->nvolumes = 0;
+        }
+    }
+    free(base_globs);
+    return 0;
+}
+
+/* ---- writing ---------------------------------------------------------- */
+
+static int read_resource(bundle *b, const char *path, void **data, size_t *size)
+{
+    lu_error err;
+    if (lu_read(b->content, path, data, size, &err) != LU_OK) return ERR("%s", err.message);
+    return 0;
+}
+
+static int hash_resources(bundle *b)
+{
+    for (size_t i = 0; i < b->nres; i++) {
+        void *data;
+        size_t size;
+        if (read_resource(b, b->res[i].path, &data, &size)) return 1;
+        lu_sha256_hex(data, size, b->res[i].sha256);
+        lu_free(b->content, data);
+    }
+    return 0;
+}
+
+static cJSON *resource_json(const resource *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "path", r->path);
+    cJSON_AddNumberToObject(o, "size", (double)r->size);
+    cJSON_AddStringToObject(o, "sha256", r->sha256);
+    return o;
+}
+
+static cJSON *strings_json(char *const *v, size_t n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateString(v[i]));
+    return a;
+}
+
+static cJSON *proxy_json(const lu_manifest_proxy *p)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", p->id);
+    cJSON_AddStringToObject(o, "collection", p->collection);
+    cJSON_AddItemToObject(o, "resources", strings_json(p->resources, p->nresources));
+    cJSON_AddItemToObject(o, "proxies", strings_json(p->proxies, p->nproxies));
+    cJSON_AddBoolToObject(o, "excluded", p->excluded);
+    if (p->volume) cJSON_AddStringToObject(o, "volume", p->volume);
+    return o;
+}
+
+static cJSON *volumes_json(const bundle *b)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; i < b->nvols; i++) {
+        const volume *v = &b->vols[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", v->name);
+        cJSON_AddStringToObject(o, "file", v->file);
+        cJSON_AddNumberToObject(o, "size", (double)v->size);
+        cJSON_AddStringToObject(o, "sha256", v->sha256);
+        cJSON_AddNumberToObject(o, "version", (double)v->version);
+        cJSON_AddNumberToObject(o, "priority", (double)v->priority);
+        cJSON_AddItemToArray(a, o);
+    }
+    return a;
+}
+
+/* Adds a JSON document as a zip entry (pretty-printed, stable). */
+static int add_json(lu_zip_writer *w, const char *name, cJSON *doc)
+{
+    char *text = cJSON_Print(doc);
+    lu_error err;
+    int rc = text && lu_zip_writer_add(w, name, text, strlen(text), 6, &err) == LU_OK ? 0 : ERR("writing %s failed", name);
+    cJSON_free(text);
+    cJSON_Delete(doc);
+    return rc;
+}
+
+static int add_resource(bundle *b, lu_zip_writer *w, const resource *r)
+{
+    void *data;
+    size_t size;
+    lu_error err;
+    if (read_resource(b, r->path, &data, &size)) return 1;
+    lu_status st = lu_zip_writer_add(w, r->path + 1, data, size, 6, &err);
+    lu_free(b->content, data);
+    return st == LU_OK ? 0 : ERR("%s", err.message);
+}
+
+static bool carries(const resource *r, const char *vol)
+{
+    return !r->in_base && in_list(r->volumes, r->nvolumes, vol);
+}
+
+static int write_volume(bundle *b, volume *v)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/liveupdate/%s", b->out, v->file);
+    lu_zip_writer *w;
+    lu_error err;
+    if (lu_zip_writer_open(path, &w, &err) != LU_OK) return ERR("%s", err.message);
+    cJSON *m = cJSON_CreateObject(), *res = cJSON_AddArrayToObject(m, "resources"),
+          *prox = cJSON_AddArrayToObject(m, "proxies");
+    int rc = 0;
+    for (size_t i = 0; i < b->nres && !rc; i++) {
+        if (!carries(&b->res[i], v->name)) continue;
+        cJSON_AddItemToArray(res, resource_json(&b->res[i]));
+        rc = add_resource(b, w, &b->res[i]);
+        v->nresources++;
+    }
+    for (size_t i = 0; i < b->manifest->nproxies; i++) {
+        const lu_manifest_proxy *p = &b->manifest->proxies[i];
+        if (p->excluded && strcmp(p->volume, v->name) == 0) cJSON_AddItemToArray(prox, proxy_json(p));
+    }
+    char vname[300];
+    snprintf(vname, sizeof vname, "version_%s.json", v->name);
+    cJSON *ver = cJSON_CreateObject();
+    cJSON_AddNumberToObject(ver, "version", (double)v->version);
+    if (!rc) rc = add_json(w, "liveupdate.manifest.json", m);
+    else cJSON_Delete(m);
+    if (!rc) rc = add_json(w, vname, ver);
+    else cJSON_Delete(ver);
+    if (lu_zip_writer_close(w, &err) != LU_OK && !rc) rc = ERR("%s", err.message);
+    if (!rc && lu_sha256_file(path, v->sha256, &v->size, &err) != LU_OK) rc = ERR("%s", err.message);
+    if (!rc && b->sign && lu_sign_file(path, b->secret, &err) != LU_OK) rc = ERR("%s", err.message);
+    return rc;
+}
+
+static int write_base(bundle *b, size_t *count)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/game.zip", b->out);
+    lu_zip_writer *w;
+    lu_error err;
+    if (lu_zip_writer_open(path, &w, &err) != LU_OK) return ERR("%s", err.message);
+    int rc = 0;
+    *count = 0;
+    for (size_t i = 0; i < b->nres && !rc; i++)
+        if (b->res[i].in_base) {
+            rc = add_resource(b, w, &b->res[i]);
+            (*count)++;
+        }
+    cJSON *m = cJSON_CreateObject(), *res = cJSON_AddArrayToObject(m, "resources"),
+          *prox = cJSON_AddArrayToObject(m, "proxies");
+    for (size_t i = 0; i < b->nres; i++) cJSON_AddItemToArray(res, resource_json(&b->res[i]));
+    for (size_t i = 0; i < b->manifest->nproxies; i++) cJSON_AddItemToArray(prox, proxy_json(&b->manifest->proxies[i]));
+    cJSON_AddItemToObject(m, "volumes", volumes_json(b));
+    if (!rc) rc = add_json(w, "liveupdate.manifest.json", m);
+    else cJSON_Delete(m);
+    if (lu_zip_writer_close(w, &err) != LU_OK && !rc) rc = ERR("%s", err.message);
+    return rc;
+}
+
+static int write_file(const char *path, const char *text, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(text, 1, len, f) != len) {
+        if (f) fclose(f);
+        return ERR("cannot write '%s': %s", path, strerror(errno));
+    }
+    return fclose(f) == 0 ? 0 : ERR("cannot write '%s'", path);
+}
+
+static int write_catalog(bundle *b)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/liveupdate/catalog.json", b->out);
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddNumberToObject(c, "version", 1);
+    cJSON_AddItemToObject(c, "volumes", volumes_json(b));
+    char *text = cJSON_Print(c);
+    cJSON_Delete(c);
+    int rc = text ? write_file(path, text, strlen(text)) : ERR("out of memory");
+    cJSON_free(text);
+    lu_error err;
+    if (!rc && b->sign && lu_sign_file(path, b->secret, &err) != LU_OK) rc = ERR("%s", err.message);
+    return rc;
+}
+
+static int copy_project(bundle *b)
+{
+    char from[PATH_MAX], to[PATH_MAX];
+    snprintf(from, sizeof from, "%s/game.project", b->project_dir);
+    snprintf(to, sizeof to, "%s/game.project", b->out);
+    FILE *f = fopen(from, "rb");
+    if (!f) return ERR("cannot read '%s'", from);
+    char *buf = NULL;
+    size_t len = 0, cap = 0, n;
+    char chunk[8192];
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (len + n > cap) {
+            cap = (len + n) * 2;
+            buf = realloc(buf, cap);
+        }
+        memcpy(buf + len, chunk, n);
+        len += n;
+    }
+    fclose(f);
+    int rc = write_file(to, buf ? buf : "", len);
+    free(buf);
+    return rc;
+}
+
+static int mkdir_p(const char *path)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s", path);
+    for (char *s = p + 1; *s; s++)
+        if (*s == '/') {
+            *s = '\0';
+            if (mkdir(p, 0755) != 0 && errno != EEXIST) return ERR("cannot create '%s': %s", p, strerror(errno));
+            *s = '/';
+        }
+    if (mkdir(p, 0755) != 0 && errno != EEXIST) return ERR("cannot create '%s': %s", p, strerror(errno));
+    return 0;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* Creates <out>/liveupdate and removes what an earlier bundle left there
+ * (only files it writes: *.zip, *.sig, catalog.json), so a volume that no
+ * longer exists does not linger. */
+static int prepare_out(bundle *b)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/liveupdate", b->out);
+    if (mkdir_p(path)) return 1;
+    DIR *d = opendir(path);
+    for (struct dirent *de; d && (de = readdir(d));) {
+        if (!ends_with(de->d_name, ".zip") && !ends_with(de->d_name, ".sig") && strcmp(de->d_name, "catalog.json") != 0)
+            continue;
+        char f[PATH_MAX + 256];
+        snprintf(f, sizeof f, "%s/%s", path, de->d_name);
+        remove(f);
+    }
+    if (d) closedir(d);
+    return 0;
+}
+
+int lutool_bundle(int argc, char **argv)
+{
+    if (lutool_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    bundle b;
+    memset(&b, 0, sizeof b);
+    const char *key = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) b.out = argv[++i];
+        else if (strcmp(argv[i], "--sign") == 0 && i + 1 < argc) key = argv[++i];
+        else if (argv[i][0] == '-') return usage(stderr), ERR("unknown option '%s' (or it needs a value)", argv[i]) + 1;
+        else if (!b.project_dir) b.project_dir = argv[i];
+        else return usage(stderr), ERR("more than one project directory") + 1;
+    }
+    if (!b.project_dir || !b.out) return usage(stderr), 2;
+    lu_error err;
+    if (lu_crypto_init(&err) != LU_OK) return ERR("%s", err.message);
+    int rc = 0;
+    if (key) {
+        if (lu_hex_file_read(key, b.secret, sizeof b.secret, &err) != LU_OK) return ERR("--sign: %s", err.message);
+        b.sign = true;
+    }
+    size_t nbase = 0;
+    b.vols = calloc(64, sizeof *b.vols);
+    if (!(rc = open_content(&b)) && !(rc = list_resources(&b))) {
+        b.vols = realloc(b.vols, (b.manifest->nproxies + 1) * sizeof *b.vols);
+        rc = check_proxies(&b);
+    }
+    if (!rc) rc = assign(&b);
+    if (!rc) rc = hash_resources(&b);
+    if (!rc) rc = prepare_out(&b);
+    for (size_t i = 0; !rc && i < b.nvols; i++) rc = write_volume(&b, &b.vols[i]);
+    if (!rc) rc = write_base(&b, &nbase);
+    if (!rc) rc = write_catalog(&b);
+    if (!rc) rc = copy_project(&b);
+    if (!rc) {
+        printf("bundle: %s/game.zip: %zu of %zu resources in the base\n", b.out, nbase, b.nres);
+        for (size_t i = 0; i < b.nvols; i++)
+            printf("bundle: %s/liveupdate/%s: volume '%s', %zu resources, version %lld, priority %lld, %llu bytes%s\n", b.out,
+                   b.vols[i].file, b.vols[i].name, b.vols[i].nresources, b.vols[i].version, b.vols[i].priority,
+                   (unsigned long long)b.vols[i].size, b.sign ? ", signed" : "");
+        printf("bundle: %s/liveupdate/catalog.json lists %zu volume(s)\n", b.out, b.nvols);
+    }
+    for (size_t i = 0; i < b.nres; i++) free(b.res[i].volumes);
+    free(b.res);
+    free(b.vols);
+    lu_manifest_free(b.manifest);
+    lu_context_close(b.content);
+    lu_project_free(b.project);
+    return rc;
+}

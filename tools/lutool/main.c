@@ -1,0 +1,45 @@
+/* main.c -- lutool: the bundler, inspector, verifier and signer of
+ * liveupdate volumes (SPEC §10). `lutool <command> --help` for each.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "lutool.h"
+
+static const struct {
+    const char *name, *summary;
+    int (*run)(int, char **);
+} commands[] = {
+    {"bundle", "turn a game project into a base bundle plus downloadable volumes", lutool_bundle},
+    {"inspect", "list a zip's or bundle's entries, manifest and version", lutool_inspect},
+    {"verify", "check every entry's CRC and SHA-256, the manifest and the signature", lutool_verify},
+    {"keygen", "make an Ed25519 key pair for signing volumes", lutool_keygen},
+    {"sign", "sign a file (writes <file>.sig)", lutool_sign},
+};
+
+bool lutool_wants_help(int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return true;
+    return false;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: lutool <command> [options]   (lutool <command> --help)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 2, argv + 2);
+    fprintf(stderr, "lutool: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
