@@ -149,6 +149,15 @@ static bool open_context(lu_host *h, const options *o, const char *absdir)
                    : !path_fmt(base, sizeof base, "dir:%s/%s", absdir, root && *root ? root : "content"))
         return false;
     if (!save_paths(h, o, save, sizeof save)) return false;
+    /* A bundle's volumes sit in its liveupdate/ folder: that is where
+     * game.http_url points when the project leaves it empty. */
+    const char *url = lu_project_get(h->project, "game.http_url");
+    char deflt[PATH_MAX + 32];
+    lu_error uerr;
+    if (h->bundled && (!url || !*url) &&
+        (!path_fmt(deflt, sizeof deflt, "file://%s/liveupdate", absdir) ||
+         lu_project_set(h->project, "game.http_url", deflt, &uerr) != LU_OK))
+        return false;
     lu_config cfg;
     lu_config_init(&cfg);
     cfg.save_dir = save;
