@@ -7,6 +7,15 @@
  * directly at the stored offset (unzSetOffset64, never a name search) and
  * let it check the CRC on close.
  *
+ * Zip64 entries whose central-directory record overflows (0xFFFFFFFF in a
+ * size or offset field, values in the zip64 extra field): Debian's minizip
+ * 1.1 compares those fields against a 64-bit -1 and never applies the extra
+ * field, so it reports 4 GiB - 1 and cannot read the entry. For those
+ * entries this backend parses the zip64 extra field itself and reads the
+ * data with zlib: local header, then stored bytes or a raw inflate that
+ * must end exactly at the declared size, then the CRC. The locator's top bit
+ * marks them.
+ *
  * All minizip I/O goes through one file descriptor opened at mount time,
  * read with pread() through small per-handle buffers, so a volume replaced
  * or deleted on disk keeps serving the bytes it was mounted with, and
@@ -25,6 +34,7 @@
 #include "../engine/internal.h"
 
 #define ZIP_POOL_MAX 8
+#define ZIP64_OWN_READ (UINT64_C(1) << 63)   /* locator flag: read by read_zip64() */
 #define ZIP_BUF 4096
 
 typedef struct zip_state {
@@ -124,12 +134,16 @@ static long ZCALLBACK zs_seek(voidpf opaque, voidpf stream, ZPOS64_T off, int or
 {
     (void)opaque;
     zstream *s = stream;
-    uint64_t base = origin == ZLIB_FILEFUNC_SEEK_SET ? 0
-                  : origin == ZLIB_FILEFUNC_SEEK_CUR ? s->pos
-                                                      : s->size;
-    uint64_t to = base + off;
-    if (to < base || to > s->size) return -1;
-    s->pos = to;
+    /* minizip seeks backwards with SEEK_CUR and a negative offset passed
+     * through the unsigned ZPOS64_T */
+    int64_t delta = (int64_t)off;
+    int64_t base = origin == ZLIB_FILEFUNC_SEEK_SET ? 0
+                 : origin == ZLIB_FILEFUNC_SEEK_CUR ? (int64_t)s->pos
+                                                     : (int64_t)s->size;
+    if (origin == ZLIB_FILEFUNC_SEEK_SET && off > s->size) return -1;
+    int64_t to = base + delta;
+    if (to < 0 || (uint64_t)to > s->size) return -1;
+    s->pos = (uint64_t)to;
     return 0;
 }
 
@@ -186,6 +200,138 @@ static bool is_symlink(const unz_file_info64 *fi)
     return (fi->version >> 8) == 3 && ((fi->external_fa >> 16) & 0170000) == 0120000;
 }
 
+/* ---- zip64 records minizip 1.1 does not apply ---------------------- */
+
+typedef struct zip64_sizes {
+    uint64_t usize, csize, offset;
+} zip64_sizes;
+
+static bool overflows(const unz_file_info64 *fi)
+{
+    return fi->uncompressed_size == 0xffffffffu || fi->compressed_size == 0xffffffffu;
+}
+
+static uint64_t le(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--) v = v << 8 | p[i];
+    return v;
+}
+
+/* Fills the fields flagged as overflowing from the zip64 extra field (id 1),
+ * which holds them in the order usize, csize, offset. */
+static bool parse_zip64_extra(const unsigned char *x, size_t len, bool u, bool c, bool o, zip64_sizes *out)
+{
+    for (size_t i = 0; i + 4 <= len;) {
+        unsigned id = (unsigned)le(x + i, 2), n = (unsigned)le(x + i + 2, 2);
+        if (i + 4 + n > len) return false;
+        if (id == 1) {
+            const unsigned char *f = x + i + 4, *end = f + n;
+            if (u && (f + 8 > end || ((out->usize = le(f, 8)), f += 8, false))) return false;
+            if (c && (f + 8 > end || ((out->csize = le(f, 8)), f += 8, false))) return false;
+            if (o && (f + 8 > end || ((out->offset = le(f, 8)), f += 8, false))) return false;
+            return true;
+        }
+        i += 4 + n;
+    }
+    return false;
+}
+
+static bool pread_full(int fd, void *buf, size_t n, uint64_t off)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return false;
+        got += (size_t)r;
+    }
+    return true;
+}
+
+/* Inflates (or copies) csize bytes at `off` into exactly e->size bytes. */
+static lu_status read_data(zip_state *z, const char *name, int method, uint64_t off, uint64_t csize,
+                           const lu_entry *e, void *buf, lu_error *err)
+{
+    if (method == 0) {
+        if (csize != e->size) return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': stored sizes differ", z->path, name);
+        if (!pread_full(z->fd, buf, (size_t)csize, off))
+            return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': data ends early", z->path, name);
+        return LU_OK;
+    }
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    if (inflateInit2(&zs, -MAX_WBITS) != Z_OK) return lu__fail(err, LU_MEM_ERROR, "'%s': inflate failed to start", z->path);
+    unsigned char in[1 << 16];
+    uint64_t done_in = 0;
+    int zr = Z_OK;
+    zs.next_out = buf;
+    uint64_t out_left = e->size;
+    while (zr == Z_OK) {
+        if (zs.avail_in == 0 && done_in < csize) {
+            size_t n = csize - done_in < sizeof in ? (size_t)(csize - done_in) : sizeof in;
+            if (!pread_full(z->fd, in, n, off + done_in)) break;
+            zs.next_in = in;
+            zs.avail_in = (uInt)n;
+            done_in += n;
+        }
+        unsigned char spare;
+        if (out_left == 0) {   /* declared size reached: the stream must end now */
+            zs.next_out = &spare;
+            zs.avail_out = 1;
+        } else {
+            zs.avail_out = out_left > (1u << 30) ? (1u << 30) : (uInt)out_left;
+        }
+        uLong before = zs.total_out;
+        zr = inflate(&zs, Z_NO_FLUSH);
+        if (out_left) out_left -= zs.total_out - before;
+        else if (zs.total_out != before) break;
+        if (zr == Z_BUF_ERROR && zs.avail_in == 0 && done_in == csize) break;
+        if (zr == Z_BUF_ERROR) zr = Z_OK;
+    }
+    bool ok = zr == Z_STREAM_END && zs.total_out == e->size && done_in == csize && zs.avail_in == 0;
+    inflateEnd(&zs);
+    if (!ok)
+        return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': compressed data does not match the declared size",
+                        z->path, name);
+    return LU_OK;
+}
+
+/* Reads a zip64 entry minizip cannot (see the file comment). */
+static lu_status read_zip64(zip_state *z, const lu_entry *e, const char *name, void *buf, lu_error *err)
+{
+    uint64_t cd = e->locator & ~ZIP64_OWN_READ;
+    unsigned char h[46], lh[30];
+    if (!pread_full(z->fd, h, sizeof h, cd) || le(h, 4) != 0x02014b50)
+        return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': bad central-directory record", z->path, name);
+    unsigned method = (unsigned)le(h + 10, 2), nlen = (unsigned)le(h + 28, 2), xlen = (unsigned)le(h + 30, 2);
+    uint32_t crc = (uint32_t)le(h + 16, 4);
+    zip64_sizes zz = {le(h + 24, 4), le(h + 20, 4), le(h + 42, 4)};
+    unsigned char *x = lu__malloc(z->env, xlen ? xlen : 1);
+    if (!x) return lu__fail(err, LU_MEM_ERROR, "out of memory");
+    bool okx = pread_full(z->fd, x, xlen, cd + 46 + nlen) &&
+               parse_zip64_extra(x, xlen, zz.usize == 0xffffffffu, zz.csize == 0xffffffffu, zz.offset == 0xffffffffu, &zz);
+    lu__free(z->env, x);
+    if (!okx || zz.usize != e->size)
+        return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': bad zip64 extra field", z->path, name);
+    if (!pread_full(z->fd, lh, sizeof lh, zz.offset) || le(lh, 4) != 0x04034b50)
+        return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': bad local header", z->path, name);
+    uint64_t data = zz.offset + 30 + le(lh + 26, 2) + le(lh + 28, 2);
+    if (zz.csize > z->file_size || data > z->file_size - zz.csize)
+        return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': data runs past the end of the file", z->path, name);
+    LU_TRY(read_data(z, name, (int)method, data, zz.csize, e, buf, err));
+    {
+        uLong c = crc32(0, NULL, 0);
+        for (uint64_t done = 0; done < e->size;) {
+            uInt n = e->size - done > (1u << 30) ? (1u << 30) : (uInt)(e->size - done);
+            c = crc32(c, (const unsigned char *)buf + done, n);
+            done += n;
+        }
+        if ((uint32_t)c != crc) return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': CRC mismatch", z->path, name);
+    }
+    return LU_OK;
+}
+
 /* Walks the central directory into `tb`. */
 static lu_status index_entries(zip_state *z, unzFile uf, lu_entries *tb, lu_error *err)
 {
@@ -193,13 +339,18 @@ static lu_status index_entries(zip_state *z, unzFile uf, lu_entries *tb, lu_erro
     if (unzGetGlobalInfo64(uf, &gi) != UNZ_OK)
         return lu__fail(err, LU_FORMAT_ERROR, "'%s': unreadable end of central directory", z->path);
     char *name = lu__malloc(z->env, 65536);
-    if (!name) return lu__fail(err, LU_MEM_ERROR, "'%s': out of memory", z->path);
+    unsigned char *extra = lu__malloc(z->env, 65536);
+    if (!name || !extra) {
+        lu__free(z->env, name);
+        lu__free(z->env, extra);
+        return lu__fail(err, LU_MEM_ERROR, "'%s': out of memory", z->path);
+    }
     lu_status st = LU_OK;
     uint64_t seen = 0;
     int rc = gi.number_entry ? unzGoToFirstFile(uf) : UNZ_END_OF_LIST_OF_FILE;
     while (rc == UNZ_OK) {
         unz_file_info64 fi;
-        if (unzGetCurrentFileInfo64(uf, &fi, name, 65535, NULL, 0, NULL, 0) != UNZ_OK) {
+        if (unzGetCurrentFileInfo64(uf, &fi, name, 65535, extra, 65535, NULL, 0) != UNZ_OK) {
             st = lu__fail(err, LU_FORMAT_ERROR, "'%s': corrupt central directory at entry %llu",
                           z->path, (unsigned long long)seen);
             goto cleanup;
@@ -207,6 +358,15 @@ static lu_status index_entries(zip_state *z, unzFile uf, lu_entries *tb, lu_erro
         size_t len = fi.size_filename;
         name[len] = '\0';
         seen++;
+        zip64_sizes z64 = {fi.uncompressed_size, fi.compressed_size, 0};
+        bool own_read = overflows(&fi);
+        if (own_read && !parse_zip64_extra(extra, fi.size_file_extra, fi.uncompressed_size == 0xffffffffu,
+                                           fi.compressed_size == 0xffffffffu, false, &z64)) {
+            st = lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': missing or bad zip64 extra field", z->path, name);
+            goto cleanup;
+        }
+        fi.uncompressed_size = z64.usize;
+        fi.compressed_size = z64.csize;
         if (fi.flag & 1) {
             st = lu__fail(err, LU_UNSAFE_ARCHIVE, "'%s': entry '%s' is encrypted", z->path, name);
             goto cleanup;
@@ -217,6 +377,13 @@ static lu_status index_entries(zip_state *z, unzFile uf, lu_entries *tb, lu_erro
             goto cleanup;
         }
         bool is_dir = len > 0 && name[len - 1] == '/' && fi.uncompressed_size == 0;
+        if (is_dir && lu__entry_name_check(name, len - 1, NULL) != LU_OK) {
+            /* a directory entry "../x/" is as unsafe as a file entry */
+            lu_error why;
+            lu__entry_name_check(name, len - 1, &why);
+            st = lu__fail(err, LU_UNSAFE_ARCHIVE, "'%s': directory %s (entry '%s')", z->path, why.message, name);
+            goto cleanup;
+        }
         if (!is_dir) {
             if (fi.compression_method != 0 && fi.compression_method != Z_DEFLATED) {
                 st = lu__fail(err, LU_FORMAT_ERROR,
@@ -224,7 +391,8 @@ static lu_status index_entries(zip_state *z, unzFile uf, lu_entries *tb, lu_erro
                               name, fi.compression_method);
                 goto cleanup;
             }
-            st = lu__entries_add(tb, name, len, fi.uncompressed_size, unzGetOffset64(uf), err);
+            uint64_t locator = unzGetOffset64(uf) | (own_read ? ZIP64_OWN_READ : 0);
+            st = lu__entries_add(tb, name, len, fi.uncompressed_size, locator, err);
             if (st != LU_OK) {
                 lu__error_prefix(err, "'%s'", z->path);
                 goto cleanup;
@@ -238,6 +406,7 @@ static lu_status index_entries(zip_state *z, unzFile uf, lu_entries *tb, lu_erro
                       z->path, (unsigned long long)seen, (unsigned long long)gi.number_entry);
 cleanup:
     lu__free(z->env, name);
+    lu__free(z->env, extra);
     return st;
 }
 
@@ -322,6 +491,7 @@ static lu_status zip_read(void *state, const lu_entries *tb, const lu_entry *e, 
 {
     zip_state *z = state;
     const char *name = lu__entry_path(tb, e) + 1;
+    if (e->locator & ZIP64_OWN_READ) return read_zip64(z, e, name, buf, err);
     lu_status st = LU_OK;
     bool opened = false;
     unzFile uf = pool_get(z);

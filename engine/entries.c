@@ -59,6 +59,15 @@ static void printable_name(const char *s, size_t len, char *out, size_t cap)
     out[o] = '\0';
 }
 
+lu_status lu__entry_name_check(const char *stored, size_t len, lu_error *err)
+{
+    const char *why = name_problem(stored, len);
+    if (!why) return LU_OK;
+    char shown[512];
+    printable_name(stored, len, shown, sizeof shown);
+    return lu__fail(err, LU_UNSAFE_ARCHIVE, "entry '%s': %s", shown, why);
+}
+
 static bool grow(const lu_env *env, void **p, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap) return true;
@@ -74,12 +83,7 @@ static bool grow(const lu_env *env, void **p, size_t *cap, size_t need, size_t e
 lu_status lu__entries_add(lu_entries *t, const char *stored, size_t len, uint64_t size,
                           uint64_t locator, lu_error *err)
 {
-    const char *why = name_problem(stored, len);
-    if (why) {
-        char shown[512];
-        printable_name(stored, len, shown, sizeof shown);
-        return lu__fail(err, LU_UNSAFE_ARCHIVE, "entry '%s': %s", shown, why);
-    }
+    LU_TRY(lu__entry_name_check(stored, len, err));
     if (size > t->env->max_uncompressed)
         return lu__fail(err, LU_UNSAFE_ARCHIVE,
                         "entry '%.*s': declared size %llu exceeds the limit of %llu bytes",

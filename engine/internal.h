@@ -87,6 +87,8 @@ void lu__entries_free(lu_entries *t);
  * message names the entry), LU_MEM_ERROR. */
 lu_status lu__entries_add(lu_entries *t, const char *stored, size_t len, uint64_t size,
                           uint64_t locator, lu_error *err);
+/* Checks a stored entry name alone (the rules lu__entries_add applies). */
+lu_status lu__entry_name_check(const char *stored, size_t len, lu_error *err);
 /* Sorts by path and rejects duplicate names (LU_UNSAFE_ARCHIVE). */
 lu_status lu__entries_finish(lu_entries *t, lu_error *err);
 static inline const char *lu__entry_path(const lu_entries *t, const lu_entry *e)

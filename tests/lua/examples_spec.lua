@@ -38,3 +38,65 @@ describe("Defold manual scripts (examples/defold_manual)", function()
     assert.are.equal("level1: running, served by mount 'liveupdate'\n", stdout)
   end)
 end)
+
+describe("the demo game (examples/demo)", function()
+  local LUTOOL = os.getenv("LU_LUTOOL") or (H.root .. "/build/bin/lutool")
+
+  local function demo_bundle()
+    local out = H.tmpdir() .. "/demo"
+    assert(H.sh(H.quote(LUTOOL) .. " bundle " .. H.quote(H.root .. "/examples/demo") .. " -o " .. H.quote(out) .. " >/dev/null"))
+    return out
+  end
+
+  local function lines(s)
+    local t = {}
+    for l in s:gmatch("[^\n]+") do t[#t + 1] = l end
+    return t
+  end
+
+  local function count(s, pat)
+    local n = 0
+    for _ in s:gmatch(pat) do n = n + 1 end
+    return n
+  end
+
+  it("downloads both volumes, plays both levels, then finds them persisted, then prunes them", function()
+    local out, save = demo_bundle(), H.tmpdir()
+    local code, stdout, stderr = H.run(out, "--save-dir " .. H.quote(save) .. FAST)
+    assert.are.equal(0, code, stderr)
+    assert.are.equal(2, count(stdout, "demo: downloading volume"))
+    assert.matches("level1: the forest %(trees, a river and a bridge%), served by 'forest'", stdout)
+    assert.matches("boss: the dragon of the castle appears", stdout)
+    assert.matches("  castle           20  zip:volumes/castle.zip", stdout, 1, true)
+    assert.is_truthy(H.exists(save .. "/volumes/forest.zip"))
+
+    code, stdout = H.run(out, "--save-dir " .. H.quote(save) .. FAST)
+    assert.are.equal(0, code)
+    assert.are.equal(0, count(stdout, "downloading"), "the second run downloads nothing")
+    assert.matches("level2: all its resources are available", stdout, 1, true)
+
+    code, stdout, stderr = H.run(out, "--save-dir " .. H.quote(save) .. FAST .. " --set game.minimum_lu_version=2")
+    assert.are.equal(0, code, stderr)
+    assert.matches("mount 'forest' was pruned: version 1 is older than the minimum 2; deleted", stdout, 1, true)
+    assert.matches("mount 'castle' was pruned", stdout, 1, true)
+    assert.are.equal(2, count(stdout, "demo: downloading volume"), "pruned volumes are downloaded again")
+    assert.are.equal("demo: all levels played; mounts now:", lines(stdout)[#lines(stdout) - 4])
+  end)
+
+  it("downloads from nginx with --set game.http_url", function()
+    local out, save = demo_bundle(), H.tmpdir()
+    local base, stop = H.nginx(out .. "/liveupdate")
+    local code, stdout, stderr = H.run(out, "--save-dir " .. H.quote(save) .. FAST .. " --set game.http_url=" .. base)
+    stop()
+    assert.are.equal(0, code, stderr)
+    assert.matches("from " .. base .. "/forest.zip", stdout, 1, true)
+    assert.matches("boss: the dragon", stdout, 1, true)
+  end)
+
+  it("run as a project directory, nothing is missing", function()
+    local code, stdout, stderr = H.run(H.root .. "/examples/demo", "--save-dir " .. H.quote(H.tmpdir()) .. FAST)
+    assert.are.equal(0, code, stderr)
+    assert.are.equal(0, count(stdout, "downloading"))
+    assert.matches("level1: all its resources are available", stdout, 1, true)
+  end)
+end)
