@@ -74,11 +74,11 @@ project "lurun"
     links { "liveupdate", "lua5.4", "curl", "minizip", "z", "cjson", "sodium", "pthread", "m", "dl" }
     outdirs "bin"
 
--- The tool: build/bin/lutool (bundle, inspect, verify, keygen, sign).
+-- The tool: build/bin/lutool (bundle, inspect, verify, keygen, sign, console).
 project "lutool"
     kind "ConsoleApp"
     files { "tools/lutool/*.c" }
-    links { "liveupdate", "minizip", "z", "cjson", "sodium", "pthread" }
+    links { "liveupdate", "minizip", "z", "cjson", "sodium", "edit", "pthread" }
     outdirs "bin"
 
 -- Tests (tests/): Criterion unit tests and the concurrency stress test.

@@ -126,5 +126,18 @@ void lu_host_free_proxies(lu_host *h);
 /* HTTP (host_http.c): runs transfers and delivers finished callbacks. */
 void lu_host_http_poll(lu_host *h);
 void lu_host_http_free(lu_host *h);
+/* Transfers in flight (at most max): id, URL, target path (or NULL),
+ * bytes received and expected (-1 when unknown). Strings stay valid until
+ * the next poll. */
+typedef struct lu_http_transfer {
+    int id;
+    const char *url, *path;
+    long long done, total;
+} lu_http_transfer;
+size_t lu_host_http_list(lu_host *h, lu_http_transfer *out, size_t max);
+
+/* Console commands only the runtime can answer (host_console.c). */
+struct lu_console;
+void lu_host_console_register(lu_host *h, struct lu_console *c);
 
 #endif

@@ -39,6 +39,7 @@ typedef struct req {
     char *post;
     bool is_file;
     char errbuf[CURL_ERROR_SIZE];
+    char *url;
 } req;
 
 struct lu_http {
@@ -107,6 +108,7 @@ static void req_free(lu_http *http, req *r)
     luaL_unref(http->L, LUA_REGISTRYINDEX, r->headers_ref);
     curl_slist_free_all(r->req_headers);
     free(r->script_url);
+    free(r->url);
     free(r->path);
     free(r->part);
     free(r->body);
@@ -169,6 +171,7 @@ static int l_request(lua_State *L)
     r->easy = curl_easy_init();
     r->id = http->next_id++;
     r->is_file = strncasecmp(url, "file:", 5) == 0;
+    r->url = strdup(url);
     lua_pushvalue(L, 3);
     r->cb_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lu_lua_push_self(L);
@@ -284,6 +287,18 @@ void lu_host_http_poll(lu_host *h)
         complete(h, r, rc);
         req_free(http, r);
     }
+}
+
+size_t lu_host_http_list(lu_host *h, lu_http_transfer *out, size_t max)
+{
+    size_t n = 0;
+    for (req *r = h->http ? h->http->reqs : NULL; r && n < max; r = r->next, n++) {
+        curl_off_t done = 0, total = -1;
+        curl_easy_getinfo(r->easy, CURLINFO_SIZE_DOWNLOAD_T, &done);
+        curl_easy_getinfo(r->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &total);
+        out[n] = (lu_http_transfer){r->id, r->url, r->path, (long long)done, (long long)total};
+    }
+    return n;
 }
 
 void lu_host_http_free(lu_host *h)

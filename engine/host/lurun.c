@@ -2,7 +2,7 @@
  * liveupdate library (SPEC §12).
  *
  *   lurun <bundle-dir|project-dir> [--save-dir D] [--frames N]
- *         [--set section.key=value]...
+ *         [--console PORT] [--set section.key=value]...
  *
  * Reads game.project, opens the context (base mount, persisted mounts),
  * builds or reads the manifest, loads [bootstrap] main_script through the
@@ -24,11 +24,13 @@
 #include <unistd.h>
 
 #include "host.h"
+#include "liveupdate/console.h"
 #include "liveupdate_lua.h"
 
 typedef struct options {
     const char *dir;
     const char *save_dir;
+    int console_port;     /* -1: from game.project */
     long frames;          /* -1: until sys.exit */
     const char **sets;
     int nsets;
@@ -37,7 +39,8 @@ typedef struct options {
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: lurun <bundle-dir|project-dir> [--save-dir DIR] [--frames N] [--set section.key=value]...\n"
+            "usage: lurun <bundle-dir|project-dir> [--save-dir DIR] [--frames N] [--console PORT]\n"
+            "             [--set section.key=value]...\n"
             "Runs the game in DIR: a bundle (game.project + game.zip, made by lutool bundle)\n"
             "or a project (game.project + its content_root folder).\n");
 }
@@ -46,6 +49,7 @@ static int parse_args(int argc, char **argv, options *o)
 {
     memset(o, 0, sizeof *o);
     o->frames = -1;
+    o->console_port = -1;
     o->sets = calloc((size_t)argc, sizeof *o->sets);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -62,6 +66,14 @@ static int parse_args(int argc, char **argv, options *o)
                 fprintf(stderr, "lurun: --frames needs a whole number >= 0, got '%s'\n", argv[i]);
                 return -1;
             }
+        } else if (strcmp(a, "--console") == 0 && has_value) {
+            char *end;
+            long p = strtol(argv[++i], &end, 10);
+            if (*end || p < 0 || p > 65535) {
+                fprintf(stderr, "lurun: --console needs a port 0-65535, got '%s'\n", argv[i]);
+                return -1;
+            }
+            o->console_port = (int)p;
         } else if (strcmp(a, "--set") == 0 && has_value) {
             o->sets[o->nsets++] = argv[++i];
         } else if (a[0] == '-') {
@@ -277,6 +289,29 @@ static void sleep_until(struct timespec *next, double step)
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, next, NULL) == EINTR) {}
 }
 
+/* The debug console, when --console or [liveupdate] console_port asks. */
+static bool open_console(lu_host *h, const options *o, lu_console **out)
+{
+    *out = NULL;
+    long long port = o->console_port, min;
+    lu_error err;
+    if (port < 0 && lu_project_get_int(h->project, "liveupdate.console_port", 0, &port, &err) != LU_OK) {
+        fprintf(stderr, "lurun: %s\n", err.message);
+        return false;
+    }
+    if (port <= 0 && o->console_port != 0) return true;   /* off */
+    if (lu_console_open(h->ctx, (int)port, out, &err) != LU_OK) {
+        fprintf(stderr, "lurun: %s\n", err.message);
+        return false;
+    }
+    const char *min_key = lu_project_get(h->project, "liveupdate.minimum_version_key");
+    if (lu_project_get_int(h->project, min_key ? min_key : "game.minimum_lu_version", 0, &min, &err) == LU_OK)
+        lu_console_set_prune_minimum(*out, min);
+    lu_host_console_register(h, *out);
+    fprintf(stderr, "lurun: console listening on 127.0.0.1:%d\n", lu_console_port(*out));
+    return true;
+}
+
 static int run(lu_host *h, const options *o)
 {
     const char *main_script = lu_project_get(h->project, "bootstrap.main_script");
@@ -288,8 +323,13 @@ static int run(lu_host *h, const options *o)
         return 1;
     }
     double dt = 1.0 / (freq > 0 ? freq : 60);
+    lu_console *console;
+    if (!open_console(h, o, &console)) return 1;
     lu_script *main_s = lu_host_load_script(h, main_script, "main:/main#script", NULL);
-    if (!main_s) return 1;
+    if (!main_s) {
+        lu_console_close(console);
+        return 1;
+    }
     main_s->initialized = true;
     bool ok = lu_host_call(h, main_s, "init", 0) && lu_host_dispatch(h);
     struct timespec next;
@@ -297,6 +337,7 @@ static int run(lu_host *h, const options *o)
     for (h->frame = 0; ok && !h->exit_requested && (o->frames < 0 || h->frame < o->frames); h->frame++) {
         ok = poll_liveupdate(h);
         lu_host_http_poll(h);
+        lu_console_poll(console);
         ok = ok && h->script_errors == 0 && update_scripts(h, dt) && lu_host_dispatch(h);
         if (freq > 0) sleep_until(&next, dt);
     }
@@ -305,6 +346,7 @@ static int run(lu_host *h, const options *o)
             h->scripts[i].finalized = true;
             lu_host_call(h, &h->scripts[i], "final", 0);
         }
+    lu_console_close(console);
     if (h->script_errors) {
         fprintf(stderr, "lurun: stopped after %d Lua error(s) at frame %ld\n", h->script_errors, h->frame);
         return h->exit_code ? h->exit_code : 1;

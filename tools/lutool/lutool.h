@@ -15,6 +15,7 @@ int lutool_inspect(int argc, char **argv);
 int lutool_verify(int argc, char **argv);
 int lutool_keygen(int argc, char **argv);
 int lutool_sign(int argc, char **argv);
+int lutool_console(int argc, char **argv);
 
 /* True when argv holds --help or -h. */
 bool lutool_wants_help(int argc, char **argv);

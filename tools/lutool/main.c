@@ -15,6 +15,7 @@ static const struct {
     {"verify", "check every entry's CRC and SHA-256, the manifest and the signature", lutool_verify},
     {"keygen", "make an Ed25519 key pair for signing volumes", lutool_keygen},
     {"sign", "sign a file (writes <file>.sig)", lutool_sign},
+    {"console", "talk to a running game's debug console", lutool_console},
 };
 
 bool lutool_wants_help(int argc, char **argv)

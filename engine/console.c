@@ -1,0 +1,531 @@
+/* console.c -- the debug console server (see liveupdate/console.h).
+ *
+ * Protocol: the client sends one command per line; the server answers with
+ * zero or more body lines and then one status line, "%% ok" or
+ * "%% error <STATUS> <message>". With --json the body is one line of JSON.
+ * Sockets are non-blocking; a client that sends a line longer than
+ * LU_CONSOLE_LINE_MAX gets an error and the rest of that line is skipped;
+ * a client that goes away is dropped, mid-command or not.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "internal.h"
+#include "liveupdate/console.h"
+
+#define MAX_ARGS 32
+
+typedef struct client {
+    int fd;
+    char in[LU_CONSOLE_LINE_MAX + 1];
+    size_t in_len;
+    bool skipping;      /* inside an oversized line */
+    bool eof;
+    char *out;
+    size_t out_len, out_sent, out_cap;
+} client;
+
+typedef struct command {
+    char *name, *help;
+    lu_console_cmd_fn fn;
+    void *ud;
+} command;
+
+struct lu_console_out {
+    char *text;
+    size_t len, cap;
+    cJSON *json;
+};
+
+struct lu_console {
+    lu_context *ctx;
+    int fd, port;
+    long long prune_minimum;
+    client clients[LU_CONSOLE_MAX_CLIENTS];
+    size_t nclients;
+    command *cmds;
+    size_t ncmds;
+};
+
+/* ---- output ----------------------------------------------------------- */
+
+static void append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+{
+    if (*len + n + 1 > *cap) {
+        size_t c = *cap ? *cap : 1024;
+        while (c < *len + n + 1) c *= 2;
+        char *b = realloc(*buf, c);
+        if (!b) return;   /* out of memory: the output is cut, the status line still goes */
+        *buf = b;
+        *cap = c;
+    }
+    memcpy(*buf + *len, s, n);
+    *len += n;
+    (*buf)[*len] = '\0';
+}
+
+void lu_console_printf(lu_console_out *out, const char *fmt, ...)
+{
+    char small[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if ((size_t)n < sizeof small) {
+        append(&out->text, &out->len, &out->cap, small, (size_t)n);
+        return;
+    }
+    char *big = malloc((size_t)n + 1);
+    if (!big) return;
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    append(&out->text, &out->len, &out->cap, big, (size_t)n);
+    free(big);
+}
+
+void lu_console_json(lu_console_out *out, cJSON *value)
+{
+    cJSON_Delete(out->json);
+    out->json = value;
+}
+
+const char *lu_console_size(uint64_t b, char *buf, size_t cap)
+{
+    static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)b;
+    int u = 0;
+    while (v >= 1024 && u < 4) v /= 1024, u++;
+    if (u == 0) snprintf(buf, cap, "%llu B", (unsigned long long)b);
+    else snprintf(buf, cap, "%.1f %s", v, units[u]);
+    return buf;
+}
+
+static void send_text(client *cl, const char *s)
+{
+    append(&cl->out, &cl->out_len, &cl->out_cap, s, strlen(s));
+}
+
+/* ---- built-in commands ------------------------------------------------ */
+
+static lu_status need_args(int argc, int min, int max, const char *usage, lu_error *err)
+{
+    if (argc < min || argc > max) return lu__fail(err, LU_INVAL, "usage: %s", usage);
+    return LU_OK;
+}
+
+static lu_status cmd_help(void *ud, int argc, char **argv, int json, lu_console_out *out, lu_error *err)
+{
+    lu_console *c = ud;
+    (void)argc, (void)argv, (void)err;
+    cJSON *arr = json ? cJSON_CreateArray() : NULL;
+    for (size_t i = 0; i < c->ncmds; i++) {
+        if (json) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "command", c->cmds[i].name);
+            cJSON_AddStringToObject(o, "help", c->cmds[i].help);
+            cJSON_AddItemToArray(arr, o);
+        } else {
+            lu_console_printf(out, "  %-40s\n", c->cmds[i].help);
+        }
+    }
+    if (json) lu_console_json(out, arr);
+    else lu_console_printf(out, "  (add --json to any command for machine-readable output)\n");
+    return LU_OK;
+}
+
+static lu_status cmd_mounts(void *ud, int argc, char **argv, int json, lu_console_out *out, lu_error *err)
+{
+    lu_console *c = ud;
+    LU_TRY(need_args(argc, 1, 1, "mounts", err));
+    (void)argv;
+    lu_mount_info *m;
+    size_t n;
+    LU_TRY(lu_mounts_get(c->ctx, &m, &n, err));
+    if (json) {
+        cJSON *arr = cJSON_CreateArray();
+        for (size_t i = 0; i < n; i++) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "name", m[i].name);
+            cJSON_AddNumberToObject(o, "priority", m[i].priority);
+            cJSON_AddStringToObject(o, "uri", m[i].uri);
+            cJSON_AddStringToObject(o, "path", m[i].path);
+            cJSON_AddStringToObject(o, "format", m[i].format);
+            cJSON_AddNumberToObject(o, "entries", (double)m[i].entries);
+            cJSON_AddItemToArray(arr, o);
+        }
+        lu_console_json(out, arr);
+    } else {
+        size_t w = 4;
+        for (size_t i = 0; i < n; i++) w = strlen(m[i].name) > w ? strlen(m[i].name) : w;
+        lu_console_printf(out, "%-*s  %8s  %-6s  %8s  %s\n", (int)w, "NAME", "PRIORITY", "FORMAT", "ENTRIES", "URI");
+        for (size_t i = 0; i < n; i++)
+            lu_console_printf(out, "%-*s  %8d  %-6s  %8zu  %s\n", (int)w, m[i].name, m[i].priority, m[i].format,
+                              m[i].entries, m[i].uri);
+        lu_console_printf(out, "%zu mount(s); the first that has a path serves it\n", n);
+    }
+    lu_free(c->ctx, m);
+    return LU_OK;
+}
+
+static lu_status cmd_which(void *ud, int argc, char **argv, int json, lu_console_out *out, lu_error *err)
+{
+    lu_console *c = ud;
+    LU_TRY(need_args(argc, 2, 2, "which <path>", err));
+    lu_stat_info si;
+    LU_TRY(lu_stat(c->ctx, argv[1], &si, err));
+    char size[32];
+    if (json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "path", argv[1]);
+        cJSON_AddStringToObject(o, "mount", si.mount);
+        cJSON_AddNumberToObject(o, "size", (double)si.size);
+        lu_console_json(out, o);
+    } else {
+        lu_console_printf(out, "%s is served by mount '%s' (%s)\n", argv[1], si.mount,
+                          lu_console_size(si.size, size, sizeof size));
+    }
+    return LU_OK;
+}
+
+static lu_status cmd_ls(void *ud, int argc, char **argv, int json, lu_console_out *out, lu_error *err)
+{
+    lu_console *c = ud;
+    const char *prefix = "/", *mount = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--mount") == 0 && i + 1 < argc) mount = argv[++i];
+        else if (argv[i][0] == '/' && prefix[1] == '\0') prefix = argv[i];
+        else return lu__fail(err, LU_INVAL, "usage: ls [prefix] [--mount name]");
+    }
+    char **paths;
+    size_t n;
+    LU_TRY(lu_list_paths(c->ctx, prefix, mount, &paths, &n, err));
+    cJSON *arr = json ? cJSON_CreateArray() : NULL;
+    for (size_t i = 0; i < n; i++) {
+        lu_stat_info si = {0};
+        void *data = NULL;
+        size_t size = 0;
+        if (mount) {   /* what that mount has, even where another one serves the path */
+            if (lu_read_from(c->ctx, mount, paths[i], &data, &size, NULL) == LU_OK) si.size = size;
+            lu_free(c->ctx, data);
+            snprintf(si.mount, sizeof si.mount, "%s", mount);
+        } else {
+            lu_stat(c->ctx, paths[i], &si, NULL);
+        }
+        char hs[32];
+        if (json) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "path", paths[i]);
+            cJSON_AddNumberToObject(o, "size", (double)si.size);
+            cJSON_AddStringToObject(o, "mount", si.mount);
+            cJSON_AddItemToArray(arr, o);
+        } else {
+            lu_console_printf(out, "%10s  %-12s  %s\n", lu_console_size(si.size, hs, sizeof hs), si.mount, paths[i]);
+        }
+    }
+    if (json) lu_console_json(out, arr);
+    else lu_console_printf(out, "%zu resource(s) under %s\n", n, prefix);
+    lu_free(c->ctx, paths);
+    return LU_OK;
+}
+
+static lu_status cmd_add(void *ud, int argc, char **argv, int json, lu_console_out *out, lu_error *err)
+{
+    lu_console *c = ud;
+    LU_TRY(need_args(argc, 4, 4, "add <name> <uri> <priority>", err));
+    char *end;
+    long prio = strtol(argv[3], &end, 10);
+    if (*end || end == argv[3]) return lu__fail(err, LU_INVAL, "priority '%s' is not an integer", argv[3]);
+    LU_TRY(lu_mount_add(c->ctx, argv[1], argv[2], (int)prio, 0, err));
+    if (json) lu_console_json(out, cJSON_CreateString(argv[1]));
+    else lu_console_printf(out, "mounted '%s' (%s) at priority %ld; persisted\n", argv[1], argv[2], prio);
+    return LU_OK;
+}
+
+static lu_status cmd_remove(void *ud, int argc, char **argv, int json, lu_console_out *out, lu_error *err)
+{
+    lu_console *c = ud;
+    LU_TRY(need_args(argc, 2, 2, "remove <name>", err));
+    LU_TRY(lu_mount_remove(c->ctx, argv[1], err));
+    if (json) lu_console_json(out, cJSON_CreateString(argv[1]));
+    else lu_console_printf(out, "removed '%s'; persisted\n", argv[1]);
+    return LU_OK;
+}
+
+static void report_items(lu_console *c, size_t from, int json, lu_console_out *out)
+{
+    cJSON *arr = json ? cJSON_CreateArray() : NULL;
+    size_t n = lu_startup_report_count(c->ctx);
+    for (size_t i = from; i < n; i++) {
+        lu_report_item it;
+        lu_startup_report_get(c->ctx, i, &it);
+        if (json) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "name", it.name);
+            cJSON_AddStringToObject(o, "uri", it.uri);
+            cJSON_AddStringToObject(o, "action", it.action);
+            cJSON_AddStringToObject(o, "status", lu_status_name(it.status));
+            cJSON_AddStringToObject(o, "message", it.message);
+            cJSON_AddItemToArray(arr, o);
+        } else {
+            lu_console_printf(out, "%-11s %-12s %s: %s\n", it.action, it.name, lu_status_name(it.status), it.message);
+        }
+    }
+    if (json) lu_console_json(out, arr);
+    else if (from == n) lu_console_printf(out, "nothing to report\n");
+}
+
+static lu_status cmd_report(void *ud, int argc, char **argv, int json, lu_console_out *out, lu_error *err)
+{
+    (void)argv;
+    LU_TRY(need_args(argc, 1, 1, "report", err));
+    report_items(ud, 0, json, out);
+    return LU_OK;
+}
+
+static lu_status cmd_prune(void *ud, int argc, char **argv, int json, lu_console_out *out, lu_error *err)
+{
+    lu_console *c = ud;
+    (void)argv;
+    LU_TRY(need_args(argc, 1, 1, "prune", err));
+    size_t before = lu_startup_report_count(c->ctx), pruned = 0;
+    LU_TRY(lu_prune_stale(c->ctx, c->prune_minimum, &pruned, err));
+    if (!json) lu_console_printf(out, "pruned %zu mount(s) older than version %lld\n", pruned, c->prune_minimum);
+    report_items(c, before, json, out);
+    return LU_OK;
+}
+
+/* ---- server ----------------------------------------------------------- */
+
+lu_status lu_console_register(lu_console *c, const char *name, const char *help, lu_console_cmd_fn fn,
+                              void *ud, lu_error *err)
+{
+    for (size_t i = 0; i < c->ncmds; i++)
+        if (strcmp(c->cmds[i].name, name) == 0) {
+            c->cmds[i].fn = fn;
+            c->cmds[i].ud = ud;
+            return LU_OK;
+        }
+    command *n = realloc(c->cmds, (c->ncmds + 1) * sizeof *n);
+    if (!n) return lu__fail(err, LU_MEM_ERROR, "out of memory");
+    c->cmds = n;
+    n[c->ncmds] = (command){strdup(name), strdup(help), fn, ud};
+    if (!n[c->ncmds].name || !n[c->ncmds].help) return lu__fail(err, LU_MEM_ERROR, "out of memory");
+    c->ncmds++;
+    return LU_OK;
+}
+
+lu_status lu_console_open(lu_context *ctx, int port, lu_console **out, lu_error *err)
+{
+    *out = NULL;
+    if (port < 0 || port > 65535) return lu__fail(err, LU_INVAL, "console port %d is out of range", port);
+    lu_console *c = calloc(1, sizeof *c);
+    if (!c) return lu__fail(err, LU_MEM_ERROR, "out of memory");
+    c->ctx = ctx;
+    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);   /* 127.0.0.1 only */
+    socklen_t alen = sizeof a;
+    if (c->fd < 0 || setsockopt(c->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(c->fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(c->fd, 16) != 0 ||
+        getsockname(c->fd, (struct sockaddr *)&a, &alen) != 0) {
+        int e = errno;
+        lu_console_close(c);
+        return lu__fail(err, LU_IO_ERROR, "console: cannot listen on 127.0.0.1:%d: %s", port, strerror(e));
+    }
+    c->port = ntohs(a.sin_port);
+    static const struct {
+        const char *name, *help;
+        lu_console_cmd_fn fn;
+    } builtin[] = {
+        {"help", "help                         this list", cmd_help},
+        {"mounts", "mounts                       the mount table in lookup order", cmd_mounts},
+        {"which", "which <path>                 the mount that serves a path", cmd_which},
+        {"ls", "ls [prefix] [--mount name]   resources, with size and serving mount", cmd_ls},
+        {"add", "add <name> <uri> <priority>  mount a volume (persisted)", cmd_add},
+        {"remove", "remove <name>                unmount (persisted)", cmd_remove},
+        {"prune", "prune                        remove mounts whose version file is stale", cmd_prune},
+        {"report", "report                       the start-up report", cmd_report},
+    };
+    for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++)
+        if (lu_console_register(c, builtin[i].name, builtin[i].help, builtin[i].fn, c, err) != LU_OK) {
+            lu_console_close(c);
+            return LU_MEM_ERROR;
+        }
+    *out = c;
+    return LU_OK;
+}
+
+int lu_console_port(const lu_console *c)
+{
+    return c->port;
+}
+
+void lu_console_set_prune_minimum(lu_console *c, long long minimum)
+{
+    c->prune_minimum = minimum;
+}
+
+static void drop_client(lu_console *c, size_t i)
+{
+    close(c->clients[i].fd);
+    free(c->clients[i].out);
+    c->clients[i] = c->clients[--c->nclients];
+}
+
+/* Runs one request line and queues the answer. */
+static void execute(lu_console *c, client *cl, char *line)
+{
+    char *argv[MAX_ARGS + 1];
+    int argc = 0, json = 0;
+    lu_error err = {LU_OK, ""};
+    for (char *save = NULL, *tok = strtok_r(line, " \t\r", &save); tok; tok = strtok_r(NULL, " \t\r", &save)) {
+        if (strcmp(tok, "--json") == 0) json = 1;
+        else if (argc < MAX_ARGS) argv[argc++] = tok;
+        else {
+            lu__fail(&err, LU_INVAL, "more than %d words", MAX_ARGS);
+            break;
+        }
+    }
+    argv[argc] = NULL;
+    if (argc == 0 && err.status == LU_OK) return;   /* empty line: nothing to answer */
+    lu_console_out out = {0};
+    const command *cmd = NULL;
+    for (size_t i = 0; argc && i < c->ncmds; i++)
+        if (strcmp(c->cmds[i].name, argv[0]) == 0) cmd = &c->cmds[i];
+    lu_status st = err.status;
+    if (st == LU_OK && !cmd) st = lu__fail(&err, LU_INVAL, "unknown command '%s' (try help)", argv[0]);
+    if (st == LU_OK) st = cmd->fn(cmd->ud, argc, argv, json, &out, &err);
+    if (st == LU_OK && json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddBoolToObject(o, "ok", 1);
+        cJSON_AddItemToObject(o, "result", out.json ? out.json : cJSON_CreateNull());
+        out.json = NULL;
+        char *s = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        if (s) send_text(cl, s), send_text(cl, "\n");
+        cJSON_free(s);
+    } else if (st == LU_OK && out.text) {
+        send_text(cl, out.text);
+    } else if (st != LU_OK && json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddBoolToObject(o, "ok", 0);
+        cJSON_AddStringToObject(o, "status", lu_status_name(st));
+        cJSON_AddStringToObject(o, "error", err.message);
+        char *s = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        if (s) send_text(cl, s), send_text(cl, "\n");
+        cJSON_free(s);
+    }
+    char status[LU_ERROR_MAX + 64];
+    for (char *p = err.message; *p; p++)
+        if (*p == '\n' || *p == '\r') *p = ' ';
+    if (st == LU_OK) snprintf(status, sizeof status, "%%%% ok\n");
+    else snprintf(status, sizeof status, "%%%% error %s %s\n", lu_status_name(st), err.message);
+    send_text(cl, status);
+    free(out.text);
+    cJSON_Delete(out.json);
+}
+
+/* Reads what a client sent and answers its complete lines. */
+static int serve_input(lu_console *c, client *cl)
+{
+    int answered = 0;
+    for (;;) {
+        ssize_t r = recv(cl->fd, cl->in + cl->in_len, LU_CONSOLE_LINE_MAX - cl->in_len, MSG_DONTWAIT);
+        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+            cl->eof = true;
+            break;
+        }
+        if (r < 0) break;
+        cl->in_len += (size_t)r;
+        char *nl;
+        while ((nl = memchr(cl->in, '\n', cl->in_len)) != NULL) {
+            *nl = '\0';
+            if (!cl->skipping) {
+                if (memchr(cl->in, '\0', (size_t)(nl - cl->in))) send_text(cl, "%% error INVAL NUL byte in the line\n");
+                else execute(c, cl, cl->in);
+                answered++;
+            }
+            cl->skipping = false;
+            size_t used = (size_t)(nl - cl->in) + 1;
+            memmove(cl->in, nl + 1, cl->in_len - used);
+            cl->in_len -= used;
+        }
+        if (cl->in_len == LU_CONSOLE_LINE_MAX) {   /* no newline in a full buffer */
+            if (!cl->skipping) {
+                char msg[96];
+                snprintf(msg, sizeof msg, "%%%% error INVAL line longer than %d bytes\n", LU_CONSOLE_LINE_MAX);
+                send_text(cl, msg);
+                answered++;
+            }
+            cl->skipping = true;
+            cl->in_len = 0;
+        }
+    }
+    return answered;
+}
+
+static bool flush_output(client *cl)
+{
+    while (cl->out_sent < cl->out_len) {
+        ssize_t w = send(cl->fd, cl->out + cl->out_sent, cl->out_len - cl->out_sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return false;
+        cl->out_sent += (size_t)w;
+    }
+    cl->out_len = cl->out_sent = 0;
+    return true;
+}
+
+int lu_console_poll(lu_console *c)
+{
+    if (!c) return 0;
+    for (;;) {
+        int fd = accept4(c->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) break;
+        if (c->nclients == LU_CONSOLE_MAX_CLIENTS) {
+            static const char busy[] = "%% error LOCKED too many console clients\n";
+            (void)!send(fd, busy, sizeof busy - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+            close(fd);
+            continue;
+        }
+        memset(&c->clients[c->nclients], 0, sizeof(client));
+        c->clients[c->nclients++].fd = fd;
+    }
+    int answered = 0;
+    for (size_t i = 0; i < c->nclients;) {
+        client *cl = &c->clients[i];
+        if (!cl->eof) answered += serve_input(c, cl);
+        bool ok = flush_output(cl);
+        if (!ok || (cl->eof && cl->out_len == 0)) drop_client(c, i);
+        else i++;
+    }
+    return answered;
+}
+
+void lu_console_close(lu_console *c)
+{
+    if (!c) return;
+    while (c->nclients) drop_client(c, 0);
+    if (c->fd >= 0) close(c->fd);
+    for (size_t i = 0; i < c->ncmds; i++) {
+        free(c->cmds[i].name);
+        free(c->cmds[i].help);
+    }
+    free(c->cmds);
+    free(c);
+}

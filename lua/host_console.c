@@ -1,0 +1,119 @@
+/* host_console.c -- the debug-console commands lurun adds to the library's
+ * (liveupdate/console.h): missing <proxy>, downloads, update, status.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "host.h"
+#include "liveupdate/console.h"
+
+static lu_status cmd_missing(void *ud, int argc, char **argv, int json, lu_console_out *out, lu_error *err)
+{
+    lu_host *h = ud;
+    if (argc != 2) {
+        err->status = LU_INVAL;
+        snprintf(err->message, sizeof err->message, "usage: missing <proxy>");
+        return LU_INVAL;
+    }
+    char **missing;
+    size_t n;
+    lu_status st = lu_manifest_missing(h->ctx, h->manifest, argv[1], 1, &missing, &n, err);
+    if (st != LU_OK) return st;
+    const lu_manifest_proxy *p = lu_manifest_find_proxy(h->manifest, argv[1]);
+    if (json) {
+        cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "missing");
+        cJSON_AddStringToObject(o, "proxy", p->id);
+        for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(arr, cJSON_CreateString(missing[i]));
+        if (p->volume) cJSON_AddStringToObject(o, "volume", p->volume);
+        lu_console_json(out, o);
+    } else if (n == 0) {
+        lu_console_printf(out, "proxy '%s': nothing is missing (%zu resources, nested proxies included)\n", p->id,
+                          p->nresources);
+    } else {
+        for (size_t i = 0; i < n; i++) lu_console_printf(out, "  %s\n", missing[i]);
+        lu_console_printf(out, "proxy '%s': %zu resource(s) missing%s%s%s\n", p->id, n,
+                          p->volume ? "; they ship in volume '" : "", p->volume ? p->volume : "", p->volume ? "'" : "");
+    }
+    free(missing);
+    return LU_OK;
+}
+
+static lu_status cmd_downloads(void *ud, int argc, char **argv, int json, lu_console_out *out, lu_error *err)
+{
+    lu_host *h = ud;
+    (void)argc, (void)argv, (void)err;
+    lu_http_transfer t[64];
+    size_t n = lu_host_http_list(h, t, 64);
+    cJSON *arr = json ? cJSON_CreateArray() : NULL;
+    for (size_t i = 0; i < n; i++) {
+        char d[32], tot[32];
+        if (json) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddNumberToObject(o, "id", t[i].id);
+            cJSON_AddStringToObject(o, "url", t[i].url);
+            if (t[i].path) cJSON_AddStringToObject(o, "path", t[i].path);
+            cJSON_AddNumberToObject(o, "done", (double)t[i].done);
+            cJSON_AddNumberToObject(o, "total", (double)t[i].total);
+            cJSON_AddItemToArray(arr, o);
+        } else {
+            lu_console_printf(out, "#%-4d %10s of %-10s %s\n", t[i].id, lu_console_size((uint64_t)t[i].done, d, sizeof d),
+                              t[i].total < 0 ? "?" : lu_console_size((uint64_t)t[i].total, tot, sizeof tot), t[i].url);
+        }
+    }
+    if (json) lu_console_json(out, arr);
+    else lu_console_printf(out, "%zu transfer(s) in flight\n", n);
+    return LU_OK;
+}
+
+/* The update manager's settings; the manager itself runs in the library
+ * (SPEC §9) once configured. */
+static lu_status cmd_update(void *ud, int argc, char **argv, int json, lu_console_out *out, lu_error *err)
+{
+    lu_host *h = ud;
+    (void)argc, (void)argv, (void)err;
+    const char *url = lu_project_get(h->project, "update.url");
+    const char *mode = lu_project_get(h->project, "update.mode");
+    if (json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddBoolToObject(o, "configured", url && *url);
+        if (url) cJSON_AddStringToObject(o, "url", url);
+        cJSON_AddStringToObject(o, "mode", mode ? mode : "async");
+        lu_console_json(out, o);
+    } else if (!url || !*url) {
+        lu_console_printf(out, "update manager: not configured ([update] url is empty)\n");
+    } else {
+        lu_console_printf(out, "update manager: url %s, mode %s\n", url, mode ? mode : "async");
+    }
+    return LU_OK;
+}
+
+static lu_status cmd_status(void *ud, int argc, char **argv, int json, lu_console_out *out, lu_error *err)
+{
+    lu_host *h = ud;
+    (void)argc, (void)argv, (void)err;
+    const char *title = lu_project_get(h->project, "project.title");
+    if (json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "frame", (double)h->frame);
+        cJSON_AddStringToObject(o, "title", title ? title : "");
+        cJSON_AddBoolToObject(o, "bundled", h->bundled);
+        cJSON_AddNumberToObject(o, "scripts", (double)h->nscripts);
+        lu_console_json(out, o);
+    } else {
+        lu_console_printf(out, "%s: frame %ld, %s run, %zu script(s) running\n", title ? title : "game", h->frame,
+                          h->bundled ? "bundle" : "project", h->nscripts);
+    }
+    return LU_OK;
+}
+
+void lu_host_console_register(lu_host *h, lu_console *c)
+{
+    lu_error err;
+    lu_console_register(c, "missing", "missing <proxy>              resources of a proxy no mount serves", cmd_missing, h, &err);
+    lu_console_register(c, "downloads", "downloads                    HTTP transfers in flight, with progress", cmd_downloads, h, &err);
+    lu_console_register(c, "update", "update                       the update manager's state", cmd_update, h, &err);
+    lu_console_register(c, "status", "status                       the game: frame count, run kind, scripts", cmd_status, h, &err);
+}

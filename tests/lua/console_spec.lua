@@ -1,0 +1,197 @@
+-- console_spec.lua -- the debug console over real TCP against a running
+-- lurun: every command in text and JSON, bad and oversized lines, a client
+-- that disconnects mid-command, many clients at once, and the frame count
+-- advancing while clients talk.
+local H = require("helpers")
+local json = require("dkjson")
+
+local LUTOOL = os.getenv("LU_LUTOOL") or (H.root .. "/build/bin/lutool")
+
+local function free_port()
+  local p = io.popen([[python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"]])
+  local port = tonumber(p:read("l"))
+  p:close()
+  return port
+end
+
+local function capture(cmd)
+  local out, err = os.tmpname(), os.tmpname()
+  local _, code = H.sh(cmd .. " >" .. H.quote(out) .. " 2>" .. H.quote(err))
+  local o, e = H.read(out), H.read(err)
+  os.remove(out); os.remove(err)
+  return code, o, e
+end
+
+local function console(port, cmd)
+  return capture(H.quote(LUTOOL) .. " console " .. port .. " " .. cmd)
+end
+
+-- Starts lurun on a game with the console on; returns port, save dir, stop().
+local function start_game(dir)
+  local port, save = free_port(), H.tmpdir()
+  local p = io.popen(H.lurun_prefix .. " " .. H.quote(H.lurun) .. " " .. H.quote(dir) .. " --save-dir " .. H.quote(save) ..
+    " --console " .. port .. " --frames 100000 >/dev/null 2>" .. H.quote(save .. "/lurun.err") .. " & echo $!")
+  local pid = p:read("l")
+  p:close()
+  for _ = 1, 200 do
+    if console(port, "status") == 0 then break end
+    os.execute("sleep 0.05")
+  end
+  return port, save, function()
+    os.execute("kill " .. pid .. " 2>/dev/null")
+    for _ = 1, 100 do
+      if not H.sh("kill -0 " .. pid .. " 2>/dev/null") then break end
+      os.execute("sleep 0.05")
+    end
+  end
+end
+
+local GAME = [[
+[project]
+title = Console Spec
+[proxy.level1]
+collection = /level1/level1.collection
+resources = /level1/**
+[game]
+minimum_lu_version = 2
+]]
+
+describe("debug console", function()
+  local dir, vols, port, save, stop
+
+  setup(function()
+    dir = H.project(GAME, {["main/main.lua"] = "function update(self) end",
+                           ["level1/level1.collection"] = "", ["level1/a.txt"] = "aaaa"})
+    vols = H.tmpdir()
+    H.zip(vols .. "/v.zip", {["level1/a.txt"] = "from the volume", ["version_v.json"] = '{"version": 3}'})
+    H.zip(vols .. "/old.zip", {["x.txt"] = "x", ["version_old.json"] = '{"version": 1}'})
+    port, save, stop = start_game(dir)
+  end)
+
+  teardown(function() stop() end)
+
+  it("answers every command in text", function()
+    local code, out = console(port, "help")
+    assert.are.equal(0, code)
+    for _, c in ipairs({"mounts", "which", "ls", "missing", "add", "remove", "prune", "downloads", "update", "report"}) do
+      assert.matches("\n  " .. c, "\n" .. out, 1, true)
+    end
+    code, out = console(port, "add v zip:" .. vols .. "/v.zip 5")
+    assert.are.equal(0, code)
+    assert.matches("mounted 'v'", out)
+    code, out = console(port, "mounts")
+    assert.are.equal(0, code)
+    assert.matches("NAME   PRIORITY  FORMAT   ENTRIES  URI\n", out, 1, true)
+    assert.matches("v             5  zip            2  zip:" .. vols .. "/v.zip", out, 1, true)
+    code, out = console(port, "which /level1/a.txt")
+    assert.are.equal(0, code)
+    assert.are.equal("/level1/a.txt is served by mount 'v' (15 B)\n", out)
+    code, out = console(port, "ls /level1/")
+    assert.are.equal(0, code)
+    assert.matches("15 B  v             /level1/a.txt", out, 1, true)
+    code, out = console(port, "ls / --mount _base")
+    assert.matches("4 B  _base         /level1/a.txt", out, 1, true)
+    code, out = console(port, "missing level1")
+    assert.are.equal(0, code)
+    assert.matches("nothing is missing", out)
+    code, out = console(port, "downloads")
+    assert.are.equal("0 transfer(s) in flight\n", out)
+    code, out = console(port, "update")
+    assert.matches("not configured", out)
+    code, out = console(port, "report")
+    assert.are.equal("nothing to report\n", out)
+    code, out = console(port, "add old zip:" .. vols .. "/old.zip 1")
+    assert.are.equal(0, code)
+    code, out = console(port, "prune")
+    assert.are.equal(0, code)
+    assert.matches("pruned 1 mount%(s%) older than version 2", out)
+    assert.matches("pruned      old", out, 1, true)
+    code, out = console(port, "remove v")
+    assert.are.equal(0, code)
+    assert.matches("removed 'v'", out)
+  end)
+
+  it("answers every command in JSON", function()
+    console(port, "add v zip:" .. vols .. "/v.zip 5")
+    local function ask(cmd)
+      local code, out = console(port, cmd .. " --json")
+      assert.are.equal(0, code, cmd)
+      local doc = json.decode(out)
+      assert.is_true(doc.ok, cmd)
+      return doc.result
+    end
+    assert.is_true(#ask("help") >= 12)
+    local mounts = ask("mounts")
+    assert.are.equal("v", mounts[1].name)
+    assert.are.equal(2, mounts[1].entries)
+    assert.are.equal("v", ask("which /level1/a.txt").mount)
+    assert.are.equal(15, ask("ls /level1/")[1].size)
+    assert.are.same({}, ask("missing level1").missing)
+    assert.are.same({}, ask("downloads"))
+    assert.is_false(ask("update").configured)
+    assert.are.equal("old", ask("report")[1].name)
+    assert.are.same({}, ask("prune"))
+    assert.is_number(ask("status").frame)
+    assert.are.equal("v", ask("remove v"))
+    assert.are.equal("x2", ask("add x2 zip:" .. vols .. "/v.zip 1"))
+    console(port, "remove x2")
+    local code, out = console(port, "which /nope --json")
+    assert.are.equal(1, code)
+    local doc = json.decode(out)
+    assert.is_false(doc.ok)
+    assert.are.equal("NOT_FOUND", doc.status)
+  end)
+
+  it("gives errors for bad commands without hurting the game", function()
+    local code, _, err = console(port, "bogus")
+    assert.are.equal(1, code)
+    assert.matches("unknown command 'bogus'", err)
+    code, _, err = console(port, "add _x zip:/a.zip 1")
+    assert.are.equal(1, code)
+    assert.matches("reserved", err)
+    code, _, err = console(port, "add y zip:" .. vols .. "/v.zip notanumber")
+    assert.are.equal(1, code)
+    assert.matches("not an integer", err)
+    code, _, err = console(port, "which")
+    assert.matches("usage: which <path>", err)
+    code, _, err = console(port, "remove nothing")
+    assert.matches("NOT_FOUND", err)
+    local _, out = capture("python3 " .. H.quote(H.root .. "/tests/lua/console_probe.py") .. " " .. port .. " oversized")
+    assert.matches("^%%%% error INVAL line longer than 4096 bytes\n", out)
+    assert.matches("frame %d+", out)
+    _, out = capture("python3 " .. H.quote(H.root .. "/tests/lua/console_probe.py") .. " " .. port .. " nul")
+    assert.matches("NUL byte", out)
+    _, out = capture("python3 " .. H.quote(H.root .. "/tests/lua/console_probe.py") .. " " .. port .. " disconnect")
+    assert.matches("frame %d+", out)
+  end)
+
+  it("serves many clients at once while the frame count keeps advancing", function()
+    local _, out = capture("python3 " .. H.quote(H.root .. "/tests/lua/console_probe.py") .. " " .. port .. " many 25")
+    local frames = {}
+    for l in out:gmatch("[^\n]+") do
+      local f = l:match('"frame":(%d+)')
+      if f then frames[#frames + 1] = tonumber(f) end
+    end
+    assert.are.equal(25, #frames)
+    local _, a = console(port, "status --json")
+    os.execute("sleep 0.3")
+    local _, b = console(port, "status --json")
+    assert.is_true(json.decode(b).result.frame > json.decode(a).result.frame, "the game loop keeps running")
+  end)
+
+  it("changes made through the console persist like the Lua API's", function()
+    assert.are.equal(0, (console(port, "add kept zip:" .. vols .. "/v.zip 7")))
+    assert.matches('"name":"kept"', H.read(save .. "/liveupdate.mounts"), 1, true)
+    console(port, "remove kept")
+    assert.is_nil(H.read(save .. "/liveupdate.mounts"):find('"kept"', 1, true))
+  end)
+
+  it("is off unless asked, and binds 127.0.0.1 only", function()
+    local code, _, err = H.run(dir, "--save-dir " .. H.quote(H.tmpdir()) .. " --frames 2")
+    assert.are.equal(0, code)
+    assert.is_nil(err:find("console listening", 1, true))
+    local _, out = capture("ss -ltn")
+    assert.matches("127.0.0.1:" .. port, out, 1, true)
+    assert.is_nil(out:find("0.0.0.0:" .. port, 1, true))
+  end)
+end)
