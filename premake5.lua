@@ -22,6 +22,7 @@ end
 solution "liveupdate"
     location "build/make"
     configurations { "release", "debug", "asan", "tsan" }
+    flags { "Symbols" }   -- keep symbols (premake4 strips otherwise): sanitizer reports and profiles need them
     language "C"
     includedirs { "engine/include", "engine", "archives" }
     defines { "_GNU_SOURCE" }

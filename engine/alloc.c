@@ -2,10 +2,15 @@
  *
  * Every allocation the library makes goes through here, so an engine can
  * supply its own allocator and tests can make allocation number N fail.
+ * The same file holds the default file-system hooks (lu_io_hooks), so
+ * tests can make I/O call number N fail too.
  * (cJSON and minizip allocate with the C library; see docs/ARCHITECTURE.md.)
  */
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -25,6 +30,49 @@ lu_allocator lu__default_allocator(void)
 {
     lu_allocator a = {std_realloc, std_free, NULL};
     return a;
+}
+
+static int io_open(void *ud, const char *path, int flags, int mode)
+{
+    (void)ud;
+    return open(path, flags, mode);
+}
+static long io_read(void *ud, int fd, void *buf, size_t n)
+{
+    (void)ud;
+    return read(fd, buf, n);
+}
+static long io_write(void *ud, int fd, const void *buf, size_t n)
+{
+    (void)ud;
+    return write(fd, buf, n);
+}
+static int io_fsync(void *ud, int fd)
+{
+    (void)ud;
+    return fsync(fd);
+}
+static int io_rename(void *ud, const char *from, const char *to)
+{
+    (void)ud;
+    return rename(from, to);
+}
+static int io_close(void *ud, int fd)
+{
+    (void)ud;
+    return close(fd);
+}
+
+lu_io_hooks lu__default_io(void)
+{
+    lu_io_hooks io = {io_open, io_read, io_write, io_fsync, io_rename, io_close, NULL};
+    return io;
+}
+
+lu_env lu__default_env(void)
+{
+    lu_env env = {lu__default_allocator(), lu__default_io(), NULL, NULL, 0};
+    return env;
 }
 
 void *lu__malloc(const lu_env *env, size_t n)

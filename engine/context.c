@@ -114,9 +114,10 @@ lu_status lu_context_open(const lu_config *cfg, lu_context **out, lu_error *err)
     *out = NULL;
     lu_status st = LU_OK;
     lu_context *ctx = NULL;
-    lu_env env = {lu__default_allocator(), NULL, NULL, 0};
+    lu_env env = lu__default_env();
     if (!cfg) return lu__fail(err, LU_INVAL, "missing configuration");
     if (cfg->allocator) env.alloc = *cfg->allocator;
+    if (cfg->io) env.io = *cfg->io;
     env.log = cfg->log;
     env.log_ud = cfg->log_ud;
     env.max_uncompressed = cfg->max_uncompressed;

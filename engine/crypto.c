@@ -101,7 +101,8 @@ lu_status lu_hex_file_write(const char *path, const unsigned char *data, size_t 
     const char *slash = strrchr(path, '/');
     snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
     if (slash == path) snprintf(dir, sizeof dir, "/");
-    return lu__fs_write_atomic(dir, slash ? slash + 1 : path, text, strlen(text), err);
+    lu_env env = lu__default_env();
+    return lu__fs_write_atomic(&env, dir, slash ? slash + 1 : path, text, strlen(text), err);
 }
 
 /* Plain Ed25519 over the file's bytes (not the streaming Ed25519ph
@@ -109,7 +110,7 @@ lu_status lu_hex_file_write(const char *path, const unsigned char *data, size_t 
  * whole for that. */
 static lu_status read_whole(const char *path, unsigned char **data, size_t *len, lu_error *err)
 {
-    lu_env env = {lu__default_allocator(), NULL, NULL, 0};
+    lu_env env = lu__default_env();
     return lu__fs_read_all(&env, path, (char **)data, len, err);
 }
 

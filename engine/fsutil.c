@@ -32,19 +32,20 @@ static lu_status io_fail(lu_error *err, const char *what, const char *path)
     return lu__fail(err, st, "%s '%s': %s", what, path, strerror(e));
 }
 
-lu_status lu__fs_write_atomic(const char *dir, const char *name, const void *data, size_t len,
-                              lu_error *err)
+lu_status lu__fs_write_atomic(const lu_env *env, const char *dir, const char *name, const void *data,
+                              size_t len, lu_error *err)
 {
+    const lu_io_hooks *io = &env->io;
     char final[PATH_MAX], tmp[PATH_MAX];
     if (snprintf(final, sizeof final, "%s/%s", dir, name) >= (int)sizeof final ||
         snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, name) >= (int)sizeof tmp)
         return lu__fail(err, LU_INVAL, "path too long: '%s/%s'", dir, name);
     lu_status st = LU_OK;
-    int dfd = -1, fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int dfd, fd = io->open(io->ud, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return io_fail(err, "cannot create", tmp);
     size_t done = 0;
     while (done < len) {
-        ssize_t w = write(fd, (const char *)data + done, len - done);
+        long w = io->write(io->ud, fd, (const char *)data + done, len - done);
         if (w < 0 && errno == EINTR) continue;
         if (w < 0) {
             st = io_fail(err, "cannot write", tmp);
@@ -52,27 +53,32 @@ lu_status lu__fs_write_atomic(const char *dir, const char *name, const void *dat
         }
         done += (size_t)w;
     }
-    if (fsync(fd) != 0) {
+    if (io->fsync(io->ud, fd) != 0) {
         st = io_fail(err, "cannot fsync", tmp);
         goto cleanup;
     }
-    int rc = close(fd);
+    int rc = io->close(io->ud, fd);
     fd = -1;
     if (rc != 0) {
         st = io_fail(err, "cannot close", tmp);
         goto cleanup;
     }
-    if (rename(tmp, final) != 0) {
+    if (io->rename(io->ud, tmp, final) != 0) {
         st = io_fail(err, "cannot rename over", final);
         goto cleanup;
     }
-    /* After the rename the new file is in place; a failed directory fsync
-     * only means durability is not yet guaranteed, which we report. */
-    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0 || fsync(dfd) != 0) return io_fail(err, "cannot fsync directory", dir);
+    /* After the rename the new file is in place and the caller's table must
+     * match it, so this counts as success. A failed directory fsync only
+     * delays durability: after a power cut the directory holds the old file
+     * or the new one, never a mix. */
+    dfd = io->open(io->ud, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    if (dfd >= 0) {
+        io->fsync(io->ud, dfd);
+        io->close(io->ud, dfd);
+    }
+    return LU_OK;
 cleanup:
-    if (dfd >= 0) close(dfd);
-    if (fd >= 0) close(fd);
+    if (fd >= 0) io->close(io->ud, fd);
     if (st != LU_OK) unlink(tmp);
     return st;
 }
@@ -84,7 +90,8 @@ lu_status lu__fs_read_all(const lu_env *env, const char *path, char **data, size
     *len = 0;
     lu_status st = LU_OK;
     char *buf = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    const lu_io_hooks *io = &env->io;
+    int fd = io->open(io->ud, path, O_RDONLY | O_CLOEXEC, 0);
     struct stat sb;
     if (fd < 0 || fstat(fd, &sb) != 0) {
         int e = errno;
@@ -98,7 +105,7 @@ lu_status lu__fs_read_all(const lu_env *env, const char *path, char **data, size
         goto cleanup;
     }
     while (n < cap) {
-        ssize_t r = read(fd, buf + n, cap - n);
+        long r = io->read(io->ud, fd, buf + n, cap - n);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) {
             int e = errno;
@@ -114,7 +121,7 @@ lu_status lu__fs_read_all(const lu_env *env, const char *path, char **data, size
     buf = NULL;
 cleanup:
     lu__free(env, buf);
-    if (fd >= 0) close(fd);
+    if (fd >= 0) io->close(io->ud, fd);
     return st;
 }
 

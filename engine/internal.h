@@ -23,6 +23,7 @@
 
 typedef struct lu_env {
     lu_allocator alloc;
+    lu_io_hooks io;
     lu_log_fn log;
     void *log_ud;
     uint64_t max_uncompressed;
@@ -37,6 +38,9 @@ void lu__free(const lu_env *env, void *p);
 char *lu__strdup(const lu_env *env, const char *s);
 char *lu__strndup(const lu_env *env, const char *s, size_t n);
 lu_allocator lu__default_allocator(void);
+lu_io_hooks lu__default_io(void);
+/* An environment with the default allocator and I/O, no logger. */
+lu_env lu__default_env(void);
 
 /* ---- errors (status.c) ---------------------------------------------- */
 
@@ -224,8 +228,8 @@ lu_status lu__lock_take(const char *dir, int *fd, lu_error *err);
 
 /* Writes `len` bytes to <dir>/<name> through <name>.tmp, fsync, rename and a
  * directory fsync. On failure the old file is untouched. */
-lu_status lu__fs_write_atomic(const char *dir, const char *name, const void *data, size_t len,
-                              lu_error *err);
+lu_status lu__fs_write_atomic(const lu_env *env, const char *dir, const char *name, const void *data,
+                              size_t len, lu_error *err);
 /* Reads a whole file into a NUL-terminated buffer. */
 lu_status lu__fs_read_all(const lu_env *env, const char *path, char **data, size_t *len,
                           lu_error *err);

@@ -55,10 +55,9 @@ lu_status lu__persist_write(const lu_env *env, const char *dir, const lu_snapsho
     }
     size_t n = strlen(text);
     text[n] = '\n';   /* replaces the NUL; length passed explicitly */
-    st = lu__fs_write_atomic(dir, MOUNTS_FILE, text, n + 1, err);
+    st = lu__fs_write_atomic(env, dir, MOUNTS_FILE, text, n + 1, err);
     text[n] = '\0';
 cleanup:
-    (void)env;
     cJSON_free(text);
     cJSON_Delete(root);
     return st;

@@ -81,7 +81,7 @@ lu_status lu_project_parse(const char *name, const char *text, size_t len, lu_pr
 {
     *out = NULL;
     lu_status st = LU_OK;
-    lu_env env = {lu__default_allocator(), NULL, NULL, 0};
+    lu_env env = lu__default_env();
     lu_project *p = lu__calloc(&env, 1, sizeof *p);
     if (!p) return lu__fail(err, LU_MEM_ERROR, "out of memory reading %s", name);
     p->env = env;
@@ -145,7 +145,7 @@ cleanup:
 lu_status lu_project_load(const char *path, lu_project **out, lu_error *err)
 {
     *out = NULL;
-    lu_env env = {lu__default_allocator(), NULL, NULL, 0};
+    lu_env env = lu__default_env();
     char *text;
     size_t len;
     LU_TRY(lu__fs_read_all(&env, path, &text, &len, err));

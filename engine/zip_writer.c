@@ -21,7 +21,7 @@ struct lu_zip_writer {
 lu_status lu_zip_writer_open(const char *path, lu_zip_writer **out, lu_error *err)
 {
     *out = NULL;
-    lu_env env = {lu__default_allocator(), NULL, NULL, 0};
+    lu_env env = lu__default_env();
     lu_zip_writer *w = lu__calloc(&env, 1, sizeof *w);
     if (!w) return lu__fail(err, LU_MEM_ERROR, "out of memory creating '%s'", path);
     w->own_env = env;

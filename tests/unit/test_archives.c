@@ -165,7 +165,7 @@ static size_t count_dir(const char *dir)
 
 static char *parent_of(const char *path)
 {
-    char *p = strdup(path), *slash = strrchr(p, '/');
+    char *p = TH_KEEP(strdup(path)), *slash = strrchr(p, '/');
     if (slash && slash != p) *slash = '\0';
     return p;
 }

@@ -96,6 +96,7 @@ Test(crash, sigkill_during_mount_writes_leaves_old_or_new_table, .timeout = 600)
         char *p = th_path(vols, file);
         th_make_zip(p, (const char *[]){"x.txt", file, NULL});
         vol_uri[i] = malloc(strlen(p) + 5);
+        TH_KEEP(vol_uri[i]);
         sprintf(vol_uri[i], "zip:%s", p);
     }
     const char *env = getenv("LU_CRASH_KILLS");

@@ -23,6 +23,7 @@ static char *zip_at(const char *file, const char *const *entries)
 static char *uri_of(const char *scheme, const char *path)
 {
     char *u = malloc(strlen(scheme) + strlen(path) + 2);
+    TH_KEEP(u);
     sprintf(u, "%s:%s", scheme, path);
     return u;
 }

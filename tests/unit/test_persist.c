@@ -21,6 +21,7 @@ static char *zip_uri(const char *file, const char *content)
     char *p = th_path(vols, file);
     th_make_zip(p, (const char *[]){"x.txt", content, NULL});
     char *u = malloc(strlen(p) + 5);
+    TH_KEEP(u);
     sprintf(u, "zip:%s", p);
     return u;
 }

@@ -91,6 +91,20 @@ typedef struct lu_allocator {
     void *ud;
 } lu_allocator;
 
+/* File-system hooks for the calls that make persistence crash-safe. Each
+ * behaves like the POSIX call of the same name (return value and errno).
+ * Tests use them to make call number N fail; an engine may route them
+ * through its own file layer. Must be thread-safe. */
+typedef struct lu_io_hooks {
+    int (*open)(void *ud, const char *path, int flags, int mode);
+    long (*read)(void *ud, int fd, void *buf, size_t n);
+    long (*write)(void *ud, int fd, const void *buf, size_t n);
+    int (*fsync)(void *ud, int fd);
+    int (*rename)(void *ud, const char *from, const char *to);
+    int (*close)(void *ud, int fd);
+    void *ud;
+} lu_io_hooks;
+
 /* ------------------------------------------------------------------ */
 /* Context                                                             */
 
@@ -107,6 +121,7 @@ typedef struct lu_config {
     lu_log_fn log;              /* default: no logging */
     void *log_ud;
     const lu_allocator *allocator; /* default: the C library's; copied */
+    const lu_io_hooks *io;      /* default: the POSIX calls; copied */
     int prune_stale;            /* at open, prune mounts older than minimum_version (default 0) */
     long long minimum_version;  /* see lu_prune_stale */
 } lu_config;

@@ -1,0 +1,168 @@
+/* test_faults.c -- fault injection by counter, the SQLite way: allocation
+ * number 1, 2, 3 ... fails, then file-system call number 1, 2, 3 ... fails,
+ * through opening a context, adding and removing mounts and persisting.
+ * After each, the call returns an error (no crash; under ASan, no leak) and
+ * a reopen finds a table the sequence passes through.
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+
+#include "helpers.h"
+
+static long counter, fail_at;
+static int fail_errno;
+
+static bool should_fail(void)
+{
+    return fail_at > 0 && ++counter == fail_at;
+}
+
+static void *f_realloc(void *ud, void *p, size_t n)
+{
+    (void)ud;
+    if (should_fail()) return NULL;
+    return realloc(p, n ? n : 1);
+}
+static void f_free(void *ud, void *p)
+{
+    (void)ud;
+    free(p);
+}
+static void *f_cjson_malloc(size_t n)
+{
+    return should_fail() ? NULL : malloc(n);
+}
+
+#define FAILING(call) (should_fail() ? (errno = fail_errno, -1) : (call))
+static int f_open(void *ud, const char *p, int fl, int mode) { (void)ud; return FAILING(open(p, fl, mode)); }
+static long f_read(void *ud, int fd, void *b, size_t n) { (void)ud; return FAILING(read(fd, b, n)); }
+static long f_write(void *ud, int fd, const void *b, size_t n) { (void)ud; return FAILING(write(fd, b, n)); }
+static int f_fsync(void *ud, int fd) { (void)ud; return FAILING(fsync(fd)); }
+static int f_rename(void *ud, const char *a, const char *b) { (void)ud; return FAILING(rename(a, b)); }
+static int f_close(void *ud, int fd) { (void)ud; int r = close(fd); return should_fail() ? (errno = fail_errno, -1) : r; }
+
+static char *save, *uri_a, *uri_b;
+
+static void setup(void)
+{
+    save = th_tempdir();
+    char *vols = th_tempdir(), *a = th_path(vols, "a.zip"), *b = th_path(vols, "b.zip");
+    th_make_zip(a, (const char *[]){"x.txt", "A", NULL});
+    th_make_zip(b, (const char *[]){"x.txt", "B", NULL});
+    uri_a = malloc(strlen(a) + 5);
+    uri_b = malloc(strlen(b) + 5);
+    sprintf(uri_a, "zip:%s", a);
+    sprintf(uri_b, "zip:%s", b);
+    TH_KEEP(uri_a);
+    TH_KEEP(uri_b);
+    lu_context *ctx = th_open(save, NULL);
+    lu_error err;
+    cr_assert_eq(lu_mount_add(ctx, "a", uri_a, 1, 0, &err), LU_OK);
+    lu_context_close(ctx);
+}
+
+TestSuite(faults, .init = setup);
+
+/* The operation under test: open, add b, remove a. Returns true when
+ * every step succeeded. */
+static bool operation(const lu_allocator *alloc, const lu_io_hooks *io)
+{
+    lu_config cfg;
+    lu_config_init(&cfg);
+    cfg.save_dir = save;
+    cfg.allocator = alloc;
+    cfg.io = io;
+    lu_context *ctx = NULL;
+    lu_error err;
+    if (lu_context_open(&cfg, &ctx, &err) != LU_OK) {
+        cr_assert_null(ctx);
+        cr_assert(err.message[0], "a failure has a message");
+        return false;
+    }
+    bool ok = lu_mount_add(ctx, "b", uri_b, 2, 0, &err) == LU_OK;
+    if (ok) ok = lu_mount_remove(ctx, "a", &err) == LU_OK;
+    if (!ok) cr_assert(err.message[0], "a failure has a message");
+    ok = ok && lu_startup_report_count(ctx) == 0;
+    lu_context_close(ctx);
+    return ok;
+}
+
+/* After a run: the table is {a}, {a,b} or {b}; the file is never corrupt. */
+static void check_table(long n)
+{
+    fail_at = 0;
+    lu_context *ctx = th_open(save, NULL);
+    cr_assert_eq(lu_startup_report_count(ctx), 0, "fault %ld: reopen found a problem", n);
+    lu_mount_info *m;
+    size_t cnt;
+    lu_error err;
+    lu_mounts_get(ctx, &m, &cnt, &err);
+    bool a = false, b = false;
+    for (size_t i = 0; i < cnt; i++) {
+        a |= strcmp(m[i].name, "a") == 0;
+        b |= strcmp(m[i].name, "b") == 0;
+    }
+    lu_free(ctx, m);
+    cr_assert(cnt >= 1 && cnt <= 2 && (a || b), "fault %ld: table has %zu mounts", n, cnt);
+    lu_context_close(ctx);
+}
+
+/* Restores the starting table {a}. */
+static void reset(void)
+{
+    fail_at = 0;
+    lu_context *ctx = th_open(save, NULL);
+    lu_error err;
+    lu_mount_remove(ctx, "b", &err);
+    lu_mount_add(ctx, "a", uri_a, 1, 0, &err);
+    lu_context_close(ctx);
+}
+
+Test(faults, every_allocation_failure_is_survived, .timeout = 300)
+{
+    lu_allocator alloc = {f_realloc, f_free, NULL};
+    cJSON_Hooks hooks = {f_cjson_malloc, free};
+    cJSON_InitHooks(&hooks);   /* test process only: cJSON's hooks are global */
+    long n;
+    for (n = 1; n < 100000; n++) {
+        counter = 0;
+        fail_at = n;
+        bool ok = operation(&alloc, NULL);
+        long used = counter;
+        check_table(n);
+        if (ok && used < n) break;   /* ran to the end without reaching the fault */
+        reset();
+    }
+    cJSON_InitHooks(NULL);
+    cr_log_info("allocation faults: %ld points, each survived", n - 1);
+    cr_assert_gt(n, 20, "the operation allocates");
+}
+
+static void io_loop(int err_no, const char *label)
+{
+    lu_io_hooks io = {f_open, f_read, f_write, f_fsync, f_rename, f_close, NULL};
+    fail_errno = err_no;
+    long n;
+    for (n = 1; n < 10000; n++) {
+        counter = 0;
+        fail_at = n;
+        bool ok = operation(NULL, &io);
+        long used = counter;
+        check_table(n);
+        if (ok && used < n) break;
+        reset();
+    }
+    cr_log_info("%s faults: %ld points, each survived", label, n - 1);
+    cr_assert_gt(n, 8, "the operation does file-system calls");
+}
+
+Test(faults, every_io_failure_is_survived, .timeout = 300)
+{
+    io_loop(EIO, "EIO");
+}
+
+Test(faults, every_disk_full_is_survived, .timeout = 300)
+{
+    io_loop(ENOSPC, "ENOSPC");
+}
