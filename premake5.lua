@@ -85,3 +85,9 @@ project "lutool"
 -- Tests (tests/): Criterion unit tests and the concurrency stress test.
 program("lu_tests", { "tests/unit/*.c" }, { "criterion" })
 program("lu_stress_threads", { "tests/stress/threads.c" })
+
+-- Fuzz targets (tests/fuzz) as plain programs that replay a corpus; tools/fuzz
+-- builds the same sources with clang's libFuzzer.
+for _, t in ipairs({ "mounts_file", "manifest", "version_file", "zip_open", "project", "console_line" }) do
+    program("fuzz_" .. t .. "_replay", { "tests/fuzz/fuzz_" .. t .. ".c", "tests/fuzz/replay_main.c" })
+end

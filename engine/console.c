@@ -439,7 +439,56 @@ static void execute(lu_console *c, client *cl, char *line)
     cJSON_Delete(out.json);
 }
 
+/* Splits buffered input into lines and answers them (shared by the socket
+ * path and lu__console_answer). */
+static int answer_lines(lu_console *c, client *cl);
+
+size_t lu__console_answer(lu_console *c, const char *bytes, size_t len, char **out)
+{
+    client cl;
+    memset(&cl, 0, sizeof cl);
+    cl.fd = -1;
+    for (size_t off = 0; off < len;) {
+        size_t n = len - off < LU_CONSOLE_LINE_MAX - cl.in_len ? len - off : LU_CONSOLE_LINE_MAX - cl.in_len;
+        memcpy(cl.in + cl.in_len, bytes + off, n);
+        cl.in_len += n;
+        off += n;
+        answer_lines(c, &cl);
+    }
+    *out = cl.out;
+    return cl.out_len;
+}
+
 /* Reads what a client sent and answers its complete lines. */
+static int answer_lines(lu_console *c, client *cl)
+{
+    int answered = 0;
+    char *nl;
+    while ((nl = memchr(cl->in, '\n', cl->in_len)) != NULL) {
+        *nl = '\0';
+        if (!cl->skipping) {
+            if (memchr(cl->in, '\0', (size_t)(nl - cl->in))) send_text(cl, "%% error INVAL NUL byte in the line\n");
+            else execute(c, cl, cl->in);
+            answered++;
+        }
+        cl->skipping = false;
+        size_t used = (size_t)(nl - cl->in) + 1;
+        memmove(cl->in, nl + 1, cl->in_len - used);
+        cl->in_len -= used;
+    }
+    if (cl->in_len == LU_CONSOLE_LINE_MAX) {   /* no newline in a full buffer */
+        if (!cl->skipping) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "%%%% error INVAL line longer than %d bytes\n", LU_CONSOLE_LINE_MAX);
+            send_text(cl, msg);
+            answered++;
+        }
+        cl->skipping = true;
+        cl->in_len = 0;
+    }
+    return answered;
+}
+
 static int serve_input(lu_console *c, client *cl)
 {
     int answered = 0;
@@ -451,29 +500,7 @@ static int serve_input(lu_console *c, client *cl)
         }
         if (r < 0) break;
         cl->in_len += (size_t)r;
-        char *nl;
-        while ((nl = memchr(cl->in, '\n', cl->in_len)) != NULL) {
-            *nl = '\0';
-            if (!cl->skipping) {
-                if (memchr(cl->in, '\0', (size_t)(nl - cl->in))) send_text(cl, "%% error INVAL NUL byte in the line\n");
-                else execute(c, cl, cl->in);
-                answered++;
-            }
-            cl->skipping = false;
-            size_t used = (size_t)(nl - cl->in) + 1;
-            memmove(cl->in, nl + 1, cl->in_len - used);
-            cl->in_len -= used;
-        }
-        if (cl->in_len == LU_CONSOLE_LINE_MAX) {   /* no newline in a full buffer */
-            if (!cl->skipping) {
-                char msg[96];
-                snprintf(msg, sizeof msg, "%%%% error INVAL line longer than %d bytes\n", LU_CONSOLE_LINE_MAX);
-                send_text(cl, msg);
-                answered++;
-            }
-            cl->skipping = true;
-            cl->in_len = 0;
-        }
+        answered += answer_lines(c, cl);
     }
     return answered;
 }

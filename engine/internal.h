@@ -224,6 +224,19 @@ lu_status lu__persist_move_aside(const lu_env *env, const char *dir, char **move
 /* Takes <dir>/liveupdate.lock. Returns the fd or LU_LOCKED / LU_IO_ERROR. */
 lu_status lu__lock_take(const char *dir, int *fd, lu_error *err);
 
+/* ---- console (console.c) --------------------------------------------- */
+
+struct lu_console;
+/* Answers request bytes as a client connection would (for the fuzz target
+ * and tests). *out (malloc'd, may be NULL) gets the answer; returns its
+ * length. */
+size_t lu__console_answer(struct lu_console *c, const char *bytes, size_t len, char **out);
+
+/* ---- version files (prune.c) ------------------------------------------ */
+
+/* Parses {"version": N} (N an integer); false when it is not that. */
+bool lu__parse_version_file(const char *data, size_t len, long long *version);
+
 /* ---- file helpers (fsutil.c) ---------------------------------------- */
 
 /* Writes `len` bytes to <dir>/<name> through <name>.tmp, fsync, rename and a

@@ -100,13 +100,17 @@ static const char *get_str(const cJSON *o, const char *k)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static bool get_num(const cJSON *o, const char *k, double *out)
+/* A whole number in [lo, hi] (doubles are checked before any conversion). */
+static bool get_num(const cJSON *o, const char *k, double lo, double hi, double *out)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    if (!cJSON_IsNumber(v)) return false;
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi)) return false;
+    if (v->valuedouble != (double)(long long)v->valuedouble) return false;
     *out = v->valuedouble;
     return true;
 }
+
+#define MAX_EXACT 9007199254740992.0   /* 2^53: sizes and versions above are not exact in JSON */
 
 /* Copies an array of strings; false when it is not one. */
 static bool get_strv(const cJSON *o, const char *k, char ***out, size_t *n)
@@ -137,8 +141,9 @@ static lu_status parse_resources(const cJSON *root, lu_manifest *m, lu_error *er
         lu_manifest_resource *r = &m->resources[m->nresources];
         double size;
         const char *path = get_str(it, "path");
-        if (!path || !get_num(it, "size", &size) || size < 0)
-            return lu__fail(err, LU_FORMAT_ERROR, "manifest: resources[%zu] needs 'path' and 'size'", m->nresources);
+        if (!path || !get_num(it, "size", 0, MAX_EXACT, &size))
+            return lu__fail(err, LU_FORMAT_ERROR, "manifest: resources[%zu] needs 'path' and a whole 'size' >= 0",
+                            m->nresources);
         r->path = strdup(path);
         r->sha256 = strdup(get_str(it, "sha256") ? get_str(it, "sha256") : "");
         r->size = (uint64_t)size;
@@ -185,9 +190,11 @@ static lu_status parse_volumes(const cJSON *root, lu_manifest *m, lu_error *err)
         double size = 0, version = 0, prio = 0;
         if (!name || !file)
             return lu__fail(err, LU_FORMAT_ERROR, "manifest: volumes[%zu] needs 'name' and 'file'", m->nvolumes - 1);
-        get_num(it, "size", &size);
-        get_num(it, "version", &version);
-        get_num(it, "priority", &prio);
+        if ((cJSON_GetObjectItemCaseSensitive(it, "size") && !get_num(it, "size", 0, MAX_EXACT, &size)) ||
+            (cJSON_GetObjectItemCaseSensitive(it, "version") && !get_num(it, "version", -MAX_EXACT, MAX_EXACT, &version)) ||
+            (cJSON_GetObjectItemCaseSensitive(it, "priority") && !get_num(it, "priority", 0, 2147483647.0, &prio)))
+            return lu__fail(err, LU_FORMAT_ERROR, "manifest: volume '%s': size, version and priority must be whole numbers in range",
+                            name);
         v->name = strdup(name);
         v->file = strdup(file);
         v->sha256 = strdup(get_str(it, "sha256") ? get_str(it, "sha256") : "");

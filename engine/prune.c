@@ -23,6 +23,18 @@ typedef struct candidate {
     char *uri, *path;
 } candidate;
 
+bool lu__parse_version_file(const char *data, size_t len, long long *version)
+{
+    cJSON *doc = cJSON_ParseWithLength(data, len);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, "version");
+    /* range first: converting an out-of-range double is undefined */
+    bool ok = cJSON_IsNumber(v) && v->valuedouble > -9.2e18 && v->valuedouble < 9.2e18 &&
+              v->valuedouble == (double)(long long)v->valuedouble;
+    if (ok) *version = (long long)v->valuedouble;
+    cJSON_Delete(doc);
+    return ok;
+}
+
 /* Why mount `name` is stale, in buf; false when it is current. */
 static bool stale_reason(lu_context *ctx, const char *name, long long minimum, char *buf, size_t cap)
 {
@@ -40,16 +52,12 @@ static bool stale_reason(lu_context *ctx, const char *name, long long minimum, c
         snprintf(buf, cap, "cannot read %s: %s", vpath, err.message);
         return true;
     }
-    cJSON *doc = cJSON_ParseWithLength(data, size);
+    long long version;
+    bool readable = lu__parse_version_file(data, size, &version);
     lu_free(ctx, data);
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, "version");
-    bool stale = true;
-    if (!cJSON_IsNumber(v)) snprintf(buf, cap, "%s is not {\"version\": <integer>}", vpath);
-    else if (v->valuedouble < (double)minimum)
-        snprintf(buf, cap, "version %.0f is older than the minimum %lld", v->valuedouble, minimum);
-    else stale = false;
-    cJSON_Delete(doc);
-    return stale;
+    if (!readable) snprintf(buf, cap, "%s is not {\"version\": <integer>}", vpath);
+    else if (version < minimum) snprintf(buf, cap, "version %lld is older than the minimum %lld", version, minimum);
+    return !readable || version < minimum;
 }
 
 /* True when `path` is a regular file inside <save>/volumes/. */
