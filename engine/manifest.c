@@ -206,21 +206,27 @@ static lu_status parse_volumes(const cJSON *root, lu_manifest *m, lu_error *err)
     return LU_OK;
 }
 
-lu_status lu_manifest_parse(const char *json, size_t len, lu_manifest **out, lu_error *err)
+/* Parses a manifest, or with `catalog` a catalog (volumes only). */
+static lu_status parse_document(const char *json, size_t len, bool catalog, lu_manifest **out, lu_error *err)
 {
+    const char *what = catalog ? "catalog" : "manifest";
     *out = NULL;
     lu_status st = LU_OK;
     lu_manifest *m = calloc(1, sizeof *m);
     cJSON *root = cJSON_ParseWithLength(json, len);
     if (!m) {
-        st = lu__fail(err, LU_MEM_ERROR, "manifest: out of memory");
+        st = lu__fail(err, LU_MEM_ERROR, "%s: out of memory", what);
         goto cleanup;
     }
     if (!cJSON_IsObject(root)) {
-        st = lu__fail(err, LU_FORMAT_ERROR, "manifest: not a JSON object");
+        st = lu__fail(err, LU_FORMAT_ERROR, "%s: not a JSON object", what);
         goto cleanup;
     }
-    if ((st = parse_resources(root, m, err)) != LU_OK || (st = parse_proxies(root, m, err)) != LU_OK ||
+    if (catalog && !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(root, "volumes"))) {
+        st = lu__fail(err, LU_FORMAT_ERROR, "catalog: 'volumes' must be an array");
+        goto cleanup;
+    }
+    if ((!catalog && ((st = parse_resources(root, m, err)) != LU_OK || (st = parse_proxies(root, m, err)) != LU_OK)) ||
         (st = parse_volumes(root, m, err)) != LU_OK)
         goto cleanup;
     *out = m;
@@ -229,6 +235,16 @@ cleanup:
     cJSON_Delete(root);
     lu_manifest_free(m);
     return st;
+}
+
+lu_status lu_manifest_parse(const char *json, size_t len, lu_manifest **out, lu_error *err)
+{
+    return parse_document(json, len, false, out, err);
+}
+
+lu_status lu_catalog_parse(const char *json, size_t len, lu_manifest **out, lu_error *err)
+{
+    return parse_document(json, len, true, out, err);
 }
 
 /* ---- from a project ------------------------------------------------- */

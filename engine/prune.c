@@ -49,7 +49,7 @@ static bool stale_reason(lu_context *ctx, const char *name, long long minimum, c
         return true;
     }
     if (st != LU_OK) {
-        snprintf(buf, cap, "cannot read %s: %s", vpath, err.message);
+        snprintf(buf, cap, "cannot read %s: %.400s", vpath, err.message);
         return true;
     }
     long long version;

@@ -3,15 +3,7 @@
 local H = require("helpers")
 local json = require("dkjson")
 
-local LUTOOL = os.getenv("LU_LUTOOL") or (H.root .. "/build/bin/lutool")
-
-local function lutool(args)
-  local out, err = os.tmpname(), os.tmpname()
-  local _, code = H.sh(H.quote(LUTOOL) .. " " .. args .. " >" .. H.quote(out) .. " 2>" .. H.quote(err))
-  local o, e = H.read(out), H.read(err)
-  os.remove(out); os.remove(err)
-  return code, o, e
-end
+local lutool = H.lutool
 
 local function entries(zip)
   local p = io.popen("unzip -Z1 " .. H.quote(zip))
@@ -29,12 +21,7 @@ local function unzip_text(zip, entry)
   return s
 end
 
-local function sha256(path)
-  local p = io.popen("sha256sum " .. H.quote(path))
-  local s = p:read("l"):match("^(%x+)")
-  p:close()
-  return s
-end
+local sha256 = H.sha256
 
 local PROJECT = [[
 [project]

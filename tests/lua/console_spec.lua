@@ -5,7 +5,7 @@
 local H = require("helpers")
 local json = require("dkjson")
 
-local LUTOOL = os.getenv("LU_LUTOOL") or (H.root .. "/build/bin/lutool")
+local LUTOOL = H.lutool_bin
 
 local function free_port()
   local p = io.popen([[python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"]])

@@ -40,7 +40,7 @@ describe("Defold manual scripts (examples/defold_manual)", function()
 end)
 
 describe("the demo game (examples/demo)", function()
-  local LUTOOL = os.getenv("LU_LUTOOL") or (H.root .. "/build/bin/lutool")
+  local LUTOOL = H.lutool_bin
 
   local function demo_bundle()
     local out = H.tmpdir() .. "/demo"

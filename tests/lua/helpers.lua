@@ -6,6 +6,7 @@ M.root = os.getenv("LU_ROOT") or "."
 M.lurun = os.getenv("LU_LURUN") or (M.root .. "/build/bin/lurun")
 -- Prepended to lurun's command line unquoted (tools/test sets sanitizer options here).
 M.lurun_prefix = os.getenv("LU_LURUN_PREFIX") or ""
+M.lutool_bin = os.getenv("LU_LUTOOL") or (M.root .. "/build/bin/lutool")
 
 local function sh(cmd)
   local ok, _, code = os.execute(cmd)
@@ -38,25 +39,7 @@ function M.read(path)
   return s
 end
 
-function M.exists(path) -- A TCP server on 127.0.0.1 that accepts connections and never answers
--- (a stalled server, for timeouts). Returns its port and a stop function.
-function M.stalled_server()
-  local p = io.popen([[python3 -c "
-import os, socket, sys, time
-s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(8)
-print(s.getsockname()[1], os.getpid(), flush=True)
-conns = []
-t = time.time() + 60
-while time.time() < t:
-    conns.append(s.accept()[0])
-" & ]])
-  local line = p:read("*l")
-  p:close()
-  local port, pid = line:match("(%d+) (%d+)")
-  return tonumber(port), function() os.execute("kill " .. pid .. " 2>/dev/null") end
-end
-
-return M.read(path) ~= nil end
+function M.exists(path) return M.read(path) ~= nil end
 
 -- Writes files = {["rel/path"] = "text"} under dir.
 function M.tree(dir, files)
@@ -88,6 +71,23 @@ function M.run(dir, args)
   local o, e = M.read(out), M.read(err)
   os.remove(out); os.remove(err)
   return code, o, e
+end
+
+-- Runs lutool with `args` (shell words); returns exit code, stdout, stderr.
+function M.lutool(args)
+  local out, err = os.tmpname(), os.tmpname()
+  local _, code = sh(M.quote(M.lutool_bin) .. " " .. args .. " >" .. M.quote(out) .. " 2>" .. M.quote(err))
+  local o, e = M.read(out), M.read(err)
+  os.remove(out); os.remove(err)
+  return code, o, e
+end
+
+-- Hex SHA-256 of a file (sha256sum).
+function M.sha256(path)
+  local p = io.popen("sha256sum " .. M.quote(path))
+  local s = p:read("l"):match("^(%x+)")
+  p:close()
+  return s
 end
 
 -- Starts nginx serving `root` on a free loopback port; returns the base URL

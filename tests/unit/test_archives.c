@@ -392,7 +392,7 @@ Test(archives, zips_from_our_own_writer_are_served_and_reproducible)
     char *dir = th_tempdir(), *zp = th_path(dir, "ours.zip"), *again = th_path(dir, "again.zip");
     write_own_zip(zp, entries);
     write_own_zip(again, entries);
-    size_t l1, l2;
+    size_t l1 = 0, l2 = 0;
     char *b1 = th_read_file(zp, &l1), *b2 = th_read_file(again, &l2);
     cr_expect(l1 == l2 && memcmp(b1, b2, l1) == 0, "lu_zip_writer output is not byte-identical");
     lu_context *ctx = open_ctx(th_tempdir(), NULL);

@@ -39,7 +39,7 @@ static void child_loop(const char *save)
             if (have[i] && next_remove < 0) next_remove = i;
             if (!have[i] && next_add < 0) next_add = i;
         }
-        char name[8];
+        char name[16];
         /* Adding phase while the set is m0..mk with k < 5, else removing. */
         bool adding = n < NVOL && (n == 0 || have[0]);
         if (adding) {

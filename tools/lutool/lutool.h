@@ -9,6 +9,12 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "liveupdate/liveupdate.h"
+#include "liveupdate/manifest.h"
+
+#define LUTOOL_MANIFEST "/liveupdate.manifest.json"
 
 int lutool_bundle(int argc, char **argv);
 int lutool_inspect(int argc, char **argv);
@@ -19,5 +25,34 @@ int lutool_console(int argc, char **argv);
 
 /* True when argv holds --help or -h. */
 bool lutool_wants_help(int argc, char **argv);
+
+/* open_volume.c. Each prints its error as "lutool <cmd>: ..." and
+ * returns 1, or returns 0. */
+
+/* True when `path` is a directory. */
+bool lutool_is_dir(const char *path);
+
+/* Opens the zip at `zip` as the _base mount of a new context without a save
+ * directory. *out: close with lu_context_close. */
+int lutool_open_zip(const char *cmd, const char *zip, lu_context **out);
+
+/* Reads and parses the zip's /liveupdate.manifest.json; *out is NULL (and
+ * the return 0) when the zip has none. Free with lu_manifest_free. */
+int lutool_read_manifest(const char *cmd, lu_context *ctx, const char *zip, lu_manifest **out);
+
+/* Parses <bundle_dir>/liveupdate/catalog.json; *out is NULL (and the
+ * return 0) when there is no catalog. Free with lu_manifest_free. */
+int lutool_read_catalog(const char *cmd, const char *bundle_dir, lu_manifest **out);
+
+enum { LUTOOL_VOLUME_OK, LUTOOL_VOLUME_MISSING, LUTOOL_VOLUME_MISMATCH };
+
+/* Compares <bundle_dir>/liveupdate/<v->file> (its full path goes to `path`)
+ * with the catalog entry's size and sha256. Returns one of the values
+ * above; `why` gets "OK", "MISSING" or "MISMATCH (...)". */
+int lutool_check_volume(const char *bundle_dir, const lu_manifest_volume *v, char *path, size_t cap,
+                        char *why, size_t why_cap);
+
+/* "512 B", "1.5 KiB", "3.2 MiB", "1.07 GiB". */
+void lutool_human_size(uint64_t n, char *buf, size_t cap);
 
 #endif

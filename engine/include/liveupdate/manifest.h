@@ -52,6 +52,11 @@ typedef struct lu_manifest {
 /* Parses manifest JSON. LU_FORMAT_ERROR names the field that is wrong. */
 lu_status lu_manifest_parse(const char *json, size_t len, lu_manifest **out, lu_error *err);
 
+/* Parses a volume catalog (liveupdate/catalog.json: {"version": 1,
+ * "volumes": [...]}) into a manifest that has only `volumes`.
+ * LU_FORMAT_ERROR names the field that is wrong; LU_MEM_ERROR. */
+lu_status lu_catalog_parse(const char *json, size_t len, lu_manifest **out, lu_error *err);
+
 /* Builds a manifest from game.project's [proxy.<id>] sections over the
  * resource paths `paths` (with `sizes`) of a content tree. Proxy
  * `resources` are glob patterns separated by spaces or commas ('*' within
