@@ -53,7 +53,7 @@ local function program(name, srcs, extra_links)
         files(srcs)
         links { "liveupdate" }
         links(extra_links or {})
-        links { "minizip", "z", "cjson", "sodium", "pthread" }
+        links { "curl", "minizip", "z", "cjson", "sodium", "pthread" }
         outdirs "bin"
 end
 
@@ -62,9 +62,9 @@ project "liveupdate_lua"
     kind "SharedLib"
     targetname "liveupdate"
     targetprefix ""
-    files { "lua/liveupdate_module.c" }
+    files { "lua/liveupdate_module.c", "lua/liveupdate_download.c" }
     includedirs { "/usr/include/lua5.4", "lua" }
-    links { "liveupdate", "minizip", "z", "cjson", "sodium", "pthread" }
+    links { "liveupdate", "curl", "minizip", "z", "cjson", "sodium", "pthread" }
     outdirs "lib"
 
 -- The runtime: build/bin/lurun (engine/host) with the Lua host modules (lua/).
@@ -79,7 +79,7 @@ project "lurun"
 project "lutool"
     kind "ConsoleApp"
     files { "tools/lutool/*.c" }
-    links { "liveupdate", "minizip", "z", "cjson", "sodium", "edit", "pthread" }
+    links { "liveupdate", "curl", "minizip", "z", "cjson", "sodium", "edit", "pthread" }
     outdirs "bin"
 
 -- Tests (tests/): Criterion unit tests and the concurrency stress test.

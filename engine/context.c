@@ -15,6 +15,7 @@ void lu_config_init(lu_config *cfg)
     memset(cfg, 0, sizeof *cfg);
     cfg->mount_on_start = 1;
     cfg->max_uncompressed = UINT64_C(1) << 30;
+    cfg->max_downloads = 2;
 }
 
 void lu__report_add(lu_context *ctx, const char *name, const char *uri, const char *action,
@@ -144,6 +145,15 @@ lu_status lu_context_open(const lu_config *cfg, lu_context **out, lu_error *err)
         st = lu__lock_take(ctx->save_dir, &ctx->lock_fd, err);
         if (st != LU_OK) goto cleanup;
     }
+    if (cfg->public_key) {
+        memcpy(ctx->public_key, cfg->public_key, sizeof ctx->public_key);
+        ctx->has_public_key = true;
+    }
+    ctx->max_downloads = cfg->max_downloads > 0 ? cfg->max_downloads : 2;
+    if (cfg->ca_file && !(ctx->ca_file = lu__strdup(&ctx->env, cfg->ca_file))) {
+        st = lu__fail(err, LU_MEM_ERROR, "out of memory opening a context");
+        goto cleanup;
+    }
     st = mount_builtin(ctx, LU_BASE_MOUNT, cfg->base_uri, LU_BASE_PRIORITY, err);
     if (st != LU_OK) goto cleanup;
     st = mount_builtin(ctx, LU_BUILTIN_MOUNT, cfg->builtin_uri, LU_BUILTIN_PRIORITY, err);
@@ -164,6 +174,7 @@ cleanup:
 void lu_context_close(lu_context *ctx)
 {
     if (!ctx) return;
+    lu__downloads_shutdown(ctx);
     lu__jobs_shutdown(ctx);
     lu__cell_publish(&ctx->cell, NULL);
     ctx->current = NULL;
@@ -179,6 +190,7 @@ void lu_context_close(lu_context *ctx)
     pthread_mutex_destroy(&ctx->queue_lock);
     pthread_mutex_destroy(&ctx->write_lock);
     lu__free(&ctx->env, ctx->save_dir);
+    lu__free(&ctx->env, ctx->ca_file);
     lu_env env = ctx->env;
     lu__free(&env, ctx);
 }

@@ -1,4 +1,5 @@
 /* crypto.c -- SHA-256 and Ed25519 through libsodium (see liveupdate/crypto.h). */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -112,6 +113,15 @@ static lu_status read_whole(const char *path, unsigned char **data, size_t *len,
 {
     lu_env env = lu__default_env();
     return lu__fs_read_all(&env, path, (char **)data, len, err);
+}
+
+lu_status lu_public_key_parse(const char *hex_or_path, unsigned char out[32], lu_error *err)
+{
+    size_t n = strlen(hex_or_path), used = 0;
+    bool hex = n == 64;
+    for (size_t i = 0; hex && i < n; i++) hex = isxdigit((unsigned char)hex_or_path[i]) != 0;
+    if (hex && sodium_hex2bin(out, 32, hex_or_path, n, NULL, &used, NULL) == 0 && used == 32) return LU_OK;
+    return lu_hex_file_read(hex_or_path, out, 32, err);
 }
 
 lu_status lu_verify_file_signature(const char *path, const unsigned char public_key[32], lu_error *err)

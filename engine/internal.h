@@ -276,6 +276,12 @@ struct lu_context {
     pthread_t worker;
     bool worker_started, stopping;
     lu_job *jobs, *jobs_tail, *done, *done_tail;
+    /* downloads (download.c): created by the first lu_download_start */
+    struct lu_downloads *downloads;
+    unsigned char public_key[32];
+    bool has_public_key;
+    char *ca_file;
+    int max_downloads;
 };
 
 /* Opens the volume and commits it to the table (mount_table.c). */
@@ -283,6 +289,11 @@ lu_status lu__mount_add_internal(lu_context *ctx, const char *name, const char *
                                  int priority, unsigned flags, bool builtin, lu_error *err);
 /* Stops the worker and frees queued jobs and completions (mount_table.c). */
 void lu__jobs_shutdown(lu_context *ctx);
+/* Advances transfers and runs download callbacks; returns how many ran
+ * (download.c, from lu_update). */
+int lu__downloads_poll(lu_context *ctx);
+/* Stops every transfer (keeping .part files) without callbacks. */
+void lu__downloads_shutdown(lu_context *ctx);
 /* Appends to the start-up report (context.c). */
 void lu__report_add(lu_context *ctx, const char *name, const char *uri, const char *action,
                     const lu_error *err);

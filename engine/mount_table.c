@@ -286,7 +286,7 @@ int lu_update(lu_context *ctx)
         }
         job_free(ctx, j);
     }
-    return ran;
+    return ran + lu__downloads_poll(ctx);
 }
 
 void lu__jobs_shutdown(lu_context *ctx)

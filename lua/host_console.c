@@ -9,6 +9,7 @@
 
 #include "host.h"
 #include "liveupdate/console.h"
+#include "liveupdate/download.h"
 
 static lu_status cmd_missing(void *ud, int argc, char **argv, int json, lu_console_out *out, lu_error *err)
 {
@@ -52,6 +53,7 @@ static lu_status cmd_downloads(void *ud, int argc, char **argv, int json, lu_con
         char d[32], tot[32];
         if (json) {
             cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "kind", "http");
             cJSON_AddNumberToObject(o, "id", t[i].id);
             cJSON_AddStringToObject(o, "url", t[i].url);
             if (t[i].path) cJSON_AddStringToObject(o, "path", t[i].path);
@@ -63,8 +65,36 @@ static lu_status cmd_downloads(void *ud, int argc, char **argv, int json, lu_con
                               t[i].total < 0 ? "?" : lu_console_size((uint64_t)t[i].total, tot, sizeof tot), t[i].url);
         }
     }
+    lu_download_info *v = NULL;
+    size_t nv = 0;
+    lu_status st = lu_downloads_get(h->ctx, &v, &nv, err);
+    if (st != LU_OK) {
+        cJSON_Delete(arr);
+        return st;
+    }
+    for (size_t i = 0; i < nv; i++) {
+        char d[32], tot[32];
+        if (json) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "kind", "volume");
+            cJSON_AddNumberToObject(o, "id", v[i].id);
+            cJSON_AddStringToObject(o, "url", v[i].url);
+            cJSON_AddStringToObject(o, "file", v[i].file);
+            cJSON_AddNumberToObject(o, "done", (double)v[i].done);
+            cJSON_AddNumberToObject(o, "total", (double)v[i].total);
+            cJSON_AddNumberToObject(o, "attempt", v[i].attempt);
+            cJSON_AddStringToObject(o, "state", v[i].state);
+            cJSON_AddItemToArray(arr, o);
+        } else {
+            lu_console_printf(out, "vol%-3d %10s of %-10s %-9s try %d  %s  %s\n", v[i].id,
+                              lu_console_size(v[i].done, d, sizeof d),
+                              v[i].total ? lu_console_size(v[i].total, tot, sizeof tot) : "?", v[i].state,
+                              v[i].attempt, v[i].file, v[i].url);
+        }
+    }
+    lu_free(h->ctx, v);
     if (json) lu_console_json(out, arr);
-    else lu_console_printf(out, "%zu transfer(s) in flight\n", n);
+    else lu_console_printf(out, "%zu transfer(s) in flight (%zu http.request, %zu volume download(s))\n", n + nv, n, nv);
     return LU_OK;
 }
 

@@ -22,6 +22,12 @@ int luaopen_liveupdate(lua_State *L);
  * Returns 0, or -1 when the module is not open. */
 int lu_lua_use_context(lua_State *L, lu_context *ctx, const lu_manifest *manifest);
 
+/* Sets the folder URL download_volume fetches volumes from when neither
+ * the catalog entry nor the options give one (lurun: game.http_url).
+ * `url` is copied; NULL clears it. Returns 0, or -1 (module not open, or
+ * out of memory). */
+int lu_lua_set_http_url(lua_State *L, const char *url);
+
 /* Sets the value at `idx` (a script instance table, or nil) as the `self`
  * passed to callbacks registered from now on. */
 void lu_lua_set_self(lua_State *L, int idx);

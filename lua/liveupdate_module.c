@@ -7,7 +7,8 @@
  *   get_mounts() -> {{name, uri, priority}, ...} in lookup order
  *   is_built_with_excluded_files() -> boolean
  *   init{save_dir, base, builtin, mount_on_start, max_uncompressed,
- *        prune_stale, minimum_version}
+ *        prune_stale, minimum_version, public_key (hex or a file of hex),
+ *        ca_file, http_url, max_downloads}
  *       -> true | nil, message, status
  *   poll() -> number of callbacks run
  *   exists(path) -> boolean;  which(path) -> mount name | nil
@@ -20,6 +21,7 @@
  *       sha256, version, priority}
  *   get_catalog() -> every catalog entry of the base manifest
  *   volume_path(file) -> <save>/volumes/<file> | nil, message, status
+ *   download_volume, cancel_download, get_downloads: liveupdate_download.c
  *   LIVEUPDATE_* status constants.
  *
  * Two error channels, as in Lua's own libraries: a caller's mistake (wrong
@@ -38,34 +40,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "liveupdate/crypto.h"
 #include "liveupdate/manifest.h"
 #include "liveupdate_lua.h"
+#include "liveupdate_state.h"
 
-#define STATE_KEY "liveupdate.state"
-
-typedef struct pending pending;
-
-typedef struct state {
-    lu_context *ctx;
-    int owned;            /* opened by init(); closed by shutdown()/__gc */
-    lu_manifest *manifest; /* the base manifest (catalog of volumes), or NULL */
-    int owns_manifest;
-    lua_State *L;         /* main thread: callbacks run there */
-    int self_ref;         /* current script instance, LUA_NOREF = nil */
-    pending *pending;     /* add_mount requests not yet delivered */
-    int error_ref;        /* first error raised by a callback during poll */
-} state;
-
-struct pending {
-    pending *next, **prev;
-    state *st;
-    int cb_ref, self_ref;
-};
-
-static state *get_state(lua_State *L)
+state *lu_lua__state(lua_State *L)
 {
     return (state *)lua_touserdata(L, lua_upvalueindex(1));
 }
+
 
 static int not_initialized(lua_State *L)
 {
@@ -75,7 +59,7 @@ static int not_initialized(lua_State *L)
     return 3;
 }
 
-static int fail_result(lua_State *L, const lu_error *err)
+int lu_lua__fail(lua_State *L, const lu_error *err)
 {
     lua_pushnil(L);
     lua_pushstring(L, err->message);
@@ -83,13 +67,55 @@ static int fail_result(lua_State *L, const lu_error *err)
     return 3;
 }
 
-static void pending_free(lua_State *L, pending *p)
+
+void lu_lua__pending_free(lua_State *L, pending *p)
 {
     *p->prev = p->next;
     if (p->next) p->next->prev = p->prev;
     luaL_unref(L, LUA_REGISTRYINDEX, p->cb_ref);
     luaL_unref(L, LUA_REGISTRYINDEX, p->self_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, p->progress_ref);
     free(p);
+}
+
+
+pending *lu_lua__pending_new(lua_State *L, state *st, int cb_idx)
+{
+    pending *p = calloc(1, sizeof *p);
+    if (!p) {
+        luaL_error(L, "out of memory");
+        return NULL;
+    }
+    p->st = st;
+    p->progress_ref = LUA_NOREF;
+    lua_pushvalue(L, cb_idx);
+    p->cb_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, st->self_ref);
+    p->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    p->next = st->pending;
+    p->prev = &st->pending;
+    if (st->pending) st->pending->prev = &p->next;
+    st->pending = p;
+    return p;
+}
+
+void lu_lua__call(state *st, int fn_ref, int self_ref, int nargs)
+{
+    lua_State *L = st->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, fn_ref);
+    lua_insert(L, -nargs - 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, self_ref);
+    lua_insert(L, -nargs - 1);
+    /* While the callback runs, `self` is the one it was registered with, so
+     * calls it makes (add_mount, msg.post in lurun) act for that script. */
+    int outer_self = st->self_ref;
+    st->self_ref = self_ref;
+    int rc = lua_pcall(L, nargs + 1, 0, 0);
+    st->self_ref = outer_self;
+    if (rc != LUA_OK) {
+        if (st->error_ref == LUA_NOREF) st->error_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        else lua_pop(L, 1);
+    }
 }
 
 /* Closes an owned context; undelivered callbacks are dropped with it. */
@@ -101,7 +127,9 @@ static void state_close(lua_State *L, state *st)
     if (st->owned) lu_context_close(st->ctx);
     st->ctx = NULL;
     st->owned = 0;
-    while (st->pending) pending_free(L, st->pending);
+    free(st->http_url);
+    st->http_url = NULL;
+    while (st->pending) lu_lua__pending_free(L, st->pending);
 }
 
 static int state_gc(lua_State *L)
@@ -120,26 +148,17 @@ static void on_mount_done(void *ud, const char *name, const char *uri, const lu_
     pending *p = ud;
     state *st = p->st;
     lua_State *L = st->L;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, p->cb_ref);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, p->self_ref);
     lua_pushstring(L, name);
     lua_pushstring(L, uri);
     lua_pushinteger(L, err->status);
     if (err->status == LU_OK) lua_pushnil(L);
     else lua_pushstring(L, err->message);
-    /* While the callback runs, `self` is the one it was registered with, so
-     * calls it makes (add_mount, msg.post in lurun) act for that script. */
-    int outer_self = st->self_ref;
-    st->self_ref = p->self_ref;
-    p->self_ref = LUA_NOREF;
-    pending_free(L, p);
-    int rc = lua_pcall(L, 5, 0, 0);
-    luaL_unref(L, LUA_REGISTRYINDEX, st->self_ref);
-    st->self_ref = outer_self;
-    if (rc != LUA_OK) {
-        if (st->error_ref == LUA_NOREF) st->error_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-        else lua_pop(L, 1);
-    }
+    int cb = p->cb_ref, self = p->self_ref;
+    p->cb_ref = p->self_ref = LUA_NOREF;
+    lu_lua__pending_free(L, p);
+    lu_lua__call(st, cb, self, 4);
+    luaL_unref(L, LUA_REGISTRYINDEX, cb);
+    luaL_unref(L, LUA_REGISTRYINDEX, self);
 }
 
 static void check_name(lua_State *L, const char *name)
@@ -150,7 +169,7 @@ static void check_name(lua_State *L, const char *name)
 
 static int l_add_mount(lua_State *L)
 {
-    state *st = get_state(L);
+    state *st = lu_lua__state(L);
     const char *name = luaL_checkstring(L, 1);
     const char *uri = luaL_checkstring(L, 2);
     lua_Integer prio = luaL_checkinteger(L, 3);
@@ -169,27 +188,17 @@ static int l_add_mount(lua_State *L)
         lua_pushinteger(L, LU_NOT_INITIALIZED);
         return 1;
     }
-    pending *p = calloc(1, sizeof *p);
-    if (!p) return luaL_error(L, "out of memory");
-    p->st = st;
-    lua_pushvalue(L, 4);
-    p->cb_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, st->self_ref);
-    p->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    p->next = st->pending;
-    p->prev = &st->pending;
-    if (st->pending) st->pending->prev = &p->next;
-    st->pending = p;
+    pending *p = lu_lua__pending_new(L, st, 4);
     lu_error err;
     lu_status s = lu_mount_add_async(st->ctx, name, uri, (int)prio, flags, on_mount_done, p, &err);
-    if (s != LU_OK) pending_free(L, p);
+    if (s != LU_OK) lu_lua__pending_free(L, p);
     lua_pushinteger(L, s);
     return 1;
 }
 
 static int l_remove_mount(lua_State *L)
 {
-    state *st = get_state(L);
+    state *st = lu_lua__state(L);
     const char *name = luaL_checkstring(L, 1);
     if (name[0] == '_') return luaL_error(L, "Cannot remove base mounts: %s", name);
     check_name(L, name);
@@ -208,12 +217,12 @@ static int l_remove_mount(lua_State *L)
 
 static int l_get_mounts(lua_State *L)
 {
-    state *st = get_state(L);
+    state *st = lu_lua__state(L);
     if (!st->ctx) return not_initialized(L);
     lu_mount_info *m;
     size_t n;
     lu_error err;
-    if (lu_mounts_get(st->ctx, &m, &n, &err) != LU_OK) return fail_result(L, &err);
+    if (lu_mounts_get(st->ctx, &m, &n, &err) != LU_OK) return lu_lua__fail(L, &err);
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
         lua_createtable(L, 0, 3);
@@ -232,7 +241,7 @@ static int l_get_mounts(lua_State *L)
 /* True when the base bundle's manifest lists an excluded proxy. */
 static int l_is_built_with_excluded_files(lua_State *L)
 {
-    state *st = get_state(L);
+    state *st = lu_lua__state(L);
     int excluded = 0;
     void *data;
     size_t size;
@@ -283,7 +292,7 @@ static void push_volume(lua_State *L, const lu_manifest_volume *v)
  * nested proxies) is missing now, in catalog order. */
 static int l_get_volumes_for(lua_State *L)
 {
-    state *st = get_state(L);
+    state *st = lu_lua__state(L);
     const char *proxy = luaL_checkstring(L, 1);
     if (!st->ctx) return not_initialized(L);
     const lu_manifest *m = st->manifest;
@@ -292,7 +301,7 @@ static int l_get_volumes_for(lua_State *L)
     char **missing;
     size_t n;
     lu_error err;
-    if (lu_manifest_missing(st->ctx, m, proxy, 1, &missing, &n, &err) != LU_OK) return fail_result(L, &err);
+    if (lu_manifest_missing(st->ctx, m, proxy, 1, &missing, &n, &err) != LU_OK) return lu_lua__fail(L, &err);
     lua_newtable(L);
     lua_Integer k = 1;
     for (size_t v = 0; v < m->nvolumes; v++) {
@@ -313,7 +322,7 @@ static int l_get_volumes_for(lua_State *L)
 
 static int l_get_catalog(lua_State *L)
 {
-    state *st = get_state(L);
+    state *st = lu_lua__state(L);
     if (!st->ctx) return not_initialized(L);
     lua_newtable(L);
     for (size_t v = 0; st->manifest && v < st->manifest->nvolumes; v++) {
@@ -325,12 +334,12 @@ static int l_get_catalog(lua_State *L)
 
 static int l_volume_path(lua_State *L)
 {
-    state *st = get_state(L);
+    state *st = lu_lua__state(L);
     const char *file = luaL_checkstring(L, 1);
     if (!st->ctx) return not_initialized(L);
     char path[4096];
     lu_error err;
-    if (lu_volume_path(st->ctx, file, path, sizeof path, &err) != LU_OK) return fail_result(L, &err);
+    if (lu_volume_path(st->ctx, file, path, sizeof path, &err) != LU_OK) return lu_lua__fail(L, &err);
     lua_pushstring(L, path);
     return 1;
 }
@@ -350,8 +359,9 @@ static const char *opt_string(lua_State *L, const char *key)
 static int l_init(lua_State *L)
 {
     static const char *const known[] = {"save_dir", "base", "builtin", "mount_on_start", "max_uncompressed",
-                                        "prune_stale", "minimum_version", NULL};
-    state *st = get_state(L);
+                                        "prune_stale", "minimum_version", "public_key", "ca_file",
+                                        "http_url", "max_downloads", NULL};
+    state *st = lu_lua__state(L);
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_pushnil(L);
     while (lua_next(L, 1)) {
@@ -387,9 +397,27 @@ static int l_init(lua_State *L)
         cfg.minimum_version = lua_tointeger(L, -1);
     }
     lua_pop(L, 1);
+    if (lua_getfield(L, 1, "max_downloads") != LUA_TNIL) {
+        if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 || lua_tointeger(L, -1) > 64)
+            return luaL_error(L, "init: max_downloads must be an integer from 1 to 64");
+        cfg.max_downloads = (int)lua_tointeger(L, -1);
+    }
+    lua_pop(L, 1);
+    cfg.ca_file = opt_string(L, "ca_file");
+    const char *http_url = opt_string(L, "http_url");
     lu_error err;
+    unsigned char key[32];
+    const char *pk = opt_string(L, "public_key");
+    if (pk) {
+        if (lu_public_key_parse(pk, key, &err) != LU_OK) return lu_lua__fail(L, &err);
+        cfg.public_key = key;
+    }
     lu_context *ctx;
-    if (lu_context_open(&cfg, &ctx, &err) != LU_OK) return fail_result(L, &err);
+    if (lu_context_open(&cfg, &ctx, &err) != LU_OK) return lu_lua__fail(L, &err);
+    if (http_url && !(st->http_url = strdup(http_url))) {
+        lu_context_close(ctx);
+        return luaL_error(L, "out of memory");
+    }
     st->ctx = ctx;
     st->owned = 1;
     load_base_manifest(st);
@@ -399,7 +427,7 @@ static int l_init(lua_State *L)
 
 static int l_shutdown(lua_State *L)
 {
-    state *st = get_state(L);
+    state *st = lu_lua__state(L);
     state_close(L, st);
     lua_pushboolean(L, 1);
     return 1;
@@ -407,7 +435,7 @@ static int l_shutdown(lua_State *L)
 
 static int l_poll(lua_State *L)
 {
-    state *st = get_state(L);
+    state *st = lu_lua__state(L);
     if (!st->ctx) {
         lua_pushinteger(L, 0);
         return 1;
@@ -425,7 +453,7 @@ static int l_poll(lua_State *L)
 
 static int l_get_startup_report(lua_State *L)
 {
-    state *st = get_state(L);
+    state *st = lu_lua__state(L);
     if (!st->ctx) return not_initialized(L);
     size_t n = lu_startup_report_count(st->ctx);
     lua_createtable(L, (int)n, 0);
@@ -452,7 +480,7 @@ static int l_get_startup_report(lua_State *L)
 
 static int l_exists(lua_State *L)
 {
-    state *st = get_state(L);
+    state *st = lu_lua__state(L);
     const char *path = luaL_checkstring(L, 1);
     if (!st->ctx) return not_initialized(L);
     lua_pushboolean(L, lu_exists(st->ctx, path));
@@ -461,7 +489,7 @@ static int l_exists(lua_State *L)
 
 static int l_which(lua_State *L)
 {
-    state *st = get_state(L);
+    state *st = lu_lua__state(L);
     const char *path = luaL_checkstring(L, 1);
     if (!st->ctx) return not_initialized(L);
     lu_stat_info si;
@@ -473,13 +501,13 @@ static int l_which(lua_State *L)
 
 static int l_load_resource(lua_State *L)
 {
-    state *st = get_state(L);
+    state *st = lu_lua__state(L);
     const char *path = luaL_checkstring(L, 1);
     if (!st->ctx) return not_initialized(L);
     void *data;
     size_t size;
     lu_error err;
-    if (lu_read(st->ctx, path, &data, &size, &err) != LU_OK) return fail_result(L, &err);
+    if (lu_read(st->ctx, path, &data, &size, &err) != LU_OK) return lu_lua__fail(L, &err);
     lua_pushlstring(L, data, size);
     lu_free(st->ctx, data);
     return 1;
@@ -487,14 +515,14 @@ static int l_load_resource(lua_State *L)
 
 static int l_list(lua_State *L)
 {
-    state *st = get_state(L);
+    state *st = lu_lua__state(L);
     const char *prefix = luaL_optstring(L, 1, "/");
     const char *mount = luaL_optstring(L, 2, NULL);
     if (!st->ctx) return not_initialized(L);
     char **paths;
     size_t n;
     lu_error err;
-    if (lu_list_paths(st->ctx, prefix, mount, &paths, &n, &err) != LU_OK) return fail_result(L, &err);
+    if (lu_list_paths(st->ctx, prefix, mount, &paths, &n, &err) != LU_OK) return lu_lua__fail(L, &err);
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
         lua_pushstring(L, paths[i]);
@@ -522,6 +550,9 @@ static const luaL_Reg funcs[] = {
     {"get_volumes_for", l_get_volumes_for},
     {"get_catalog", l_get_catalog},
     {"volume_path", l_volume_path},
+    {"download_volume", lu_lua__download_volume},
+    {"cancel_download", lu_lua__cancel_download},
+    {"get_downloads", lu_lua__get_downloads},
     {NULL, NULL},
 };
 
@@ -617,6 +648,17 @@ int lu_lua_use_context(lua_State *L, lu_context *ctx, const lu_manifest *manifes
     st->owned = 0;
     st->manifest = (lu_manifest *)manifest;
     st->owns_manifest = 0;
+    return 0;
+}
+
+int lu_lua_set_http_url(lua_State *L, const char *url)
+{
+    state *st = host_state(L);
+    if (!st) return -1;
+    char *copy = url ? strdup(url) : NULL;
+    if (url && !copy) return -1;
+    free(st->http_url);
+    st->http_url = copy;
     return 0;
 }
 

@@ -25,6 +25,7 @@
 
 #include "host.h"
 #include "liveupdate/console.h"
+#include "liveupdate/crypto.h"
 #include "liveupdate_lua.h"
 
 typedef struct options {
@@ -187,6 +188,22 @@ static bool open_context(lu_host *h, const options *o, const char *absdir)
     if (lu_project_get_int(h->project, min_key ? min_key : "game.minimum_lu_version", 0, &v, &err) != LU_OK)
         goto bad_config;
     cfg.minimum_version = v;
+    if (lu_project_get_int(h->project, "liveupdate.max_downloads", 2, &v, &err) != LU_OK) goto bad_config;
+    cfg.max_downloads = (int)(v > 0 && v <= 64 ? v : 2);
+    /* public_key and ca_file: hex text or a path, relative to the game folder */
+    unsigned char key[32];
+    char keypath[PATH_MAX], capath[PATH_MAX];
+    const char *pk = lu_project_get(h->project, "liveupdate.public_key");
+    if (pk && *pk) {
+        if (strlen(pk) != 64 && pk[0] != '/' && path_fmt(keypath, sizeof keypath, "%s/%s", absdir, pk)) pk = keypath;
+        if (lu_public_key_parse(pk, key, &err) != LU_OK) goto bad_config;
+        cfg.public_key = key;
+    }
+    const char *ca = lu_project_get(h->project, "liveupdate.ca_file");
+    if (ca && *ca) {
+        if (ca[0] != '/' && path_fmt(capath, sizeof capath, "%s/%s", absdir, ca)) ca = capath;
+        cfg.ca_file = ca;
+    }
     if (lu_context_open(&cfg, &h->ctx, &err) != LU_OK) {
         fprintf(stderr, "lurun: cannot start: %s\n", err.message);
         return false;
@@ -254,6 +271,8 @@ static void open_lua(lu_host *h)
         lua_pop(L, 1);
     }
     lu_lua_use_context(L, h->ctx, h->manifest);
+    const char *url = lu_project_get(h->project, "game.http_url");
+    if (url && *url) lu_lua_set_http_url(L, url);
 }
 
 /* liveupdate.poll() from C, so callback errors are reported like others. */

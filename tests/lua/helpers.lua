@@ -90,18 +90,25 @@ function M.sha256(path)
   return s
 end
 
--- Starts nginx serving `root` on a free loopback port; returns the base URL
--- and a stop function.
-function M.nginx(root, tls)
-  local dir = M.tmpdir()
+-- Starts nginx serving `root` on a loopback port; returns the base URL, a
+-- stop function, the certificate (tls) and nginx's folder (access.log
+-- there lists "<status> <uri> <bytes sent>" per request). opts: port (reuse
+-- one, e.g. to restart a server mid-download), limit_rate ("64k").
+-- /status/500 and /status/403 answer those statuses.
+function M.nginx(root, tls, opts)
+  opts = opts or {}
+  local dir = opts.dir or M.tmpdir()
   local listen = ""
   if tls then
-    assert(sh("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -keyout " ..
-              M.quote(dir .. "/key.pem") .. " -out " .. M.quote(dir .. "/cert.pem") .. " 2>/dev/null"))
+    if not M.exists(dir .. "/cert.pem") then
+      assert(sh("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -keyout " ..
+                M.quote(dir .. "/key.pem") .. " -out " .. M.quote(dir .. "/cert.pem") .. " 2>/dev/null"))
+    end
     listen = " ssl; ssl_certificate " .. dir .. "/cert.pem; ssl_certificate_key " .. dir .. "/key.pem"
   end
-  for _ = 1, 20 do
-    local port = math.random(20000, 45000)
+  local rate = opts.limit_rate and ("limit_rate " .. opts.limit_rate .. ";") or ""
+  for _ = 1, (opts.port and 50 or 20) do
+    local port = opts.port or math.random(20000, 45000)
     M.write(dir .. "/nginx.conf", ([[
 user root;
 worker_processes 1;
@@ -109,22 +116,32 @@ error_log %s/error.log;
 pid %s/nginx.pid;
 events { worker_connections 64; }
 http {
-  access_log off;
+  log_format st '$status $uri $body_bytes_sent';
+  access_log %s/access.log st;
   client_body_temp_path %s/body; proxy_temp_path %s/proxy; fastcgi_temp_path %s/fcgi;
   uwsgi_temp_path %s/uwsgi; scgi_temp_path %s/scgi;
   types { application/zip zip; application/json json; text/plain txt; }
   server {
-    listen 127.0.0.1:%d%s; root %s;
+    listen 127.0.0.1:%d%s; root %s; %s
     location = /echo { return 200 "$request_method $http_x_test $content_length"; }
+    location = /status/500 { return 500; }
+    location = /status/403 { return 403; }
   }
 }
-]]):format(dir, dir, dir, dir, dir, dir, dir, port, listen, root))
+]]):format(dir, dir, dir, dir, dir, dir, dir, dir, port, listen, root, rate))
     if sh("nginx -c " .. M.quote(dir .. "/nginx.conf") .. " -p " .. M.quote(dir) .. " 2>/dev/null") then
       local stop = function()
+        local pid = (M.read(dir .. "/nginx.pid") or ""):match("%d+")
         sh("nginx -c " .. M.quote(dir .. "/nginx.conf") .. " -p " .. M.quote(dir) .. " -s stop 2>/dev/null")
+        -- wait until the master has exited, so the port can be reused
+        for _ = 1, 100 do
+          if not pid or not sh("kill -0 " .. pid .. " 2>/dev/null") then break end
+          sh("sleep 0.05")
+        end
       end
-      return ((tls and "https" or "http") .. "://127.0.0.1:%d"):format(port), stop, dir .. "/cert.pem"
+      return ((tls and "https" or "http") .. "://127.0.0.1:%d"):format(port), stop, dir .. "/cert.pem", dir, port
     end
+    if opts.port then sh("sleep 0.1") end
   end
   error("could not start nginx (is it installed? tools/setup installs nginx-light)")
 end

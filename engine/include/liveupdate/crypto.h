@@ -32,6 +32,11 @@ lu_status lu_sha256_file(const char *path, char out[LU_SHA256_HEX], uint64_t *si
  * LU_FORMAT_ERROR names the file when the text is not that. */
 lu_status lu_hex_file_read(const char *path, unsigned char *out, size_t bytes, lu_error *err);
 
+/* A public key given as 64 hex characters, or as the path of a key file
+ * (lutool keygen's .pub). Returns LU_OK, LU_FORMAT_ERROR or LU_NOT_FOUND /
+ * LU_IO_ERROR for an unreadable file; the message names the file. */
+lu_status lu_public_key_parse(const char *hex_or_path, unsigned char out[32], lu_error *err);
+
 /* Writes `bytes` bytes as hex plus a newline to `path` (crash-safe). */
 lu_status lu_hex_file_write(const char *path, const unsigned char *data, size_t bytes, lu_error *err);
 

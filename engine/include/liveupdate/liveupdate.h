@@ -124,6 +124,9 @@ typedef struct lu_config {
     const lu_io_hooks *io;      /* default: the POSIX calls; copied */
     int prune_stale;            /* at open, prune mounts older than minimum_version (default 0) */
     long long minimum_version;  /* see lu_prune_stale */
+    const unsigned char *public_key; /* 32-byte Ed25519 key for signed downloads, or NULL; copied */
+    const char *ca_file;        /* PEM bundle for HTTPS downloads; NULL = the system's */
+    int max_downloads;          /* transfers at once (liveupdate/download.h; default 2) */
 } lu_config;
 
 /* Fills `cfg` with the defaults. Never fails. */

@@ -1,0 +1,801 @@
+/* download.c -- resumable, verified volume downloads on libcurl's multi
+ * interface, advanced by lu_update() (contract: liveupdate/download.h).
+ *
+ * Each download is a small state machine: QUEUED (waiting for a free slot
+ * or for its retry time), BODY (receiving into <file>.part), SIG (fetching
+ * "<url>.sig" into memory), then finished: a result waits in the list until
+ * lu_update() runs its callback. Files: <save>/downloads/<file>.part, its
+ * sidecar <file>.part.json ({"url", "etag", "last_modified", "size",
+ * "sha256"}, written crash-safely before the first byte of a response is
+ * kept) and, when verified, <save>/volumes/<file> (plus <file>.sig).
+ *
+ * Resume rule: a .part is continued only when its sidecar names the same
+ * URL, size and SHA-256 and holds a validator; the request then carries
+ * Range and If-Range. A server whose validator changed answers 200 with the
+ * whole new file, and the .part is truncated and restarted rather than
+ * spliced. The SHA-256 state is rebuilt from the kept bytes before resuming.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <sodium.h>
+
+#include "internal.h"
+#include "liveupdate/crypto.h"
+#include "liveupdate/download.h"
+
+enum phase { QUEUED, BODY, SIG, FINISHED };
+
+typedef struct dl {
+    struct dl *next;
+    lu_context *ctx;
+    int id, attempt;
+    enum phase phase;
+    char *url, *file, *sha256;
+    char part[PATH_MAX], meta[PATH_MAX], final[PATH_MAX];
+    lu_download_request req;      /* callbacks and limits (strings above) */
+    long long next_try_ms;
+    CURL *easy;
+    struct curl_slist *headers;
+    int fd;                        /* the .part while receiving */
+    crypto_hash_sha256_state hs;
+    uint64_t have, range_from, total, reported;
+    bool response_started, sidecar_written, cancelled;
+    long http_code;
+    char etag[256], last_modified[128];
+    lu_status abort_status;        /* set by a callback that stopped the transfer */
+    char abort_msg[LU_ERROR_MAX];
+    char sig[160];
+    size_t sig_len;
+    lu_error result;
+    char errbuf[CURL_ERROR_SIZE];
+} dl;
+
+typedef struct lu_downloads lu_downloads;
+
+struct lu_downloads {
+    CURLM *multi;
+    dl *list;
+    int next_id;
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc;
+
+static void curl_init_once(void)
+{
+    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void lu_download_request_init(lu_download_request *req)
+{
+    memset(req, 0, sizeof *req);
+    req->max_size = UINT64_C(1) << 30;
+    req->timeout_ms = 30000;
+    req->connect_timeout_ms = 10000;
+    req->retries = 3;
+    req->backoff_ms = 250;
+    req->verify_signature = -1;
+}
+
+/* ---- files ---------------------------------------------------------- */
+
+static void set_result(dl *d, lu_status st, const char *fmt, ...) LU_PRINTF(3, 4);
+static void set_result(dl *d, lu_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    lu__vfail(&d->result, st, fmt, ap);
+    va_end(ap);
+}
+
+static void remove_part(dl *d)
+{
+    unlink(d->part);
+    unlink(d->meta);
+}
+
+/* Writes the sidecar for the response now starting (crash-safe). */
+static lu_status write_sidecar(lu_context *ctx, dl *d, lu_error *err)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "url", d->url);
+    cJSON_AddStringToObject(j, "etag", d->etag);
+    cJSON_AddStringToObject(j, "last_modified", d->last_modified);
+    cJSON_AddNumberToObject(j, "size", (double)d->req.size);
+    cJSON_AddStringToObject(j, "sha256", d->sha256 ? d->sha256 : "");
+    char *text = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    if (!text) return lu__fail(err, LU_MEM_ERROR, "out of memory writing '%s'", d->meta);
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/downloads", ctx->save_dir);
+    const char *name = strrchr(d->meta, '/') + 1;
+    lu_status st = lu__fs_write_atomic(&ctx->env, dir, name, text, strlen(text), err);
+    cJSON_free(text);
+    return st;
+}
+
+/* True when the sidecar describes this request and has a validator; fills
+ * the validator fields for If-Range. */
+static bool sidecar_matches(lu_context *ctx, dl *d)
+{
+    char *text = NULL;
+    size_t len;
+    lu_error err;
+    if (lu__fs_read_all(&ctx->env, d->meta, &text, &len, &err) != LU_OK) return false;
+    cJSON *j = cJSON_ParseWithLength(text, len);
+    lu__free(&ctx->env, text);
+    const char *url = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "url"));
+    const char *etag = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "etag"));
+    const char *lm = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "last_modified"));
+    const char *sha = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "sha256"));
+    const cJSON *size = cJSON_GetObjectItemCaseSensitive(j, "size");
+    bool ok = url && etag && lm && sha && cJSON_IsNumber(size) && strcmp(url, d->url) == 0 &&
+              strcmp(sha, d->sha256 ? d->sha256 : "") == 0 && size->valuedouble == (double)d->req.size &&
+              (etag[0] || lm[0]) && strlen(etag) < sizeof d->etag && strlen(lm) < sizeof d->last_modified;
+    if (ok) {
+        snprintf(d->etag, sizeof d->etag, "%s", etag);
+        snprintf(d->last_modified, sizeof d->last_modified, "%s", lm);
+    }
+    cJSON_Delete(j);
+    return ok;
+}
+
+/* Hashes the bytes already in the .part into d->hs; false on a read error. */
+static bool rehash_part(dl *d, uint64_t n)
+{
+    unsigned char buf[65536];
+    uint64_t done = 0;
+    while (done < n) {
+        ssize_t r = pread(d->fd, buf, n - done < sizeof buf ? (size_t)(n - done) : sizeof buf, (off_t)done);
+        if (r <= 0) return false;
+        crypto_hash_sha256_update(&d->hs, buf, (size_t)r);
+        done += (uint64_t)r;
+    }
+    return true;
+}
+
+/* fsyncs the .part, renames it to the volume path and fsyncs the folder. */
+static lu_status install(lu_context *ctx, dl *d, lu_error *err)
+{
+    char vdir[PATH_MAX];
+    snprintf(vdir, sizeof vdir, "%s/volumes", ctx->save_dir);
+    LU_TRY(lu__fs_mkdirs(vdir, err));
+    int fd = open(d->part, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0) {
+        int e = errno;
+        if (fd >= 0) close(fd);
+        return lu__fail(err, lu__errno_status(e) == LU_NO_SPACE ? LU_NO_SPACE : LU_IO_ERROR,
+                        "cannot sync '%s': %s", d->part, strerror(e));
+    }
+    close(fd);
+    if (rename(d->part, d->final) != 0)
+        return lu__fail(err, LU_IO_ERROR, "cannot move '%s' to '%s': %s", d->part, d->final, strerror(errno));
+    if (d->sig_len) {
+        char sig_path[PATH_MAX + 8], sig_part[PATH_MAX + 8];
+        snprintf(sig_path, sizeof sig_path, "%s.sig", d->final);
+        snprintf(sig_part, sizeof sig_part, "%s.sig", d->part);
+        if (rename(sig_part, sig_path) != 0) unlink(sig_part);
+    }
+    int dfd = open(vdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    unlink(d->meta);
+    return LU_OK;
+}
+
+/* ---- curl callbacks ------------------------------------------------- */
+
+static void header_value(const char *line, size_t len, const char *name, char *out, size_t cap)
+{
+    size_t n = strlen(name);
+    if (len <= n || strncasecmp(line, name, n) != 0 || line[n] != ':') return;
+    const char *v = line + n + 1, *end = line + len;
+    while (v < end && (*v == ' ' || *v == '\t')) v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ')) end--;
+    if ((size_t)(end - v) < cap) snprintf(out, cap, "%.*s", (int)(end - v), v);
+}
+
+static size_t on_header(char *line, size_t size, size_t n, void *ud)
+{
+    dl *d = ud;
+    size_t len = size * n;
+    if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {   /* a new response (redirects, 100) */
+        d->etag[0] = d->last_modified[0] = '\0';
+        return len;
+    }
+    if (d->phase == BODY) {
+        header_value(line, len, "ETag", d->etag, sizeof d->etag);
+        header_value(line, len, "Last-Modified", d->last_modified, sizeof d->last_modified);
+    }
+    return len;
+}
+
+static size_t abort_with(dl *d, lu_status st, const char *fmt, ...) LU_PRINTF(3, 4);
+static size_t abort_with(dl *d, lu_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    d->abort_status = st;
+    vsnprintf(d->abort_msg, sizeof d->abort_msg, fmt, ap);
+    va_end(ap);
+    return 0;   /* what a curl callback returns to stop the transfer */
+}
+
+/* The first body bytes of a response: decide between keeping the .part
+ * (206 to our Range), restarting it (200) or ignoring the body (errors). */
+static bool start_response(lu_context *ctx, dl *d)
+{
+    curl_easy_getinfo(d->easy, CURLINFO_RESPONSE_CODE, &d->http_code);
+    bool is_file = strncasecmp(d->url, "file:", 5) == 0;
+    if (is_file) d->http_code = 200;
+    d->response_started = true;
+    if (d->http_code == 206 && d->range_from > 0) {
+        curl_off_t len = -1;
+        curl_easy_getinfo(d->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
+        d->total = len >= 0 ? d->range_from + (uint64_t)len : d->req.size;
+    } else if (d->http_code == 200) {
+        if (d->have > 0) {                 /* the validator changed: start over */
+            lu__log(&ctx->env, LU_LOG_INFO, "download '%s': the server's file changed; starting over", d->url);
+            if (ftruncate(d->fd, 0) != 0 || lseek(d->fd, 0, SEEK_SET) != 0) return false;
+            crypto_hash_sha256_init(&d->hs);
+            d->have = d->range_from = 0;
+        }
+        curl_off_t len = -1;
+        curl_easy_getinfo(d->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
+        d->total = len >= 0 ? (uint64_t)len : d->req.size;
+    } else {
+        return true;                       /* an error answer: its body is not kept */
+    }
+    if (!is_file) {
+        lu_error err;
+        if (write_sidecar(ctx, d, &err) != LU_OK) {
+            abort_with(d, err.status, "%s", err.message);
+            return false;
+        }
+    }
+    d->sidecar_written = true;
+    return true;
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *ud)
+{
+    dl *d = ud;
+    size_t len = size * n;
+    if (d->phase == SIG) {
+        if (d->sig_len + len >= sizeof d->sig)
+            return abort_with(d, LU_SIGNATURE_MISMATCH, "the signature of '%s' is over %llu bytes", d->url,
+                              (unsigned long long)sizeof d->sig);
+        memcpy(d->sig + d->sig_len, data, len);
+        d->sig_len += len;
+        return len;
+    }
+    if (!d->response_started && !start_response(d->ctx, d))
+        return d->abort_status ? 0 : abort_with(d, LU_IO_ERROR, "cannot truncate '%s'", d->part);
+    if (d->http_code != 200 && d->http_code != 206) return len;
+    if (d->have + len > d->req.max_size)
+        return abort_with(d, LU_FORMAT_ERROR, "'%s' is larger than the maximum of %llu bytes", d->url,
+                          (unsigned long long)d->req.max_size);
+    if (d->req.size && d->have + len > d->req.size)
+        return abort_with(d, LU_HASH_MISMATCH, "'%s' is larger than the expected %llu bytes", d->url,
+                          (unsigned long long)d->req.size);
+    size_t done = 0;
+    while (done < len) {
+        ssize_t w = write(d->fd, data + done, len - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) {
+            int e = errno;
+            return abort_with(d, lu__errno_status(e) == LU_NO_SPACE ? LU_NO_SPACE : LU_IO_ERROR,
+                              "cannot write '%s': %s", d->part, strerror(e));
+        }
+        done += (size_t)w;
+    }
+    crypto_hash_sha256_update(&d->hs, (const unsigned char *)data, len);
+    d->have += len;
+    return len;
+}
+
+/* ---- attempts -------------------------------------------------------- */
+
+static void end_transfer(lu_downloads *all, dl *d)
+{
+    if (d->easy) {
+        curl_multi_remove_handle(all->multi, d->easy);
+        curl_easy_cleanup(d->easy);
+        d->easy = NULL;
+    }
+    curl_slist_free_all(d->headers);
+    d->headers = NULL;
+    if (d->fd >= 0) close(d->fd);
+    d->fd = -1;
+}
+
+static void finish(lu_downloads *all, dl *d)
+{
+    end_transfer(all, d);
+    d->phase = FINISHED;
+}
+
+static CURL *new_easy(lu_context *ctx, dl *d, const char *url)
+{
+    CURL *e = curl_easy_init();
+    if (!e) return NULL;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, d);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, d);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, d);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, d->errbuf);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, d->req.connect_timeout_ms);
+    /* a stall, not a slow link, is a timeout: under 1 byte/s for timeout_ms */
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (d->req.timeout_ms + 999) / 1000);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (ctx->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, ctx->ca_file);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https,file");
+    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS | CURLPROTO_FILE));
+    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    return e;
+}
+
+/* Starts the body transfer of an attempt: opens the .part (continuing it
+ * when the sidecar allows), sets Range/If-Range, adds the handle. */
+static lu_status start_body(lu_context *ctx, dl *d, lu_error *err)
+{
+    d->response_started = d->sidecar_written = false;
+    d->abort_status = LU_OK;
+    d->http_code = 0;
+    d->errbuf[0] = '\0';
+    d->etag[0] = d->last_modified[0] = '\0';
+    d->sig_len = 0;
+    crypto_hash_sha256_init(&d->hs);
+    d->have = d->range_from = 0;
+    struct stat st;
+    bool resume = stat(d->part, &st) == 0 && st.st_size > 0 && sidecar_matches(ctx, d) &&
+                  (!d->req.size || (uint64_t)st.st_size < d->req.size);
+    d->fd = open(d->part, O_RDWR | O_CREAT | O_CLOEXEC | (resume ? 0 : O_TRUNC), 0644);
+    if (d->fd < 0) return lu__fail(err, LU_IO_ERROR, "cannot open '%s': %s", d->part, strerror(errno));
+    if (resume && !rehash_part(d, (uint64_t)st.st_size)) resume = false;
+    if (resume) {
+        d->have = d->range_from = (uint64_t)st.st_size;
+        lseek(d->fd, 0, SEEK_END);
+    } else {
+        if (ftruncate(d->fd, 0) != 0) return lu__fail(err, LU_IO_ERROR, "cannot truncate '%s'", d->part);
+        crypto_hash_sha256_init(&d->hs);
+        unlink(d->meta);
+        d->etag[0] = d->last_modified[0] = '\0';
+    }
+    d->easy = new_easy(ctx, d, d->url);
+    if (!d->easy) return lu__fail(err, LU_MEM_ERROR, "out of memory starting '%s'", d->url);
+    if (resume) {
+        char range[64], ifr[300];
+        snprintf(range, sizeof range, "%llu-", (unsigned long long)d->range_from);
+        curl_easy_setopt(d->easy, CURLOPT_RANGE, range);
+        snprintf(ifr, sizeof ifr, "If-Range: %s", d->etag[0] ? d->etag : d->last_modified);
+        d->headers = curl_slist_append(NULL, ifr);
+        curl_easy_setopt(d->easy, CURLOPT_HTTPHEADER, d->headers);
+        lu__log(&ctx->env, LU_LOG_INFO, "download '%s': resuming at byte %llu", d->url,
+                (unsigned long long)d->range_from);
+    }
+    d->phase = BODY;
+    if (curl_multi_add_handle(ctx->downloads->multi, d->easy) != CURLM_OK)
+        return lu__fail(err, LU_MEM_ERROR, "cannot start '%s'", d->url);
+    return LU_OK;
+}
+
+static lu_status start_sig(lu_context *ctx, dl *d, lu_error *err)
+{
+    char url[PATH_MAX + 8];
+    snprintf(url, sizeof url, "%s.sig", d->url);
+    d->sig_len = 0;
+    d->abort_status = LU_OK;
+    d->errbuf[0] = '\0';
+    d->phase = SIG;
+    d->easy = new_easy(ctx, d, url);
+    if (!d->easy || curl_multi_add_handle(ctx->downloads->multi, d->easy) != CURLM_OK)
+        return lu__fail(err, LU_MEM_ERROR, "cannot start '%s'", url);
+    return LU_OK;
+}
+
+/* Transient: worth another attempt (keeping the .part for a resume). */
+static bool transient(CURLcode rc, long code)
+{
+    switch (rc) {
+    case CURLE_OK: return code >= 500 || code == 408 || code == 429;
+    case CURLE_COULDNT_CONNECT: case CURLE_COULDNT_RESOLVE_HOST: case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_PARTIAL_FILE: case CURLE_RECV_ERROR: case CURLE_SEND_ERROR: case CURLE_GOT_NOTHING:
+        return true;
+    default: return false;
+    }
+}
+
+/* Checks the received body: size, SHA-256. */
+static lu_status check_body(dl *d, lu_error *err)
+{
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    char hex[LU_SHA256_HEX];
+    crypto_hash_sha256_final(&d->hs, digest);
+    sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+    if (d->req.size && d->have != d->req.size)
+        return lu__fail(err, LU_HASH_MISMATCH, "'%s': received %llu bytes, expected %llu", d->url,
+                        (unsigned long long)d->have, (unsigned long long)d->req.size);
+    if (d->sha256 && strcasecmp(hex, d->sha256) != 0)
+        return lu__fail(err, LU_HASH_MISMATCH, "'%s': sha256 %s, expected %s", d->url, hex, d->sha256);
+    return LU_OK;
+}
+
+/* Verifies the fetched signature over the .part. */
+static lu_status check_sig(lu_context *ctx, dl *d, lu_error *err)
+{
+    char sig_part[PATH_MAX + 8];
+    snprintf(sig_part, sizeof sig_part, "%s.sig", d->part);
+    FILE *f = fopen(sig_part, "wb");
+    if (!f) return lu__fail(err, LU_IO_ERROR, "cannot write '%s': %s", sig_part, strerror(errno));
+    bool ok = fwrite(d->sig, 1, d->sig_len, f) == d->sig_len;
+    if (fclose(f) != 0 || !ok) return lu__fail(err, LU_IO_ERROR, "cannot write '%s'", sig_part);
+    lu_status st = lu_verify_file_signature(d->part, ctx->public_key, err);
+    if (st != LU_OK) {
+        unlink(sig_part);
+        lu__error_prefix(err, "download '%s'", d->url);
+    }
+    return st;
+}
+
+/* Schedules another attempt, or fails with `st`/`msg`. */
+static void retry_or_fail(lu_context *ctx, dl *d, lu_status st, const char *msg)
+{
+    end_transfer(ctx->downloads, d);
+    if (d->attempt <= d->req.retries && !d->cancelled) {
+        long delay = d->req.backoff_ms;
+        for (int i = 1; i < d->attempt && delay < 8000; i++) delay *= 2;
+        if (delay > 8000) delay = 8000;
+        lu__log(&ctx->env, LU_LOG_INFO, "download '%s': attempt %d failed (%s); retrying in %ld ms", d->url,
+                d->attempt, msg, delay);
+        d->attempt++;
+        d->phase = QUEUED;
+        d->next_try_ms = now_ms() + delay;
+        return;
+    }
+    if (d->attempt > 1) set_result(d, st, "%s (after %d attempts)", msg, d->attempt);
+    else set_result(d, st, "%s", msg);
+    finish(ctx->downloads, d);
+}
+
+static void body_done(lu_context *ctx, dl *d, CURLcode rc)
+{
+    char msg[LU_ERROR_MAX];
+    lu_error err;
+    if (d->abort_status != LU_OK) {         /* a limit, a full disk, a failed write */
+        if (d->abort_status != LU_NO_SPACE) remove_part(d);
+        set_result(d, d->abort_status, "%s", d->abort_msg);
+        finish(ctx->downloads, d);
+        return;
+    }
+    if (rc == CURLE_FILE_COULDNT_READ_FILE) {
+        set_result(d, LU_NOT_FOUND, "'%s': no such file", d->url);
+        remove_part(d);
+        finish(ctx->downloads, d);
+        return;
+    }
+    if (rc != CURLE_OK) {
+        snprintf(msg, sizeof msg, "'%s': %s", d->url, d->errbuf[0] ? d->errbuf : curl_easy_strerror(rc));
+        lu_status st = rc == CURLE_OPERATION_TIMEDOUT ? LU_TIMEOUT : LU_NETWORK_ERROR;
+        if (transient(rc, 0)) retry_or_fail(ctx, d, st, msg);
+        else {
+            set_result(d, st, "%s", msg);
+            finish(ctx->downloads, d);
+        }
+        return;
+    }
+    if (!d->response_started) start_response(ctx, d);   /* an empty body */
+    if (d->http_code == 416) {                /* our range is past the end: start over */
+        remove_part(d);
+        retry_or_fail(ctx, d, LU_NETWORK_ERROR, "range not satisfiable");
+        return;
+    }
+    if (d->http_code != 200 && d->http_code != 206) {
+        snprintf(msg, sizeof msg, "'%s': HTTP %ld", d->url, d->http_code);
+        if (transient(rc, d->http_code)) retry_or_fail(ctx, d, LU_NETWORK_ERROR, msg);
+        else {
+            set_result(d, d->http_code == 404 || d->http_code == 410 ? LU_NOT_FOUND : LU_NETWORK_ERROR, "%s", msg);
+            finish(ctx->downloads, d);
+        }
+        return;
+    }
+    if (check_body(d, &err) != LU_OK) {
+        remove_part(d);                       /* wrong bytes are never resumed */
+        set_result(d, err.status, "%s", err.message);
+        finish(ctx->downloads, d);
+        return;
+    }
+    end_transfer(ctx->downloads, d);
+    if (d->req.verify_signature) {
+        if (start_sig(ctx, d, &err) != LU_OK) {
+            d->result = err;
+            finish(ctx->downloads, d);
+        }
+        return;
+    }
+    if (install(ctx, d, &err) != LU_OK) d->result = err;
+    else set_result(d, LU_OK, "downloaded '%s'", d->final);
+    finish(ctx->downloads, d);
+}
+
+static void sig_done(lu_context *ctx, dl *d, CURLcode rc)
+{
+    lu_error err;
+    long code = 0;
+    curl_easy_getinfo(d->easy, CURLINFO_RESPONSE_CODE, &code);
+    if (strncasecmp(d->url, "file:", 5) == 0 && rc == CURLE_OK) code = 200;
+    if (d->abort_status != LU_OK) {
+        remove_part(d);
+        set_result(d, d->abort_status, "%s", d->abort_msg);
+    } else if (rc != CURLE_OK || code != 200) {
+        if (rc == CURLE_OK || rc == CURLE_FILE_COULDNT_READ_FILE) {
+            remove_part(d);
+            set_result(d, LU_SIGNATURE_MISMATCH, "no signature for '%s' (%s.sig: %s)", d->url, d->url,
+                       rc == CURLE_OK ? "HTTP error" : "no such file");
+        } else {
+            char msg[LU_ERROR_MAX];
+            snprintf(msg, sizeof msg, "'%s.sig': %s", d->url, d->errbuf[0] ? d->errbuf : curl_easy_strerror(rc));
+            retry_or_fail(ctx, d, rc == CURLE_OPERATION_TIMEDOUT ? LU_TIMEOUT : LU_NETWORK_ERROR, msg);
+            return;
+        }
+    } else if (check_sig(ctx, d, &err) != LU_OK) {
+        remove_part(d);
+        d->result = err;
+    } else if (install(ctx, d, &err) != LU_OK) {
+        d->result = err;
+    } else {
+        set_result(d, LU_OK, "downloaded '%s' (signature verified)", d->final);
+    }
+    finish(ctx->downloads, d);
+}
+
+/* ---- the public calls ------------------------------------------------ */
+
+static void dl_free(lu_context *ctx, dl *d)
+{
+    end_transfer(ctx->downloads, d);
+    lu__free(&ctx->env, d->url);
+    lu__free(&ctx->env, d->file);
+    lu__free(&ctx->env, d->sha256);
+    lu__free(&ctx->env, d);
+}
+
+static bool plain_file_name(const char *f)
+{
+    return f && f[0] && f[0] != '.' && !strchr(f, '/') && !strchr(f, '\\') && strlen(f) < 200;
+}
+
+lu_status lu_download_start(lu_context *ctx, const lu_download_request *req, int *id, lu_error *err)
+{
+    *id = 0;
+    if (!ctx->save_dir) return lu__fail(err, LU_INVAL, "downloads need a save directory");
+    if (!req->url || !(strncasecmp(req->url, "http://", 7) == 0 || strncasecmp(req->url, "https://", 8) == 0 ||
+                       strncasecmp(req->url, "file://", 7) == 0))
+        return lu__fail(err, LU_INVAL, "download URL '%s' is not http:, https: or file:", req->url ? req->url : "");
+    if (!plain_file_name(req->file))
+        return lu__fail(err, LU_INVAL, "download file name '%s' must be a plain file name", req->file ? req->file : "");
+    if (req->sha256 && strlen(req->sha256) != 64)
+        return lu__fail(err, LU_INVAL, "download '%s': sha256 must be 64 hex characters", req->file);
+    if (req->verify_signature > 0 && !ctx->has_public_key)
+        return lu__fail(err, LU_INVAL, "download '%s': a signature check needs a public key", req->file);
+    if (req->size && req->max_size && req->size > req->max_size)
+        return lu__fail(err, LU_INVAL, "download '%s': size %llu is over the maximum %llu", req->file,
+                        (unsigned long long)req->size, (unsigned long long)req->max_size);
+    pthread_once(&curl_once, curl_init_once);
+    if (curl_init_rc != CURLE_OK) return lu__fail(err, LU_UNKNOWN, "libcurl failed to start");
+    if (lu_crypto_init(err) != LU_OK) return err->status;
+    if (!ctx->downloads) {
+        lu_downloads *all = lu__calloc(&ctx->env, 1, sizeof *all);
+        if (!all || !(all->multi = curl_multi_init())) {
+            lu__free(&ctx->env, all);
+            return lu__fail(err, LU_MEM_ERROR, "out of memory starting a download");
+        }
+        ctx->downloads = all;
+    }
+    for (dl *o = ctx->downloads->list; o; o = o->next)
+        if (o->phase != FINISHED && strcmp(o->file, req->file) == 0)
+            return lu__fail(err, LU_NAME_EXISTS, "'%s' is already downloading (download %d)", req->file, o->id);
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/downloads", ctx->save_dir);
+    LU_TRY(lu__fs_mkdirs(dir, err));
+    dl *d = lu__calloc(&ctx->env, 1, sizeof *d);
+    if (!d) return lu__fail(err, LU_MEM_ERROR, "out of memory starting a download");
+    d->fd = -1;
+    d->ctx = ctx;
+    d->req = *req;
+    d->url = lu__strdup(&ctx->env, req->url);
+    d->file = lu__strdup(&ctx->env, req->file);
+    d->sha256 = req->sha256 ? lu__strdup(&ctx->env, req->sha256) : NULL;
+    if (!d->req.max_size) d->req.max_size = UINT64_C(1) << 30;
+    if (d->req.timeout_ms <= 0) d->req.timeout_ms = 30000;
+    if (d->req.connect_timeout_ms <= 0) d->req.connect_timeout_ms = 10000;
+    if (d->req.backoff_ms <= 0) d->req.backoff_ms = 250;
+    if (d->req.verify_signature < 0) d->req.verify_signature = ctx->has_public_key;
+    if (snprintf(d->part, sizeof d->part, "%s/%s.part", dir, req->file) >= (int)sizeof d->part ||
+        snprintf(d->meta, sizeof d->meta, "%s/%s.part.json", dir, req->file) >= (int)sizeof d->meta ||
+        snprintf(d->final, sizeof d->final, "%s/volumes/%s", ctx->save_dir, req->file) >= (int)sizeof d->final) {
+        dl_free(ctx, d);
+        return lu__fail(err, LU_INVAL, "download '%s': the save directory path is too long", req->file);
+    }
+    if (!d->url || !d->file || (req->sha256 && !d->sha256)) {
+        dl_free(ctx, d);
+        return lu__fail(err, LU_MEM_ERROR, "out of memory starting a download");
+    }
+    /* free space for what is left to fetch, plus 1 MiB of slack */
+    struct statvfs vfs;
+    struct stat pst;
+    uint64_t kept = stat(d->part, &pst) == 0 ? (uint64_t)pst.st_size : 0;
+    if (req->size && statvfs(dir, &vfs) == 0) {
+        uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+        uint64_t need = (req->size > kept ? req->size - kept : 0) + (UINT64_C(1) << 20);
+        if (avail < need) {
+            lu_status st = lu__fail(err, LU_NO_SPACE, "download '%s' needs %llu bytes in '%s', %llu are free",
+                                    req->file, (unsigned long long)need, dir, (unsigned long long)avail);
+            dl_free(ctx, d);
+            return st;
+        }
+    }
+    d->id = ++ctx->downloads->next_id;
+    d->attempt = 1;
+    d->phase = QUEUED;
+    dl **tail = &ctx->downloads->list;
+    while (*tail) tail = &(*tail)->next;
+    *tail = d;
+    *id = d->id;
+    return LU_OK;
+}
+
+lu_status lu_download_cancel(lu_context *ctx, int id, lu_error *err)
+{
+    for (dl *d = ctx->downloads ? ctx->downloads->list : NULL; d; d = d->next)
+        if (d->id == id && d->phase != FINISHED) {
+            d->cancelled = true;
+            set_result(d, LU_CANCELLED, "download '%s' cancelled", d->url);
+            finish(ctx->downloads, d);
+            return LU_OK;
+        }
+    return lu__fail(err, LU_NOT_FOUND, "no download %d in progress", id);
+}
+
+lu_status lu_downloads_get(lu_context *ctx, lu_download_info **out, size_t *count, lu_error *err)
+{
+    *out = NULL;
+    *count = 0;
+    size_t n = 0, strings = 0;
+    for (dl *d = ctx->downloads ? ctx->downloads->list : NULL; d; d = d->next)
+        if (d->phase != FINISHED) {
+            n++;
+            strings += strlen(d->url) + strlen(d->file) + 2;
+        }
+    if (!n) return LU_OK;
+    lu_download_info *info = lu__malloc(&ctx->env, n * sizeof *info + strings);
+    if (!info) return lu__fail(err, LU_MEM_ERROR, "out of memory listing downloads");
+    char *s = (char *)(info + n);
+    size_t i = 0;
+    long long now = now_ms();
+    for (dl *d = ctx->downloads->list; d; d = d->next) {
+        if (d->phase == FINISHED) continue;
+        lu_download_info *o = &info[i++];
+        o->id = d->id;
+        o->url = strcpy(s, d->url);
+        s += strlen(s) + 1;
+        o->file = strcpy(s, d->file);
+        s += strlen(s) + 1;
+        o->done = d->have;
+        o->total = d->total ? d->total : d->req.size;
+        o->attempt = d->attempt;
+        o->state = d->phase == BODY ? "receiving" : d->phase == SIG ? "signature"
+                   : d->next_try_ms > now ? "waiting" : "queued";
+    }
+    *out = info;
+    *count = n;
+    return LU_OK;
+}
+
+int lu__downloads_poll(lu_context *ctx)
+{
+    lu_downloads *all = ctx->downloads;
+    if (!all) return 0;
+    long long now = now_ms();
+    int active = 0;
+    for (dl *d = all->list; d; d = d->next) active += d->phase == BODY || d->phase == SIG;
+    for (dl *d = all->list; d && active < ctx->max_downloads; d = d->next) {
+        if (d->phase != QUEUED || d->next_try_ms > now) continue;
+        lu_error err;
+        if (start_body(ctx, d, &err) != LU_OK) {
+            d->result = err;
+            finish(all, d);
+            continue;
+        }
+        active++;
+    }
+    int running, ran = 0;
+    curl_multi_perform(all->multi, &running);
+    /* progress (before completions, so a finished body reports its end) */
+    for (dl *d = all->list; d; d = d->next)
+        if (d->phase == BODY && d->req.progress && d->have != d->reported && d->response_started) {
+            d->reported = d->have;
+            d->req.progress(d->req.ud, d->id, d->have, d->total);
+        }
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(all->multi, &left))) {
+        if (m->msg != CURLMSG_DONE) continue;
+        dl *d;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&d);
+        CURLcode rc = m->data.result;
+        if (d->phase == BODY) body_done(ctx, d, rc);
+        else if (d->phase == SIG) sig_done(ctx, d, rc);
+    }
+    /* completions, unlinked first: a callback may start or cancel downloads */
+    dl *finished = NULL, **tail = &finished;
+    for (dl **p = &all->list; *p;) {
+        if ((*p)->phase == FINISHED) {
+            dl *d = *p;
+            *p = d->next;
+            d->next = NULL;
+            *tail = d;
+            tail = &d->next;
+        } else {
+            p = &(*p)->next;
+        }
+    }
+    while (finished) {
+        dl *d = finished;
+        finished = d->next;
+        if (d->req.done) {
+            d->req.done(d->req.ud, d->id, d->result.status == LU_OK ? d->final : NULL, &d->result);
+            ran++;
+        }
+        dl_free(ctx, d);
+    }
+    return ran;
+}
+
+void lu__downloads_shutdown(lu_context *ctx)
+{
+    lu_downloads *all = ctx->downloads;
+    if (!all) return;
+    while (all->list) {
+        dl *d = all->list;
+        all->list = d->next;
+        dl_free(ctx, d);
+    }
+    curl_multi_cleanup(all->multi);
+    lu__free(&ctx->env, all);
+    ctx->downloads = NULL;
+}

@@ -1,0 +1,90 @@
+/* download.h -- downloading volumes into the save directory (SPEC §9).
+ *
+ * Transfers run on libcurl's multi interface and advance inside lu_update(),
+ * which never blocks: a game calls it once per frame. A download writes
+ * <save>/downloads/<file>.part with a sidecar <file>.part.json recording the
+ * URL, the server's validator (ETag or Last-Modified) and the expected size
+ * and SHA-256. An interrupted download resumes (Range + If-Range) only when
+ * all of them still match, so bytes of two versions are never spliced. The
+ * SHA-256 is computed while receiving; size, hash and (when the context has
+ * a public key and the request asks) the Ed25519 signature "<url>.sig" are
+ * checked before the file is renamed to <save>/volumes/<file>. Transient
+ * failures (connection refused or reset, truncated body, timeout, HTTP 5xx)
+ * are retried with exponential backoff; at most `max_downloads` transfers
+ * run at once (lu_config), the rest wait in order.
+ *
+ * Mounting the result is the caller's step (liveupdate.download_volume does
+ * it); the file is complete and verified when `done` reports LU_OK.
+ *
+ * Thread-safety: call these from the thread that calls lu_update().
+ */
+#ifndef LIVEUPDATE_DOWNLOAD_H
+#define LIVEUPDATE_DOWNLOAD_H
+
+#include "liveupdate/liveupdate.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Progress: bytes received so far (resumed bytes included) and the total
+ * (0 when unknown). Runs from lu_update(). */
+typedef void (*lu_download_progress_fn)(void *ud, int id, uint64_t done, uint64_t total);
+
+/* Completion: runs once from lu_update(), with `err->status` LU_OK and
+ * `path` the verified file, or the failure (path NULL). */
+typedef void (*lu_download_done_fn)(void *ud, int id, const char *path, const lu_error *err);
+
+typedef struct lu_download_request {
+    const char *url;          /* http:, https: or file: */
+    const char *file;         /* plain file name: <save>/volumes/<file> */
+    uint64_t size;            /* expected size; 0 = not known */
+    const char *sha256;       /* expected hex SHA-256, or NULL */
+    int verify_signature;     /* 1: fetch "<url>.sig" and check it (needs a public key);
+                                 0: do not; -1 (default): when the context has a public key */
+    uint64_t max_size;        /* refuse larger bodies (default 1 GiB) */
+    long timeout_ms;          /* give up a transfer when no byte arrives for this long (default 30000) */
+    long connect_timeout_ms;  /* default 10000 */
+    int retries;              /* transient failures retried this many times (default 3) */
+    long backoff_ms;          /* first retry delay, doubled each time, at most 8 s (default 250) */
+    lu_download_progress_fn progress;
+    lu_download_done_fn done;
+    void *ud;
+} lu_download_request;
+
+/* Fills `req` with the defaults. Never fails. */
+void lu_download_request_init(lu_download_request *req);
+
+/* Queues a download; `*id` (> 0) names it. Checks at once: a save directory
+ * exists, `file` is a plain name, the URL scheme, a public key when
+ * `verify_signature`, no other download of the same file, and (when the
+ * size is known) free disk space for what is left to fetch.
+ * Returns LU_OK (the result arrives through `done`), LU_INVAL,
+ * LU_NAME_EXISTS (that file is downloading), LU_NO_SPACE, LU_IO_ERROR,
+ * LU_MEM_ERROR. Strings are copied. */
+lu_status lu_download_start(lu_context *ctx, const lu_download_request *req, int *id, lu_error *err);
+
+/* Cancels download `id`: its transfer stops now, the .part file and its
+ * sidecar stay (a later download of the same file resumes), and `done`
+ * runs from the next lu_update() with LU_CANCELLED. Returns LU_OK or
+ * LU_NOT_FOUND (no such download in progress). */
+lu_status lu_download_cancel(lu_context *ctx, int id, lu_error *err);
+
+/* A download in progress, as lu_downloads_get returns it. */
+typedef struct lu_download_info {
+    int id;
+    const char *url, *file;
+    uint64_t done, total;
+    int attempt;              /* 1 for the first try */
+    const char *state;        /* "queued", "waiting" (retry backoff), "receiving", "signature" */
+} lu_download_info;
+
+/* Copies the downloads in progress into one allocation (*out, free with
+ * lu_free) and *count. Returns LU_OK or LU_MEM_ERROR. */
+lu_status lu_downloads_get(lu_context *ctx, lu_download_info **out, size_t *count, lu_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,227 @@
+/* liveupdate_download.c -- liveupdate.download_volume and friends (SPEC §9)
+ * over the library's downloader (liveupdate/download.h).
+ *
+ *   download_volume(name_or_entry, options, callback) -> handle
+ *                                                     | nil, message, status
+ *       name_or_entry: a volume name of the base manifest's catalog, or a
+ *           table {name, file|url, size, sha256, priority[, version]}
+ *       options (may be nil): url (the whole URL), base_url (folder URL,
+ *           default init's http_url / lurun's game.http_url), progress =
+ *           function(self, name, done, total), timeout (seconds without a
+ *           byte), retries, max_size, verify_signature (default: when a
+ *           public key is configured)
+ *       callback(self, name, result, message) from poll(): result
+ *           LIVEUPDATE_OK once the verified volume is in <save>/volumes/
+ *           and mounted as `name` at its priority (replacing a mount of
+ *           that name), else the status and why; nothing is mounted then.
+ *   cancel_download(handle) -> true | nil, message, status
+ *   get_downloads() -> {{handle, file, url, done, total, attempt, state}, ...}
+ *
+ * A wrong argument type, an unknown catalog name or no URL to fetch from
+ * raise a Lua error; refusals at start (a download of the same file in
+ * progress, no disk space, no save directory) return nil, message, status.
+ */
+#include <lauxlib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "liveupdate/download.h"
+#include "liveupdate_state.h"
+
+static void on_progress(void *ud, int id, uint64_t done, uint64_t total)
+{
+    (void)id;
+    pending *p = ud;
+    if (p->progress_ref == LUA_NOREF) return;
+    lua_State *L = p->st->L;
+    lua_pushstring(L, p->name);
+    lua_pushinteger(L, (lua_Integer)done);
+    lua_pushinteger(L, (lua_Integer)total);
+    lu_lua__call(p->st, p->progress_ref, p->self_ref, 3);
+}
+
+/* The download finished: mount it (on success), then tell the script. */
+static void on_done(void *ud, int id, const char *path, const lu_error *err)
+{
+    (void)id;
+    (void)path;
+    pending *p = ud;
+    state *st = p->st;
+    lua_State *L = st->L;
+    lu_error merr = *err;
+    if (err->status == LU_OK &&
+        lu_mount_add(st->ctx, p->name, p->uri, p->priority, LU_MOUNT_REPLACE, &merr) == LU_OK)
+        merr.status = LU_OK;
+    lua_pushstring(L, p->name);
+    lua_pushinteger(L, merr.status);
+    if (merr.status == LU_OK) lua_pushnil(L);
+    else lua_pushstring(L, merr.message);
+    int cb = p->cb_ref, self = p->self_ref;
+    p->cb_ref = p->self_ref = LUA_NOREF;
+    lu_lua__pending_free(L, p);
+    lu_lua__call(st, cb, self, 3);
+    luaL_unref(L, LUA_REGISTRYINDEX, cb);
+    luaL_unref(L, LUA_REGISTRYINDEX, self);
+}
+
+/* Reads field `k` of the table at `idx` as a string (NULL when absent). */
+static const char *field_string(lua_State *L, int idx, const char *k, const char *what)
+{
+    int t = lua_getfield(L, idx, k);
+    const char *s = NULL;
+    if (t == LUA_TSTRING) s = lua_tostring(L, -1);
+    else if (t != LUA_TNIL) luaL_error(L, "download_volume: %s.%s must be a string", what, k);
+    lua_pop(L, 1);   /* the table keeps the string alive */
+    return s;
+}
+
+static lua_Integer field_int(lua_State *L, int idx, const char *k, lua_Integer def, const char *what)
+{
+    int t = lua_getfield(L, idx, k);
+    lua_Integer v = def;
+    if (t != LUA_TNIL) {
+        if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0)
+            luaL_error(L, "download_volume: %s.%s must be a whole number >= 0", what, k);
+        v = lua_tointeger(L, -1);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+int lu_lua__download_volume(lua_State *L)
+{
+    state *st = lu_lua__state(L);
+    const lu_manifest_volume *cat = NULL;
+    const char *name, *file, *url = NULL, *sha = NULL;
+    lua_Integer size = 0, prio = 10;
+    if (lua_type(L, 1) == LUA_TSTRING) {
+        name = lua_tostring(L, 1);
+        for (size_t i = 0; st->manifest && i < st->manifest->nvolumes; i++)
+            if (strcmp(st->manifest->volumes[i].name, name) == 0) cat = &st->manifest->volumes[i];
+        if (!cat) return luaL_error(L, "download_volume: no volume '%s' in the catalog", name);
+        file = cat->file;
+        sha = cat->sha256[0] ? cat->sha256 : NULL;
+        size = (lua_Integer)cat->size;
+        prio = cat->priority;
+    } else {
+        luaL_checktype(L, 1, LUA_TTABLE);
+        name = field_string(L, 1, "name", "entry");
+        if (!name) return luaL_error(L, "download_volume: entry.name is required");
+        file = field_string(L, 1, "file", "entry");
+        url = field_string(L, 1, "url", "entry");
+        sha = field_string(L, 1, "sha256", "entry");
+        size = field_int(L, 1, "size", 0, "entry");
+        prio = field_int(L, 1, "priority", 10, "entry");
+    }
+    lu_error err;
+    if (lu_mount_name_check(name, &err) != LU_OK) return luaL_error(L, "download_volume: %s", err.message);
+    if (prio > 0x7fffffff) return luaL_error(L, "download_volume: priority is too large");
+    bool has_opts = !lua_isnoneornil(L, 2);
+    if (has_opts) luaL_checktype(L, 2, LUA_TTABLE);
+    luaL_checktype(L, 3, LUA_TFUNCTION);
+    lu_download_request req;
+    lu_download_request_init(&req);
+    const char *base = st->http_url;
+    if (has_opts) {
+        const char *o_url = field_string(L, 2, "url", "options"), *o_base = field_string(L, 2, "base_url", "options");
+        if (o_url) url = o_url;
+        if (o_base) base = o_base;
+        req.timeout_ms = (long)field_int(L, 2, "timeout", 30, "options") * 1000;
+        req.retries = (int)field_int(L, 2, "retries", req.retries, "options");
+        req.max_size = (uint64_t)field_int(L, 2, "max_size", (lua_Integer)req.max_size, "options");
+        if (lua_getfield(L, 2, "verify_signature") != LUA_TNIL) req.verify_signature = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+        if (lua_getfield(L, 2, "progress") != LUA_TNIL) luaL_checktype(L, -1, LUA_TFUNCTION);
+        lua_pop(L, 1);
+    }
+    if (!file && url) {
+        const char *slash = strrchr(url, '/');
+        file = slash ? slash + 1 : url;
+    }
+    if (!file) return luaL_error(L, "download_volume: entry needs 'file' or 'url'");
+    if (!url) {
+        if (!base) return luaL_error(L, "download_volume: no URL for '%s': pass options.url or set game.http_url", name);
+        size_t bl = strlen(base);
+        lua_pushfstring(L, "%s%s%s", base, bl && base[bl - 1] == '/' ? "" : "/", file);
+        url = lua_tostring(L, -1);
+    }
+    if (!st->ctx) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "liveupdate is not initialized");
+        lua_pushinteger(L, LU_NOT_INITIALIZED);
+        return 3;
+    }
+    pending *p = lu_lua__pending_new(L, st, 3);
+    snprintf(p->name, sizeof p->name, "%s", name);
+    snprintf(p->uri, sizeof p->uri, "zip:volumes/%s", file);
+    p->priority = (int)prio;
+    if (has_opts && lua_getfield(L, 2, "progress") == LUA_TFUNCTION) p->progress_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    else if (has_opts) lua_pop(L, 1);
+    req.url = url;
+    req.file = file;
+    req.size = (uint64_t)size;
+    req.sha256 = sha;
+    req.progress = on_progress;
+    req.done = on_done;
+    req.ud = p;
+    int id;
+    if (lu_download_start(st->ctx, &req, &id, &err) != LU_OK) {
+        lu_lua__pending_free(L, p);
+        return lu_lua__fail(L, &err);
+    }
+    lua_pushinteger(L, id);
+    return 1;
+}
+
+int lu_lua__cancel_download(lua_State *L)
+{
+    state *st = lu_lua__state(L);
+    lua_Integer id = luaL_checkinteger(L, 1);
+    if (!st->ctx) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "liveupdate is not initialized");
+        lua_pushinteger(L, LU_NOT_INITIALIZED);
+        return 3;
+    }
+    lu_error err;
+    if (id <= 0 || id > 0x7fffffff) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "no download %I in progress", id);
+        lua_pushinteger(L, LU_NOT_FOUND);
+        return 3;
+    }
+    if (lu_download_cancel(st->ctx, (int)id, &err) != LU_OK) return lu_lua__fail(L, &err);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+int lu_lua__get_downloads(lua_State *L)
+{
+    state *st = lu_lua__state(L);
+    lua_newtable(L);
+    if (!st->ctx) return 1;
+    lu_download_info *d;
+    size_t n;
+    lu_error err;
+    if (lu_downloads_get(st->ctx, &d, &n, &err) != LU_OK) return lu_lua__fail(L, &err);
+    for (size_t i = 0; i < n; i++) {
+        lua_createtable(L, 0, 7);
+        lua_pushinteger(L, d[i].id);
+        lua_setfield(L, -2, "handle");
+        lua_pushstring(L, d[i].file);
+        lua_setfield(L, -2, "file");
+        lua_pushstring(L, d[i].url);
+        lua_setfield(L, -2, "url");
+        lua_pushinteger(L, (lua_Integer)d[i].done);
+        lua_setfield(L, -2, "done");
+        lua_pushinteger(L, (lua_Integer)d[i].total);
+        lua_setfield(L, -2, "total");
+        lua_pushinteger(L, d[i].attempt);
+        lua_setfield(L, -2, "attempt");
+        lua_pushstring(L, d[i].state);
+        lua_setfield(L, -2, "state");
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lu_free(st->ctx, d);
+    return 1;
+}
