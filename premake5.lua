@@ -88,6 +88,8 @@ program("lu_stress_threads", { "tests/stress/threads.c" })
 
 -- Fuzz targets (tests/fuzz) as plain programs that replay a corpus; tools/fuzz
 -- builds the same sources with clang's libFuzzer.
-for _, t in ipairs({ "mounts_file", "manifest", "version_file", "zip_open", "project", "console_line" }) do
-    program("fuzz_" .. t .. "_replay", { "tests/fuzz/fuzz_" .. t .. ".c", "tests/fuzz/replay_main.c" })
+-- Every tests/fuzz/fuzz_<target>.c is a target.
+for _, f in ipairs(os.matchfiles("tests/fuzz/fuzz_*.c")) do
+    local t = f:match("fuzz_([%w_]+)%.c$")
+    program("fuzz_" .. t .. "_replay", { f, "tests/fuzz/replay_main.c" })
 end
