@@ -165,6 +165,71 @@ cleanup:
     return st;
 }
 
+lu_status lu_mounts_apply(lu_context *ctx, const lu_mount_spec *add, size_t nadd, const char *const *remove,
+                          size_t nremove, lu_error *err)
+{
+    if (!ctx) return lu__fail(err, LU_NOT_INITIALIZED, "no context");
+    for (size_t i = 0; i < nadd; i++) {
+        LU_TRY(check_args(add[i].name, add[i].priority, err));
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(add[i].name, add[k].name) == 0)
+                return lu__fail(err, LU_INVAL, "mount '%s' is added twice in one change", add[i].name);
+    }
+    for (size_t i = 0; i < nremove; i++) LU_TRY(lu_mount_name_check(remove[i], err));
+    lu_status st = LU_OK;
+    lu_mount **fresh = lu__calloc(&ctx->env, nadd + 1, sizeof *fresh), **list = NULL;
+    bool locked = false;
+    if (!fresh) return lu__fail(err, LU_MEM_ERROR, "out of memory changing mounts");
+    /* open every volume before touching the table */
+    for (size_t i = 0; i < nadd; i++) {
+        lu_uri u;
+        lu_archive *a = NULL;
+        char *stored = NULL;
+        st = lu__uri_parse(&ctx->env, add[i].uri, ctx->save_dir, &u, err);
+        if (st != LU_OK) goto cleanup;
+        st = lu__archive_open(&ctx->env, u.format, u.path, &a, err);
+        if (st == LU_OK && !(stored = lu__uri_for_storage(&ctx->env, &u, ctx->save_dir)))
+            st = lu__fail(err, LU_MEM_ERROR, "out of memory");
+        if (st == LU_OK && !(fresh[i] = lu__mount_new(&ctx->env, add[i].name, stored, add[i].priority, 0, true, a)))
+            st = lu__fail(err, LU_MEM_ERROR, "out of memory");
+        lu__archive_release(a);
+        lu__free(&ctx->env, stored);
+        lu__uri_free(&ctx->env, &u);
+        if (st != LU_OK) {
+            lu__error_prefix(err, "mount '%s'", add[i].name);
+            goto cleanup;
+        }
+    }
+    pthread_mutex_lock(&ctx->write_lock);
+    locked = true;
+    size_t have = ctx->current ? ctx->current->nmounts : 0, n = 0;
+    list = lu__calloc(&ctx->env, have + nadd + 1, sizeof *list);
+    if (!list) {
+        st = lu__fail(err, LU_MEM_ERROR, "out of memory changing mounts");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < have; i++) {
+        const lu_mount *m = ctx->current->mounts[i];
+        bool drop = false;
+        for (size_t k = 0; k < nremove && !drop; k++) drop = strcmp(m->name, remove[k]) == 0;
+        for (size_t k = 0; k < nadd && !drop; k++) drop = strcmp(m->name, add[k].name) == 0;
+        if (!drop) list[n++] = ctx->current->mounts[i];
+    }
+    for (size_t i = 0; i < nadd; i++) {
+        fresh[i]->seq = ++ctx->next_seq;
+        list[n++] = fresh[i];
+    }
+    st = commit(ctx, list, n, true, err);
+    if (st != LU_OK) lu__error_prefix(err, "mounts not changed");
+    else lu__log(&ctx->env, LU_LOG_INFO, "mount table changed: %zu added, %zu removed in one write", nadd, nremove);
+cleanup:
+    if (locked) pthread_mutex_unlock(&ctx->write_lock);
+    for (size_t i = 0; i < nadd; i++) lu__mount_release(&ctx->env, fresh[i]);
+    lu__free(&ctx->env, fresh);
+    lu__free(&ctx->env, list);
+    return st;
+}
+
 lu_status lu_mounts_get(lu_context *ctx, lu_mount_info **out, size_t *count, lu_error *err)
 {
     *out = NULL;

@@ -64,8 +64,9 @@ static void setup(void)
 
 TestSuite(faults, .init = setup);
 
-/* The operation under test: open, add b, remove a. Returns true when
- * every step succeeded. */
+/* The operation under test: open, add b, remove a, then in one change
+ * (lu_mounts_apply) add a back and remove b. Returns true when every step
+ * succeeded. */
 static bool operation(const lu_allocator *alloc, const lu_io_hooks *io)
 {
     lu_config cfg;
@@ -82,6 +83,11 @@ static bool operation(const lu_allocator *alloc, const lu_io_hooks *io)
     }
     bool ok = lu_mount_add(ctx, "b", uri_b, 2, 0, &err) == LU_OK;
     if (ok) ok = lu_mount_remove(ctx, "a", &err) == LU_OK;
+    if (ok) {
+        lu_mount_spec back = {"a", uri_a, 3};
+        const char *gone[] = {"b"};
+        ok = lu_mounts_apply(ctx, &back, 1, gone, 1, &err) == LU_OK;
+    }
     if (!ok) cr_assert(err.message[0], "a failure has a message");
     ok = ok && lu_startup_report_count(ctx) == 0;
     lu_context_close(ctx);

@@ -342,3 +342,47 @@ Test(mounts, status_names)
     cr_assert_eq(LU_UNSAFE_ARCHIVE, -21);
     cr_assert_eq(LU_NOT_INITIALIZED, -12);
 }
+
+Test(mounts, apply_changes_several_mounts_in_one_write_or_none)
+{
+    char *r1a = zip_at("r1a.zip", (const char *[]){"a.txt", "1a", "s.txt", "r1", NULL});
+    char *r1b = zip_at("r1b.zip", (const char *[]){"b.txt", "1b", NULL});
+    char *r2a = zip_at("r2a.zip", (const char *[]){"a.txt", "2a", "s.txt", "r2", NULL});
+    char *r2c = zip_at("r2c.zip", (const char *[]){"c.txt", "2c", NULL});
+    char *bad = th_path(vols, "bad.zip");
+    th_write_file(bad, "not a zip at all", 16);
+    lu_context *ctx = th_open(save, NULL);
+    lu_error err;
+    cr_assert_eq(add(ctx, "keep", uri_of("zip", zip_at("k.zip", (const char *[]){"k.txt", "k", NULL})), 1, 0, &err), LU_OK);
+    lu_mount_spec r1[] = {{"a", uri_of("zip", r1a), 10}, {"b", uri_of("zip", r1b), 10}};
+    cr_assert_eq(lu_mounts_apply(ctx, r1, 2, NULL, 0, &err), LU_OK, "%s", err.message);
+    cr_expect_str_eq(th_read(ctx, "/s.txt"), "r1");
+    cr_expect_eq(th_mount_count(ctx), 3);
+    /* release 2: a is replaced, b goes, c comes; a mount not listed is skipped */
+    lu_mount_spec r2[] = {{"a", uri_of("zip", r2a), 10}, {"c", uri_of("zip", r2c), 10}};
+    const char *gone[] = {"b", "never-mounted"};
+    char *mf = th_path(save, "liveupdate.mounts");
+    /* one bad volume: nothing changes, the message names it */
+    lu_mount_spec broken[] = {{"a", uri_of("zip", r2a), 10}, {"c", uri_of("zip", bad), 10}};
+    char *before = th_read_file(mf, NULL);
+    cr_assert_neq(lu_mounts_apply(ctx, broken, 2, gone, 2, &err), LU_OK);
+    cr_expect(strstr(err.message, "mount 'c'") && strstr(err.message, "bad.zip"), "%s", err.message);
+    cr_expect_str_eq(th_read_file(mf, NULL), before);
+    cr_expect_str_eq(th_read(ctx, "/s.txt"), "r1");
+    cr_expect(lu_exists(ctx, "/b.txt"));
+    /* a repeated name is a caller mistake */
+    lu_mount_spec twice[] = {{"a", uri_of("zip", r2a), 10}, {"a", uri_of("zip", r2c), 10}};
+    cr_expect_eq(lu_mounts_apply(ctx, twice, 2, NULL, 0, &err), LU_INVAL);
+    cr_assert_eq(lu_mounts_apply(ctx, r2, 2, gone, 2, &err), LU_OK, "%s", err.message);
+    cr_expect_str_eq(th_read(ctx, "/s.txt"), "r2");
+    cr_expect(!lu_exists(ctx, "/b.txt"));
+    cr_expect_str_eq(th_read(ctx, "/c.txt"), "2c");
+    cr_expect_str_eq(th_read(ctx, "/k.txt"), "k");
+    lu_context_close(ctx);
+    /* persisted as one table */
+    ctx = th_open(save, NULL);
+    cr_expect_eq(th_mount_count(ctx), 3);
+    cr_expect_str_eq(th_read(ctx, "/a.txt"), "2a");
+    cr_expect(!lu_exists(ctx, "/b.txt"));
+    lu_context_close(ctx);
+}

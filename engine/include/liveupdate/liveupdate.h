@@ -213,6 +213,24 @@ lu_status lu_mount_add_async(lu_context *ctx, const char *name, const char *uri,
  * LU_IO_ERROR / LU_NO_SPACE (persisting failed; the mount stays). */
 lu_status lu_mount_remove(lu_context *ctx, const char *name, lu_error *err);
 
+/* One mount of a lu_mounts_apply change. */
+typedef struct lu_mount_spec {
+    const char *name, *uri;
+    int priority;
+} lu_mount_spec;
+
+/* Changes several mounts with one mounts-file write: removes the mounts
+ * named in `remove` (names not mounted are skipped) and adds `add`
+ * (replacing mounts of the same names). Every volume is opened before the
+ * table changes; the new table becomes visible to lookups at once, all of
+ * it or none of it (a crash leaves the old file or the new one). This is how
+ * a content release is applied or rolled back.
+ * Returns LU_OK; LU_INVAL (a bad or repeated name, negative priority);
+ * the status of a volume that fails to open (named in the message);
+ * LU_IO_ERROR / LU_NO_SPACE (persisting failed; nothing changed). */
+lu_status lu_mounts_apply(lu_context *ctx, const lu_mount_spec *add, size_t nadd, const char *const *remove,
+                          size_t nremove, lu_error *err);
+
 /* Copies the mount table in lookup order (built-in mounts included) into
  * one allocation: *out (free with lu_free) and *count. Returns LU_OK or
  * LU_MEM_ERROR. */
