@@ -62,7 +62,7 @@ project "liveupdate_lua"
     kind "SharedLib"
     targetname "liveupdate"
     targetprefix ""
-    files { "lua/liveupdate_module.c", "lua/liveupdate_download.c" }
+    files { "lua/liveupdate_module.c", "lua/liveupdate_download.c", "lua/liveupdate_update.c" }
     includedirs { "/usr/include/lua5.4", "lua" }
     links { "liveupdate", "curl", "minizip", "z", "cjson", "sodium", "pthread" }
     outdirs "lib"

@@ -175,6 +175,7 @@ void lu_context_close(lu_context *ctx)
 {
     if (!ctx) return;
     lu__downloads_shutdown(ctx);
+    lu__updater_free(ctx);
     lu__jobs_shutdown(ctx);
     lu__cell_publish(&ctx->cell, NULL);
     ctx->current = NULL;

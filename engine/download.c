@@ -178,8 +178,10 @@ static bool rehash_part(dl *d, uint64_t n)
 /* fsyncs the .part, renames it to the volume path and fsyncs the folder. */
 static lu_status install(lu_context *ctx, dl *d, lu_error *err)
 {
+    (void)ctx;
     char vdir[PATH_MAX];
-    snprintf(vdir, sizeof vdir, "%s/volumes", ctx->save_dir);
+    snprintf(vdir, sizeof vdir, "%s", d->final);
+    *strrchr(vdir, '/') = '\0';
     LU_TRY(lu__fs_mkdirs(vdir, err));
     int fd = open(d->part, O_RDONLY | O_CLOEXEC);
     if (fd < 0 || fsync(fd) != 0) {
@@ -606,6 +608,8 @@ lu_status lu_download_start(lu_context *ctx, const lu_download_request *req, int
     if (!req->url || !(strncasecmp(req->url, "http://", 7) == 0 || strncasecmp(req->url, "https://", 8) == 0 ||
                        strncasecmp(req->url, "file://", 7) == 0))
         return lu__fail(err, LU_INVAL, "download URL '%s' is not http:, https: or file:", req->url ? req->url : "");
+    if (req->dest && req->dest[0] != '/')
+        return lu__fail(err, LU_INVAL, "download destination '%s' must be an absolute path", req->dest);
     if (!plain_file_name(req->file))
         return lu__fail(err, LU_INVAL, "download file name '%s' must be a plain file name", req->file ? req->file : "");
     if (req->sha256 && strlen(req->sha256) != 64)
@@ -647,7 +651,8 @@ lu_status lu_download_start(lu_context *ctx, const lu_download_request *req, int
     if (d->req.verify_signature < 0) d->req.verify_signature = ctx->has_public_key;
     if (snprintf(d->part, sizeof d->part, "%s/%s.part", dir, req->file) >= (int)sizeof d->part ||
         snprintf(d->meta, sizeof d->meta, "%s/%s.part.json", dir, req->file) >= (int)sizeof d->meta ||
-        snprintf(d->final, sizeof d->final, "%s/volumes/%s", ctx->save_dir, req->file) >= (int)sizeof d->final) {
+        (req->dest ? snprintf(d->final, sizeof d->final, "%s", req->dest)
+                   : snprintf(d->final, sizeof d->final, "%s/volumes/%s", ctx->save_dir, req->file)) >= (int)sizeof d->final) {
         dl_free(ctx, d);
         return lu__fail(err, LU_INVAL, "download '%s': the save directory path is too long", req->file);
     }

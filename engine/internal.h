@@ -282,6 +282,7 @@ struct lu_context {
     bool has_public_key;
     char *ca_file;
     int max_downloads;
+    struct lu_updater *updater;     /* updater.c: lu_updater_open */
 };
 
 /* Opens the volume and commits it to the table (mount_table.c). */
@@ -294,6 +295,8 @@ void lu__jobs_shutdown(lu_context *ctx);
 int lu__downloads_poll(lu_context *ctx);
 /* Stops every transfer (keeping .part files) without callbacks. */
 void lu__downloads_shutdown(lu_context *ctx);
+/* Frees the update manager (updater.c); after lu__downloads_shutdown. */
+void lu__updater_free(lu_context *ctx);
 /* Appends to the start-up report (context.c). */
 void lu__report_add(lu_context *ctx, const char *name, const char *uri, const char *action,
                     const lu_error *err);

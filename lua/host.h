@@ -66,6 +66,10 @@ typedef struct lu_host {
     lu_http *http;
     const char *current_url; /* URL of the script running now (sender of posts) */
     int script_errors;       /* Lua errors reported so far */
+    /* the update manager's settings ([update]; engine/host/update_policy.c) */
+    bool update_on;
+    long long check_interval_s, trial_frames;
+    double next_check;       /* monotonic seconds of the next periodic check */
 } lu_host;
 
 /* The host of a Lua state (NULL outside lurun). */
@@ -135,6 +139,14 @@ typedef struct lu_http_transfer {
     long long done, total;
 } lu_http_transfer;
 size_t lu_host_http_list(lu_host *h, lu_http_transfer *out, size_t max);
+
+/* The update manager in lurun (engine/host/update_policy.c): opens it from
+ * [update] and applies the start-up policy (async, sync with timeout,
+ * forced sync, min_version, prefer_local_from) before the main script
+ * loads; false on a configuration error (printed). */
+bool lu_host_update_start(lu_host *h);
+/* Once per frame: periodic checks and the trial_frames confirmation. */
+void lu_host_update_frame(lu_host *h);
 
 /* Console commands only the runtime can answer (host_console.c). */
 struct lu_console;

@@ -1,5 +1,6 @@
 /* host_console.c -- the debug-console commands lurun adds to the library's
- * (liveupdate/console.h): missing <proxy>, downloads, update, status.
+ * (liveupdate/console.h): missing <proxy>, downloads, update (the update
+ * manager's settings and state), status.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "host.h"
 #include "liveupdate/console.h"
 #include "liveupdate/download.h"
+#include "liveupdate/updater.h"
 
 static lu_status cmd_missing(void *ud, int argc, char **argv, int json, lu_console_out *out, lu_error *err)
 {
@@ -98,24 +100,49 @@ static lu_status cmd_downloads(void *ud, int argc, char **argv, int json, lu_con
     return LU_OK;
 }
 
-/* The update manager's settings; the manager itself runs in the library
- * (SPEC §9) once configured. */
+/* The update manager: its settings and, when it runs, its state. */
 static lu_status cmd_update(void *ud, int argc, char **argv, int json, lu_console_out *out, lu_error *err)
 {
     lu_host *h = ud;
     (void)argc, (void)argv, (void)err;
     const char *url = lu_project_get(h->project, "update.url");
     const char *mode = lu_project_get(h->project, "update.mode");
+    lu_updater_info in;
+    lu_error ierr;
+    bool on = h->update_on && lu_updater_get_info(h->ctx, &in, &ierr) == LU_OK;
     if (json) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddBoolToObject(o, "configured", url && *url);
         if (url) cJSON_AddStringToObject(o, "url", url);
         cJSON_AddStringToObject(o, "mode", mode ? mode : "async");
+        if (on) {
+            const char *keys[] = {"current", "previous", "staged", "remote", "min_version", "prefer_local_from",
+                                  "rollback_version", "rollback_reason"};
+            const char *vals[] = {in.current, in.previous, in.staged, in.remote, in.min_version, in.prefer_local_from,
+                                  in.rollback_version, in.rollback_reason};
+            for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+                if (vals[i]) cJSON_AddStringToObject(o, keys[i], vals[i]);
+            cJSON_AddBoolToObject(o, "on_trial", in.on_trial);
+            cJSON_AddBoolToObject(o, "checking", in.checking);
+            cJSON_AddBoolToObject(o, "update_pending", in.update_pending);
+            cJSON_AddNumberToObject(o, "last_status", in.last_status);
+            if (in.last_message[0]) cJSON_AddStringToObject(o, "last_message", in.last_message);
+        }
         lu_console_json(out, o);
     } else if (!url || !*url) {
         lu_console_printf(out, "update manager: not configured ([update] url is empty)\n");
     } else {
         lu_console_printf(out, "update manager: url %s, mode %s\n", url, mode ? mode : "async");
+        if (on) {
+            lu_console_printf(out, "  content    %s%s\n", in.current, in.on_trial ? " (on trial until confirm())" : "");
+            lu_console_printf(out, "  previous   %s\n", in.previous ? in.previous : "-");
+            lu_console_printf(out, "  staged     %s\n", in.staged ? in.staged : "-");
+            lu_console_printf(out, "  remote     %s%s\n", in.remote ? in.remote : "(not checked yet)",
+                              in.checking ? " (checking now)" : "");
+            if (in.last_status != LU_OK) lu_console_printf(out, "  last error %s\n", in.last_message);
+            if (in.rollback_version)
+                lu_console_printf(out, "  rolled back %s: %s\n", in.rollback_version, in.rollback_reason ? in.rollback_reason : "");
+        }
     }
     return LU_OK;
 }

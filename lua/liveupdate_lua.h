@@ -12,6 +12,9 @@
 
 #include "liveupdate/liveupdate.h"
 #include "liveupdate/manifest.h"
+#include "liveupdate/updater.h"
+
+#include <stdbool.h>
 
 /* Opens the module and returns its table (one value on the stack). No
  * globals are set. Raises a Lua error only on out-of-memory. */
@@ -21,6 +24,19 @@ int luaopen_liveupdate(lua_State *L);
  * `manifest` (may be NULL), which the host owns and frees after lua_close.
  * Returns 0, or -1 when the module is not open. */
 int lu_lua_use_context(lua_State *L, lu_context *ctx, const lu_manifest *manifest);
+
+/* Points the update manager's event and version-compare hooks of `cfg` at
+ * the module (get_update_manager's handlers), before the host calls
+ * lu_updater_open. */
+void lu_lua_updater_config(lua_State *L, lu_updater_config *cfg);
+
+/* Hands the scripts an update failure found by the host (on_update_failed,
+ * delivered once a handler is registered). */
+void lu_lua_update_failed(lua_State *L, lu_status status, const char *message);
+
+/* True once after a script called apply_update(): the host restarts its
+ * script world on the new mounts. */
+bool lu_lua_take_restart(lua_State *L);
 
 /* Sets the folder URL download_volume fetches volumes from when neither
  * the catalog entry nor the options give one (lurun: game.http_url).

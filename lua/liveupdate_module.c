@@ -8,7 +8,7 @@
  *   is_built_with_excluded_files() -> boolean
  *   init{save_dir, base, builtin, mount_on_start, max_uncompressed,
  *        prune_stale, minimum_version, public_key (hex or a file of hex),
- *        ca_file, http_url, max_downloads}
+ *        ca_file, http_url, max_downloads, update = {url, local_version}}
  *       -> true | nil, message, status
  *   poll() -> number of callbacks run
  *   exists(path) -> boolean;  which(path) -> mount name | nil
@@ -22,6 +22,7 @@
  *   get_catalog() -> every catalog entry of the base manifest
  *   volume_path(file) -> <save>/volumes/<file> | nil, message, status
  *   download_volume, cancel_download, get_downloads: liveupdate_download.c
+ *   get_update_manager: liveupdate_update.c
  *   LIVEUPDATE_* status constants.
  *
  * Two error channels, as in Lua's own libraries: a caller's mistake (wrong
@@ -42,6 +43,7 @@
 
 #include "liveupdate/crypto.h"
 #include "liveupdate/manifest.h"
+#include "liveupdate/updater.h"
 #include "liveupdate_lua.h"
 #include "liveupdate_state.h"
 
@@ -129,6 +131,15 @@ static void state_close(lua_State *L, state *st)
     st->owned = 0;
     free(st->http_url);
     st->http_url = NULL;
+    for (int i = 0; i < 3; i++) {
+        luaL_unref(L, LUA_REGISTRYINDEX, st->um_handler[i]);
+        luaL_unref(L, LUA_REGISTRYINDEX, st->um_self[i]);
+        luaL_unref(L, LUA_REGISTRYINDEX, st->um_result[i]);
+        st->um_handler[i] = st->um_self[i] = st->um_result[i] = LUA_NOREF;
+    }
+    luaL_unref(L, LUA_REGISTRYINDEX, st->um_compare);
+    st->um_compare = LUA_NOREF;
+    st->restart_requested = false;
     while (st->pending) lu_lua__pending_free(L, st->pending);
 }
 
@@ -360,7 +371,7 @@ static int l_init(lua_State *L)
 {
     static const char *const known[] = {"save_dir", "base", "builtin", "mount_on_start", "max_uncompressed",
                                         "prune_stale", "minimum_version", "public_key", "ca_file",
-                                        "http_url", "max_downloads", NULL};
+                                        "http_url", "max_downloads", "update", NULL};
     state *st = lu_lua__state(L);
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_pushnil(L);
@@ -418,6 +429,26 @@ static int l_init(lua_State *L)
         lu_context_close(ctx);
         return luaL_error(L, "out of memory");
     }
+    if (lua_getfield(L, 1, "update") != LUA_TNIL) {
+        lu_updater_config ucfg;
+        lu_updater_config_init(&ucfg);
+        if (!lua_istable(L, -1)) {
+            lu_context_close(ctx);
+            return luaL_error(L, "init: option 'update' must be a table {url=, local_version=}");
+        }
+        lua_getfield(L, -1, "url");
+        lua_getfield(L, -2, "local_version");
+        ucfg.url = lua_tostring(L, -2);
+        if (lua_tostring(L, -1)) ucfg.local_version = lua_tostring(L, -1);
+        lu_lua__updater_hooks(st, &ucfg);
+        lu_status us = lu_updater_open(ctx, &ucfg, &err);
+        lua_pop(L, 2);
+        if (us != LU_OK) {
+            lu_context_close(ctx);
+            return lu_lua__fail(L, &err);
+        }
+    }
+    lua_pop(L, 1);
     st->ctx = ctx;
     st->owned = 1;
     load_base_manifest(st);
@@ -441,6 +472,7 @@ static int l_poll(lua_State *L)
         return 1;
     }
     int ran = lu_update(st->ctx);
+    lu_lua__deliver_update_events(st);
     if (st->error_ref != LUA_NOREF) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, st->error_ref);
         luaL_unref(L, LUA_REGISTRYINDEX, st->error_ref);
@@ -553,6 +585,7 @@ static const luaL_Reg funcs[] = {
     {"download_volume", lu_lua__download_volume},
     {"cancel_download", lu_lua__cancel_download},
     {"get_downloads", lu_lua__get_downloads},
+    {"get_update_manager", lu_lua__get_update_manager},
     {NULL, NULL},
 };
 
@@ -591,6 +624,8 @@ int luaopen_liveupdate(lua_State *L)
     memset(st, 0, sizeof *st);
     st->self_ref = LUA_NOREF;
     st->error_ref = LUA_NOREF;
+    st->um_compare = LUA_NOREF;
+    for (int i = 0; i < 3; i++) st->um_handler[i] = st->um_self[i] = st->um_result[i] = LUA_NOREF;
     lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
     st->L = lua_tothread(L, -1);
     lua_pop(L, 1);
@@ -649,6 +684,26 @@ int lu_lua_use_context(lua_State *L, lu_context *ctx, const lu_manifest *manifes
     st->manifest = (lu_manifest *)manifest;
     st->owns_manifest = 0;
     return 0;
+}
+
+void lu_lua_updater_config(lua_State *L, lu_updater_config *cfg)
+{
+    state *st = host_state(L);
+    if (st) lu_lua__updater_hooks(st, cfg);
+}
+
+void lu_lua_update_failed(lua_State *L, lu_status status, const char *message)
+{
+    state *st = host_state(L);
+    if (st) lu_lua__update_failed(st, status, message);
+}
+
+bool lu_lua_take_restart(lua_State *L)
+{
+    state *st = host_state(L);
+    if (!st || !st->restart_requested) return false;
+    st->restart_requested = false;
+    return true;
 }
 
 int lu_lua_set_http_url(lua_State *L, const char *url)

@@ -25,6 +25,10 @@ typedef struct state {
     pending *pending;      /* requests whose callback has not run yet */
     int error_ref;         /* first error raised by a callback during poll */
     char *http_url;        /* where download_volume finds volumes, or NULL */
+    /* the update manager (liveupdate_update.c): handlers, their selves, the
+     * undelivered results of each event kind (Lua arrays), the compare hook */
+    int um_handler[3], um_self[3], um_result[3], um_compare;
+    bool restart_requested; /* apply_update() ran: the host restarts the scripts */
 } state;
 
 /* A callback waiting for an asynchronous result (add_mount, download). */
@@ -54,6 +58,14 @@ void lu_lua__pending_free(lua_State *L, pending *p);
  * on top of st->L's stack (popped); `self` is current during the call. An
  * error is kept for poll() to raise. */
 void lu_lua__call(state *st, int fn_ref, int self_ref, int nargs);
+
+/* liveupdate_update.c: the manager's table; runs results waiting for a
+ * handler; fills the event and compare hooks of an updater config. */
+int lu_lua__get_update_manager(lua_State *L);
+void lu_lua__deliver_update_events(state *st);
+void lu_lua__update_failed(state *st, lu_status status, const char *message);
+struct lu_updater_config;
+void lu_lua__updater_hooks(state *st, struct lu_updater_config *cfg);
 
 /* The functions of liveupdate_download.c. */
 int lu_lua__download_volume(lua_State *L);

@@ -331,6 +331,49 @@ static bool open_console(lu_host *h, const options *o, lu_console **out)
     return true;
 }
 
+static void free_queue(lu_host *h)
+{
+    while (h->queue) {
+        lu_message *m = h->queue;
+        h->queue = m->next;
+        free(m->to);
+        free(m->sender);
+        free(m->id);
+        free(m);
+    }
+    h->queue_tail = NULL;
+}
+
+static void final_all(lu_host *h)
+{
+    for (size_t i = h->nscripts; i-- > 0;)
+        if (h->scripts[i].initialized && !h->scripts[i].finalized) {
+            h->scripts[i].finalized = true;
+            lu_host_call(h, &h->scripts[i], "final", 0);
+        }
+}
+
+/* Loads the main script through the mounts and runs its init. */
+static bool start_world(lu_host *h, const char *main_script)
+{
+    lu_script *main_s = lu_host_load_script(h, main_script, "main:/main#script", NULL);
+    if (!main_s) return false;
+    main_s->initialized = true;
+    return lu_host_call(h, main_s, "init", 0) && lu_host_dispatch(h);
+}
+
+/* apply_update(): the script world ends and starts again on the new
+ * mounts (final on every script, proxies unloaded, queue dropped). */
+static bool restart_world(lu_host *h, const char *main_script)
+{
+    fprintf(stderr, "lurun: update applied: restarting the scripts on the new content\n");
+    final_all(h);
+    lu_host_free_scripts(h);
+    lu_host_free_proxies(h);
+    free_queue(h);
+    return start_world(h, main_script);
+}
+
 static int run(lu_host *h, const options *o)
 {
     const char *main_script = lu_project_get(h->project, "bootstrap.main_script");
@@ -344,27 +387,27 @@ static int run(lu_host *h, const options *o)
     double dt = 1.0 / (freq > 0 ? freq : 60);
     lu_console *console;
     if (!open_console(h, o, &console)) return 1;
-    lu_script *main_s = lu_host_load_script(h, main_script, "main:/main#script", NULL);
-    if (!main_s) {
+    if (!lu_host_update_start(h)) {
         lu_console_close(console);
         return 1;
     }
-    main_s->initialized = true;
-    bool ok = lu_host_call(h, main_s, "init", 0) && lu_host_dispatch(h);
+    bool ok = start_world(h, main_script);
+    if (!ok && h->nscripts == 0) {
+        lu_console_close(console);
+        return 1;
+    }
     struct timespec next;
     clock_gettime(CLOCK_MONOTONIC, &next);
     for (h->frame = 0; ok && !h->exit_requested && (o->frames < 0 || h->frame < o->frames); h->frame++) {
         ok = poll_liveupdate(h);
+        if (ok && lu_lua_take_restart(h->L)) ok = restart_world(h, main_script);
+        lu_host_update_frame(h);
         lu_host_http_poll(h);
         lu_console_poll(console);
         ok = ok && h->script_errors == 0 && update_scripts(h, dt) && lu_host_dispatch(h);
         if (freq > 0) sleep_until(&next, dt);
     }
-    for (size_t i = h->nscripts; i-- > 0;)
-        if (h->scripts[i].initialized && !h->scripts[i].finalized) {
-            h->scripts[i].finalized = true;
-            lu_host_call(h, &h->scripts[i], "final", 0);
-        }
+    final_all(h);
     lu_console_close(console);
     if (h->script_errors) {
         fprintf(stderr, "lurun: stopped after %d Lua error(s) at frame %ld\n", h->script_errors, h->frame);
@@ -407,14 +450,7 @@ int main(int argc, char **argv)
 cleanup:
     if (h.L) {
         lu_host_http_free(&h);
-        while (h.queue) {
-            lu_message *m = h.queue;
-            h.queue = m->next;
-            free(m->to);
-            free(m->sender);
-            free(m->id);
-            free(m);
-        }
+        free_queue(&h);
         lu_host_free_scripts(&h);
         lu_host_free_proxies(&h);
         lua_close(h.L);

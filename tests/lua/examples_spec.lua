@@ -100,3 +100,45 @@ describe("the demo game (examples/demo)", function()
     assert.matches("level1: all its resources are available", stdout, 1, true)
   end)
 end)
+
+describe("update examples", function()
+  local function run_example(name)
+    local bin = H.lutool_bin:match("^(.*)/[^/]+$")
+    local p = io.popen(H.quote(H.root .. "/examples/run_update_example.sh") .. " " .. name .. " " .. H.quote(bin) .. " 2>&1")
+    local out = p:read("a")
+    local ok = p:close()
+    return ok, out
+  end
+
+  it("app_update (uni-app wgt flow): check, ask, download, apply, restart; then up to date", function()
+    local ok, out = run_example("app_update")
+    assert.is_true(ok, out)
+    assert.matches([[
+%-%- run 1
+app_update: running content 1.0: content 1.0, shipped with the game
+app_update: checking for a new version
+app_update: version 1.1 is available. Download it%? %-> yes
+app_update: version 1.1 downloaded and verified; installing and restarting
+app_update: running content 1.1: content 1.1, from the update server
+app_update: content 1.1 confirmed; nothing left to do
+%-%- run 2
+app_update: running content 1.1: content 1.1, from the update server
+app_update: checking for a new version
+app_update: content is up to date %(server has 1.1%)]], out)
+  end)
+
+  it("wechat_update (UpdateManager callbacks): automatic check, ready, apply, kept after the trial", function()
+    local ok, out = run_example("wechat_update")
+    assert.is_true(ok, out)
+    assert.matches([[
+%-%- run 1
+wechat_update: running content 1.0: content 1.0, shipped with the game
+wechat_update: onCheckForUpdate: hasUpdate = true
+wechat_update: onUpdateReady: 1.1 is ready; restart now%? %-> yes
+wechat_update: running content 1.1: content 1.1, from the update server
+wechat_update: content 1.1 kept after 30 frames
+%-%- run 2
+wechat_update: running content 1.1: content 1.1, from the update server
+wechat_update: onCheckForUpdate: hasUpdate = false]], out)
+  end)
+end)

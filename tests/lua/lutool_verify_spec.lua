@@ -194,8 +194,36 @@ with zipfile.ZipFile(sys.argv[1], "w") as z:
     assert.truthy(o:find("volume 'forest': MISMATCH", 1, true), o)
   end)
 
+  it("release writes a signed version document for a folder of volumes", function()
+    local dir = work .. "/server"
+    assert(H.sh("mkdir -p " .. H.quote(dir) .. " && cp " .. H.quote(out .. "/liveupdate/forest.zip") .. " " .. H.quote(dir)))
+    H.zip(dir .. "/castle.zip", {["c.txt"] = "c"})
+    local code, o, e = lutool("release " .. H.quote(dir) .. " --version 2.0.1 --min-version 2.0 --priority 7 --sign " ..
+                              H.quote(keys .. ".sec"))
+    assert.are.equal(0, code, e)
+    assert.truthy(o:find("lists 2 volume(s) for version 2.0.1 (signed)", 1, true), o)
+    local doc = require("dkjson").decode(H.read(dir .. "/release.json"))
+    assert.are.equal("2.0.1", doc.version)
+    assert.are.equal("2.0", doc.min_version)
+    assert.are.same({"castle", "forest"}, {doc.volumes[1].name, doc.volumes[2].name})
+    assert.are.equal(H.sha256(dir .. "/forest.zip"), doc.volumes[2].sha256)
+    assert.are.equal(7, doc.volumes[1].priority)
+    for _, f in ipairs({"release.json", "castle.zip", "forest.zip"}) do assert.truthy(H.exists(dir .. "/" .. f .. ".sig"), f) end
+    for _, f in ipairs({"castle.zip", "forest.zip"}) do
+      assert.are.equal(0, (lutool("verify " .. H.quote(dir .. "/" .. f) .. " --key " .. H.quote(keys .. ".pub"))), f)
+    end
+    code, _, e = lutool("release " .. H.quote(dir) .. " --version '1 0'")
+    assert.are.equal(1, code)
+    assert.truthy(e:find("'1 0' is not a version", 1, true), e)
+    H.zip(dir .. "/_bad.zip", {["x"] = "x"})
+    code, _, e = lutool("release " .. H.quote(dir) .. " --version 3")
+    assert.are.equal(1, code)
+    assert.truthy(e:find("_bad.zip: mount name '_bad' is reserved", 1, true), e)
+    assert.are.equal(2, (lutool("release " .. H.quote(dir))))
+  end)
+
   it("every command has --help (exit 0); bad arguments exit 2; a missing file exits 1", function()
-    for _, cmd in ipairs({"bundle", "inspect", "verify", "keygen", "sign", "console"}) do
+    for _, cmd in ipairs({"bundle", "inspect", "verify", "release", "keygen", "sign", "console"}) do
       local code, o = lutool(cmd .. " --help")
       assert.equal(0, code, cmd)
       assert.truthy(o:find("usage: lutool " .. cmd, 1, true), cmd)

@@ -13,6 +13,7 @@ static const struct {
     {"bundle", "turn a game project into a base bundle plus downloadable volumes", lutool_bundle},
     {"inspect", "list a zip's or bundle's entries, manifest and version", lutool_inspect},
     {"verify", "check every entry's CRC and SHA-256, the manifest and the signature", lutool_verify},
+    {"release", "write the update manager's release.json for a folder of volumes", lutool_release},
     {"keygen", "make an Ed25519 key pair for signing volumes", lutool_keygen},
     {"sign", "sign a file (writes <file>.sig)", lutool_sign},
     {"console", "talk to a running game's debug console", lutool_console},

@@ -37,7 +37,8 @@ typedef void (*lu_download_done_fn)(void *ud, int id, const char *path, const lu
 
 typedef struct lu_download_request {
     const char *url;          /* http:, https: or file: */
-    const char *file;         /* plain file name: <save>/volumes/<file> */
+    const char *file;         /* plain file name: <save>/volumes/<file> (and the .part's name) */
+    const char *dest;         /* or NULL; an absolute path to install to instead */
     uint64_t size;            /* expected size; 0 = not known */
     const char *sha256;       /* expected hex SHA-256, or NULL */
     int verify_signature;     /* 1: fetch "<url>.sig" and check it (needs a public key);

@@ -1,0 +1,111 @@
+/* updater.h -- the update manager (SPEC §9): content releases made of
+ * volumes, checked against a remote version document, staged, applied in
+ * one mounts-file write, on trial until confirmed, rolled back when the game
+ * dies before confirming.
+ *
+ * One updater per context, owned by it (freed by lu_context_close). Its
+ * network work rides on the context's downloader, so its events run from
+ * lu_update() on the game's thread. State: <save>/update/state.json,
+ * written crash-safely (format: docs/FORMATS.md). Release volumes live in
+ * <save>/volumes/rel-<version>-<file>; the current and the previous
+ * release are kept, older ones deleted.
+ *
+ * Thread-safety: call these from the thread that calls lu_update().
+ */
+#ifndef LIVEUPDATE_UPDATER_H
+#define LIVEUPDATE_UPDATER_H
+
+#include "liveupdate/liveupdate.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum lu_updater_event_kind {
+    LU_UPDATER_CHECKED,      /* a check finished: has_update, version (remote) */
+    LU_UPDATER_READY,        /* a new release is staged: version; apply now or at next start */
+    LU_UPDATER_FAILED,       /* a check or download failed: status, message */
+} lu_updater_event_kind;
+
+typedef struct lu_updater_event {
+    lu_updater_event_kind kind;
+    int has_update;
+    const char *version;     /* remote version (CHECKED, READY), or NULL */
+    lu_status status;        /* FAILED */
+    const char *message;     /* FAILED */
+} lu_updater_event;
+
+typedef void (*lu_updater_event_fn)(void *ud, const lu_updater_event *ev);
+
+/* Replaces lu_version_compare (SPEC: "a Lua hook can replace the
+ * comparison"): <0, 0, >0 as a is older, equal, newer. */
+typedef int (*lu_version_compare_fn)(void *ud, const char *a, const char *b);
+
+typedef struct lu_updater_config {
+    const char *url;            /* version document; NULL: no checks (start-up work still runs) */
+    const char *local_version;  /* the base bundle's content version (default "0") */
+    int verify_signature;       /* -1 (default): "<url>.sig" required when the context has a public key */
+    long timeout_ms;            /* per transfer, no byte for this long (default 30000) */
+    int retries;                /* per transfer (default 3) */
+    lu_updater_event_fn on_event;
+    void *ud;
+    lu_version_compare_fn compare;  /* NULL: lu_version_compare */
+    void *compare_ud;
+} lu_updater_config;
+
+void lu_updater_config_init(lu_updater_config *cfg);
+
+/* Start-up work of the update manager, once per context, after it opened:
+ * loads the state; a release still on trial from an earlier run that never
+ * confirmed is rolled back (its volumes replaced by the previous release's
+ * in one write; the version is recorded as failed with the reason); else a
+ * release staged by an earlier run is applied (and goes on trial). Returns
+ * LU_OK (also when nothing was to be done), LU_INVAL (no save directory,
+ * already open), LU_IO_ERROR / LU_NO_SPACE (state not writable; the mount
+ * table is as before). A corrupt state file is moved aside and reported in
+ * the start-up report. Strings are copied. */
+lu_status lu_updater_open(lu_context *ctx, const lu_updater_config *cfg, lu_error *err);
+
+/* Starts a check: fetches the version document (and its signature), and
+ * when it names a release newer than the current one that has not failed
+ * before, downloads and stages its volumes. Events report the outcome.
+ * Returns LU_OK (started, or already running), LU_INVAL (no updater or no
+ * URL), or the downloader's refusal. */
+lu_status lu_updater_check(lu_context *ctx, lu_error *err);
+
+/* Applies the staged release now (one mounts-file write) and puts it on
+ * trial. Returns LU_OK, LU_NOT_FOUND (nothing staged), or the mount
+ * table's failure (nothing changed then). */
+lu_status lu_updater_apply(lu_context *ctx, lu_error *err);
+
+/* Ends the trial of the current release (it is kept at the next start) and
+ * deletes release files older than the previous release. LU_OK when there
+ * was no trial too. */
+lu_status lu_updater_confirm(lu_context *ctx, lu_error *err);
+
+typedef struct lu_updater_info {
+    const char *current;          /* version in use (local_version when no release) */
+    const char *previous;         /* or NULL */
+    const char *staged;           /* or NULL */
+    const char *remote;           /* version named by the last document fetched, or NULL */
+    const char *min_version;      /* of the last document, or NULL */
+    const char *prefer_local_from;/* of the last document, or NULL */
+    int on_trial;                 /* the current release is not confirmed yet */
+    int checking;                 /* a check or download is running */
+    int update_pending;           /* the last check found an update not staged yet */
+    long long last_run, last_check;  /* Unix times stored by the previous run, 0 = never */
+    const char *rollback_version; /* the last rollback, or NULL */
+    const char *rollback_reason;
+    lu_status last_status;        /* of the last check (LU_OK when none failed) */
+    const char *last_message;
+} lu_updater_info;
+
+/* Fills *out (strings valid until the next updater call or lu_update()).
+ * Returns LU_OK or LU_INVAL (no updater). */
+lu_status lu_updater_get_info(lu_context *ctx, lu_updater_info *out, lu_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,647 @@
+/* updater.c -- the update manager: releases checked, staged, applied,
+ * confirmed or rolled back (contract: liveupdate/updater.h).
+ *
+ * State (<save>/update/state.json, crash-safe writes):
+ *   current, previous, staged: {"version", "volumes": [{"name", "file",
+ *   "priority"}]} or null; "trial": the current version while it is not
+ *   confirmed; "failed": versions rolled back; "last_rollback": {"version",
+ *   "reason"}; "update_pending", "last_run", "last_check".
+ *
+ * Crash safety: a release change is one lu_mounts_apply (the mounts file)
+ * followed by one state write. A crash between them leaves a state that
+ * still says "staged" or "trial"; the next start repeats the same change,
+ * which is idempotent (same names, same files).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "internal.h"
+#include "liveupdate/crypto.h"
+#include "liveupdate/download.h"
+#include "liveupdate/release.h"
+#include "liveupdate/updater.h"
+
+typedef struct rel_vol {
+    char *name, *file;
+    int priority;
+} rel_vol;
+
+typedef struct release {
+    char *version;    /* NULL: no release (the base bundle's content) */
+    rel_vol *vols;
+    size_t n;
+} release;
+
+typedef struct lu_updater lu_updater;
+
+struct lu_updater {
+    lu_context *ctx;
+    char *url, *local_version;
+    int verify_signature, retries;
+    long timeout_ms;
+    lu_updater_event_fn on_event;
+    void *ud;
+    lu_version_compare_fn compare;
+    void *compare_ud;
+    char dir[PATH_MAX];          /* <save>/update */
+    release current, previous, staged, staging;
+    char *trial;                 /* version on trial, or NULL */
+    char **failed;
+    size_t nfailed;
+    char *rollback_version, *rollback_reason;
+    bool update_pending;
+    long long last_run, last_check, prev_run;
+    /* a check in progress */
+    bool checking;
+    int pending;                 /* staging downloads not finished */
+    lu_status stage_status;
+    char stage_msg[LU_ERROR_MAX];
+    lu_release *remote;
+    lu_status last_status;
+    char last_message[LU_ERROR_MAX];
+};
+
+void lu_updater_config_init(lu_updater_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->local_version = "0";
+    cfg->verify_signature = -1;
+    cfg->timeout_ms = 30000;
+    cfg->retries = 3;
+}
+
+/* ---- releases and state --------------------------------------------- */
+
+static void release_clear(release *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        free(r->vols[i].name);
+        free(r->vols[i].file);
+    }
+    free(r->vols);
+    free(r->version);
+    memset(r, 0, sizeof *r);
+}
+
+static void release_move(release *to, release *from)
+{
+    release_clear(to);
+    *to = *from;
+    memset(from, 0, sizeof *from);
+}
+
+static int cmp_versions(const lu_updater *u, const char *a, const char *b)
+{
+    return u->compare ? u->compare(u->compare_ud, a, b) : lu_version_compare(a, b);
+}
+
+static const char *current_version(const lu_updater *u)
+{
+    return u->current.version ? u->current.version : u->local_version;
+}
+
+static bool has_failed(const lu_updater *u, const char *v)
+{
+    for (size_t i = 0; i < u->nfailed; i++)
+        if (strcmp(u->failed[i], v) == 0) return true;
+    return false;
+}
+
+static cJSON *release_json(const release *r)
+{
+    if (!r->version) return cJSON_CreateNull();
+    cJSON *o = cJSON_CreateObject(), *arr;
+    cJSON_AddStringToObject(o, "version", r->version);
+    arr = cJSON_AddArrayToObject(o, "volumes");
+    for (size_t i = 0; i < r->n; i++) {
+        cJSON *v = cJSON_CreateObject();
+        cJSON_AddStringToObject(v, "name", r->vols[i].name);
+        cJSON_AddStringToObject(v, "file", r->vols[i].file);
+        cJSON_AddNumberToObject(v, "priority", r->vols[i].priority);
+        cJSON_AddItemToArray(arr, v);
+    }
+    return o;
+}
+
+/* Reads a release object; false when it is malformed. */
+static bool release_read(const cJSON *o, release *r)
+{
+    memset(r, 0, sizeof *r);
+    if (!o || cJSON_IsNull(o)) return true;
+    const char *ver = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "version"));
+    const cJSON *vols = cJSON_GetObjectItemCaseSensitive(o, "volumes"), *it;
+    if (!ver || !lu_version_valid(ver) || !cJSON_IsArray(vols)) return false;
+    r->vols = calloc((size_t)cJSON_GetArraySize(vols) + 1, sizeof *r->vols);
+    r->version = strdup(ver);
+    if (!r->vols || !r->version) return false;
+    cJSON_ArrayForEach(it, vols) {
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "name"));
+        const char *file = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "file"));
+        const cJSON *prio = cJSON_GetObjectItemCaseSensitive(it, "priority");
+        lu_error e;
+        if (!name || !file || lu_mount_name_check(name, &e) != LU_OK || strchr(file, '/') || file[0] == '.' ||
+            !cJSON_IsNumber(prio) || prio->valuedouble < 0 || prio->valuedouble > 2147483647.0)
+            return false;
+        rel_vol *v = &r->vols[r->n++];
+        v->name = strdup(name);
+        v->file = strdup(file);
+        v->priority = (int)prio->valuedouble;
+        if (!v->name || !v->file) return false;
+    }
+    return true;
+}
+
+static lu_status state_write(lu_updater *u, lu_error *err)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "current", release_json(&u->current));
+    cJSON_AddItemToObject(o, "previous", release_json(&u->previous));
+    cJSON_AddItemToObject(o, "staged", release_json(&u->staged));
+    if (u->trial) cJSON_AddStringToObject(o, "trial", u->trial);
+    else cJSON_AddNullToObject(o, "trial");
+    cJSON *failed = cJSON_AddArrayToObject(o, "failed");
+    for (size_t i = 0; i < u->nfailed; i++) cJSON_AddItemToArray(failed, cJSON_CreateString(u->failed[i]));
+    if (u->rollback_version) {
+        cJSON *rb = cJSON_AddObjectToObject(o, "last_rollback");
+        cJSON_AddStringToObject(rb, "version", u->rollback_version);
+        cJSON_AddStringToObject(rb, "reason", u->rollback_reason ? u->rollback_reason : "");
+    } else {
+        cJSON_AddNullToObject(o, "last_rollback");
+    }
+    cJSON_AddBoolToObject(o, "update_pending", u->update_pending);
+    cJSON_AddNumberToObject(o, "last_run", (double)u->last_run);
+    cJSON_AddNumberToObject(o, "last_check", (double)u->last_check);
+    char *text = cJSON_Print(o);
+    cJSON_Delete(o);
+    if (!text) return lu__fail(err, LU_MEM_ERROR, "update state: out of memory");
+    lu_status st = lu__fs_write_atomic(&u->ctx->env, u->dir, "state.json", text, strlen(text), err);
+    cJSON_free(text);
+    return st;
+}
+
+/* Loads state.json; LU_NOT_FOUND when there is none, LU_FORMAT_ERROR when
+ * it is corrupt. */
+static lu_status state_read(lu_updater *u, lu_error *err)
+{
+    char path[PATH_MAX + 16], *text = NULL;
+    size_t len;
+    snprintf(path, sizeof path, "%s/state.json", u->dir);
+    LU_TRY(lu__fs_read_all(&u->ctx->env, path, &text, &len, err));
+    cJSON *o = cJSON_ParseWithLength(text, len);
+    lu__free(&u->ctx->env, text);
+    const cJSON *failed = cJSON_GetObjectItemCaseSensitive(o, "failed"), *it;
+    const cJSON *rb = cJSON_GetObjectItemCaseSensitive(o, "last_rollback");
+    const cJSON *trial = cJSON_GetObjectItemCaseSensitive(o, "trial");
+    bool ok = cJSON_IsObject(o) && release_read(cJSON_GetObjectItemCaseSensitive(o, "current"), &u->current) &&
+              release_read(cJSON_GetObjectItemCaseSensitive(o, "previous"), &u->previous) &&
+              release_read(cJSON_GetObjectItemCaseSensitive(o, "staged"), &u->staged) &&
+              (!failed || cJSON_IsArray(failed)) && (!trial || cJSON_IsNull(trial) || cJSON_IsString(trial));
+    if (ok && cJSON_IsString(trial)) ok = (u->trial = strdup(trial->valuestring)) != NULL;
+    if (ok && failed) {
+        u->failed = calloc((size_t)cJSON_GetArraySize(failed) + 1, sizeof *u->failed);
+        ok = u->failed != NULL;
+        cJSON_ArrayForEach(it, failed) {
+            if (!ok || !cJSON_IsString(it) || !(u->failed[u->nfailed] = strdup(it->valuestring))) {
+                ok = false;
+                break;
+            }
+            u->nfailed++;
+        }
+    }
+    if (ok && cJSON_IsObject(rb)) {
+        const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rb, "version"));
+        const char *r = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rb, "reason"));
+        u->rollback_version = v ? strdup(v) : NULL;
+        u->rollback_reason = r ? strdup(r) : NULL;
+    }
+    if (ok) {
+        u->update_pending = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "update_pending"));
+        const cJSON *lr = cJSON_GetObjectItemCaseSensitive(o, "last_run"), *lc = cJSON_GetObjectItemCaseSensitive(o, "last_check");
+        if (cJSON_IsNumber(lr) && lr->valuedouble >= 0 && lr->valuedouble < 1e15) u->last_run = (long long)lr->valuedouble;
+        if (cJSON_IsNumber(lc) && lc->valuedouble >= 0 && lc->valuedouble < 1e15) u->last_check = (long long)lc->valuedouble;
+    }
+    cJSON_Delete(o);
+    return ok ? LU_OK : lu__fail(err, LU_FORMAT_ERROR, "'%s' is not a valid update state", path);
+}
+
+static void failed_add(lu_updater *u, const char *v)
+{
+    if (has_failed(u, v)) return;
+    char **f = realloc(u->failed, (u->nfailed + 2) * sizeof *f);
+    if (!f) return;
+    u->failed = f;
+    if ((f[u->nfailed] = strdup(v))) u->nfailed++;
+}
+
+static void set_str(char **dst, const char *src)
+{
+    free(*dst);
+    *dst = src ? strdup(src) : NULL;
+}
+
+/* ---- release changes ------------------------------------------------ */
+
+/* Mounts `to` and unmounts what of `from` it does not replace, in one write. */
+static lu_status switch_release(lu_updater *u, const release *to, const release *from, lu_error *err)
+{
+    lu_mount_spec *add = calloc(to->n + 1, sizeof *add);
+    const char **remove = calloc(from->n + 1, sizeof *remove);
+    char (*uris)[300] = calloc(to->n + 1, sizeof *uris);
+    lu_status st = LU_OK;
+    size_t nremove = 0;
+    if (!add || !remove || !uris) {
+        st = lu__fail(err, LU_MEM_ERROR, "out of memory switching releases");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < to->n; i++) {
+        snprintf(uris[i], sizeof uris[i], "zip:volumes/%s", to->vols[i].file);
+        add[i] = (lu_mount_spec){to->vols[i].name, uris[i], to->vols[i].priority};
+    }
+    for (size_t i = 0; i < from->n; i++) remove[nremove++] = from->vols[i].name;
+    st = lu_mounts_apply(u->ctx, add, to->n, remove, nremove, err);
+cleanup:
+    free(add);
+    free(remove);
+    free(uris);
+    return st;
+}
+
+/* Deletes <save>/volumes/rel-* files no kept release uses. */
+static void collect_garbage(lu_updater *u)
+{
+    char vdir[PATH_MAX];
+    snprintf(vdir, sizeof vdir, "%s/volumes", u->ctx->save_dir);
+    DIR *d = opendir(vdir);
+    if (!d) return;
+    const release *keep[] = {&u->current, &u->previous, &u->staged, &u->staging};
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (strncmp(de->d_name, "rel-", 4) != 0) continue;
+        bool used = false;
+        for (size_t k = 0; k < 4 && !used; k++)
+            for (size_t i = 0; i < keep[k]->n && !used; i++) used = strcmp(keep[k]->vols[i].file, de->d_name) == 0;
+        size_t len = strlen(de->d_name);
+        if (!used && len > 4 && strcmp(de->d_name + len - 4, ".sig") == 0) {
+            char base[NAME_MAX + 1];
+            snprintf(base, sizeof base, "%.*s", (int)(len - 4), de->d_name);
+            for (size_t k = 0; k < 4 && !used; k++)
+                for (size_t i = 0; i < keep[k]->n && !used; i++) used = strcmp(keep[k]->vols[i].file, base) == 0;
+        }
+        if (used) continue;
+        char path[PATH_MAX + NAME_MAX + 2];
+        snprintf(path, sizeof path, "%s/%s", vdir, de->d_name);
+        if (unlink(path) == 0) lu__log(&u->ctx->env, LU_LOG_INFO, "update: deleted old release file '%s'", path);
+    }
+    closedir(d);
+}
+
+/* Staged -> current (on trial); current -> previous. */
+static lu_status apply_staged(lu_updater *u, lu_error *err)
+{
+    LU_TRY(switch_release(u, &u->staged, &u->current, err));
+    release_move(&u->previous, &u->current);
+    release_move(&u->current, &u->staged);
+    set_str(&u->trial, u->current.version);
+    lu__log(&u->ctx->env, LU_LOG_INFO, "update: release %s applied (on trial until confirmed)", u->current.version);
+    lu_status st = state_write(u, err);
+    collect_garbage(u);
+    return st;
+}
+
+/* The release on trial never confirmed: back to the previous one. */
+static lu_status roll_back(lu_updater *u, lu_error *err)
+{
+    LU_TRY(switch_release(u, &u->previous, &u->current, err));
+    char reason[LU_ERROR_MAX];
+    snprintf(reason, sizeof reason,
+             "release %s was on trial and the game stopped before confirm(); back to %s",
+             u->current.version, u->previous.version ? u->previous.version : u->local_version);
+    failed_add(u, u->current.version);
+    set_str(&u->rollback_version, u->current.version);
+    set_str(&u->rollback_reason, reason);
+    set_str(&u->trial, NULL);
+    release_move(&u->current, &u->previous);
+    lu_error rep = {.status = LU_VERSION_MISMATCH};
+    snprintf(rep.message, sizeof rep.message, "%s", reason);
+    lu__report_add(u->ctx, u->rollback_version, NULL, "rolled_back", &rep);
+    return state_write(u, err);
+}
+
+/* ---- checking and staging ------------------------------------------- */
+
+static void emit(lu_updater *u, lu_updater_event_kind kind, int has_update, const char *version, lu_status st,
+                 const char *msg)
+{
+    if (!u->on_event) return;
+    lu_updater_event ev = {kind, has_update, version, st, msg};
+    u->on_event(u->ud, &ev);
+}
+
+static void fail_check(lu_updater *u, lu_status st, const char *msg)
+{
+    u->checking = false;
+    u->last_status = st;
+    snprintf(u->last_message, sizeof u->last_message, "%s", msg);
+    lu__log(&u->ctx->env, LU_LOG_WARN, "update: %s", msg);
+    emit(u, LU_UPDATER_FAILED, 0, NULL, st, msg);
+}
+
+static void on_volume(void *ud, int id, const char *path, const lu_error *err)
+{
+    (void)id;
+    (void)path;
+    lu_updater *u = ud;
+    if (err->status != LU_OK && u->stage_status == LU_OK) {
+        u->stage_status = err->status;
+        snprintf(u->stage_msg, sizeof u->stage_msg, "release %s: %.3900s", u->staging.version, err->message);
+    }
+    if (--u->pending > 0) return;
+    if (u->stage_status != LU_OK) {
+        release_clear(&u->staging);
+        fail_check(u, u->stage_status, u->stage_msg);
+        return;
+    }
+    release_move(&u->staged, &u->staging);
+    u->update_pending = false;
+    u->checking = false;
+    u->last_status = LU_OK;
+    lu_error werr;
+    if (state_write(u, &werr) != LU_OK) {
+        fail_check(u, werr.status, werr.message);
+        return;
+    }
+    lu__log(&u->ctx->env, LU_LOG_INFO, "update: release %s is staged", u->staged.version);
+    emit(u, LU_UPDATER_READY, 1, u->staged.version, LU_OK, NULL);
+}
+
+/* The document's folder URL + file, for volumes given by "file". */
+static void volume_url(const lu_updater *u, const lu_release_volume *v, char *out, size_t cap)
+{
+    if (v->url) {
+        snprintf(out, cap, "%s", v->url);
+        return;
+    }
+    const char *slash = strrchr(u->url, '/');
+    int keep = slash ? (int)(slash - u->url) : (int)strlen(u->url);
+    snprintf(out, cap, "%.*s/%s", keep, u->url, v->file);
+}
+
+static void start_staging(lu_updater *u)
+{
+    const lu_release *r = u->remote;
+    release_clear(&u->staging);
+    u->staging.vols = calloc(r->nvolumes + 1, sizeof *u->staging.vols);
+    u->staging.version = strdup(r->version);
+    if (!u->staging.vols || !u->staging.version) {
+        fail_check(u, LU_MEM_ERROR, "update: out of memory");
+        return;
+    }
+    u->stage_status = LU_OK;
+    u->pending = 1;            /* held until every download is queued */
+    for (size_t i = 0; i < r->nvolumes; i++) {
+        const lu_release_volume *v = &r->volumes[i];
+        rel_vol *s = &u->staging.vols[u->staging.n++];
+        char file[300], url[4096];
+        snprintf(file, sizeof file, "rel-%s-%s", r->version, v->file);
+        s->name = strdup(v->name);
+        s->file = strdup(file);
+        s->priority = v->priority;
+        if (!s->name || !s->file) {
+            on_volume(u, 0, NULL, &(lu_error){LU_MEM_ERROR, "out of memory"});
+            continue;
+        }
+        /* already here from an earlier, interrupted staging? */
+        char have[PATH_MAX + 320], sha[LU_SHA256_HEX];
+        uint64_t size = 0;
+        lu_error e;
+        snprintf(have, sizeof have, "%s/volumes/%s", u->ctx->save_dir, file);
+        if (lu_sha256_file(have, sha, &size, &e) == LU_OK && size == v->size && strcmp(sha, v->sha256) == 0) continue;
+        volume_url(u, v, url, sizeof url);
+        lu_download_request req;
+        lu_download_request_init(&req);
+        req.url = url;
+        req.file = file;
+        req.size = v->size;
+        req.sha256 = v->sha256;
+        req.verify_signature = u->verify_signature;
+        req.timeout_ms = u->timeout_ms;
+        req.retries = u->retries;
+        req.done = on_volume;
+        req.ud = u;
+        int id;
+        u->pending++;
+        if (lu_download_start(u->ctx, &req, &id, &e) != LU_OK) on_volume(u, 0, NULL, &e);
+    }
+    lu_error none = {LU_OK, ""};
+    on_volume(u, 0, NULL, &none);   /* releases the hold */
+}
+
+static void on_document(void *ud, int id, const char *path, const lu_error *err)
+{
+    (void)id;
+    lu_updater *u = ud;
+    if (err->status != LU_OK) {
+        fail_check(u, err->status, err->message);
+        return;
+    }
+    char *text = NULL;
+    size_t len;
+    lu_error e;
+    lu_release *r = NULL;
+    if (lu__fs_read_all(&u->ctx->env, path, &text, &len, &e) != LU_OK ||
+        lu_release_parse(text, len, &r, &e) != LU_OK) {
+        lu__free(&u->ctx->env, text);
+        char msg[LU_ERROR_MAX];
+        snprintf(msg, sizeof msg, "'%.1000s': %.2900s", u->url, e.message);
+        fail_check(u, e.status, msg);
+        return;
+    }
+    lu__free(&u->ctx->env, text);
+    lu_release_free(u->remote);
+    u->remote = r;
+    u->last_check = (long long)time(NULL);
+    const char *cur = current_version(u);
+    bool newer = cmp_versions(u, r->version, cur) > 0;
+    bool failed = has_failed(u, r->version);
+    if (failed) lu__log(&u->ctx->env, LU_LOG_INFO, "update: %s was rolled back before; not retried", r->version);
+    bool has_update = newer && !failed;
+    u->update_pending = has_update && !(u->staged.version && strcmp(u->staged.version, r->version) == 0);
+    lu_error werr;
+    if (state_write(u, &werr) != LU_OK) {
+        fail_check(u, werr.status, werr.message);
+        return;
+    }
+    emit(u, LU_UPDATER_CHECKED, has_update, r->version, LU_OK, NULL);
+    if (!has_update) {
+        u->checking = false;
+        u->last_status = LU_OK;
+        return;
+    }
+    if (u->staged.version && strcmp(u->staged.version, r->version) == 0) {
+        u->checking = false;
+        emit(u, LU_UPDATER_READY, 1, r->version, LU_OK, NULL);
+        return;
+    }
+    start_staging(u);
+}
+
+/* ---- the public calls ------------------------------------------------ */
+
+void lu__updater_free(lu_context *ctx)
+{
+    lu_updater *u = ctx->updater;
+    if (!u) return;
+    release_clear(&u->current);
+    release_clear(&u->previous);
+    release_clear(&u->staged);
+    release_clear(&u->staging);
+    for (size_t i = 0; i < u->nfailed; i++) free(u->failed[i]);
+    free(u->failed);
+    free(u->trial);
+    free(u->rollback_version);
+    free(u->rollback_reason);
+    free(u->url);
+    free(u->local_version);
+    lu_release_free(u->remote);
+    free(u);
+    ctx->updater = NULL;
+}
+
+lu_status lu_updater_open(lu_context *ctx, const lu_updater_config *cfg, lu_error *err)
+{
+    if (!ctx->save_dir) return lu__fail(err, LU_INVAL, "the update manager needs a save directory");
+    if (ctx->updater) return lu__fail(err, LU_INVAL, "the update manager is already open");
+    if (cfg->local_version && !lu_version_valid(cfg->local_version))
+        return lu__fail(err, LU_INVAL, "local version '%s' is not a version string", cfg->local_version);
+    lu_updater *u = calloc(1, sizeof *u);
+    if (!u) return lu__fail(err, LU_MEM_ERROR, "out of memory opening the update manager");
+    ctx->updater = u;
+    u->ctx = ctx;
+    u->url = cfg->url ? strdup(cfg->url) : NULL;
+    u->local_version = strdup(cfg->local_version ? cfg->local_version : "0");
+    u->verify_signature = cfg->verify_signature;
+    u->timeout_ms = cfg->timeout_ms;
+    u->retries = cfg->retries;
+    u->on_event = cfg->on_event;
+    u->ud = cfg->ud;
+    u->compare = cfg->compare;
+    u->compare_ud = cfg->compare_ud;
+    u->last_status = LU_OK;
+    snprintf(u->dir, sizeof u->dir, "%s/update", ctx->save_dir);
+    lu_status st = LU_OK;
+    if ((cfg->url && !u->url) || !u->local_version) {
+        st = lu__fail(err, LU_MEM_ERROR, "out of memory opening the update manager");
+        goto cleanup;
+    }
+    if ((st = lu__fs_mkdirs(u->dir, err)) != LU_OK) goto cleanup;
+    lu_error rerr;
+    st = state_read(u, &rerr);
+    if (st == LU_FORMAT_ERROR) {
+        char from[PATH_MAX + 16], to[PATH_MAX + 64];
+        snprintf(from, sizeof from, "%s/state.json", u->dir);
+        snprintf(to, sizeof to, "%s/state.json.corrupt-%lld", u->dir, (long long)time(NULL));
+        rename(from, to);
+        lu__report_add(ctx, "update/state.json", NULL, "moved_aside", &rerr);
+        release_clear(&u->current);
+        release_clear(&u->previous);
+        release_clear(&u->staged);
+    } else if (st != LU_OK && st != LU_NOT_FOUND) {
+        *err = rerr;
+        goto cleanup;
+    }
+    /* the last document fetched: its min_version and prefer_local_from
+     * steer the next start-up before a new check answers */
+    char doc[PATH_MAX + 16], *text = NULL;
+    size_t len;
+    snprintf(doc, sizeof doc, "%s/remote.json", u->dir);
+    if (lu__fs_read_all(&ctx->env, doc, &text, &len, &rerr) == LU_OK) {
+        lu_release_parse(text, len, &u->remote, &rerr);
+        lu__free(&ctx->env, text);
+    }
+    u->prev_run = u->last_run;
+    u->last_run = (long long)time(NULL);
+    if (u->trial && u->current.version) st = roll_back(u, err);
+    else if (u->staged.version && !has_failed(u, u->staged.version)) st = apply_staged(u, err);
+    else st = state_write(u, err);
+    if (st != LU_OK) goto cleanup;
+    return LU_OK;
+cleanup:
+    lu__updater_free(ctx);
+    return st;
+}
+
+lu_status lu_updater_check(lu_context *ctx, lu_error *err)
+{
+    lu_updater *u = ctx->updater;
+    if (!u || !u->url) return lu__fail(err, LU_INVAL, "the update manager has no [update] url");
+    if (u->checking) return LU_OK;
+    char dest[PATH_MAX + 16];
+    snprintf(dest, sizeof dest, "%s/remote.json", u->dir);
+    lu_download_request req;
+    lu_download_request_init(&req);
+    req.url = u->url;
+    req.file = "update-document.json";
+    req.dest = dest;
+    req.max_size = 1 << 20;
+    req.verify_signature = u->verify_signature;
+    req.timeout_ms = u->timeout_ms;
+    req.retries = u->retries;
+    req.done = on_document;
+    req.ud = u;
+    int id;
+    LU_TRY(lu_download_start(ctx, &req, &id, err));
+    u->checking = true;
+    return LU_OK;
+}
+
+lu_status lu_updater_apply(lu_context *ctx, lu_error *err)
+{
+    lu_updater *u = ctx->updater;
+    if (!u) return lu__fail(err, LU_INVAL, "the update manager is not open");
+    if (!u->staged.version) return lu__fail(err, LU_NOT_FOUND, "no release is staged");
+    return apply_staged(u, err);
+}
+
+lu_status lu_updater_confirm(lu_context *ctx, lu_error *err)
+{
+    lu_updater *u = ctx->updater;
+    if (!u) return lu__fail(err, LU_INVAL, "the update manager is not open");
+    if (!u->trial) return LU_OK;
+    set_str(&u->trial, NULL);
+    LU_TRY(state_write(u, err));
+    lu__log(&ctx->env, LU_LOG_INFO, "update: release %s confirmed", current_version(u));
+    collect_garbage(u);
+    return LU_OK;
+}
+
+lu_status lu_updater_get_info(lu_context *ctx, lu_updater_info *out, lu_error *err)
+{
+    lu_updater *u = ctx->updater;
+    if (!u) return lu__fail(err, LU_INVAL, "the update manager is not open");
+    memset(out, 0, sizeof *out);
+    out->current = current_version(u);
+    out->previous = u->previous.version;
+    out->staged = u->staged.version;
+    out->remote = u->remote ? u->remote->version : NULL;
+    out->min_version = u->remote ? u->remote->min_version : NULL;
+    out->prefer_local_from = u->remote ? u->remote->prefer_local_from : NULL;
+    out->on_trial = u->trial != NULL;
+    out->checking = u->checking;
+    out->update_pending = u->update_pending;
+    out->last_run = u->prev_run;
+    out->last_check = u->last_check;
+    out->rollback_version = u->rollback_version;
+    out->rollback_reason = u->rollback_reason;
+    out->last_status = u->last_status;
+    out->last_message = u->last_message;
+    return LU_OK;
+}

@@ -1,0 +1,278 @@
+/* liveupdate_update.c -- liveupdate.get_update_manager() (SPEC §9) over the
+ * library's update manager (liveupdate/updater.h).
+ *
+ *   local um = liveupdate.get_update_manager()
+ *   um.on_check_for_update(function(self, res) end)  res = {has_update, version}
+ *   um.on_update_ready(function(self, res) end)      res = {version}
+ *   um.on_update_failed(function(self, res) end)     res = {status, message}
+ *   um.check() -> true | nil, message, status
+ *   um.apply_update() -> true | nil, message, status   (lurun then restarts
+ *       the script world on the new content)
+ *   um.confirm() -> true | nil, message, status
+ *   um.set_version_compare(function(a, b) return -1|0|1 end)
+ *   um.get_info() -> {current, previous, staged, remote, min_version,
+ *       prefer_local_from, on_trial, checking, update_pending, last_status,
+ *       last_message}
+ *   um.last_rollback -> {version, reason} | nil
+ *   um.version -> the content version in use
+ *
+ * Events that happened before a handler was registered (a start-up check in
+ * sync mode, a failure) are delivered in order from the next poll() after
+ * the handler is set: a script loses none by registering late.
+ */
+#include <lauxlib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "liveupdate/release.h"
+#include "liveupdate/updater.h"
+#include "liveupdate_state.h"
+
+enum { EV_CHECK, EV_READY, EV_FAILED, EV_COUNT };
+
+/* Pushes the result table of an event. */
+static void push_result(lua_State *L, const lu_updater_event *ev)
+{
+    lua_createtable(L, 0, 2);
+    if (ev->kind == LU_UPDATER_FAILED) {
+        lua_pushinteger(L, ev->status);
+        lua_setfield(L, -2, "status");
+        lua_pushstring(L, ev->message ? ev->message : "");
+        lua_setfield(L, -2, "message");
+        return;
+    }
+    if (ev->kind == LU_UPDATER_CHECKED) {
+        lua_pushboolean(L, ev->has_update);
+        lua_setfield(L, -2, "has_update");
+    }
+    if (ev->version) {
+        lua_pushstring(L, ev->version);
+        lua_setfield(L, -2, "version");
+    }
+}
+
+static int kind_index(lu_updater_event_kind k)
+{
+    return k == LU_UPDATER_CHECKED ? EV_CHECK : k == LU_UPDATER_READY ? EV_READY : EV_FAILED;
+}
+
+/* Runs handler `i` with each stored result, oldest first, if both exist. */
+static void deliver(state *st, int i)
+{
+    lua_State *L = st->L;
+    if (st->um_handler[i] == LUA_NOREF || st->um_result[i] == LUA_NOREF) return;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, st->um_result[i]);
+    luaL_unref(L, LUA_REGISTRYINDEX, st->um_result[i]);
+    st->um_result[i] = LUA_NOREF;
+    lua_Integer n = luaL_len(L, -1);
+    for (lua_Integer k = 1; k <= n; k++) {
+        lua_rawgeti(L, -1, k);
+        lu_lua__call(st, st->um_handler[i], st->um_self[i], 1);
+    }
+    lua_pop(L, 1);
+}
+
+/* Queues the event's result for its handler, then delivers. */
+static void on_event(void *ud, const lu_updater_event *ev)
+{
+    state *st = ud;
+    lua_State *L = st->L;
+    int i = kind_index(ev->kind);
+    if (st->um_result[i] == LUA_NOREF) {
+        lua_newtable(L);
+        st->um_result[i] = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, st->um_result[i]);
+    push_result(L, ev);
+    lua_rawseti(L, -2, luaL_len(L, -2) + 1);
+    lua_pop(L, 1);
+    deliver(st, i);
+}
+
+void lu_lua__update_failed(state *st, lu_status status, const char *message)
+{
+    lu_updater_event ev = {LU_UPDATER_FAILED, 0, NULL, status, message};
+    on_event(st, &ev);
+}
+
+void lu_lua__deliver_update_events(state *st)
+{
+    for (int i = 0; i < EV_COUNT; i++) deliver(st, i);
+}
+
+static int compare_with_lua(void *ud, const char *a, const char *b)
+{
+    state *st = ud;
+    lua_State *L = st->L;
+    if (st->um_compare == LUA_NOREF) return lu_version_compare(a, b);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, st->um_compare);
+    lua_pushstring(L, a);
+    lua_pushstring(L, b);
+    if (lua_pcall(L, 2, 1, 0) != LUA_OK) {   /* kept for poll() to raise; compare as usual */
+        if (st->error_ref == LUA_NOREF) st->error_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        else lua_pop(L, 1);
+        return lu_version_compare(a, b);
+    }
+    int r = lua_isnumber(L, -1) ? (lua_tonumber(L, -1) < 0 ? -1 : lua_tonumber(L, -1) > 0 ? 1 : 0)
+                                : lu_version_compare(a, b);
+    lua_pop(L, 1);
+    return r;
+}
+
+void lu_lua__updater_hooks(state *st, lu_updater_config *cfg)
+{
+    cfg->on_event = on_event;
+    cfg->ud = st;
+    cfg->compare = compare_with_lua;
+    cfg->compare_ud = st;
+}
+
+static state *um_state(lua_State *L)
+{
+    state *st = lu_lua__state(L);
+    if (!st->ctx) luaL_error(L, "liveupdate is not initialized");
+    return st;
+}
+
+static int set_handler(lua_State *L, int i)
+{
+    state *st = lu_lua__state(L);
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    luaL_unref(L, LUA_REGISTRYINDEX, st->um_handler[i]);
+    luaL_unref(L, LUA_REGISTRYINDEX, st->um_self[i]);
+    lua_pushvalue(L, 1);
+    st->um_handler[i] = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, st->self_ref);
+    st->um_self[i] = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+static int l_on_check(lua_State *L) { return set_handler(L, EV_CHECK); }
+static int l_on_ready(lua_State *L) { return set_handler(L, EV_READY); }
+static int l_on_failed(lua_State *L) { return set_handler(L, EV_FAILED); }
+
+static int ok_or_fail(lua_State *L, lu_status s, const lu_error *err)
+{
+    if (s != LU_OK) return lu_lua__fail(L, err);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_check(lua_State *L)
+{
+    state *st = um_state(L);
+    lu_error err;
+    return ok_or_fail(L, lu_updater_check(st->ctx, &err), &err);
+}
+
+static int l_apply(lua_State *L)
+{
+    state *st = um_state(L);
+    lu_error err;
+    lu_status s = lu_updater_apply(st->ctx, &err);
+    if (s == LU_OK) st->restart_requested = true;
+    return ok_or_fail(L, s, &err);
+}
+
+static int l_confirm(lua_State *L)
+{
+    state *st = um_state(L);
+    lu_error err;
+    return ok_or_fail(L, lu_updater_confirm(st->ctx, &err), &err);
+}
+
+static int l_set_compare(lua_State *L)
+{
+    state *st = lu_lua__state(L);
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    luaL_unref(L, LUA_REGISTRYINDEX, st->um_compare);
+    lua_pushvalue(L, 1);
+    st->um_compare = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+static void set_string(lua_State *L, const char *k, const char *v)
+{
+    if (!v) return;
+    lua_pushstring(L, v);
+    lua_setfield(L, -2, k);
+}
+
+static int l_get_info(lua_State *L)
+{
+    state *st = um_state(L);
+    lu_updater_info in;
+    lu_error err;
+    if (lu_updater_get_info(st->ctx, &in, &err) != LU_OK) return lu_lua__fail(L, &err);
+    lua_createtable(L, 0, 12);
+    set_string(L, "current", in.current);
+    set_string(L, "previous", in.previous);
+    set_string(L, "staged", in.staged);
+    set_string(L, "remote", in.remote);
+    set_string(L, "min_version", in.min_version);
+    set_string(L, "prefer_local_from", in.prefer_local_from);
+    lua_pushboolean(L, in.on_trial);
+    lua_setfield(L, -2, "on_trial");
+    lua_pushboolean(L, in.checking);
+    lua_setfield(L, -2, "checking");
+    lua_pushboolean(L, in.update_pending);
+    lua_setfield(L, -2, "update_pending");
+    lua_pushinteger(L, in.last_status);
+    lua_setfield(L, -2, "last_status");
+    set_string(L, "last_message", in.last_message[0] ? in.last_message : NULL);
+    return 1;
+}
+
+/* um.last_rollback and um.version, computed when read. */
+static int um_index(lua_State *L)
+{
+    state *st = lu_lua__state(L);
+    const char *k = luaL_checkstring(L, 2);
+    lu_updater_info in;
+    lu_error err;
+    if (!st->ctx || lu_updater_get_info(st->ctx, &in, &err) != LU_OK) return 0;
+    if (strcmp(k, "version") == 0) {
+        lua_pushstring(L, in.current);
+        return 1;
+    }
+    if (strcmp(k, "last_rollback") == 0 && in.rollback_version) {
+        lua_createtable(L, 0, 2);
+        set_string(L, "version", in.rollback_version);
+        set_string(L, "reason", in.rollback_reason);
+        return 1;
+    }
+    return 0;
+}
+
+int lu_lua__get_update_manager(lua_State *L)
+{
+    state *st = lu_lua__state(L);
+    if (!st->ctx) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "liveupdate is not initialized");
+        lua_pushinteger(L, LU_NOT_INITIALIZED);
+        return 3;
+    }
+    lu_updater_info in;
+    lu_error err;
+    if (lu_updater_get_info(st->ctx, &in, &err) != LU_OK) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "no update manager: set [update] url (lurun) or init{update = {...}}");
+        lua_pushinteger(L, LU_INVAL);
+        return 3;
+    }
+    static const luaL_Reg methods[] = {
+        {"on_check_for_update", l_on_check}, {"on_update_ready", l_on_ready}, {"on_update_failed", l_on_failed},
+        {"check", l_check},                  {"apply_update", l_apply},       {"confirm", l_confirm},
+        {"set_version_compare", l_set_compare}, {"get_info", l_get_info},     {NULL, NULL},
+    };
+    lua_createtable(L, 0, 9);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    luaL_setfuncs(L, methods, 1);
+    lua_createtable(L, 0, 1);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushcclosure(L, um_index, 1);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, -2);
+    return 1;
+}

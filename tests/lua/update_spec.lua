@@ -1,0 +1,197 @@
+-- update_spec.lua -- the update manager from stock Lua (liveupdate.so)
+-- against nginx on 127.0.0.1: check, stage, apply at the next start or at
+-- once, trial and rollback, failed versions not retried, garbage
+-- collection, signed documents, bad volumes, and the compare hook.
+local H = require("helpers")
+
+local function fresh()
+  package.loaded.liveupdate = nil
+  return require("liveupdate")
+end
+
+local function run_until(lu, done, seconds)
+  local deadline = os.time() + (seconds or 20)
+  while not done() and os.time() <= deadline do
+    lu.poll()
+    os.execute("sleep 0.01")
+  end
+end
+
+-- Publishes release `version` in www: its volumes (name -> {files}) as
+-- zips, and release.json naming them (by file, beside the document).
+local function publish(www, version, volumes, extra)
+  local list = {}
+  for name, files in pairs(volumes) do
+    local file = name .. "-" .. version .. ".zip"
+    H.zip(www .. "/" .. file, files)
+    list[#list + 1] = ('{"name": "%s", "file": "%s", "size": %d, "sha256": "%s", "priority": 10}'):format(
+      name, file, #H.read(www .. "/" .. file), H.sha256(www .. "/" .. file))
+  end
+  H.write(www .. "/release.json", ('{"version": "%s", "volumes": [%s]%s}'):format(
+    version, table.concat(list, ", "), extra or ""))
+end
+
+describe("update manager (stock Lua)", function()
+  local lu, save, www, base, stop, events
+
+  before_each(function()
+    lu = fresh()
+    save, www = H.tmpdir(), H.tmpdir()
+    H.zip(www .. "/base.zip", {["title.txt"] = "base 1.0"})
+    base, stop = H.nginx(www)
+    events = {}
+  end)
+
+  after_each(function()
+    lu.shutdown()
+    stop()
+  end)
+
+  local function start(extra)
+    local o = {save_dir = save, base = "zip:" .. www .. "/base.zip",
+               update = {url = base .. "/release.json", local_version = "1.0"}}
+    for k, v in pairs(extra or {}) do o[k] = v end
+    assert(lu.init(o))
+    local um = assert(lu.get_update_manager())
+    um.on_check_for_update(function(self, res) events[#events + 1] = {"check", res.has_update, res.version} end)
+    um.on_update_ready(function(self, res) events[#events + 1] = {"ready", res.version} end)
+    um.on_update_failed(function(self, res) events[#events + 1] = {"failed", res.status, res.message} end)
+    return um
+  end
+
+  local function check(um)
+    events = {}
+    assert(um.check())
+    run_until(lu, function()
+      local last = events[#events]
+      return last and (last[1] == "ready" or last[1] == "failed" or (last[1] == "check" and not last[2]))
+    end)
+    return events
+  end
+
+  it("stages a newer release, applies it at the next start, keeps it once confirmed", function()
+    publish(www, "1.1", {forest = {["forest.txt"] = "trees", ["title.txt"] = "release 1.1"}})
+    local um = start()
+    assert.are.equal("1.0", um.version)
+    local ev = check(um)
+    assert.are.same({{"check", true, "1.1"}, {"ready", "1.1"}}, ev)
+    assert.are.equal("base 1.0", lu.load_resource("/title.txt"))   -- not applied yet
+    assert.are.equal("1.1", um.get_info().staged)
+    lu.shutdown()
+    um = start()                                                   -- cold start applies it
+    assert.are.equal("1.1", um.version)
+    assert.are.equal("release 1.1", lu.load_resource("/title.txt"))
+    assert.is_true(um.get_info().on_trial)
+    assert(um.confirm())
+    lu.shutdown()
+    um = start()
+    assert.are.equal("1.1", um.version)
+    assert.is_false(um.get_info().on_trial)
+    assert.is_nil(um.last_rollback)
+    assert.are.same({check = true}, {check = #check(um) == 1 and not events[1][2]})   -- nothing newer
+  end)
+
+  it("rolls back a release that never confirmed and does not retry it", function()
+    publish(www, "1.1", {forest = {["title.txt"] = "release 1.1"}})
+    local um = start()
+    check(um)
+    lu.shutdown()
+    um = start()                                        -- 1.1 applied, on trial
+    assert.are.equal("release 1.1", lu.load_resource("/title.txt"))
+    lu.shutdown()                                       -- stops without confirm()
+    um = start()
+    assert.are.equal("1.0", um.version)
+    assert.are.equal("base 1.0", lu.load_resource("/title.txt"))
+    assert.are.equal("1.1", um.last_rollback.version)
+    assert.matches("before confirm", um.last_rollback.reason)
+    local report = lu.get_startup_report()
+    assert.are.equal("rolled_back", report[#report].action)
+    assert.are.same({{"check", false, "1.1"}}, check(um))   -- the failed version is not retried
+    publish(www, "1.2", {forest = {["title.txt"] = "release 1.2"}})
+    local ev = check(um)                                     -- a new remote version is
+    assert.are.same({"ready", "1.2"}, ev[#ev])
+  end)
+
+  it("apply_update switches at once, all volumes together, and old releases are deleted", function()
+    publish(www, "1.1", {a = {["a.txt"] = "a1"}, b = {["b.txt"] = "b1"}})
+    local um = start()
+    check(um)
+    assert(um.apply_update())
+    assert.are.equal("a1", lu.load_resource("/a.txt"))
+    assert.are.equal("b1", lu.load_resource("/b.txt"))
+    assert(um.confirm())
+    publish(www, "1.2", {a = {["a.txt"] = "a2"}, c = {["c.txt"] = "c2"}})
+    check(um)
+    assert(um.apply_update())
+    assert.are.equal("a2", lu.load_resource("/a.txt"))
+    assert.is_nil(lu.which("/b.txt"))                    -- 1.1's volume b went with it
+    assert.are.equal("c2", lu.load_resource("/c.txt"))
+    assert(um.confirm())
+    publish(www, "1.3", {a = {["a.txt"] = "a3"}})
+    check(um)
+    assert(um.apply_update())
+    assert(um.confirm())
+    local files = {}
+    for f in io.popen("ls " .. H.quote(save .. "/volumes")):lines() do files[#files + 1] = f end
+    table.sort(files)
+    -- current (1.3) and previous (1.2) kept; 1.1 deleted
+    assert.are.same({"rel-1.2-a-1.2.zip", "rel-1.2-c-1.2.zip", "rel-1.3-a-1.3.zip"}, files)
+    local ok, msg, st = um.apply_update()
+    assert.is_nil(ok); assert.are.equal(lu.LIVEUPDATE_NOT_FOUND, st); assert.matches("no release is staged", msg)
+  end)
+
+  it("reports failures and stages nothing: a bad volume hash, a missing document, a tampered signature", function()
+    H.zip(www .. "/v.zip", {["v.txt"] = "v"})
+    H.write(www .. "/release.json", ('{"version": "1.1", "volumes": [{"name": "v", "file": "v.zip", "size": %d, ' ..
+      '"sha256": "%s"}]}'):format(#H.read(www .. "/v.zip"), string.rep("ab", 32)))
+    local um = start()
+    local ev = check(um)
+    assert.are.equal("failed", ev[#ev][1])
+    assert.are.equal(lu.LIVEUPDATE_HASH_MISMATCH, ev[#ev][2])
+    assert.matches("release 1.1: .*v.zip': sha256", ev[#ev][3])
+    assert.is_nil(um.get_info().staged)
+    os.remove(www .. "/release.json")
+    ev = check(um)
+    assert.are.same({"failed", lu.LIVEUPDATE_NOT_FOUND}, {ev[1][1], ev[1][2]})
+    H.write(www .. "/release.json", "{not json")
+    ev = check(um)
+    assert.are.same({"failed", lu.LIVEUPDATE_FORMAT_ERROR}, {ev[1][1], ev[1][2]})
+    lu.shutdown()
+    -- signed documents
+    local keys = H.tmpdir() .. "/k"
+    assert.are.equal(0, (H.lutool("keygen -o " .. H.quote(keys))))
+    publish(www, "1.1", {v = {["v.txt"] = "v"}})
+    assert.are.equal(0, (H.lutool("sign " .. H.quote(www .. "/release.json") .. " --key " .. H.quote(keys .. ".sec"))))
+    assert.are.equal(0, (H.lutool("sign " .. H.quote(www .. "/v-1.1.zip") .. " --key " .. H.quote(keys .. ".sec"))))
+    um = start({public_key = keys .. ".pub"})
+    ev = check(um)
+    assert.are.same({"ready", "1.1"}, ev[#ev])
+    publish(www, "1.2", {v = {["v.txt"] = "v2"}})        -- release.json changed, old .sig
+    ev = check(um)
+    assert.are.same({"failed", lu.LIVEUPDATE_SIGNATURE_MISMATCH}, {ev[1][1], ev[1][2]})
+    assert.are.equal("1.1", um.get_info().staged)
+  end)
+
+  it("lets a Lua hook replace the version comparison, and rejects a bad local version", function()
+    publish(www, "0.9", {v = {["v.txt"] = "v"}})
+    local um = start()
+    assert.are.same({{"check", false, "0.9"}}, check(um))
+    um.set_version_compare(function(a, b) return a == b and 0 or (a == "0.9" and 1 or -1) end)
+    local ev = check(um)
+    assert.are.same({"ready", "0.9"}, ev[#ev])
+    lu.shutdown()
+    local ok, msg = lu.init({save_dir = save, update = {url = base .. "/release.json", local_version = "1 0"}})
+    assert.is_nil(ok)
+    assert.matches("not a version string", msg)
+  end)
+
+  it("survives a corrupt state file: moved aside and reported", function()
+    local um = start()
+    lu.shutdown()
+    H.write(save .. "/update/state.json", "{\"current\": 12")
+    um = start()
+    assert.are.equal("1.0", um.version)
+    local report = lu.get_startup_report()
+    assert.are.equal("moved_aside", report[1].action)
+  end)
+end)
