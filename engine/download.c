@@ -66,9 +66,18 @@ typedef struct dl {
 
 typedef struct lu_downloads lu_downloads;
 
+/* A transfer someone else set up (lu_transfer_add). */
+typedef struct xfer {
+    struct xfer *next;
+    CURL *easy;
+    lu_transfer_done_fn done;
+    void *ud;
+} xfer;
+
 struct lu_downloads {
     CURLM *multi;
     dl *list;
+    xfer *others;
     int next_id;
 };
 
@@ -596,6 +605,59 @@ static void dl_free(lu_context *ctx, dl *d)
     lu__free(&ctx->env, d);
 }
 
+/* The context's transfer loop, created on first use. */
+static lu_status loop_start(lu_context *ctx, lu_error *err)
+{
+    pthread_once(&curl_once, curl_init_once);
+    if (curl_init_rc != CURLE_OK) return lu__fail(err, LU_UNKNOWN, "libcurl failed to start");
+    if (ctx->downloads) return LU_OK;
+    lu_downloads *all = lu__calloc(&ctx->env, 1, sizeof *all);
+    if (!all || !(all->multi = curl_multi_init())) {
+        lu__free(&ctx->env, all);
+        return lu__fail(err, LU_MEM_ERROR, "out of memory starting a transfer");
+    }
+    ctx->downloads = all;
+    return LU_OK;
+}
+
+lu_status lu_transfer_add(lu_context *ctx, void *easy, lu_transfer_done_fn done, void *ud, lu_error *err)
+{
+    LU_TRY(loop_start(ctx, err));
+    xfer *x = lu__calloc(&ctx->env, 1, sizeof *x);
+    if (!x) return lu__fail(err, LU_MEM_ERROR, "out of memory starting a transfer");
+    x->easy = easy;
+    x->done = done;
+    x->ud = ud;
+    if (ctx->ca_file) curl_easy_setopt(x->easy, CURLOPT_CAINFO, ctx->ca_file);
+    if (curl_multi_add_handle(ctx->downloads->multi, x->easy) != CURLM_OK) {
+        lu__free(&ctx->env, x);
+        return lu__fail(err, LU_UNKNOWN, "libcurl refused a transfer");
+    }
+    x->next = ctx->downloads->others;
+    ctx->downloads->others = x;
+    return LU_OK;
+}
+
+/* Unlinks the record of `easy` from the others list (NULL if absent). */
+static xfer *take_other(lu_downloads *all, const void *easy)
+{
+    for (xfer **p = all ? &all->others : NULL; p && *p; p = &(*p)->next)
+        if ((*p)->easy == easy) {
+            xfer *x = *p;
+            *p = x->next;
+            return x;
+        }
+    return NULL;
+}
+
+void lu_transfer_remove(lu_context *ctx, void *easy)
+{
+    xfer *x = take_other(ctx->downloads, easy);
+    if (!x) return;
+    curl_multi_remove_handle(ctx->downloads->multi, x->easy);
+    lu__free(&ctx->env, x);
+}
+
 static bool plain_file_name(const char *f)
 {
     return f && f[0] && f[0] != '.' && !strchr(f, '/') && !strchr(f, '\\') && strlen(f) < 200;
@@ -619,17 +681,8 @@ lu_status lu_download_start(lu_context *ctx, const lu_download_request *req, int
     if (req->size && req->max_size && req->size > req->max_size)
         return lu__fail(err, LU_INVAL, "download '%s': size %llu is over the maximum %llu", req->file,
                         (unsigned long long)req->size, (unsigned long long)req->max_size);
-    pthread_once(&curl_once, curl_init_once);
-    if (curl_init_rc != CURLE_OK) return lu__fail(err, LU_UNKNOWN, "libcurl failed to start");
+    LU_TRY(loop_start(ctx, err));
     if (lu_crypto_init(err) != LU_OK) return err->status;
-    if (!ctx->downloads) {
-        lu_downloads *all = lu__calloc(&ctx->env, 1, sizeof *all);
-        if (!all || !(all->multi = curl_multi_init())) {
-            lu__free(&ctx->env, all);
-            return lu__fail(err, LU_MEM_ERROR, "out of memory starting a download");
-        }
-        ctx->downloads = all;
-    }
     for (dl *o = ctx->downloads->list; o; o = o->next)
         if (o->phase != FINISHED && strcmp(o->file, req->file) == 0)
             return lu__fail(err, LU_NAME_EXISTS, "'%s' is already downloading (download %d)", req->file, o->id);
@@ -760,6 +813,15 @@ int lu__downloads_poll(lu_context *ctx)
     int left;
     while ((m = curl_multi_info_read(all->multi, &left))) {
         if (m->msg != CURLMSG_DONE) continue;
+        xfer *x = take_other(all, m->easy_handle);
+        if (x) {
+            CURLcode rc = m->data.result;
+            curl_multi_remove_handle(all->multi, x->easy);
+            x->done(x->ud, x->easy, (int)rc);
+            lu__free(&ctx->env, x);
+            ran++;
+            continue;
+        }
         dl *d;
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&d);
         CURLcode rc = m->data.result;
@@ -795,6 +857,12 @@ void lu__downloads_shutdown(lu_context *ctx)
 {
     lu_downloads *all = ctx->downloads;
     if (!all) return;
+    while (all->others) {           /* their owners clean the handles up */
+        xfer *x = all->others;
+        all->others = x->next;
+        curl_multi_remove_handle(all->multi, x->easy);
+        lu__free(&ctx->env, x);
+    }
     while (all->list) {
         dl *d = all->list;
         all->list = d->next;

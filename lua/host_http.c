@@ -1,6 +1,7 @@
-/* host_http.c -- Defold's `http.request` in lurun, on libcurl's multi
- * interface: transfers advance in lu_host_http_poll() once per frame, so
- * the game loop never waits on the network.
+/* host_http.c -- Defold's `http.request` in lurun, on the library's
+ * transfer loop (lu_transfer_add, liveupdate/download.h): requests advance
+ * in lu_update() with the volume downloads, once per frame, so the game
+ * loop never waits on the network, and they use the same TLS settings.
  *
  *   http.request(url, method, callback[, headers[, post_data[, options]]])
  *       -> request id
@@ -23,6 +24,7 @@
 #include <strings.h>
 
 #include "host.h"
+#include "liveupdate/download.h"
 #include "liveupdate_lua.h"
 
 typedef struct req {
@@ -38,12 +40,13 @@ typedef struct req {
     struct curl_slist *req_headers;
     char *post;
     bool is_file;
+    bool easy_done;      /* out of the transfer loop already */
     char errbuf[CURL_ERROR_SIZE];
     char *url;
 } req;
 
 struct lu_http {
-    CURLM *multi;
+    lu_context *ctx;
     req *reqs;
     int next_id;
     lua_State *L;
@@ -98,7 +101,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud)
 static void req_free(lu_http *http, req *r)
 {
     if (r->easy) {
-        curl_multi_remove_handle(http->multi, r->easy);
+        if (!r->easy_done) lu_transfer_remove(http->ctx, r->easy);
         curl_easy_cleanup(r->easy);
     }
     if (r->out) fclose(r->out);
@@ -116,13 +119,14 @@ static void req_free(lu_http *http, req *r)
     free(r);
 }
 
+static void on_done(void *ud, void *easy, int curl_code);
+
 static lu_http *http_of(lu_host *h)
 {
     if (!h->http) {
         lu_http *http = calloc(1, sizeof *http);
         if (!http) return NULL;
-        curl_global_init(CURL_GLOBAL_DEFAULT);
-        http->multi = curl_multi_init();
+        http->ctx = h->ctx;
         http->L = h->L;
         http->next_id = 1;
         h->http = http;
@@ -213,7 +217,11 @@ static int l_request(lua_State *L)
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)post_len);
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->post);
     }
-    curl_multi_add_handle(http->multi, e);
+    lu_error err;
+    if (lu_transfer_add(http->ctx, e, on_done, r, &err) != LU_OK) {
+        req_free(http, r);
+        return luaL_error(L, "http.request: %s", err.message);
+    }
     r->next = http->reqs;
     http->reqs = r;
     lua_pushinteger(L, r->id);
@@ -268,25 +276,19 @@ static void complete(lu_host *h, req *r, CURLcode rc)
     h->current_url = prev;
 }
 
-void lu_host_http_poll(lu_host *h)
+/* A request finished (from lu_update, through liveupdate.poll). */
+static void on_done(void *ud, void *easy, int curl_code)
 {
-    lu_http *http = h->http;
-    if (!http || !http->reqs) return;
-    int running;
-    curl_multi_perform(http->multi, &running);
-    CURLMsg *m;
-    int left;
-    while ((m = curl_multi_info_read(http->multi, &left))) {
-        if (m->msg != CURLMSG_DONE) continue;
-        req **pp = &http->reqs;
-        while (*pp && (*pp)->easy != m->easy_handle) pp = &(*pp)->next;
-        req *r = *pp;
-        if (!r) continue;
-        *pp = r->next;
-        CURLcode rc = m->data.result;
-        complete(h, r, rc);
-        req_free(http, r);
-    }
+    (void)easy;
+    req *r = ud;
+    lu_http *http = r->owner;
+    lu_host *h = lu_host_get(http->L);
+    req **pp = &http->reqs;
+    while (*pp && *pp != r) pp = &(*pp)->next;
+    if (*pp) *pp = r->next;
+    complete(h, r, (CURLcode)curl_code);
+    r->easy_done = true;
+    req_free(http, r);
 }
 
 size_t lu_host_http_list(lu_host *h, lu_http_transfer *out, size_t max)
@@ -310,8 +312,6 @@ void lu_host_http_free(lu_host *h)
         http->reqs = r->next;
         req_free(http, r);
     }
-    curl_multi_cleanup(http->multi);
-    curl_global_cleanup();
     free(http);
     h->http = NULL;
 }

@@ -402,7 +402,6 @@ static int run(lu_host *h, const options *o)
         ok = poll_liveupdate(h);
         if (ok && lu_lua_take_restart(h->L)) ok = restart_world(h, main_script);
         lu_host_update_frame(h);
-        lu_host_http_poll(h);
         lu_console_poll(console);
         ok = ok && h->script_errors == 0 && update_scripts(h, dt) && lu_host_dispatch(h);
         if (freq > 0) sleep_until(&next, dt);
