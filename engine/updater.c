@@ -12,7 +12,9 @@
  * still says "staged" or "trial"; the next start repeats the same change,
  * which is idempotent (same names, same files).
  */
+#include <ctype.h>
 #include <dirent.h>
+#include <strings.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -23,6 +25,7 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <curl/curl.h>
 
 #include "internal.h"
 #include "liveupdate/crypto.h"
@@ -46,6 +49,10 @@ typedef struct lu_updater lu_updater;
 struct lu_updater {
     lu_context *ctx;
     char *url, *local_version;
+    char *head_url, *version_headers, *head_volume;
+    /* the HEAD request in flight */
+    CURL *head;
+    char head_version[LU_VERSION_MAX + 1], head_sha[LU_SHA256_HEX], head_err[CURL_ERROR_SIZE];
     int verify_signature, retries;
     long timeout_ms;
     lu_updater_event_fn on_event;
@@ -424,7 +431,8 @@ static void start_staging(lu_updater *u)
         uint64_t size = 0;
         lu_error e;
         snprintf(have, sizeof have, "%s/volumes/%s", u->ctx->save_dir, file);
-        if (lu_sha256_file(have, sha, &size, &e) == LU_OK && size == v->size && strcmp(sha, v->sha256) == 0) continue;
+        if (v->sha256 && lu_sha256_file(have, sha, &size, &e) == LU_OK && size == v->size && strcmp(sha, v->sha256) == 0)
+            continue;
         volume_url(u, v, url, sizeof url);
         lu_download_request req;
         lu_download_request_init(&req);
@@ -444,6 +452,8 @@ static void start_staging(lu_updater *u)
     lu_error none = {LU_OK, ""};
     on_volume(u, 0, NULL, &none);   /* releases the hold */
 }
+
+static void release_checked(lu_updater *u, lu_release *r);
 
 static void on_document(void *ud, int id, const char *path, const lu_error *err)
 {
@@ -466,6 +476,13 @@ static void on_document(void *ud, int id, const char *path, const lu_error *err)
         return;
     }
     lu__free(&u->ctx->env, text);
+    release_checked(u, r);
+}
+
+/* A release the server offers (from the document or a HEAD): compare,
+ * report, stage when newer. Takes `r`. */
+static void release_checked(lu_updater *u, lu_release *r)
+{
     lu_release_free(u->remote);
     u->remote = r;
     u->last_check = (long long)time(NULL);
@@ -494,6 +511,116 @@ static void on_document(void *ud, int id, const char *path, const lu_error *err)
     start_staging(u);
 }
 
+/* ---- the HEAD-metadata variant ---------------------------------------- */
+
+/* True when the header line names one of the comma-separated `names`. */
+static bool header_is(const char *line, size_t len, const char *names, const char **value)
+{
+    const char *colon = memchr(line, ':', len);
+    if (!colon) return false;
+    size_t nl = (size_t)(colon - line);
+    for (const char *n = names; *n;) {
+        size_t k = strcspn(n, ",");
+        while (k && n[k - 1] == ' ') k--;
+        if (k == nl && strncasecmp(n, line, nl) == 0) {
+            *value = colon + 1;
+            return true;
+        }
+        n += strcspn(n, ",");
+        while (*n == ',' || *n == ' ') n++;
+    }
+    return false;
+}
+
+static void copy_value(const char *v, const char *end, char *out, size_t cap)
+{
+    while (v < end && (*v == ' ' || *v == '\t' || *v == '"')) v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '"')) end--;
+    if ((size_t)(end - v) < cap) snprintf(out, cap, "%.*s", (int)(end - v), v);
+}
+
+static size_t on_head_header(char *line, size_t size, size_t n, void *ud)
+{
+    lu_updater *u = ud;
+    size_t len = size * n;
+    const char *v;
+    if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) u->head_version[0] = u->head_sha[0] = '\0';
+    else if (header_is(line, len, u->version_headers, &v)) copy_value(v, line + len, u->head_version, sizeof u->head_version);
+    else if (header_is(line, len, "x-oss-meta-sha256,x-amz-meta-sha256", &v)) copy_value(v, line + len, u->head_sha, sizeof u->head_sha);
+    return len;
+}
+
+/* The HEAD answer: a one-volume release, then the usual path. */
+static void on_head_done(void *ud, void *easy, int code)
+{
+    lu_updater *u = ud;
+    long status = 0;
+    curl_off_t size = -1;
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &size);
+    char msg[LU_ERROR_MAX];
+    lu_status st = LU_OK;
+    if (code != CURLE_OK) {
+        snprintf(msg, sizeof msg, "HEAD '%.1000s': %s", u->head_url, u->head_err[0] ? u->head_err : curl_easy_strerror((CURLcode)code));
+        st = code == CURLE_OPERATION_TIMEDOUT ? LU_TIMEOUT : LU_NETWORK_ERROR;
+    } else if (status != 200) {
+        snprintf(msg, sizeof msg, "HEAD '%.1000s': HTTP %ld", u->head_url, status);
+        st = status == 404 ? LU_NOT_FOUND : LU_NETWORK_ERROR;
+    } else if (!lu_version_valid(u->head_version)) {
+        snprintf(msg, sizeof msg, "HEAD '%.1000s': no valid version in the headers %s", u->head_url, u->version_headers);
+        st = LU_FORMAT_ERROR;
+    }
+    curl_easy_cleanup(easy);
+    u->head = NULL;
+    if (st != LU_OK) {
+        fail_check(u, st, msg);
+        return;
+    }
+    lu_release *r = calloc(1, sizeof *r);
+    if (r) r->volumes = calloc(1, sizeof *r->volumes);
+    const char *slash = strrchr(u->head_url, '/');
+    if (r && r->volumes) {
+        lu_release_volume *v = &r->volumes[0];
+        r->nvolumes = 1;
+        r->version = strdup(u->head_version);
+        v->name = strdup(u->head_volume);
+        v->url = strdup(u->head_url);
+        v->file = strndup(slash ? slash + 1 : u->head_url, strcspn(slash ? slash + 1 : u->head_url, "?#"));
+        v->sha256 = u->head_sha[0] && strlen(u->head_sha) == 64 ? strdup(u->head_sha) : NULL;
+        v->size = size > 0 ? (uint64_t)size : 0;
+        v->priority = 10;
+    }
+    if (!r || !r->volumes || !r->version || !r->volumes[0].name || !r->volumes[0].url || !r->volumes[0].file) {
+        lu_release_free(r);
+        fail_check(u, LU_MEM_ERROR, "update: out of memory");
+        return;
+    }
+    for (char *c = r->volumes[0].sha256; c && *c; c++) *c = (char)tolower((unsigned char)*c);
+    release_checked(u, r);
+}
+
+static lu_status start_head(lu_updater *u, lu_error *err)
+{
+    CURL *e = curl_easy_init();
+    if (!e) return lu__fail(err, LU_MEM_ERROR, "out of memory starting a HEAD request");
+    u->head_err[0] = u->head_version[0] = u->head_sha[0] = '\0';
+    curl_easy_setopt(e, CURLOPT_URL, u->head_url);
+    curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_head_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, u);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, u->head_err);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (u->timeout_ms + 999) / 1000);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, u->timeout_ms);
+    lu_status st = lu_transfer_add(u->ctx, e, on_head_done, u, err);
+    if (st != LU_OK) curl_easy_cleanup(e);
+    else u->head = e;
+    return st;
+}
+
 /* ---- the public calls ------------------------------------------------ */
 
 void lu__updater_free(lu_context *ctx)
@@ -509,7 +636,14 @@ void lu__updater_free(lu_context *ctx)
     free(u->trial);
     free(u->rollback_version);
     free(u->rollback_reason);
+    if (u->head) {
+        lu_transfer_remove(ctx, u->head);
+        curl_easy_cleanup(u->head);
+    }
     free(u->url);
+    free(u->head_url);
+    free(u->version_headers);
+    free(u->head_volume);
     free(u->local_version);
     lu_release_free(u->remote);
     free(u);
@@ -527,6 +661,9 @@ lu_status lu_updater_open(lu_context *ctx, const lu_updater_config *cfg, lu_erro
     ctx->updater = u;
     u->ctx = ctx;
     u->url = cfg->url ? strdup(cfg->url) : NULL;
+    u->head_url = cfg->head_url ? strdup(cfg->head_url) : NULL;
+    u->version_headers = strdup(cfg->version_headers ? cfg->version_headers : "x-oss-meta-version-name,x-amz-meta-version");
+    u->head_volume = strdup(cfg->head_volume ? cfg->head_volume : "content");
     u->local_version = strdup(cfg->local_version ? cfg->local_version : "0");
     u->verify_signature = cfg->verify_signature;
     u->timeout_ms = cfg->timeout_ms;
@@ -538,7 +675,13 @@ lu_status lu_updater_open(lu_context *ctx, const lu_updater_config *cfg, lu_erro
     u->last_status = LU_OK;
     snprintf(u->dir, sizeof u->dir, "%s/update", ctx->save_dir);
     lu_status st = LU_OK;
-    if ((cfg->url && !u->url) || !u->local_version) {
+    lu_error nerr;
+    if (lu_mount_name_check(u->head_volume ? u->head_volume : "x", &nerr) != LU_OK) {
+        st = lu__fail(err, LU_INVAL, "update: head_volume: %s", nerr.message);
+        goto cleanup;
+    }
+    if ((cfg->url && !u->url) || (cfg->head_url && !u->head_url) || !u->version_headers || !u->head_volume ||
+        !u->local_version) {
         st = lu__fail(err, LU_MEM_ERROR, "out of memory opening the update manager");
         goto cleanup;
     }
@@ -582,8 +725,13 @@ cleanup:
 lu_status lu_updater_check(lu_context *ctx, lu_error *err)
 {
     lu_updater *u = ctx->updater;
-    if (!u || !u->url) return lu__fail(err, LU_INVAL, "the update manager has no [update] url");
+    if (!u || (!u->url && !u->head_url)) return lu__fail(err, LU_INVAL, "the update manager has no [update] url");
     if (u->checking) return LU_OK;
+    if (!u->url) {
+        LU_TRY(start_head(u, err));
+        u->checking = true;
+        return LU_OK;
+    }
     char dest[PATH_MAX + 16];
     snprintf(dest, sizeof dest, "%s/remote.json", u->dir);
     lu_download_request req;

@@ -8,7 +8,8 @@
  *   is_built_with_excluded_files() -> boolean
  *   init{save_dir, base, builtin, mount_on_start, max_uncompressed,
  *        prune_stale, minimum_version, public_key (hex or a file of hex),
- *        ca_file, http_url, max_downloads, update = {url, local_version}}
+ *        ca_file, http_url, max_downloads, update = {url, local_version,
+ *        head_url, version_header, head_volume}}
  *       -> true | nil, message, status
  *   poll() -> number of callbacks run
  *   exists(path) -> boolean;  which(path) -> mount name | nil
@@ -436,13 +437,20 @@ static int l_init(lua_State *L)
             lu_context_close(ctx);
             return luaL_error(L, "init: option 'update' must be a table {url=, local_version=}");
         }
-        lua_getfield(L, -1, "url");
-        lua_getfield(L, -2, "local_version");
-        ucfg.url = lua_tostring(L, -2);
-        if (lua_tostring(L, -1)) ucfg.local_version = lua_tostring(L, -1);
+        static const char *const keys[] = {"url", "local_version", "head_url", "version_header", "head_volume"};
+        const char *vals[5];
+        for (int i = 0; i < 5; i++) {   /* the update table keeps the strings alive */
+            lua_getfield(L, -1, keys[i]);
+            vals[i] = lua_tostring(L, -1);
+            lua_pop(L, 1);
+        }
+        ucfg.url = vals[0];
+        if (vals[1]) ucfg.local_version = vals[1];
+        ucfg.head_url = vals[2];
+        ucfg.version_headers = vals[3];
+        ucfg.head_volume = vals[4];
         lu_lua__updater_hooks(st, &ucfg);
         lu_status us = lu_updater_open(ctx, &ucfg, &err);
-        lua_pop(L, 2);
         if (us != LU_OK) {
             lu_context_close(ctx);
             return lu_lua__fail(L, &err);

@@ -1,6 +1,8 @@
 /* update_policy.c -- how lurun starts with the update manager (SPEC §9).
  *
- * [update] url, mode (async|sync), sync_timeout_ms (3000), check_interval_s
+ * [update] url (or head_url with version_header and head_volume: the
+ * version from a HEAD request's metadata header), mode (async|sync),
+ * sync_timeout_ms (3000), check_interval_s
  * (3600), stale_after_days (7), trial_frames (600), local_version (the base
  * content's version; default [project] version, else "0").
  *
@@ -97,10 +99,16 @@ bool lu_host_update_start(lu_host *h)
         fprintf(stderr, "lurun: game.project: [update] mode must be async or sync, not '%s'\n", mode);
         return false;
     }
-    if (!url || !*url) return true;   /* no [update] url: no update manager */
+    const char *head = lu_project_get(h->project, "update.head_url");
+    if ((!url || !*url) && (!head || !*head)) return true;   /* no [update] url: no update manager */
     lu_updater_config cfg;
     lu_updater_config_init(&cfg);
-    cfg.url = url;
+    cfg.url = url && *url ? url : NULL;
+    cfg.head_url = head && *head ? head : NULL;
+    cfg.version_headers = lu_project_get(h->project, "update.version_header");
+    cfg.head_volume = lu_project_get(h->project, "update.head_volume");
+    if (cfg.version_headers && !*cfg.version_headers) cfg.version_headers = NULL;
+    if (cfg.head_volume && !*cfg.head_volume) cfg.head_volume = NULL;
     if (local && *local) cfg.local_version = local;
     lu_lua_updater_config(h->L, &cfg);
     lu_error err;
@@ -154,6 +162,6 @@ void lu_host_update_frame(lu_host *h)
     }
     if (h->check_interval_s > 0 && now_s() >= h->next_check) {
         h->next_check = now_s() + (double)h->check_interval_s;
-        if (!in.checking && lu_project_get(h->project, "update.url")) lu_updater_check(h->ctx, &err);
+        if (!in.checking) lu_updater_check(h->ctx, &err);
     }
 }

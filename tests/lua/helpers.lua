@@ -93,7 +93,8 @@ end
 -- Starts nginx serving `root` on a loopback port; returns the base URL, a
 -- stop function, the certificate (tls) and nginx's folder (access.log
 -- there lists "<status> <uri> <bytes sent>" per request). opts: port (reuse
--- one, e.g. to restart a server mid-download), limit_rate ("64k").
+-- one, e.g. to restart a server mid-download), limit_rate ("64k"), extra
+-- (nginx directives for the server block).
 -- /status/500 and /status/403 answer those statuses.
 function M.nginx(root, tls, opts)
   opts = opts or {}
@@ -124,11 +125,12 @@ http {
   server {
     listen 127.0.0.1:%d%s; root %s; %s
     location = /echo { return 200 "$request_method $http_x_test $content_length"; }
+    %s
     location = /status/500 { return 500; }
     location = /status/403 { return 403; }
   }
 }
-]]):format(dir, dir, dir, dir, dir, dir, dir, dir, port, listen, root, rate))
+]]):format(dir, dir, dir, dir, dir, dir, dir, dir, port, listen, root, rate, opts.extra or ""))
     if sh("nginx -c " .. M.quote(dir .. "/nginx.conf") .. " -p " .. M.quote(dir) .. " 2>/dev/null") then
       local stop = function()
         local pid = (M.read(dir .. "/nginx.pid") or ""):match("%d+")

@@ -43,6 +43,14 @@ typedef int (*lu_version_compare_fn)(void *ud, const char *a, const char *b);
 
 typedef struct lu_updater_config {
     const char *url;            /* version document; NULL: no checks (start-up work still runs) */
+    /* Or, instead of a document: a HEAD request on one volume's URL whose
+     * metadata header names the version (object-storage setups). The
+     * release is that one volume, mounted as `head_volume` (default
+     * "content"); its size is the Content-Length, its SHA-256 the
+     * "x-oss-meta-sha256" / "x-amz-meta-sha256" header when present. */
+    const char *head_url;
+    const char *version_headers; /* comma-separated names, default "x-oss-meta-version-name,x-amz-meta-version" */
+    const char *head_volume;
     const char *local_version;  /* the base bundle's content version (default "0") */
     int verify_signature;       /* -1 (default): "<url>.sig" required when the context has a public key */
     long timeout_ms;            /* per transfer, no byte for this long (default 30000) */
