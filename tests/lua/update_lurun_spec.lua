@@ -13,7 +13,12 @@ function init(self)
   print("start", um.version, sys.load_resource("/title.txt"))
   if um.last_rollback then print("rollback", um.last_rollback.version, um.last_rollback.reason) end
   if mode == "crash" and um.get_info().on_trial then os.exit(3) end
-  um.on_check_for_update(function(self, res) print("check", res.has_update, res.version) end)
+  local checks = 0
+  um.on_check_for_update(function(self, res)
+    print("check", res.has_update, res.version)
+    checks = checks + 1
+    if mode == "periodic" and checks == 2 then sys.exit(0) end
+  end)
   um.on_update_ready(function(self, res)
     print("ready", res.version)
     if mode == "apply" then assert(um.apply_update()) elseif mode ~= "wait" then sys.exit(0) end
@@ -165,6 +170,16 @@ describe("update manager in lurun", function()
     assert.are.same({"start\t1.0\tbase 1.0"}, lines(out, "start"))
     assert.matches("prefer_local_from 1.0: starting with it", err, 1, true)
     assert.matches("ready\t1.2", out, 1, true)                 -- downloaded in the background
+  end)
+
+  it("checks again every check_interval_s while the game runs", function()
+    project(game, "url = " .. base .. "/release.json\ncheck_interval_s = 1")
+    publish(www, "1.0")
+    local t0 = os.time()
+    local code, out, err = run("--frames 2000 --set test.behaviour=periodic")
+    assert.are.equal(0, code, err)
+    assert.are.same({"check\tfalse\t1.0", "check\tfalse\t1.0"}, lines(out, "check"))
+    assert.is_true(os.time() - t0 >= 1)
   end)
 
   it("rolls back a release that crashes before confirm() and says why", function()

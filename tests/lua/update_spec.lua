@@ -246,3 +246,60 @@ describe("update manager with HEAD metadata (stock Lua)", function()
     assert(ok, err)
   end)
 end)
+
+describe("update manager under SIGKILL", function()
+  it("a start killed while it applies or rolls back a release leaves mounts and state that agree", function()
+    local lu = fresh()
+    local www, work = H.tmpdir(), H.tmpdir()
+    H.zip(www .. "/base.zip", {["title.txt"] = "base 1.0"})
+    publish(www, "1.1", {content = {["title.txt"] = "release 1.1"}, extra = {["extra.txt"] = "x"}})
+    local cfg = {base = "zip:" .. www .. "/base.zip",
+                 update = {url = "file://" .. www .. "/release.json", local_version = "1.0"}}
+    local function open(save)
+      local o = {save_dir = save}
+      for k, v in pairs(cfg) do o[k] = v end
+      assert(lu.init(o))
+      return lu.get_update_manager()
+    end
+    -- snapshot A: 1.1 staged (the next start applies it); B: 1.1 on trial (the next start rolls back)
+    local snap_a, snap_b = work .. "/a", work .. "/b"
+    local um = open(snap_a)
+    local ready = false
+    um.on_update_ready(function() ready = true end)
+    assert(um.check())
+    run_until(lu, function() return ready end)
+    assert.is_true(ready)
+    lu.shutdown()
+    assert(H.sh("cp -a " .. H.quote(snap_a) .. " " .. H.quote(snap_b)))
+    open(snap_b)
+    lu.shutdown()
+    local child = ([[local lu = require("liveupdate")
+      assert(lu.init{save_dir = arg[1], base = %q, update = {url = %q, local_version = "1.0"}})
+      print("opened")]]):format(cfg.base, cfg.update.url)
+    H.write(work .. "/child.lua", child)
+    local save = work .. "/save"
+    local finished, kills = 0, 200
+    for i = 1, kills do
+      local snap = (i % 2 == 1) and snap_a or snap_b
+      assert(H.sh("rm -rf " .. H.quote(save) .. " && cp -a " .. H.quote(snap) .. " " .. H.quote(save)))
+      local delay = ("%.4f"):format(math.random() * 0.012)
+      local p = io.popen(("lua5.4 %s %s & pid=$!; sleep %s; kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null"):format(
+        H.quote(work .. "/child.lua"), H.quote(save), delay))
+      if (p:read("a") or ""):find("opened") then finished = finished + 1 end
+      p:close()
+      um = open(save)
+      local title = lu.load_resource("/title.txt")
+      local want = um.version == "1.1" and "release 1.1" or "base 1.0"
+      assert.are.equal(want, title, "kill " .. i .. " (after " .. delay .. " s)")
+      assert.are.equal(um.version == "1.1", lu.which("/extra.txt") == "extra", "kill " .. i)
+      for _, r in ipairs(lu.get_startup_report()) do
+        assert.are_not.equal("moved_aside", r.action, "kill " .. i .. ": " .. r.message)
+        assert.are_not.equal("dropped", r.action, "kill " .. i .. ": " .. r.message)
+      end
+      lu.shutdown()
+    end
+    print(("\n  SIGKILL: %d starts killed at random, %d of them finished first; every reopen consistent"):format(
+      kills, finished))
+    assert.is_true(finished < kills, "no kill landed before the start finished")
+  end)
+end)
