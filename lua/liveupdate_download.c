@@ -206,20 +206,13 @@ int lu_lua__get_downloads(lua_State *L)
     if (lu_downloads_get(st->ctx, &d, &n, &err) != LU_OK) return lu_lua__fail(L, &err);
     for (size_t i = 0; i < n; i++) {
         lua_createtable(L, 0, 7);
-        lua_pushinteger(L, d[i].id);
-        lua_setfield(L, -2, "handle");
-        lua_pushstring(L, d[i].file);
-        lua_setfield(L, -2, "file");
-        lua_pushstring(L, d[i].url);
-        lua_setfield(L, -2, "url");
-        lua_pushinteger(L, (lua_Integer)d[i].done);
-        lua_setfield(L, -2, "done");
-        lua_pushinteger(L, (lua_Integer)d[i].total);
-        lua_setfield(L, -2, "total");
-        lua_pushinteger(L, d[i].attempt);
-        lua_setfield(L, -2, "attempt");
-        lua_pushstring(L, d[i].state);
-        lua_setfield(L, -2, "state");
+        lu_lua__set_int(L, "handle", d[i].id);
+        lu_lua__set_str(L, "file", d[i].file);
+        lu_lua__set_str(L, "url", d[i].url);
+        lu_lua__set_int(L, "done", (lua_Integer)d[i].done);
+        lu_lua__set_int(L, "total", (lua_Integer)d[i].total);
+        lu_lua__set_int(L, "attempt", d[i].attempt);
+        lu_lua__set_str(L, "state", d[i].state);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
     lu_free(st->ctx, d);

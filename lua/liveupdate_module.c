@@ -238,12 +238,9 @@ static int l_get_mounts(lua_State *L)
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
         lua_createtable(L, 0, 3);
-        lua_pushstring(L, m[i].name);
-        lua_setfield(L, -2, "name");
-        lua_pushstring(L, m[i].uri);
-        lua_setfield(L, -2, "uri");
-        lua_pushinteger(L, m[i].priority);
-        lua_setfield(L, -2, "priority");
+        lu_lua__set_str(L, "name", m[i].name);
+        lu_lua__set_str(L, "uri", m[i].uri);
+        lu_lua__set_int(L, "priority", m[i].priority);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
     lu_free(st->ctx, m);
@@ -286,18 +283,13 @@ static void load_base_manifest(state *st)
 static void push_volume(lua_State *L, const lu_manifest_volume *v)
 {
     lua_createtable(L, 0, 6);
-    lua_pushstring(L, v->name);
-    lua_setfield(L, -2, "name");
-    lua_pushstring(L, v->file);
-    lua_setfield(L, -2, "file");
-    lua_pushinteger(L, (lua_Integer)v->size);
-    lua_setfield(L, -2, "size");
+    lu_lua__set_str(L, "name", v->name);
+    lu_lua__set_str(L, "file", v->file);
+    lu_lua__set_int(L, "size", (lua_Integer)v->size);
     lua_pushstring(L, v->sha256);
     lua_setfield(L, -2, "sha256");
-    lua_pushinteger(L, (lua_Integer)v->version);
-    lua_setfield(L, -2, "version");
-    lua_pushinteger(L, v->priority);
-    lua_setfield(L, -2, "priority");
+    lu_lua__set_int(L, "version", (lua_Integer)v->version);
+    lu_lua__set_int(L, "priority", v->priority);
 }
 
 /* The catalog entries of the volumes that hold what `proxy` (and its
@@ -501,16 +493,11 @@ static int l_get_startup_report(lua_State *L)
         lu_report_item it;
         lu_startup_report_get(st->ctx, i, &it);
         lua_createtable(L, 0, 5);
-        lua_pushstring(L, it.name);
-        lua_setfield(L, -2, "name");
-        lua_pushstring(L, it.uri);
-        lua_setfield(L, -2, "uri");
-        lua_pushstring(L, it.action);
-        lua_setfield(L, -2, "action");
-        lua_pushinteger(L, it.status);
-        lua_setfield(L, -2, "status");
-        lua_pushstring(L, it.message);
-        lua_setfield(L, -2, "message");
+        lu_lua__set_str(L, "name", it.name);
+        lu_lua__set_str(L, "uri", it.uri);
+        lu_lua__set_str(L, "action", it.action);
+        lu_lua__set_int(L, "status", it.status);
+        lu_lua__set_str(L, "message", it.message);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
     return 1;

@@ -41,6 +41,26 @@ struct pending {
     int priority;
 };
 
+/* Sets field k of the table on top of the stack (a NULL string is left out). */
+static inline void lu_lua__set_str(lua_State *L, const char *k, const char *v)
+{
+    if (!v) return;
+    lua_pushstring(L, v);
+    lua_setfield(L, -2, k);
+}
+
+static inline void lu_lua__set_int(lua_State *L, const char *k, lua_Integer v)
+{
+    lua_pushinteger(L, v);
+    lua_setfield(L, -2, k);
+}
+
+static inline void lu_lua__set_bool(lua_State *L, const char *k, int v)
+{
+    lua_pushboolean(L, v);
+    lua_setfield(L, -2, k);
+}
+
 /* The state, from upvalue 1 of a module function. */
 state *lu_lua__state(lua_State *L);
 

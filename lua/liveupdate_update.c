@@ -35,19 +35,15 @@ static void push_result(lua_State *L, const lu_updater_event *ev)
 {
     lua_createtable(L, 0, 2);
     if (ev->kind == LU_UPDATER_FAILED) {
-        lua_pushinteger(L, ev->status);
-        lua_setfield(L, -2, "status");
-        lua_pushstring(L, ev->message ? ev->message : "");
-        lua_setfield(L, -2, "message");
+        lu_lua__set_int(L, "status", ev->status);
+        lu_lua__set_str(L, "message", ev->message ? ev->message : "");
         return;
     }
     if (ev->kind == LU_UPDATER_CHECKED) {
-        lua_pushboolean(L, ev->has_update);
-        lua_setfield(L, -2, "has_update");
+        lu_lua__set_bool(L, "has_update", ev->has_update);
     }
     if (ev->version) {
-        lua_pushstring(L, ev->version);
-        lua_setfield(L, -2, "version");
+        lu_lua__set_str(L, "version", ev->version);
     }
 }
 
@@ -191,13 +187,6 @@ static int l_set_compare(lua_State *L)
     return 0;
 }
 
-static void set_string(lua_State *L, const char *k, const char *v)
-{
-    if (!v) return;
-    lua_pushstring(L, v);
-    lua_setfield(L, -2, k);
-}
-
 static int l_get_info(lua_State *L)
 {
     state *st = um_state(L);
@@ -205,21 +194,17 @@ static int l_get_info(lua_State *L)
     lu_error err;
     if (lu_updater_get_info(st->ctx, &in, &err) != LU_OK) return lu_lua__fail(L, &err);
     lua_createtable(L, 0, 12);
-    set_string(L, "current", in.current);
-    set_string(L, "previous", in.previous);
-    set_string(L, "staged", in.staged);
-    set_string(L, "remote", in.remote);
-    set_string(L, "min_version", in.min_version);
-    set_string(L, "prefer_local_from", in.prefer_local_from);
-    lua_pushboolean(L, in.on_trial);
-    lua_setfield(L, -2, "on_trial");
-    lua_pushboolean(L, in.checking);
-    lua_setfield(L, -2, "checking");
-    lua_pushboolean(L, in.update_pending);
-    lua_setfield(L, -2, "update_pending");
-    lua_pushinteger(L, in.last_status);
-    lua_setfield(L, -2, "last_status");
-    set_string(L, "last_message", in.last_message[0] ? in.last_message : NULL);
+    lu_lua__set_str(L, "current", in.current);
+    lu_lua__set_str(L, "previous", in.previous);
+    lu_lua__set_str(L, "staged", in.staged);
+    lu_lua__set_str(L, "remote", in.remote);
+    lu_lua__set_str(L, "min_version", in.min_version);
+    lu_lua__set_str(L, "prefer_local_from", in.prefer_local_from);
+    lu_lua__set_bool(L, "on_trial", in.on_trial);
+    lu_lua__set_bool(L, "checking", in.checking);
+    lu_lua__set_bool(L, "update_pending", in.update_pending);
+    lu_lua__set_int(L, "last_status", in.last_status);
+    lu_lua__set_str(L, "last_message", in.last_message[0] ? in.last_message : NULL);
     return 1;
 }
 
@@ -237,8 +222,8 @@ static int um_index(lua_State *L)
     }
     if (strcmp(k, "last_rollback") == 0 && in.rollback_version) {
         lua_createtable(L, 0, 2);
-        set_string(L, "version", in.rollback_version);
-        set_string(L, "reason", in.rollback_reason);
+        lu_lua__set_str(L, "version", in.rollback_version);
+        lu_lua__set_str(L, "reason", in.rollback_reason);
         return 1;
     }
     return 0;
