@@ -53,7 +53,7 @@ local function program(name, srcs, extra_links)
         files(srcs)
         links { "liveupdate" }
         links(extra_links or {})
-        links { "curl", "minizip", "z", "cjson", "sodium", "pthread" }
+        links { "curl", "minizip", "deflate", "z", "cjson", "sodium", "crypto", "pthread" }
         outdirs "bin"
 end
 
@@ -64,7 +64,7 @@ project "liveupdate_lua"
     targetprefix ""
     files { "lua/liveupdate_module.c", "lua/liveupdate_download.c", "lua/liveupdate_update.c" }
     includedirs { "/usr/include/lua5.4", "lua" }
-    links { "liveupdate", "curl", "minizip", "z", "cjson", "sodium", "pthread" }
+    links { "liveupdate", "curl", "minizip", "deflate", "z", "cjson", "sodium", "crypto", "pthread" }
     outdirs "lib"
 
 -- The runtime: build/bin/lurun (engine/host) with the Lua host modules (lua/).
@@ -72,14 +72,21 @@ project "lurun"
     kind "ConsoleApp"
     files { "engine/host/*.c", "lua/*.c" }
     includedirs { "/usr/include/lua5.4", "lua" }
-    links { "liveupdate", "lua5.4", "curl", "minizip", "z", "cjson", "sodium", "pthread", "m", "dl" }
+    links { "liveupdate", "lua5.4", "curl", "minizip", "deflate", "z", "cjson", "sodium", "crypto", "pthread", "m", "dl" }
     outdirs "bin"
 
 -- The tool: build/bin/lutool (bundle, inspect, verify, keygen, sign, console).
 project "lutool"
     kind "ConsoleApp"
     files { "tools/lutool/*.c" }
-    links { "liveupdate", "curl", "minizip", "z", "cjson", "sodium", "edit", "pthread" }
+    links { "liveupdate", "curl", "minizip", "deflate", "z", "cjson", "sodium", "crypto", "edit", "pthread" }
+    outdirs "bin"
+
+-- The benchmark: build/bin/lubench (SPEC §14, docs/BENCHMARKS.md).
+project "lubench"
+    kind "ConsoleApp"
+    files { "tools/lubench/*.c" }
+    links { "liveupdate", "physfs", "curl", "minizip", "deflate", "z", "cjson", "sodium", "crypto", "pthread" }
     outdirs "bin"
 
 -- Tests (tests/): Criterion unit tests and the concurrency stress test.

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
 #include <sodium.h>
 
 #include "internal.h"
@@ -19,11 +20,47 @@ lu_status lu_crypto_init(lu_error *err)
     return LU_OK;
 }
 
+/* SHA-256 goes through OpenSSL's libcrypto (already loaded by libcurl):
+ * it uses the CPU's SHA extensions, about 3x libsodium's portable code
+ * (docs/BENCHMARKS.md). Ed25519 stays with libsodium. */
+lu__sha256 *lu__sha256_new(void)
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    if (md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(md);
+        md = NULL;
+    }
+    return (lu__sha256 *)md;
+}
+
+void lu__sha256_reset(lu__sha256 *h)
+{
+    EVP_DigestInit_ex((EVP_MD_CTX *)h, EVP_sha256(), NULL);
+}
+
+void lu__sha256_update(lu__sha256 *h, const void *data, size_t len)
+{
+    EVP_DigestUpdate((EVP_MD_CTX *)h, data, len);
+}
+
+void lu__sha256_final_hex(lu__sha256 *h, char out[LU_SHA256_HEX])
+{
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_DigestFinal_ex((EVP_MD_CTX *)h, d, &n);
+    sodium_bin2hex(out, LU_SHA256_HEX, d, 32);
+}
+
+void lu__sha256_free(lu__sha256 *h)
+{
+    EVP_MD_CTX_free((EVP_MD_CTX *)h);
+}
+
 void lu_sha256_hex(const void *data, size_t len, char out[LU_SHA256_HEX])
 {
-    unsigned char h[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(h, data, len);
-    sodium_bin2hex(out, LU_SHA256_HEX, h, sizeof h);
+    unsigned char d[32];
+    EVP_Digest(data, len, d, NULL, EVP_sha256(), NULL);
+    sodium_bin2hex(out, LU_SHA256_HEX, d, sizeof d);
 }
 
 /* Streams a file through `fn`. */
@@ -59,18 +96,17 @@ static lu_status each_block(const char *path, void (*fn)(void *, const unsigned 
 
 static void sha_update(void *ud, const unsigned char *p, size_t n)
 {
-    crypto_hash_sha256_update(ud, p, n);
+    lu__sha256_update(ud, p, n);
 }
 
 lu_status lu_sha256_file(const char *path, char out[LU_SHA256_HEX], uint64_t *size, lu_error *err)
 {
-    crypto_hash_sha256_state s;
-    crypto_hash_sha256_init(&s);
-    LU_TRY(each_block(path, sha_update, &s, size, err));
-    unsigned char h[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256_final(&s, h);
-    sodium_bin2hex(out, LU_SHA256_HEX, h, sizeof h);
-    return LU_OK;
+    lu__sha256 *h = lu__sha256_new();
+    if (!h) return lu__fail(err, LU_MEM_ERROR, "out of memory hashing '%s'", path);
+    lu_status st = each_block(path, sha_update, h, size, err);
+    if (st == LU_OK) lu__sha256_final_hex(h, out);
+    lu__sha256_free(h);
+    return st;
 }
 
 lu_status lu_hex_file_read(const char *path, unsigned char *out, size_t bytes, lu_error *err)

@@ -31,7 +31,6 @@
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
-#include <sodium.h>
 
 #include "internal.h"
 #include "liveupdate/crypto.h"
@@ -51,8 +50,8 @@ typedef struct dl {
     CURL *easy;
     struct curl_slist *headers;
     int fd;                        /* the .part while receiving */
-    crypto_hash_sha256_state hs;
-    uint64_t have, range_from, total, reported;
+    lu__sha256 *hs;
+    uint64_t have, range_from, total, reported, flushed;
     bool response_started, sidecar_written, cancelled;
     long http_code;
     char etag[256], last_modified[128];
@@ -178,7 +177,7 @@ static bool rehash_part(dl *d, uint64_t n)
     while (done < n) {
         ssize_t r = pread(d->fd, buf, n - done < sizeof buf ? (size_t)(n - done) : sizeof buf, (off_t)done);
         if (r <= 0) return false;
-        crypto_hash_sha256_update(&d->hs, buf, (size_t)r);
+        lu__sha256_update(d->hs, buf, (size_t)r);
         done += (uint64_t)r;
     }
     return true;
@@ -271,8 +270,8 @@ static bool start_response(lu_context *ctx, dl *d)
         if (d->have > 0) {                 /* the validator changed: start over */
             lu__log(&ctx->env, LU_LOG_INFO, "download '%s': the server's file changed; starting over", d->url);
             if (ftruncate(d->fd, 0) != 0 || lseek(d->fd, 0, SEEK_SET) != 0) return false;
-            crypto_hash_sha256_init(&d->hs);
-            d->have = d->range_from = 0;
+            lu__sha256_reset(d->hs);
+            d->have = d->range_from = d->flushed = 0;
         }
         curl_off_t len = -1;
         curl_easy_getinfo(d->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
@@ -323,8 +322,16 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
         }
         done += (size_t)w;
     }
-    crypto_hash_sha256_update(&d->hs, (const unsigned char *)data, len);
+    lu__sha256_update(d->hs, (const unsigned char *)data, len);
     d->have += len;
+    /* start writing back every 8 MiB, so the fsync before the rename has
+     * little left to do (Linux; elsewhere the fsync does it all) */
+    if (d->have - d->flushed >= (8u << 20)) {
+#ifdef SYNC_FILE_RANGE_WRITE
+        sync_file_range(d->fd, (off_t)d->flushed, (off_t)(d->have - d->flushed), SYNC_FILE_RANGE_WRITE);
+#endif
+        d->flushed = d->have;
+    }
     return len;
 }
 
@@ -363,6 +370,7 @@ static CURL *new_easy(lu_context *ctx, dl *d, const char *url)
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 512L * 1024);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, d->req.connect_timeout_ms);
     /* a stall, not a slow link, is a timeout: under 1 byte/s for timeout_ms */
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
@@ -390,8 +398,8 @@ static lu_status start_body(lu_context *ctx, dl *d, lu_error *err)
     d->errbuf[0] = '\0';
     d->etag[0] = d->last_modified[0] = '\0';
     d->sig_len = 0;
-    crypto_hash_sha256_init(&d->hs);
-    d->have = d->range_from = 0;
+    lu__sha256_reset(d->hs);
+    d->have = d->range_from = d->flushed = 0;
     struct stat st;
     bool resume = stat(d->part, &st) == 0 && st.st_size > 0 && sidecar_matches(ctx, d) &&
                   (!d->req.size || (uint64_t)st.st_size < d->req.size);
@@ -399,11 +407,11 @@ static lu_status start_body(lu_context *ctx, dl *d, lu_error *err)
     if (d->fd < 0) return lu__fail(err, LU_IO_ERROR, "cannot open '%s': %s", d->part, strerror(errno));
     if (resume && !rehash_part(d, (uint64_t)st.st_size)) resume = false;
     if (resume) {
-        d->have = d->range_from = (uint64_t)st.st_size;
+        d->have = d->range_from = d->flushed = (uint64_t)st.st_size;
         lseek(d->fd, 0, SEEK_END);
     } else {
         if (ftruncate(d->fd, 0) != 0) return lu__fail(err, LU_IO_ERROR, "cannot truncate '%s'", d->part);
-        crypto_hash_sha256_init(&d->hs);
+        lu__sha256_reset(d->hs);
         unlink(d->meta);
         d->etag[0] = d->last_modified[0] = '\0';
     }
@@ -454,10 +462,8 @@ static bool transient(CURLcode rc, long code)
 /* Checks the received body: size, SHA-256. */
 static lu_status check_body(dl *d, lu_error *err)
 {
-    unsigned char digest[crypto_hash_sha256_BYTES];
     char hex[LU_SHA256_HEX];
-    crypto_hash_sha256_final(&d->hs, digest);
-    sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+    lu__sha256_final_hex(d->hs, hex);
     if (d->req.size && d->have != d->req.size)
         return lu__fail(err, LU_HASH_MISMATCH, "'%s': received %llu bytes, expected %llu", d->url,
                         (unsigned long long)d->have, (unsigned long long)d->req.size);
@@ -602,6 +608,7 @@ static void dl_free(lu_context *ctx, dl *d)
     lu__free(&ctx->env, d->url);
     lu__free(&ctx->env, d->file);
     lu__free(&ctx->env, d->sha256);
+    lu__sha256_free(d->hs);
     lu__free(&ctx->env, d);
 }
 
@@ -709,7 +716,7 @@ lu_status lu_download_start(lu_context *ctx, const lu_download_request *req, int
         dl_free(ctx, d);
         return lu__fail(err, LU_INVAL, "download '%s': the save directory path is too long", req->file);
     }
-    if (!d->url || !d->file || (req->sha256 && !d->sha256)) {
+    if (!d->url || !d->file || (req->sha256 && !d->sha256) || !(d->hs = lu__sha256_new())) {
         dl_free(ctx, d);
         return lu__fail(err, LU_MEM_ERROR, "out of memory starting a download");
     }

@@ -237,6 +237,15 @@ size_t lu__console_answer(struct lu_console *c, const char *bytes, size_t len, c
 /* Parses {"version": N} (N an integer); false when it is not that. */
 bool lu__parse_version_file(const char *data, size_t len, long long *version);
 
+/* ---- streaming SHA-256 (crypto.c) ------------------------------------- */
+
+typedef struct lu__sha256 lu__sha256;
+lu__sha256 *lu__sha256_new(void);          /* NULL when out of memory */
+void lu__sha256_reset(lu__sha256 *h);
+void lu__sha256_update(lu__sha256 *h, const void *data, size_t len);
+void lu__sha256_final_hex(lu__sha256 *h, char out[65]);
+void lu__sha256_free(lu__sha256 *h);       /* accepts NULL */
+
 /* ---- file helpers (fsutil.c) ---------------------------------------- */
 
 /* Writes `len` bytes to <dir>/<name> through <name>.tmp, fsync, rename and a

@@ -124,8 +124,10 @@ static lu_status build_index(lu_snapshot *s, lu_error *err)
             return lu__fail(err, LU_INVAL, "more than %u resources mounted", UINT32_MAX / 2);
     }
     if (total == 0) return LU_OK;
+    /* open addressing, load factor at most 3/4: 8-byte slots, about 11-21
+     * bytes per resource (docs/BENCHMARKS.md, memory) with short probes */
     size_t cap = 16;
-    while (cap < total * 2) cap *= 2;
+    while (cap * 3 < total * 4) cap *= 2;
     s->index = lu__calloc(s->env, cap, sizeof *s->index);
     if (!s->index) return lu__fail(err, LU_MEM_ERROR, "out of memory for the index of %zu resources", total);
     s->mask = cap - 1;

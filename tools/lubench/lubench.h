@@ -1,0 +1,58 @@
+/* lubench.h -- what the parts of lubench share: sizes, timing, inputs,
+ * the report line (SPEC §14, docs/BENCHMARKS.md).
+ */
+#ifndef LUBENCH_H
+#define LUBENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Sizes of one run: full (SPEC §14) or --quick (a smoke run). */
+typedef struct bench_sizes {
+    int lookup_mounts, lookup_entries, lookup_probes;
+    int mount_entries;
+    uint64_t read_bytes;
+    int startup_mounts, startup_entries;
+    int proxy_resources;
+    uint64_t download_bytes;
+    int reps;
+} bench_sizes;
+
+typedef struct bench {
+    bench_sizes size;
+    char dir[512];            /* scratch folder, removed at exit */
+    const char *bin_dir;      /* where lubench runs from (for nothing but messages) */
+    int ok, miss;
+} bench;
+
+/* Monotonic seconds. */
+double bench_now(void);
+
+/* Median of n values (sorts them). */
+double bench_median(double *v, int n);
+
+/* Prints one case line, exactly:
+ *   case <name>: ours=<v> <unit> peer=<v> <unit> ratio=<r> bar=<op><bar> <ok|MISS>
+ * `op` is "<=" (ratio at most bar) or ">=" (at least). Counts ok/miss. */
+void bench_report(bench *b, const char *name, double ours, double peer, const char *unit, const char *op,
+                  double bar);
+
+/* inputs.c: zips written with the library's writer into b->dir. */
+/* `entries` small stored entries named <prefix>/<i>.txt (i from 0). */
+int bench_zip_small(const char *path, const char *prefix, int entries, bool version_file, const char *vname);
+/* About `bytes` of mixed content: half text-like (deflated), half random (stored). */
+int bench_zip_mixed(const char *path, uint64_t bytes);
+/* One stored entry of `bytes` random bytes. */
+int bench_zip_big(const char *path, uint64_t bytes);
+
+/* cases.c */
+void bench_lookup(bench *b);
+void bench_mount(bench *b);
+void bench_memory(bench *b);
+void bench_read(bench *b);
+void bench_startup(bench *b);
+void bench_missing(bench *b);
+void bench_download(bench *b);
+
+#endif
