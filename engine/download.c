@@ -54,7 +54,7 @@ typedef struct dl {
     uint64_t have, range_from, total, reported, flushed;
     bool response_started, sidecar_written, cancelled;
     long http_code;
-    char etag[256], last_modified[128];
+    char etag[256], last_modified[128], content_range[128];
     lu_status abort_status;        /* set by a callback that stopped the transfer */
     char abort_msg[LU_ERROR_MAX];
     char sig[160];
@@ -233,12 +233,13 @@ static size_t on_header(char *line, size_t size, size_t n, void *ud)
     dl *d = ud;
     size_t len = size * n;
     if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {   /* a new response (redirects, 100) */
-        d->etag[0] = d->last_modified[0] = '\0';
+        d->etag[0] = d->last_modified[0] = d->content_range[0] = '\0';
         return len;
     }
     if (d->phase == BODY) {
         header_value(line, len, "ETag", d->etag, sizeof d->etag);
         header_value(line, len, "Last-Modified", d->last_modified, sizeof d->last_modified);
+        header_value(line, len, "Content-Range", d->content_range, sizeof d->content_range);
     }
     return len;
 }
@@ -263,6 +264,13 @@ static bool start_response(lu_context *ctx, dl *d)
     if (is_file) d->http_code = 200;
     d->response_started = true;
     if (d->http_code == 206 && d->range_from > 0) {
+        /* the part must continue exactly where ours ends: "bytes N-M/T" */
+        unsigned long long start = 0;
+        if (sscanf(d->content_range, "bytes %llu-", &start) != 1 || start != d->range_from) {
+            abort_with(d, LU_NETWORK_ERROR, "'%s': the server resumed at '%s', not at byte %llu", d->url,
+                       d->content_range, (unsigned long long)d->range_from);
+            return false;
+        }
         curl_off_t len = -1;
         curl_easy_getinfo(d->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
         d->total = len >= 0 ? d->range_from + (uint64_t)len : d->req.size;

@@ -45,7 +45,9 @@ end
 
 -- A Python HTTP server on 127.0.0.1 that misbehaves as `mode` says:
 -- "reset" (closes the connection with a TCP reset), "truncate" (promises
--- 100000 bytes, sends 1000, closes). Returns its base URL and a stop function.
+-- 100000 bytes, sends 1000, closes), "badrange" (a first answer cut half-way
+-- with an ETag, then a 206 to the resume that starts at byte 0 instead of
+-- where the client stopped). Returns its base URL and a stop function.
 local function bad_server(mode)
   local script = H.tmpdir() .. "/bad.py"
   H.write(script, [[
@@ -57,9 +59,14 @@ print(s.getsockname()[1], os.getpid(), flush=True)
 end = time.time() + 60
 while time.time() < end:
     c, _ = s.accept()
-    c.recv(65536)
+    req = c.recv(65536)
     if mode == "reset":
         c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    elif mode == "badrange" and b"\r\nRange:" not in req:
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\nETag: \"e1\"\r\n\r\n" + b"y" * 50000)
+    elif mode == "badrange":
+        c.sendall(b"HTTP/1.1 206 Partial Content\r\nContent-Length: 100000\r\nETag: \"e1\"\r\n"
+                  b"Content-Range: bytes 0-99999/100000\r\n\r\n" + b"y" * 100000)
     else:
         c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\nETag: \"x\"\r\n\r\n" + b"z" * 1000)
     c.close()
@@ -233,6 +240,22 @@ describe("download_volume", function()
                       c[1] .. ": nothing installed")
     end
     assert.are.equal(good.sha256, H.sha256(save .. "/volumes/good.zip"))
+  end)
+
+  it("refuses a resume that the server answers from the wrong offset", function()
+    init({http_url = "http://127.0.0.1:1"})
+    local url, stop_bad = bad_server("badrange")
+    stops[#stops + 1] = stop_bad
+    local entry = {name = "br", url = url .. "/br.zip"}
+    local r, m = fetch(entry, {retries = 0})
+    assert.are.equal(lu.LIVEUPDATE_NETWORK_ERROR, r, m)          -- cut half-way
+    assert.are.equal(50000, #H.read(save .. "/downloads/br.zip.part"))
+    r, m = fetch(entry, {retries = 0})
+    assert.are.equal(lu.LIVEUPDATE_NETWORK_ERROR, r, m)
+    assert.matches("the server resumed at 'bytes 0%-99999/100000', not at byte 50000", m)
+    assert.is_false(H.exists(save .. "/downloads/br.zip.part"))   -- never spliced, never kept
+    assert.is_false(H.exists(save .. "/volumes/br.zip"))
+    assert.is_nil(lu.which("/y"))
   end)
 
   it("checks the Ed25519 signature when a public key is configured", function()
