@@ -11,7 +11,7 @@
  * CRC (libdeflate's, with the CPU's carry-less multiply). That is about
  * twice minizip's speed (docs/BENCHMARKS.md) and closes the forged-prefix
  * gap minizip leaves. minizip's own read path remains for archives with
- * bytes before them (self-extracting stubs), where offsets shift.
+ * bytes before them (self-extracting executables), where offsets shift.
  *
  * Zip64 entries whose central-directory record overflows (0xFFFFFFFF in a
  * size or offset field, values in the zip64 extra field): Debian's minizip
