@@ -24,7 +24,7 @@ solution "liveupdate"
     configurations { "release", "debug", "asan", "tsan" }
     flags { "Symbols" }   -- keep symbols (premake4 strips otherwise): sanitizer reports and profiles need them
     language "C"
-    includedirs { "engine/include", "engine", "archives" }
+    includedirs { "engine/include", "engine/core", "archives" }
     defines { "_GNU_SOURCE" }
     buildoptions { "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fPIC" }
 
@@ -42,15 +42,18 @@ solution "liveupdate"
         linkoptions { "-fsanitize=thread" }
     configuration {}
 
+-- The library users link: every layer of engine/ (docs/ARCHITECTURE.md).
 project "liveupdate"
     kind "StaticLib"
-    files { "engine/*.c", "archives/*.c" }
+    files { "engine/core/*.c", "archives/*.c", "engine/crypto/*.c", "engine/net/*.c",
+            "engine/update/*.c", "engine/content/*.c", "engine/console/*.c" }
     outdirs "lib"
 
-local function program(name, srcs, extra_links)
+local function program(name, srcs, extra_links, extra_includes)
     project(name)
         kind "ConsoleApp"
         files(srcs)
+        includedirs(extra_includes or {})
         links { "liveupdate" }
         links(extra_links or {})
         links { "curl", "minizip", "deflate", "z", "cjson", "sodium", "crypto", "pthread" }
@@ -62,16 +65,17 @@ project "liveupdate_lua"
     kind "SharedLib"
     targetname "liveupdate"
     targetprefix ""
-    files { "lua/liveupdate_module.c", "lua/liveupdate_download.c", "lua/liveupdate_update.c" }
-    includedirs { "/usr/include/lua5.4", "lua" }
+    files { "lua/liveupdate/*.c" }
+    includedirs { "/usr/include/lua5.4", "lua/liveupdate" }
     links { "liveupdate", "curl", "minizip", "deflate", "z", "cjson", "sodium", "crypto", "pthread" }
     outdirs "lib"
 
--- The runtime: build/bin/lurun (engine/host) with the Lua host modules (lua/).
+-- The runtime: build/bin/lurun (engine/host) with the module (lua/liveupdate) and the
+-- Defold-style host modules (lua/host).
 project "lurun"
     kind "ConsoleApp"
-    files { "engine/host/*.c", "lua/*.c" }
-    includedirs { "/usr/include/lua5.4", "lua" }
+    files { "engine/host/*.c", "lua/liveupdate/*.c", "lua/host/*.c" }
+    includedirs { "/usr/include/lua5.4", "lua/liveupdate", "lua/host" }
     links { "liveupdate", "lua5.4", "curl", "minizip", "deflate", "z", "cjson", "sodium", "crypto", "pthread", "m", "dl" }
     outdirs "bin"
 
@@ -90,7 +94,7 @@ project "lubench"
     outdirs "bin"
 
 -- Tests (tests/): Criterion unit tests and the concurrency stress test.
-program("lu_tests", { "tests/unit/*.c" }, { "criterion" })
+program("lu_tests", { "tests/unit/*.c", "tests/unit/core/*.c" }, { "criterion" }, { "tests/unit" })
 program("lu_stress_threads", { "tests/stress/threads.c" })
 
 -- Fuzz targets (tests/fuzz) as plain programs that replay a corpus; tools/fuzz

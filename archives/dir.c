@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../engine/internal.h"
+#include "internal.h"
 
 #define DIR_MAX_DEPTH 64
 

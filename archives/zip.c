@@ -36,7 +36,7 @@
 #include <libdeflate.h>
 #include <minizip/unzip.h>
 
-#include "../engine/internal.h"
+#include "internal.h"
 
 #define ZIP_POOL_MAX 8
 #define ZIP64_OWN_READ (UINT64_C(1) << 63)   /* locator flag: only read_own() can read it */

@@ -106,7 +106,7 @@ size_t lu__entries_lower_bound(const lu_entries *t, const char *prefix, size_t l
 
 /* ---- archives (archive.c and the backends in archives/) ----------------------------- */
 
-#include "../archives/archive.h"
+#include "archive.h"
 
 typedef struct lu_archive {
     atomic_long refs;
