@@ -42,6 +42,13 @@ solution "liveupdate"
         linkoptions { "-fsanitize=thread" }
     configuration {}
 
+-- The core alone (engine/core + archives/): build/lib/libliveupdate_core.a. It needs
+-- no network or crypto library; lu_core_tests links it and nothing above it.
+project "liveupdate_core"
+    kind "StaticLib"
+    files { "engine/core/*.c", "archives/*.c" }
+    outdirs "lib"
+
 -- The library users link: every layer of engine/ (docs/ARCHITECTURE.md).
 project "liveupdate"
     kind "StaticLib"
@@ -94,7 +101,16 @@ project "lubench"
     outdirs "bin"
 
 -- Tests (tests/): Criterion unit tests and the concurrency stress test.
-program("lu_tests", { "tests/unit/*.c", "tests/unit/core/*.c" }, { "criterion" }, { "tests/unit" })
+program("lu_tests", { "tests/unit/*.c" }, { "criterion" }, { "tests/unit" })
+
+-- The core's unit tests, linked against the core library only: proof that it
+-- builds and works without libcurl or a crypto library.
+project "lu_core_tests"
+    kind "ConsoleApp"
+    files { "tests/unit/core/*.c" }
+    includedirs { "tests/unit" }
+    links { "liveupdate_core", "criterion", "minizip", "deflate", "z", "cjson", "pthread" }
+    outdirs "bin"
 program("lu_stress_threads", { "tests/stress/threads.c" })
 
 -- Fuzz targets (tests/fuzz) as plain programs that replay a corpus; tools/fuzz

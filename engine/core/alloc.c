@@ -111,3 +111,8 @@ char *lu__strdup(const lu_env *env, const char *s)
 {
     return lu__strndup(env, s, strlen(s));
 }
+
+void lu_free(lu_context *ctx, void *ptr)
+{
+    if (ctx && ptr) lu__free(&ctx->env, ptr);
+}

@@ -1,4 +1,5 @@
-/* context.c -- opening and closing a context, the start-up report, lu_update.
+/* context.c -- opening and closing a context, lu_update, and the hooks
+ * through which the layers above the core attach to it.
  *
  * Open order (SPEC §5): save directory and its lock, built-in mounts, then
  * the persisted mounts. A persisted volume that fails to open is dropped and
@@ -18,44 +19,104 @@ void lu_config_init(lu_config *cfg)
     cfg->max_downloads = 2;
 }
 
-void lu__report_add(lu_context *ctx, const char *name, const char *uri, const char *action,
-                    const lu_error *err)
+/* ---- layers ------------------------------------------------------------ */
+
+lu_status lu__layer_attach(lu_context *ctx, const lu_layer_ops *ops, void *state, lu_error *err)
 {
-    lu__log(&ctx->env, LU_LOG_WARN, "start-up: %s '%s' (%s): %s", action, name, uri ? uri : "",
-            err->message);
-    lu_report_entry *r = lu__realloc(&ctx->env, ctx->report, (ctx->nreport + 1) * sizeof *r);
-    if (!r) return;   /* the log line above still says it */
-    ctx->report = r;
-    r = &ctx->report[ctx->nreport];
-    r->name = lu__strdup(&ctx->env, name);
-    r->uri = lu__strdup(&ctx->env, uri ? uri : "");
-    r->action = lu__strdup(&ctx->env, action);
-    r->message = lu__strdup(&ctx->env, err->message);
-    r->status = err->status;
-    if (!r->name || !r->uri || !r->action || !r->message) {
-        lu__free(&ctx->env, r->name);
-        lu__free(&ctx->env, r->uri);
-        lu__free(&ctx->env, r->action);
-        lu__free(&ctx->env, r->message);
-        return;
+    for (int i = 0; i < LU_LAYERS_MAX; i++)
+        if (ctx->layers[i].ops == ops)
+            return lu__fail(err, LU_INVAL, "the %s layer is attached already", ops->name);
+    for (int i = 0; i < LU_LAYERS_MAX; i++)
+        if (!ctx->layers[i].ops) {
+            ctx->layers[i].ops = ops;
+            ctx->layers[i].state = state;
+            return LU_OK;
+        }
+    return lu__fail(err, LU_MEM_ERROR, "no room to attach the %s layer", ops->name);
+}
+
+void *lu__layer_state(const lu_context *ctx, const lu_layer_ops *ops)
+{
+    for (int i = 0; ctx && i < LU_LAYERS_MAX; i++)
+        if (ctx->layers[i].ops == ops) return ctx->layers[i].state;
+    return NULL;
+}
+
+void *lu__layer_detach(lu_context *ctx, const lu_layer_ops *ops)
+{
+    for (int i = 0; i < LU_LAYERS_MAX; i++)
+        if (ctx->layers[i].ops == ops) {
+            void *state = ctx->layers[i].state;
+            ctx->layers[i].ops = NULL;
+            ctx->layers[i].state = NULL;
+            return state;
+        }
+    return NULL;
+}
+
+/* Closes the attached layers, the highest level first. */
+static void layers_close(lu_context *ctx)
+{
+    for (;;) {
+        int best = -1;
+        for (int i = 0; i < LU_LAYERS_MAX; i++)
+            if (ctx->layers[i].ops && (best < 0 || ctx->layers[i].ops->level > ctx->layers[best].ops->level))
+                best = i;
+        if (best < 0) return;
+        /* still attached while it closes: its own calls look the state up */
+        const lu_layer_ops *ops = ctx->layers[best].ops;
+        if (ops->close) ops->close(ctx, ctx->layers[best].state);
+        ctx->layers[best].ops = NULL;
+        ctx->layers[best].state = NULL;
     }
-    ctx->nreport++;
 }
 
-size_t lu_startup_report_count(const lu_context *ctx)
+int lu_update(lu_context *ctx)
 {
-    return ctx->nreport;
+    if (!ctx) return 0;
+    int ran = lu__jobs_deliver(ctx);
+    /* a poll hook may attach or detach a layer: look each slot up afresh */
+    for (int i = 0; i < LU_LAYERS_MAX; i++) {
+        const lu_layer_ops *ops = ctx->layers[i].ops;
+        if (ops && ops->poll) ran += ops->poll(ctx, ctx->layers[i].state);
+    }
+    return ran;
 }
 
-lu_status lu_startup_report_get(const lu_context *ctx, size_t i, lu_report_item *out)
+/* ---- options ------------------------------------------------------------ */
+
+const lu_config *lu__options(const lu_context *ctx)
 {
-    if (i >= ctx->nreport) return LU_INVAL;
-    const lu_report_entry *r = &ctx->report[i];
-    out->name = r->name;
-    out->uri = r->uri;
-    out->action = r->action;
-    out->status = r->status;
-    out->message = r->message;
+    return &ctx->options;
+}
+
+/* Copies `cfg` into ctx->options: strings and the key into one allocation
+ * (ctx->options_copy); allocator and io are in ctx->env already. */
+static lu_status options_copy(lu_context *ctx, const lu_config *cfg, lu_error *err)
+{
+    const char *strs[] = {cfg->save_dir, cfg->base_uri, cfg->builtin_uri, cfg->ca_file};
+    size_t need = cfg->public_key ? 32 : 0;
+    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) need += strs[i] ? strlen(strs[i]) + 1 : 0;
+    ctx->options = *cfg;
+    ctx->options.allocator = NULL;
+    ctx->options.io = NULL;
+    if (!need) return LU_OK;
+    char *p = ctx->options_copy = lu__malloc(&ctx->env, need);
+    if (!p) return lu__fail(err, LU_MEM_ERROR, "out of memory opening a context");
+    if (cfg->public_key) {
+        memcpy(p, cfg->public_key, 32);
+        ctx->options.public_key = (const unsigned char *)p;
+        p += 32;
+    }
+    const char **dst[] = {&ctx->options.save_dir, &ctx->options.base_uri, &ctx->options.builtin_uri,
+                          &ctx->options.ca_file};
+    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) {
+        if (!strs[i]) continue;
+        size_t n = strlen(strs[i]) + 1;
+        memcpy(p, strs[i], n);
+        *dst[i] = p;
+        p += n;
+    }
     return LU_OK;
 }
 
@@ -145,15 +206,8 @@ lu_status lu_context_open(const lu_config *cfg, lu_context **out, lu_error *err)
         st = lu__lock_take(ctx->save_dir, &ctx->lock_fd, err);
         if (st != LU_OK) goto cleanup;
     }
-    if (cfg->public_key) {
-        memcpy(ctx->public_key, cfg->public_key, sizeof ctx->public_key);
-        ctx->has_public_key = true;
-    }
-    ctx->max_downloads = cfg->max_downloads > 0 ? cfg->max_downloads : 2;
-    if (cfg->ca_file && !(ctx->ca_file = lu__strdup(&ctx->env, cfg->ca_file))) {
-        st = lu__fail(err, LU_MEM_ERROR, "out of memory opening a context");
-        goto cleanup;
-    }
+    st = options_copy(ctx, cfg, err);
+    if (st != LU_OK) goto cleanup;
     st = mount_builtin(ctx, LU_BASE_MOUNT, cfg->base_uri, LU_BASE_PRIORITY, err);
     if (st != LU_OK) goto cleanup;
     st = mount_builtin(ctx, LU_BUILTIN_MOUNT, cfg->builtin_uri, LU_BUILTIN_PRIORITY, err);
@@ -174,29 +228,17 @@ cleanup:
 void lu_context_close(lu_context *ctx)
 {
     if (!ctx) return;
-    lu__downloads_shutdown(ctx);
-    lu__updater_free(ctx);
+    layers_close(ctx);
     lu__jobs_shutdown(ctx);
     lu__cell_publish(&ctx->cell, NULL);
     ctx->current = NULL;
-    for (size_t i = 0; i < ctx->nreport; i++) {
-        lu__free(&ctx->env, ctx->report[i].name);
-        lu__free(&ctx->env, ctx->report[i].uri);
-        lu__free(&ctx->env, ctx->report[i].action);
-        lu__free(&ctx->env, ctx->report[i].message);
-    }
-    lu__free(&ctx->env, ctx->report);
+    lu__report_free(ctx);
     if (ctx->lock_fd >= 0) close(ctx->lock_fd);
     pthread_cond_destroy(&ctx->queue_cond);
     pthread_mutex_destroy(&ctx->queue_lock);
     pthread_mutex_destroy(&ctx->write_lock);
     lu__free(&ctx->env, ctx->save_dir);
-    lu__free(&ctx->env, ctx->ca_file);
+    lu__free(&ctx->env, ctx->options_copy);
     lu_env env = ctx->env;
     lu__free(&env, ctx);
-}
-
-void lu_free(lu_context *ctx, void *ptr)
-{
-    if (ctx && ptr) lu__free(&ctx->env, ptr);
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -146,5 +147,31 @@ lu_status lu__fs_mkdirs(const char *path, lu_error *err)
     struct stat sb;
     if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return lu__fail(err, LU_IO_ERROR, "'%s' is not a directory", path);
+    return LU_OK;
+}
+
+lu_status lu__fs_move_aside(const lu_env *env, const char *dir, const char *name, char **moved_to,
+                            lu_error *err)
+{
+    *moved_to = NULL;
+    const lu_io_hooks *io = &env->io;
+    char from[PATH_MAX], to[PATH_MAX], stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    if (snprintf(from, sizeof from, "%s/%s", dir, name) >= (int)sizeof from)
+        return lu__fail(err, LU_INVAL, "path too long: '%s/%s'", dir, name);
+    int i = 0;
+    for (; i < 1000; i++) {
+        int n = i == 0 ? snprintf(to, sizeof to, "%s.corrupt-%s", from, stamp)
+                       : snprintf(to, sizeof to, "%s.corrupt-%s-%d", from, stamp, i);
+        if (n >= (int)sizeof to) return lu__fail(err, LU_INVAL, "path too long: '%s'", from);
+        if (access(to, F_OK) != 0) break;
+    }
+    if (i == 1000) return lu__fail(err, LU_IO_ERROR, "cannot move '%s' aside: 1000 copies are there already", from);
+    if (io->rename(io->ud, from, to) != 0) return io_fail(err, "cannot move aside", from);
+    *moved_to = lu__strdup(env, to);
+    if (!*moved_to) return lu__fail(err, LU_MEM_ERROR, "moved '%s' aside to '%s'; out of memory", from, to);
     return LU_OK;
 }

@@ -218,7 +218,7 @@ lu_status lu__persist_write(const lu_env *env, const char *dir, const lu_snapsho
 lu_status lu__persist_read(const lu_env *env, const char *dir, lu_saved_mount **out, size_t *n,
                            lu_error *err);
 void lu__persist_free(const lu_env *env, lu_saved_mount *m, size_t n);
-/* Moves a corrupt mounts file aside; *moved_to gets the new name. */
+/* Moves a corrupt mounts file aside (lu__fs_move_aside); *moved_to gets the new name. */
 lu_status lu__persist_move_aside(const lu_env *env, const char *dir, char **moved_to,
                                  lu_error *err);
 /* Takes <dir>/liveupdate.lock. Returns the fd or LU_LOCKED / LU_IO_ERROR. */
@@ -257,6 +257,31 @@ lu_status lu__fs_read_all(const lu_env *env, const char *path, char **data, size
                           lu_error *err);
 lu_status lu__fs_mkdirs(const char *path, lu_error *err);
 char *lu__path_join(const lu_env *env, const char *dir, const char *name);
+/* Renames <dir>/<name> to <dir>/<name>.corrupt-<UTC stamp>[-N] (a file the
+ * library cannot read is kept for a bug report, never deleted), through
+ * env->io. Returns LU_OK with *moved_to (allocated) or the failure with
+ * *moved_to NULL; the file stays where it was when the rename failed. */
+lu_status lu__fs_move_aside(const lu_env *env, const char *dir, const char *name, char **moved_to,
+                            lu_error *err);
+
+/* ---- the save directory's layout (layout.c) --------------------------- */
+
+typedef enum lu_save_area {
+    LU_SAVE_ROOT,       /* <save> */
+    LU_SAVE_VOLUMES,    /* <save>/volumes */
+    LU_SAVE_DOWNLOADS,  /* <save>/downloads */
+    LU_SAVE_UPDATE,     /* <save>/update */
+} lu_save_area;
+
+/* <save>/<area>[/<file>] into out; the area's folder is created first when
+ * `create`. `file` (may be NULL) is used as given: check it with
+ * lu_file_name_check first. Returns LU_OK, LU_INVAL (no save dir, or the
+ * path does not fit `cap`), LU_IO_ERROR (create). */
+struct lu_context;
+lu_status lu__save_path(const struct lu_context *ctx, lu_save_area area, const char *file,
+                        bool create, char *out, size_t cap, lu_error *err);
+/* The save directory, or NULL when the context has none. */
+const char *lu__save_dir(const struct lu_context *ctx);
 
 /* ---- the context (context.c, mount_table.c, lookup.c) ---------------- */
 
@@ -268,6 +293,25 @@ typedef struct lu_report_entry {
     char *name, *uri, *action, *message;
     lu_status status;
 } lu_report_entry;
+
+/* ---- layers above the core (context.c) -------------------------------
+ *
+ * The core knows no layer above it. A layer (net/, update/) that keeps
+ * per-context state attaches it with its own const ops; lu_update() then
+ * calls its poll hook and lu_context_close() its close hook (highest level
+ * first). All on the thread that calls lu_update(). */
+
+#define LU_LAYERS_MAX 4
+
+typedef struct lu_layer_ops {
+    const char *name;   /* for messages: "net", "update" */
+    int level;          /* close order: a higher level closes first */
+    /* Advances the layer's work and runs its callbacks; returns how many
+     * ran. May be NULL. */
+    int (*poll)(struct lu_context *ctx, void *state);
+    /* Frees the state without running callbacks. */
+    void (*close)(struct lu_context *ctx, void *state);
+} lu_layer_ops;
 
 struct lu_context {
     lu_env env;
@@ -285,13 +329,15 @@ struct lu_context {
     pthread_t worker;
     bool worker_started, stopping;
     lu_job *jobs, *jobs_tail, *done, *done_tail;
-    /* downloads (download.c): created by the first lu_download_start */
-    struct lu_downloads *downloads;
-    unsigned char public_key[32];
-    bool has_public_key;
-    char *ca_file;
-    int max_downloads;
-    struct lu_updater *updater;     /* updater.c: lu_updater_open */
+    /* the configuration as the caller gave it, its strings and key copied,
+     * for the layers above the core to read (lu__options) */
+    lu_config options;
+    char *options_copy;
+    /* the layers attached above the core (lu__layer_attach) */
+    struct lu_layer_slot {
+        const struct lu_layer_ops *ops;
+        void *state;
+    } layers[LU_LAYERS_MAX];
 };
 
 /* Opens the volume and commits it to the table (mount_table.c). */
@@ -299,15 +345,25 @@ lu_status lu__mount_add_internal(lu_context *ctx, const char *name, const char *
                                  int priority, unsigned flags, bool builtin, lu_error *err);
 /* Stops the worker and frees queued jobs and completions (mount_table.c). */
 void lu__jobs_shutdown(lu_context *ctx);
-/* Advances transfers and runs download callbacks; returns how many ran
- * (download.c, from lu_update). */
-int lu__downloads_poll(lu_context *ctx);
-/* Stops every transfer (keeping .part files) without callbacks. */
-void lu__downloads_shutdown(lu_context *ctx);
-/* Frees the update manager (updater.c); after lu__downloads_shutdown. */
-void lu__updater_free(lu_context *ctx);
-/* Appends to the start-up report (context.c). */
+/* Runs the callbacks of finished asynchronous adds; returns how many ran
+ * (mount_table.c, from lu_update). */
+int lu__jobs_deliver(lu_context *ctx);
+
+/* Attaches `state` under `ops` (context.c). Returns LU_OK, LU_INVAL when a
+ * layer with these ops is attached already, LU_MEM_ERROR when all
+ * LU_LAYERS_MAX slots are taken. */
+lu_status lu__layer_attach(lu_context *ctx, const lu_layer_ops *ops, void *state, lu_error *err);
+/* The state attached under `ops`, or NULL. */
+void *lu__layer_state(const lu_context *ctx, const lu_layer_ops *ops);
+/* Detaches the layer without calling its close hook; returns its state. */
+void *lu__layer_detach(lu_context *ctx, const lu_layer_ops *ops);
+/* The configuration the context was opened with (context.c). */
+const lu_config *lu__options(const lu_context *ctx);
+
+/* Appends to the start-up report (report.c). */
 void lu__report_add(lu_context *ctx, const char *name, const char *uri, const char *action,
                     const lu_error *err);
+/* Frees the report's entries (report.c, from lu_context_close). */
+void lu__report_free(lu_context *ctx);
 
 #endif

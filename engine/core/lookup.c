@@ -10,27 +10,6 @@
 
 #include "internal.h"
 
-lu_status lu_path_check(const char *path, size_t len, lu_error *err)
-{
-    if (!path) return lu__fail(err, LU_INVAL, "missing resource path");
-    if (len == 0 || path[0] != '/')
-        return lu__fail(err, LU_INVAL, "resource path '%.*s' must start with '/'", (int)len, path);
-    if (memchr(path, '\0', len)) return lu__fail(err, LU_INVAL, "resource path contains a NUL byte");
-    if (memchr(path, '\\', len))
-        return lu__fail(err, LU_INVAL, "resource path '%.*s' contains a backslash", (int)len, path);
-    size_t start = 1;
-    for (size_t i = 1; i <= len; i++) {
-        if (i < len && path[i] != '/') continue;
-        size_t n = i - start;
-        const char *c = path + start;
-        if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
-            return lu__fail(err, LU_INVAL,
-                            "resource path '%.*s' has an empty, '.' or '..' component", (int)len, path);
-        start = i + 1;
-    }
-    return LU_OK;
-}
-
 int lu_exists(lu_context *ctx, const char *path)
 {
     if (!ctx || !path) return 0;

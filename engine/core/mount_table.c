@@ -4,8 +4,8 @@
  * under the context's write lock builds the next snapshot, persists it and
  * publishes it. Any failure before the publish leaves the table and the
  * mounts file as they were. Asynchronous adds run the same code on one
- * worker thread; their completions wait in a queue that lu_update() drains
- * on the caller's thread.
+ * worker thread; their completions wait in a queue that lu_update()
+ * drains on the caller's thread (lu__jobs_deliver).
  */
 #include <string.h>
 
@@ -20,24 +20,6 @@ struct lu_job {
     void *ud;
     lu_error err;
 };
-
-lu_status lu_mount_name_check(const char *name, lu_error *err)
-{
-    if (!name) return lu__fail(err, LU_INVAL, "missing mount name");
-    size_t n = strlen(name);
-    if (n == 0 || n > LU_NAME_MAX)
-        return lu__fail(err, LU_INVAL, "mount name '%s' must be 1-%d bytes", name, LU_NAME_MAX);
-    if (name[0] == '_')
-        return lu__fail(err, LU_INVAL, "mount name '%s' is reserved (names starting with '_' are built-in)", name);
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '.' || c == '-'))
-            return lu__fail(err, LU_INVAL, "mount name '%s': character %zu is not one of [A-Za-z0-9_.-]",
-                            name, i + 1);
-    }
-    return LU_OK;
-}
 
 static lu_status check_args(const char *name, int priority, lu_error *err)
 {
@@ -334,9 +316,8 @@ lu_status lu_mount_add_async(lu_context *ctx, const char *name, const char *uri,
     return st;
 }
 
-int lu_update(lu_context *ctx)
+int lu__jobs_deliver(lu_context *ctx)
 {
-    if (!ctx) return 0;
     pthread_mutex_lock(&ctx->queue_lock);
     lu_job *list = ctx->done;
     ctx->done = ctx->done_tail = NULL;
@@ -351,7 +332,7 @@ int lu_update(lu_context *ctx)
         }
         job_free(ctx, j);
     }
-    return ran + lu__downloads_poll(ctx);
+    return ran;
 }
 
 void lu__jobs_shutdown(lu_context *ctx)

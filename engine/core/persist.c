@@ -156,24 +156,7 @@ cleanup:
 lu_status lu__persist_move_aside(const lu_env *env, const char *dir, char **moved_to,
                                  lu_error *err)
 {
-    *moved_to = NULL;
-    char from[PATH_MAX], to[PATH_MAX], stamp[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
-    snprintf(from, sizeof from, "%s/%s", dir, MOUNTS_FILE);
-    for (int i = 0; i < 1000; i++) {
-        if (i == 0) snprintf(to, sizeof to, "%s/%s.corrupt-%s", dir, MOUNTS_FILE, stamp);
-        else snprintf(to, sizeof to, "%s/%s.corrupt-%s-%d", dir, MOUNTS_FILE, stamp, i);
-        if (access(to, F_OK) != 0) break;
-    }
-    if (rename(from, to) != 0) {
-        int e = errno;
-        return lu__fail(err, LU_IO_ERROR, "cannot move '%s' aside: %s", from, strerror(e));
-    }
-    *moved_to = lu__strdup(env, to);
-    return LU_OK;
+    return lu__fs_move_aside(env, dir, MOUNTS_FILE, moved_to, err);
 }
 
 lu_status lu__lock_take(const char *dir, int *fd, lu_error *err)

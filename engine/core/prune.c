@@ -1,5 +1,4 @@
-/* prune.c -- start-up pruning of stale volumes (SPEC §8) and the volumes
- * folder where downloaded volumes live.
+/* prune.c -- start-up pruning of stale volumes (SPEC §8).
  *
  * Each mount's version file is read from that mount alone, so two volumes
  * never answer for each other (the reason Defold's manual needs unique
@@ -63,8 +62,8 @@ static bool stale_reason(lu_context *ctx, const char *name, long long minimum, c
 /* True when `path` is a regular file inside <save>/volumes/. */
 static bool in_volumes_dir(const lu_context *ctx, const char *path)
 {
-    char vol[PATH_MAX], dir[PATH_MAX + 16], real[PATH_MAX];
-    if (!ctx->save_dir || snprintf(dir, sizeof dir, "%s/volumes", ctx->save_dir) >= (int)sizeof dir) return false;
+    char vol[PATH_MAX], dir[PATH_MAX], real[PATH_MAX];
+    if (lu__save_path(ctx, LU_SAVE_VOLUMES, NULL, false, dir, sizeof dir, NULL) != LU_OK) return false;
     if (!realpath(dir, vol) || !realpath(path, real)) return false;
     size_t n = strlen(vol);
     struct stat sb;
@@ -112,18 +111,4 @@ lu_status lu_prune_stale(lu_context *ctx, long long minimum, size_t *pruned, lu_
     }
     lu__free(&ctx->env, c);
     return result;
-}
-
-lu_status lu_volume_path(lu_context *ctx, const char *file, char *out, size_t cap, lu_error *err)
-{
-    if (!ctx) return lu__fail(err, LU_NOT_INITIALIZED, "no context");
-    if (!ctx->save_dir) return lu__fail(err, LU_INVAL, "the context has no save directory");
-    if (!file || !*file || strchr(file, '/') || strcmp(file, ".") == 0 || strcmp(file, "..") == 0 || strlen(file) > 255)
-        return lu__fail(err, LU_INVAL, "volume file name '%s' must be a plain file name", file ? file : "(null)");
-    int n = snprintf(out, cap, "%s/volumes", ctx->save_dir);
-    if (n < 0 || (size_t)n >= cap) return lu__fail(err, LU_INVAL, "buffer too small for the volume path");
-    LU_TRY(lu__fs_mkdirs(out, err));
-    n = snprintf(out, cap, "%s/volumes/%s", ctx->save_dir, file);
-    if (n < 0 || (size_t)n >= cap) return lu__fail(err, LU_INVAL, "buffer too small for the volume path");
-    return LU_OK;
 }

@@ -73,6 +73,24 @@ typedef struct xfer {
     void *ud;
 } xfer;
 
+static int downloads_poll(lu_context *ctx, void *state);
+static void downloads_close(lu_context *ctx, void *state);
+
+/* The net layer's per-context state (lu_downloads), attached to the core
+ * on first use; lu_update() polls it and lu_context_close() closes it. */
+static const lu_layer_ops net_layer = {"net", 1, downloads_poll, downloads_close};
+
+static lu_downloads *downloads(const lu_context *ctx)
+{
+    return lu__layer_state(ctx, &net_layer);
+}
+
+static int max_downloads(const lu_context *ctx)
+{
+    int n = lu__options(ctx)->max_downloads;
+    return n > 0 ? n : 2;
+}
+
 struct lu_downloads {
     CURLM *multi;
     dl *list;
@@ -136,7 +154,7 @@ static lu_status write_sidecar(lu_context *ctx, dl *d, lu_error *err)
     cJSON_Delete(j);
     if (!text) return lu__fail(err, LU_MEM_ERROR, "out of memory writing '%s'", d->meta);
     char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s/downloads", ctx->save_dir);
+    LU_TRY(lu__save_path(ctx, LU_SAVE_DOWNLOADS, NULL, false, dir, sizeof dir, err));
     const char *name = strrchr(d->meta, '/') + 1;
     lu_status st = lu__fs_write_atomic(&ctx->env, dir, name, text, strlen(text), err);
     cJSON_free(text);
@@ -385,7 +403,7 @@ static CURL *new_easy(lu_context *ctx, dl *d, const char *url)
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (d->req.timeout_ms + 999) / 1000);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (ctx->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, ctx->ca_file);
+    if (lu__options(ctx)->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, lu__options(ctx)->ca_file);
 #if LIBCURL_VERSION_NUM >= 0x075500
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https,file");
     curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -436,7 +454,7 @@ static lu_status start_body(lu_context *ctx, dl *d, lu_error *err)
                 (unsigned long long)d->range_from);
     }
     d->phase = BODY;
-    if (curl_multi_add_handle(ctx->downloads->multi, d->easy) != CURLM_OK)
+    if (curl_multi_add_handle(downloads(ctx)->multi, d->easy) != CURLM_OK)
         return lu__fail(err, LU_MEM_ERROR, "cannot start '%s'", d->url);
     return LU_OK;
 }
@@ -450,7 +468,7 @@ static lu_status start_sig(lu_context *ctx, dl *d, lu_error *err)
     d->errbuf[0] = '\0';
     d->phase = SIG;
     d->easy = new_easy(ctx, d, url);
-    if (!d->easy || curl_multi_add_handle(ctx->downloads->multi, d->easy) != CURLM_OK)
+    if (!d->easy || curl_multi_add_handle(downloads(ctx)->multi, d->easy) != CURLM_OK)
         return lu__fail(err, LU_MEM_ERROR, "cannot start '%s'", url);
     return LU_OK;
 }
@@ -489,7 +507,7 @@ static lu_status check_sig(lu_context *ctx, dl *d, lu_error *err)
     if (!f) return lu__fail(err, LU_IO_ERROR, "cannot write '%s': %s", sig_part, strerror(errno));
     bool ok = fwrite(d->sig, 1, d->sig_len, f) == d->sig_len;
     if (fclose(f) != 0 || !ok) return lu__fail(err, LU_IO_ERROR, "cannot write '%s'", sig_part);
-    lu_status st = lu_verify_file_signature(d->part, ctx->public_key, err);
+    lu_status st = lu_verify_file_signature(d->part, lu__options(ctx)->public_key, err);
     if (st != LU_OK) {
         unlink(sig_part);
         lu__error_prefix(err, "download '%s'", d->url);
@@ -500,7 +518,7 @@ static lu_status check_sig(lu_context *ctx, dl *d, lu_error *err)
 /* Schedules another attempt, or fails with `st`/`msg`. */
 static void retry_or_fail(lu_context *ctx, dl *d, lu_status st, const char *msg)
 {
-    end_transfer(ctx->downloads, d);
+    end_transfer(downloads(ctx), d);
     if (d->attempt <= d->req.retries && !d->cancelled) {
         long delay = d->req.backoff_ms;
         for (int i = 1; i < d->attempt && delay < 8000; i++) delay *= 2;
@@ -514,7 +532,7 @@ static void retry_or_fail(lu_context *ctx, dl *d, lu_status st, const char *msg)
     }
     if (d->attempt > 1) set_result(d, st, "%s (after %d attempts)", msg, d->attempt);
     else set_result(d, st, "%s", msg);
-    finish(ctx->downloads, d);
+    finish(downloads(ctx), d);
 }
 
 static void body_done(lu_context *ctx, dl *d, CURLcode rc)
@@ -524,13 +542,13 @@ static void body_done(lu_context *ctx, dl *d, CURLcode rc)
     if (d->abort_status != LU_OK) {         /* a limit, a full disk, a failed write */
         if (d->abort_status != LU_NO_SPACE) remove_part(d);
         set_result(d, d->abort_status, "%s", d->abort_msg);
-        finish(ctx->downloads, d);
+        finish(downloads(ctx), d);
         return;
     }
     if (rc == CURLE_FILE_COULDNT_READ_FILE) {
         set_result(d, LU_NOT_FOUND, "'%s': no such file", d->url);
         remove_part(d);
-        finish(ctx->downloads, d);
+        finish(downloads(ctx), d);
         return;
     }
     if (rc != CURLE_OK) {
@@ -539,7 +557,7 @@ static void body_done(lu_context *ctx, dl *d, CURLcode rc)
         if (transient(rc, 0)) retry_or_fail(ctx, d, st, msg);
         else {
             set_result(d, st, "%s", msg);
-            finish(ctx->downloads, d);
+            finish(downloads(ctx), d);
         }
         return;
     }
@@ -554,27 +572,27 @@ static void body_done(lu_context *ctx, dl *d, CURLcode rc)
         if (transient(rc, d->http_code)) retry_or_fail(ctx, d, LU_NETWORK_ERROR, msg);
         else {
             set_result(d, d->http_code == 404 || d->http_code == 410 ? LU_NOT_FOUND : LU_NETWORK_ERROR, "%s", msg);
-            finish(ctx->downloads, d);
+            finish(downloads(ctx), d);
         }
         return;
     }
     if (check_body(d, &err) != LU_OK) {
         remove_part(d);                       /* wrong bytes are never resumed */
         set_result(d, err.status, "%s", err.message);
-        finish(ctx->downloads, d);
+        finish(downloads(ctx), d);
         return;
     }
-    end_transfer(ctx->downloads, d);
+    end_transfer(downloads(ctx), d);
     if (d->req.verify_signature) {
         if (start_sig(ctx, d, &err) != LU_OK) {
             d->result = err;
-            finish(ctx->downloads, d);
+            finish(downloads(ctx), d);
         }
         return;
     }
     if (install(ctx, d, &err) != LU_OK) d->result = err;
     else set_result(d, LU_OK, "downloaded '%s'", d->final);
-    finish(ctx->downloads, d);
+    finish(downloads(ctx), d);
 }
 
 static void sig_done(lu_context *ctx, dl *d, CURLcode rc)
@@ -605,14 +623,14 @@ static void sig_done(lu_context *ctx, dl *d, CURLcode rc)
     } else {
         set_result(d, LU_OK, "downloaded '%s' (signature verified)", d->final);
     }
-    finish(ctx->downloads, d);
+    finish(downloads(ctx), d);
 }
 
 /* ---- the public calls ------------------------------------------------ */
 
 static void dl_free(lu_context *ctx, dl *d)
 {
-    end_transfer(ctx->downloads, d);
+    end_transfer(downloads(ctx), d);
     lu__free(&ctx->env, d->url);
     lu__free(&ctx->env, d->file);
     lu__free(&ctx->env, d->sha256);
@@ -625,14 +643,18 @@ static lu_status loop_start(lu_context *ctx, lu_error *err)
 {
     pthread_once(&curl_once, curl_init_once);
     if (curl_init_rc != CURLE_OK) return lu__fail(err, LU_UNKNOWN, "libcurl failed to start");
-    if (ctx->downloads) return LU_OK;
+    if (downloads(ctx)) return LU_OK;
     lu_downloads *all = lu__calloc(&ctx->env, 1, sizeof *all);
     if (!all || !(all->multi = curl_multi_init())) {
         lu__free(&ctx->env, all);
         return lu__fail(err, LU_MEM_ERROR, "out of memory starting a transfer");
     }
-    ctx->downloads = all;
-    return LU_OK;
+    lu_status st = lu__layer_attach(ctx, &net_layer, all, err);
+    if (st != LU_OK) {
+        curl_multi_cleanup(all->multi);
+        lu__free(&ctx->env, all);
+    }
+    return st;
 }
 
 lu_status lu_transfer_add(lu_context *ctx, void *easy, lu_transfer_done_fn done, void *ud, lu_error *err)
@@ -643,13 +665,13 @@ lu_status lu_transfer_add(lu_context *ctx, void *easy, lu_transfer_done_fn done,
     x->easy = easy;
     x->done = done;
     x->ud = ud;
-    if (ctx->ca_file) curl_easy_setopt(x->easy, CURLOPT_CAINFO, ctx->ca_file);
-    if (curl_multi_add_handle(ctx->downloads->multi, x->easy) != CURLM_OK) {
+    if (lu__options(ctx)->ca_file) curl_easy_setopt(x->easy, CURLOPT_CAINFO, lu__options(ctx)->ca_file);
+    if (curl_multi_add_handle(downloads(ctx)->multi, x->easy) != CURLM_OK) {
         lu__free(&ctx->env, x);
         return lu__fail(err, LU_UNKNOWN, "libcurl refused a transfer");
     }
-    x->next = ctx->downloads->others;
-    ctx->downloads->others = x;
+    x->next = downloads(ctx)->others;
+    downloads(ctx)->others = x;
     return LU_OK;
 }
 
@@ -667,43 +689,39 @@ static xfer *take_other(lu_downloads *all, const void *easy)
 
 void lu_transfer_remove(lu_context *ctx, void *easy)
 {
-    xfer *x = take_other(ctx->downloads, easy);
+    xfer *x = take_other(downloads(ctx), easy);
     if (!x) return;
-    curl_multi_remove_handle(ctx->downloads->multi, x->easy);
+    curl_multi_remove_handle(downloads(ctx)->multi, x->easy);
     lu__free(&ctx->env, x);
-}
-
-static bool plain_file_name(const char *f)
-{
-    return f && f[0] && f[0] != '.' && !strchr(f, '/') && !strchr(f, '\\') && strlen(f) < 200;
 }
 
 lu_status lu_download_start(lu_context *ctx, const lu_download_request *req, int *id, lu_error *err)
 {
     *id = 0;
-    if (!ctx->save_dir) return lu__fail(err, LU_INVAL, "downloads need a save directory");
+    if (!lu__save_dir(ctx)) return lu__fail(err, LU_INVAL, "downloads need a save directory");
     if (!req->url || !(strncasecmp(req->url, "http://", 7) == 0 || strncasecmp(req->url, "https://", 8) == 0 ||
                        strncasecmp(req->url, "file://", 7) == 0))
         return lu__fail(err, LU_INVAL, "download URL '%s' is not http:, https: or file:", req->url ? req->url : "");
     if (req->dest && req->dest[0] != '/')
         return lu__fail(err, LU_INVAL, "download destination '%s' must be an absolute path", req->dest);
-    if (!plain_file_name(req->file))
-        return lu__fail(err, LU_INVAL, "download file name '%s' must be a plain file name", req->file ? req->file : "");
+    if (lu_file_name_check(req->file, err) != LU_OK) {
+        lu__error_prefix(err, "download");
+        return LU_INVAL;
+    }
     if (req->sha256 && strlen(req->sha256) != 64)
         return lu__fail(err, LU_INVAL, "download '%s': sha256 must be 64 hex characters", req->file);
-    if (req->verify_signature > 0 && !ctx->has_public_key)
+    if (req->verify_signature > 0 && !lu__options(ctx)->public_key)
         return lu__fail(err, LU_INVAL, "download '%s': a signature check needs a public key", req->file);
     if (req->size && req->max_size && req->size > req->max_size)
         return lu__fail(err, LU_INVAL, "download '%s': size %llu is over the maximum %llu", req->file,
                         (unsigned long long)req->size, (unsigned long long)req->max_size);
     LU_TRY(loop_start(ctx, err));
     if (lu_crypto_init(err) != LU_OK) return err->status;
-    for (dl *o = ctx->downloads->list; o; o = o->next)
+    for (dl *o = downloads(ctx)->list; o; o = o->next)
         if (o->phase != FINISHED && strcmp(o->file, req->file) == 0)
             return lu__fail(err, LU_NAME_EXISTS, "'%s' is already downloading (download %d)", req->file, o->id);
     char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s/downloads", ctx->save_dir);
-    LU_TRY(lu__fs_mkdirs(dir, err));
+    LU_TRY(lu__save_path(ctx, LU_SAVE_DOWNLOADS, NULL, true, dir, sizeof dir, err));
     dl *d = lu__calloc(&ctx->env, 1, sizeof *d);
     if (!d) return lu__fail(err, LU_MEM_ERROR, "out of memory starting a download");
     d->fd = -1;
@@ -716,11 +734,11 @@ lu_status lu_download_start(lu_context *ctx, const lu_download_request *req, int
     if (d->req.timeout_ms <= 0) d->req.timeout_ms = 30000;
     if (d->req.connect_timeout_ms <= 0) d->req.connect_timeout_ms = 10000;
     if (d->req.backoff_ms <= 0) d->req.backoff_ms = 250;
-    if (d->req.verify_signature < 0) d->req.verify_signature = ctx->has_public_key;
+    if (d->req.verify_signature < 0) d->req.verify_signature = lu__options(ctx)->public_key != NULL;
     if (snprintf(d->part, sizeof d->part, "%s/%s.part", dir, req->file) >= (int)sizeof d->part ||
         snprintf(d->meta, sizeof d->meta, "%s/%s.part.json", dir, req->file) >= (int)sizeof d->meta ||
-        (req->dest ? snprintf(d->final, sizeof d->final, "%s", req->dest)
-                   : snprintf(d->final, sizeof d->final, "%s/volumes/%s", ctx->save_dir, req->file)) >= (int)sizeof d->final) {
+        (req->dest ? snprintf(d->final, sizeof d->final, "%s", req->dest) >= (int)sizeof d->final
+                   : lu__save_path(ctx, LU_SAVE_VOLUMES, req->file, false, d->final, sizeof d->final, NULL) != LU_OK)) {
         dl_free(ctx, d);
         return lu__fail(err, LU_INVAL, "download '%s': the save directory path is too long", req->file);
     }
@@ -742,10 +760,10 @@ lu_status lu_download_start(lu_context *ctx, const lu_download_request *req, int
             return st;
         }
     }
-    d->id = ++ctx->downloads->next_id;
+    d->id = ++downloads(ctx)->next_id;
     d->attempt = 1;
     d->phase = QUEUED;
-    dl **tail = &ctx->downloads->list;
+    dl **tail = &downloads(ctx)->list;
     while (*tail) tail = &(*tail)->next;
     *tail = d;
     *id = d->id;
@@ -754,11 +772,11 @@ lu_status lu_download_start(lu_context *ctx, const lu_download_request *req, int
 
 lu_status lu_download_cancel(lu_context *ctx, int id, lu_error *err)
 {
-    for (dl *d = ctx->downloads ? ctx->downloads->list : NULL; d; d = d->next)
+    for (dl *d = downloads(ctx) ? downloads(ctx)->list : NULL; d; d = d->next)
         if (d->id == id && d->phase != FINISHED) {
             d->cancelled = true;
             set_result(d, LU_CANCELLED, "download '%s' cancelled", d->url);
-            finish(ctx->downloads, d);
+            finish(downloads(ctx), d);
             return LU_OK;
         }
     return lu__fail(err, LU_NOT_FOUND, "no download %d in progress", id);
@@ -769,7 +787,7 @@ lu_status lu_downloads_get(lu_context *ctx, lu_download_info **out, size_t *coun
     *out = NULL;
     *count = 0;
     size_t n = 0, strings = 0;
-    for (dl *d = ctx->downloads ? ctx->downloads->list : NULL; d; d = d->next)
+    for (dl *d = downloads(ctx) ? downloads(ctx)->list : NULL; d; d = d->next)
         if (d->phase != FINISHED) {
             n++;
             strings += strlen(d->url) + strlen(d->file) + 2;
@@ -780,7 +798,7 @@ lu_status lu_downloads_get(lu_context *ctx, lu_download_info **out, size_t *coun
     char *s = (char *)(info + n);
     size_t i = 0;
     long long now = now_ms();
-    for (dl *d = ctx->downloads->list; d; d = d->next) {
+    for (dl *d = downloads(ctx)->list; d; d = d->next) {
         if (d->phase == FINISHED) continue;
         lu_download_info *o = &info[i++];
         o->id = d->id;
@@ -799,14 +817,13 @@ lu_status lu_downloads_get(lu_context *ctx, lu_download_info **out, size_t *coun
     return LU_OK;
 }
 
-int lu__downloads_poll(lu_context *ctx)
+static int downloads_poll(lu_context *ctx, void *state)
 {
-    lu_downloads *all = ctx->downloads;
-    if (!all) return 0;
+    lu_downloads *all = state;
     long long now = now_ms();
     int active = 0;
     for (dl *d = all->list; d; d = d->next) active += d->phase == BODY || d->phase == SIG;
-    for (dl *d = all->list; d && active < ctx->max_downloads; d = d->next) {
+    for (dl *d = all->list; d && active < max_downloads(ctx); d = d->next) {
         if (d->phase != QUEUED || d->next_try_ms > now) continue;
         lu_error err;
         if (start_body(ctx, d, &err) != LU_OK) {
@@ -868,10 +885,10 @@ int lu__downloads_poll(lu_context *ctx)
     return ran;
 }
 
-void lu__downloads_shutdown(lu_context *ctx)
+/* Stops every transfer (keeping .part files) without callbacks. */
+static void downloads_close(lu_context *ctx, void *state)
 {
-    lu_downloads *all = ctx->downloads;
-    if (!all) return;
+    lu_downloads *all = state;
     while (all->others) {           /* their owners clean the handles up */
         xfer *x = all->others;
         all->others = x->next;
@@ -885,5 +902,4 @@ void lu__downloads_shutdown(lu_context *ctx)
     }
     curl_multi_cleanup(all->multi);
     lu__free(&ctx->env, all);
-    ctx->downloads = NULL;
 }

@@ -77,6 +77,17 @@ struct lu_updater {
     char last_message[LU_ERROR_MAX];
 };
 
+static void updater_free(lu_context *ctx, void *state);
+
+/* The update manager is a layer above the core: its state hangs off the
+ * context from lu_updater_open until lu_context_close (or a failed open). */
+static const lu_layer_ops update_layer = {"update", 2, NULL, updater_free};
+
+static lu_updater *updater(const lu_context *ctx)
+{
+    return lu__layer_state(ctx, &update_layer);
+}
+
 void lu_updater_config_init(lu_updater_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -286,7 +297,7 @@ cleanup:
 static void collect_garbage(lu_updater *u)
 {
     char vdir[PATH_MAX];
-    snprintf(vdir, sizeof vdir, "%s/volumes", u->ctx->save_dir);
+    lu__save_path(u->ctx, LU_SAVE_VOLUMES, NULL, false, vdir, sizeof vdir, NULL);
     DIR *d = opendir(vdir);
     if (!d) return;
     const release *keep[] = {&u->current, &u->previous, &u->staged, &u->staging};
@@ -430,7 +441,7 @@ static void start_staging(lu_updater *u)
         char have[PATH_MAX + 320], sha[LU_SHA256_HEX];
         uint64_t size = 0;
         lu_error e;
-        snprintf(have, sizeof have, "%s/volumes/%s", u->ctx->save_dir, file);
+        lu__save_path(u->ctx, LU_SAVE_VOLUMES, file, false, have, sizeof have, NULL);
         if (v->sha256 && lu_sha256_file(have, sha, &size, &e) == LU_OK && size == v->size && strcmp(sha, v->sha256) == 0)
             continue;
         volume_url(u, v, url, sizeof url);
@@ -623,9 +634,10 @@ static lu_status start_head(lu_updater *u, lu_error *err)
 
 /* ---- the public calls ------------------------------------------------ */
 
-void lu__updater_free(lu_context *ctx)
+/* Frees the update manager (its layer's close hook, and a failed open). */
+static void updater_free(lu_context *ctx, void *state)
 {
-    lu_updater *u = ctx->updater;
+    lu_updater *u = state;
     if (!u) return;
     release_clear(&u->current);
     release_clear(&u->previous);
@@ -647,18 +659,20 @@ void lu__updater_free(lu_context *ctx)
     free(u->local_version);
     lu_release_free(u->remote);
     free(u);
-    ctx->updater = NULL;
 }
 
 lu_status lu_updater_open(lu_context *ctx, const lu_updater_config *cfg, lu_error *err)
 {
-    if (!ctx->save_dir) return lu__fail(err, LU_INVAL, "the update manager needs a save directory");
-    if (ctx->updater) return lu__fail(err, LU_INVAL, "the update manager is already open");
+    if (!lu__save_dir(ctx)) return lu__fail(err, LU_INVAL, "the update manager needs a save directory");
+    if (updater(ctx)) return lu__fail(err, LU_INVAL, "the update manager is already open");
     if (cfg->local_version && !lu_version_valid(cfg->local_version))
         return lu__fail(err, LU_INVAL, "local version '%s' is not a version string", cfg->local_version);
     lu_updater *u = calloc(1, sizeof *u);
     if (!u) return lu__fail(err, LU_MEM_ERROR, "out of memory opening the update manager");
-    ctx->updater = u;
+    if (lu__layer_attach(ctx, &update_layer, u, err) != LU_OK) {
+        free(u);
+        return err ? err->status : LU_MEM_ERROR;
+    }
     u->ctx = ctx;
     u->url = cfg->url ? strdup(cfg->url) : NULL;
     u->head_url = cfg->head_url ? strdup(cfg->head_url) : NULL;
@@ -673,7 +687,7 @@ lu_status lu_updater_open(lu_context *ctx, const lu_updater_config *cfg, lu_erro
     u->compare = cfg->compare;
     u->compare_ud = cfg->compare_ud;
     u->last_status = LU_OK;
-    snprintf(u->dir, sizeof u->dir, "%s/update", ctx->save_dir);
+    lu__save_path(ctx, LU_SAVE_UPDATE, NULL, false, u->dir, sizeof u->dir, NULL);
     lu_status st = LU_OK;
     lu_error nerr;
     if (lu_mount_name_check(u->head_volume ? u->head_volume : "x", &nerr) != LU_OK) {
@@ -718,13 +732,13 @@ lu_status lu_updater_open(lu_context *ctx, const lu_updater_config *cfg, lu_erro
     if (st != LU_OK) goto cleanup;
     return LU_OK;
 cleanup:
-    lu__updater_free(ctx);
+    updater_free(ctx, lu__layer_detach(ctx, &update_layer));
     return st;
 }
 
 lu_status lu_updater_check(lu_context *ctx, lu_error *err)
 {
-    lu_updater *u = ctx->updater;
+    lu_updater *u = updater(ctx);
     if (!u || (!u->url && !u->head_url)) return lu__fail(err, LU_INVAL, "the update manager has no [update] url");
     if (u->checking) return LU_OK;
     if (!u->url) {
@@ -753,7 +767,7 @@ lu_status lu_updater_check(lu_context *ctx, lu_error *err)
 
 lu_status lu_updater_apply(lu_context *ctx, lu_error *err)
 {
-    lu_updater *u = ctx->updater;
+    lu_updater *u = updater(ctx);
     if (!u) return lu__fail(err, LU_INVAL, "the update manager is not open");
     if (!u->staged.version) return lu__fail(err, LU_NOT_FOUND, "no release is staged");
     return apply_staged(u, err);
@@ -761,7 +775,7 @@ lu_status lu_updater_apply(lu_context *ctx, lu_error *err)
 
 lu_status lu_updater_confirm(lu_context *ctx, lu_error *err)
 {
-    lu_updater *u = ctx->updater;
+    lu_updater *u = updater(ctx);
     if (!u) return lu__fail(err, LU_INVAL, "the update manager is not open");
     if (!u->trial) return LU_OK;
     set_str(&u->trial, NULL);
@@ -773,7 +787,7 @@ lu_status lu_updater_confirm(lu_context *ctx, lu_error *err)
 
 lu_status lu_updater_get_info(lu_context *ctx, lu_updater_info *out, lu_error *err)
 {
-    lu_updater *u = ctx->updater;
+    lu_updater *u = updater(ctx);
     if (!u) return lu__fail(err, LU_INVAL, "the update manager is not open");
     memset(out, 0, sizeof *out);
     out->current = current_version(u);

@@ -183,6 +183,16 @@ typedef struct lu_mount_info {
  * with '_'. Returns LU_OK or LU_INVAL with a message. Thread-safe. */
 lu_status lu_mount_name_check(const char *name, lu_error *err);
 
+/* The longest plain file name (a volume in <save>/volumes/, a download). */
+#define LU_FILE_NAME_MAX 200
+
+/* Validates a plain file name: 1-LU_FILE_NAME_MAX bytes, no '/' or '\\', not
+ * starting with '.' (so never "." or ".."). The one rule for every file the
+ * library keeps under the save directory: lu_volume_path, downloads and the
+ * update manager all apply it. Returns LU_OK or LU_INVAL with the reason.
+ * Thread-safe. */
+lu_status lu_file_name_check(const char *file, lu_error *err);
+
 /* Mounts the volume at `uri` ("zip:<path>", "dir:<path>", "file:<path>";
  * relative paths are under the save directory) as `name` at `priority`
  * (>= 0), then persists the table. The archive is opened and checked (SPEC
@@ -247,9 +257,14 @@ lu_status lu_mounts_get(lu_context *ctx, lu_mount_info **out, size_t *count, lu_
 lu_status lu_prune_stale(lu_context *ctx, long long minimum_version, size_t *pruned, lu_error *err);
 
 /* The absolute path <save>/volumes/<file> (the folder is created), where
- * downloaded volumes belong. `file` is a plain file name. Returns LU_OK,
+ * downloaded volumes belong. `file` must pass lu_file_name_check. Returns LU_OK,
  * LU_INVAL (bad name, no save dir, or `cap` too small), LU_IO_ERROR. */
 lu_status lu_volume_path(lu_context *ctx, const char *file, char *out, size_t cap, lu_error *err);
+
+/* The mount URI of <save>/volumes/<file>: "zip:volumes/<file>" (relative
+ * URIs are under the save directory). Returns LU_OK, or LU_INVAL for a name
+ * lu_file_name_check refuses or a `cap` too small. Thread-safe. */
+lu_status lu_volume_uri(const char *file, char *out, size_t cap, lu_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Start-up report                                                     */
