@@ -19,13 +19,6 @@ static const struct {
     {"console", "talk to a running game's debug console", lutool_console},
 };
 
-bool lutool_wants_help(int argc, char **argv)
-{
-    for (int i = 0; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return true;
-    return false;
-}
-
 static void usage(FILE *f)
 {
     fprintf(f, "usage: lutool <command> [options]   (lutool <command> --help)\n\ncommands:\n");
