@@ -31,6 +31,14 @@ extern "C" {
 #define LU_VERSION_STR "0.1.0"
 #define LU_AT_LEAST_VERSION(x) (LU_VERSION_NUM >= (x))
 
+/* The version of the library linked at run time, which can differ from the
+ * LU_VERSION_STR / LU_VERSION_NUM a caller was compiled against when the
+ * library is a shared one. lu_version returns its LU_VERSION_STR ("0.1.0"),
+ * lu_version_number its LU_VERSION_NUM (0xMMmmpp). Never fail; static
+ * storage; thread-safe; need no context. */
+const char *lu_version(void);
+unsigned lu_version_number(void);
+
 /* Status codes. Append-only: values never change once released. The first
  * block has the values of Defold's liveupdate.LIVEUPDATE_* constants. */
 typedef enum lu_status {

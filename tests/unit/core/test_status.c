@@ -1,5 +1,6 @@
 /* test_status.c -- the status codes are pinned (SPEC §11: Defold's values,
- * then ours below -12, append-only) and each has its own name. */
+ * then ours below -12, append-only), each has its own name, and the
+ * run-time version call agrees with the header. */
 #include "helpers.h"
 
 /* Every lu_status enumerator with the number it must keep. Renumbering or
@@ -78,4 +79,18 @@ Test(status, values_are_contiguous_and_the_next_is_free)
     cr_expect_str_eq(lu_status_name(1), "UNKNOWN");
     cr_expect_str_eq(lu_status_name(-999), "UNKNOWN");
     cr_expect_str_eq(lu_status_name(-1001), "UNKNOWN");
+}
+
+Test(status, runtime_version_matches_the_header)
+{
+    cr_assert_not_null(lu_version());
+    cr_expect_str_eq(lu_version(), LU_VERSION_STR);
+    cr_expect_eq(lu_version_number(), (unsigned)LU_VERSION_NUM);
+    /* The string and the number say the same version: "M.m.p" is 0xMMmmpp. */
+    unsigned major, minor, patch;
+    char rest;
+    cr_assert_eq(sscanf(lu_version(), "%u.%u.%u%c", &major, &minor, &patch, &rest), 3, "'%s'", lu_version());
+    cr_expect(major <= 0xff && minor <= 0xff && patch <= 0xff, "'%s'", lu_version());
+    cr_expect_eq(lu_version_number(), major << 16 | minor << 8 | patch, "'%s' is not 0x%06x", lu_version(),
+                 lu_version_number());
 }
