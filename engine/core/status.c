@@ -1,4 +1,5 @@
-/* status.c -- status names, error messages, errno mapping and logging.
+/* status.c -- the run-time version, status names, error messages, errno
+ * mapping and logging.
  *
  * Every failure in the library goes through lu__fail so the caller's
  * lu_error gets the status and a message; messages that do not fit end in
@@ -9,6 +10,16 @@
 #include <string.h>
 
 #include "internal.h"
+
+const char *lu_version(void)
+{
+    return LU_VERSION_STR;
+}
+
+unsigned lu_version_number(void)
+{
+    return LU_VERSION_NUM;
+}
 
 const char *lu_status_name(int status)
 {

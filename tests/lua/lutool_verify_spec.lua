@@ -229,6 +229,14 @@ with zipfile.ZipFile(sys.argv[1], "w") as z:
       assert.truthy(o:find("usage: lutool " .. cmd, 1, true), cmd)
     end
     assert.equal(0, (lutool("--help")))
+    -- --version prints the library's run-time version (lu_version), the
+    -- LU_VERSION_STR of liveupdate.h
+    local hf = assert(io.open(H.root .. "/engine/include/liveupdate/liveupdate.h"))
+    local want = hf:read("a"):match('#define LU_VERSION_STR "([^"]+)"')
+    hf:close()
+    local vcode, vo = lutool("--version")
+    assert.equal(0, vcode)
+    assert.equal("lutool (liveupdate) " .. want .. "\n", vo)
     assert.equal(2, (lutool("")))
     assert.equal(2, (lutool("frobnicate")))
     assert.equal(2, (lutool("inspect")))

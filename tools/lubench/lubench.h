@@ -26,7 +26,7 @@ typedef struct bench {
     int ok, miss;
 } bench;
 
-/* Monotonic seconds. */
+/* report.c. Monotonic seconds. */
 double bench_now(void);
 
 /* Median of n values (sorts them). */

@@ -24,7 +24,7 @@ int lutool_keygen(int argc, char **argv);
 int lutool_sign(int argc, char **argv);
 int lutool_console(int argc, char **argv);
 
-/* True when argv holds --help or -h. */
+/* args.c. True when argv holds --help or -h. */
 bool lutool_wants_help(int argc, char **argv);
 
 /* open_volume.c. Each prints its error as "lutool <cmd>: ..." and

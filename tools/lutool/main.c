@@ -1,5 +1,6 @@
 /* main.c -- lutool: the bundler, inspector, verifier and signer of
- * liveupdate volumes (SPEC §10). `lutool <command> --help` for each.
+ * liveupdate volumes (SPEC §10). `lutool <command> --help` for each;
+ * `lutool --version` prints the library's run-time version (lu_version).
  */
 #include <stdio.h>
 #include <string.h>
@@ -19,16 +20,10 @@ static const struct {
     {"console", "talk to a running game's debug console", lutool_console},
 };
 
-bool lutool_wants_help(int argc, char **argv)
-{
-    for (int i = 0; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return true;
-    return false;
-}
-
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: lutool <command> [options]   (lutool <command> --help)\n\ncommands:\n");
+    fprintf(f, "usage: lutool <command> [options]   (lutool <command> --help)\n"
+               "       lutool --version\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
 }
@@ -38,6 +33,10 @@ int main(int argc, char **argv)
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("lutool (liveupdate) %s\n", lu_version());
+        return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 2, argv + 2);

@@ -5,8 +5,8 @@
  * The server never blocks: lu_console_poll() accepts, reads and answers what
  * is ready, and is meant to be called once per frame from the thread that
  * owns the context. Built-in commands: help, mounts, which, ls, add, remove,
- * prune, report. A host registers the ones only it can answer (missing,
- * downloads, update).
+ * prune, report. A host registers the ones only it can answer (lurun:
+ * missing, downloads, update, status).
  */
 #ifndef LIVEUPDATE_CONSOLE_H
 #define LIVEUPDATE_CONSOLE_H

@@ -10,10 +10,10 @@
  *    is negative. When `err` is non-NULL it receives the same status and a
  *    message naming what failed (path, mount name, zip entry).
  *  - On failure nothing changed: not the mount table, not the files on disk.
- *  - Lookups and reads (lu_exists, lu_stat, lu_which, lu_read, lu_list,
- *    lu_mounts_get) are thread-safe and lock-free with respect to each other
- *    and to mount changes. Mount changes (add/remove) may be called from any
- *    thread; they are serialized inside the context.
+ *  - Lookups and reads (lu_exists, lu_stat, lu_read, lu_read_from,
+ *    lu_list_paths, lu_mounts_get) are thread-safe and lock-free with
+ *    respect to each other and to mount changes. Mount changes (add/remove)
+ *    may be called from any thread; they are serialized inside the context.
  *  - Strings are UTF-8, NUL-terminated. The library writes nothing to stdout.
  */
 #ifndef LIVEUPDATE_H
@@ -30,6 +30,14 @@ extern "C" {
 #define LU_VERSION_NUM 0x000100
 #define LU_VERSION_STR "0.1.0"
 #define LU_AT_LEAST_VERSION(x) (LU_VERSION_NUM >= (x))
+
+/* The version of the library linked at run time, which can differ from the
+ * LU_VERSION_STR / LU_VERSION_NUM a caller was compiled against when the
+ * library is a shared one. lu_version returns its LU_VERSION_STR ("0.1.0"),
+ * lu_version_number its LU_VERSION_NUM (0xMMmmpp). Never fail; static
+ * storage; thread-safe; need no context. */
+const char *lu_version(void);
+unsigned lu_version_number(void);
 
 /* Status codes. Append-only: values never change once released. The first
  * block has the values of Defold's liveupdate.LIVEUPDATE_* constants. */
@@ -149,11 +157,13 @@ lu_status lu_context_open(const lu_config *cfg, lu_context **out, lu_error *err)
 void lu_context_close(lu_context *ctx);
 
 /* Delivers completions of asynchronous calls on the calling thread (the
- * game's main loop). Returns how many callbacks ran. Call it from one thread. */
+ * game's main loop): lu_mount_add_async's, and those of downloads and other
+ * transfers, whose work also advances here (liveupdate/download.h). Returns
+ * how many callbacks ran. Call it from one thread. */
 int lu_update(lu_context *ctx);
 
-/* Frees memory the library returned to the caller (lu_read, lu_mounts_get,
- * lu_list_paths). Accepts NULL. */
+/* Frees memory the library returned to the caller (lu_read, lu_read_from,
+ * lu_mounts_get, lu_list_paths, lu_downloads_get). Accepts NULL. */
 void lu_free(lu_context *ctx, void *ptr);
 
 /* ------------------------------------------------------------------ */
