@@ -40,7 +40,7 @@ static lu_status cmd_missing(void *ud, int argc, char **argv, int json, lu_conso
         lu_console_printf(out, "proxy '%s': %zu resource(s) missing%s%s%s\n", p->id, n,
                           p->volume ? "; they ship in volume '" : "", p->volume ? p->volume : "", p->volume ? "'" : "");
     }
-    free(missing);
+    lu_free(h->ctx, missing);
     return LU_OK;
 }
 
