@@ -228,8 +228,8 @@ lu_status lu__lock_take(const char *dir, int *fd, lu_error *err);
 
 struct lu_console;
 /* Answers request bytes as a client connection would (for the fuzz target
- * and tests). *out (malloc'd, may be NULL) gets the answer; returns its
- * length. */
+ * and tests). *out (may be NULL; free with lu_free on the console's
+ * context) gets the answer; returns its length. */
 size_t lu__console_answer(struct lu_console *c, const char *bytes, size_t len, char **out);
 
 /* ---- version files (prune.c) ------------------------------------------ */
