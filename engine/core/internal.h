@@ -252,6 +252,10 @@ void lu__sha256_free(lu__sha256 *h);       /* accepts NULL */
  * directory fsync. On failure the old file is untouched. */
 lu_status lu__fs_write_atomic(const lu_env *env, const char *dir, const char *name, const void *data,
                               size_t len, lu_error *err);
+/* Installs a file already written in full: fsyncs `from`, renames it to
+ * `to` and fsyncs `to`'s directory, through env->io. Returns LU_OK,
+ * LU_IO_ERROR or LU_NO_SPACE (then `to` is as before). */
+lu_status lu__fs_install(const lu_env *env, const char *from, const char *to, lu_error *err);
 /* Reads a whole file into a NUL-terminated buffer. */
 lu_status lu__fs_read_all(const lu_env *env, const char *path, char **data, size_t *len,
                           lu_error *err);
