@@ -6,6 +6,10 @@
  * Sockets are non-blocking; a client that sends a line longer than
  * LU_CONSOLE_LINE_MAX gets an error and the rest of that line is skipped;
  * a client that goes away is dropped, mid-command or not.
+ *
+ * Memory: everything here is allocated through the context's lu_env. The
+ * built-in commands build their JSON results with cJSON and hand the text
+ * to lu_console_json_text, as a host's commands do.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -42,9 +46,11 @@ typedef struct command {
 } command;
 
 struct lu_console_out {
+    const lu_env *env;
     char *text;
     size_t len, cap;
-    cJSON *json;
+    char *json;         /* the JSON result's text, or NULL */
+    bool json_failed;   /* the result could not be built: the answer is MEM_ERROR */
 };
 
 struct lu_console {
@@ -59,12 +65,12 @@ struct lu_console {
 
 /* ---- output ----------------------------------------------------------- */
 
-static void append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+static void append(const lu_env *env, char **buf, size_t *len, size_t *cap, const char *s, size_t n)
 {
     if (*len + n + 1 > *cap) {
         size_t c = *cap ? *cap : 1024;
         while (c < *len + n + 1) c *= 2;
-        char *b = realloc(*buf, c);
+        char *b = lu__realloc(env, *buf, c);
         if (!b) return;   /* out of memory: the output is cut, the status line still goes */
         *buf = b;
         *cap = c;
@@ -83,22 +89,33 @@ void lu_console_printf(lu_console_out *out, const char *fmt, ...)
     va_end(ap);
     if (n < 0) return;
     if ((size_t)n < sizeof small) {
-        append(&out->text, &out->len, &out->cap, small, (size_t)n);
+        append(out->env, &out->text, &out->len, &out->cap, small, (size_t)n);
         return;
     }
-    char *big = malloc((size_t)n + 1);
+    char *big = lu__malloc(out->env, (size_t)n + 1);
     if (!big) return;
     va_start(ap, fmt);
     vsnprintf(big, (size_t)n + 1, fmt, ap);
     va_end(ap);
-    append(&out->text, &out->len, &out->cap, big, (size_t)n);
-    free(big);
+    append(out->env, &out->text, &out->len, &out->cap, big, (size_t)n);
+    lu__free(out->env, big);
 }
 
-void lu_console_json(lu_console_out *out, cJSON *value)
+void lu_console_json_text(lu_console_out *out, const char *json)
 {
-    cJSON_Delete(out->json);
-    out->json = value;
+    lu__free(out->env, out->json);
+    out->json = json ? lu__strdup(out->env, json) : NULL;
+    out->json_failed = out->json == NULL;
+}
+
+/* Hands a cJSON result to lu_console_json_text and deletes it (NULL: it
+ * could not be built). */
+static void put_json(lu_console_out *out, cJSON *value)
+{
+    char *text = value ? cJSON_PrintUnformatted(value) : NULL;
+    lu_console_json_text(out, text);
+    cJSON_free(text);
+    cJSON_Delete(value);
 }
 
 const char *lu_console_size(uint64_t b, char *buf, size_t cap)
@@ -112,9 +129,9 @@ const char *lu_console_size(uint64_t b, char *buf, size_t cap)
     return buf;
 }
 
-static void send_text(client *cl, const char *s)
+static void send_text(const lu_console *c, client *cl, const char *s)
 {
-    append(&cl->out, &cl->out_len, &cl->out_cap, s, strlen(s));
+    append(&c->ctx->env, &cl->out, &cl->out_len, &cl->out_cap, s, strlen(s));
 }
 
 /* ---- built-in commands ------------------------------------------------ */
@@ -140,7 +157,7 @@ static lu_status cmd_help(void *ud, int argc, char **argv, int json, lu_console_
             lu_console_printf(out, "  %-40s\n", c->cmds[i].help);
         }
     }
-    if (json) lu_console_json(out, arr);
+    if (json) put_json(out, arr);
     else lu_console_printf(out, "  (add --json to any command for machine-readable output)\n");
     return LU_OK;
 }
@@ -165,7 +182,7 @@ static lu_status cmd_mounts(void *ud, int argc, char **argv, int json, lu_consol
             cJSON_AddNumberToObject(o, "entries", (double)m[i].entries);
             cJSON_AddItemToArray(arr, o);
         }
-        lu_console_json(out, arr);
+        put_json(out, arr);
     } else {
         size_t w = 4;
         for (size_t i = 0; i < n; i++) w = strlen(m[i].name) > w ? strlen(m[i].name) : w;
@@ -191,7 +208,7 @@ static lu_status cmd_which(void *ud, int argc, char **argv, int json, lu_console
         cJSON_AddStringToObject(o, "path", argv[1]);
         cJSON_AddStringToObject(o, "mount", si.mount);
         cJSON_AddNumberToObject(o, "size", (double)si.size);
-        lu_console_json(out, o);
+        put_json(out, o);
     } else {
         lu_console_printf(out, "%s is served by mount '%s' (%s)\n", argv[1], si.mount,
                           lu_console_size(si.size, size, sizeof size));
@@ -234,7 +251,7 @@ static lu_status cmd_ls(void *ud, int argc, char **argv, int json, lu_console_ou
             lu_console_printf(out, "%10s  %-12s  %s\n", lu_console_size(si.size, hs, sizeof hs), si.mount, paths[i]);
         }
     }
-    if (json) lu_console_json(out, arr);
+    if (json) put_json(out, arr);
     else lu_console_printf(out, "%zu resource(s) under %s\n", n, prefix);
     lu_free(c->ctx, paths);
     return LU_OK;
@@ -248,7 +265,7 @@ static lu_status cmd_add(void *ud, int argc, char **argv, int json, lu_console_o
     long prio = strtol(argv[3], &end, 10);
     if (*end || end == argv[3]) return lu__fail(err, LU_INVAL, "priority '%s' is not an integer", argv[3]);
     LU_TRY(lu_mount_add(c->ctx, argv[1], argv[2], (int)prio, 0, err));
-    if (json) lu_console_json(out, cJSON_CreateString(argv[1]));
+    if (json) put_json(out, cJSON_CreateString(argv[1]));
     else lu_console_printf(out, "mounted '%s' (%s) at priority %ld; persisted\n", argv[1], argv[2], prio);
     return LU_OK;
 }
@@ -258,7 +275,7 @@ static lu_status cmd_remove(void *ud, int argc, char **argv, int json, lu_consol
     lu_console *c = ud;
     LU_TRY(need_args(argc, 2, 2, "remove <name>", err));
     LU_TRY(lu_mount_remove(c->ctx, argv[1], err));
-    if (json) lu_console_json(out, cJSON_CreateString(argv[1]));
+    if (json) put_json(out, cJSON_CreateString(argv[1]));
     else lu_console_printf(out, "removed '%s'; persisted\n", argv[1]);
     return LU_OK;
 }
@@ -282,7 +299,7 @@ static void report_items(lu_console *c, size_t from, int json, lu_console_out *o
             lu_console_printf(out, "%-11s %-12s %s: %s\n", it.action, it.name, lu_status_name(it.status), it.message);
         }
     }
-    if (json) lu_console_json(out, arr);
+    if (json) put_json(out, arr);
     else if (from == n) lu_console_printf(out, "nothing to report\n");
 }
 
@@ -317,11 +334,16 @@ lu_status lu_console_register(lu_console *c, const char *name, const char *help,
             c->cmds[i].ud = ud;
             return LU_OK;
         }
-    command *n = realloc(c->cmds, (c->ncmds + 1) * sizeof *n);
+    const lu_env *env = &c->ctx->env;
+    command *n = lu__realloc(env, c->cmds, (c->ncmds + 1) * sizeof *n);
     if (!n) return lu__fail(err, LU_MEM_ERROR, "out of memory");
     c->cmds = n;
-    n[c->ncmds] = (command){strdup(name), strdup(help), fn, ud};
-    if (!n[c->ncmds].name || !n[c->ncmds].help) return lu__fail(err, LU_MEM_ERROR, "out of memory");
+    n[c->ncmds] = (command){lu__strdup(env, name), lu__strdup(env, help), fn, ud};
+    if (!n[c->ncmds].name || !n[c->ncmds].help) {
+        lu__free(env, n[c->ncmds].name);
+        lu__free(env, n[c->ncmds].help);
+        return lu__fail(err, LU_MEM_ERROR, "out of memory");
+    }
     c->ncmds++;
     return LU_OK;
 }
@@ -330,7 +352,7 @@ lu_status lu_console_open(lu_context *ctx, int port, lu_console **out, lu_error 
 {
     *out = NULL;
     if (port < 0 || port > 65535) return lu__fail(err, LU_INVAL, "console port %d is out of range", port);
-    lu_console *c = calloc(1, sizeof *c);
+    lu_console *c = lu__calloc(&ctx->env, 1, sizeof *c);
     if (!c) return lu__fail(err, LU_MEM_ERROR, "out of memory");
     c->ctx = ctx;
     c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -381,7 +403,7 @@ void lu_console_set_prune_minimum(lu_console *c, long long minimum)
 static void drop_client(lu_console *c, size_t i)
 {
     close(c->clients[i].fd);
-    free(c->clients[i].out);
+    lu__free(&c->ctx->env, c->clients[i].out);
     c->clients[i] = c->clients[--c->nclients];
 }
 
@@ -401,32 +423,30 @@ static void execute(lu_console *c, client *cl, char *line)
     }
     argv[argc] = NULL;
     if (argc == 0 && err.status == LU_OK) return;   /* empty line: nothing to answer */
-    lu_console_out out = {0};
+    lu_console_out out = {.env = &c->ctx->env};
     const command *cmd = NULL;
     for (size_t i = 0; argc && i < c->ncmds; i++)
         if (strcmp(c->cmds[i].name, argv[0]) == 0) cmd = &c->cmds[i];
     lu_status st = err.status;
     if (st == LU_OK && !cmd) st = lu__fail(&err, LU_INVAL, "unknown command '%s' (try help)", argv[0]);
     if (st == LU_OK) st = cmd->fn(cmd->ud, argc, argv, json, &out, &err);
+    if (st == LU_OK && json && out.json_failed)
+        st = lu__fail(&err, LU_MEM_ERROR, "out of memory building the JSON result of '%s'", argv[0]);
     if (st == LU_OK && json) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddBoolToObject(o, "ok", 1);
-        cJSON_AddItemToObject(o, "result", out.json ? out.json : cJSON_CreateNull());
-        out.json = NULL;
-        char *s = cJSON_PrintUnformatted(o);
-        cJSON_Delete(o);
-        if (s) send_text(cl, s), send_text(cl, "\n");
-        cJSON_free(s);
+        /* the same bytes cJSON_PrintUnformatted gives for {"ok": true, "result": ...} */
+        send_text(c, cl, "{\"ok\":true,\"result\":");
+        send_text(c, cl, out.json ? out.json : "null");
+        send_text(c, cl, "}\n");
     } else if (st == LU_OK && out.text) {
-        send_text(cl, out.text);
+        send_text(c, cl, out.text);
     } else if (st != LU_OK && json) {
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddBoolToObject(o, "ok", 0);
-        cJSON_AddStringToObject(o, "status", lu_status_name(st));
-        cJSON_AddStringToObject(o, "error", err.message);
-        char *s = cJSON_PrintUnformatted(o);
+        char *s = o && cJSON_AddBoolToObject(o, "ok", 0) && cJSON_AddStringToObject(o, "status", lu_status_name(st)) &&
+                          cJSON_AddStringToObject(o, "error", err.message)
+                      ? cJSON_PrintUnformatted(o)
+                      : NULL;
         cJSON_Delete(o);
-        if (s) send_text(cl, s), send_text(cl, "\n");
+        if (s) send_text(c, cl, s), send_text(c, cl, "\n");
         cJSON_free(s);
     }
     char status[LU_ERROR_MAX + 64];
@@ -434,9 +454,9 @@ static void execute(lu_console *c, client *cl, char *line)
         if (*p == '\n' || *p == '\r') *p = ' ';
     if (st == LU_OK) snprintf(status, sizeof status, "%%%% ok\n");
     else snprintf(status, sizeof status, "%%%% error %s %s\n", lu_status_name(st), err.message);
-    send_text(cl, status);
-    free(out.text);
-    cJSON_Delete(out.json);
+    send_text(c, cl, status);
+    lu__free(out.env, out.text);
+    lu__free(out.env, out.json);
 }
 
 /* Splits buffered input into lines and answers them (shared by the socket
@@ -467,7 +487,7 @@ static int answer_lines(lu_console *c, client *cl)
     while ((nl = memchr(cl->in, '\n', cl->in_len)) != NULL) {
         *nl = '\0';
         if (!cl->skipping) {
-            if (memchr(cl->in, '\0', (size_t)(nl - cl->in))) send_text(cl, "%% error INVAL NUL byte in the line\n");
+            if (memchr(cl->in, '\0', (size_t)(nl - cl->in))) send_text(c, cl, "%% error INVAL NUL byte in the line\n");
             else execute(c, cl, cl->in);
             answered++;
         }
@@ -480,7 +500,7 @@ static int answer_lines(lu_console *c, client *cl)
         if (!cl->skipping) {
             char msg[96];
             snprintf(msg, sizeof msg, "%%%% error INVAL line longer than %d bytes\n", LU_CONSOLE_LINE_MAX);
-            send_text(cl, msg);
+            send_text(c, cl, msg);
             answered++;
         }
         cl->skipping = true;
@@ -549,10 +569,11 @@ void lu_console_close(lu_console *c)
     if (!c) return;
     while (c->nclients) drop_client(c, 0);
     if (c->fd >= 0) close(c->fd);
+    const lu_env *env = &c->ctx->env;
     for (size_t i = 0; i < c->ncmds; i++) {
-        free(c->cmds[i].name);
-        free(c->cmds[i].help);
+        lu__free(env, c->cmds[i].name);
+        lu__free(env, c->cmds[i].help);
     }
-    free(c->cmds);
-    free(c);
+    lu__free(env, c->cmds);
+    lu__free(env, c);
 }

@@ -1,11 +1,12 @@
 /* manifest.c -- the manifest model: parse, build from a project, ask what
  * a collection proxy is missing (see liveupdate/manifest.h).
  *
- * Memory: the manifest and its strings are allocated with malloc and freed
- * by lu_manifest_free; it does not belong to a context.
+ * Memory: a manifest does not belong to a context, so the manifest and its
+ * strings come from lu__default_env() (the C library's allocator) and are
+ * freed by lu_manifest_free. lu_manifest_missing has a context and
+ * allocates through it (the caller frees with lu_free).
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -39,36 +40,42 @@ int lu_glob_match(const char *pat, const char *s)
 
 /* ---- model ---------------------------------------------------------- */
 
-static void free_strv(char **v, size_t n)
+static void free_strv(const lu_env *env, char **v, size_t n)
 {
-    for (size_t i = 0; i < n; i++) free(v[i]);
-    free(v);
+    for (size_t i = 0; i < n; i++) lu__free(env, v[i]);
+    lu__free(env, v);
+}
+
+static void manifest_free(const lu_env *env, lu_manifest *m)
+{
+    if (!m) return;
+    for (size_t i = 0; i < m->nresources; i++) {
+        lu__free(env, m->resources[i].path);
+        lu__free(env, m->resources[i].sha256);
+    }
+    for (size_t i = 0; i < m->nproxies; i++) {
+        lu_manifest_proxy *p = &m->proxies[i];
+        lu__free(env, p->id);
+        lu__free(env, p->collection);
+        lu__free(env, p->volume);
+        free_strv(env, p->resources, p->nresources);
+        free_strv(env, p->proxies, p->nproxies);
+    }
+    for (size_t i = 0; i < m->nvolumes; i++) {
+        lu__free(env, m->volumes[i].name);
+        lu__free(env, m->volumes[i].file);
+        lu__free(env, m->volumes[i].sha256);
+    }
+    lu__free(env, m->resources);
+    lu__free(env, m->proxies);
+    lu__free(env, m->volumes);
+    lu__free(env, m);
 }
 
 void lu_manifest_free(lu_manifest *m)
 {
-    if (!m) return;
-    for (size_t i = 0; i < m->nresources; i++) {
-        free(m->resources[i].path);
-        free(m->resources[i].sha256);
-    }
-    for (size_t i = 0; i < m->nproxies; i++) {
-        lu_manifest_proxy *p = &m->proxies[i];
-        free(p->id);
-        free(p->collection);
-        free(p->volume);
-        free_strv(p->resources, p->nresources);
-        free_strv(p->proxies, p->nproxies);
-    }
-    for (size_t i = 0; i < m->nvolumes; i++) {
-        free(m->volumes[i].name);
-        free(m->volumes[i].file);
-        free(m->volumes[i].sha256);
-    }
-    free(m->resources);
-    free(m->proxies);
-    free(m->volumes);
-    free(m);
+    lu_env env = lu__default_env();
+    manifest_free(&env, m);
 }
 
 void lu_manifest_proxy_id(const char *id, char *buf, size_t cap)
@@ -89,9 +96,9 @@ const lu_manifest_proxy *lu_manifest_find_proxy(const lu_manifest *m, const char
 
 /* ---- parsing -------------------------------------------------------- */
 
-static char *dup_or_null(const char *s)
+static char *dup_or_null(const lu_env *env, const char *s)
 {
-    return s ? strdup(s) : NULL;
+    return s ? lu__strdup(env, s) : NULL;
 }
 
 static const char *get_str(const cJSON *o, const char *k)
@@ -113,7 +120,7 @@ static bool get_num(const cJSON *o, const char *k, double lo, double hi, double 
 #define MAX_EXACT 9007199254740992.0   /* 2^53: sizes and versions above are not exact in JSON */
 
 /* Copies an array of strings; false when it is not one. */
-static bool get_strv(const cJSON *o, const char *k, char ***out, size_t *n)
+static bool get_strv(const lu_env *env, const cJSON *o, const char *k, char ***out, size_t *n)
 {
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, k);
     *out = NULL;
@@ -121,21 +128,21 @@ static bool get_strv(const cJSON *o, const char *k, char ***out, size_t *n)
     if (!a) return true;
     if (!cJSON_IsArray(a)) return false;
     size_t count = (size_t)cJSON_GetArraySize(a);
-    *out = calloc(count ? count : 1, sizeof **out);
+    *out = lu__calloc(env, count ? count : 1, sizeof **out);
     if (!*out) return false;
     const cJSON *it;
     cJSON_ArrayForEach(it, a) {
-        if (!cJSON_IsString(it) || !((*out)[*n] = strdup(it->valuestring))) return false;
+        if (!cJSON_IsString(it) || !((*out)[*n] = lu__strdup(env, it->valuestring))) return false;
         (*n)++;
     }
     return true;
 }
 
-static lu_status parse_resources(const cJSON *root, lu_manifest *m, lu_error *err)
+static lu_status parse_resources(const lu_env *env, const cJSON *root, lu_manifest *m, lu_error *err)
 {
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "resources"), *it;
     if (!cJSON_IsArray(arr)) return lu__fail(err, LU_FORMAT_ERROR, "manifest: 'resources' must be an array");
-    m->resources = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof *m->resources);
+    m->resources = lu__calloc(env, (size_t)cJSON_GetArraySize(arr) + 1, sizeof *m->resources);
     if (!m->resources) return lu__fail(err, LU_MEM_ERROR, "manifest: out of memory");
     cJSON_ArrayForEach(it, arr) {
         lu_manifest_resource *r = &m->resources[m->nresources];
@@ -144,8 +151,8 @@ static lu_status parse_resources(const cJSON *root, lu_manifest *m, lu_error *er
         if (!path || !get_num(it, "size", 0, MAX_EXACT, &size))
             return lu__fail(err, LU_FORMAT_ERROR, "manifest: resources[%zu] needs 'path' and a whole 'size' >= 0",
                             m->nresources);
-        r->path = strdup(path);
-        r->sha256 = strdup(get_str(it, "sha256") ? get_str(it, "sha256") : "");
+        r->path = lu__strdup(env, path);
+        r->sha256 = lu__strdup(env, get_str(it, "sha256") ? get_str(it, "sha256") : "");
         r->size = (uint64_t)size;
         m->nresources++;
         if (!r->path || !r->sha256) return lu__fail(err, LU_MEM_ERROR, "manifest: out of memory");
@@ -153,36 +160,36 @@ static lu_status parse_resources(const cJSON *root, lu_manifest *m, lu_error *er
     return LU_OK;
 }
 
-static lu_status parse_proxies(const cJSON *root, lu_manifest *m, lu_error *err)
+static lu_status parse_proxies(const lu_env *env, const cJSON *root, lu_manifest *m, lu_error *err)
 {
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "proxies"), *it;
     if (!arr) return LU_OK;
     if (!cJSON_IsArray(arr)) return lu__fail(err, LU_FORMAT_ERROR, "manifest: 'proxies' must be an array");
-    m->proxies = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof *m->proxies);
+    m->proxies = lu__calloc(env, (size_t)cJSON_GetArraySize(arr) + 1, sizeof *m->proxies);
     if (!m->proxies) return lu__fail(err, LU_MEM_ERROR, "manifest: out of memory");
     cJSON_ArrayForEach(it, arr) {
         lu_manifest_proxy *p = &m->proxies[m->nproxies++];
         const char *id = get_str(it, "id"), *coll = get_str(it, "collection");
         if (!id || !coll)
             return lu__fail(err, LU_FORMAT_ERROR, "manifest: proxies[%zu] needs 'id' and 'collection'", m->nproxies - 1);
-        p->id = strdup(id);
-        p->collection = strdup(coll);
-        p->volume = dup_or_null(get_str(it, "volume"));
+        p->id = lu__strdup(env, id);
+        p->collection = lu__strdup(env, coll);
+        p->volume = dup_or_null(env, get_str(it, "volume"));
         p->excluded = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "excluded"));
-        if (!get_strv(it, "resources", &p->resources, &p->nresources) ||
-            !get_strv(it, "proxies", &p->proxies, &p->nproxies))
+        if (!get_strv(env, it, "resources", &p->resources, &p->nresources) ||
+            !get_strv(env, it, "proxies", &p->proxies, &p->nproxies))
             return lu__fail(err, LU_FORMAT_ERROR, "manifest: proxy '%s': 'resources' and 'proxies' must be arrays of strings", id);
         if (!p->id || !p->collection) return lu__fail(err, LU_MEM_ERROR, "manifest: out of memory");
     }
     return LU_OK;
 }
 
-static lu_status parse_volumes(const cJSON *root, lu_manifest *m, lu_error *err)
+static lu_status parse_volumes(const lu_env *env, const cJSON *root, lu_manifest *m, lu_error *err)
 {
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "volumes"), *it;
     if (!arr) return LU_OK;
     if (!cJSON_IsArray(arr)) return lu__fail(err, LU_FORMAT_ERROR, "manifest: 'volumes' must be an array");
-    m->volumes = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof *m->volumes);
+    m->volumes = lu__calloc(env, (size_t)cJSON_GetArraySize(arr) + 1, sizeof *m->volumes);
     if (!m->volumes) return lu__fail(err, LU_MEM_ERROR, "manifest: out of memory");
     cJSON_ArrayForEach(it, arr) {
         lu_manifest_volume *v = &m->volumes[m->nvolumes++];
@@ -195,9 +202,9 @@ static lu_status parse_volumes(const cJSON *root, lu_manifest *m, lu_error *err)
             (cJSON_GetObjectItemCaseSensitive(it, "priority") && !get_num(it, "priority", 0, 2147483647.0, &prio)))
             return lu__fail(err, LU_FORMAT_ERROR, "manifest: volume '%s': size, version and priority must be whole numbers in range",
                             name);
-        v->name = strdup(name);
-        v->file = strdup(file);
-        v->sha256 = strdup(get_str(it, "sha256") ? get_str(it, "sha256") : "");
+        v->name = lu__strdup(env, name);
+        v->file = lu__strdup(env, file);
+        v->sha256 = lu__strdup(env, get_str(it, "sha256") ? get_str(it, "sha256") : "");
         v->size = (uint64_t)size;
         v->version = (long long)version;
         v->priority = (int)prio;
@@ -210,9 +217,10 @@ static lu_status parse_volumes(const cJSON *root, lu_manifest *m, lu_error *err)
 static lu_status parse_document(const char *json, size_t len, bool catalog, lu_manifest **out, lu_error *err)
 {
     const char *what = catalog ? "catalog" : "manifest";
+    lu_env envv = lu__default_env(), *env = &envv;   /* no context: see the top of the file */
     *out = NULL;
     lu_status st = LU_OK;
-    lu_manifest *m = calloc(1, sizeof *m);
+    lu_manifest *m = lu__calloc(env, 1, sizeof *m);
     cJSON *root = cJSON_ParseWithLength(json, len);
     if (!m) {
         st = lu__fail(err, LU_MEM_ERROR, "%s: out of memory", what);
@@ -226,14 +234,15 @@ static lu_status parse_document(const char *json, size_t len, bool catalog, lu_m
         st = lu__fail(err, LU_FORMAT_ERROR, "catalog: 'volumes' must be an array");
         goto cleanup;
     }
-    if ((!catalog && ((st = parse_resources(root, m, err)) != LU_OK || (st = parse_proxies(root, m, err)) != LU_OK)) ||
-        (st = parse_volumes(root, m, err)) != LU_OK)
+    if ((!catalog && ((st = parse_resources(env, root, m, err)) != LU_OK ||
+                      (st = parse_proxies(env, root, m, err)) != LU_OK)) ||
+        (st = parse_volumes(env, root, m, err)) != LU_OK)
         goto cleanup;
     *out = m;
     m = NULL;
 cleanup:
     cJSON_Delete(root);
-    lu_manifest_free(m);
+    manifest_free(env, m);
     return st;
 }
 
@@ -250,17 +259,17 @@ lu_status lu_catalog_parse(const char *json, size_t len, lu_manifest **out, lu_e
 /* ---- from a project ------------------------------------------------- */
 
 /* Splits a list on spaces and commas into a new string vector. */
-static char **split_list(const char *s, size_t *n)
+static char **split_list(const lu_env *env, const char *s, size_t *n)
 {
     *n = 0;
     size_t cap = 1;
     for (const char *c = s; c && *c; c++) cap += (*c == ' ' || *c == ',');
-    char **v = calloc(cap + 1, sizeof *v);
+    char **v = lu__calloc(env, cap + 1, sizeof *v);
     while (v && s && *s) {
         while (*s == ' ' || *s == ',') s++;
         size_t len = strcspn(s, " ,");
-        if (len && !(v[(*n)++] = strndup(s, len))) {
-            free_strv(v, *n);
+        if (len && !(v[(*n)++] = lu__strndup(env, s, len))) {
+            free_strv(env, v, *n);
             return NULL;
         }
         s += len;
@@ -268,7 +277,7 @@ static char **split_list(const char *s, size_t *n)
     return v;
 }
 
-static lu_status add_proxy(const lu_project *p, const char *id, char *const *paths, size_t n,
+static lu_status add_proxy(const lu_env *env, const lu_project *p, const char *id, char *const *paths, size_t n,
                            lu_manifest_proxy *px, lu_error *err)
 {
     char key[300];
@@ -278,20 +287,20 @@ static lu_status add_proxy(const lu_project *p, const char *id, char *const *pat
         return lu__fail(err, LU_FORMAT_ERROR, "game.project: [proxy.%s] needs collection = /path/to.collection", id);
     size_t npat = 0, nres = 0;
     snprintf(key, sizeof key, "proxy.%s.resources", id);
-    char **pats = split_list(lu_project_get(p, key), &npat);
+    char **pats = split_list(env, lu_project_get(p, key), &npat);
     snprintf(key, sizeof key, "proxy.%s.proxies", id);
     const char *nested = lu_project_get(p, key);
-    px->proxies = split_list(nested, &px->nproxies);
-    px->id = strdup(id);
-    px->collection = strdup(coll);
-    px->resources = calloc(n + 1, sizeof *px->resources);
+    px->proxies = split_list(env, nested, &px->nproxies);
+    px->id = lu__strdup(env, id);
+    px->collection = lu__strdup(env, coll);
+    px->resources = lu__calloc(env, n + 1, sizeof *px->resources);
     snprintf(key, sizeof key, "proxy.%s.volume", id);
-    px->volume = dup_or_null(lu_project_get(p, key));
+    px->volume = dup_or_null(env, lu_project_get(p, key));
     snprintf(key, sizeof key, "proxy.%s.exclude", id);
     const char *ex = lu_project_get(p, key);
     px->excluded = ex && strcmp(ex, "0") != 0;
     if (!pats || !px->proxies || !px->id || !px->collection || !px->resources) {
-        free_strv(pats, npat);
+        free_strv(env, pats, npat);
         return lu__fail(err, LU_MEM_ERROR, "out of memory");
     }
     bool have_coll = false;
@@ -299,10 +308,14 @@ static lu_status add_proxy(const lu_project *p, const char *id, char *const *pat
         bool match = strcmp(paths[i], coll) == 0;
         have_coll |= match;
         for (size_t k = 0; !match && k < npat; k++) match = lu_glob_match(pats[k], paths[i]);
-        if (match) px->resources[nres++] = strdup(paths[i]);
+        if (match && !(px->resources[nres++] = lu__strdup(env, paths[i]))) {
+            px->nresources = nres - 1;
+            free_strv(env, pats, npat);
+            return lu__fail(err, LU_MEM_ERROR, "out of memory");
+        }
     }
     px->nresources = nres;
-    free_strv(pats, npat);
+    free_strv(env, pats, npat);
     if (!have_coll)
         return lu__fail(err, LU_NOT_FOUND, "game.project: [proxy.%s] collection '%s' is not in the content", id, coll);
     return LU_OK;
@@ -311,23 +324,28 @@ static lu_status add_proxy(const lu_project *p, const char *id, char *const *pat
 lu_status lu_manifest_from_project(const lu_project *p, char *const *paths, const uint64_t *sizes,
                                    size_t n, lu_manifest **out, lu_error *err)
 {
+    lu_env envv = lu__default_env(), *env = &envv;   /* no context: see the top of the file */
     *out = NULL;
     lu_status st = LU_OK;
     size_t nkeys = lu_project_count(p);
-    lu_manifest *m = calloc(1, sizeof *m);
+    lu_manifest *m = lu__calloc(env, 1, sizeof *m);
     if (m) {
-        m->resources = calloc(n + 1, sizeof *m->resources);
-        m->proxies = calloc(nkeys + 1, sizeof *m->proxies);
+        m->resources = lu__calloc(env, n + 1, sizeof *m->resources);
+        m->proxies = lu__calloc(env, nkeys + 1, sizeof *m->proxies);
     }
     if (!m || !m->resources || !m->proxies) {
         st = lu__fail(err, LU_MEM_ERROR, "out of memory building the manifest");
         goto cleanup;
     }
     for (size_t i = 0; i < n; i++) {
-        m->resources[i].path = strdup(paths[i]);
-        m->resources[i].sha256 = strdup("");
+        m->resources[i].path = lu__strdup(env, paths[i]);
+        m->resources[i].sha256 = lu__strdup(env, "");
         m->resources[i].size = sizes ? sizes[i] : 0;
         m->nresources++;
+        if (!m->resources[i].path || !m->resources[i].sha256) {
+            st = lu__fail(err, LU_MEM_ERROR, "out of memory building the manifest");
+            goto cleanup;
+        }
     }
     for (size_t i = 0; i < nkeys; i++) {
         const char *key = lu_project_key_at(p, i, NULL);
@@ -335,13 +353,13 @@ lu_status lu_manifest_from_project(const lu_project *p, char *const *paths, cons
         char id[256];
         snprintf(id, sizeof id, "%.*s", (int)(strstr(key + 6, ".collection") - (key + 6)), key + 6);
         if (lu_manifest_find_proxy(m, id)) continue;
-        st = add_proxy(p, id, paths, n, &m->proxies[m->nproxies++], err);
+        st = add_proxy(env, p, id, paths, n, &m->proxies[m->nproxies++], err);
         if (st != LU_OK) goto cleanup;
     }
     *out = m;
     m = NULL;
 cleanup:
-    lu_manifest_free(m);
+    manifest_free(env, m);
     return st;
 }
 
@@ -350,6 +368,7 @@ cleanup:
 /* A growing list of strings with a hash set, so each path appears once
  * even when nested proxies share resources. */
 typedef struct strlist {
+    const lu_env *env;
     const char **v;
     size_t n, cap;
     const char **set;   /* open addressing over v's strings */
@@ -358,14 +377,14 @@ typedef struct strlist {
 
 static bool rehash(strlist *l, size_t cap)
 {
-    const char **set = calloc(cap, sizeof *set);
+    const char **set = lu__calloc(l->env, cap, sizeof *set);
     if (!set) return false;
     for (size_t i = 0; i < l->n; i++) {
         size_t h = lu__hash_path(l->v[i], strlen(l->v[i])) & (cap - 1);
         while (set[h]) h = (h + 1) & (cap - 1);
         set[h] = l->v[i];
     }
-    free(l->set);
+    lu__free(l->env, (void *)l->set);
     l->set = set;
     l->mask = cap - 1;
     return true;
@@ -379,7 +398,7 @@ static bool push(strlist *l, const char *s)
         if (strcmp(l->set[h], s) == 0) return true;
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 64;
-        const char **v = realloc(l->v, cap * sizeof *v);
+        const char **v = lu__realloc(l->env, (void *)l->v, cap * sizeof *v);
         if (!v) return false;
         l->v = v;
         l->cap = cap;
@@ -391,8 +410,8 @@ static bool push(strlist *l, const char *s)
 
 static void strlist_free(strlist *l)
 {
-    free(l->v);
-    free(l->set);
+    lu__free(l->env, (void *)l->v);
+    lu__free(l->env, (void *)l->set);
 }
 
 /* Collects the missing paths of proxy `px` and (recursive) its nested
@@ -418,7 +437,7 @@ lu_status lu_manifest_missing(lu_context *ctx, const lu_manifest *m, const char 
     *count = 0;
     const lu_manifest_proxy *px = lu_manifest_find_proxy(m, proxy);
     if (!px) return lu__fail(err, LU_NOT_FOUND, "no collection proxy '%s' in the manifest", proxy ? proxy : "(null)");
-    strlist list = {0}, seen = {0};
+    strlist list = {.env = &ctx->env}, seen = {.env = &ctx->env};
     lu_status st = LU_OK;
     if (!push(&seen, px->id) || !collect_missing(ctx, m, px, recursive, &list, &seen)) {
         st = lu__fail(err, LU_MEM_ERROR, "out of memory");
@@ -426,7 +445,7 @@ lu_status lu_manifest_missing(lu_context *ctx, const lu_manifest *m, const char 
     }
     size_t bytes = (list.n + 1) * sizeof(char *);
     for (size_t i = 0; i < list.n; i++) bytes += strlen(list.v[i]) + 1;
-    char **res = malloc(bytes);
+    char **res = lu__malloc(&ctx->env, bytes);
     if (!res) {
         st = lu__fail(err, LU_MEM_ERROR, "out of memory");
         goto cleanup;

@@ -3,6 +3,9 @@
  * lu__fs_write_atomic is the one way a durable file is written: a temporary
  * file, fsync, rename over the old file, fsync of the directory. A crash or
  * a failure at any point leaves the old file or the new one, never a mix.
+ * lu__fs_install finishes a file written elsewhere (a download's .part) the
+ * same way: fsync, rename, fsync of the directory. Both go through the
+ * context's lu_io_hooks.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +36,18 @@ static lu_status io_fail(lu_error *err, const char *what, const char *path)
     return lu__fail(err, st, "%s '%s': %s", what, path, strerror(e));
 }
 
+/* fsyncs a directory so a rename in it is durable. A failure only delays
+ * durability (after a power cut the directory holds the old name or the new
+ * one), so it is not reported. */
+static void sync_dir(const lu_io_hooks *io, const char *dir)
+{
+    int dfd = io->open(io->ud, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    if (dfd >= 0) {
+        io->fsync(io->ud, dfd);
+        io->close(io->ud, dfd);
+    }
+}
+
 lu_status lu__fs_write_atomic(const lu_env *env, const char *dir, const char *name, const void *data,
                               size_t len, lu_error *err)
 {
@@ -42,7 +57,7 @@ lu_status lu__fs_write_atomic(const lu_env *env, const char *dir, const char *na
         snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, name) >= (int)sizeof tmp)
         return lu__fail(err, LU_INVAL, "path too long: '%s/%s'", dir, name);
     lu_status st = LU_OK;
-    int dfd, fd = io->open(io->ud, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = io->open(io->ud, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return io_fail(err, "cannot create", tmp);
     size_t done = 0;
     while (done < len) {
@@ -69,19 +84,36 @@ lu_status lu__fs_write_atomic(const lu_env *env, const char *dir, const char *na
         goto cleanup;
     }
     /* After the rename the new file is in place and the caller's table must
-     * match it, so this counts as success. A failed directory fsync only
-     * delays durability: after a power cut the directory holds the old file
-     * or the new one, never a mix. */
-    dfd = io->open(io->ud, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-    if (dfd >= 0) {
-        io->fsync(io->ud, dfd);
-        io->close(io->ud, dfd);
-    }
+     * match it, so this counts as success (see sync_dir). */
+    sync_dir(io, dir);
     return LU_OK;
 cleanup:
     if (fd >= 0) io->close(io->ud, fd);
     if (st != LU_OK) unlink(tmp);
     return st;
+}
+
+lu_status lu__fs_install(const lu_env *env, const char *from, const char *to, lu_error *err)
+{
+    const lu_io_hooks *io = &env->io;
+    char dir[PATH_MAX];
+    const char *slash = strrchr(to, '/');
+    if (snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - to) : 1, slash ? to : ".") >= (int)sizeof dir)
+        return lu__fail(err, LU_INVAL, "path too long: '%s'", to);
+    if (slash == to) snprintf(dir, sizeof dir, "/");
+    int fd = io->open(io->ud, from, O_RDONLY | O_CLOEXEC, 0);
+    int rc = fd >= 0 ? io->fsync(io->ud, fd) : -1, e = errno;
+    if (fd >= 0 && io->close(io->ud, fd) != 0 && rc == 0) rc = -1, e = errno;
+    if (rc != 0)
+        return lu__fail(err, lu__errno_status(e) == LU_NO_SPACE ? LU_NO_SPACE : LU_IO_ERROR, "cannot sync '%s': %s",
+                        from, strerror(e));
+    if (io->rename(io->ud, from, to) != 0) {
+        e = errno;
+        return lu__fail(err, lu__errno_status(e) == LU_NO_SPACE ? LU_NO_SPACE : LU_IO_ERROR,
+                        "cannot move '%s' to '%s': %s", from, to, strerror(e));
+    }
+    sync_dir(io, dir);
+    return LU_OK;
 }
 
 lu_status lu__fs_read_all(const lu_env *env, const char *path, char **data, size_t *len,

@@ -228,8 +228,8 @@ lu_status lu__lock_take(const char *dir, int *fd, lu_error *err);
 
 struct lu_console;
 /* Answers request bytes as a client connection would (for the fuzz target
- * and tests). *out (malloc'd, may be NULL) gets the answer; returns its
- * length. */
+ * and tests). *out (may be NULL; free with lu_free on the console's
+ * context) gets the answer; returns its length. */
 size_t lu__console_answer(struct lu_console *c, const char *bytes, size_t len, char **out);
 
 /* ---- version files (prune.c) ------------------------------------------ */
@@ -252,6 +252,10 @@ void lu__sha256_free(lu__sha256 *h);       /* accepts NULL */
  * directory fsync. On failure the old file is untouched. */
 lu_status lu__fs_write_atomic(const lu_env *env, const char *dir, const char *name, const void *data,
                               size_t len, lu_error *err);
+/* Installs a file already written in full: fsyncs `from`, renames it to
+ * `to` and fsyncs `to`'s directory, through env->io. Returns LU_OK,
+ * LU_IO_ERROR or LU_NO_SPACE (then `to` is as before). */
+lu_status lu__fs_install(const lu_env *env, const char *from, const char *to, lu_error *err);
 /* Reads a whole file into a NUL-terminated buffer. */
 lu_status lu__fs_read_all(const lu_env *env, const char *path, char **data, size_t *len,
                           lu_error *err);

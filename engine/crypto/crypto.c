@@ -145,10 +145,9 @@ lu_status lu_hex_file_write(const char *path, const unsigned char *data, size_t 
 /* Plain Ed25519 over the file's bytes (not the streaming Ed25519ph
  * variant), so any Ed25519 tool can check a signature; files are read
  * whole for that. */
-static lu_status read_whole(const char *path, unsigned char **data, size_t *len, lu_error *err)
+static lu_status read_whole(const lu_env *env, const char *path, unsigned char **data, size_t *len, lu_error *err)
 {
-    lu_env env = lu__default_env();
-    return lu__fs_read_all(&env, path, (char **)data, len, err);
+    return lu__fs_read_all(env, path, (char **)data, len, err);
 }
 
 lu_status lu_public_key_parse(const char *hex_or_path, unsigned char out[32], lu_error *err)
@@ -172,9 +171,10 @@ lu_status lu_verify_file_signature(const char *path, const unsigned char public_
         return lu__fail(err, LU_SIGNATURE_MISMATCH, "no valid signature for '%s': %s", path, e2.message);
     unsigned char *data;
     size_t len;
-    LU_TRY(read_whole(path, &data, &len, err));
+    lu_env env = lu__default_env();   /* no context here */
+    LU_TRY(read_whole(&env, path, &data, &len, err));
     int bad = crypto_sign_verify_detached(sig, data, len, public_key);
-    free(data);
+    lu__free(&env, data);
     if (bad) return lu__fail(err, LU_SIGNATURE_MISMATCH, "'%s' does not match its signature '%s'", path, sigpath);
     return LU_OK;
 }
@@ -186,9 +186,10 @@ lu_status lu_sign_file(const char *path, const unsigned char secret_key[64], lu_
         return lu__fail(err, LU_INVAL, "path too long: '%s'", path);
     unsigned char *data;
     size_t len;
-    LU_TRY(read_whole(path, &data, &len, err));
+    lu_env env = lu__default_env();   /* no context here */
+    LU_TRY(read_whole(&env, path, &data, &len, err));
     unsigned char sig[crypto_sign_BYTES];
     crypto_sign_detached(sig, NULL, data, len, secret_key);
-    free(data);
+    lu__free(&env, data);
     return lu_hex_file_write(sigpath, sig, sizeof sig, err);
 }

@@ -13,6 +13,16 @@
 #include "liveupdate/download.h"
 #include "liveupdate/updater.h"
 
+/* Hands a cJSON result to the console as text and deletes it (NULL: it
+ * could not be built, which the console answers with MEM_ERROR). */
+static void put_json(lu_console_out *out, cJSON *value)
+{
+    char *text = value ? cJSON_PrintUnformatted(value) : NULL;
+    lu_console_json_text(out, text);
+    cJSON_free(text);
+    cJSON_Delete(value);
+}
+
 static lu_status cmd_missing(void *ud, int argc, char **argv, int json, lu_console_out *out, lu_error *err)
 {
     lu_host *h = ud;
@@ -31,7 +41,7 @@ static lu_status cmd_missing(void *ud, int argc, char **argv, int json, lu_conso
         cJSON_AddStringToObject(o, "proxy", p->id);
         for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(arr, cJSON_CreateString(missing[i]));
         if (p->volume) cJSON_AddStringToObject(o, "volume", p->volume);
-        lu_console_json(out, o);
+        put_json(out, o);
     } else if (n == 0) {
         lu_console_printf(out, "proxy '%s': nothing is missing (%zu resources, nested proxies included)\n", p->id,
                           p->nresources);
@@ -40,7 +50,7 @@ static lu_status cmd_missing(void *ud, int argc, char **argv, int json, lu_conso
         lu_console_printf(out, "proxy '%s': %zu resource(s) missing%s%s%s\n", p->id, n,
                           p->volume ? "; they ship in volume '" : "", p->volume ? p->volume : "", p->volume ? "'" : "");
     }
-    free(missing);
+    lu_free(h->ctx, missing);
     return LU_OK;
 }
 
@@ -95,7 +105,7 @@ static lu_status cmd_downloads(void *ud, int argc, char **argv, int json, lu_con
         }
     }
     lu_free(h->ctx, v);
-    if (json) lu_console_json(out, arr);
+    if (json) put_json(out, arr);
     else lu_console_printf(out, "%zu transfer(s) in flight (%zu http.request, %zu volume download(s))\n", n + nv, n, nv);
     return LU_OK;
 }
@@ -128,7 +138,7 @@ static lu_status cmd_update(void *ud, int argc, char **argv, int json, lu_consol
             cJSON_AddNumberToObject(o, "last_status", in.last_status);
             if (in.last_message[0]) cJSON_AddStringToObject(o, "last_message", in.last_message);
         }
-        lu_console_json(out, o);
+        put_json(out, o);
     } else if (!url || !*url) {
         lu_console_printf(out, "update manager: not configured ([update] url is empty)\n");
     } else {
@@ -158,7 +168,7 @@ static lu_status cmd_status(void *ud, int argc, char **argv, int json, lu_consol
         cJSON_AddStringToObject(o, "title", title ? title : "");
         cJSON_AddBoolToObject(o, "bundled", h->bundled);
         cJSON_AddNumberToObject(o, "scripts", (double)h->nscripts);
-        lu_console_json(out, o);
+        put_json(out, o);
     } else {
         lu_console_printf(out, "%s: frame %ld, %s run, %zu script(s) running\n", title ? title : "game", h->frame,
                           h->bundled ? "bundle" : "project", h->nscripts);

@@ -141,16 +141,16 @@ static void remove_part(dl *d)
     unlink(d->meta);
 }
 
-/* Writes the sidecar for the response now starting (crash-safe). */
+/* Writes the sidecar for the response now starting (crash-safe; every
+ * cJSON call checked, so a sidecar is whole or not written). */
 static lu_status write_sidecar(lu_context *ctx, dl *d, lu_error *err)
 {
     cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "url", d->url);
-    cJSON_AddStringToObject(j, "etag", d->etag);
-    cJSON_AddStringToObject(j, "last_modified", d->last_modified);
-    cJSON_AddNumberToObject(j, "size", (double)d->req.size);
-    cJSON_AddStringToObject(j, "sha256", d->sha256 ? d->sha256 : "");
-    char *text = cJSON_PrintUnformatted(j);
+    bool ok = j && cJSON_AddStringToObject(j, "url", d->url) && cJSON_AddStringToObject(j, "etag", d->etag) &&
+              cJSON_AddStringToObject(j, "last_modified", d->last_modified) &&
+              cJSON_AddNumberToObject(j, "size", (double)d->req.size) &&
+              cJSON_AddStringToObject(j, "sha256", d->sha256 ? d->sha256 : "");
+    char *text = ok ? cJSON_PrintUnformatted(j) : NULL;
     cJSON_Delete(j);
     if (!text) return lu__fail(err, LU_MEM_ERROR, "out of memory writing '%s'", d->meta);
     char dir[PATH_MAX];
@@ -201,34 +201,27 @@ static bool rehash_part(dl *d, uint64_t n)
     return true;
 }
 
-/* fsyncs the .part, renames it to the volume path and fsyncs the folder. */
+/* Moves the verified .part (and its .sig) into the volumes folder through
+ * lu__fs_install: fsync, rename, folder fsync. The signature goes first,
+ * so a volume is never in place without the signature it was checked
+ * against; when the volume's move fails, that signature is removed again. */
 static lu_status install(lu_context *ctx, dl *d, lu_error *err)
 {
-    (void)ctx;
     char vdir[PATH_MAX];
     snprintf(vdir, sizeof vdir, "%s", d->final);
     *strrchr(vdir, '/') = '\0';
     LU_TRY(lu__fs_mkdirs(vdir, err));
-    int fd = open(d->part, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || fsync(fd) != 0) {
-        int e = errno;
-        if (fd >= 0) close(fd);
-        return lu__fail(err, lu__errno_status(e) == LU_NO_SPACE ? LU_NO_SPACE : LU_IO_ERROR,
-                        "cannot sync '%s': %s", d->part, strerror(e));
+    char sig_path[PATH_MAX + 8], sig_part[PATH_MAX + 8];
+    snprintf(sig_path, sizeof sig_path, "%s.sig", d->final);
+    snprintf(sig_part, sizeof sig_part, "%s.sig", d->part);
+    lu_status st;
+    if (d->sig_len && (st = lu__fs_install(&ctx->env, sig_part, sig_path, err)) != LU_OK) {
+        unlink(sig_part);
+        return st;
     }
-    close(fd);
-    if (rename(d->part, d->final) != 0)
-        return lu__fail(err, LU_IO_ERROR, "cannot move '%s' to '%s': %s", d->part, d->final, strerror(errno));
-    if (d->sig_len) {
-        char sig_path[PATH_MAX + 8], sig_part[PATH_MAX + 8];
-        snprintf(sig_path, sizeof sig_path, "%s.sig", d->final);
-        snprintf(sig_part, sizeof sig_part, "%s.sig", d->part);
-        if (rename(sig_part, sig_path) != 0) unlink(sig_part);
-    }
-    int dfd = open(vdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
+    if ((st = lu__fs_install(&ctx->env, d->part, d->final, err)) != LU_OK) {
+        if (d->sig_len) unlink(sig_path);
+        return st;
     }
     unlink(d->meta);
     return LU_OK;
@@ -339,7 +332,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
                           (unsigned long long)d->req.size);
     size_t done = 0;
     while (done < len) {
-        ssize_t w = write(d->fd, data + done, len - done);
+        long w = d->ctx->env.io.write(d->ctx->env.io.ud, d->fd, data + done, len - done);
         if (w < 0 && errno == EINTR) continue;
         if (w < 0) {
             int e = errno;
@@ -372,7 +365,7 @@ static void end_transfer(lu_downloads *all, dl *d)
     }
     curl_slist_free_all(d->headers);
     d->headers = NULL;
-    if (d->fd >= 0) close(d->fd);
+    if (d->fd >= 0) d->ctx->env.io.close(d->ctx->env.io.ud, d->fd);   /* a .part: its fsync comes at install */
     d->fd = -1;
 }
 
@@ -429,7 +422,7 @@ static lu_status start_body(lu_context *ctx, dl *d, lu_error *err)
     struct stat st;
     bool resume = stat(d->part, &st) == 0 && st.st_size > 0 && sidecar_matches(ctx, d) &&
                   (!d->req.size || (uint64_t)st.st_size < d->req.size);
-    d->fd = open(d->part, O_RDWR | O_CREAT | O_CLOEXEC | (resume ? 0 : O_TRUNC), 0644);
+    d->fd = ctx->env.io.open(ctx->env.io.ud, d->part, O_RDWR | O_CREAT | O_CLOEXEC | (resume ? 0 : O_TRUNC), 0644);
     if (d->fd < 0) return lu__fail(err, LU_IO_ERROR, "cannot open '%s': %s", d->part, strerror(errno));
     if (resume && !rehash_part(d, (uint64_t)st.st_size)) resume = false;
     if (resume) {
@@ -501,12 +494,11 @@ static lu_status check_body(dl *d, lu_error *err)
 /* Verifies the fetched signature over the .part. */
 static lu_status check_sig(lu_context *ctx, dl *d, lu_error *err)
 {
-    char sig_part[PATH_MAX + 8];
+    char sig_part[PATH_MAX + 8], dir[PATH_MAX];
     snprintf(sig_part, sizeof sig_part, "%s.sig", d->part);
-    FILE *f = fopen(sig_part, "wb");
-    if (!f) return lu__fail(err, LU_IO_ERROR, "cannot write '%s': %s", sig_part, strerror(errno));
-    bool ok = fwrite(d->sig, 1, d->sig_len, f) == d->sig_len;
-    if (fclose(f) != 0 || !ok) return lu__fail(err, LU_IO_ERROR, "cannot write '%s'", sig_part);
+    snprintf(dir, sizeof dir, "%s", d->part);
+    *strrchr(dir, '/') = '\0';
+    LU_TRY(lu__fs_write_atomic(&ctx->env, dir, strrchr(sig_part, '/') + 1, d->sig, d->sig_len, err));
     lu_status st = lu_verify_file_signature(d->part, lu__options(ctx)->public_key, err);
     if (st != LU_OK) {
         unlink(sig_part);

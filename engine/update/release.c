@@ -1,14 +1,18 @@
 /* release.c -- the update manager's version document and dotted version
  * comparison (contract: liveupdate/release.h).
+ *
+ * Memory: lu__release_parse allocates through the caller's lu_env (the
+ * update manager passes its context's); the public lu_release_parse and
+ * lu_release_free, which have no context, use lu__default_env().
  */
 #include <ctype.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
 #include "internal.h"
 #include "liveupdate/release.h"
+#include "release_internal.h"
 
 #define MAX_EXACT 9007199254740992.0   /* 2^53 */
 
@@ -52,23 +56,29 @@ int lu_version_compare(const char *a, const char *b)
     return 0;
 }
 
-static void free_volume(lu_release_volume *v)
+static void free_volume(const lu_env *env, lu_release_volume *v)
 {
-    free(v->name);
-    free(v->url);
-    free(v->file);
-    free(v->sha256);
+    lu__free(env, v->name);
+    lu__free(env, v->url);
+    lu__free(env, v->file);
+    lu__free(env, v->sha256);
+}
+
+void lu__release_free(const lu_env *env, lu_release *r)
+{
+    if (!r) return;
+    for (size_t i = 0; i < r->nvolumes; i++) free_volume(env, &r->volumes[i]);
+    lu__free(env, r->volumes);
+    lu__free(env, r->version);
+    lu__free(env, r->min_version);
+    lu__free(env, r->prefer_local_from);
+    lu__free(env, r);
 }
 
 void lu_release_free(lu_release *r)
 {
-    if (!r) return;
-    for (size_t i = 0; i < r->nvolumes; i++) free_volume(&r->volumes[i]);
-    free(r->volumes);
-    free(r->version);
-    free(r->min_version);
-    free(r->prefer_local_from);
-    free(r);
+    lu_env env = lu__default_env();
+    lu__release_free(&env, r);
 }
 
 static bool is_sha256(const char *s)
@@ -80,17 +90,17 @@ static bool is_sha256(const char *s)
 }
 
 /* An optional version field: absent, or a valid version string. */
-static lu_status opt_version(const cJSON *root, const char *key, char **out, lu_error *err)
+static lu_status opt_version(const lu_env *env, const cJSON *root, const char *key, char **out, lu_error *err)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, key);
     if (!it || cJSON_IsNull(it)) return LU_OK;
     if (!cJSON_IsString(it) || !lu_version_valid(it->valuestring))
         return lu__fail(err, LU_FORMAT_ERROR, "version document: '%s' must be a version string like \"1.4.0\"", key);
-    *out = strdup(it->valuestring);
+    *out = lu__strdup(env, it->valuestring);
     return *out ? LU_OK : lu__fail(err, LU_MEM_ERROR, "version document: out of memory");
 }
 
-static lu_status parse_volume(const cJSON *it, size_t i, lu_release_volume *v, lu_error *err)
+static lu_status parse_volume(const lu_env *env, const cJSON *it, size_t i, lu_release_volume *v, lu_error *err)
 {
     const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "name"));
     const char *url = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "url"));
@@ -119,10 +129,10 @@ static lu_status parse_volume(const cJSON *it, size_t i, lu_release_volume *v, l
     if (prio && (!cJSON_IsNumber(prio) || prio->valuedouble < 0 || prio->valuedouble > 2147483647.0 ||
                  prio->valuedouble != (double)(int)prio->valuedouble))
         return lu__fail(err, LU_FORMAT_ERROR, "version document: volume '%s': 'priority' must be a whole number >= 0", name);
-    v->name = strdup(name);
-    v->url = url ? strdup(url) : NULL;
-    v->file = strndup(file, fl);
-    v->sha256 = strdup(sha);
+    v->name = lu__strdup(env, name);
+    v->url = url ? lu__strdup(env, url) : NULL;
+    v->file = lu__strndup(env, file, fl);
+    v->sha256 = lu__strdup(env, sha);
     v->size = (uint64_t)size->valuedouble;
     v->priority = prio ? (int)prio->valuedouble : 10;
     if (!v->name || (url && !v->url) || !v->file || !v->sha256)
@@ -131,11 +141,11 @@ static lu_status parse_volume(const cJSON *it, size_t i, lu_release_volume *v, l
     return LU_OK;
 }
 
-lu_status lu_release_parse(const char *json, size_t len, lu_release **out, lu_error *err)
+lu_status lu__release_parse(const lu_env *env, const char *json, size_t len, lu_release **out, lu_error *err)
 {
     *out = NULL;
     lu_status st = LU_OK;
-    lu_release *r = calloc(1, sizeof *r);
+    lu_release *r = lu__calloc(env, 1, sizeof *r);
     cJSON *root = cJSON_ParseWithLength(json, len);
     if (!r) {
         st = lu__fail(err, LU_MEM_ERROR, "version document: out of memory");
@@ -150,12 +160,12 @@ lu_status lu_release_parse(const char *json, size_t len, lu_release **out, lu_er
         st = lu__fail(err, LU_FORMAT_ERROR, "version document: 'version' must be a version string like \"1.4.0\"");
         goto cleanup;
     }
-    if (!(r->version = strdup(ver->valuestring))) {
+    if (!(r->version = lu__strdup(env, ver->valuestring))) {
         st = lu__fail(err, LU_MEM_ERROR, "version document: out of memory");
         goto cleanup;
     }
-    if ((st = opt_version(root, "min_version", &r->min_version, err)) != LU_OK ||
-        (st = opt_version(root, "prefer_local_from", &r->prefer_local_from, err)) != LU_OK)
+    if ((st = opt_version(env, root, "min_version", &r->min_version, err)) != LU_OK ||
+        (st = opt_version(env, root, "prefer_local_from", &r->prefer_local_from, err)) != LU_OK)
         goto cleanup;
     r->mandatory = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "mandatory"));
     const cJSON *vols = cJSON_GetObjectItemCaseSensitive(root, "volumes"), *it;
@@ -163,14 +173,14 @@ lu_status lu_release_parse(const char *json, size_t len, lu_release **out, lu_er
         st = lu__fail(err, LU_FORMAT_ERROR, "version document: 'volumes' must be an array");
         goto cleanup;
     }
-    r->volumes = calloc((size_t)cJSON_GetArraySize(vols) + 1, sizeof *r->volumes);
+    r->volumes = lu__calloc(env, (size_t)cJSON_GetArraySize(vols) + 1, sizeof *r->volumes);
     if (!r->volumes) {
         st = lu__fail(err, LU_MEM_ERROR, "version document: out of memory");
         goto cleanup;
     }
     cJSON_ArrayForEach(it, vols) {
         lu_release_volume *v = &r->volumes[r->nvolumes++];
-        if ((st = parse_volume(it, r->nvolumes - 1, v, err)) != LU_OK) goto cleanup;
+        if ((st = parse_volume(env, it, r->nvolumes - 1, v, err)) != LU_OK) goto cleanup;
         for (size_t k = 0; k + 1 < r->nvolumes; k++)
             if (strcmp(r->volumes[k].name, v->name) == 0 || strcmp(r->volumes[k].file, v->file) == 0) {
                 st = lu__fail(err, LU_FORMAT_ERROR, "version document: volume '%s' is listed twice (name or file)", v->name);
@@ -181,6 +191,12 @@ lu_status lu_release_parse(const char *json, size_t len, lu_release **out, lu_er
     r = NULL;
 cleanup:
     cJSON_Delete(root);
-    lu_release_free(r);
+    lu__release_free(env, r);
     return st;
+}
+
+lu_status lu_release_parse(const char *json, size_t len, lu_release **out, lu_error *err)
+{
+    lu_env env = lu__default_env();
+    return lu__release_parse(&env, json, len, out, err);
 }

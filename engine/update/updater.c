@@ -10,7 +10,11 @@
  * Crash safety: a release change is one lu_mounts_apply (the mounts file)
  * followed by one state write. A crash between them leaves a state that
  * still says "staged" or "trial"; the next start repeats the same change,
- * which is idempotent (same names, same files).
+ * which is idempotent (same names, same files). A state write checks every
+ * call that builds the JSON, so a failed allocation fails the write (the old
+ * file stays) instead of writing a state without, say, "trial".
+ *
+ * Memory: everything here is allocated through the context's lu_env.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -18,7 +22,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -32,6 +35,7 @@
 #include "liveupdate/download.h"
 #include "liveupdate/release.h"
 #include "liveupdate/updater.h"
+#include "release_internal.h"
 
 typedef struct rel_vol {
     char *name, *file;
@@ -99,20 +103,20 @@ void lu_updater_config_init(lu_updater_config *cfg)
 
 /* ---- releases and state --------------------------------------------- */
 
-static void release_clear(release *r)
+static void release_clear(const lu_env *env, release *r)
 {
     for (size_t i = 0; i < r->n; i++) {
-        free(r->vols[i].name);
-        free(r->vols[i].file);
+        lu__free(env, r->vols[i].name);
+        lu__free(env, r->vols[i].file);
     }
-    free(r->vols);
-    free(r->version);
+    lu__free(env, r->vols);
+    lu__free(env, r->version);
     memset(r, 0, sizeof *r);
 }
 
-static void release_move(release *to, release *from)
+static void release_move(const lu_env *env, release *to, release *from)
 {
-    release_clear(to);
+    release_clear(env, to);
     *to = *from;
     memset(from, 0, sizeof *from);
 }
@@ -134,33 +138,47 @@ static bool has_failed(const lu_updater *u, const char *v)
     return false;
 }
 
+/* Adds `item` under `key` (to an array when key is NULL); on any failure
+ * (item NULL, no memory) deletes it and returns false. */
+static bool add_item(cJSON *to, const char *key, cJSON *item)
+{
+    if (item && (key ? cJSON_AddItemToObject(to, key, item) : cJSON_AddItemToArray(to, item))) return true;
+    cJSON_Delete(item);
+    return false;
+}
+
+/* A release as JSON (null when there is none); NULL when out of memory. */
 static cJSON *release_json(const release *r)
 {
     if (!r->version) return cJSON_CreateNull();
-    cJSON *o = cJSON_CreateObject(), *arr;
-    cJSON_AddStringToObject(o, "version", r->version);
-    arr = cJSON_AddArrayToObject(o, "volumes");
-    for (size_t i = 0; i < r->n; i++) {
+    cJSON *o = cJSON_CreateObject(), *arr = NULL;
+    bool ok = o && cJSON_AddStringToObject(o, "version", r->version) &&
+              (arr = cJSON_AddArrayToObject(o, "volumes")) != NULL;
+    for (size_t i = 0; ok && i < r->n; i++) {
         cJSON *v = cJSON_CreateObject();
-        cJSON_AddStringToObject(v, "name", r->vols[i].name);
-        cJSON_AddStringToObject(v, "file", r->vols[i].file);
-        cJSON_AddNumberToObject(v, "priority", r->vols[i].priority);
-        cJSON_AddItemToArray(arr, v);
+        ok = v && cJSON_AddStringToObject(v, "name", r->vols[i].name) &&
+             cJSON_AddStringToObject(v, "file", r->vols[i].file) &&
+             cJSON_AddNumberToObject(v, "priority", r->vols[i].priority);
+        if (ok) ok = add_item(arr, NULL, v);
+        else cJSON_Delete(v);
     }
-    return o;
+    if (ok) return o;
+    cJSON_Delete(o);
+    return NULL;
 }
 
-/* Reads a release object; false when it is malformed. */
-static bool release_read(const cJSON *o, release *r)
+/* Reads a release object: LU_OK, LU_FORMAT_ERROR (malformed) or
+ * LU_MEM_ERROR. On failure *r may be partly filled (release_clear it). */
+static lu_status release_read(const lu_env *env, const cJSON *o, release *r)
 {
     memset(r, 0, sizeof *r);
-    if (!o || cJSON_IsNull(o)) return true;
+    if (!o || cJSON_IsNull(o)) return LU_OK;
     const char *ver = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "version"));
     const cJSON *vols = cJSON_GetObjectItemCaseSensitive(o, "volumes"), *it;
-    if (!ver || !lu_version_valid(ver) || !cJSON_IsArray(vols)) return false;
-    r->vols = calloc((size_t)cJSON_GetArraySize(vols) + 1, sizeof *r->vols);
-    r->version = strdup(ver);
-    if (!r->vols || !r->version) return false;
+    if (!ver || !lu_version_valid(ver) || !cJSON_IsArray(vols)) return LU_FORMAT_ERROR;
+    r->vols = lu__calloc(env, (size_t)cJSON_GetArraySize(vols) + 1, sizeof *r->vols);
+    r->version = lu__strdup(env, ver);
+    if (!r->vols || !r->version) return LU_MEM_ERROR;
     cJSON_ArrayForEach(it, vols) {
         const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "name"));
         const char *file = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "file"));
@@ -168,37 +186,39 @@ static bool release_read(const cJSON *o, release *r)
         lu_error e;
         if (!name || !file || lu_mount_name_check(name, &e) != LU_OK || strchr(file, '/') || file[0] == '.' ||
             !cJSON_IsNumber(prio) || prio->valuedouble < 0 || prio->valuedouble > 2147483647.0)
-            return false;
+            return LU_FORMAT_ERROR;
         rel_vol *v = &r->vols[r->n++];
-        v->name = strdup(name);
-        v->file = strdup(file);
+        v->name = lu__strdup(env, name);
+        v->file = lu__strdup(env, file);
         v->priority = (int)prio->valuedouble;
-        if (!v->name || !v->file) return false;
+        if (!v->name || !v->file) return LU_MEM_ERROR;
     }
-    return true;
+    return LU_OK;
 }
 
+/* Writes state.json from memory. Every cJSON call is checked: when one
+ * fails the write fails (LU_MEM_ERROR) and the old file stays, because a
+ * state missing a field ("trial" above all) would be read as a different,
+ * wrong state at the next start. */
 static lu_status state_write(lu_updater *u, lu_error *err)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddItemToObject(o, "current", release_json(&u->current));
-    cJSON_AddItemToObject(o, "previous", release_json(&u->previous));
-    cJSON_AddItemToObject(o, "staged", release_json(&u->staged));
-    if (u->trial) cJSON_AddStringToObject(o, "trial", u->trial);
-    else cJSON_AddNullToObject(o, "trial");
-    cJSON *failed = cJSON_AddArrayToObject(o, "failed");
-    for (size_t i = 0; i < u->nfailed; i++) cJSON_AddItemToArray(failed, cJSON_CreateString(u->failed[i]));
-    if (u->rollback_version) {
-        cJSON *rb = cJSON_AddObjectToObject(o, "last_rollback");
-        cJSON_AddStringToObject(rb, "version", u->rollback_version);
-        cJSON_AddStringToObject(rb, "reason", u->rollback_reason ? u->rollback_reason : "");
-    } else {
-        cJSON_AddNullToObject(o, "last_rollback");
-    }
-    cJSON_AddBoolToObject(o, "update_pending", u->update_pending);
-    cJSON_AddNumberToObject(o, "last_run", (double)u->last_run);
-    cJSON_AddNumberToObject(o, "last_check", (double)u->last_check);
-    char *text = cJSON_Print(o);
+    cJSON *o = cJSON_CreateObject(), *failed = NULL, *rb = NULL;
+    bool ok = o && add_item(o, "current", release_json(&u->current)) &&
+              add_item(o, "previous", release_json(&u->previous)) &&
+              add_item(o, "staged", release_json(&u->staged)) &&
+              (u->trial ? cJSON_AddStringToObject(o, "trial", u->trial) : cJSON_AddNullToObject(o, "trial")) &&
+              (failed = cJSON_AddArrayToObject(o, "failed")) != NULL;
+    for (size_t i = 0; ok && i < u->nfailed; i++) ok = add_item(failed, NULL, cJSON_CreateString(u->failed[i]));
+    if (ok && u->rollback_version)
+        ok = (rb = cJSON_AddObjectToObject(o, "last_rollback")) != NULL &&
+             cJSON_AddStringToObject(rb, "version", u->rollback_version) &&
+             cJSON_AddStringToObject(rb, "reason", u->rollback_reason ? u->rollback_reason : "");
+    else if (ok)
+        ok = cJSON_AddNullToObject(o, "last_rollback") != NULL;
+    ok = ok && cJSON_AddBoolToObject(o, "update_pending", u->update_pending) &&
+         cJSON_AddNumberToObject(o, "last_run", (double)u->last_run) &&
+         cJSON_AddNumberToObject(o, "last_check", (double)u->last_check);
+    char *text = ok ? cJSON_Print(o) : NULL;
     cJSON_Delete(o);
     if (!text) return lu__fail(err, LU_MEM_ERROR, "update state: out of memory");
     lu_status st = lu__fs_write_atomic(&u->ctx->env, u->dir, "state.json", text, strlen(text), err);
@@ -206,41 +226,61 @@ static lu_status state_write(lu_updater *u, lu_error *err)
     return st;
 }
 
+/* Frees what state_read loaded and empties it. */
+static void state_clear(lu_updater *u)
+{
+    const lu_env *env = &u->ctx->env;
+    release_clear(env, &u->current);
+    release_clear(env, &u->previous);
+    release_clear(env, &u->staged);
+    for (size_t i = 0; i < u->nfailed; i++) lu__free(env, u->failed[i]);
+    lu__free(env, u->failed);
+    lu__free(env, u->trial);
+    lu__free(env, u->rollback_version);
+    lu__free(env, u->rollback_reason);
+    u->failed = NULL;
+    u->nfailed = 0;
+    u->trial = u->rollback_version = u->rollback_reason = NULL;
+}
+
 /* Loads state.json; LU_NOT_FOUND when there is none, LU_FORMAT_ERROR when
- * it is corrupt. */
+ * it is corrupt, LU_MEM_ERROR (not corrupt: nothing may move it aside). */
 static lu_status state_read(lu_updater *u, lu_error *err)
 {
+    const lu_env *env = &u->ctx->env;
     char path[PATH_MAX + 16], *text = NULL;
     size_t len;
     snprintf(path, sizeof path, "%s/state.json", u->dir);
-    LU_TRY(lu__fs_read_all(&u->ctx->env, path, &text, &len, err));
+    LU_TRY(lu__fs_read_all(env, path, &text, &len, err));
     cJSON *o = cJSON_ParseWithLength(text, len);
-    lu__free(&u->ctx->env, text);
+    lu__free(env, text);
     const cJSON *failed = cJSON_GetObjectItemCaseSensitive(o, "failed"), *it;
     const cJSON *rb = cJSON_GetObjectItemCaseSensitive(o, "last_rollback");
     const cJSON *trial = cJSON_GetObjectItemCaseSensitive(o, "trial");
-    bool ok = cJSON_IsObject(o) && release_read(cJSON_GetObjectItemCaseSensitive(o, "current"), &u->current) &&
-              release_read(cJSON_GetObjectItemCaseSensitive(o, "previous"), &u->previous) &&
-              release_read(cJSON_GetObjectItemCaseSensitive(o, "staged"), &u->staged) &&
-              (!failed || cJSON_IsArray(failed)) && (!trial || cJSON_IsNull(trial) || cJSON_IsString(trial));
-    if (ok && cJSON_IsString(trial)) ok = (u->trial = strdup(trial->valuestring)) != NULL;
-    if (ok && failed) {
-        u->failed = calloc((size_t)cJSON_GetArraySize(failed) + 1, sizeof *u->failed);
-        ok = u->failed != NULL;
+    lu_status st = cJSON_IsObject(o) ? LU_OK : LU_FORMAT_ERROR;
+    if (st == LU_OK) st = release_read(env, cJSON_GetObjectItemCaseSensitive(o, "current"), &u->current);
+    if (st == LU_OK) st = release_read(env, cJSON_GetObjectItemCaseSensitive(o, "previous"), &u->previous);
+    if (st == LU_OK) st = release_read(env, cJSON_GetObjectItemCaseSensitive(o, "staged"), &u->staged);
+    if (st == LU_OK && !((!failed || cJSON_IsArray(failed)) && (!trial || cJSON_IsNull(trial) || cJSON_IsString(trial))))
+        st = LU_FORMAT_ERROR;
+    if (st == LU_OK && cJSON_IsString(trial) && !(u->trial = lu__strdup(env, trial->valuestring))) st = LU_MEM_ERROR;
+    if (st == LU_OK && failed) {
+        u->failed = lu__calloc(env, (size_t)cJSON_GetArraySize(failed) + 1, sizeof *u->failed);
+        if (!u->failed) st = LU_MEM_ERROR;
         cJSON_ArrayForEach(it, failed) {
-            if (!ok || !cJSON_IsString(it) || !(u->failed[u->nfailed] = strdup(it->valuestring))) {
-                ok = false;
-                break;
-            }
-            u->nfailed++;
+            if (st != LU_OK) break;
+            if (!cJSON_IsString(it)) st = LU_FORMAT_ERROR;
+            else if (!(u->failed[u->nfailed] = lu__strdup(env, it->valuestring))) st = LU_MEM_ERROR;
+            else u->nfailed++;
         }
     }
-    if (ok && cJSON_IsObject(rb)) {
+    if (st == LU_OK && cJSON_IsObject(rb)) {
         const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rb, "version"));
         const char *r = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rb, "reason"));
-        u->rollback_version = v ? strdup(v) : NULL;
-        u->rollback_reason = r ? strdup(r) : NULL;
+        if ((v && !(u->rollback_version = lu__strdup(env, v))) || (r && !(u->rollback_reason = lu__strdup(env, r))))
+            st = LU_MEM_ERROR;
     }
+    bool ok = st == LU_OK;
     if (ok) {
         u->update_pending = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "update_pending"));
         const cJSON *lr = cJSON_GetObjectItemCaseSensitive(o, "last_run"), *lc = cJSON_GetObjectItemCaseSensitive(o, "last_check");
@@ -248,22 +288,15 @@ static lu_status state_read(lu_updater *u, lu_error *err)
         if (cJSON_IsNumber(lc) && lc->valuedouble >= 0 && lc->valuedouble < 1e15) u->last_check = (long long)lc->valuedouble;
     }
     cJSON_Delete(o);
+    if (st == LU_MEM_ERROR) return lu__fail(err, LU_MEM_ERROR, "out of memory reading '%s'", path);
     return ok ? LU_OK : lu__fail(err, LU_FORMAT_ERROR, "'%s' is not a valid update state", path);
 }
 
-static void failed_add(lu_updater *u, const char *v)
+/* Replaces *dst with `owned` (which may be NULL), freeing the old string. */
+static void set_str(const lu_env *env, char **dst, char *owned)
 {
-    if (has_failed(u, v)) return;
-    char **f = realloc(u->failed, (u->nfailed + 2) * sizeof *f);
-    if (!f) return;
-    u->failed = f;
-    if ((f[u->nfailed] = strdup(v))) u->nfailed++;
-}
-
-static void set_str(char **dst, const char *src)
-{
-    free(*dst);
-    *dst = src ? strdup(src) : NULL;
+    lu__free(env, *dst);
+    *dst = owned;
 }
 
 /* ---- release changes ------------------------------------------------ */
@@ -271,9 +304,10 @@ static void set_str(char **dst, const char *src)
 /* Mounts `to` and unmounts what of `from` it does not replace, in one write. */
 static lu_status switch_release(lu_updater *u, const release *to, const release *from, lu_error *err)
 {
-    lu_mount_spec *add = calloc(to->n + 1, sizeof *add);
-    const char **remove = calloc(from->n + 1, sizeof *remove);
-    char (*uris)[300] = calloc(to->n + 1, sizeof *uris);
+    const lu_env *env = &u->ctx->env;
+    lu_mount_spec *add = lu__calloc(env, to->n + 1, sizeof *add);
+    const char **remove = lu__calloc(env, from->n + 1, sizeof *remove);
+    char (*uris)[300] = lu__calloc(env, to->n + 1, sizeof *uris);
     lu_status st = LU_OK;
     size_t nremove = 0;
     if (!add || !remove || !uris) {
@@ -287,9 +321,9 @@ static lu_status switch_release(lu_updater *u, const release *to, const release 
     for (size_t i = 0; i < from->n; i++) remove[nremove++] = from->vols[i].name;
     st = lu_mounts_apply(u->ctx, add, to->n, remove, nremove, err);
 cleanup:
-    free(add);
-    free(remove);
-    free(uris);
+    lu__free(env, add);
+    lu__free(env, (void *)remove);
+    lu__free(env, uris);
     return st;
 }
 
@@ -322,32 +356,59 @@ static void collect_garbage(lu_updater *u)
     closedir(d);
 }
 
-/* Staged -> current (on trial); current -> previous. */
+/* Staged -> current (on trial); current -> previous. What the new state
+ * needs is allocated before the mounts change. When the state write fails
+ * after the switch, state.json still says "staged", so the next start
+ * applies the release again (and puts it on trial). */
 static lu_status apply_staged(lu_updater *u, lu_error *err)
 {
-    LU_TRY(switch_release(u, &u->staged, &u->current, err));
-    release_move(&u->previous, &u->current);
-    release_move(&u->current, &u->staged);
-    set_str(&u->trial, u->current.version);
+    const lu_env *env = &u->ctx->env;
+    char *trial = lu__strdup(env, u->staged.version);
+    if (!trial) return lu__fail(err, LU_MEM_ERROR, "update: out of memory applying %s", u->staged.version);
+    lu_status st = switch_release(u, &u->staged, &u->current, err);
+    if (st != LU_OK) {
+        lu__free(env, trial);
+        return st;
+    }
+    release_move(env, &u->previous, &u->current);
+    release_move(env, &u->current, &u->staged);
+    set_str(env, &u->trial, trial);
     lu__log(&u->ctx->env, LU_LOG_INFO, "update: release %s applied (on trial until confirmed)", u->current.version);
-    lu_status st = state_write(u, err);
+    st = state_write(u, err);
     collect_garbage(u);
     return st;
 }
 
-/* The release on trial never confirmed: back to the previous one. */
+/* The release on trial never confirmed: back to the previous one. What
+ * the new state needs is allocated before the mounts change; when the state
+ * write fails after the switch, state.json still says "trial", so the next
+ * start rolls back again. */
 static lu_status roll_back(lu_updater *u, lu_error *err)
 {
-    LU_TRY(switch_release(u, &u->previous, &u->current, err));
+    const lu_env *env = &u->ctx->env;
     char reason[LU_ERROR_MAX];
     snprintf(reason, sizeof reason,
              "release %s was on trial and the game stopped before confirm(); back to %s",
              u->current.version, u->previous.version ? u->previous.version : u->local_version);
-    failed_add(u, u->current.version);
-    set_str(&u->rollback_version, u->current.version);
-    set_str(&u->rollback_reason, reason);
-    set_str(&u->trial, NULL);
-    release_move(&u->current, &u->previous);
+    bool known = has_failed(u, u->current.version);
+    char *version = lu__strdup(env, u->current.version), *why = lu__strdup(env, reason);
+    char *failed = known ? NULL : lu__strdup(env, u->current.version);
+    char **grown = known ? u->failed : lu__realloc(env, u->failed, (u->nfailed + 2) * sizeof *grown);
+    if (grown) u->failed = grown;
+    lu_status st = version && why && (known || (failed && grown))
+                       ? switch_release(u, &u->previous, &u->current, err)
+                       : lu__fail(err, LU_MEM_ERROR, "update: out of memory rolling back %s", u->current.version);
+    if (st != LU_OK) {
+        lu__free(env, version);
+        lu__free(env, why);
+        lu__free(env, failed);
+        return st;
+    }
+    if (failed) u->failed[u->nfailed++] = failed;
+    set_str(env, &u->rollback_version, version);
+    set_str(env, &u->rollback_reason, why);
+    set_str(env, &u->trial, NULL);
+    release_move(env, &u->current, &u->previous);
     lu_error rep = {.status = LU_VERSION_MISMATCH};
     snprintf(rep.message, sizeof rep.message, "%s", reason);
     lu__report_add(u->ctx, u->rollback_version, NULL, "rolled_back", &rep);
@@ -384,11 +445,11 @@ static void on_volume(void *ud, int id, const char *path, const lu_error *err)
     }
     if (--u->pending > 0) return;
     if (u->stage_status != LU_OK) {
-        release_clear(&u->staging);
+        release_clear(&u->ctx->env, &u->staging);
         fail_check(u, u->stage_status, u->stage_msg);
         return;
     }
-    release_move(&u->staged, &u->staging);
+    release_move(&u->ctx->env, &u->staged, &u->staging);
     u->update_pending = false;
     u->checking = false;
     u->last_status = LU_OK;
@@ -415,10 +476,11 @@ static void volume_url(const lu_updater *u, const lu_release_volume *v, char *ou
 
 static void start_staging(lu_updater *u)
 {
+    const lu_env *env = &u->ctx->env;
     const lu_release *r = u->remote;
-    release_clear(&u->staging);
-    u->staging.vols = calloc(r->nvolumes + 1, sizeof *u->staging.vols);
-    u->staging.version = strdup(r->version);
+    release_clear(env, &u->staging);
+    u->staging.vols = lu__calloc(env, r->nvolumes + 1, sizeof *u->staging.vols);
+    u->staging.version = lu__strdup(env, r->version);
     if (!u->staging.vols || !u->staging.version) {
         fail_check(u, LU_MEM_ERROR, "update: out of memory");
         return;
@@ -430,8 +492,8 @@ static void start_staging(lu_updater *u)
         rel_vol *s = &u->staging.vols[u->staging.n++];
         char file[300], url[4096];
         snprintf(file, sizeof file, "rel-%s-%s", r->version, v->file);
-        s->name = strdup(v->name);
-        s->file = strdup(file);
+        s->name = lu__strdup(env, v->name);
+        s->file = lu__strdup(env, file);
         s->priority = v->priority;
         if (!s->name || !s->file) {
             on_volume(u, 0, NULL, &(lu_error){LU_MEM_ERROR, "out of memory"});
@@ -479,7 +541,7 @@ static void on_document(void *ud, int id, const char *path, const lu_error *err)
     lu_error e;
     lu_release *r = NULL;
     if (lu__fs_read_all(&u->ctx->env, path, &text, &len, &e) != LU_OK ||
-        lu_release_parse(text, len, &r, &e) != LU_OK) {
+        lu__release_parse(&u->ctx->env, text, len, &r, &e) != LU_OK) {
         lu__free(&u->ctx->env, text);
         char msg[LU_ERROR_MAX];
         snprintf(msg, sizeof msg, "'%.1000s': %.2900s", u->url, e.message);
@@ -494,7 +556,7 @@ static void on_document(void *ud, int id, const char *path, const lu_error *err)
  * report, stage when newer. Takes `r`. */
 static void release_checked(lu_updater *u, lu_release *r)
 {
-    lu_release_free(u->remote);
+    lu__release_free(&u->ctx->env, u->remote);
     u->remote = r;
     u->last_check = (long long)time(NULL);
     const char *cur = current_version(u);
@@ -587,22 +649,23 @@ static void on_head_done(void *ud, void *easy, int code)
         fail_check(u, st, msg);
         return;
     }
-    lu_release *r = calloc(1, sizeof *r);
-    if (r) r->volumes = calloc(1, sizeof *r->volumes);
+    const lu_env *env = &u->ctx->env;
+    lu_release *r = lu__calloc(env, 1, sizeof *r);
+    if (r) r->volumes = lu__calloc(env, 1, sizeof *r->volumes);
     const char *slash = strrchr(u->head_url, '/');
     if (r && r->volumes) {
         lu_release_volume *v = &r->volumes[0];
         r->nvolumes = 1;
-        r->version = strdup(u->head_version);
-        v->name = strdup(u->head_volume);
-        v->url = strdup(u->head_url);
-        v->file = strndup(slash ? slash + 1 : u->head_url, strcspn(slash ? slash + 1 : u->head_url, "?#"));
-        v->sha256 = u->head_sha[0] && strlen(u->head_sha) == 64 ? strdup(u->head_sha) : NULL;
+        r->version = lu__strdup(env, u->head_version);
+        v->name = lu__strdup(env, u->head_volume);
+        v->url = lu__strdup(env, u->head_url);
+        v->file = lu__strndup(env, slash ? slash + 1 : u->head_url, strcspn(slash ? slash + 1 : u->head_url, "?#"));
+        v->sha256 = u->head_sha[0] && strlen(u->head_sha) == 64 ? lu__strdup(env, u->head_sha) : NULL;
         v->size = size > 0 ? (uint64_t)size : 0;
         v->priority = 10;
     }
     if (!r || !r->volumes || !r->version || !r->volumes[0].name || !r->volumes[0].url || !r->volumes[0].file) {
-        lu_release_free(r);
+        lu__release_free(env, r);
         fail_check(u, LU_MEM_ERROR, "update: out of memory");
         return;
     }
@@ -639,26 +702,20 @@ static void updater_free(lu_context *ctx, void *state)
 {
     lu_updater *u = state;
     if (!u) return;
-    release_clear(&u->current);
-    release_clear(&u->previous);
-    release_clear(&u->staged);
-    release_clear(&u->staging);
-    for (size_t i = 0; i < u->nfailed; i++) free(u->failed[i]);
-    free(u->failed);
-    free(u->trial);
-    free(u->rollback_version);
-    free(u->rollback_reason);
+    const lu_env *env = &ctx->env;
+    state_clear(u);
+    release_clear(env, &u->staging);
     if (u->head) {
         lu_transfer_remove(ctx, u->head);
         curl_easy_cleanup(u->head);
     }
-    free(u->url);
-    free(u->head_url);
-    free(u->version_headers);
-    free(u->head_volume);
-    free(u->local_version);
-    lu_release_free(u->remote);
-    free(u);
+    lu__free(env, u->url);
+    lu__free(env, u->head_url);
+    lu__free(env, u->version_headers);
+    lu__free(env, u->head_volume);
+    lu__free(env, u->local_version);
+    lu__release_free(env, u->remote);
+    lu__free(env, u);
 }
 
 lu_status lu_updater_open(lu_context *ctx, const lu_updater_config *cfg, lu_error *err)
@@ -667,18 +724,19 @@ lu_status lu_updater_open(lu_context *ctx, const lu_updater_config *cfg, lu_erro
     if (updater(ctx)) return lu__fail(err, LU_INVAL, "the update manager is already open");
     if (cfg->local_version && !lu_version_valid(cfg->local_version))
         return lu__fail(err, LU_INVAL, "local version '%s' is not a version string", cfg->local_version);
-    lu_updater *u = calloc(1, sizeof *u);
+    const lu_env *env = &ctx->env;
+    lu_updater *u = lu__calloc(env, 1, sizeof *u);
     if (!u) return lu__fail(err, LU_MEM_ERROR, "out of memory opening the update manager");
     if (lu__layer_attach(ctx, &update_layer, u, err) != LU_OK) {
-        free(u);
+        lu__free(env, u);
         return err ? err->status : LU_MEM_ERROR;
     }
     u->ctx = ctx;
-    u->url = cfg->url ? strdup(cfg->url) : NULL;
-    u->head_url = cfg->head_url ? strdup(cfg->head_url) : NULL;
-    u->version_headers = strdup(cfg->version_headers ? cfg->version_headers : "x-oss-meta-version-name,x-amz-meta-version");
-    u->head_volume = strdup(cfg->head_volume ? cfg->head_volume : "content");
-    u->local_version = strdup(cfg->local_version ? cfg->local_version : "0");
+    u->url = cfg->url ? lu__strdup(env, cfg->url) : NULL;
+    u->head_url = cfg->head_url ? lu__strdup(env, cfg->head_url) : NULL;
+    u->version_headers = lu__strdup(env, cfg->version_headers ? cfg->version_headers : "x-oss-meta-version-name,x-amz-meta-version");
+    u->head_volume = lu__strdup(env, cfg->head_volume ? cfg->head_volume : "content");
+    u->local_version = lu__strdup(env, cfg->local_version ? cfg->local_version : "0");
     u->verify_signature = cfg->verify_signature;
     u->timeout_ms = cfg->timeout_ms;
     u->retries = cfg->retries;
@@ -706,11 +764,15 @@ lu_status lu_updater_open(lu_context *ctx, const lu_updater_config *cfg, lu_erro
         char from[PATH_MAX + 16], to[PATH_MAX + 64];
         snprintf(from, sizeof from, "%s/state.json", u->dir);
         snprintf(to, sizeof to, "%s/state.json.corrupt-%lld", u->dir, (long long)time(NULL));
-        rename(from, to);
+        /* A corrupt state that cannot be moved aside is not overwritten:
+         * the updater does not open (the mount table is as before). */
+        if (env->io.rename(env->io.ud, from, to) != 0) {
+            int e = errno;
+            st = lu__fail(err, LU_IO_ERROR, "update: cannot move the corrupt '%s' aside: %s", from, strerror(e));
+            goto cleanup;
+        }
         lu__report_add(ctx, "update/state.json", NULL, "moved_aside", &rerr);
-        release_clear(&u->current);
-        release_clear(&u->previous);
-        release_clear(&u->staged);
+        state_clear(u);
     } else if (st != LU_OK && st != LU_NOT_FOUND) {
         *err = rerr;
         goto cleanup;
@@ -721,8 +783,8 @@ lu_status lu_updater_open(lu_context *ctx, const lu_updater_config *cfg, lu_erro
     size_t len;
     snprintf(doc, sizeof doc, "%s/remote.json", u->dir);
     if (lu__fs_read_all(&ctx->env, doc, &text, &len, &rerr) == LU_OK) {
-        lu_release_parse(text, len, &u->remote, &rerr);
-        lu__free(&ctx->env, text);
+        lu__release_parse(env, text, len, &u->remote, &rerr);
+        lu__free(env, text);
     }
     u->prev_run = u->last_run;
     u->last_run = (long long)time(NULL);
@@ -778,8 +840,14 @@ lu_status lu_updater_confirm(lu_context *ctx, lu_error *err)
     lu_updater *u = updater(ctx);
     if (!u) return lu__fail(err, LU_INVAL, "the update manager is not open");
     if (!u->trial) return LU_OK;
-    set_str(&u->trial, NULL);
-    LU_TRY(state_write(u, err));
+    char *trial = u->trial;   /* back on failure: state.json still says "trial" */
+    u->trial = NULL;
+    lu_status st = state_write(u, err);
+    if (st != LU_OK) {
+        u->trial = trial;
+        return st;
+    }
+    lu__free(&ctx->env, trial);
     lu__log(&ctx->env, LU_LOG_INFO, "update: release %s confirmed", current_version(u));
     collect_garbage(u);
     return LU_OK;

@@ -100,10 +100,10 @@ static bool do_load(lu_host *h, const lu_manifest_proxy *mp, lu_proxy_rt *rt, co
                 "ERROR:GAMESYS: The collection %s could not be loaded: %zu of its resources are "
                 "missing (first: %s); mount the volume that holds them first\n",
                 mp->collection, n, missing[0]);
-        free(missing);
+        lu_free(h->ctx, missing);
         return true;
     } else if (n == 0) {
-        free(missing);
+        lu_free(h->ctx, missing);
     }
     if (!load_collection(h, mp)) {
         lu_host_unload_scripts_of(h, mp->id);
@@ -230,7 +230,7 @@ static int l_missing_resources(lua_State *L)
     if (lu_manifest_missing(h->ctx, h->manifest, mp->id, recursive, &missing, &n, &err) != LU_OK)
         return luaL_error(L, "collectionproxy.missing_resources: %s", err.message);
     push_paths(L, missing, n);
-    free(missing);
+    lu_free(h->ctx, missing);
     return 1;
 }
 

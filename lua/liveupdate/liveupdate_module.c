@@ -320,7 +320,7 @@ static int l_get_volumes_for(lua_State *L)
         push_volume(L, &m->volumes[v]);
         lua_rawseti(L, -2, k++);
     }
-    free(missing);
+    lu_free(st->ctx, missing);
     return 1;
 }
 

@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     char *out = NULL;
     lu__console_answer(console, (const char *)data, size, &out);
-    free(out);
+    lu_free(ctx, out);
     /* undo what an "add" may have done, so runs stay independent */
     lu_mount_info *m;
     size_t n;

@@ -353,7 +353,7 @@ void bench_missing(bench *b)
         double t = bench_now();
         lu_manifest_missing(ctx, m, "big", 0, &missing, &n, &err);
         ours[r] = (bench_now() - t) * 1e3;
-        free(missing);
+        lu_free(ctx, missing);
         got = n;
         want = 0;
         t = bench_now();

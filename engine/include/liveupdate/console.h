@@ -17,7 +17,6 @@
 extern "C" {
 #endif
 
-struct cJSON;
 typedef struct lu_console lu_console;
 typedef struct lu_console_out lu_console_out;
 
@@ -26,8 +25,8 @@ typedef struct lu_console_out lu_console_out;
 
 /* A command: argv[0] is its name, `--json` already removed (json says
  * whether it was given). Text goes through lu_console_printf; in JSON mode
- * the result is one value given to lu_console_json. Returns LU_OK, or a
- * failure with err set (the client sees "error <STATUS> <message>"). */
+ * the result is one value given to lu_console_json_text. Returns LU_OK, or
+ * a failure with err set (the client sees "error <STATUS> <message>"). */
 typedef lu_status (*lu_console_cmd_fn)(void *ud, int argc, char **argv, int json, lu_console_out *out,
                                        lu_error *err);
 
@@ -58,8 +57,11 @@ void lu_console_printf(lu_console_out *out, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
-/* Result of a command in JSON mode; takes ownership of `value`. */
-void lu_console_json(lu_console_out *out, struct cJSON *value);
+/* Result of a command in JSON mode: `json` is the text of one JSON value
+ * on one line (build it with any JSON library); it is copied and replaces
+ * an earlier result. NULL says the value could not be built (out of
+ * memory): the command then answers MEM_ERROR. No result at all is null. */
+void lu_console_json_text(lu_console_out *out, const char *json);
 
 /* "12.3 KiB": a size in human units into buf. */
 const char *lu_console_size(uint64_t bytes, char *buf, size_t cap);

@@ -342,7 +342,8 @@ typedef struct lu_zip_writer lu_zip_writer;
 
 /* Creates (truncates) the zip at `path`. Entries get a fixed timestamp so
  * the same input gives byte-identical output. Returns LU_OK and *out, or
- * LU_IO_ERROR / LU_MEM_ERROR. Not thread-safe per writer. */
+ * LU_IO_ERROR / LU_MEM_ERROR. Not thread-safe per writer. The writer has
+ * no context: it allocates with the C library's allocator. */
 lu_status lu_zip_writer_open(const char *path, lu_zip_writer **out, lu_error *err);
 
 /* Adds entry `name` (stored as given, e.g. "level1/a.png") with `len` bytes.

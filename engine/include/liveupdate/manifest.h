@@ -49,7 +49,10 @@ typedef struct lu_manifest {
     size_t nvolumes;
 } lu_manifest;
 
-/* Parses manifest JSON. LU_FORMAT_ERROR names the field that is wrong. */
+/* Parses manifest JSON. LU_FORMAT_ERROR names the field that is wrong.
+ * A manifest belongs to no context: it and its strings come from the C
+ * library's allocator, and lu_manifest_free frees them (also for
+ * lu_catalog_parse and lu_manifest_from_project). */
 lu_status lu_manifest_parse(const char *json, size_t len, lu_manifest **out, lu_error *err);
 
 /* Parses a volume catalog (liveupdate/catalog.json: {"version": 1,
@@ -76,7 +79,7 @@ void lu_manifest_proxy_id(const char *id, char *buf, size_t cap);
 
 /* The paths of `proxy`'s resources that no mount of `ctx` serves now, in
  * manifest order, nested proxies included when `recursive`. *out is one
- * allocation (free with free()) of *count pointers and the strings.
+ * allocation (free with lu_free(ctx, ...)) of *count pointers and the strings.
  * Returns LU_OK, LU_NOT_FOUND (unknown proxy), LU_MEM_ERROR. */
 lu_status lu_manifest_missing(lu_context *ctx, const lu_manifest *m, const char *proxy,
                               int recursive, char ***out, size_t *count, lu_error *err);

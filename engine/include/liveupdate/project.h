@@ -20,7 +20,9 @@ typedef struct lu_project lu_project;
  * LU_MEM_ERROR. */
 lu_status lu_project_load(const char *path, lu_project **out, lu_error *err);
 
-/* Parses INI text; `name` is used in messages. Same returns. */
+/* Parses INI text; `name` is used in messages. Same returns. A project
+ * belongs to no context: both calls allocate with the C library's
+ * allocator, and lu_project_free frees. */
 lu_status lu_project_parse(const char *name, const char *text, size_t len, lu_project **out,
                            lu_error *err);
 

@@ -42,7 +42,8 @@ typedef struct lu_release {
  * [0-9A-Za-z.+-]; every volume needs a valid name (distinct), "url" or a
  * plain "file", a whole "size" >= 0 and a 64-hex "sha256". Returns LU_OK
  * and *out (free with lu_release_free), LU_FORMAT_ERROR naming the field,
- * LU_MEM_ERROR. Thread-safe. */
+ * LU_MEM_ERROR. Thread-safe. There is no context here, so the memory comes
+ * from the C library's allocator, not a context's lu_config.allocator. */
 lu_status lu_release_parse(const char *json, size_t len, lu_release **out, lu_error *err);
 
 void lu_release_free(lu_release *r);   /* accepts NULL */
