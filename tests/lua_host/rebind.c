@@ -3,7 +3,7 @@
  *
  * Pending records (lua/liveupdate/liveupdate_state.h) belong to the context
  * they were registered with and live until it delivers or drops them. This
- * host registers an add_mount, then re-binds the module
+ * host registers an add_mount (and a download), then re-binds the module
  * (lu_lua_use_context), calls shutdown() from Lua, or closes the Lua state,
  * and lets the context deliver: a record freed by the re-binding would be
  * a heap-use-after-free in the mount-done handler. Also checks that a
@@ -106,6 +106,22 @@ int main(void)
     pump(ctx, 1);
     run(L, "liveupdate.poll()");
     check(global_int(L, "called") == 1, "a request after the re-bind runs its callback");
+
+    /* 1b. the same with a download (file: URL) and its progress callback */
+    char vol[4200];
+    snprintf(vol, sizeof vol, "%s/v.zip", save);
+    FILE *f = fopen(vol, "wb");
+    if (!f) return 1;
+    fputs("not a zip, but the download itself succeeds", f);
+    fclose(f);
+    lua_pushfstring(L, "file://%s", vol);
+    lua_setglobal(L, "vol_url");
+    run(L, "called = 0\n"
+           "assert(liveupdate.download_volume({name = 'v', url = vol_url}, {progress = function() called = called + 1 end},"
+           "  function() called = called + 1 end))\n");
+    lu_lua_use_context(L, ctx, NULL);
+    check(pump(ctx, 1) == 1, "the context delivers the download after a re-bind");
+    check(global_int(L, "called") == 0, "no download callback after a re-bind");
 
     /* 2. shutdown() from Lua with a request in flight (a context the host owns) */
     run(L, add);
