@@ -113,6 +113,14 @@ project "lu_core_tests"
     outdirs "bin"
 program("lu_stress_threads", { "tests/stress/threads.c" })
 
+-- A C host of the Lua module (tests/lua_host): re-binding with requests in flight.
+project "lu_lua_rebind"
+    kind "ConsoleApp"
+    files { "tests/lua_host/rebind.c", "lua/liveupdate/*.c" }
+    includedirs { "/usr/include/lua5.4", "lua/liveupdate" }
+    links { "liveupdate", "lua5.4", "curl", "minizip", "deflate", "z", "cjson", "sodium", "crypto", "pthread", "m", "dl" }
+    outdirs "bin"
+
 -- Fuzz targets (tests/fuzz) as plain programs that replay a corpus; tools/fuzz
 -- builds the same sources with clang's libFuzzer.
 -- Every tests/fuzz/fuzz_<target>.c is a target.

@@ -123,8 +123,18 @@ const char *lu_host_sender(lu_host *h);
 void lu_host_free_scripts(lu_host *h);
 void lu_host_unload_scripts_of(lu_host *h, const char *proxy);
 
-/* Proxies (host_proxy.c): handles a message to proxy `id`. */
-bool lu_host_proxy_message(lu_host *h, const char *id, const char *msg_id, const char *sender);
+/* Proxies (host_proxy.c): handles a message to proxy `id`. A message that
+ * is answered (load: proxy_loaded, unload: proxy_unloaded) fills `reply`
+ * (id NULL otherwise); the caller (host_msg.c, which owns the queue) posts
+ * it: the proxies never post themselves, so they do not depend on the
+ * queue. Returns false when a script failed while loading. */
+typedef struct lu_proxy_reply {
+    const char *id;          /* message id to answer with, or NULL */
+    char to[1024];           /* the sender of the message */
+    char from[1200];         /* the proxy's own URL */
+} lu_proxy_reply;
+bool lu_host_proxy_message(lu_host *h, const char *id, const char *msg_id, const char *sender,
+                           lu_proxy_reply *reply);
 void lu_host_free_proxies(lu_host *h);
 
 /* HTTP (host_http.c): requests run on the library's transfer loop

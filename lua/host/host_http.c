@@ -31,12 +31,14 @@ typedef struct req {
     struct req *next;
     lu_http *owner;
     CURL *easy;
-    int id, cb_ref, self_ref, headers_ref;
+    int id, cb_ref, self_ref;
     char *script_url;
     char *path, *part;
     FILE *out;
     char *body;
     size_t body_len, body_cap;
+    char *hdrs;          /* response headers: "name\0value\0"..., names lower-case */
+    size_t hdrs_len, hdrs_cap;
     struct curl_slist *req_headers;
     char *post;
     bool is_file;
@@ -70,32 +72,54 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
     return len;
 }
 
-/* Collects "Name: value" lines into the response headers table
- * (lower-case names); a new status line starts the table afresh. */
+/* Collects "Name: value" lines in C memory (lower-case names); a new
+ * status line starts afresh. libcurl runs this inside its transfer, so it
+ * touches no Lua (a Lua error would unwind through libcurl): complete()
+ * builds the headers table after the transfer. Out of memory fails the
+ * transfer (returning less than `len`). */
 static size_t on_header(char *data, size_t size, size_t n, void *ud)
 {
     req *r = ud;
-    lua_State *L = r->owner->L;
     size_t len = size * n;
     if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
-        lua_newtable(L);
-        lua_rawseti(L, LUA_REGISTRYINDEX, r->headers_ref);
+        r->hdrs_len = 0;
         return len;
     }
     char *colon = memchr(data, ':', len);
     if (!colon) return len;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, r->headers_ref);
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    for (char *c = data; c < colon; c++) luaL_addchar(&b, (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c));
-    luaL_pushresult(&b);
     char *v = colon + 1, *end = data + len;
     while (v < end && (*v == ' ' || *v == '\t')) v++;
     while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ')) end--;
-    lua_pushlstring(L, v, (size_t)(end - v));
-    lua_settable(L, -3);
-    lua_pop(L, 1);
+    size_t nlen = (size_t)(colon - data), vlen = (size_t)(end - v);
+    size_t need = r->hdrs_len + nlen + vlen + 2;
+    if (need > r->hdrs_cap) {
+        size_t cap = r->hdrs_cap ? r->hdrs_cap : 1024;
+        while (cap < need) cap *= 2;
+        char *grown = realloc(r->hdrs, cap);
+        if (!grown) return 0;
+        r->hdrs = grown;
+        r->hdrs_cap = cap;
+    }
+    char *out = r->hdrs + r->hdrs_len;
+    for (size_t i = 0; i < nlen; i++) out[i] = (char)(data[i] >= 'A' && data[i] <= 'Z' ? data[i] + 32 : data[i]);
+    out[nlen] = '\0';
+    memcpy(out + nlen + 1, v, vlen);
+    out[nlen + 1 + vlen] = '\0';
+    r->hdrs_len = need;
     return len;
+}
+
+/* Pushes the headers on_header collected as a table {name = value}. */
+static void push_headers(lua_State *L, const req *r)
+{
+    lua_newtable(L);
+    for (size_t at = 0; at < r->hdrs_len;) {
+        const char *name = r->hdrs + at;
+        const char *value = name + strlen(name) + 1;
+        lua_pushstring(L, value);
+        lua_setfield(L, -2, name);
+        at = (size_t)(value - r->hdrs) + strlen(value) + 1;
+    }
 }
 
 static void req_free(lu_http *http, req *r)
@@ -108,13 +132,13 @@ static void req_free(lu_http *http, req *r)
     if (r->part) remove(r->part);
     luaL_unref(http->L, LUA_REGISTRYINDEX, r->cb_ref);
     luaL_unref(http->L, LUA_REGISTRYINDEX, r->self_ref);
-    luaL_unref(http->L, LUA_REGISTRYINDEX, r->headers_ref);
     curl_slist_free_all(r->req_headers);
     free(r->script_url);
     free(r->url);
     free(r->path);
     free(r->part);
     free(r->body);
+    free(r->hdrs);
     free(r->post);
     free(r);
 }
@@ -171,7 +195,7 @@ static int l_request(lua_State *L)
     req *r = http ? calloc(1, sizeof *r) : NULL;
     if (!r) return luaL_error(L, "http.request: out of memory");
     r->owner = http;
-    r->cb_ref = r->self_ref = r->headers_ref = LUA_NOREF;
+    r->cb_ref = r->self_ref = LUA_NOREF;
     r->easy = curl_easy_init();
     r->id = http->next_id++;
     r->is_file = strncasecmp(url, "file:", 5) == 0;
@@ -180,8 +204,6 @@ static int l_request(lua_State *L)
     r->cb_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lu_lua_push_self(L);
     r->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_newtable(L);
-    r->headers_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     r->script_url = lu_host_sender(h) ? strdup(lu_host_sender(h)) : NULL;
     set_headers(L, r, 4);
     if (path) {
@@ -228,32 +250,30 @@ static int l_request(lua_State *L)
     return 1;
 }
 
-/* Builds the response table and runs the callback. */
-static void complete(lu_host *h, req *r, CURLcode rc)
+typedef struct response {
+    lu_host *h;
+    req *r;
+    long status;
+    bool has_path;       /* the body is at r->path (2xx, or 304 keeping it) */
+    const char *error;   /* transfer error, or NULL */
+} response;
+
+/* Builds the response table and runs the callback (inside a protected
+ * call: complete() runs from lu_update, inside the library). */
+static int complete_body(lua_State *L)
 {
-    lua_State *L = h->L;
-    long status = 0;
-    if (r->out) {
-        if (fclose(r->out) != 0 && rc == CURLE_OK) rc = CURLE_WRITE_ERROR;
-        r->out = NULL;
-    }
-    if (r->is_file) status = rc == CURLE_OK ? 200 : rc == CURLE_FILE_COULDNT_READ_FILE ? 404 : 0;
-    else if (rc == CURLE_OK) curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+    const response *a = lua_touserdata(L, 1);
+    req *r = a->r;
     lua_rawgeti(L, LUA_REGISTRYINDEX, r->cb_ref);
     lua_rawgeti(L, LUA_REGISTRYINDEX, r->self_ref);
     lua_pushinteger(L, r->id);
     lua_createtable(L, 0, 5);
-    lua_pushinteger(L, status);
+    lua_pushinteger(L, a->status);
     lua_setfield(L, -2, "status");
-    lua_rawgeti(L, LUA_REGISTRYINDEX, r->headers_ref);
+    push_headers(L, r);
     lua_setfield(L, -2, "headers");
     if (r->path) {
-        bool ok2xx = status >= 200 && status < 300;
-        if (ok2xx && rename(r->part, r->path) == 0) {
-            free(r->part);
-            r->part = NULL;
-        }
-        if (ok2xx || status == 304) {
+        if (a->has_path) {
             lua_pushstring(L, r->path);
             lua_setfield(L, -2, "path");
         }
@@ -262,17 +282,43 @@ static void complete(lu_host *h, req *r, CURLcode rc)
         lua_pushlstring(L, r->body ? r->body : "", r->body_len);
     }
     lua_setfield(L, -2, "response");
-    if (rc != CURLE_OK && !(r->is_file && status == 404)) {
-        lua_pushstring(L, r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc));
+    if (a->error) {
+        lua_pushstring(L, a->error);
         lua_setfield(L, -2, "error");
     }
-    const char *prev = h->current_url;
-    lu_script *s = r->script_url ? lu_host_find_script(h, r->script_url) : NULL;
-    h->current_url = s ? s->url : NULL;
     lua_rawgeti(L, LUA_REGISTRYINDEX, r->self_ref);
     lu_lua_set_self(L, -1);
     lua_pop(L, 1);
-    lu_host_pcall(h, 3, 0, "http.request callback");
+    lu_host_pcall(a->h, 3, 0, "http.request callback");
+    return 0;
+}
+
+/* Finishes the file, then runs the callback. */
+static void complete(lu_host *h, req *r, CURLcode rc)
+{
+    lua_State *L = h->L;
+    response a = {h, r, 0, false, NULL};
+    if (r->out) {
+        if (fclose(r->out) != 0 && rc == CURLE_OK) rc = CURLE_WRITE_ERROR;
+        r->out = NULL;
+    }
+    if (r->is_file) a.status = rc == CURLE_OK ? 200 : rc == CURLE_FILE_COULDNT_READ_FILE ? 404 : 0;
+    else if (rc == CURLE_OK) curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &a.status);
+    if (r->path) {
+        bool ok2xx = a.status >= 200 && a.status < 300;
+        if (ok2xx && rename(r->part, r->path) == 0) {
+            free(r->part);
+            r->part = NULL;
+        }
+        a.has_path = ok2xx || a.status == 304;
+    }
+    if (rc != CURLE_OK && !(r->is_file && a.status == 404)) a.error = r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc);
+    const char *prev = h->current_url;
+    lu_script *s = r->script_url ? lu_host_find_script(h, r->script_url) : NULL;
+    h->current_url = s ? s->url : NULL;
+    lua_pushcfunction(L, complete_body);   /* no allocation: a light C function */
+    lua_pushlightuserdata(L, &a);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) lu_host_report_error(h, "http.request callback");
     h->current_url = prev;
 }
 

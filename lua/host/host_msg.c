@@ -92,7 +92,13 @@ static void message_free(lu_host *h, lu_message *m)
 
 static bool deliver(lu_host *h, lu_message *m)
 {
-    if (strncmp(m->to, "proxy:", 6) == 0) return lu_host_proxy_message(h, m->to + 6, m->id, m->sender);
+    if (strncmp(m->to, "proxy:", 6) == 0) {
+        lu_proxy_reply reply;
+        bool ok = lu_host_proxy_message(h, m->to + 6, m->id, m->sender, &reply);
+        if (reply.id && !lu_host_post(h, reply.to, reply.id, 0, reply.from) && strcmp(reply.id, "proxy_loaded") == 0)
+            fprintf(stderr, "WARNING:GAMESYS: proxy_loaded could not be posted to %s\n", reply.to);
+        return ok;
+    }
     lu_script *s = lu_host_find_script(h, m->to);
     if (!s || s->finalized) return true;   /* receiver went away: dropped, as in Defold */
     lu_host_push_hash(h->L, m->id);

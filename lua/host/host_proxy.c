@@ -90,7 +90,16 @@ static void call_all(lu_host *h, const char *proxy, const char *fn)
     }
 }
 
-static bool do_load(lu_host *h, const lu_manifest_proxy *mp, lu_proxy_rt *rt, const char *sender)
+/* Fills `reply` with message `id` from the proxy to `sender`. */
+static void set_reply(lu_proxy_reply *reply, const char *id, const char *sender, const char *proxy)
+{
+    reply->id = id;
+    snprintf(reply->to, sizeof reply->to, "%s", sender ? sender : "");
+    proxy_url(sender, proxy, reply->from, sizeof reply->from);
+}
+
+static bool do_load(lu_host *h, const lu_manifest_proxy *mp, lu_proxy_rt *rt, const char *sender,
+                    lu_proxy_reply *reply)
 {
     char **missing;
     size_t n;
@@ -112,15 +121,13 @@ static bool do_load(lu_host *h, const lu_manifest_proxy *mp, lu_proxy_rt *rt, co
     rt->state = LU_PROXY_LOADED;
     free(rt->owner);
     rt->owner = strdup(sender);
-    char from[1200];
-    proxy_url(sender, mp->id, from, sizeof from);
-    if (!lu_host_post(h, sender, "proxy_loaded", 0, from))
-        fprintf(stderr, "WARNING:GAMESYS: proxy_loaded could not be posted to %s\n", sender);
+    set_reply(reply, "proxy_loaded", sender, mp->id);
     return true;
 }
 
-bool lu_host_proxy_message(lu_host *h, const char *id, const char *msg, const char *sender)
+bool lu_host_proxy_message(lu_host *h, const char *id, const char *msg, const char *sender, lu_proxy_reply *reply)
 {
+    reply->id = NULL;
     const lu_manifest_proxy *mp = lu_manifest_find_proxy(h->manifest, id);
     lu_proxy_rt *rt = mp ? runtime(h, mp->id) : NULL;
     if (!rt) return true;
@@ -130,7 +137,7 @@ bool lu_host_proxy_message(lu_host *h, const char *id, const char *msg, const ch
             log_error("The collection %s could not be loaded since it was already.", coll);
             return true;
         }
-        return do_load(h, mp, rt, sender);
+        return do_load(h, mp, rt, sender, reply);
     }
     if (strcmp(msg, "unload") == 0) {
         if (rt->state == LU_PROXY_UNLOADED) {
@@ -140,9 +147,7 @@ bool lu_host_proxy_message(lu_host *h, const char *id, const char *msg, const ch
         if (rt->state >= LU_PROXY_INITIALIZED) call_all(h, mp->id, "final");
         lu_host_unload_scripts_of(h, mp->id);
         rt->state = LU_PROXY_UNLOADED;
-        char from[1200];
-        proxy_url(sender, mp->id, from, sizeof from);
-        lu_host_post(h, sender, "proxy_unloaded", 0, from);
+        set_reply(reply, "proxy_unloaded", sender, mp->id);
         return true;
     }
     if (strcmp(msg, "init") == 0 || strcmp(msg, "enable") == 0) {

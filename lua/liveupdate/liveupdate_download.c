@@ -17,9 +17,11 @@
  *   cancel_download(handle) -> true | nil, message, status
  *   get_downloads() -> {{handle, file, url, done, total, attempt, state}, ...}
  *
- * A wrong argument type, an unknown catalog name or no URL to fetch from
- * raise a Lua error; refusals at start (a download of the same file in
- * progress, no disk space, no save directory) return nil, message, status.
+ * Before init every function answers nil, message, NOT_INITIALIZED. A
+ * wrong argument type, an unknown catalog name, an unknown option or no
+ * URL to fetch from raise "bad argument #n to 'download_volume' (...)";
+ * refusals at start (a download of the same file in progress, no disk
+ * space, no save directory) return nil, message, status.
  */
 #include <lauxlib.h>
 #include <stdlib.h>
@@ -28,40 +30,76 @@
 #include "liveupdate/download.h"
 #include "liveupdate_state.h"
 
+/* The library runs these from lu_update (liveupdate.poll), outside any
+ * libcurl callback; the Lua part runs inside lu_lua__protected, so not even
+ * an out-of-memory error unwinds through the downloader. */
+typedef struct progress_args {
+    pending *p;
+    uint64_t done, total;
+} progress_args;
+
+static int progress_body(lua_State *L)
+{
+    const progress_args *a = lua_touserdata(L, 1);
+    lua_pushstring(L, a->p->name);
+    lua_pushinteger(L, (lua_Integer)a->done);
+    lua_pushinteger(L, (lua_Integer)a->total);
+    lu_lua__call(a->p->st, a->p->progress_ref, a->p->self_ref, 3);
+    return 0;
+}
+
 static void on_progress(void *ud, int id, uint64_t done, uint64_t total)
 {
     (void)id;
     pending *p = ud;
-    if (p->progress_ref == LUA_NOREF) return;
-    lua_State *L = p->st->L;
-    lua_pushstring(L, p->name);
-    lua_pushinteger(L, (lua_Integer)done);
-    lua_pushinteger(L, (lua_Integer)total);
-    lu_lua__call(p->st, p->progress_ref, p->self_ref, 3);
+    if (p->dead || p->progress_ref == LUA_NOREF) return;
+    progress_args a = {p, done, total};
+    lu_lua__protected(p->st, progress_body, &a);
 }
 
-/* The download finished: mount it (on success), then tell the script. */
+typedef struct done_args {
+    state *st;
+    int cb, self;
+    const char *name;
+    const lu_error *err;
+} done_args;
+
+static int done_body(lua_State *L)
+{
+    const done_args *a = lua_touserdata(L, 1);
+    lua_pushstring(L, a->name);
+    lua_pushinteger(L, a->err->status);
+    if (a->err->status == LU_OK) lua_pushnil(L);
+    else lua_pushstring(L, a->err->message);
+    lu_lua__call(a->st, a->cb, a->self, 3);
+    return 0;
+}
+
+/* The download finished: mount it (on success), then tell the script. The
+ * record is freed here; a dead one (the module let go of its context)
+ * mounts nothing and runs no Lua. */
 static void on_done(void *ud, int id, const char *path, const lu_error *err)
 {
     (void)id;
     (void)path;
     pending *p = ud;
     state *st = p->st;
-    lua_State *L = st->L;
+    if (p->dead) {
+        lu_lua__pending_free(p);
+        return;
+    }
     lu_error merr = *err;
     if (err->status == LU_OK &&
-        lu_mount_add(st->ctx, p->name, p->uri, p->priority, LU_MOUNT_REPLACE, &merr) == LU_OK)
+        lu_mount_add(p->ctx, p->name, p->uri, p->priority, LU_MOUNT_REPLACE, &merr) == LU_OK)
         merr.status = LU_OK;
-    lua_pushstring(L, p->name);
-    lua_pushinteger(L, merr.status);
-    if (merr.status == LU_OK) lua_pushnil(L);
-    else lua_pushstring(L, merr.message);
-    int cb = p->cb_ref, self = p->self_ref;
+    char name[sizeof p->name];
+    memcpy(name, p->name, sizeof name);
+    done_args a = {st, p->cb_ref, p->self_ref, name, &merr};
     p->cb_ref = p->self_ref = LUA_NOREF;
-    lu_lua__pending_free(L, p);
-    lu_lua__call(st, cb, self, 3);
-    luaL_unref(L, LUA_REGISTRYINDEX, cb);
-    luaL_unref(L, LUA_REGISTRYINDEX, self);
+    lu_lua__pending_free(p);
+    lu_lua__protected(st, done_body, &a);
+    luaL_unref(st->L, LUA_REGISTRYINDEX, a.cb);
+    luaL_unref(st->L, LUA_REGISTRYINDEX, a.self);
 }
 
 /* Reads field `k` of the table at `idx` as a string (NULL when absent). */
@@ -70,7 +108,7 @@ static const char *field_string(lua_State *L, int idx, const char *k, const char
     int t = lua_getfield(L, idx, k);
     const char *s = NULL;
     if (t == LUA_TSTRING) s = lua_tostring(L, -1);
-    else if (t != LUA_TNIL) luaL_error(L, "download_volume: %s.%s must be a string", what, k);
+    else if (t != LUA_TNIL) luaL_argerror(L, idx, lua_pushfstring(L, "%s.%s must be a string", what, k));
     lua_pop(L, 1);   /* the table keeps the string alive */
     return s;
 }
@@ -81,7 +119,7 @@ static lua_Integer field_int(lua_State *L, int idx, const char *k, lua_Integer d
     lua_Integer v = def;
     if (t != LUA_TNIL) {
         if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0)
-            luaL_error(L, "download_volume: %s.%s must be a whole number >= 0", what, k);
+            luaL_argerror(L, idx, lua_pushfstring(L, "%s.%s must be a whole number >= 0", what, k));
         v = lua_tointeger(L, -1);
     }
     lua_pop(L, 1);
@@ -90,7 +128,10 @@ static lua_Integer field_int(lua_State *L, int idx, const char *k, lua_Integer d
 
 int lu_lua__download_volume(lua_State *L)
 {
+    static const char *const options[] = {"url", "base_url", "progress", "timeout", "retries", "max_size",
+                                          "verify_signature", NULL};
     state *st = lu_lua__state(L);
+    if (!st->ctx) return lu_lua__not_initialized(L);
     const lu_manifest_volume *cat = NULL;
     const char *name, *file, *url = NULL, *sha = NULL;
     lua_Integer size = 0, prio = 10;
@@ -98,7 +139,7 @@ int lu_lua__download_volume(lua_State *L)
         name = lua_tostring(L, 1);
         for (size_t i = 0; st->manifest && i < st->manifest->nvolumes; i++)
             if (strcmp(st->manifest->volumes[i].name, name) == 0) cat = &st->manifest->volumes[i];
-        if (!cat) return luaL_error(L, "download_volume: no volume '%s' in the catalog", name);
+        if (!cat) return luaL_argerror(L, 1, lua_pushfstring(L, "no volume '%s' in the catalog", name));
         file = cat->file;
         sha = cat->sha256[0] ? cat->sha256 : NULL;
         size = (lua_Integer)cat->size;
@@ -106,7 +147,7 @@ int lu_lua__download_volume(lua_State *L)
     } else {
         luaL_checktype(L, 1, LUA_TTABLE);
         name = field_string(L, 1, "name", "entry");
-        if (!name) return luaL_error(L, "download_volume: entry.name is required");
+        if (!name) return luaL_argerror(L, 1, "entry.name is required");
         file = field_string(L, 1, "file", "entry");
         url = field_string(L, 1, "url", "entry");
         sha = field_string(L, 1, "sha256", "entry");
@@ -114,10 +155,10 @@ int lu_lua__download_volume(lua_State *L)
         prio = field_int(L, 1, "priority", 10, "entry");
     }
     lu_error err;
-    if (lu_mount_name_check(name, &err) != LU_OK) return luaL_error(L, "download_volume: %s", err.message);
-    if (prio > 0x7fffffff) return luaL_error(L, "download_volume: priority is too large");
+    if (lu_mount_name_check(name, &err) != LU_OK) return luaL_argerror(L, 1, err.message);
+    luaL_argcheck(L, prio <= 0x7fffffff, 1, "priority is too large");
     bool has_opts = !lua_isnoneornil(L, 2);
-    if (has_opts) luaL_checktype(L, 2, LUA_TTABLE);
+    lu_lua__check_options(L, 2, 2, "", options);
     luaL_checktype(L, 3, LUA_TFUNCTION);
     lu_download_request req;
     lu_download_request_init(&req);
@@ -131,25 +172,21 @@ int lu_lua__download_volume(lua_State *L)
         req.max_size = (uint64_t)field_int(L, 2, "max_size", (lua_Integer)req.max_size, "options");
         if (lua_getfield(L, 2, "verify_signature") != LUA_TNIL) req.verify_signature = lua_toboolean(L, -1);
         lua_pop(L, 1);
-        if (lua_getfield(L, 2, "progress") != LUA_TNIL) luaL_checktype(L, -1, LUA_TFUNCTION);
+        int t = lua_getfield(L, 2, "progress");
+        luaL_argcheck(L, t == LUA_TNIL || t == LUA_TFUNCTION, 2, "options.progress must be a function");
         lua_pop(L, 1);
     }
     if (!file && url) {
         const char *slash = strrchr(url, '/');
         file = slash ? slash + 1 : url;
     }
-    if (!file) return luaL_error(L, "download_volume: entry needs 'file' or 'url'");
+    luaL_argcheck(L, file, 1, "entry needs 'file' or 'url'");
     if (!url) {
-        if (!base) return luaL_error(L, "download_volume: no URL for '%s': pass options.url or set game.http_url", name);
+        if (!base)
+            return luaL_argerror(L, 2, lua_pushfstring(L, "no URL for '%s': pass options.url or set game.http_url", name));
         size_t bl = strlen(base);
         lua_pushfstring(L, "%s%s%s", base, bl && base[bl - 1] == '/' ? "" : "/", file);
         url = lua_tostring(L, -1);
-    }
-    if (!st->ctx) {
-        lua_pushnil(L);
-        lua_pushliteral(L, "liveupdate is not initialized");
-        lua_pushinteger(L, LU_NOT_INITIALIZED);
-        return 3;
     }
     pending *p = lu_lua__pending_new(L, st, 3);
     snprintf(p->name, sizeof p->name, "%s", name);
@@ -166,8 +203,8 @@ int lu_lua__download_volume(lua_State *L)
     req.ud = p;
     int id;
     if (lu_download_start(st->ctx, &req, &id, &err) != LU_OK) {
-        lu_lua__pending_free(L, p);
-        return lu_lua__fail(L, &err);
+        lu_lua__pending_free(p);
+        return lu_lua__fail_err(L, &err);
     }
     lua_pushinteger(L, id);
     return 1;
@@ -176,21 +213,11 @@ int lu_lua__download_volume(lua_State *L)
 int lu_lua__cancel_download(lua_State *L)
 {
     state *st = lu_lua__state(L);
+    if (!st->ctx) return lu_lua__not_initialized(L);
     lua_Integer id = luaL_checkinteger(L, 1);
-    if (!st->ctx) {
-        lua_pushnil(L);
-        lua_pushliteral(L, "liveupdate is not initialized");
-        lua_pushinteger(L, LU_NOT_INITIALIZED);
-        return 3;
-    }
     lu_error err;
-    if (id <= 0 || id > 0x7fffffff) {
-        lua_pushnil(L);
-        lua_pushfstring(L, "no download %I in progress", id);
-        lua_pushinteger(L, LU_NOT_FOUND);
-        return 3;
-    }
-    if (lu_download_cancel(st->ctx, (int)id, &err) != LU_OK) return lu_lua__fail(L, &err);
+    if (id <= 0 || id > 0x7fffffff) return lu_lua__fail(L, LU_NOT_FOUND, "no download %I in progress", id);
+    if (lu_download_cancel(st->ctx, (int)id, &err) != LU_OK) return lu_lua__fail_err(L, &err);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -198,12 +225,12 @@ int lu_lua__cancel_download(lua_State *L)
 int lu_lua__get_downloads(lua_State *L)
 {
     state *st = lu_lua__state(L);
-    lua_newtable(L);
-    if (!st->ctx) return 1;
+    if (!st->ctx) return lu_lua__not_initialized(L);
     lu_download_info *d;
     size_t n;
     lu_error err;
-    if (lu_downloads_get(st->ctx, &d, &n, &err) != LU_OK) return lu_lua__fail(L, &err);
+    if (lu_downloads_get(st->ctx, &d, &n, &err) != LU_OK) return lu_lua__fail_err(L, &err);
+    lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
         lua_createtable(L, 0, 7);
         lu_lua__set_int(L, "handle", d[i].id);

@@ -22,7 +22,12 @@ int luaopen_liveupdate(lua_State *L);
 
 /* Makes the module (already opened in L) use `ctx` and the base manifest
  * `manifest` (may be NULL), which the host owns and frees after lua_close.
- * Returns 0, or -1 when the module is not open. */
+ * Requests still in flight from an earlier binding (or shutdown()) stay
+ * with the context that has them: it may deliver them later (their
+ * callbacks do not run) or drop them. After lua_close the host closes its
+ * context without calling lu_update on it again (the module's records of
+ * its requests are freed with the Lua state). Returns 0, or -1 when the
+ * module is not open. */
 int lu_lua_use_context(lua_State *L, lu_context *ctx, const lu_manifest *manifest);
 
 /* Points the update manager's event and version-compare hooks of `cfg` at

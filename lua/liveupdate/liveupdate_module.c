@@ -16,7 +16,7 @@
  *   load_resource(path) -> string | nil, message, status
  *   list(prefix[, mount]) -> {path, ...} | nil, message, status
  *   get_startup_report() -> {{name, uri, action, status, message}, ...}
- *   shutdown() -> true
+ *   shutdown() -> true (callbacks of requests in flight never run)
  *   get_volumes_for(proxy) -> catalog entries of the volumes holding what
  *       the proxy (and its nested proxies) misses: {name, file, size,
  *       sha256, version, priority}
@@ -24,14 +24,18 @@
  *   volume_path(file) -> <save>/volumes/<file> | nil, message, status
  *   download_volume, cancel_download, get_downloads: liveupdate_download.c
  *   get_update_manager: liveupdate_update.c
- *   LIVEUPDATE_* status constants.
+ *   LIVEUPDATE_* status constants; _VERSION = "liveupdate <LU_VERSION_STR>".
  *
  * Two error channels, as in Lua's own libraries: a caller's mistake (wrong
  * argument type, negative priority, reserved or malformed name, missing
- * callback) raises a Lua error, with Defold's wording where Defold has one;
- * a failure of the environment returns a status (and a message), or nil,
- * message, status. Before init (or a host's lu_lua_use_context) every call
- * reports LIVEUPDATE_NOT_INITIALIZED.
+ * callback, unknown option) raises "bad argument #n to 'f' (...)", with
+ * Defold's wording inside where Defold has one; a failure of the
+ * environment returns a status (and a message), or nil, message, status.
+ * Without a context (before init or a host's lu_lua_use_context, after
+ * shutdown) every function but init answers nil, message,
+ * LIVEUPDATE_NOT_INITIALIZED before looking at its arguments; add_mount and
+ * remove_mount, whose Defold shape is a status number, answer
+ * LIVEUPDATE_NOT_INITIALIZED, message (docs/LUA_API.md has the table).
  *
  * The module's state is one userdata kept as an upvalue of every function
  * and in the registry (for hosts); require creates no globals.
@@ -48,86 +52,17 @@
 #include "liveupdate_lua.h"
 #include "liveupdate_state.h"
 
-state *lu_lua__state(lua_State *L)
-{
-    return (state *)lua_touserdata(L, lua_upvalueindex(1));
-}
-
-
-static int not_initialized(lua_State *L)
-{
-    lua_pushnil(L);
-    lua_pushliteral(L, "liveupdate is not initialized: call liveupdate.init{...} first");
-    lua_pushinteger(L, LU_NOT_INITIALIZED);
-    return 3;
-}
-
-int lu_lua__fail(lua_State *L, const lu_error *err)
-{
-    lua_pushnil(L);
-    lua_pushstring(L, err->message);
-    lua_pushinteger(L, err->status);
-    return 3;
-}
-
-
-void lu_lua__pending_free(lua_State *L, pending *p)
-{
-    *p->prev = p->next;
-    if (p->next) p->next->prev = p->prev;
-    luaL_unref(L, LUA_REGISTRYINDEX, p->cb_ref);
-    luaL_unref(L, LUA_REGISTRYINDEX, p->self_ref);
-    luaL_unref(L, LUA_REGISTRYINDEX, p->progress_ref);
-    free(p);
-}
-
-
-pending *lu_lua__pending_new(lua_State *L, state *st, int cb_idx)
-{
-    pending *p = calloc(1, sizeof *p);
-    if (!p) {
-        luaL_error(L, "out of memory");
-        return NULL;
-    }
-    p->st = st;
-    p->progress_ref = LUA_NOREF;
-    lua_pushvalue(L, cb_idx);
-    p->cb_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, st->self_ref);
-    p->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    p->next = st->pending;
-    p->prev = &st->pending;
-    if (st->pending) st->pending->prev = &p->next;
-    st->pending = p;
-    return p;
-}
-
-void lu_lua__call(state *st, int fn_ref, int self_ref, int nargs)
-{
-    lua_State *L = st->L;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, fn_ref);
-    lua_insert(L, -nargs - 1);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, self_ref);
-    lua_insert(L, -nargs - 1);
-    /* While the callback runs, `self` is the one it was registered with, so
-     * calls it makes (add_mount, msg.post in lurun) act for that script. */
-    int outer_self = st->self_ref;
-    st->self_ref = self_ref;
-    int rc = lua_pcall(L, nargs + 1, 0, 0);
-    st->self_ref = outer_self;
-    if (rc != LUA_OK) {
-        if (st->error_ref == LUA_NOREF) st->error_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-        else lua_pop(L, 1);
-    }
-}
-
-/* Closes an owned context; undelivered callbacks are dropped with it. */
+/* Lets go of the context: closes it when owned (its undelivered requests
+ * are dropped with it, so their records are freed); the records of a
+ * context the host keeps are only marked dead and wait for it. */
 static void state_close(lua_State *L, state *st)
 {
     if (st->owns_manifest) lu_manifest_free(st->manifest);
     st->manifest = NULL;
     st->owns_manifest = 0;
-    if (st->owned) lu_context_close(st->ctx);
+    lu_context *dropped = st->owned ? st->ctx : NULL;
+    if (dropped) lu_context_close(dropped);
+    lu_lua__pending_release(st, dropped);
     st->ctx = NULL;
     st->owned = 0;
     free(st->http_url);
@@ -141,13 +76,15 @@ static void state_close(lua_State *L, state *st)
     luaL_unref(L, LUA_REGISTRYINDEX, st->um_compare);
     st->um_compare = LUA_NOREF;
     st->restart_requested = false;
-    while (st->pending) lu_lua__pending_free(L, st->pending);
 }
 
 static int state_gc(lua_State *L)
 {
     state *st = luaL_checkudata(L, 1, STATE_KEY);
     state_close(L, st);
+    /* The Lua world ends: the host closes its context next without
+     * updating it (liveupdate_lua.h), so no record is delivered any more. */
+    lu_lua__pending_free_all(st);
     luaL_unref(L, LUA_REGISTRYINDEX, st->self_ref);
     st->self_ref = LUA_NOREF;
     return 0;
@@ -155,55 +92,79 @@ static int state_gc(lua_State *L)
 
 /* ---- mounts --------------------------------------------------------- */
 
+typedef struct mount_done {
+    state *st;
+    int cb, self;
+    const char *name, *uri;
+    const lu_error *err;
+} mount_done;
+
+/* Runs the add_mount callback (inside lu_lua__protected). */
+static int mount_done_body(lua_State *L)
+{
+    const mount_done *d = lua_touserdata(L, 1);
+    lua_pushstring(L, d->name);
+    lua_pushstring(L, d->uri);
+    lua_pushinteger(L, d->err->status);
+    if (d->err->status == LU_OK) lua_pushnil(L);
+    else lua_pushstring(L, d->err->message);
+    lu_lua__call(d->st, d->cb, d->self, 4);
+    return 0;
+}
+
+/* The context delivers an add_mount (from lu_update): the record is freed
+ * here; a dead one runs no Lua. */
 static void on_mount_done(void *ud, const char *name, const char *uri, const lu_error *err)
 {
     pending *p = ud;
-    state *st = p->st;
-    lua_State *L = st->L;
-    lua_pushstring(L, name);
-    lua_pushstring(L, uri);
-    lua_pushinteger(L, err->status);
-    if (err->status == LU_OK) lua_pushnil(L);
-    else lua_pushstring(L, err->message);
-    int cb = p->cb_ref, self = p->self_ref;
+    mount_done d = {p->st, p->cb_ref, p->self_ref, name, uri, err};
+    bool live = !p->dead;
     p->cb_ref = p->self_ref = LUA_NOREF;
-    lu_lua__pending_free(L, p);
-    lu_lua__call(st, cb, self, 4);
-    luaL_unref(L, LUA_REGISTRYINDEX, cb);
-    luaL_unref(L, LUA_REGISTRYINDEX, self);
+    lu_lua__pending_free(p);
+    if (live) lu_lua__protected(d.st, mount_done_body, &d);
+    luaL_unref(d.st->L, LUA_REGISTRYINDEX, d.cb);
+    luaL_unref(d.st->L, LUA_REGISTRYINDEX, d.self);
 }
 
-static void check_name(lua_State *L, const char *name)
+static void check_name(lua_State *L, int arg, const char *name)
 {
     lu_error err;
-    if (lu_mount_name_check(name, &err) != LU_OK) luaL_error(L, "%s", err.message);
+    if (lu_mount_name_check(name, &err) != LU_OK) luaL_argerror(L, arg, err.message);
+}
+
+/* add_mount and remove_mount answer a status number (Defold's shape), so
+ * before init they answer the number, then the message. */
+static int not_initialized_status(lua_State *L)
+{
+    lua_pushinteger(L, LU_NOT_INITIALIZED);
+    lua_pushliteral(L, LU_LUA_NOT_INITIALIZED_MSG);
+    return 2;
 }
 
 static int l_add_mount(lua_State *L)
 {
+    static const char *const options[] = {"replace", NULL};
     state *st = lu_lua__state(L);
+    if (!st->ctx) return not_initialized_status(L);
     const char *name = luaL_checkstring(L, 1);
-    const char *uri = luaL_checkstring(L, 2);
+    luaL_checkstring(L, 2);
     lua_Integer prio = luaL_checkinteger(L, 3);
-    if (prio < 0) return luaL_error(L, "Priority needs to be a positive number: %d", (int)prio);
-    if (prio > 0x7fffffff) return luaL_error(L, "Priority is too large: %I", prio);
-    if (name[0] == '_') return luaL_error(L, "Name must not start with '_': %s", name);
-    check_name(L, name);
+    luaL_argcheck(L, prio >= 0, 3, lua_pushfstring(L, "Priority needs to be a positive number: %d", (int)prio));
+    luaL_argcheck(L, prio <= 0x7fffffff, 3, lua_pushfstring(L, "Priority is too large: %I", prio));
+    luaL_argcheck(L, name[0] != '_', 1, lua_pushfstring(L, "Name must not start with '_': %s", name));
+    check_name(L, 1, name);
     luaL_checktype(L, 4, LUA_TFUNCTION);
+    lu_lua__check_options(L, 5, 5, "", options);
+    const char *uri = lua_tostring(L, 2);
     unsigned flags = 0;
     if (!lua_isnoneornil(L, 5)) {
-        luaL_checktype(L, 5, LUA_TTABLE);
         if (lua_getfield(L, 5, "replace") != LUA_TNIL && lua_toboolean(L, -1)) flags |= LU_MOUNT_REPLACE;
         lua_pop(L, 1);
-    }
-    if (!st->ctx) {
-        lua_pushinteger(L, LU_NOT_INITIALIZED);
-        return 1;
     }
     pending *p = lu_lua__pending_new(L, st, 4);
     lu_error err;
     lu_status s = lu_mount_add_async(st->ctx, name, uri, (int)prio, flags, on_mount_done, p, &err);
-    if (s != LU_OK) lu_lua__pending_free(L, p);
+    if (s != LU_OK) lu_lua__pending_free(p);
     lua_pushinteger(L, s);
     return 1;
 }
@@ -211,14 +172,10 @@ static int l_add_mount(lua_State *L)
 static int l_remove_mount(lua_State *L)
 {
     state *st = lu_lua__state(L);
+    if (!st->ctx) return not_initialized_status(L);
     const char *name = luaL_checkstring(L, 1);
-    if (name[0] == '_') return luaL_error(L, "Cannot remove base mounts: %s", name);
-    check_name(L, name);
-    if (!st->ctx) {
-        lua_pushinteger(L, LU_NOT_INITIALIZED);
-        lua_pushliteral(L, "liveupdate is not initialized");
-        return 2;
-    }
+    luaL_argcheck(L, name[0] != '_', 1, lua_pushfstring(L, "Cannot remove base mounts: %s", name));
+    check_name(L, 1, name);
     lu_error err;
     lu_status s = lu_mount_remove(st->ctx, name, &err);
     lua_pushinteger(L, s);
@@ -230,11 +187,11 @@ static int l_remove_mount(lua_State *L)
 static int l_get_mounts(lua_State *L)
 {
     state *st = lu_lua__state(L);
-    if (!st->ctx) return not_initialized(L);
+    if (!st->ctx) return lu_lua__not_initialized(L);
     lu_mount_info *m;
     size_t n;
     lu_error err;
-    if (lu_mounts_get(st->ctx, &m, &n, &err) != LU_OK) return lu_lua__fail(L, &err);
+    if (lu_mounts_get(st->ctx, &m, &n, &err) != LU_OK) return lu_lua__fail_err(L, &err);
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
         lua_createtable(L, 0, 3);
@@ -251,11 +208,12 @@ static int l_get_mounts(lua_State *L)
 static int l_is_built_with_excluded_files(lua_State *L)
 {
     state *st = lu_lua__state(L);
+    if (!st->ctx) return lu_lua__not_initialized(L);
     int excluded = 0;
     void *data;
     size_t size;
     lu_error err;
-    if (st->ctx && lu_read_from(st->ctx, LU_BASE_MOUNT, "/liveupdate.manifest.json", &data, &size, &err) == LU_OK) {
+    if (lu_read_from(st->ctx, LU_BASE_MOUNT, "/liveupdate.manifest.json", &data, &size, &err) == LU_OK) {
         lu_manifest *m;
         if (lu_manifest_parse(data, size, &m, &err) == LU_OK) {
             for (size_t i = 0; i < m->nproxies; i++) excluded |= m->proxies[i].excluded;
@@ -297,15 +255,15 @@ static void push_volume(lua_State *L, const lu_manifest_volume *v)
 static int l_get_volumes_for(lua_State *L)
 {
     state *st = lu_lua__state(L);
+    if (!st->ctx) return lu_lua__not_initialized(L);
     const char *proxy = luaL_checkstring(L, 1);
-    if (!st->ctx) return not_initialized(L);
     const lu_manifest *m = st->manifest;
-    if (!m || !lu_manifest_find_proxy(m, proxy))
-        return luaL_error(L, "liveupdate.get_volumes_for: no collection proxy '%s' in the manifest", proxy);
+    luaL_argcheck(L, m && lu_manifest_find_proxy(m, proxy), 1,
+                  lua_pushfstring(L, "no collection proxy '%s' in the manifest", proxy));
     char **missing;
     size_t n;
     lu_error err;
-    if (lu_manifest_missing(st->ctx, m, proxy, 1, &missing, &n, &err) != LU_OK) return lu_lua__fail(L, &err);
+    if (lu_manifest_missing(st->ctx, m, proxy, 1, &missing, &n, &err) != LU_OK) return lu_lua__fail_err(L, &err);
     lua_newtable(L);
     lua_Integer k = 1;
     for (size_t v = 0; v < m->nvolumes; v++) {
@@ -327,7 +285,7 @@ static int l_get_volumes_for(lua_State *L)
 static int l_get_catalog(lua_State *L)
 {
     state *st = lu_lua__state(L);
-    if (!st->ctx) return not_initialized(L);
+    if (!st->ctx) return lu_lua__not_initialized(L);
     lua_newtable(L);
     for (size_t v = 0; st->manifest && v < st->manifest->nvolumes; v++) {
         push_volume(L, &st->manifest->volumes[v]);
@@ -339,11 +297,11 @@ static int l_get_catalog(lua_State *L)
 static int l_volume_path(lua_State *L)
 {
     state *st = lu_lua__state(L);
+    if (!st->ctx) return lu_lua__not_initialized(L);
     const char *file = luaL_checkstring(L, 1);
-    if (!st->ctx) return not_initialized(L);
     char path[4096];
     lu_error err;
-    if (lu_volume_path(st->ctx, file, path, sizeof path, &err) != LU_OK) return lu_lua__fail(L, &err);
+    if (lu_volume_path(st->ctx, file, path, sizeof path, &err) != LU_OK) return lu_lua__fail_err(L, &err);
     lua_pushstring(L, path);
     return 1;
 }
@@ -355,7 +313,7 @@ static const char *opt_string(lua_State *L, const char *key)
     lua_getfield(L, 1, key);
     const char *s = lua_isnil(L, -1) ? NULL : lua_tostring(L, -1);
     if (!lua_isnil(L, -1) && !lua_isstring(L, -1))
-        luaL_error(L, "init: option '%s' must be a string", key);
+        luaL_argerror(L, 1, lua_pushfstring(L, "option '%s' must be a string", key));
     lua_pop(L, 1);   /* the table keeps the string alive */
     return s;
 }
@@ -365,22 +323,15 @@ static int l_init(lua_State *L)
     static const char *const known[] = {"save_dir", "base", "builtin", "mount_on_start", "max_uncompressed",
                                         "prune_stale", "minimum_version", "public_key", "ca_file",
                                         "http_url", "max_downloads", "update", NULL};
+    static const char *const update_known[] = {"url", "local_version", "head_url", "version_header",
+                                               "head_volume", NULL};
     state *st = lu_lua__state(L);
     luaL_checktype(L, 1, LUA_TTABLE);
-    lua_pushnil(L);
-    while (lua_next(L, 1)) {
-        lua_pop(L, 1);
-        int ok = 0;
-        for (int i = 0; known[i] && lua_type(L, -1) == LUA_TSTRING; i++)
-            ok |= strcmp(known[i], lua_tostring(L, -1)) == 0;
-        if (!ok) return luaL_error(L, "init: unknown option '%s'", luaL_tolstring(L, -1, NULL));
-    }
-    if (st->ctx) {
-        lua_pushnil(L);
-        lua_pushliteral(L, "liveupdate is already initialized; call shutdown() first");
-        lua_pushinteger(L, LU_INVAL);
-        return 3;
-    }
+    lu_lua__check_options(L, 1, 1, "", known);
+    lua_getfield(L, 1, "update");
+    lu_lua__check_options(L, -1, 1, "update.", update_known);
+    lua_pop(L, 1);
+    if (st->ctx) return lu_lua__fail(L, LU_INVAL, "liveupdate is already initialized; call shutdown() first");
     lu_config cfg;
     lu_config_init(&cfg);
     cfg.save_dir = opt_string(L, "save_dir");
@@ -390,52 +341,54 @@ static int l_init(lua_State *L)
     lua_pop(L, 1);
     if (lua_getfield(L, 1, "max_uncompressed") != LUA_TNIL) {
         lua_Integer n = lua_tointeger(L, -1);
-        if (!lua_isinteger(L, -1) || n <= 0) return luaL_error(L, "init: max_uncompressed must be a positive integer");
+        if (!lua_isinteger(L, -1) || n <= 0) return luaL_argerror(L, 1, "option 'max_uncompressed' must be a positive integer");
         cfg.max_uncompressed = (uint64_t)n;
     }
     lua_pop(L, 1);
     if (lua_getfield(L, 1, "prune_stale") != LUA_TNIL) cfg.prune_stale = lua_toboolean(L, -1);
     lua_pop(L, 1);
     if (lua_getfield(L, 1, "minimum_version") != LUA_TNIL) {
-        if (!lua_isinteger(L, -1)) return luaL_error(L, "init: minimum_version must be an integer");
+        if (!lua_isinteger(L, -1)) return luaL_argerror(L, 1, "option 'minimum_version' must be an integer");
         cfg.minimum_version = lua_tointeger(L, -1);
     }
     lua_pop(L, 1);
     if (lua_getfield(L, 1, "max_downloads") != LUA_TNIL) {
         if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 || lua_tointeger(L, -1) > 64)
-            return luaL_error(L, "init: max_downloads must be an integer from 1 to 64");
+            return luaL_argerror(L, 1, "option 'max_downloads' must be an integer from 1 to 64");
         cfg.max_downloads = (int)lua_tointeger(L, -1);
     }
     lua_pop(L, 1);
     cfg.ca_file = opt_string(L, "ca_file");
     const char *http_url = opt_string(L, "http_url");
+    static const char *const keys[] = {"url", "local_version", "head_url", "version_header", "head_volume"};
+    const char *vals[5] = {NULL};
+    if (lua_getfield(L, 1, "update") != LUA_TNIL) {   /* checked before the context opens */
+        for (int i = 0; i < 5; i++) {   /* the update table keeps the strings alive */
+            int t = lua_getfield(L, -1, keys[i]);
+            if (t != LUA_TNIL && t != LUA_TSTRING)
+                return luaL_argerror(L, 1, lua_pushfstring(L, "option 'update.%s' must be a string", keys[i]));
+            vals[i] = lua_tostring(L, -1);
+            lua_pop(L, 1);
+        }
+    }
+    bool has_update = !lua_isnil(L, -1);
+    lua_pop(L, 1);
     lu_error err;
     unsigned char key[32];
     const char *pk = opt_string(L, "public_key");
     if (pk) {
-        if (lu_public_key_parse(pk, key, &err) != LU_OK) return lu_lua__fail(L, &err);
+        if (lu_public_key_parse(pk, key, &err) != LU_OK) return lu_lua__fail_err(L, &err);
         cfg.public_key = key;
     }
     lu_context *ctx;
-    if (lu_context_open(&cfg, &ctx, &err) != LU_OK) return lu_lua__fail(L, &err);
+    if (lu_context_open(&cfg, &ctx, &err) != LU_OK) return lu_lua__fail_err(L, &err);
     if (http_url && !(st->http_url = strdup(http_url))) {
         lu_context_close(ctx);
-        return luaL_error(L, "out of memory");
+        return lu_lua__fail(L, LU_MEM_ERROR, "out of memory");
     }
-    if (lua_getfield(L, 1, "update") != LUA_TNIL) {
+    if (has_update) {
         lu_updater_config ucfg;
         lu_updater_config_init(&ucfg);
-        if (!lua_istable(L, -1)) {
-            lu_context_close(ctx);
-            return luaL_error(L, "init: option 'update' must be a table {url=, local_version=}");
-        }
-        static const char *const keys[] = {"url", "local_version", "head_url", "version_header", "head_volume"};
-        const char *vals[5];
-        for (int i = 0; i < 5; i++) {   /* the update table keeps the strings alive */
-            lua_getfield(L, -1, keys[i]);
-            vals[i] = lua_tostring(L, -1);
-            lua_pop(L, 1);
-        }
         ucfg.url = vals[0];
         if (vals[1]) ucfg.local_version = vals[1];
         ucfg.head_url = vals[2];
@@ -445,10 +398,11 @@ static int l_init(lua_State *L)
         lu_status us = lu_updater_open(ctx, &ucfg, &err);
         if (us != LU_OK) {
             lu_context_close(ctx);
-            return lu_lua__fail(L, &err);
+            free(st->http_url);
+            st->http_url = NULL;
+            return lu_lua__fail_err(L, &err);
         }
     }
-    lua_pop(L, 1);
     st->ctx = ctx;
     st->owned = 1;
     load_base_manifest(st);
@@ -459,6 +413,7 @@ static int l_init(lua_State *L)
 static int l_shutdown(lua_State *L)
 {
     state *st = lu_lua__state(L);
+    if (!st->ctx) return lu_lua__not_initialized(L);
     state_close(L, st);
     lua_pushboolean(L, 1);
     return 1;
@@ -467,12 +422,14 @@ static int l_shutdown(lua_State *L)
 static int l_poll(lua_State *L)
 {
     state *st = lu_lua__state(L);
-    if (!st->ctx) {
-        lua_pushinteger(L, 0);
-        return 1;
-    }
+    if (!st->ctx) return lu_lua__not_initialized(L);
     int ran = lu_update(st->ctx);
     lu_lua__deliver_update_events(st);
+    if (st->lost_error[0]) {
+        lua_pushstring(L, st->lost_error);
+        st->lost_error[0] = '\0';
+        return lua_error(L);
+    }
     if (st->error_ref != LUA_NOREF) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, st->error_ref);
         luaL_unref(L, LUA_REGISTRYINDEX, st->error_ref);
@@ -486,7 +443,7 @@ static int l_poll(lua_State *L)
 static int l_get_startup_report(lua_State *L)
 {
     state *st = lu_lua__state(L);
-    if (!st->ctx) return not_initialized(L);
+    if (!st->ctx) return lu_lua__not_initialized(L);
     size_t n = lu_startup_report_count(st->ctx);
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
@@ -508,8 +465,8 @@ static int l_get_startup_report(lua_State *L)
 static int l_exists(lua_State *L)
 {
     state *st = lu_lua__state(L);
+    if (!st->ctx) return lu_lua__not_initialized(L);
     const char *path = luaL_checkstring(L, 1);
-    if (!st->ctx) return not_initialized(L);
     lua_pushboolean(L, lu_exists(st->ctx, path));
     return 1;
 }
@@ -517,8 +474,8 @@ static int l_exists(lua_State *L)
 static int l_which(lua_State *L)
 {
     state *st = lu_lua__state(L);
+    if (!st->ctx) return lu_lua__not_initialized(L);
     const char *path = luaL_checkstring(L, 1);
-    if (!st->ctx) return not_initialized(L);
     lu_stat_info si;
     lu_error err;
     if (lu_stat(st->ctx, path, &si, &err) == LU_OK) lua_pushstring(L, si.mount);
@@ -529,12 +486,12 @@ static int l_which(lua_State *L)
 static int l_load_resource(lua_State *L)
 {
     state *st = lu_lua__state(L);
+    if (!st->ctx) return lu_lua__not_initialized(L);
     const char *path = luaL_checkstring(L, 1);
-    if (!st->ctx) return not_initialized(L);
     void *data;
     size_t size;
     lu_error err;
-    if (lu_read(st->ctx, path, &data, &size, &err) != LU_OK) return lu_lua__fail(L, &err);
+    if (lu_read(st->ctx, path, &data, &size, &err) != LU_OK) return lu_lua__fail_err(L, &err);
     lua_pushlstring(L, data, size);
     lu_free(st->ctx, data);
     return 1;
@@ -543,13 +500,13 @@ static int l_load_resource(lua_State *L)
 static int l_list(lua_State *L)
 {
     state *st = lu_lua__state(L);
+    if (!st->ctx) return lu_lua__not_initialized(L);
     const char *prefix = luaL_optstring(L, 1, "/");
     const char *mount = luaL_optstring(L, 2, NULL);
-    if (!st->ctx) return not_initialized(L);
     char **paths;
     size_t n;
     lu_error err;
-    if (lu_list_paths(st->ctx, prefix, mount, &paths, &n, &err) != LU_OK) return lu_lua__fail(L, &err);
+    if (lu_list_paths(st->ctx, prefix, mount, &paths, &n, &err) != LU_OK) return lu_lua__fail_err(L, &err);
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
         lua_pushstring(L, paths[i]);
@@ -653,6 +610,8 @@ int luaopen_liveupdate(lua_State *L)
         lua_pushinteger(L, constants[i].value);
         lua_setfield(L, -2, constants[i].name);
     }
+    lua_pushliteral(L, "liveupdate " LU_VERSION_STR);
+    lua_setfield(L, -2, "_VERSION");
     lua_remove(L, -2);
     return 1;
 }

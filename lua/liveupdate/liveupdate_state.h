@@ -1,6 +1,8 @@
-/* liveupdate_state.h -- the Lua module's state, shared by its files
- * (liveupdate_module.c: mounts, lookups, init; liveupdate_download.c:
- * download_volume). Not a public header: hosts use liveupdate_lua.h.
+/* liveupdate_state.h -- the Lua module's state and the helpers its files
+ * share (liveupdate_state.c, a leaf: the other files call it, it calls
+ * none of them; liveupdate_module.c: mounts, lookups, init;
+ * liveupdate_download.c: download_volume; liveupdate_update.c: the update
+ * manager). Not a public header: hosts use liveupdate_lua.h.
  */
 #ifndef LIVEUPDATE_STATE_H
 #define LIVEUPDATE_STATE_H
@@ -29,12 +31,22 @@ typedef struct state {
      * undelivered results of each event kind (Lua arrays), the compare hook */
     int um_handler[3], um_self[3], um_result[3], um_compare;
     bool restart_requested; /* apply_update() ran: the host restarts the scripts */
+    char lost_error[200];   /* a callback that could not even start (out of
+                               memory): poll() raises this when non-empty */
 } state;
 
-/* A callback waiting for an asynchronous result (add_mount, download). */
+/* A callback waiting for an asynchronous result (add_mount, download).
+ * The record is the `ud` of a request of context `ctx`, so it belongs to
+ * that context: it lives until the context delivers it (the completion
+ * frees it) or drops it (closing an owned context frees its records; the
+ * state's __gc frees the rest, as the Lua world ends). Re-binding the
+ * module or shutdown() only marks a record dead: its Lua references are
+ * released and its completion runs no Lua. */
 struct pending {
-    pending *next, **prev;
+    pending *next, **prev;   /* in st->pending, live and dead alike */
     state *st;
+    lu_context *ctx;         /* the context the request was made on */
+    bool dead;               /* the module moved on: deliver nothing */
     int cb_ref, self_ref, progress_ref;
     char name[LU_NAME_MAX + 1];   /* download: the mount to create */
     char uri[300];
@@ -61,23 +73,56 @@ static inline void lu_lua__set_bool(lua_State *L, const char *k, int v)
     lua_setfield(L, -2, k);
 }
 
+#define LU_LUA_NOT_INITIALIZED_MSG "liveupdate is not initialized: call liveupdate.init{...} first"
+
 /* The state, from upvalue 1 of a module function. */
 state *lu_lua__state(lua_State *L);
 
-/* Pushes nil, err->message, err->status; returns 3. */
-int lu_lua__fail(lua_State *L, const lu_error *err);
+/* The runtime-failure answer: pushes nil, the formatted message and
+ * `status`; returns 3. Raises only on out-of-memory. */
+int lu_lua__fail(lua_State *L, lu_status status, const char *fmt, ...);
 
-/* A pending record for the function at `cb_idx` and the current self,
- * linked into st->pending. Raises a Lua error when out of memory. */
+/* lu_lua__fail with err's status and message. */
+int lu_lua__fail_err(lua_State *L, const lu_error *err);
+
+/* nil, "liveupdate is not initialized...", LIVEUPDATE_NOT_INITIALIZED. */
+int lu_lua__not_initialized(lua_State *L);
+
+/* Checks that every key of the option table at stack index `idx` (argument
+ * `arg` of the function, or a table inside it) is one of `known`
+ * (NULL-terminated); raises "bad argument #arg to 'fn' (unknown option
+ * '<prefix><key>')" otherwise, or when the value is not a table. Accepts
+ * nil/none (no options). */
+void lu_lua__check_options(lua_State *L, int idx, int arg, const char *prefix, const char *const known[]);
+
+/* A pending record of context st->ctx for the function at `cb_idx` and the
+ * current self, linked into st->pending. Raises a Lua error when out of
+ * memory. */
 pending *lu_lua__pending_new(lua_State *L, state *st, int cb_idx);
 
-/* Unlinks and frees `p` with its references. */
-void lu_lua__pending_free(lua_State *L, pending *p);
+/* Unlinks and frees `p` with its references. Never raises. */
+void lu_lua__pending_free(pending *p);
+
+/* The module lets go of its records: those of `dropped` (a context just
+ * closed, which delivers nothing any more; may be NULL) are freed, the
+ * others are marked dead and wait for their context. Never raises. */
+void lu_lua__pending_release(state *st, lu_context *dropped);
+
+/* Frees every record (the state is being collected). Never raises. */
+void lu_lua__pending_free_all(state *st);
 
 /* Calls the function `fn_ref` with self `self_ref` and the `nargs` values
  * on top of st->L's stack (popped); `self` is current during the call. An
- * error is kept for poll() to raise. */
+ * error is kept for poll() to raise. May raise on out-of-memory only: run
+ * it from a Lua C function or inside lu_lua__protected. */
 void lu_lua__call(state *st, int fn_ref, int self_ref, int nargs);
+
+/* Runs `body` (a lua_CFunction getting `ud` as light userdata argument 1)
+ * in protected mode on st->L: for completions the library runs from
+ * lu_update, so no Lua error ever unwinds through library code. An error
+ * of `body` itself (out of memory) is kept in st->lost_error for poll().
+ * Never raises. */
+void lu_lua__protected(state *st, lua_CFunction body, void *ud);
 
 /* liveupdate_update.c: the manager's table; runs results waiting for a
  * handler; fills the event and compare hooks of an updater config. */

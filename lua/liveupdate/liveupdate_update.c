@@ -16,6 +16,10 @@
  *   um.last_rollback -> {version, reason} | nil
  *   um.version -> the content version in use
  *
+ * Every method answers nil, message, LIVEUPDATE_NOT_INITIALIZED once the
+ * module has no context (after shutdown()), before looking at its
+ * arguments.
+ *
  * Events that happened before a handler was registered (a start-up check in
  * sync mode, a failure) are delivered in order from the next poll() after
  * the handler is set: a script loses none by registering late.
@@ -68,11 +72,18 @@ static void deliver(state *st, int i)
     lua_pop(L, 1);
 }
 
-/* Queues the event's result for its handler, then delivers. */
-static void on_event(void *ud, const lu_updater_event *ev)
+typedef struct event_args {
+    state *st;
+    const lu_updater_event *ev;
+} event_args;
+
+/* Queues the event's result for its handler, then delivers (inside
+ * lu_lua__protected: the updater runs this from lu_update). */
+static int event_body(lua_State *L)
 {
-    state *st = ud;
-    lua_State *L = st->L;
+    const event_args *a = lua_touserdata(L, 1);
+    state *st = a->st;
+    const lu_updater_event *ev = a->ev;
     int i = kind_index(ev->kind);
     if (st->um_result[i] == LUA_NOREF) {
         lua_newtable(L);
@@ -83,6 +94,13 @@ static void on_event(void *ud, const lu_updater_event *ev)
     lua_rawseti(L, -2, luaL_len(L, -2) + 1);
     lua_pop(L, 1);
     deliver(st, i);
+    return 0;
+}
+
+static void on_event(void *ud, const lu_updater_event *ev)
+{
+    event_args a = {ud, ev};
+    lu_lua__protected(a.st, event_body, &a);
 }
 
 void lu_lua__update_failed(state *st, lu_status status, const char *message)
@@ -96,23 +114,36 @@ void lu_lua__deliver_update_events(state *st)
     for (int i = 0; i < EV_COUNT; i++) deliver(st, i);
 }
 
-static int compare_with_lua(void *ud, const char *a, const char *b)
+typedef struct compare_args {
+    state *st;
+    const char *a, *b;
+    int result;
+} compare_args;
+
+/* Runs the script's compare (inside lu_lua__protected). */
+static int compare_body(lua_State *L)
 {
-    state *st = ud;
-    lua_State *L = st->L;
-    if (st->um_compare == LUA_NOREF) return lu_version_compare(a, b);
+    compare_args *c = lua_touserdata(L, 1);
+    state *st = c->st;
     lua_rawgeti(L, LUA_REGISTRYINDEX, st->um_compare);
-    lua_pushstring(L, a);
-    lua_pushstring(L, b);
+    lua_pushstring(L, c->a);
+    lua_pushstring(L, c->b);
     if (lua_pcall(L, 2, 1, 0) != LUA_OK) {   /* kept for poll() to raise; compare as usual */
         if (st->error_ref == LUA_NOREF) st->error_ref = luaL_ref(L, LUA_REGISTRYINDEX);
         else lua_pop(L, 1);
-        return lu_version_compare(a, b);
+        return 0;
     }
-    int r = lua_isnumber(L, -1) ? (lua_tonumber(L, -1) < 0 ? -1 : lua_tonumber(L, -1) > 0 ? 1 : 0)
-                                : lu_version_compare(a, b);
+    if (lua_isnumber(L, -1)) c->result = lua_tonumber(L, -1) < 0 ? -1 : lua_tonumber(L, -1) > 0 ? 1 : 0;
     lua_pop(L, 1);
-    return r;
+    return 0;
+}
+
+static int compare_with_lua(void *ud, const char *a, const char *b)
+{
+    state *st = ud;
+    compare_args c = {st, a, b, 2};
+    if (st->um_compare != LUA_NOREF) lu_lua__protected(st, compare_body, &c);
+    return c.result != 2 ? c.result : lu_version_compare(a, b);
 }
 
 void lu_lua__updater_hooks(state *st, lu_updater_config *cfg)
@@ -123,16 +154,10 @@ void lu_lua__updater_hooks(state *st, lu_updater_config *cfg)
     cfg->compare_ud = st;
 }
 
-static state *um_state(lua_State *L)
-{
-    state *st = lu_lua__state(L);
-    if (!st->ctx) luaL_error(L, "liveupdate is not initialized");
-    return st;
-}
-
 static int set_handler(lua_State *L, int i)
 {
     state *st = lu_lua__state(L);
+    if (!st->ctx) return lu_lua__not_initialized(L);
     luaL_checktype(L, 1, LUA_TFUNCTION);
     luaL_unref(L, LUA_REGISTRYINDEX, st->um_handler[i]);
     luaL_unref(L, LUA_REGISTRYINDEX, st->um_self[i]);
@@ -149,21 +174,23 @@ static int l_on_failed(lua_State *L) { return set_handler(L, EV_FAILED); }
 
 static int ok_or_fail(lua_State *L, lu_status s, const lu_error *err)
 {
-    if (s != LU_OK) return lu_lua__fail(L, err);
+    if (s != LU_OK) return lu_lua__fail_err(L, err);
     lua_pushboolean(L, 1);
     return 1;
 }
 
 static int l_check(lua_State *L)
 {
-    state *st = um_state(L);
+    state *st = lu_lua__state(L);
+    if (!st->ctx) return lu_lua__not_initialized(L);
     lu_error err;
     return ok_or_fail(L, lu_updater_check(st->ctx, &err), &err);
 }
 
 static int l_apply(lua_State *L)
 {
-    state *st = um_state(L);
+    state *st = lu_lua__state(L);
+    if (!st->ctx) return lu_lua__not_initialized(L);
     lu_error err;
     lu_status s = lu_updater_apply(st->ctx, &err);
     if (s == LU_OK) st->restart_requested = true;
@@ -172,7 +199,8 @@ static int l_apply(lua_State *L)
 
 static int l_confirm(lua_State *L)
 {
-    state *st = um_state(L);
+    state *st = lu_lua__state(L);
+    if (!st->ctx) return lu_lua__not_initialized(L);
     lu_error err;
     return ok_or_fail(L, lu_updater_confirm(st->ctx, &err), &err);
 }
@@ -180,6 +208,7 @@ static int l_confirm(lua_State *L)
 static int l_set_compare(lua_State *L)
 {
     state *st = lu_lua__state(L);
+    if (!st->ctx) return lu_lua__not_initialized(L);
     luaL_checktype(L, 1, LUA_TFUNCTION);
     luaL_unref(L, LUA_REGISTRYINDEX, st->um_compare);
     lua_pushvalue(L, 1);
@@ -189,10 +218,11 @@ static int l_set_compare(lua_State *L)
 
 static int l_get_info(lua_State *L)
 {
-    state *st = um_state(L);
+    state *st = lu_lua__state(L);
+    if (!st->ctx) return lu_lua__not_initialized(L);
     lu_updater_info in;
     lu_error err;
-    if (lu_updater_get_info(st->ctx, &in, &err) != LU_OK) return lu_lua__fail(L, &err);
+    if (lu_updater_get_info(st->ctx, &in, &err) != LU_OK) return lu_lua__fail_err(L, &err);
     lua_createtable(L, 0, 12);
     lu_lua__set_str(L, "current", in.current);
     lu_lua__set_str(L, "previous", in.previous);
@@ -232,20 +262,11 @@ static int um_index(lua_State *L)
 int lu_lua__get_update_manager(lua_State *L)
 {
     state *st = lu_lua__state(L);
-    if (!st->ctx) {
-        lua_pushnil(L);
-        lua_pushliteral(L, "liveupdate is not initialized");
-        lua_pushinteger(L, LU_NOT_INITIALIZED);
-        return 3;
-    }
+    if (!st->ctx) return lu_lua__not_initialized(L);
     lu_updater_info in;
     lu_error err;
-    if (lu_updater_get_info(st->ctx, &in, &err) != LU_OK) {
-        lua_pushnil(L);
-        lua_pushliteral(L, "no update manager: set [update] url (lurun) or init{update = {...}}");
-        lua_pushinteger(L, LU_INVAL);
-        return 3;
-    }
+    if (lu_updater_get_info(st->ctx, &in, &err) != LU_OK)
+        return lu_lua__fail(L, LU_INVAL, "no update manager: set [update] url (lurun) or init{update = {...}}");
     static const luaL_Reg methods[] = {
         {"on_check_for_update", l_on_check}, {"on_update_ready", l_on_ready}, {"on_update_failed", l_on_failed},
         {"check", l_check},                  {"apply_update", l_apply},       {"confirm", l_confirm},

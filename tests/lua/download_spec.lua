@@ -313,8 +313,8 @@ describe("download_volume", function()
     assert.are.equal(7, lu.get_mounts()[1].priority)
     r, m = fetch({name = "gone", url = "file://" .. www .. "/gone.zip"}, {})
     assert.are.equal(lu.LIVEUPDATE_NOT_FOUND, r, m)
-    assert.has_error(function() lu.download_volume("nope", nil, function() end) end,
-                     "download_volume: no volume 'nope' in the catalog")
+    assert.error_matches(function() lu.download_volume("nope", nil, function() end) end,
+                         "^bad argument #1 to '[%w.]*download_volume' %(no volume 'nope' in the catalog%)$")
   end)
 
   it("cancels, keeps the .part for a resume, and runs one transfer at a time when told", function()
@@ -351,7 +351,18 @@ describe("download_volume", function()
     init({http_url = "http://127.0.0.1:1"})
     local cb = function() end
     assert.has_error(function() lu.download_volume(42, nil, cb) end)
-    assert.has_error(function() lu.download_volume({file = "x.zip"}, nil, cb) end, "download_volume: entry.name is required")
+    assert.error_matches(function() lu.download_volume({file = "x.zip"}, nil, cb) end,
+                         "^bad argument #1 to '[%w.]*download_volume' %(entry.name is required%)$")
+    assert.error_matches(function() lu.download_volume({name = "x", file = "x.zip"}, {timeout = 1, bogus = 1}, cb) end,
+                         "^bad argument #2 to '[%w.]*download_volume' %(unknown option 'bogus'%)$")
+    assert.error_matches(function() lu.download_volume({name = "x", file = "x.zip"}, {timeout = "soon"}, cb) end,
+                         "^bad argument #2 to '[%w.]*download_volume' %(options.timeout must be a whole number >= 0%)$")
+    assert.error_matches(function() lu.download_volume({name = "x", file = "x.zip"}, {progress = 1}, cb) end,
+                         "bad argument #2 to '[%w.]*download_volume' %(options.progress must be a function%)")
+    assert.error_matches(function() lu.download_volume({name = "x"}, nil, cb) end,
+                         "bad argument #1 to '[%w.]*download_volume' %(entry needs 'file' or 'url'%)")
+    assert.error_matches(function() lu.download_volume({name = "x", file = "x.zip"}, nil, nil) end,
+                         "bad argument #3 to '[%w.]*download_volume' %(function expected")
     assert.has_error(function() lu.download_volume({name = "_x", file = "x.zip"}, nil, cb) end)
     assert.has_error(function() lu.download_volume({name = "x", file = "x.zip"}, nil, nil) end)
     assert.has_error(function() lu.download_volume({name = "x", file = "x.zip"}, {timeout = "soon"}, cb) end)

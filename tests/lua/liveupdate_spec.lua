@@ -49,21 +49,59 @@ describe("liveupdate module", function()
     end
   end)
 
-  it("reports NOT_INITIALIZED before init", function()
-    assert.are.equal(lu.LIVEUPDATE_NOT_INITIALIZED, lu.add_mount("a", "zip:/x.zip", 1, function() end))
-    assert.are.equal(lu.LIVEUPDATE_NOT_INITIALIZED, (lu.remove_mount("a")))
-    for _, f in ipairs({"get_mounts", "get_startup_report"}) do
-      local v, msg, st = lu[f]()
-      assert.is_nil(v); assert.matches("not initialized", msg); assert.are.equal(-12, st)
+  -- Every function of the module table (a new one is covered by itself):
+  -- nil, message, NOT_INITIALIZED before init, before any argument check;
+  -- add_mount and remove_mount, whose Defold shape is a status number,
+  -- answer the number, then the message.
+  local NUMBER_FIRST = {add_mount = true, remove_mount = true}
+  local function check_not_initialized(name, f, ...)
+    local v, msg, st = f(...)
+    if NUMBER_FIRST[name] then
+      assert.are.equal(lu.LIVEUPDATE_NOT_INITIALIZED, v, name)
+      assert.matches("not initialized", msg, 1, true)
+    else
+      assert.is_nil(v, name)
+      assert.are.equal("string", type(msg), name)
+      assert.matches("not initialized", msg)
+      assert.are.equal(lu.LIVEUPDATE_NOT_INITIALIZED, st, name)
     end
-    for _, f in ipairs({"exists", "which", "load_resource"}) do
-      local v, msg, st = lu[f]("/x.txt")
-      assert.is_nil(v); assert.matches("not initialized", msg); assert.are.equal(-12, st)
+  end
+
+  it("answers NOT_INITIALIZED from every function before init, before checking arguments", function()
+    local n = 0
+    for name, f in pairs(lu) do
+      if type(f) == "function" and name ~= "init" then
+        check_not_initialized(name, f)
+        check_not_initialized(name, f, {}, -1, "not a function", 42)   -- wrong arguments: still NOT_INITIALIZED
+        n = n + 1
+      end
     end
-    local v, _, st = lu.list("/")
-    assert.is_nil(v); assert.are.equal(-12, st)
-    assert.are.equal(0, lu.poll())
-    assert.is_false(lu.is_built_with_excluded_files())
+    assert.is_true(n >= 18, "functions checked: " .. n)
+    -- and again after shutdown()
+    assert.is_true(lu.init{save_dir = save})
+    assert.is_true(lu.shutdown())
+    for name, f in pairs(lu) do
+      if type(f) == "function" and name ~= "init" then check_not_initialized(name, f, {}, -1) end
+    end
+  end)
+
+  it("answers NOT_INITIALIZED from every update manager method once the context is gone", function()
+    assert.is_true(lu.init{save_dir = save, update = {url = "http://127.0.0.1:1/release.json"}})
+    local um = assert(lu.get_update_manager())
+    assert.is_true(lu.shutdown())
+    local n = 0
+    for name, f in pairs(um) do
+      if type(f) == "function" then
+        check_not_initialized(name, f)
+        check_not_initialized(name, f, 42)
+        n = n + 1
+      end
+    end
+    assert.are.equal(8, n)
+  end)
+
+  it("has a _VERSION naming the library version", function()
+    assert.matches("^liveupdate %d+%.%d+%.%d+", lu._VERSION)
   end)
 
   it("init opens the context with a base mount and rejects bad options", function()
@@ -72,7 +110,7 @@ describe("liveupdate module", function()
     assert.are.same({{name = "_base", uri = "zip:" .. vols .. "/base.zip", priority = -10}}, mounts)
     local ok, msg, st = lu.init{save_dir = save}
     assert.is_nil(ok); assert.matches("already initialized", msg); assert.are.equal(lu.LIVEUPDATE_INVAL, st)
-    assert.has_error(function() lu.init{bogus = 1} end, "init: unknown option 'bogus'")
+    assert.error_matches(function() lu.init{bogus = 1} end, "bad argument #1 to '[%w.]*init' %(unknown option 'bogus'%)")
     assert.has_error(function() lu.init("x") end)
   end)
 
@@ -133,8 +171,15 @@ describe("liveupdate module", function()
   it("add_mount raises Defold's errors for caller mistakes", function()
     assert.is_true(lu.init{save_dir = save})
     local cb = function() end
-    assert.has_error(function() lu.add_mount("a", "zip:x", -1, cb) end, "Priority needs to be a positive number: -1")
-    assert.has_error(function() lu.add_mount("_a", "zip:x", 1, cb) end, "Name must not start with '_': _a")
+    -- Defold's wording, inside Lua's "bad argument" message with the position
+    assert.error_matches(function() lu.add_mount("a", "zip:x", -1, cb) end,
+                         "^bad argument #3 to '[%w.]*add_mount' %(Priority needs to be a positive number: %-1%)$")
+    assert.error_matches(function() lu.add_mount("_a", "zip:x", 1, cb) end,
+                         "^bad argument #1 to '[%w.]*add_mount' %(Name must not start with '_': _a%)$")
+    assert.error_matches(function() lu.add_mount("a b", "zip:x", 1, cb) end, "bad argument #1 to '[%w.]*add_mount'")
+    assert.error_matches(function() lu.add_mount("a", "zip:x", 1, cb, {replace = true, bogus = 1}) end,
+                         "bad argument #5 to '[%w.]*add_mount' %(unknown option 'bogus'%)")
+    assert.error_matches(function() lu.add_mount("a", "zip:x", 1, nil) end, "bad argument #4 to '[%w.]*add_mount'")
     assert.has_error(function() lu.add_mount("a b", "zip:x", 1, cb) end)
     assert.has_error(function() lu.add_mount("a", "zip:x", 1) end)
     assert.has_error(function() lu.add_mount("a", "zip:x", 1, "nope") end)
@@ -144,6 +189,36 @@ describe("liveupdate module", function()
     assert.are.equal(0, #lu.get_mounts())
   end)
 
+  it("checks init's options against a list, with the argument's position", function()
+    local function bad(opts, pattern)
+      assert.error_matches(function() lu.init(opts) end, "^bad argument #1 to '[%w.]*init' %(" .. pattern .. "%)$")
+    end
+    bad({save_dir = save, bogus = true}, "unknown option 'bogus'")
+    bad({save_dir = save, [1] = "x"}, "unknown option '1'")
+    bad({save_dir = save, update = {url = "http://x/r.json", bogus = 1}}, "unknown option 'update.bogus'")
+    bad({save_dir = save, update = "http://x/r.json"}, "option 'update' must be a table, not string")
+    bad({save_dir = save, update = {url = {}}}, "option 'update.url' must be a string")
+    bad({save_dir = {}}, "option 'save_dir' must be a string")
+    bad({save_dir = save, max_uncompressed = 0}, "option 'max_uncompressed' must be a positive integer")
+    bad({save_dir = save, minimum_version = 1.5}, "option 'minimum_version' must be an integer")
+    bad({save_dir = save, max_downloads = 65}, "option 'max_downloads' must be an integer from 1 to 64")
+    assert.error_matches(function() lu.init() end, "bad argument #1 to '[%w.]*init' %(table expected, got no value%)")
+    -- nothing was opened: init still works
+    assert.is_true(lu.init{save_dir = save})
+  end)
+
+  it("answers runtime failures with nil, message, status", function()
+    assert.is_true(lu.init{save_dir = save})
+    local v, msg, st = lu.load_resource("/nope.txt")
+    assert.is_nil(v); assert.are.equal("string", type(msg)); assert.are.equal(lu.LIVEUPDATE_NOT_FOUND, st)
+    v, msg, st = lu.init{save_dir = save}
+    assert.is_nil(v); assert.matches("already initialized", msg); assert.are.equal(lu.LIVEUPDATE_INVAL, st)
+    v, msg, st = lu.get_update_manager()
+    assert.is_nil(v); assert.matches("no update manager", msg); assert.are.equal(lu.LIVEUPDATE_INVAL, st)
+    v, msg, st = lu.cancel_download(12345)
+    assert.is_nil(v); assert.matches("no download 12345", msg); assert.are.equal(lu.LIVEUPDATE_NOT_FOUND, st)
+  end)
+
   it("remove_mount returns a status and raises for built-in mounts", function()
     assert.is_true(lu.init{save_dir = save, base = "zip:" .. vols .. "/base.zip"})
     lu.add_mount("a", "zip:" .. vols .. "/a.zip", 1, function() end)
@@ -151,7 +226,8 @@ describe("liveupdate module", function()
     assert.are.equal(lu.LIVEUPDATE_OK, (lu.remove_mount("a")))
     local st, msg = lu.remove_mount("a")
     assert.are.equal(lu.LIVEUPDATE_NOT_FOUND, st); assert.matches("'a'", msg)
-    assert.has_error(function() lu.remove_mount("_base") end, "Cannot remove base mounts: _base")
+    assert.error_matches(function() lu.remove_mount("_base") end,
+                         "^bad argument #1 to '[%w.]*remove_mount' %(Cannot remove base mounts: _base%)$")
     assert.has_error(function() lu.remove_mount() end)
   end)
 
