@@ -32,7 +32,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
-#include "internal.h"
+#include "net_internal.h"
 #include "liveupdate/crypto.h"
 #include "liveupdate/download.h"
 
@@ -65,11 +65,11 @@ typedef struct dl {
 
 typedef struct lu_downloads lu_downloads;
 
-/* A transfer someone else set up (lu_transfer_add). */
+/* A transfer someone else set up (lu__xfer_add: HTTP requests, http.c). */
 typedef struct xfer {
     struct xfer *next;
     CURL *easy;
-    lu_transfer_done_fn done;
+    lu__xfer_done_fn done;
     void *ud;
 } xfer;
 
@@ -97,14 +97,6 @@ struct lu_downloads {
     xfer *others;
     int next_id;
 };
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
-
-static void curl_init_once(void)
-{
-    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 static long long now_ms(void)
 {
@@ -229,28 +221,27 @@ static lu_status install(lu_context *ctx, dl *d, lu_error *err)
 
 /* ---- curl callbacks ------------------------------------------------- */
 
-static void header_value(const char *line, size_t len, const char *name, char *out, size_t cap)
+/* Copies the value when the header is `want` and the value fits. */
+static void header_value(const char *name, size_t nlen, const char *v, size_t vlen, const char *want,
+                         char *out, size_t cap)
 {
-    size_t n = strlen(name);
-    if (len <= n || strncasecmp(line, name, n) != 0 || line[n] != ':') return;
-    const char *v = line + n + 1, *end = line + len;
-    while (v < end && (*v == ' ' || *v == '\t')) v++;
-    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ')) end--;
-    if ((size_t)(end - v) < cap) snprintf(out, cap, "%.*s", (int)(end - v), v);
+    if (nlen == strlen(want) && strncasecmp(name, want, nlen) == 0 && vlen < cap)
+        snprintf(out, cap, "%.*s", (int)vlen, v);
 }
 
 static size_t on_header(char *line, size_t size, size_t n, void *ud)
 {
     dl *d = ud;
-    size_t len = size * n;
-    if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {   /* a new response (redirects, 100) */
+    size_t len = size * n, nlen, vlen;
+    const char *name, *v;
+    if (lu__header_is_status(line, len)) {   /* a new response (redirects, 100) */
         d->etag[0] = d->last_modified[0] = d->content_range[0] = '\0';
         return len;
     }
-    if (d->phase == BODY) {
-        header_value(line, len, "ETag", d->etag, sizeof d->etag);
-        header_value(line, len, "Last-Modified", d->last_modified, sizeof d->last_modified);
-        header_value(line, len, "Content-Range", d->content_range, sizeof d->content_range);
+    if (d->phase == BODY && lu__header_split(line, len, &name, &nlen, &v, &vlen)) {
+        header_value(name, nlen, v, vlen, "ETag", d->etag, sizeof d->etag);
+        header_value(name, nlen, v, vlen, "Last-Modified", d->last_modified, sizeof d->last_modified);
+        header_value(name, nlen, v, vlen, "Content-Range", d->content_range, sizeof d->content_range);
     }
     return len;
 }
@@ -379,31 +370,18 @@ static CURL *new_easy(lu_context *ctx, dl *d, const char *url)
 {
     CURL *e = curl_easy_init();
     if (!e) return NULL;
+    lu__curl_defaults(ctx, e, true, d->errbuf);
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, d);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, d);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, d);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, d->errbuf);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 512L * 1024);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, d->req.connect_timeout_ms);
     /* a stall, not a slow link, is a timeout: under 1 byte/s for timeout_ms */
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (d->req.timeout_ms + 999) / 1000);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (lu__options(ctx)->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, lu__options(ctx)->ca_file);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https,file");
-    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-#else
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS | CURLPROTO_FILE));
-    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
     return e;
 }
 
@@ -633,8 +611,7 @@ static void dl_free(lu_context *ctx, dl *d)
 /* The context's transfer loop, created on first use. */
 static lu_status loop_start(lu_context *ctx, lu_error *err)
 {
-    pthread_once(&curl_once, curl_init_once);
-    if (curl_init_rc != CURLE_OK) return lu__fail(err, LU_UNKNOWN, "libcurl failed to start");
+    LU_TRY(lu__curl_start(err));
     if (downloads(ctx)) return LU_OK;
     lu_downloads *all = lu__calloc(&ctx->env, 1, sizeof *all);
     if (!all || !(all->multi = curl_multi_init())) {
@@ -649,7 +626,7 @@ static lu_status loop_start(lu_context *ctx, lu_error *err)
     return st;
 }
 
-lu_status lu_transfer_add(lu_context *ctx, void *easy, lu_transfer_done_fn done, void *ud, lu_error *err)
+lu_status lu__xfer_add(lu_context *ctx, CURL *easy, lu__xfer_done_fn done, void *ud, lu_error *err)
 {
     LU_TRY(loop_start(ctx, err));
     xfer *x = lu__calloc(&ctx->env, 1, sizeof *x);
@@ -657,7 +634,6 @@ lu_status lu_transfer_add(lu_context *ctx, void *easy, lu_transfer_done_fn done,
     x->easy = easy;
     x->done = done;
     x->ud = ud;
-    if (lu__options(ctx)->ca_file) curl_easy_setopt(x->easy, CURLOPT_CAINFO, lu__options(ctx)->ca_file);
     if (curl_multi_add_handle(downloads(ctx)->multi, x->easy) != CURLM_OK) {
         lu__free(&ctx->env, x);
         return lu__fail(err, LU_UNKNOWN, "libcurl refused a transfer");
@@ -679,7 +655,7 @@ static xfer *take_other(lu_downloads *all, const void *easy)
     return NULL;
 }
 
-void lu_transfer_remove(lu_context *ctx, void *easy)
+void lu__xfer_remove(lu_context *ctx, CURL *easy)
 {
     xfer *x = take_other(downloads(ctx), easy);
     if (!x) return;
@@ -841,7 +817,7 @@ static int downloads_poll(lu_context *ctx, void *state)
         if (x) {
             CURLcode rc = m->data.result;
             curl_multi_remove_handle(all->multi, x->easy);
-            x->done(x->ud, x->easy, (int)rc);
+            x->done(x->ud, x->easy, rc);
             lu__free(&ctx->env, x);
             ran++;
             continue;

@@ -28,11 +28,11 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 
 #include "internal.h"
 #include "liveupdate/crypto.h"
 #include "liveupdate/download.h"
+#include "liveupdate/http.h"
 #include "liveupdate/release.h"
 #include "liveupdate/updater.h"
 #include "release_internal.h"
@@ -55,8 +55,7 @@ struct lu_updater {
     char *url, *local_version;
     char *head_url, *version_headers, *head_volume;
     /* the HEAD request in flight */
-    CURL *head;
-    char head_version[LU_VERSION_MAX + 1], head_sha[LU_SHA256_HEX], head_err[CURL_ERROR_SIZE];
+    int head_id;              /* the HEAD request in flight, or 0 */
     int verify_signature, retries;
     long timeout_ms;
     lu_updater_event_fn on_event;
@@ -586,65 +585,52 @@ static void release_checked(lu_updater *u, lu_release *r)
 
 /* ---- the HEAD-metadata variant ---------------------------------------- */
 
-/* True when the header line names one of the comma-separated `names`. */
-static bool header_is(const char *line, size_t len, const char *names, const char **value)
+/* True when `name` (lower case) is one of the comma-separated `names`. */
+static bool name_in(const char *name, const char *names)
 {
-    const char *colon = memchr(line, ':', len);
-    if (!colon) return false;
-    size_t nl = (size_t)(colon - line);
+    size_t nl = strlen(name);
     for (const char *n = names; *n;) {
         size_t k = strcspn(n, ",");
         while (k && n[k - 1] == ' ') k--;
-        if (k == nl && strncasecmp(n, line, nl) == 0) {
-            *value = colon + 1;
-            return true;
-        }
+        if (k == nl && strncasecmp(n, name, nl) == 0) return true;
         n += strcspn(n, ",");
         while (*n == ',' || *n == ' ') n++;
     }
     return false;
 }
 
-static void copy_value(const char *v, const char *end, char *out, size_t cap)
+/* Copies a header value without surrounding quotes when it fits. */
+static void copy_value(const char *v, char *out, size_t cap)
 {
-    while (v < end && (*v == ' ' || *v == '\t' || *v == '"')) v++;
-    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '"')) end--;
+    const char *end = v + strlen(v);
+    while (v < end && *v == '"') v++;
+    while (end > v && end[-1] == '"') end--;
     if ((size_t)(end - v) < cap) snprintf(out, cap, "%.*s", (int)(end - v), v);
 }
 
-static size_t on_head_header(char *line, size_t size, size_t n, void *ud)
-{
-    lu_updater *u = ud;
-    size_t len = size * n;
-    const char *v;
-    if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) u->head_version[0] = u->head_sha[0] = '\0';
-    else if (header_is(line, len, u->version_headers, &v)) copy_value(v, line + len, u->head_version, sizeof u->head_version);
-    else if (header_is(line, len, "x-oss-meta-sha256,x-amz-meta-sha256", &v)) copy_value(v, line + len, u->head_sha, sizeof u->head_sha);
-    return len;
-}
-
 /* The HEAD answer: a one-volume release, then the usual path. */
-static void on_head_done(void *ud, void *easy, int code)
+static void on_head_done(void *ud, const lu_http_response *res)
 {
     lu_updater *u = ud;
-    long status = 0;
-    curl_off_t size = -1;
-    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_getinfo(easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &size);
+    u->head_id = 0;
+    char version[LU_VERSION_MAX + 1] = "", sha[LU_SHA256_HEX] = "";
+    for (size_t i = 0; i < res->nheaders; i++) {
+        if (name_in(res->headers[i].name, u->version_headers)) copy_value(res->headers[i].value, version, sizeof version);
+        else if (name_in(res->headers[i].name, "x-oss-meta-sha256,x-amz-meta-sha256"))
+            copy_value(res->headers[i].value, sha, sizeof sha);
+    }
     char msg[LU_ERROR_MAX];
     lu_status st = LU_OK;
-    if (code != CURLE_OK) {
-        snprintf(msg, sizeof msg, "HEAD '%.1000s': %s", u->head_url, u->head_err[0] ? u->head_err : curl_easy_strerror((CURLcode)code));
-        st = code == CURLE_OPERATION_TIMEDOUT ? LU_TIMEOUT : LU_NETWORK_ERROR;
-    } else if (status != 200) {
-        snprintf(msg, sizeof msg, "HEAD '%.1000s': HTTP %ld", u->head_url, status);
-        st = status == 404 ? LU_NOT_FOUND : LU_NETWORK_ERROR;
-    } else if (!lu_version_valid(u->head_version)) {
+    if (res->result != LU_OK) {
+        snprintf(msg, sizeof msg, "HEAD '%.1000s': %s", u->head_url, res->error);
+        st = res->result;
+    } else if (res->status != 200) {
+        snprintf(msg, sizeof msg, "HEAD '%.1000s': HTTP %ld", u->head_url, res->status);
+        st = res->status == 404 ? LU_NOT_FOUND : LU_NETWORK_ERROR;
+    } else if (!lu_version_valid(version)) {
         snprintf(msg, sizeof msg, "HEAD '%.1000s': no valid version in the headers %s", u->head_url, u->version_headers);
         st = LU_FORMAT_ERROR;
     }
-    curl_easy_cleanup(easy);
-    u->head = NULL;
     if (st != LU_OK) {
         fail_check(u, st, msg);
         return;
@@ -656,12 +642,12 @@ static void on_head_done(void *ud, void *easy, int code)
     if (r && r->volumes) {
         lu_release_volume *v = &r->volumes[0];
         r->nvolumes = 1;
-        r->version = lu__strdup(env, u->head_version);
+        r->version = lu__strdup(env, version);
         v->name = lu__strdup(env, u->head_volume);
         v->url = lu__strdup(env, u->head_url);
         v->file = lu__strndup(env, slash ? slash + 1 : u->head_url, strcspn(slash ? slash + 1 : u->head_url, "?#"));
-        v->sha256 = u->head_sha[0] && strlen(u->head_sha) == 64 ? lu__strdup(env, u->head_sha) : NULL;
-        v->size = size > 0 ? (uint64_t)size : 0;
+        v->sha256 = strlen(sha) == 64 ? lu__strdup(env, sha) : NULL;
+        v->size = res->size;
         v->priority = 10;
     }
     if (!r || !r->volumes || !r->version || !r->volumes[0].name || !r->volumes[0].url || !r->volumes[0].file) {
@@ -675,24 +661,15 @@ static void on_head_done(void *ud, void *easy, int code)
 
 static lu_status start_head(lu_updater *u, lu_error *err)
 {
-    CURL *e = curl_easy_init();
-    if (!e) return lu__fail(err, LU_MEM_ERROR, "out of memory starting a HEAD request");
-    u->head_err[0] = u->head_version[0] = u->head_sha[0] = '\0';
-    curl_easy_setopt(e, CURLOPT_URL, u->head_url);
-    curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_head_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, u);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, u->head_err);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (u->timeout_ms + 999) / 1000);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, u->timeout_ms);
-    lu_status st = lu_transfer_add(u->ctx, e, on_head_done, u, err);
-    if (st != LU_OK) curl_easy_cleanup(e);
-    else u->head = e;
-    return st;
+    lu_http_request req;
+    lu_http_request_init(&req);
+    req.url = u->head_url;
+    req.method = "HEAD";
+    req.timeout_ms = u->timeout_ms;
+    req.stall_ms = u->timeout_ms;
+    req.done = on_head_done;
+    req.ud = u;
+    return lu_http_start(u->ctx, &req, &u->head_id, err);
 }
 
 /* ---- the public calls ------------------------------------------------ */
@@ -705,10 +682,7 @@ static void updater_free(lu_context *ctx, void *state)
     const lu_env *env = &ctx->env;
     state_clear(u);
     release_clear(env, &u->staging);
-    if (u->head) {
-        lu_transfer_remove(ctx, u->head);
-        curl_easy_cleanup(u->head);
-    }
+    if (u->head_id) lu_http_cancel(ctx, u->head_id, NULL);
     lu__free(env, u->url);
     lu__free(env, u->head_url);
     lu__free(env, u->version_headers);

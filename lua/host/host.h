@@ -138,7 +138,7 @@ bool lu_host_proxy_message(lu_host *h, const char *id, const char *msg_id, const
 void lu_host_free_proxies(lu_host *h);
 
 /* HTTP (host_http.c): requests run on the library's transfer loop
- * (lu_transfer_add) and finish inside liveupdate.poll(); this frees those
+ * (liveupdate/http.h) and finish inside liveupdate.poll(); this frees those
  * still in flight. */
 void lu_host_http_free(lu_host *h);
 /* Transfers in flight (at most max): id, URL, target path (or NULL),

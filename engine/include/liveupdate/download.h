@@ -84,24 +84,7 @@ typedef struct lu_download_info {
  * lu_free) and *count. Returns LU_OK or LU_MEM_ERROR. */
 lu_status lu_downloads_get(lu_context *ctx, lu_download_info **out, size_t *count, lu_error *err);
 
-/* ---- other transfers on the same loop ------------------------------- */
-
-/* Completion of a transfer added with lu_transfer_add: `curl_code` is the
- * CURLcode. Runs from lu_update(); the handle is already out of the loop
- * (the caller cleans it up). */
-typedef void (*lu_transfer_done_fn)(void *ud, void *easy, int curl_code);
-
-/* Runs a libcurl easy handle (`easy`, a CURL *) that the caller set up on
- * the context's transfer loop, the one downloads use: it advances in
- * lu_update() and `done` runs from there. The context's CA file (lu_config
- * ca_file) is applied. This is how lurun's http.request shares the
- * downloader's machinery. Returns LU_OK, LU_MEM_ERROR, LU_UNKNOWN (libcurl
- * refused the handle). */
-lu_status lu_transfer_add(lu_context *ctx, void *easy, lu_transfer_done_fn done, void *ud, lu_error *err);
-
-/* Takes a handle added with lu_transfer_add out of the loop before it
- * finished (`done` will not run). Accepts a handle that is not in it. */
-void lu_transfer_remove(lu_context *ctx, void *easy);
+/* Other HTTP(S) requests run on the same loop: liveupdate/http.h. */
 
 #ifdef __cplusplus
 }
