@@ -24,6 +24,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "console_internal.h"
 #include "internal.h"
 #include "liveupdate/console.h"
 

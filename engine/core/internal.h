@@ -224,27 +224,10 @@ lu_status lu__persist_move_aside(const lu_env *env, const char *dir, char **move
 /* Takes <dir>/liveupdate.lock. Returns the fd or LU_LOCKED / LU_IO_ERROR. */
 lu_status lu__lock_take(const char *dir, int *fd, lu_error *err);
 
-/* ---- console (console.c) --------------------------------------------- */
-
-struct lu_console;
-/* Answers request bytes as a client connection would (for the fuzz target
- * and tests). *out (may be NULL; free with lu_free on the console's
- * context) gets the answer; returns its length. */
-size_t lu__console_answer(struct lu_console *c, const char *bytes, size_t len, char **out);
-
 /* ---- version files (prune.c) ------------------------------------------ */
 
 /* Parses {"version": N} (N an integer); false when it is not that. */
 bool lu__parse_version_file(const char *data, size_t len, long long *version);
-
-/* ---- streaming SHA-256 (crypto.c) ------------------------------------- */
-
-typedef struct lu__sha256 lu__sha256;
-lu__sha256 *lu__sha256_new(void);          /* NULL when out of memory */
-void lu__sha256_reset(lu__sha256 *h);
-void lu__sha256_update(lu__sha256 *h, const void *data, size_t len);
-void lu__sha256_final_hex(lu__sha256 *h, char out[65]);
-void lu__sha256_free(lu__sha256 *h);       /* accepts NULL */
 
 /* ---- file helpers (fsutil.c) ---------------------------------------- */
 

@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "internal.h"
+#include "crypto_internal.h"
 #include "liveupdate/crypto.h"
 
 lu_status lu_crypto_init(lu_error *err)

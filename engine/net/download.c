@@ -32,6 +32,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "../crypto/crypto_internal.h"
 #include "net_internal.h"
 #include "liveupdate/crypto.h"
 #include "liveupdate/download.h"

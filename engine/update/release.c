@@ -6,6 +6,7 @@
  * lu_release_free, which have no context, use lu__default_env().
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -100,7 +101,19 @@ static lu_status opt_version(const lu_env *env, const cJSON *root, const char *k
     return *out ? LU_OK : lu__fail(err, LU_MEM_ERROR, "version document: out of memory");
 }
 
-static lu_status parse_volume(const lu_env *env, const cJSON *it, size_t i, lu_release_volume *v, lu_error *err)
+lu_status lu__release_file_name(const char *version, const char *file, char *out, size_t cap,
+                                lu_error *err)
+{
+    LU_TRY(lu_file_name_check(file, err));
+    int n = snprintf(out, cap, "rel-%s-%s", version, file);
+    if (n < 0 || (size_t)n >= cap || (size_t)n > LU_FILE_NAME_MAX)
+        return lu__fail(err, LU_INVAL, "its stored name 'rel-%s-%.40s...' is not a plain file name: over %d bytes",
+                        version, file, LU_FILE_NAME_MAX);
+    return lu_file_name_check(out, err);
+}
+
+static lu_status parse_volume(const lu_env *env, const char *version, const cJSON *it, size_t i,
+                              lu_release_volume *v, lu_error *err)
 {
     const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "name"));
     const char *url = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "url"));
@@ -118,9 +131,12 @@ static lu_status parse_volume(const lu_env *env, const cJSON *it, size_t i, lu_r
         file = slash ? slash + 1 : url;
     }
     size_t fl = strcspn(file, "?#");
-    if (fl == 0 || fl > 200 || file[0] == '.' || memchr(file, '\\', fl) || (!url && file[fl]) ||
-        (cJSON_GetObjectItemCaseSensitive(it, "file") && strchr(file, '/')))
-        return lu__fail(err, LU_FORMAT_ERROR, "version document: volume '%s': '%s' is not a plain file name", name, file);
+    char plain[LU_FILE_NAME_MAX + 1], stored[LU_FILE_NAME_MAX + 1];
+    if ((!url && file[fl]) || fl > LU_FILE_NAME_MAX)
+        return lu__fail(err, LU_FORMAT_ERROR, "version document: volume '%s': '%.200s' is not a plain file name", name, file);
+    snprintf(plain, sizeof plain, "%.*s", (int)fl, file);
+    if (lu__release_file_name(version, plain, stored, sizeof stored, &nerr) != LU_OK)
+        return lu__fail(err, LU_FORMAT_ERROR, "version document: volume '%s': %s", name, nerr.message);
     if (!is_sha256(sha))
         return lu__fail(err, LU_FORMAT_ERROR, "version document: volume '%s' needs a 64-hex 'sha256'", name);
     if (!cJSON_IsNumber(size) || size->valuedouble < 0 || size->valuedouble > MAX_EXACT ||
@@ -180,7 +196,7 @@ lu_status lu__release_parse(const lu_env *env, const char *json, size_t len, lu_
     }
     cJSON_ArrayForEach(it, vols) {
         lu_release_volume *v = &r->volumes[r->nvolumes++];
-        if ((st = parse_volume(env, it, r->nvolumes - 1, v, err)) != LU_OK) goto cleanup;
+        if ((st = parse_volume(env, r->version, it, r->nvolumes - 1, v, err)) != LU_OK) goto cleanup;
         for (size_t k = 0; k + 1 < r->nvolumes; k++)
             if (strcmp(r->volumes[k].name, v->name) == 0 || strcmp(r->volumes[k].file, v->file) == 0) {
                 st = lu__fail(err, LU_FORMAT_ERROR, "version document: volume '%s' is listed twice (name or file)", v->name);

@@ -12,4 +12,11 @@
 lu_status lu__release_parse(const lu_env *env, const char *json, size_t len, lu_release **out, lu_error *err);
 void lu__release_free(const lu_env *env, lu_release *r);   /* accepts NULL */
 
+/* The name a release's volume is stored under in <save>/volumes/:
+ * "rel-<version>-<file>", which must itself pass lu_file_name_check (so a
+ * document whose names cannot be stored is refused when it is read, not
+ * when its download starts). Returns LU_OK or LU_INVAL with the reason. */
+lu_status lu__release_file_name(const char *version, const char *file, char *out, size_t cap,
+                                lu_error *err);
+
 #endif

@@ -183,7 +183,7 @@ static lu_status release_read(const lu_env *env, const cJSON *o, release *r)
         const char *file = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "file"));
         const cJSON *prio = cJSON_GetObjectItemCaseSensitive(it, "priority");
         lu_error e;
-        if (!name || !file || lu_mount_name_check(name, &e) != LU_OK || strchr(file, '/') || file[0] == '.' ||
+        if (!name || !file || lu_mount_name_check(name, &e) != LU_OK || lu_file_name_check(file, &e) != LU_OK ||
             !cJSON_IsNumber(prio) || prio->valuedouble < 0 || prio->valuedouble > 2147483647.0)
             return LU_FORMAT_ERROR;
         rel_vol *v = &r->vols[r->n++];
@@ -314,7 +314,7 @@ static lu_status switch_release(lu_updater *u, const release *to, const release 
         goto cleanup;
     }
     for (size_t i = 0; i < to->n; i++) {
-        snprintf(uris[i], sizeof uris[i], "zip:volumes/%s", to->vols[i].file);
+        if ((st = lu_volume_uri(to->vols[i].file, uris[i], sizeof uris[i], err)) != LU_OK) goto cleanup;
         add[i] = (lu_mount_spec){to->vols[i].name, uris[i], to->vols[i].priority};
     }
     for (size_t i = 0; i < from->n; i++) remove[nremove++] = from->vols[i].name;
@@ -489,8 +489,12 @@ static void start_staging(lu_updater *u)
     for (size_t i = 0; i < r->nvolumes; i++) {
         const lu_release_volume *v = &r->volumes[i];
         rel_vol *s = &u->staging.vols[u->staging.n++];
-        char file[300], url[4096];
-        snprintf(file, sizeof file, "rel-%s-%s", r->version, v->file);
+        char file[LU_FILE_NAME_MAX + 1], url[4096];
+        lu_error nerr;
+        if (lu__release_file_name(r->version, v->file, file, sizeof file, &nerr) != LU_OK) {
+            on_volume(u, 0, NULL, &nerr);
+            continue;
+        }
         s->name = lu__strdup(env, v->name);
         s->file = lu__strdup(env, file);
         s->priority = v->priority;

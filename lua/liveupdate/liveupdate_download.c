@@ -188,9 +188,11 @@ int lu_lua__download_volume(lua_State *L)
         lua_pushfstring(L, "%s%s%s", base, bl && base[bl - 1] == '/' ? "" : "/", file);
         url = lua_tostring(L, -1);
     }
+    char uri[sizeof ((pending *)0)->uri];
+    if (lu_volume_uri(file, uri, sizeof uri, &err) != LU_OK) return lu_lua__fail_err(L, &err);
     pending *p = lu_lua__pending_new(L, st, 3);
     snprintf(p->name, sizeof p->name, "%s", name);
-    snprintf(p->uri, sizeof p->uri, "zip:volumes/%s", file);
+    snprintf(p->uri, sizeof p->uri, "%s", uri);
     p->priority = (int)prio;
     if (has_opts && lua_getfield(L, 2, "progress") == LUA_TFUNCTION) p->progress_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     else if (has_opts) lua_pop(L, 1);

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include "fuzz.h"
+#include "../../engine/console/console_internal.h"
 #include "internal.h"
 #include "liveupdate/console.h"
 
