@@ -1,17 +1,78 @@
-/* archive.h -- the interface every archive backend (one file each in
- * archives/) implements, versioned so old backends are recognised.
+/* archive.h -- all an archive backend sees of the library: the interface
+ * every backend (one file each in archives/) implements, versioned so old
+ * backends are recognised, and the few core calls a backend may make.
  *
  * A backend knows how to open one volume format, describe its entries into a
- * shared entry table (engine/entries.c does the name-safety checks, sorting
- * and duplicate detection for all formats) and read one entry by the locator
- * it recorded. Lookups never reach a backend: the engine's merged index
- * answers them. Included by engine/internal.h, which defines lu_env,
- * lu_entries and lu_entry.
+ * shared entry table (engine/core/entries.c does the name-safety checks,
+ * sorting and duplicate detection for all formats) and read one entry by the
+ * locator it recorded. Lookups never reach a backend: the core's merged
+ * index answers them. The environment and the entry table are opaque here;
+ * engine/core/internal.h defines them and includes this header.
  */
 #ifndef LU_ARCHIVE_H
 #define LU_ARCHIVE_H
 
+#include <stddef.h>
+#include <stdint.h>
+
+#include "liveupdate/liveupdate.h"
+
+#if defined(__GNUC__)
+#define LU_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define LU_PRINTF(a, b)
+#endif
+
 #define LU_ARCHIVE_INTERFACE_VERSION 1
+
+/* The context's allocator, I/O hooks and limits (opaque to a backend). */
+typedef struct lu_env lu_env;
+
+/* One resource of a volume: what a backend records and later reads by. */
+typedef struct lu_entry {
+    uint64_t locator;   /* backend-defined (zip: central-directory offset) */
+    uint64_t size;      /* uncompressed size */
+    uint32_t name;      /* offset of the canonical path in the table's pool */
+    uint32_t hash;      /* lu__hash_path of the canonical path */
+} lu_entry;
+
+/* The entry table a backend fills (opaque to a backend). */
+typedef struct lu_entries lu_entries;
+
+/* ---- what a backend may call (engine/core) ------------------------------ */
+
+/* Memory through the context's allocator (alloc.c). */
+void *lu__malloc(const lu_env *env, size_t n);
+void *lu__calloc(const lu_env *env, size_t count, size_t n);
+void lu__free(const lu_env *env, void *p);
+char *lu__strdup(const lu_env *env, const char *s);
+
+/* Sets err (when non-NULL) and returns status (status.c). */
+lu_status lu__fail(lu_error *err, lu_status status, const char *fmt, ...) LU_PRINTF(3, 4);
+/* Maps an errno value to a status (ENOENT -> NOT_FOUND, ENOSPC -> NO_SPACE, ...). */
+lu_status lu__errno_status(int e);
+/* Prefixes err->message with "prefix: " (context for a callee's message). */
+void lu__error_prefix(lu_error *err, const char *fmt, ...) LU_PRINTF(2, 3);
+
+/* Early return on failure, the PhysicsFS way. */
+#define LU_TRY(expr)                          \
+    do {                                      \
+        lu_status lu__s = (expr);             \
+        if (lu__s != LU_OK) return lu__s;     \
+    } while (0)
+
+/* Adds an entry named as stored in the archive (no leading '/'); `len` bytes,
+ * which may hold a NUL (rejected). Checks the name (SPEC §6) and the declared
+ * size against the context's max_uncompressed. Returns LU_OK,
+ * LU_UNSAFE_ARCHIVE (the message names the entry), LU_MEM_ERROR (entries.c). */
+lu_status lu__entries_add(lu_entries *t, const char *stored, size_t len, uint64_t size,
+                          uint64_t locator, lu_error *err);
+/* Checks a stored entry name alone (the rules lu__entries_add applies). */
+lu_status lu__entry_name_check(const char *stored, size_t len, lu_error *err);
+/* The canonical path ("/a/b.png") of entry `e` of table `t` (entries.c). */
+const char *lu__entry_path(const lu_entries *t, const lu_entry *e);
+
+/* ---- the interface ---------------------------------------------------- */
 
 typedef struct lu_archive_ops {
     /* LU_ARCHIVE_INTERFACE_VERSION at the time the backend was written. */

@@ -29,6 +29,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -36,7 +39,7 @@
 #include <libdeflate.h>
 #include <minizip/unzip.h>
 
-#include "internal.h"
+#include "archive.h"
 
 #define ZIP_POOL_MAX 8
 #define ZIP64_OWN_READ (UINT64_C(1) << 63)   /* locator flag: only read_own() can read it */

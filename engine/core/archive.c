@@ -68,11 +68,11 @@ lu_status lu__archive_read(lu_archive *a, const lu_entry *e, void **data, lu_err
 {
     *data = NULL;
     if (e->size >= SIZE_MAX)
-        return lu__fail(err, LU_MEM_ERROR, "'%s': entry too large", lu__entry_path(&a->entries, e));
+        return lu__fail(err, LU_MEM_ERROR, "'%s': entry too large", lu__entry_name(&a->entries, e));
     char *buf = lu__malloc(a->env, (size_t)e->size + 1);
     if (!buf)
         return lu__fail(err, LU_MEM_ERROR, "out of memory reading '%s' (%llu bytes)",
-                        lu__entry_path(&a->entries, e), (unsigned long long)e->size);
+                        lu__entry_name(&a->entries, e), (unsigned long long)e->size);
     lu_status st = a->ops->read(a->state, &a->entries, e, buf, err);
     if (st != LU_OK) {
         lu__free(a->env, buf);

@@ -189,3 +189,8 @@ const lu_entry *lu__entries_find(const lu_entries *t, const char *path, size_t l
     if (i < t->count && cmp_key(t->pool + t->items[i].name, path, len) == 0) return &t->items[i];
     return NULL;
 }
+
+const char *lu__entry_path(const lu_entries *t, const lu_entry *e)
+{
+    return lu__entry_name(t, e);
+}

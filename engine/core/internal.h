@@ -13,11 +13,9 @@
 
 #include "liveupdate/liveupdate.h"
 
-#if defined(__GNUC__)
-#define LU_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#else
-#define LU_PRINTF(a, b)
-#endif
+/* What archive backends see (lu_env and lu_entries opaque, lu_entry, the
+ * memory, error and entry calls they may make) comes first. */
+#include "archive.h"
 
 /* ---- environment handed to every module (context.c) ----------------- */
 
@@ -31,11 +29,8 @@ typedef struct lu_env {
 
 /* ---- memory (alloc.c) ----------------------------------------------- */
 
-void *lu__malloc(const lu_env *env, size_t n);
-void *lu__calloc(const lu_env *env, size_t count, size_t n);
+/* lu__malloc, lu__calloc, lu__free, lu__strdup: archive.h */
 void *lu__realloc(const lu_env *env, void *p, size_t n);
-void lu__free(const lu_env *env, void *p);
-char *lu__strdup(const lu_env *env, const char *s);
 char *lu__strndup(const lu_env *env, const char *s, size_t n);
 lu_allocator lu__default_allocator(void);
 lu_io_hooks lu__default_io(void);
@@ -44,21 +39,11 @@ lu_env lu__default_env(void);
 
 /* ---- errors (status.c) ---------------------------------------------- */
 
-/* Sets err (when non-NULL) and returns status. */
-lu_status lu__fail(lu_error *err, lu_status status, const char *fmt, ...) LU_PRINTF(3, 4);
+/* lu__fail, lu__errno_status, lu__error_prefix: archive.h */
 lu_status lu__vfail(lu_error *err, lu_status status, const char *fmt, va_list ap);
-/* Maps an errno value to a status (ENOENT -> NOT_FOUND, ENOSPC -> NO_SPACE, ...). */
-lu_status lu__errno_status(int e);
-/* Prefixes err->message with "prefix: " (context for a callee's message). */
-void lu__error_prefix(lu_error *err, const char *fmt, ...) LU_PRINTF(2, 3);
 void lu__log(const lu_env *env, lu_log_level level, const char *fmt, ...) LU_PRINTF(3, 4);
 
-/* Early return on failure, the PhysicsFS way. */
-#define LU_TRY(expr)                          \
-    do {                                      \
-        lu_status lu__s = (expr);             \
-        if (lu__s != LU_OK) return lu__s;     \
-    } while (0)
+/* LU_TRY: archive.h */
 
 /* ---- hashing (hash.c) ----------------------------------------------- */
 
@@ -66,36 +51,23 @@ uint32_t lu__hash_path(const char *s, size_t len);
 
 /* ---- entry tables (entries.c) --------------------------------------- */
 
-/* One resource of a volume. `name` is an offset into the table's name pool
- * where the canonical path (leading '/') is stored NUL-terminated. */
-typedef struct lu_entry {
-    uint64_t locator;   /* backend-defined (zip: central-directory offset) */
-    uint64_t size;      /* uncompressed size */
-    uint32_t name;      /* offset in pool */
-    uint32_t hash;      /* lu__hash_path of the canonical path */
-} lu_entry;
+/* lu_entry: archive.h */
 
-typedef struct lu_entries {
+struct lu_entries {
     const lu_env *env;
     lu_entry *items;
     size_t count, cap;
     char *pool;
     size_t pool_len, pool_cap;
-} lu_entries;
+};
 
 void lu__entries_init(lu_entries *t, const lu_env *env);
 void lu__entries_free(lu_entries *t);
-/* Adds an entry named as stored in the archive (no leading '/'); `len` bytes,
- * which may hold a NUL (rejected). Checks the name (SPEC §6) and the declared
- * size against env->max_uncompressed. Returns LU_OK, LU_UNSAFE_ARCHIVE (the
- * message names the entry), LU_MEM_ERROR. */
-lu_status lu__entries_add(lu_entries *t, const char *stored, size_t len, uint64_t size,
-                          uint64_t locator, lu_error *err);
-/* Checks a stored entry name alone (the rules lu__entries_add applies). */
-lu_status lu__entry_name_check(const char *stored, size_t len, lu_error *err);
+/* lu__entries_add, lu__entry_name_check, lu__entry_path: archive.h */
 /* Sorts by path and rejects duplicate names (LU_UNSAFE_ARCHIVE). */
 lu_status lu__entries_finish(lu_entries *t, lu_error *err);
-static inline const char *lu__entry_path(const lu_entries *t, const lu_entry *e)
+/* The canonical path of an entry (lu__entry_path without the call). */
+static inline const char *lu__entry_name(const lu_entries *t, const lu_entry *e)
 {
     return t->pool + e->name;
 }
@@ -105,8 +77,6 @@ const lu_entry *lu__entries_find(const lu_entries *t, const char *path, size_t l
 size_t lu__entries_lower_bound(const lu_entries *t, const char *prefix, size_t len);
 
 /* ---- archives (archive.c and the backends in archives/) ----------------------------- */
-
-#include "archive.h"
 
 typedef struct lu_archive {
     atomic_long refs;

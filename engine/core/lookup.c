@@ -104,7 +104,7 @@ static void collect(const lu_snapshot *s, const lu_mount *m, bool only, const ch
 {
     const lu_entries *t = &m->archive->entries;
     for (size_t i = lu__entries_lower_bound(t, prefix, plen); i < t->count; i++) {
-        const char *path = lu__entry_path(t, &t->items[i]);
+        const char *path = lu__entry_name(t, &t->items[i]);
         if (strncmp(path, prefix, plen) != 0) break;
         const lu_mount *sm;
         const lu_entry *se;

@@ -96,7 +96,7 @@ static void decode(const lu_snapshot *s, uint32_t id, const lu_mount **m, const 
 
 static bool same_path(const lu_mount *m, const lu_entry *e, const char *path, size_t len)
 {
-    const char *name = lu__entry_path(&m->archive->entries, e);
+    const char *name = lu__entry_name(&m->archive->entries, e);
     return strncmp(name, path, len) == 0 && name[len] == '\0';
 }
 
@@ -136,7 +136,7 @@ static lu_status build_index(lu_snapshot *s, lu_error *err)
         const lu_entries *t = &m->archive->entries;
         for (size_t k = 0; k < t->count; k++) {
             const lu_entry *e = &t->items[k];
-            const char *path = lu__entry_path(t, e);
+            const char *path = lu__entry_name(t, e);
             size_t len = strlen(path);
             size_t i = e->hash & s->mask;
             bool shadowed = false;
