@@ -739,16 +739,16 @@ lu_status lu_updater_open(lu_context *ctx, const lu_updater_config *cfg, lu_erro
     lu_error rerr;
     st = state_read(u, &rerr);
     if (st == LU_FORMAT_ERROR) {
-        char from[PATH_MAX + 16], to[PATH_MAX + 64];
-        snprintf(from, sizeof from, "%s/state.json", u->dir);
-        snprintf(to, sizeof to, "%s/state.json.corrupt-%lld", u->dir, (long long)time(NULL));
         /* A corrupt state that cannot be moved aside is not overwritten:
          * the updater does not open (the mount table is as before). */
-        if (env->io.rename(env->io.ud, from, to) != 0) {
-            int e = errno;
-            st = lu__fail(err, LU_IO_ERROR, "update: cannot move the corrupt '%s' aside: %s", from, strerror(e));
+        char *moved = NULL;
+        if ((st = lu__fs_move_aside(env, u->dir, "state.json", &moved, err)) != LU_OK) {
+            lu__free(env, moved);
+            lu__error_prefix(err, "update: the corrupt state");
             goto cleanup;
         }
+        lu__error_prefix(&rerr, "moved aside to '%s'", moved);
+        lu__free(env, moved);
         lu__report_add(ctx, "update/state.json", NULL, "moved_aside", &rerr);
         state_clear(u);
     } else if (st != LU_OK && st != LU_NOT_FOUND) {
