@@ -84,7 +84,7 @@ static void updater_free(lu_context *ctx, void *state);
 
 /* The update manager is a layer above the core: its state hangs off the
  * context from lu_updater_open until lu_context_close (or a failed open). */
-static const lu_layer_ops update_layer = {"update", 2, NULL, updater_free};
+static const lu_layer_ops update_layer = {"update", 3, NULL, updater_free};
 
 static lu_updater *updater(const lu_context *ctx)
 {
