@@ -208,11 +208,13 @@ describe("update manager with HEAD metadata (stock Lua)", function()
     H.zip(www .. "/base.zip", {["title.txt"] = "base 1.0"})
     H.zip(www .. "/content.zip", {["title.txt"] = "bucket 2.0"})
     local sha = H.sha256(www .. "/content.zip")
-    local base, stop = H.nginx(www, false, {extra = ([[
+    local base, stop, _, ndir = H.nginx(www, false, {extra = ([[
       location = /content.zip { add_header x-amz-meta-version "2.0"; add_header x-amz-meta-sha256 "%s"; }
       location = /noversion.zip { alias %s/content.zip; }
       location = /badsha.zip { alias %s/content.zip; add_header x-amz-meta-version "3.0";
-                               add_header x-amz-meta-sha256 "%s"; }]]):format(sha, www, www, string.rep("0", 64))})
+                               add_header x-amz-meta-sha256 "%s"; }
+      location = /loop.zip { return 302 /loop.zip; }
+      location = /tofile.zip { return 302 file:///etc/hostname; }]]):format(sha, www, www, string.rep("0", 64))})
     local ok, err = pcall(function()
       local function start(head)
         assert(lu.init({save_dir = save, base = "zip:" .. www .. "/base.zip",
@@ -244,6 +246,21 @@ describe("update manager with HEAD metadata (stock Lua)", function()
       um, ev = start("/badsha.zip")
       assert.are.equal("failed", ev[#ev][1])
       assert.are.equal(lu.LIVEUPDATE_HASH_MISMATCH, ev[#ev][2])
+      assert.are.equal("2.0", um.version)
+      -- the HEAD request has the downloads' libcurl rules: at most 5 redirects,
+      -- and only to http or https (it used to follow a redirect loop without limit)
+      lu.shutdown()
+      um, ev = start("/loop.zip")
+      assert.are.equal("failed", ev[#ev][1])
+      assert.are.equal(lu.LIVEUPDATE_NETWORK_ERROR, ev[#ev][2])
+      assert.matches("redirect", ev[#ev][3]:lower())
+      local _, loops = H.read(ndir .. "/access.log"):gsub("302 /loop%.zip", "")
+      assert.are.equal(6, loops)
+      lu.shutdown()
+      um, ev = start("/tofile.zip")
+      assert.are.equal("failed", ev[#ev][1])
+      assert.are.equal(lu.LIVEUPDATE_NETWORK_ERROR, ev[#ev][2])
+      assert.matches("protocol", ev[#ev][3]:lower())   -- refused, not followed to a local file
       assert.are.equal("2.0", um.version)
     end)
     lu.shutdown()
