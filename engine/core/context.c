@@ -71,15 +71,24 @@ static void layers_close(lu_context *ctx)
     }
 }
 
+static void context_free(lu_context *ctx);
+
+bool lu__closing(const lu_context *ctx)
+{
+    return ctx->close_requested;
+}
+
 int lu_update(lu_context *ctx)
 {
     if (!ctx) return 0;
+    ctx->update_depth++;
     int ran = lu__jobs_deliver(ctx);
     /* a poll hook may attach or detach a layer: look each slot up afresh */
-    for (int i = 0; i < LU_LAYERS_MAX; i++) {
+    for (int i = 0; i < LU_LAYERS_MAX && !ctx->close_requested; i++) {
         const lu_layer_ops *ops = ctx->layers[i].ops;
         if (ops && ops->poll) ran += ops->poll(ctx, ctx->layers[i].state);
     }
+    if (--ctx->update_depth == 0 && ctx->close_requested) context_free(ctx);
     return ran;
 }
 
@@ -120,24 +129,33 @@ static lu_status options_copy(lu_context *ctx, const lu_config *cfg, lu_error *e
     return LU_OK;
 }
 
-/* Mounts what liveupdate.mounts lists. Never fails the open. */
-static void load_persisted(lu_context *ctx)
+/* Mounts what liveupdate.mounts lists. A corrupt file is moved aside and
+ * a volume that does not open is dropped (both reported), and the open goes
+ * on; but a file that could not be read or parsed for want of memory or
+ * through an I/O error is not corrupt: the open fails and the file stays
+ * exactly as it was. */
+static lu_status load_persisted(lu_context *ctx, lu_error *out_err)
 {
     lu_saved_mount *saved = NULL;
     size_t n = 0, dropped = 0;
     lu_error err;
     lu_status st = lu__persist_read(&ctx->env, ctx->save_dir, &saved, &n, &err);
-    if (st == LU_NOT_FOUND) return;
+    if (st == LU_NOT_FOUND) return LU_OK;
+    if (st != LU_OK && st != LU_FORMAT_ERROR) {
+        *out_err = err;
+        lu__error_prefix(out_err, "the mounts file is kept as it was");
+        return st;
+    }
     if (st != LU_OK) {
         char *moved = NULL;
         lu_error merr;
         if (lu__persist_move_aside(&ctx->env, ctx->save_dir, &moved, &merr) == LU_OK)
-            lu__error_prefix(&err, "moved aside to '%s'", moved);
+            lu__error_prefix(&err, "moved aside to '%s'", moved ? moved : "liveupdate.mounts.corrupt-*");
         else
             lu__error_prefix(&err, "%s", merr.message);
         lu__report_add(ctx, "liveupdate.mounts", NULL, "moved_aside", &err);
         lu__free(&ctx->env, moved);
-        return;
+        return LU_OK;
     }
     /* The file is in lookup order: add from the back so that among equal
      * priorities the first listed stays first. */
@@ -160,6 +178,7 @@ static void load_persisted(lu_context *ctx)
         lu__log(&ctx->env, LU_LOG_WARN, "start-up: could not rewrite the mounts file: %s",
                 err.message);
     pthread_mutex_unlock(&ctx->write_lock);
+    return LU_OK;
 }
 
 static lu_status mount_builtin(lu_context *ctx, const char *name, const char *uri, int prio,
@@ -212,7 +231,7 @@ lu_status lu_context_open(const lu_config *cfg, lu_context **out, lu_error *err)
     if (st != LU_OK) goto cleanup;
     st = mount_builtin(ctx, LU_BUILTIN_MOUNT, cfg->builtin_uri, LU_BUILTIN_PRIORITY, err);
     if (st != LU_OK) goto cleanup;
-    if (ctx->save_dir && cfg->mount_on_start) load_persisted(ctx);
+    if (ctx->save_dir && cfg->mount_on_start && (st = load_persisted(ctx, err)) != LU_OK) goto cleanup;
     if (cfg->prune_stale) {
         lu_error perr;
         if (lu_prune_stale(ctx, cfg->minimum_version, NULL, &perr) != LU_OK)
@@ -228,6 +247,15 @@ cleanup:
 void lu_context_close(lu_context *ctx)
 {
     if (!ctx) return;
+    if (ctx->update_depth > 0) {   /* from a callback: when lu_update returns */
+        ctx->close_requested = true;
+        return;
+    }
+    context_free(ctx);
+}
+
+static void context_free(lu_context *ctx)
+{
     layers_close(ctx);
     lu__jobs_shutdown(ctx);
     lu__cell_publish(&ctx->cell, NULL);

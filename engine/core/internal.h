@@ -194,6 +194,14 @@ lu_status lu__persist_move_aside(const lu_env *env, const char *dir, char **move
 /* Takes <dir>/liveupdate.lock. Returns the fd or LU_LOCKED / LU_IO_ERROR. */
 lu_status lu__lock_take(const char *dir, int *fd, lu_error *err);
 
+/* ---- JSON syntax (json_check.c) ---------------------------------------- */
+
+/* True when `text` is one JSON value (RFC 8259, nesting at most cJSON's
+ * limit) followed by nothing but white space. Does not allocate: a file
+ * that passes but that cJSON could not parse was not corrupt, cJSON ran
+ * out of memory. */
+bool lu__json_syntax_ok(const char *text, size_t len);
+
 /* ---- version files (prune.c) ------------------------------------------ */
 
 /* Parses {"version": N} (N an integer); false when it is not that. */
@@ -216,8 +224,9 @@ lu_status lu__fs_mkdirs(const char *path, lu_error *err);
 char *lu__path_join(const lu_env *env, const char *dir, const char *name);
 /* Renames <dir>/<name> to <dir>/<name>.corrupt-<UTC stamp>[-N] (a file the
  * library cannot read is kept for a bug report, never deleted), through
- * env->io. Returns LU_OK with *moved_to (allocated) or the failure with
- * *moved_to NULL; the file stays where it was when the rename failed. */
+ * env->io. Returns LU_OK once the file was renamed, with *moved_to the new
+ * path (allocated; NULL when that allocation failed), or the failure with
+ * *moved_to NULL and the file where it was. */
 lu_status lu__fs_move_aside(const lu_env *env, const char *dir, const char *name, char **moved_to,
                             lu_error *err);
 
@@ -290,6 +299,12 @@ struct lu_context {
      * for the layers above the core to read (lu__options) */
     lu_config options;
     char *options_copy;
+    /* lu_update calls running (a callback may call lu_update again) and a
+     * lu_context_close that came from a callback inside one: the close
+     * happens when the outermost lu_update returns; until then no further
+     * callback runs */
+    int update_depth;
+    bool close_requested;
     /* the layers attached above the core (lu__layer_attach) */
     struct lu_layer_slot {
         const struct lu_layer_ops *ops;
@@ -314,6 +329,10 @@ lu_status lu__layer_attach(lu_context *ctx, const lu_layer_ops *ops, void *state
 void *lu__layer_state(const lu_context *ctx, const lu_layer_ops *ops);
 /* Detaches the layer without calling its close hook; returns its state. */
 void *lu__layer_detach(lu_context *ctx, const lu_layer_ops *ops);
+/* True once lu_context_close was called from a callback inside lu_update:
+ * a poll hook stops delivering callbacks (it frees what it would have
+ * delivered without calling it) and returns (context.c). */
+bool lu__closing(const lu_context *ctx);
 /* The configuration the context was opened with (context.c). */
 const lu_config *lu__options(const lu_context *ctx);
 

@@ -252,7 +252,9 @@ static lu_status state_read(lu_updater *u, lu_error *err)
     snprintf(path, sizeof path, "%s/state.json", u->dir);
     LU_TRY(lu__fs_read_all(env, path, &text, &len, err));
     cJSON *o = cJSON_ParseWithLength(text, len);
+    bool no_memory = !o && lu__json_syntax_ok(text, len);   /* good JSON, cJSON out of memory */
     lu__free(env, text);
+    if (no_memory) return lu__fail(err, LU_MEM_ERROR, "out of memory parsing '%s'", path);
     const cJSON *failed = cJSON_GetObjectItemCaseSensitive(o, "failed"), *it;
     const cJSON *rb = cJSON_GetObjectItemCaseSensitive(o, "last_rollback");
     const cJSON *trial = cJSON_GetObjectItemCaseSensitive(o, "trial");
@@ -723,8 +725,8 @@ lu_status lu_updater_open(lu_context *ctx, const lu_updater_config *cfg, lu_erro
     u->compare = cfg->compare;
     u->compare_ud = cfg->compare_ud;
     u->last_status = LU_OK;
-    lu__save_path(ctx, LU_SAVE_UPDATE, NULL, false, u->dir, sizeof u->dir, NULL);
-    lu_status st = LU_OK;
+    lu_status st = lu__save_path(ctx, LU_SAVE_UPDATE, NULL, false, u->dir, sizeof u->dir, err);
+    if (st != LU_OK) goto cleanup;
     lu_error nerr;
     if (lu_mount_name_check(u->head_volume ? u->head_volume : "x", &nerr) != LU_OK) {
         st = lu__fail(err, LU_INVAL, "update: head_volume: %s", nerr.message);
@@ -747,7 +749,7 @@ lu_status lu_updater_open(lu_context *ctx, const lu_updater_config *cfg, lu_erro
             lu__error_prefix(err, "update: the corrupt state");
             goto cleanup;
         }
-        lu__error_prefix(&rerr, "moved aside to '%s'", moved);
+        lu__error_prefix(&rerr, "moved aside to '%s'", moved ? moved : "state.json.corrupt-*");
         lu__free(env, moved);
         lu__report_add(ctx, "update/state.json", NULL, "moved_aside", &rerr);
         state_clear(u);

@@ -151,3 +151,49 @@ Test(updater_faults, a_failed_allocation_never_confirms_a_trial, .timeout = 300)
     cr_log_info("update state allocation faults: %ld points, each rolled back", n - 1);
     cr_assert_gt(n, 20, "opening the update manager allocates");
 }
+
+/* The start that must roll a release back fails allocation number N (the
+ * library's and cJSON's). Reading state.json is part of that start: when
+ * cJSON ran out of memory there, the good state used to be moved aside as
+ * corrupt, the trial forgotten, and release 1.1 kept mounted for good. Now
+ * the open fails and leaves the state as it was; the next start rolls back. */
+Test(updater_faults, a_failed_allocation_never_skips_a_rollback, .timeout = 300)
+{
+    lu_allocator alloc = {f_realloc, f_free, NULL};
+    cJSON_Hooks hooks = {f_cjson_malloc, free};
+    cJSON_InitHooks(&hooks);
+    long n;
+    for (n = 1; n < 100000; n++) {
+        char *save = staged_save_dir();
+        lu_error err = {LU_OK, ""};
+        /* start 1: the staged release is applied and goes on trial; no confirm() */
+        lu_context *ctx = open_context(save, NULL);
+        cr_assert_eq(open_updater(ctx, &err), LU_OK, "%s", err.message);
+        cr_assert(serves_release(ctx, true, n, 1));
+        lu_context_close(ctx);
+        /* start 2: the rollback, with allocation n failing */
+        ctx = open_context(save, &alloc);
+        counter = 0;
+        fail_at = n;
+        lu_status st = open_updater(ctx, &err);
+        long used = counter;
+        fail_at = 0;
+        if (st != LU_OK) cr_assert(err.message[0], "fault %ld: a failure has a message", n);
+        if (st == LU_OK) cr_assert_str_eq(th_read(ctx, "/x.txt"), "old", "fault %ld: start 2 did not roll back", n);
+        else serves_release(ctx, false, n, 2);
+        lu_context_close(ctx);
+        /* start 3: no faults; 1.1 is gone and recorded as rolled back */
+        ctx = open_context(save, NULL);
+        cr_assert_eq(open_updater(ctx, &err), LU_OK, "fault %ld, start 3: %s", n, err.message);
+        lu_updater_info info;
+        cr_assert_eq(lu_updater_get_info(ctx, &info, &err), LU_OK);
+        cr_assert_str_eq(th_read(ctx, "/x.txt"), "old", "fault %ld: release 1.1 was never rolled back", n);
+        cr_assert(info.rollback_version && strcmp(info.rollback_version, "1.1") == 0,
+                  "fault %ld: 1.1 is not recorded as rolled back", n);
+        lu_context_close(ctx);
+        if (st == LU_OK && used < n) break;
+    }
+    cJSON_InitHooks(NULL);
+    cr_log_info("rollback allocation faults: %ld points, each rolled back", n - 1);
+    cr_assert_gt(n, 10, "a rollback allocates");
+}
