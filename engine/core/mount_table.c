@@ -326,7 +326,7 @@ int lu__jobs_deliver(lu_context *ctx)
     while (list) {
         lu_job *j = list;
         list = j->next;
-        if (j->done) {
+        if (j->done && !lu__closing(ctx)) {   /* after a close from a callback: dropped */
             j->done(j->ud, j->name, j->uri, &j->err);
             ran++;
         }

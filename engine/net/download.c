@@ -805,14 +805,16 @@ static int downloads_poll(lu_context *ctx, void *state)
     int running, ran = 0;
     curl_multi_perform(all->multi, &running);
     /* progress (before completions, so a finished body reports its end) */
-    for (dl *d = all->list; d; d = d->next)
+    for (dl *d = all->list; d && !lu__closing(ctx); d = d->next)
         if (d->phase == BODY && d->req.progress && d->have != d->reported && d->response_started) {
             d->reported = d->have;
             d->req.progress(d->req.ud, d->id, d->have, d->total);
         }
     CURLMsg *m;
     int left;
-    while ((m = curl_multi_info_read(all->multi, &left))) {
+    /* A callback may close the context (lu_context_close from inside
+     * lu_update): then nothing more is delivered; the close frees the rest. */
+    while (!lu__closing(ctx) && (m = curl_multi_info_read(all->multi, &left))) {
         if (m->msg != CURLMSG_DONE) continue;
         xfer *x = take_other(all, m->easy_handle);
         if (x) {
@@ -845,7 +847,7 @@ static int downloads_poll(lu_context *ctx, void *state)
     while (finished) {
         dl *d = finished;
         finished = d->next;
-        if (d->req.done) {
+        if (d->req.done && !lu__closing(ctx)) {
             d->req.done(d->req.ud, d->id, d->result.status == LU_OK ? d->final : NULL, &d->result);
             ran++;
         }

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -167,7 +168,10 @@ static void on_done(void *ud, CURL *easy, CURLcode rc)
     memset(&res, 0, sizeof res);
     res.id = r->id;
     if (r->fd >= 0) {
-        if (io->close(io->ud, r->fd) != 0 && rc == CURLE_OK) rc = CURLE_WRITE_ERROR;
+        if (io->close(io->ud, r->fd) != 0 && rc == CURLE_OK) {
+            r->write_errno = errno;
+            rc = CURLE_WRITE_ERROR;
+        }
         r->fd = -1;
     }
     if (r->is_file) res.status = rc == CURLE_OK ? 200 : rc == CURLE_FILE_COULDNT_READ_FILE ? 404 : 0;
@@ -175,7 +179,7 @@ static void on_done(void *ud, CURL *easy, CURLcode rc)
     curl_off_t size = -1;
     curl_easy_getinfo(easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &size);
     res.size = size > 0 ? (uint64_t)size : 0;
-    char why[CURL_ERROR_SIZE + 64];
+    char why[CURL_ERROR_SIZE + PATH_MAX + 64];
     if (rc != CURLE_OK && !(r->is_file && res.status == 404)) {
         if (r->write_errno) snprintf(why, sizeof why, "cannot write '%s': %s", r->part, strerror(r->write_errno));
         else if (r->too_big) snprintf(why, sizeof why, "the body is over %llu bytes", (unsigned long long)r->max_body);
@@ -186,8 +190,23 @@ static void on_done(void *ud, CURL *easy, CURLcode rc)
                      : r->no_memory ? LU_MEM_ERROR
                      : rc == CURLE_OPERATION_TIMEDOUT ? LU_TIMEOUT : LU_NETWORK_ERROR;
     }
+    /* the headers first: a response that cannot be listed whole is a failure,
+     * and then nothing replaces the file at the path */
+    lu_http_header *h = r->nhdrs ? lu__calloc(&ctx->env, r->nhdrs, sizeof *h) : NULL;
+    size_t at = 0;
+    for (size_t i = 0; h && i < r->nhdrs; i++) {
+        h[i].name = r->hdrs + at;
+        h[i].value = h[i].name + strlen(h[i].name) + 1;
+        at = (size_t)(h[i].value - r->hdrs) + strlen(h[i].value) + 1;
+    }
+    if (r->nhdrs && !h && !res.error) {
+        res.error = "out of memory listing the response headers";
+        res.result = LU_MEM_ERROR;
+    }
+    res.headers = h;
+    res.nheaders = h ? r->nhdrs : 0;
     if (r->path) {
-        bool ok2xx = res.status >= 200 && res.status < 300;
+        bool ok2xx = !res.error && res.status >= 200 && res.status < 300;
         if (ok2xx && io->rename(io->ud, r->part, r->path) == 0) {
             lu__free(&ctx->env, r->part);
             r->part = NULL;
@@ -197,26 +216,13 @@ static void on_done(void *ud, CURL *easy, CURLcode rc)
             res.result = LU_IO_ERROR;
             ok2xx = false;
         }
-        res.path = ok2xx || res.status == 304 ? r->path : NULL;
+        res.path = ok2xx || (!res.error && res.status == 304) ? r->path : NULL;
         res.body = "";
     } else {
         res.body = r->body ? r->body : "";
         if (r->body) r->body[r->body_len] = '\0';
         res.body_len = r->body_len;
     }
-    lu_http_header *h = r->nhdrs ? lu__calloc(&ctx->env, r->nhdrs, sizeof *h) : NULL;
-    size_t at = 0;
-    for (size_t i = 0; h && i < r->nhdrs; i++) {
-        h[i].name = r->hdrs + at;
-        h[i].value = h[i].name + strlen(h[i].name) + 1;
-        at = (size_t)(h[i].value - r->hdrs) + strlen(h[i].value) + 1;
-    }
-    if (r->nhdrs && !h) {
-        res.error = "out of memory listing the response headers";
-        res.result = LU_MEM_ERROR;
-    }
-    res.headers = h;
-    res.nheaders = h ? r->nhdrs : 0;
     /* the loop is done with the handle: the callback may start new requests */
     r->easy = NULL;
     r->done(r->ud, &res);
@@ -252,6 +258,8 @@ static lu_status check_request(const lu_http_request *req, bool *is_file, lu_err
     const char *m = req->method ? req->method : "GET";
     if (!m[0] || strpbrk(m, " \t\r\n"))
         return lu__fail(err, LU_INVAL, "request method '%.40s' is not a token", m);
+    if (req->path && strcasecmp(m, "HEAD") == 0)
+        return lu__fail(err, LU_INVAL, "a HEAD request has no body to store at '%.200s'", req->path);
     return LU_OK;
 }
 

@@ -108,7 +108,8 @@ static int l_request(lua_State *L)
         if (lua_getfield(L, 6, "timeout") != LUA_TNIL) timeout = luaL_checknumber(L, -1);
         lua_pop(L, 1);
         if (lua_getfield(L, 6, "path") != LUA_TNIL) path = luaL_checkstring(L, -1);
-        lua_pop(L, 1);   /* options table keeps the string alive */
+        /* the string stays on the stack until the call returns: a number
+         * converted here has no other reference */
     }
     const char **headers = get_headers(L, 4);
     lu_http *http = http_of(h);
@@ -136,15 +137,17 @@ static int l_request(lua_State *L)
     hr.path = path;
     hr.done = on_done;
     hr.ud = r;
+    /* references first: luaL_ref can raise, and a started request must be
+     * listed (lu_host_http_free cancels what is listed) */
+    lua_pushvalue(L, 3);
+    r->cb_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lu_lua_push_self(L);
+    r->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lu_error err;
     if (lu_http_start(http->ctx, &hr, &r->id, &err) != LU_OK) {
         req_free(http, r);
         return luaL_error(L, "http.request: %s", err.message);
     }
-    lua_pushvalue(L, 3);
-    r->cb_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    lu_lua_push_self(L);
-    r->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     r->next = http->reqs;
     http->reqs = r;
     lua_pushinteger(L, r->id);

@@ -317,6 +317,32 @@ describe("download_volume", function()
                          "^bad argument #1 to '[%w.]*download_volume' %(no volume 'nope' in the catalog%)$")
   end)
 
+  it("lets a callback shut the module down mid-poll: nothing more is delivered, init works again", function()
+    local a = volume(www, "a", {["a.txt"] = "a"}, 1)
+    local b = volume(www, "b", {["b.txt"] = "b"}, 1)
+    init({http_url = "file://" .. www})
+    local calls = {}
+    local function cb(name)
+      return function(self, n, r)
+        calls[#calls + 1] = n
+        lu.shutdown()                  -- inside poll(), from a library callback
+      end
+    end
+    assert(lu.download_volume({name = "a", file = "a.zip", size = a.size, sha256 = a.sha256}, nil, cb("a")))
+    assert(lu.download_volume({name = "b", file = "b.zip", size = b.size, sha256 = b.sha256}, nil, cb("b")))
+    -- file:// transfers finish within a few polls; both may finish in the same one
+    for _ = 1, 2000 do
+      if #calls > 0 then break end
+      lu.poll()
+      os.execute("sleep 0.005")
+    end
+    assert.are.equal(1, #calls, "one callback ran, the other was dropped with the context")
+    local ok, msg, st = lu.poll()
+    assert.is_nil(ok); assert.are.equal(lu.LIVEUPDATE_NOT_INITIALIZED, st, msg)
+    init({http_url = "file://" .. www})   -- the save dir's lock was released
+    assert.are.equal(calls[1], lu.which("/" .. calls[1] .. ".txt"), "the delivered download was mounted")
+  end)
+
   it("cancels, keeps the .part for a resume, and runs one transfer at a time when told", function()
     local a = volume(www, "a", {["a.bin"] = noise(400000, 5)})
     local b = volume(www, "b", {["b.bin"] = noise(1000, 6)})

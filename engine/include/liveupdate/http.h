@@ -71,7 +71,7 @@ void lu_http_request_init(lu_http_request *req);
  * a later lu_update(), unless lu_http_cancel or lu_context_close comes first.
  * Strings and the body are copied. Returns LU_OK, LU_INVAL (no URL or
  * callback, a scheme other than http:/https: (and file: when allowed), a
- * method with spaces), LU_IO_ERROR (the .part file cannot be created),
+ * method with spaces, a path with HEAD), LU_IO_ERROR (the .part file cannot be created),
  * LU_MEM_ERROR, LU_UNKNOWN (libcurl refused). */
 lu_status lu_http_start(lu_context *ctx, const lu_http_request *req, int *id, lu_error *err);
 

@@ -153,7 +153,9 @@ lu_status lu_context_open(const lu_config *cfg, lu_context **out, lu_error *err)
 /* Closes a context: waits for an in-flight asynchronous add to finish, drops
  * queued completions without calling them, closes the volumes and releases
  * the lock. No other call on `ctx` may be running or start once close has
- * begun. Accepts NULL. */
+ * begun, with one exception: a callback that lu_update() runs may close the
+ * context; no further callback runs, and the close completes when that
+ * lu_update() returns (`ctx` must not be used after it). Accepts NULL. */
 void lu_context_close(lu_context *ctx);
 
 /* Delivers completions of asynchronous calls on the calling thread (the

@@ -90,3 +90,37 @@ Test(layers, the_options_are_kept_as_given)
     cr_expect_eq(o->public_key[31], 31);
     lu_context_close(ctx);
 }
+
+/* A callback inside lu_update closes the context (a script's callback
+ * calling liveupdate.shutdown()): no poll hook runs after it, each close
+ * hook runs once, and the context is freed when lu_update returns (under
+ * ASan: no use-after-free). It used to be freed in the middle of the poll. */
+static lu_context *closing_ctx;
+
+static int closing_poll(lu_context *ctx, void *state)
+{
+    fake *f = state;
+    f->polls++;
+    lu_context_close(ctx);                  /* what a callback may do */
+    cr_expect(lu__closing(ctx), "a layer sees the close request");
+    cr_expect_eq(lu__layer_state(ctx, f->ops), f, "the context is still whole until lu_update returns");
+    return 1;
+}
+
+static const lu_layer_ops closer = {"closer", 1, closing_poll, fake_close};
+static const lu_layer_ops later = {"later", 2, fake_poll, fake_close};
+
+Test(layers, a_close_from_a_callback_takes_effect_when_lu_update_returns)
+{
+    closing_ctx = th_open(th_tempdir(), NULL);
+    int order[2], norder = 0;
+    fake f[2] = {{&closer, 0, order, &norder, 0}, {&later, 0, order, &norder, 0}};
+    lu_error err;
+    cr_assert_eq(lu__layer_attach(closing_ctx, &closer, &f[0], &err), LU_OK);
+    cr_assert_eq(lu__layer_attach(closing_ctx, &later, &f[1], &err), LU_OK);
+    cr_expect_eq(lu_update(closing_ctx), 1);
+    cr_expect_eq(f[0].polls, 1);
+    cr_expect_eq(f[1].polls, 0, "no poll hook runs after the close request");
+    cr_expect_eq(norder, 2, "both close hooks ran, once each");
+    cr_expect(order[0] == 2 && order[1] == 1);
+}
