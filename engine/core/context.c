@@ -73,11 +73,6 @@ static void layers_close(lu_context *ctx)
 
 static void context_free(lu_context *ctx);
 
-bool lu__closing(const lu_context *ctx)
-{
-    return ctx->close_requested;
-}
-
 int lu_update(lu_context *ctx)
 {
     if (!ctx) return 0;

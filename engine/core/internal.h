@@ -312,6 +312,15 @@ struct lu_context {
     } layers[LU_LAYERS_MAX];
 };
 
+/* True once lu_context_close was called from a callback inside lu_update:
+ * a poll hook stops delivering callbacks (it frees what it would have
+ * delivered without calling it) and returns. Inline: the worker's queue,
+ * the net layer and the context all read the same flag. */
+static inline bool lu__closing(const lu_context *ctx)
+{
+    return ctx->close_requested;
+}
+
 /* Opens the volume and commits it to the table (mount_table.c). */
 lu_status lu__mount_add_internal(lu_context *ctx, const char *name, const char *uri,
                                  int priority, unsigned flags, bool builtin, lu_error *err);
@@ -329,10 +338,6 @@ lu_status lu__layer_attach(lu_context *ctx, const lu_layer_ops *ops, void *state
 void *lu__layer_state(const lu_context *ctx, const lu_layer_ops *ops);
 /* Detaches the layer without calling its close hook; returns its state. */
 void *lu__layer_detach(lu_context *ctx, const lu_layer_ops *ops);
-/* True once lu_context_close was called from a callback inside lu_update:
- * a poll hook stops delivering callbacks (it frees what it would have
- * delivered without calling it) and returns (context.c). */
-bool lu__closing(const lu_context *ctx);
 /* The configuration the context was opened with (context.c). */
 const lu_config *lu__options(const lu_context *ctx);
 
