@@ -41,7 +41,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: lurun <bundle-dir|project-dir> [--save-dir DIR] [--frames N] [--console PORT]\n"
-            "             [--set section.key=value]...\n"
+            "             [--set section.key=value]...   |   lurun --help | --version\n"
             "Runs the game in DIR: a bundle (game.project + game.zip, made by lutool bundle)\n"
             "or a project (game.project + its content_root folder).\n");
 }
@@ -57,6 +57,9 @@ static int parse_args(int argc, char **argv, options *o)
         bool has_value = i + 1 < argc;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
+            exit(0);
+        } else if (strcmp(a, "--version") == 0) {
+            printf("lurun (liveupdate) %s\n", lu_version());
             exit(0);
         } else if (strcmp(a, "--save-dir") == 0 && has_value) {
             o->save_dir = argv[++i];

@@ -84,6 +84,9 @@ function final(self) print("final", self.frames) end
     assert.are.equal(2, code); assert.matches("%-%-frames", err)
     code, _, err = H.run(dir, "--bogus")
     assert.are.equal(2, code); assert.matches("unknown option '%-%-bogus'", err)
+    local out
+    code, out = H.run(dir, "--version")     -- the library's run-time version (lu_version)
+    assert.are.equal(0, code); assert.matches("^lurun %(liveupdate%) %d+%.%d+%.%d+\n$", out)
     code, _, err = H.run(dir, "--set nodot=1")
     assert.are.equal(2, code); assert.matches("nodot", err)
     local bad = H.project("[project]\ntitle = x\nthis line is wrong\n", {["main/main.lua"] = ""})
