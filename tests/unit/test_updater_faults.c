@@ -12,31 +12,9 @@
  */
 #include <cjson/cJSON.h>
 
+#include "faults.h"
 #include "helpers.h"
 #include "liveupdate/updater.h"
-
-static long counter, fail_at;
-
-static bool should_fail(void)
-{
-    return fail_at > 0 && ++counter == fail_at;
-}
-
-static void *f_realloc(void *ud, void *p, size_t n)
-{
-    (void)ud;
-    if (should_fail()) return NULL;
-    return realloc(p, n ? n : 1);
-}
-static void f_free(void *ud, void *p)
-{
-    (void)ud;
-    free(p);
-}
-static void *f_cjson_malloc(size_t n)
-{
-    return should_fail() ? NULL : malloc(n);
-}
 
 static const char *base_zip, *release_zip;
 

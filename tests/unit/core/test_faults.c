@@ -8,31 +8,10 @@
 #include <errno.h>
 #include <fcntl.h>
 
+#include "faults.h"
 #include "helpers.h"
 
-static long counter, fail_at;
 static int fail_errno;
-
-static bool should_fail(void)
-{
-    return fail_at > 0 && ++counter == fail_at;
-}
-
-static void *f_realloc(void *ud, void *p, size_t n)
-{
-    (void)ud;
-    if (should_fail()) return NULL;
-    return realloc(p, n ? n : 1);
-}
-static void f_free(void *ud, void *p)
-{
-    (void)ud;
-    free(p);
-}
-static void *f_cjson_malloc(size_t n)
-{
-    return should_fail() ? NULL : malloc(n);
-}
 
 #define FAILING(call) (should_fail() ? (errno = fail_errno, -1) : (call))
 static int f_open(void *ud, const char *p, int fl, int mode) { (void)ud; return FAILING(open(p, fl, mode)); }
