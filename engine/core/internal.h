@@ -202,6 +202,15 @@ lu_status lu__lock_take(const char *dir, int *fd, lu_error *err);
  * out of memory. */
 bool lu__json_syntax_ok(const char *text, size_t len);
 
+/* Parses a file's text that the library wrote (the mounts file, the update
+ * state) with cJSON. Returns LU_OK and *out (free with cJSON_Delete),
+ * LU_FORMAT_ERROR when the text is not JSON (the file is corrupt; the
+ * message names `path` and the byte), LU_MEM_ERROR when it is but cJSON
+ * ran out of memory (the file is good: nothing may move it aside). */
+struct cJSON;
+lu_status lu__json_parse_stored(const char *text, size_t len, const char *path, struct cJSON **out,
+                                lu_error *err);
+
 /* ---- version files (prune.c) ------------------------------------------ */
 
 /* Parses {"version": N} (N an integer); false when it is not that. */

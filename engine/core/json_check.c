@@ -16,6 +16,8 @@
  */
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "internal.h"
 
 #define NESTING_LIMIT 512    /* below cJSON's CJSON_NESTING_LIMIT (1000) */
@@ -143,4 +145,14 @@ bool lu__json_syntax_ok(const char *text, size_t len)
     skip_ws(&c);
     /* cJSON_ParseWithLength stops at a NUL inside the buffer */
     return c.p == c.end || *c.p == '\0';
+}
+
+lu_status lu__json_parse_stored(const char *text, size_t len, const char *path, cJSON **out, lu_error *err)
+{
+    *out = cJSON_ParseWithLength(text, len);
+    if (*out) return LU_OK;
+    if (lu__json_syntax_ok(text, len)) return lu__fail(err, LU_MEM_ERROR, "out of memory parsing '%s'", path);
+    const char *at = cJSON_GetErrorPtr();
+    return lu__fail(err, LU_FORMAT_ERROR, "'%s': not valid JSON (near byte %td)", path,
+                    at && at >= text && at <= text + len ? at - text : (ptrdiff_t)0);
 }

@@ -109,17 +109,8 @@ lu_status lu__persist_read(const lu_env *env, const char *dir, lu_saved_mount **
     if (!path) return lu__fail(err, LU_MEM_ERROR, "out of memory");
     st = lu__fs_read_all(env, path, &text, &len, err);
     if (st != LU_OK) goto cleanup;
-    root = cJSON_ParseWithLength(text, len);
-    if (!root && lu__json_syntax_ok(text, len)) {
-        /* good JSON that cJSON could not parse: memory, not corruption */
-        st = lu__fail(err, LU_MEM_ERROR, "out of memory parsing '%s'", path);
-        goto cleanup;
-    }
-    if (!root) {
-        st = lu__fail(err, LU_FORMAT_ERROR, "'%s': not valid JSON (near byte %td)", path,
-                      cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() - text : (ptrdiff_t)0);
-        goto cleanup;
-    }
+    st = lu__json_parse_stored(text, len, path, &root, err);
+    if (st != LU_OK) goto cleanup;
     const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "version");
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "mounts");
     if (!cJSON_IsNumber(ver) || ver->valuedouble != 1 || !cJSON_IsArray(arr)) {

@@ -251,10 +251,10 @@ static lu_status state_read(lu_updater *u, lu_error *err)
     size_t len;
     snprintf(path, sizeof path, "%s/state.json", u->dir);
     LU_TRY(lu__fs_read_all(env, path, &text, &len, err));
-    cJSON *o = cJSON_ParseWithLength(text, len);
-    bool no_memory = !o && lu__json_syntax_ok(text, len);   /* good JSON, cJSON out of memory */
+    cJSON *o;
+    lu_status parsed = lu__json_parse_stored(text, len, path, &o, err);
     lu__free(env, text);
-    if (no_memory) return lu__fail(err, LU_MEM_ERROR, "out of memory parsing '%s'", path);
+    if (parsed != LU_OK) return parsed;
     const cJSON *failed = cJSON_GetObjectItemCaseSensitive(o, "failed"), *it;
     const cJSON *rb = cJSON_GetObjectItemCaseSensitive(o, "last_rollback");
     const cJSON *trial = cJSON_GetObjectItemCaseSensitive(o, "trial");
