@@ -73,6 +73,8 @@ void lu__release_free(const lu_env *env, lu_release *r)
     lu__free(env, r->version);
     lu__free(env, r->min_version);
     lu__free(env, r->prefer_local_from);
+    lu__free(env, r->binary_min);
+    lu__free(env, r->binary_max);
     lu__free(env, r);
 }
 
@@ -99,6 +101,34 @@ static lu_status opt_version(const lu_env *env, const cJSON *root, const char *k
         return lu__fail(err, LU_FORMAT_ERROR, "version document: '%s' must be a version string like \"1.4.0\"", key);
     *out = lu__strdup(env, it->valuestring);
     return *out ? LU_OK : lu__fail(err, LU_MEM_ERROR, "version document: out of memory");
+}
+
+/* "binary": "1.2" (exactly that binary) or {"min": "1.0", "max": "1.9"}
+ * (either may be absent), into r->binary_min / r->binary_max. */
+static lu_status parse_binary(const lu_env *env, const cJSON *root, lu_release *r, lu_error *err)
+{
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(root, "binary");
+    if (!b || cJSON_IsNull(b)) return LU_OK;
+    if (cJSON_IsString(b)) {
+        if (!lu_version_valid(b->valuestring))
+            return lu__fail(err, LU_FORMAT_ERROR, "version document: 'binary' must be a version string or {\"min\", \"max\"}");
+        r->binary_min = lu__strdup(env, b->valuestring);
+        r->binary_max = lu__strdup(env, b->valuestring);
+        if (!r->binary_min || !r->binary_max) return lu__fail(err, LU_MEM_ERROR, "version document: out of memory");
+        return LU_OK;
+    }
+    if (!cJSON_IsObject(b))
+        return lu__fail(err, LU_FORMAT_ERROR, "version document: 'binary' must be a version string or {\"min\", \"max\"}");
+    lu_status st = opt_version(env, b, "min", &r->binary_min, err);
+    if (st == LU_OK) st = opt_version(env, b, "max", &r->binary_max, err);
+    if (st != LU_OK) {
+        lu__error_prefix(err, "'binary'");
+        return st;
+    }
+    if (r->binary_min && r->binary_max && lu_version_compare(r->binary_min, r->binary_max) > 0)
+        return lu__fail(err, LU_FORMAT_ERROR, "version document: 'binary' min %s is above max %s", r->binary_min,
+                        r->binary_max);
+    return LU_OK;
 }
 
 lu_status lu__release_file_name(const char *version, const char *file, char *out, size_t cap,
@@ -183,7 +213,13 @@ lu_status lu__release_parse(const lu_env *env, const char *json, size_t len, lu_
     if ((st = opt_version(env, root, "min_version", &r->min_version, err)) != LU_OK ||
         (st = opt_version(env, root, "prefer_local_from", &r->prefer_local_from, err)) != LU_OK)
         goto cleanup;
+    if (r->min_version && lu_version_compare(r->min_version, r->version) > 0) {
+        st = lu__fail(err, LU_FORMAT_ERROR, "version document: 'min_version' %s is above 'version' %s", r->min_version,
+                      r->version);
+        goto cleanup;
+    }
     r->mandatory = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "mandatory"));
+    if ((st = parse_binary(env, root, r, err)) != LU_OK) goto cleanup;
     const cJSON *vols = cJSON_GetObjectItemCaseSensitive(root, "volumes"), *it;
     if (!cJSON_IsArray(vols)) {
         st = lu__fail(err, LU_FORMAT_ERROR, "version document: 'volumes' must be an array");
@@ -192,6 +228,10 @@ lu_status lu__release_parse(const lu_env *env, const char *json, size_t len, lu_
     r->volumes = lu__calloc(env, (size_t)cJSON_GetArraySize(vols) + 1, sizeof *r->volumes);
     if (!r->volumes) {
         st = lu__fail(err, LU_MEM_ERROR, "version document: out of memory");
+        goto cleanup;
+    }
+    if (cJSON_GetArraySize(vols) == 0) {
+        st = lu__fail(err, LU_FORMAT_ERROR, "version document: 'volumes' is empty (a release needs at least one volume)");
         goto cleanup;
     }
     cJSON_ArrayForEach(it, vols) {

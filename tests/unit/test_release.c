@@ -4,6 +4,7 @@
 #include "liveupdate/release.h"
 
 #define SHA "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define VOL "{\"name\": \"a\", \"file\": \"a.zip\", \"size\": 1, \"sha256\": \"" SHA "\"}"
 
 Test(release, versions_compare_as_dotted_integers)
 {
@@ -64,6 +65,12 @@ Test(release, bad_documents_name_the_field)
         {"{\"version\": \"1\", \"volumes\": [{\"name\": \"a\", \"file\": \"a.zip\", \"size\": 1, \"sha256\": \"" SHA "\", \"priority\": -2}]}", "'priority'"},
         {"{\"version\": \"1\", \"volumes\": [{\"name\": \"a\", \"file\": \"a.zip\", \"size\": 1, \"sha256\": \"" SHA "\"},"
          "{\"name\": \"a\", \"file\": \"b.zip\", \"size\": 1, \"sha256\": \"" SHA "\"}]}", "listed twice"},
+        /* a release claims a version: it needs content, a floor below it, a sane binary range */
+        {"{\"version\": \"1\", \"volumes\": []}", "'volumes' is empty"},
+        {"{\"version\": \"1.2\", \"min_version\": \"1.10\", \"volumes\": [" VOL "]}", "'min_version' 1.10 is above 'version' 1.2"},
+        {"{\"version\": \"1\", \"binary\": 3, \"volumes\": [" VOL "]}", "'binary' must be"},
+        {"{\"version\": \"1\", \"binary\": {\"min\": \"2\", \"max\": \"1.5\"}, \"volumes\": [" VOL "]}", "min 2 is above max 1.5"},
+        {"{\"version\": \"1\", \"binary\": {\"min\": \"x y\"}, \"volumes\": [" VOL "]}", "'min' must be a version"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         lu_release *r = (lu_release *)1;
@@ -71,5 +78,24 @@ Test(release, bad_documents_name_the_field)
         cr_expect_eq(lu_release_parse(cases[i].doc, strlen(cases[i].doc), &r, &err), LU_FORMAT_ERROR, "case %zu", i);
         cr_expect_null(r, "case %zu", i);
         cr_expect(strstr(err.message, cases[i].want) != NULL, "case %zu: '%s' lacks '%s'", i, err.message, cases[i].want);
+    }
+}
+
+Test(release, the_binary_range_parses)
+{
+    const char *docs[] = {"{\"version\": \"1.4\", \"binary\": {\"min\": \"1.0\", \"max\": \"1.9\"}, \"volumes\": [" VOL "]}",
+                          "{\"version\": \"1.4\", \"binary\": \"1.2\", \"volumes\": [" VOL "]}",
+                          "{\"version\": \"1.4\", \"binary\": {\"max\": \"3\"}, \"volumes\": [" VOL "]}",
+                          "{\"version\": \"1.4\", \"volumes\": [" VOL "]}"};
+    const char *want[][2] = {{"1.0", "1.9"}, {"1.2", "1.2"}, {NULL, "3"}, {NULL, NULL}};
+    for (int i = 0; i < 4; i++) {
+        lu_release *r;
+        lu_error err;
+        cr_assert_eq(lu_release_parse(docs[i], strlen(docs[i]), &r, &err), LU_OK, "%d: %s", i, err.message);
+        if (want[i][0]) cr_expect_str_eq(r->binary_min, want[i][0]);
+        else cr_expect_null(r->binary_min);
+        if (want[i][1]) cr_expect_str_eq(r->binary_max, want[i][1]);
+        else cr_expect_null(r->binary_max);
+        lu_release_free(r);
     }
 }

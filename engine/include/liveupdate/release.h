@@ -6,7 +6,8 @@
  *    "volumes": [{"name": "forest", "url": "https://.../forest.zip"
  *                 (or "file": "forest.zip", beside the document),
  *                 "size": 1234, "sha256": "<64 hex>", "priority": 10}],
- *    "min_version": "1.2.0", "prefer_local_from": "1.3.0", "mandatory": false}
+ *    "min_version": "1.2.0", "prefer_local_from": "1.3.0", "mandatory": false,
+ *    "binary": {"min": "1.0", "max": "1.9"}}
  * Format details: docs/FORMATS.md.
  */
 #ifndef LIVEUPDATE_RELEASE_H
@@ -34,13 +35,20 @@ typedef struct lu_release {
     char *min_version;         /* or NULL */
     char *prefer_local_from;   /* or NULL */
     int mandatory;
+    /* The store binaries ([project] version of the bundle) the release is
+     * made for, inclusive; NULL: no bound on that side. "binary": "1.2" sets
+     * both. */
+    char *binary_min, *binary_max;
     lu_release_volume *volumes;
     size_t nvolumes;
 } lu_release;
 
 /* Parses a version document. Versions must be 1-64 characters of
- * [0-9A-Za-z.+-]; every volume needs a valid name (distinct), "url" or a
- * plain "file", a whole "size" >= 0 and a 64-hex "sha256". Returns LU_OK
+ * [0-9A-Za-z.+-]; "min_version" may not be above "version", nor
+ * binary "min" above "max"; there is at least one volume, and every volume
+ * needs a valid name (distinct), "url" or a plain "file", a whole "size"
+ * >= 0 and a 64-hex "sha256" (a package is verified before it is used).
+ * Returns LU_OK
  * and *out (free with lu_release_free), LU_FORMAT_ERROR naming the field,
  * LU_MEM_ERROR. Thread-safe. There is no context here, so the memory comes
  * from the C library's allocator, not a context's lu_config.allocator. */
