@@ -7,6 +7,7 @@
  * allocates through it (the caller frees with lu_free).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -76,6 +77,73 @@ void lu_manifest_free(lu_manifest *m)
 {
     lu_env env = lu__default_env();
     manifest_free(&env, m);
+}
+
+static int cmp_resource(const void *a, const void *b)
+{
+    return strcmp(((const lu_manifest_resource *)a)->path, ((const lu_manifest_resource *)b)->path);
+}
+
+lu_status lu_manifest_overlay(lu_manifest *m, lu_manifest *top, lu_error *err)
+{
+    lu_env env = lu__default_env();
+    /* grow first: a failure leaves m as it was */
+    lu_manifest_resource *r = lu__realloc(&env, m->resources, (m->nresources + top->nresources + 1) * sizeof *r);
+    if (r) m->resources = r;
+    lu_manifest_proxy *p = r ? lu__realloc(&env, m->proxies, (m->nproxies + top->nproxies + 1) * sizeof *p) : NULL;
+    if (p) m->proxies = p;
+    lu_manifest_volume *v = p ? lu__realloc(&env, m->volumes, (m->nvolumes + top->nvolumes + 1) * sizeof *v) : NULL;
+    if (v) m->volumes = v;
+    if (!v) {
+        manifest_free(&env, top);
+        return lu__fail(err, LU_MEM_ERROR, "out of memory merging manifests");
+    }
+    qsort(m->resources, m->nresources, sizeof *m->resources, cmp_resource);
+    size_t n0 = m->nresources;
+    for (size_t i = 0; i < top->nresources; i++) {
+        lu_manifest_resource *t = &top->resources[i], *old = bsearch(t, m->resources, n0, sizeof *t, cmp_resource);
+        if (old) {
+            lu__free(&env, old->path);
+            lu__free(&env, old->sha256);
+            *old = *t;
+        } else {
+            m->resources[m->nresources++] = *t;
+        }
+    }
+    for (size_t i = 0; i < top->nproxies; i++) {
+        lu_manifest_proxy *t = &top->proxies[i], *old = NULL;
+        for (size_t k = 0; k < m->nproxies && !old; k++)
+            if (strcmp(m->proxies[k].id, t->id) == 0) old = &m->proxies[k];
+        if (old) {
+            lu__free(&env, old->id);
+            lu__free(&env, old->collection);
+            lu__free(&env, old->volume);
+            free_strv(&env, old->resources, old->nresources);
+            free_strv(&env, old->proxies, old->nproxies);
+            *old = *t;
+        } else {
+            m->proxies[m->nproxies++] = *t;
+        }
+    }
+    for (size_t i = 0; i < top->nvolumes; i++) {
+        lu_manifest_volume *t = &top->volumes[i], *old = NULL;
+        for (size_t k = 0; k < m->nvolumes && !old; k++)
+            if (strcmp(m->volumes[k].name, t->name) == 0) old = &m->volumes[k];
+        if (old) {
+            lu__free(&env, old->name);
+            lu__free(&env, old->file);
+            lu__free(&env, old->sha256);
+            *old = *t;
+        } else {
+            m->volumes[m->nvolumes++] = *t;
+        }
+    }
+    /* every item moved: free only the arrays */
+    lu__free(&env, top->resources);
+    lu__free(&env, top->proxies);
+    lu__free(&env, top->volumes);
+    lu__free(&env, top);
+    return LU_OK;
 }
 
 void lu_manifest_proxy_id(const char *id, char *buf, size_t cap)

@@ -71,6 +71,13 @@ lu_status lu_manifest_from_project(const lu_project *p, char *const *paths, cons
 
 void lu_manifest_free(lu_manifest *m);   /* accepts NULL */
 
+/* Lays `top` over `m`: each resource (by path), proxy (by id) and volume
+ * (by name) of `top` replaces the one of `m` or is added (how a hot
+ * release's manifest adds and changes levels over the bundled one). Takes
+ * `top` in every case (it is freed). Returns LU_OK, or LU_MEM_ERROR with `m`
+ * unchanged in content (the order of its resources may have changed). */
+lu_status lu_manifest_overlay(lu_manifest *m, lu_manifest *top, lu_error *err);
+
 /* The proxy named by `id` in any accepted form, or NULL. */
 const lu_manifest_proxy *lu_manifest_find_proxy(const lu_manifest *m, const char *id);
 
