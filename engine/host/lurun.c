@@ -8,8 +8,19 @@
  * builds or reads the manifest, loads [bootstrap] main_script through the
  * mounts and runs a fixed-step frame loop: liveupdate callbacks and HTTP
  * completions, update(self, dt) of every running script, then message
- * dispatch. Stops at sys.exit(code), after --frames N, or at the first
- * unhandled Lua error (reported with file and line; exit status 1).
+ * dispatch. Stops at sys.exit(code), after --frames N, SIGINT or SIGTERM
+ * (at the end of the frame), or at the first unhandled Lua error (reported
+ * with file and line; exit status 1).
+ *
+ * The game's manifest is the base bundle's (or the project's) with the
+ * /liveupdate.manifest.json of every mounted volume laid over it, lowest
+ * priority first, so a hot release brings its new levels; it is rebuilt
+ * when a release is applied while the game runs.
+ *
+ * While a release is on trial, how the run ends is told to the update
+ * manager (engine/host/update_policy.c): a Lua error, a non-zero exit code
+ * (also through os.exit) or a crash signal fails the release, with the real
+ * reason, before the process dies.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -18,7 +29,9 @@
 #include <lualib.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,7 +39,69 @@
 #include "host.h"
 #include "liveupdate/console.h"
 #include "liveupdate/crypto.h"
+#include "liveupdate/updater.h"
 #include "liveupdate_lua.h"
+
+/* ---- signals ----------------------------------------------------------
+ * A signal handler reaches no context, so these two are the process's
+ * own state (lurun is a program, not the library): the crash note's path
+ * (written once before the handlers are installed, read-only after) and
+ * the stop request of SIGINT/SIGTERM. */
+static char crash_note[PATH_MAX + 64];
+static volatile sig_atomic_t stop_requested;
+
+/* SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT: one line for the next start's
+ * rollback (only async-signal-safe calls), then the default action. */
+static void on_crash(int sig)
+{
+    const char *name = sig == SIGSEGV ? "SIGSEGV" : sig == SIGBUS ? "SIGBUS" : sig == SIGFPE ? "SIGFPE"
+                     : sig == SIGILL ? "SIGILL" : "SIGABRT";
+    int fd = crash_note[0] ? open(crash_note, O_WRONLY | O_CREAT | O_TRUNC, 0644) : -1;
+    if (fd >= 0) {
+        static const char pre[] = "the game crashed with signal ";
+        char num[8];
+        int n = 0;
+        for (int v = sig; v > 0 && n < 7; v /= 10) num[n++] = (char)('0' + v % 10);
+        ssize_t w = write(fd, pre, sizeof pre - 1);
+        while (n > 0) w = write(fd, &num[--n], 1);
+        w = write(fd, " (", 2);
+        w = write(fd, name, strlen(name));
+        w = write(fd, ")\n", 2);
+        (void)w;
+        close(fd);
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* SIGINT, SIGTERM: stop at the end of the frame (a clean end); a second
+ * one, or one while the loop hangs, kills as usual. */
+static void on_stop(int sig)
+{
+    if (stop_requested) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    stop_requested = 1;
+}
+
+static void install_signals(lu_host *h)
+{
+    const char *note = h->update_on ? lu_updater_crash_note_path(h->ctx) : NULL;
+    if (note && strlen(note) < sizeof crash_note) memcpy(crash_note, note, strlen(note) + 1);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_stop;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    if (!crash_note[0]) return;
+    sa.sa_handler = on_crash;
+    sa.sa_flags = SA_RESETHAND;
+    const int crash[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+    for (size_t i = 0; i < sizeof crash / sizeof crash[0]; i++) sigaction(crash[i], &sa, NULL);
+}
 
 typedef struct options {
     const char *dir;
@@ -222,8 +297,46 @@ bad_config:
     return false;
 }
 
+static int by_priority(const void *a, const void *b)
+{
+    int pa = ((const lu_mount_info *)a)->priority, pb = ((const lu_mount_info *)b)->priority;
+    return (pa > pb) - (pa < pb);
+}
+
+/* Lays the manifest of every mounted volume over h->manifest, lowest
+ * priority first (a release's game volume brings its levels). A volume
+ * without one adds nothing; one that does not parse is reported and
+ * skipped. */
+static bool overlay_mounts(lu_host *h)
+{
+    lu_mount_info *mi;
+    size_t n;
+    lu_error err;
+    if (lu_mounts_get(h->ctx, &mi, &n, &err) != LU_OK) {
+        fprintf(stderr, "lurun: manifest: %s\n", err.message);
+        return false;
+    }
+    qsort(mi, n, sizeof *mi, by_priority);
+    bool ok = true;
+    for (size_t i = 0; i < n && ok; i++) {
+        if (strcmp(mi[i].name, LU_BASE_MOUNT) == 0) continue;
+        void *data;
+        size_t size;
+        lu_manifest *top;
+        if (lu_read_from(h->ctx, mi[i].name, "/liveupdate.manifest.json", &data, &size, &err) != LU_OK) continue;
+        lu_status st = lu_manifest_parse(data, size, &top, &err);
+        lu_free(h->ctx, data);
+        if (st == LU_OK) st = lu_manifest_overlay(h->manifest, top, &err);
+        if (st == LU_MEM_ERROR) ok = false;
+        if (st != LU_OK) fprintf(stderr, "lurun: manifest of mount '%s': %s\n", mi[i].name, err.message);
+    }
+    lu_free(h->ctx, mi);
+    return ok;
+}
+
 /* Bundle: the base mount's /liveupdate.manifest.json. Project: built from
- * game.project over the content tree, so nothing is missing. */
+ * game.project over the content tree, so nothing is missing. Then the
+ * mounted volumes' manifests over it. */
 static bool load_manifest(lu_host *h)
 {
     lu_error err;
@@ -232,7 +345,7 @@ static bool load_manifest(lu_host *h)
         void *data;
         size_t size;
         st = lu_read_from(h->ctx, LU_BASE_MOUNT, "/liveupdate.manifest.json", &data, &size, &err);
-        if (st == LU_NOT_FOUND) return (h->manifest = calloc(1, sizeof *h->manifest)) != NULL;
+        if (st == LU_NOT_FOUND) return (h->manifest = calloc(1, sizeof *h->manifest)) != NULL && overlay_mounts(h);
         if (st == LU_OK) {
             st = lu_manifest_parse(data, size, &h->manifest, &err);
             lu_free(h->ctx, data);
@@ -251,13 +364,31 @@ static bool load_manifest(lu_host *h)
         lu_free(h->ctx, paths);
     }
     if (st != LU_OK) fprintf(stderr, "lurun: manifest: %s\n", err.message);
-    return st == LU_OK;
+    return st == LU_OK && overlay_mounts(h);
+}
+
+/* os.exit(code): the run's end is told to the update manager first (a
+ * non-zero code fails a release on trial), then Lua's own os.exit. */
+static int l_os_exit(lua_State *L)
+{
+    lu_host *h = lu_host_get(L);
+    int code = lua_isboolean(L, 1) ? (lua_toboolean(L, 1) ? 0 : 1) : (int)luaL_optinteger(L, 1, 0);
+    if (h) lu_host_update_end(h, code);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
 }
 
 static void open_lua(lu_host *h)
 {
     lua_State *L = h->L = luaL_newstate();
     luaL_openlibs(L);
+    lua_getglobal(L, "os");
+    lua_getfield(L, -1, "exit");
+    lua_pushcclosure(L, l_os_exit, 1);
+    lua_setfield(L, -2, "exit");
+    lua_pop(L, 1);
     lu_host_set(L, h);
     lu_host_open_globals(L);
     lu_host_scripts_init(L);
@@ -356,9 +487,11 @@ static void final_all(lu_host *h)
         }
 }
 
-/* Loads the main script through the mounts and runs its init. */
+/* Loads the main script through the mounts (from the base bundle while the
+ * content is blocked below min_version) and runs its init. */
 static bool start_world(lu_host *h, const char *main_script)
 {
+    h->main_from_base = h->blocked;
     lu_script *main_s = lu_host_load_script(h, main_script, "main:/main#script", NULL);
     if (!main_s) return false;
     main_s->initialized = true;
@@ -374,6 +507,16 @@ static bool restart_world(lu_host *h, const char *main_script)
     lu_host_free_scripts(h);
     lu_host_free_proxies(h);
     free_queue(h);
+    h->trial_seen = 0;
+    lu_manifest *old = h->manifest;
+    h->manifest = NULL;
+    if (!load_manifest(h)) {
+        lu_manifest_free(h->manifest);
+        h->manifest = old;   /* keep playing on the manifest it had */
+    } else {
+        lu_lua_set_manifest(h->L, h->manifest);
+        lu_manifest_free(old);
+    }
     return start_world(h, main_script);
 }
 
@@ -394,28 +537,37 @@ static int run(lu_host *h, const options *o)
         lu_console_close(console);
         return 1;
     }
+    install_signals(h);
     bool ok = start_world(h, main_script);
     if (!ok && h->nscripts == 0) {
         lu_console_close(console);
+        lu_host_update_end(h, 1);
         return 1;
     }
     struct timespec next;
     clock_gettime(CLOCK_MONOTONIC, &next);
-    for (h->frame = 0; ok && !h->exit_requested && (o->frames < 0 || h->frame < o->frames); h->frame++) {
+    for (h->frame = 0; ok && !h->exit_requested && !stop_requested && (o->frames < 0 || h->frame < o->frames);
+         h->frame++) {
         ok = poll_liveupdate(h);
-        if (ok && lu_lua_take_restart(h->L)) ok = restart_world(h, main_script);
-        lu_host_update_frame(h);
+        if (ok && (lu_lua_take_restart(h->L) || h->restart_pending)) {
+            h->restart_pending = false;
+            ok = restart_world(h, main_script);
+        }
+        if (ok && h->script_errors == 0) lu_host_update_frame(h);
         lu_console_poll(console);
         ok = ok && h->script_errors == 0 && update_scripts(h, dt) && lu_host_dispatch(h);
         if (freq > 0) sleep_until(&next, dt);
     }
+    if (stop_requested) fprintf(stderr, "lurun: stopped by a signal at frame %ld\n", h->frame);
     final_all(h);
     lu_console_close(console);
+    int code = h->exit_code;
     if (h->script_errors) {
         fprintf(stderr, "lurun: stopped after %d Lua error(s) at frame %ld\n", h->script_errors, h->frame);
-        return h->exit_code ? h->exit_code : 1;
+        code = h->exit_code ? h->exit_code : 1;
     }
-    return h->exit_code;
+    lu_host_update_end(h, code);
+    return code;
 }
 
 int main(int argc, char **argv)

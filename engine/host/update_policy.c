@@ -24,6 +24,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <lauxlib.h>
+
 #include "host.h"
 #include "liveupdate/release.h"
 #include "liveupdate/updater.h"
@@ -44,15 +46,44 @@ static bool get_int(lu_host *h, const char *key, long long def, long long *out)
     return false;
 }
 
-static bool below(const char *current, const char *bound)
+/* [update] version_compare: a Lua file in the game's content returning
+ * function(a, b) -> <0, 0, >0. It decides every comparison from the
+ * manager's opening on (rollback, store-update drops, sync start-up,
+ * min_version), as um.set_version_compare does later. A file that cannot
+ * be loaded is reported and the dotted comparison stays: a broken hook
+ * must not stop the game from starting (or from being fixed by an update). */
+static void load_compare(lu_host *h, const char *path)
 {
-    return bound && lu_version_compare(current, bound) < 0;
+    void *data;
+    size_t size;
+    lu_error err;
+    if (lu_read(h->ctx, path, &data, &size, &err) != LU_OK) {
+        fprintf(stderr, "lurun: [update] version_compare: %s; comparing versions as dotted numbers\n", err.message);
+        return;
+    }
+    char chunk[1100];
+    snprintf(chunk, sizeof chunk, "@%s", path);
+    int rc = luaL_loadbufferx(h->L, data, size, chunk, "t");
+    lu_free(h->ctx, data);
+    if (rc == LUA_OK) rc = lua_pcall(h->L, 0, 1, 0);
+    if (rc != LUA_OK || !lua_isfunction(h->L, -1)) {
+        fprintf(stderr, "lurun: [update] version_compare: %s %s; comparing versions as dotted numbers\n", path,
+                rc != LUA_OK ? lua_tostring(h->L, -1) : "does not return a function");
+        lua_pop(h->L, 1);
+        return;
+    }
+    lu_lua_set_version_compare(h->L);
 }
 
-/* Pumps lu_update() until the start-up check settles or the deadline. */
-static void wait_for_release(lu_host *h, long long timeout_ms, bool min_unmet)
+/* Pumps lu_update() until the start-up check settles or the deadline: the
+ * release is staged (then applied before the first script runs), the check
+ * finds nothing to download (or only offers it: download = ask), it fails,
+ * or the content in use is at or above prefer_local_from. Below min_version
+ * it waits for the release the whole time (the updater retries failed
+ * checks with backoff). */
+static void wait_for_release(lu_host *h, long long timeout_ms)
 {
-    double start = now_s(), deadline = start + (double)timeout_ms / 1000.0 * (min_unmet ? 3 : 1);
+    double deadline = now_s() + (double)timeout_ms / 1000.0;
     lu_updater_info in;
     lu_error err;
     while (now_s() < deadline) {
@@ -65,31 +96,27 @@ static void wait_for_release(lu_host *h, long long timeout_ms, bool min_unmet)
                 fprintf(stderr, "lurun: update: %s\n", err.message);
             return;
         }
-        min_unmet = below(in.current, in.min_version);
-        if (in.remote && !in.checking && !min_unmet) return;          /* nothing newer, or failed */
-        if (in.remote && !min_unmet && in.prefer_local_from &&
-            lu_version_compare(in.current, in.prefer_local_from) >= 0) {
+        if (!in.blocked && !in.checking && (in.remote || in.last_status != LU_OK)) return;
+        if (!in.blocked && in.local_preferred) {
             fprintf(stderr, "lurun: update: %s >= prefer_local_from %s: starting with it\n", in.current,
                     in.prefer_local_from);
             return;
         }
-        if (!in.checking && in.last_status != LU_OK) {
-            if (!min_unmet) return;
-            lu_updater_check(h->ctx, &err);                            /* min_version: keep trying */
-        }
         struct timespec ts = {0, 5 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    fprintf(stderr, "lurun: update: start-up wait ended after %lld ms; starting with the local content\n",
-            timeout_ms * (min_unmet ? 3 : 1));
+    fprintf(stderr, "lurun: update: start-up wait ended after %lld ms; starting with the local content\n", timeout_ms);
 }
 
 bool lu_host_update_start(lu_host *h)
 {
     const char *url = lu_project_get(h->project, "update.url");
     const char *mode = lu_project_get(h->project, "update.mode");
+    const char *download = lu_project_get(h->project, "update.download");
+    const char *compare = lu_project_get(h->project, "update.version_compare");
     const char *local = lu_project_get(h->project, "update.local_version");
-    if (!local || !*local) local = lu_project_get(h->project, "project.version");
+    const char *binary = lu_project_get(h->project, "project.version");
+    if (!local || !*local) local = binary;
     long long timeout_ms, stale_days;
     if (!get_int(h, "update.sync_timeout_ms", 3000, &timeout_ms) || !get_int(h, "update.stale_after_days", 7, &stale_days) ||
         !get_int(h, "update.check_interval_s", 3600, &h->check_interval_s) ||
@@ -97,6 +124,10 @@ bool lu_host_update_start(lu_host *h)
         return false;
     if (mode && *mode && strcmp(mode, "async") != 0 && strcmp(mode, "sync") != 0) {
         fprintf(stderr, "lurun: game.project: [update] mode must be async or sync, not '%s'\n", mode);
+        return false;
+    }
+    if (download && *download && strcmp(download, "auto") != 0 && strcmp(download, "ask") != 0) {
+        fprintf(stderr, "lurun: game.project: [update] download must be auto or ask, not '%s'\n", download);
         return false;
     }
     const char *head = lu_project_get(h->project, "update.head_url");
@@ -110,42 +141,45 @@ bool lu_host_update_start(lu_host *h)
     if (cfg.version_headers && !*cfg.version_headers) cfg.version_headers = NULL;
     if (cfg.head_volume && !*cfg.head_volume) cfg.head_volume = NULL;
     if (local && *local) cfg.local_version = local;
+    if (binary && lu_version_valid(binary)) cfg.binary_version = binary;
+    cfg.ask = download && strcmp(download, "ask") == 0;
     lu_lua_updater_config(h->L, &cfg);
+    if (compare && *compare) load_compare(h, compare);
     lu_error err;
     size_t reported = lu_startup_report_count(h->ctx);
     if (lu_updater_open(h->ctx, &cfg, &err) != LU_OK) {
         fprintf(stderr, "lurun: update manager: %s\n", err.message);
         return false;
     }
-    for (size_t i = reported; i < lu_startup_report_count(h->ctx); i++) {   /* a rollback, a corrupt state */
+    for (size_t i = reported; i < lu_startup_report_count(h->ctx); i++) {   /* a rollback, a drop, a corrupt state */
         lu_report_item it;
         lu_startup_report_get(h->ctx, i, &it);
         fprintf(stderr, "lurun: start-up: %s '%s': %s\n", it.action, it.name, it.message);
     }
     h->update_on = true;
+    h->trial_seen = 0;
     h->next_check = now_s() + (double)h->check_interval_s;
     lu_updater_info in;
     lu_updater_get_info(h->ctx, &in, &err);
     bool stale = stale_days > 0 && in.last_run > 0 && (long long)time(NULL) - in.last_run > stale_days * 86400;
-    bool min_unmet = below(in.current, in.min_version);   /* from the last document fetched */
-    bool sync = (mode && strcmp(mode, "sync") == 0) || in.update_pending || stale || min_unmet;
-    if (sync && !min_unmet && in.prefer_local_from && lu_version_compare(in.current, in.prefer_local_from) >= 0)
-        sync = false;
+    bool sync = (mode && strcmp(mode, "sync") == 0) || in.update_pending || stale || in.blocked;
+    if (sync && !in.blocked && in.local_preferred) sync = false;
     if (lu_updater_check(h->ctx, &err) != LU_OK) {
         fprintf(stderr, "lurun: update: %s\n", err.message);
         return true;
     }
     if (!sync) return true;
     fprintf(stderr, "lurun: update: checking before start-up (%s)\n",
-            min_unmet ? "below min_version" : in.update_pending ? "an update is pending" : stale ? "stale" : "sync mode");
-    wait_for_release(h, timeout_ms, min_unmet);
+            in.blocked ? "below min_version" : in.update_pending ? "an update is pending" : stale ? "stale" : "sync mode");
+    wait_for_release(h, timeout_ms);
     lu_updater_get_info(h->ctx, &in, &err);
-    if (below(in.current, in.min_version)) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "content %s is below the required min_version %s and the new release could not be fetched",
-                 in.current, in.min_version);
-        fprintf(stderr, "lurun: update: %s\n", msg);
-        lu_lua_update_failed(h->L, LU_VERSION_MISMATCH, msg);
+    if (in.blocked) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "did not arrive within the start-up wait of %lld ms; retrying in the background", timeout_ms);
+        fprintf(stderr, "lurun: update: content %s is below min_version %s: the base bundle's main script runs\n",
+                in.current, in.min_version);
+        lu_updater_report_blocked(h->ctx, msg, &err);
+        h->blocked = true;
     }
     return true;
 }
@@ -156,12 +190,40 @@ void lu_host_update_frame(lu_host *h)
     lu_updater_info in;
     lu_error err;
     if (lu_updater_get_info(h->ctx, &in, &err) != LU_OK) return;
-    if (in.on_trial && h->trial_frames > 0 && h->frame >= h->trial_frames) {
+    /* the trial counts error-free frames of the release since it was applied */
+    if (in.on_trial && h->script_errors == 0 && h->trial_frames > 0 && ++h->trial_seen >= h->trial_frames) {
         if (lu_updater_confirm(h->ctx, &err) == LU_OK)
-            fprintf(stderr, "lurun: update: release %s confirmed after %lld frames\n", in.current, h->trial_frames);
+            fprintf(stderr, "lurun: update: release %s confirmed after %lld frames\n", in.current, h->trial_seen);
+        else
+            fprintf(stderr, "lurun: update: %s\n", err.message);
+    }
+    /* blocked: the release is applied as soon as it arrives */
+    if (h->blocked && in.staged && in.remote && strcmp(in.staged, in.remote) == 0) {
+        if (lu_updater_apply(h->ctx, &err) == LU_OK) {
+            fprintf(stderr, "lurun: update: release %s arrived: applied\n", in.staged);
+            h->blocked = false;
+            h->restart_pending = true;
+        } else {
+            fprintf(stderr, "lurun: update: %s\n", err.message);
+        }
     }
     if (h->check_interval_s > 0 && now_s() >= h->next_check) {
         h->next_check = now_s() + (double)h->check_interval_s;
         if (!in.checking) lu_updater_check(h->ctx, &err);
     }
+}
+
+/* How the run ended, for a release on trial (see lu_updater_run_ended). */
+void lu_host_update_end(lu_host *h, int code)
+{
+    if (!h->update_on) return;
+    char why[700];
+    const char *failure = NULL;
+    if (h->script_errors) failure = h->first_error[0] ? h->first_error : "a Lua error";
+    else if (code != 0) {
+        snprintf(why, sizeof why, "the game exited with code %d at frame %ld", code, h->frame);
+        failure = why;
+    }
+    lu_error err;
+    if (lu_updater_run_ended(h->ctx, failure, &err) != LU_OK) fprintf(stderr, "lurun: update: %s\n", err.message);
 }

@@ -33,6 +33,7 @@
 #include "liveupdate/crypto.h"
 #include "liveupdate/download.h"
 #include "liveupdate/http.h"
+#include "liveupdate/manifest.h"
 #include "liveupdate/release.h"
 #include "liveupdate/updater.h"
 #include "release_internal.h"
@@ -40,19 +41,30 @@
 typedef struct rel_vol {
     char *name, *file;
     int priority;
+    bool check_manifest;   /* staging: no SHA-256 given; check entries against its manifest */
 } rel_vol;
 
 typedef struct release {
     char *version;    /* NULL: no release (the base bundle's content) */
+    char *bmin, *bmax;  /* the store binaries it is made for (inclusive), or NULL */
     rel_vol *vols;
     size_t n;
 } release;
+
+/* A package that failed verification: not fetched again until the
+ * document (its text, or the HEAD answer) changes. */
+typedef struct refusal {
+    char *version, *doc;
+} refusal;
+
+#define REFUSED_MAX 16
 
 typedef struct lu_updater lu_updater;
 
 struct lu_updater {
     lu_context *ctx;
-    char *url, *local_version;
+    char *url, *local_version, *binary;
+    bool ask;
     char *head_url, *version_headers, *head_volume;
     /* the HEAD request in flight */
     int head_id;              /* the HEAD request in flight, or 0 */
@@ -65,6 +77,15 @@ struct lu_updater {
     char dir[PATH_MAX];          /* <save>/update */
     release current, previous, staged, staging;
     char *trial;                 /* version on trial, or NULL */
+    bool trial_running;          /* a run on trial has not ended cleanly (yet) */
+    char *trial_failure;         /* why the release on trial failed, or NULL */
+    refusal *refused;
+    size_t nrefused;
+    char doc_id[LU_SHA256_HEX];  /* identity of the last document or HEAD answer */
+    bool offered;                /* ask: a newer release is offered, not downloaded */
+    bool blocked_reported;       /* this run told the script it is below min_version */
+    double retry_at, backoff;    /* blocked: the next retry (monotonic s), its delay */
+    char crash_note[PATH_MAX + 32];
     char **failed;
     size_t nfailed;
     char *rollback_version, *rollback_reason;
@@ -84,7 +105,8 @@ static void updater_free(lu_context *ctx, void *state);
 
 /* The update manager is a layer above the core: its state hangs off the
  * context from lu_updater_open until lu_context_close (or a failed open). */
-static const lu_layer_ops update_layer = {"update", 3, NULL, updater_free};
+static int updater_poll(lu_context *ctx, void *state);
+static const lu_layer_ops update_layer = {"update", 3, updater_poll, updater_free};
 
 static lu_updater *updater(const lu_context *ctx)
 {
@@ -110,6 +132,8 @@ static void release_clear(const lu_env *env, release *r)
     }
     lu__free(env, r->vols);
     lu__free(env, r->version);
+    lu__free(env, r->bmin);
+    lu__free(env, r->bmax);
     memset(r, 0, sizeof *r);
 }
 
@@ -152,6 +176,8 @@ static cJSON *release_json(const release *r)
     if (!r->version) return cJSON_CreateNull();
     cJSON *o = cJSON_CreateObject(), *arr = NULL;
     bool ok = o && cJSON_AddStringToObject(o, "version", r->version) &&
+              (!r->bmin || cJSON_AddStringToObject(o, "binary_min", r->bmin)) &&
+              (!r->bmax || cJSON_AddStringToObject(o, "binary_max", r->bmax)) &&
               (arr = cJSON_AddArrayToObject(o, "volumes")) != NULL;
     for (size_t i = 0; ok && i < r->n; i++) {
         cJSON *v = cJSON_CreateObject();
@@ -175,6 +201,14 @@ static lu_status release_read(const lu_env *env, const cJSON *o, release *r)
     const char *ver = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "version"));
     const cJSON *vols = cJSON_GetObjectItemCaseSensitive(o, "volumes"), *it;
     if (!ver || !lu_version_valid(ver) || !cJSON_IsArray(vols)) return LU_FORMAT_ERROR;
+    const char *bounds[2] = {"binary_min", "binary_max"};
+    char **to[2] = {&r->bmin, &r->bmax};
+    for (int i = 0; i < 2; i++) {
+        const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, bounds[i]);
+        if (!b) continue;
+        if (!cJSON_IsString(b) || !lu_version_valid(b->valuestring)) return LU_FORMAT_ERROR;
+        if (!(*to[i] = lu__strdup(env, b->valuestring))) return LU_MEM_ERROR;
+    }
     r->vols = lu__calloc(env, (size_t)cJSON_GetArraySize(vols) + 1, sizeof *r->vols);
     r->version = lu__strdup(env, ver);
     if (!r->vols || !r->version) return LU_MEM_ERROR;
@@ -201,13 +235,25 @@ static lu_status release_read(const lu_env *env, const cJSON *o, release *r)
  * wrong state at the next start. */
 static lu_status state_write(lu_updater *u, lu_error *err)
 {
-    cJSON *o = cJSON_CreateObject(), *failed = NULL, *rb = NULL;
-    bool ok = o && add_item(o, "current", release_json(&u->current)) &&
+    cJSON *o = cJSON_CreateObject(), *failed = NULL, *rb = NULL, *refused = NULL;
+    bool ok = o && cJSON_AddStringToObject(o, "binary", u->binary) &&
+              add_item(o, "current", release_json(&u->current)) &&
               add_item(o, "previous", release_json(&u->previous)) &&
               add_item(o, "staged", release_json(&u->staged)) &&
               (u->trial ? cJSON_AddStringToObject(o, "trial", u->trial) : cJSON_AddNullToObject(o, "trial")) &&
-              (failed = cJSON_AddArrayToObject(o, "failed")) != NULL;
+              cJSON_AddBoolToObject(o, "trial_running", u->trial_running) &&
+              (u->trial_failure ? cJSON_AddStringToObject(o, "trial_failure", u->trial_failure)
+                                : cJSON_AddNullToObject(o, "trial_failure")) &&
+              (failed = cJSON_AddArrayToObject(o, "failed")) != NULL &&
+              (refused = cJSON_AddArrayToObject(o, "refused")) != NULL;
     for (size_t i = 0; ok && i < u->nfailed; i++) ok = add_item(failed, NULL, cJSON_CreateString(u->failed[i]));
+    for (size_t i = 0; ok && i < u->nrefused; i++) {
+        cJSON *r = cJSON_CreateObject();
+        ok = r && cJSON_AddStringToObject(r, "version", u->refused[i].version) &&
+             cJSON_AddStringToObject(r, "doc", u->refused[i].doc);
+        if (ok) ok = add_item(refused, NULL, r);
+        else cJSON_Delete(r);
+    }
     if (ok && u->rollback_version)
         ok = (rb = cJSON_AddObjectToObject(o, "last_rollback")) != NULL &&
              cJSON_AddStringToObject(rb, "version", u->rollback_version) &&
@@ -234,12 +280,20 @@ static void state_clear(lu_updater *u)
     release_clear(env, &u->staged);
     for (size_t i = 0; i < u->nfailed; i++) lu__free(env, u->failed[i]);
     lu__free(env, u->failed);
+    for (size_t i = 0; i < u->nrefused; i++) {
+        lu__free(env, u->refused[i].version);
+        lu__free(env, u->refused[i].doc);
+    }
+    lu__free(env, u->refused);
     lu__free(env, u->trial);
+    lu__free(env, u->trial_failure);
     lu__free(env, u->rollback_version);
     lu__free(env, u->rollback_reason);
     u->failed = NULL;
-    u->nfailed = 0;
-    u->trial = u->rollback_version = u->rollback_reason = NULL;
+    u->refused = NULL;
+    u->nfailed = u->nrefused = 0;
+    u->trial = u->trial_failure = u->rollback_version = u->rollback_reason = NULL;
+    u->trial_running = false;
 }
 
 /* Loads state.json; LU_NOT_FOUND when there is none, LU_FORMAT_ERROR when
@@ -258,13 +312,37 @@ static lu_status state_read(lu_updater *u, lu_error *err)
     const cJSON *failed = cJSON_GetObjectItemCaseSensitive(o, "failed"), *it;
     const cJSON *rb = cJSON_GetObjectItemCaseSensitive(o, "last_rollback");
     const cJSON *trial = cJSON_GetObjectItemCaseSensitive(o, "trial");
+    const cJSON *tfail = cJSON_GetObjectItemCaseSensitive(o, "trial_failure");
+    const cJSON *refused = cJSON_GetObjectItemCaseSensitive(o, "refused");
     lu_status st = cJSON_IsObject(o) ? LU_OK : LU_FORMAT_ERROR;
     if (st == LU_OK) st = release_read(env, cJSON_GetObjectItemCaseSensitive(o, "current"), &u->current);
     if (st == LU_OK) st = release_read(env, cJSON_GetObjectItemCaseSensitive(o, "previous"), &u->previous);
     if (st == LU_OK) st = release_read(env, cJSON_GetObjectItemCaseSensitive(o, "staged"), &u->staged);
     if (st == LU_OK && !((!failed || cJSON_IsArray(failed)) && (!trial || cJSON_IsNull(trial) || cJSON_IsString(trial))))
         st = LU_FORMAT_ERROR;
+    if (st == LU_OK && !((!tfail || cJSON_IsNull(tfail) || cJSON_IsString(tfail)) && (!refused || cJSON_IsArray(refused))))
+        st = LU_FORMAT_ERROR;
     if (st == LU_OK && cJSON_IsString(trial) && !(u->trial = lu__strdup(env, trial->valuestring))) st = LU_MEM_ERROR;
+    if (st == LU_OK && cJSON_IsString(tfail) && !(u->trial_failure = lu__strdup(env, tfail->valuestring)))
+        st = LU_MEM_ERROR;
+    if (st == LU_OK && refused) {
+        u->refused = lu__calloc(env, (size_t)cJSON_GetArraySize(refused) + 1, sizeof *u->refused);
+        if (!u->refused) st = LU_MEM_ERROR;
+        cJSON_ArrayForEach(it, refused) {
+            if (st != LU_OK) break;
+            const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "version"));
+            const char *d = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "doc"));
+            if (!v || !d) {
+                st = LU_FORMAT_ERROR;
+                break;
+            }
+            refusal *r = &u->refused[u->nrefused];
+            r->version = lu__strdup(env, v);
+            r->doc = lu__strdup(env, d);
+            u->nrefused++;
+            if (!r->version || !r->doc) st = LU_MEM_ERROR;
+        }
+    }
     if (st == LU_OK && failed) {
         u->failed = lu__calloc(env, (size_t)cJSON_GetArraySize(failed) + 1, sizeof *u->failed);
         if (!u->failed) st = LU_MEM_ERROR;
@@ -284,6 +362,9 @@ static lu_status state_read(lu_updater *u, lu_error *err)
     bool ok = st == LU_OK;
     if (ok) {
         u->update_pending = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "update_pending"));
+        /* a trial written before "trial_running" existed ran unconfirmed */
+        const cJSON *tr = cJSON_GetObjectItemCaseSensitive(o, "trial_running");
+        u->trial_running = tr ? cJSON_IsTrue(tr) : u->trial != NULL;
         const cJSON *lr = cJSON_GetObjectItemCaseSensitive(o, "last_run"), *lc = cJSON_GetObjectItemCaseSensitive(o, "last_check");
         if (cJSON_IsNumber(lr) && lr->valuedouble >= 0 && lr->valuedouble < 1e15) u->last_run = (long long)lr->valuedouble;
         if (cJSON_IsNumber(lc) && lc->valuedouble >= 0 && lc->valuedouble < 1e15) u->last_check = (long long)lc->valuedouble;
@@ -374,10 +455,38 @@ static lu_status apply_staged(lu_updater *u, lu_error *err)
     release_move(env, &u->previous, &u->current);
     release_move(env, &u->current, &u->staged);
     set_str(env, &u->trial, trial);
+    set_str(env, &u->trial_failure, NULL);
+    u->trial_running = true;
+    unlink(u->crash_note);
     lu__log(&u->ctx->env, LU_LOG_INFO, "update: release %s applied (on trial until confirmed)", u->current.version);
     st = state_write(u, err);
     collect_garbage(u);
     return st;
+}
+
+/* The reason a trial failed, as the last run left it: the failure it
+ * recorded, else the crash note a signal handler wrote, else what is
+ * known (it neither confirmed nor ended cleanly). */
+static void trial_reason(lu_updater *u, char *out, size_t cap)
+{
+    char note[512] = "";
+    FILE *f = u->trial_failure ? NULL : fopen(u->crash_note, "rb");
+    if (f) {
+        size_t n = fread(note, 1, sizeof note - 1, f);
+        fclose(f);
+        note[n] = 0;
+        note[strcspn(note, "\r\n")] = 0;
+    }
+    const char *back = u->previous.version ? u->previous.version : u->local_version;
+    if (u->trial_failure)
+        snprintf(out, cap, "release %s failed on trial: %.3000s; back to %s", u->current.version, u->trial_failure, back);
+    else if (note[0])
+        snprintf(out, cap, "release %s failed on trial: %s; back to %s", u->current.version, note, back);
+    else
+        snprintf(out, cap,
+                 "release %s was on trial and the game stopped without confirm() or a clean exit "
+                 "(killed, hung or crashed); back to %s",
+                 u->current.version, back);
 }
 
 /* The release on trial never confirmed: back to the previous one. What
@@ -388,9 +497,7 @@ static lu_status roll_back(lu_updater *u, lu_error *err)
 {
     const lu_env *env = &u->ctx->env;
     char reason[LU_ERROR_MAX];
-    snprintf(reason, sizeof reason,
-             "release %s was on trial and the game stopped before confirm(); back to %s",
-             u->current.version, u->previous.version ? u->previous.version : u->local_version);
+    trial_reason(u, reason, sizeof reason);
     bool known = has_failed(u, u->current.version);
     char *version = lu__strdup(env, u->current.version), *why = lu__strdup(env, reason);
     char *failed = known ? NULL : lu__strdup(env, u->current.version);
@@ -409,11 +516,65 @@ static lu_status roll_back(lu_updater *u, lu_error *err)
     set_str(env, &u->rollback_version, version);
     set_str(env, &u->rollback_reason, why);
     set_str(env, &u->trial, NULL);
+    set_str(env, &u->trial_failure, NULL);
+    u->trial_running = false;
+    unlink(u->crash_note);
     release_move(env, &u->current, &u->previous);
     lu_error rep = {.status = LU_VERSION_MISMATCH};
     snprintf(rep.message, sizeof rep.message, "%s", reason);
     lu__report_add(u->ctx, u->rollback_version, NULL, "rolled_back", &rep);
     return state_write(u, err);
+}
+
+static bool binary_fits(const lu_updater *u, const char *bmin, const char *bmax)
+{
+    return (!bmin || cmp_versions(u, u->binary, bmin) >= 0) && (!bmax || cmp_versions(u, u->binary, bmax) <= 0);
+}
+
+/* Why a stored release may not run on this binary, or NULL when it may:
+ * made for another binary, or not newer than the bundled content (a store
+ * update brought newer content). */
+static const char *unfit(const lu_updater *u, const release *r, char *why, size_t cap)
+{
+    if (!r->version) return NULL;
+    if (!binary_fits(u, r->bmin, r->bmax))
+        snprintf(why, cap, "release %s was made for store binary %s%s%s, this is %s", r->version,
+                 r->bmin ? r->bmin : "*", r->bmin && r->bmax && strcmp(r->bmin, r->bmax) == 0 ? "" : "..",
+                 r->bmin && r->bmax && strcmp(r->bmin, r->bmax) == 0 ? "" : r->bmax ? r->bmax : "*", u->binary);
+    else if (cmp_versions(u, r->version, u->local_version) <= 0)
+        snprintf(why, cap, "release %s is not newer than the bundled content %s", r->version, u->local_version);
+    else
+        return NULL;
+    return why;
+}
+
+/* Start-up after a store update: releases that may not run on this binary
+ * are dropped (the current one's mounts removed in one write, its trial
+ * ended, the previous release with it; files collected by the caller).
+ * Each drop is a start-up report item. */
+static lu_status drop_unfit(lu_updater *u, lu_error *err)
+{
+    const lu_env *env = &u->ctx->env;
+    char why[LU_ERROR_MAX];
+    release *rs[] = {&u->staged, &u->current};
+    for (int i = 0; i < 2; i++) {
+        if (!unfit(u, rs[i], why, sizeof why)) continue;
+        if (rs[i] == &u->current) {
+            release none = {0};
+            LU_TRY(switch_release(u, &none, &u->current, err));
+            release_clear(env, &u->previous);
+            set_str(env, &u->trial, NULL);
+            set_str(env, &u->trial_failure, NULL);
+            u->trial_running = false;
+        }
+        lu__log(env, LU_LOG_INFO, "update: %s: dropped", why);
+        lu_error rep = {.status = LU_VERSION_MISMATCH};
+        snprintf(rep.message, sizeof rep.message, "%s", why);
+        lu__report_add(u->ctx, rs[i]->version, NULL, "dropped", &rep);
+        release_clear(env, rs[i]);
+    }
+    if (unfit(u, &u->previous, why, sizeof why)) release_clear(env, &u->previous);
+    return LU_OK;
 }
 
 /* ---- checking and staging ------------------------------------------- */
@@ -422,30 +583,175 @@ static void emit(lu_updater *u, lu_updater_event_kind kind, int has_update, cons
                  const char *msg)
 {
     if (!u->on_event) return;
-    lu_updater_event ev = {kind, has_update, version, st, msg};
+    lu_updater_event ev = {kind, has_update, u->remote && u->remote->mandatory, version, st, msg};
     u->on_event(u->ud, &ev);
 }
 
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The content in use is below the last document's min_version. */
+static bool is_blocked(const lu_updater *u)
+{
+    return u->remote && u->remote->min_version && cmp_versions(u, current_version(u), u->remote->min_version) < 0;
+}
+
+/* Once per run while blocked: one FAILED (LU_VERSION_MISMATCH) event. */
+static void report_blocked(lu_updater *u, const char *detail)
+{
+    if (u->blocked_reported || !is_blocked(u)) return;
+    u->blocked_reported = true;
+    char msg[LU_ERROR_MAX];
+    snprintf(msg, sizeof msg, "content %s is below the required min_version %s; the new release %s: %.3500s",
+             current_version(u), u->remote->min_version, u->remote->version, detail);
+    lu__log(&u->ctx->env, LU_LOG_WARN, "update: %s", msg);
+    emit(u, LU_UPDATER_FAILED, 0, NULL, LU_VERSION_MISMATCH, msg);
+}
+
+/* A check or staging failed. While blocked, the check is retried with
+ * backoff (1 s doubling to 60 s, +-25% jitter, from the poll hook) and the
+ * script hears of it once per run; otherwise it gets the failure. */
 static void fail_check(lu_updater *u, lu_status st, const char *msg)
 {
     u->checking = false;
     u->last_status = st;
     snprintf(u->last_message, sizeof u->last_message, "%s", msg);
     lu__log(&u->ctx->env, LU_LOG_WARN, "update: %s", msg);
-    emit(u, LU_UPDATER_FAILED, 0, NULL, st, msg);
+    if (!is_blocked(u)) {
+        emit(u, LU_UPDATER_FAILED, 0, NULL, st, msg);
+        return;
+    }
+    u->backoff = u->backoff <= 0 ? 1.0 : u->backoff * 2 > 60 ? 60 : u->backoff * 2;
+    double jitter = 0.75 + 0.5 * ((double)(lu__hash_path(msg, strlen(msg)) ^ (uint32_t)time(NULL)) / 4294967295.0);
+    u->retry_at = mono_now() + u->backoff * jitter;
+    lu__log(&u->ctx->env, LU_LOG_INFO, "update: below min_version: next check in %.1f s", u->backoff * jitter);
+    report_blocked(u, msg);
+}
+
+/* Failures that will fail again with the same bytes. */
+static bool permanent(lu_status st)
+{
+    return st == LU_HASH_MISMATCH || st == LU_SIGNATURE_MISMATCH || st == LU_FORMAT_ERROR ||
+           st == LU_UNSAFE_ARCHIVE || st == LU_INVALID_HEADER || st == LU_SCHEME_MISMATCH;
+}
+
+static bool was_refused(const lu_updater *u, const char *version)
+{
+    for (size_t i = 0; i < u->nrefused; i++)
+        if (strcmp(u->refused[i].version, version) == 0 && strcmp(u->refused[i].doc, u->doc_id) == 0) return true;
+    return false;
+}
+
+/* Records that the package of `version` under the current document failed
+ * verification (the oldest record goes beyond REFUSED_MAX). */
+static void refuse(lu_updater *u, const char *version)
+{
+    const lu_env *env = &u->ctx->env;
+    if (was_refused(u, version)) return;
+    char *v = lu__strdup(env, version), *d = lu__strdup(env, u->doc_id);
+    refusal *grown = lu__realloc(env, u->refused, (u->nrefused + 1) * sizeof *grown);
+    if (grown) u->refused = grown;
+    if (!v || !d || !grown) {
+        lu__free(env, v);
+        lu__free(env, d);
+        return;
+    }
+    if (u->nrefused == REFUSED_MAX) {
+        lu__free(env, u->refused[0].version);
+        lu__free(env, u->refused[0].doc);
+        memmove(u->refused, u->refused + 1, --u->nrefused * sizeof *u->refused);
+    }
+    u->refused[u->nrefused++] = (refusal){v, d};
+}
+
+/* A package without a SHA-256 from the document or the headers: every entry
+ * is checked against its own /liveupdate.manifest.json (size and SHA-256;
+ * the manifest and /version_*.json files excepted). Listed resources the
+ * package lacks are allowed (they ship in level volumes). */
+static lu_status verify_package(lu_updater *u, const char *path, lu_error *err)
+{
+    const lu_env *env = &u->ctx->env;
+    lu_archive *a = NULL;
+    lu_manifest *m = NULL;
+    void *data = NULL;
+    static const char mpath[] = "/liveupdate.manifest.json";
+    lu_status st = lu__archive_open(env, "zip", path, &a, err);
+    if (st != LU_OK) return st == LU_SCHEME_MISMATCH ? LU_FORMAT_ERROR : st;
+    const lu_entry *me = lu__entries_find(&a->entries, mpath, sizeof mpath - 1);
+    if (!me) {
+        st = lu__fail(err, LU_FORMAT_ERROR, "no SHA-256 was published for it and it has no %s to check its entries against",
+                      mpath);
+        goto cleanup;
+    }
+    if ((st = lu__archive_read(a, me, &data, err)) != LU_OK) goto cleanup;
+    st = lu_manifest_parse(data, (size_t)me->size, &m, err);
+    lu__free(env, data);
+    data = NULL;
+    if (st != LU_OK) {
+        lu__error_prefix(err, "%s", mpath);
+        goto cleanup;
+    }
+    for (size_t i = 0; i < a->entries.count && st == LU_OK; i++) {
+        const lu_entry *e = &a->entries.items[i];
+        const char *name = lu__entry_name(&a->entries, e);
+        size_t nl = strlen(name);
+        if (strcmp(name, mpath) == 0 || (strncmp(name, "/version_", 9) == 0 && nl > 14 && strcmp(name + nl - 5, ".json") == 0))
+            continue;
+        const lu_manifest_resource *r = NULL;
+        for (size_t k = 0; k < m->nresources && !r; k++)
+            if (strcmp(m->resources[k].path, name) == 0) r = &m->resources[k];
+        if (!r) {
+            st = lu__fail(err, LU_HASH_MISMATCH, "entry '%s' is not in its manifest", name);
+            break;
+        }
+        if ((st = lu__archive_read(a, e, &data, err)) != LU_OK) break;
+        char sha[LU_SHA256_HEX];
+        lu_sha256_hex(data, (size_t)e->size, sha);
+        lu__free(env, data);
+        data = NULL;
+        if (e->size != r->size)
+            st = lu__fail(err, LU_HASH_MISMATCH, "entry '%s' has %llu bytes, its manifest says %llu", name,
+                          (unsigned long long)e->size, (unsigned long long)r->size);
+        else if (r->sha256[0] && strcmp(sha, r->sha256) != 0)
+            st = lu__fail(err, LU_HASH_MISMATCH, "entry '%s' has sha256 %s, its manifest says %s", name, sha, r->sha256);
+    }
+cleanup:
+    lu_manifest_free(m);
+    lu__archive_release(a);
+    return st;
 }
 
 static void on_volume(void *ud, int id, const char *path, const lu_error *err)
 {
     (void)id;
-    (void)path;
     lu_updater *u = ud;
+    lu_error verr = {LU_OK, ""};
+    if (err->status == LU_OK && path) {
+        const char *base = strrchr(path, '/');
+        base = base ? base + 1 : path;
+        for (size_t i = 0; i < u->staging.n; i++)
+            if (u->staging.vols[i].check_manifest && u->staging.vols[i].file && strcmp(u->staging.vols[i].file, base) == 0 &&
+                verify_package(u, path, &verr) != LU_OK) {
+                lu__error_prefix(&verr, "'%s'", base);
+                unlink(path);   /* never applied, never mistaken for a verified file */
+                err = &verr;
+            }
+    }
     if (err->status != LU_OK && u->stage_status == LU_OK) {
         u->stage_status = err->status;
         snprintf(u->stage_msg, sizeof u->stage_msg, "release %s: %.3900s", u->staging.version, err->message);
     }
     if (--u->pending > 0) return;
     if (u->stage_status != LU_OK) {
+        if (permanent(u->stage_status)) {
+            refuse(u, u->staging.version);
+            lu_error werr;
+            if (state_write(u, &werr) != LU_OK) lu__log(&u->ctx->env, LU_LOG_WARN, "update: %s", werr.message);
+        }
         release_clear(&u->ctx->env, &u->staging);
         fail_check(u, u->stage_status, u->stage_msg);
         return;
@@ -453,7 +759,9 @@ static void on_volume(void *ud, int id, const char *path, const lu_error *err)
     release_move(&u->ctx->env, &u->staged, &u->staging);
     u->update_pending = false;
     u->checking = false;
+    u->offered = false;
     u->last_status = LU_OK;
+    u->backoff = 0;
     lu_error werr;
     if (state_write(u, &werr) != LU_OK) {
         fail_check(u, werr.status, werr.message);
@@ -482,10 +790,17 @@ static void start_staging(lu_updater *u)
     release_clear(env, &u->staging);
     u->staging.vols = lu__calloc(env, r->nvolumes + 1, sizeof *u->staging.vols);
     u->staging.version = lu__strdup(env, r->version);
-    if (!u->staging.vols || !u->staging.version) {
+    /* made for the binaries the document names, else for this one */
+    u->staging.bmin = lu__strdup(env, r->binary_min || r->binary_max ? (r->binary_min ? r->binary_min : "0") : u->binary);
+    u->staging.bmax = r->binary_min || r->binary_max ? (r->binary_max ? lu__strdup(env, r->binary_max) : NULL)
+                                                     : lu__strdup(env, u->binary);
+    if (!u->staging.vols || !u->staging.version || !u->staging.bmin ||
+        (!u->staging.bmax && (r->binary_max || !(r->binary_min || r->binary_max)))) {
+        release_clear(env, &u->staging);
         fail_check(u, LU_MEM_ERROR, "update: out of memory");
         return;
     }
+    u->checking = true;
     u->stage_status = LU_OK;
     u->pending = 1;            /* held until every download is queued */
     for (size_t i = 0; i < r->nvolumes; i++) {
@@ -500,6 +815,7 @@ static void start_staging(lu_updater *u)
         s->name = lu__strdup(env, v->name);
         s->file = lu__strdup(env, file);
         s->priority = v->priority;
+        s->check_manifest = !v->sha256;
         if (!s->name || !s->file) {
             on_volume(u, 0, NULL, &(lu_error){LU_MEM_ERROR, "out of memory"});
             continue;
@@ -553,40 +869,61 @@ static void on_document(void *ud, int id, const char *path, const lu_error *err)
         fail_check(u, e.status, msg);
         return;
     }
+    lu_sha256_hex(text, len, u->doc_id);
     lu__free(&u->ctx->env, text);
     release_checked(u, r);
 }
 
 /* A release the server offers (from the document or a HEAD): compare,
- * report, stage when newer. Takes `r`. */
+ * report, stage when newer (with `ask`: when the script says so). Takes
+ * `r`. */
 static void release_checked(lu_updater *u, lu_release *r)
 {
     lu__release_free(&u->ctx->env, u->remote);
     u->remote = r;
     u->last_check = (long long)time(NULL);
+    u->offered = false;
     const char *cur = current_version(u);
     bool newer = cmp_versions(u, r->version, cur) > 0;
     bool failed = has_failed(u, r->version);
-    if (failed) lu__log(&u->ctx->env, LU_LOG_INFO, "update: %s was rolled back before; not retried", r->version);
-    bool has_update = newer && !failed;
-    u->update_pending = has_update && !(u->staged.version && strcmp(u->staged.version, r->version) == 0);
+    bool refused = newer && !failed && was_refused(u, r->version);
+    bool fits = binary_fits(u, r->binary_min, r->binary_max);
+    char why[LU_ERROR_MAX] = "";
+    if (newer && failed) snprintf(why, sizeof why, "release %s was rolled back before; not retried", r->version);
+    else if (refused)
+        snprintf(why, sizeof why, "release %s failed verification before; not fetched again until the document changes",
+                 r->version);
+    else if (newer && !fits)
+        snprintf(why, sizeof why, "release %s targets store binaries %s..%s, this is %s", r->version,
+                 r->binary_min ? r->binary_min : "*", r->binary_max ? r->binary_max : "*", u->binary);
+    if (why[0]) lu__log(&u->ctx->env, LU_LOG_INFO, "update: %s", why);
+    bool has_update = newer && !failed && !refused && fits;
+    bool staged = u->staged.version && strcmp(u->staged.version, r->version) == 0;
+    bool blocked = is_blocked(u);
+    bool wait = has_update && !staged && u->ask && !blocked;
+    u->update_pending = has_update && !staged && !wait;
+    u->offered = wait;
     lu_error werr;
     if (state_write(u, &werr) != LU_OK) {
         fail_check(u, werr.status, werr.message);
         return;
     }
+    u->checking = false;
+    u->last_status = LU_OK;
+    if (!has_update && why[0]) {
+        u->last_status = refused ? LU_HASH_MISMATCH : LU_VERSION_MISMATCH;
+        snprintf(u->last_message, sizeof u->last_message, "%s", why);
+    }
     emit(u, LU_UPDATER_CHECKED, has_update, r->version, LU_OK, NULL);
     if (!has_update) {
-        u->checking = false;
-        u->last_status = LU_OK;
+        if (blocked) report_blocked(u, why[0] ? why : "is not newer than the content in use");
         return;
     }
-    if (u->staged.version && strcmp(u->staged.version, r->version) == 0) {
-        u->checking = false;
+    if (staged) {
         emit(u, LU_UPDATER_READY, 1, r->version, LU_OK, NULL);
         return;
     }
-    start_staging(u);
+    if (!wait) start_staging(u);
 }
 
 /* ---- the HEAD-metadata variant ---------------------------------------- */
@@ -619,12 +956,18 @@ static void on_head_done(void *ud, const lu_http_response *res)
 {
     lu_updater *u = ud;
     u->head_id = 0;
-    char version[LU_VERSION_MAX + 1] = "", sha[LU_SHA256_HEX] = "";
+    char version[LU_VERSION_MAX + 1] = "", sha[LU_SHA256_HEX] = "", etag[256] = "", modified[128] = "";
     for (size_t i = 0; i < res->nheaders; i++) {
         if (name_in(res->headers[i].name, u->version_headers)) copy_value(res->headers[i].value, version, sizeof version);
         else if (name_in(res->headers[i].name, "x-oss-meta-sha256,x-amz-meta-sha256"))
             copy_value(res->headers[i].value, sha, sizeof sha);
+        else if (name_in(res->headers[i].name, "etag")) copy_value(res->headers[i].value, etag, sizeof etag);
+        else if (name_in(res->headers[i].name, "last-modified")) copy_value(res->headers[i].value, modified, sizeof modified);
     }
+    /* the answer's identity: a refused package is fetched again only when it changes */
+    char id[1024];
+    snprintf(id, sizeof id, "%s|%lld|%s|%s|%s", version, (long long)res->size, sha, etag, modified);
+    lu_sha256_hex(id, strlen(id), u->doc_id);
     char msg[LU_ERROR_MAX];
     lu_status st = LU_OK;
     if (res->result != LU_OK) {
@@ -694,6 +1037,7 @@ static void updater_free(lu_context *ctx, void *state)
     lu__free(env, u->version_headers);
     lu__free(env, u->head_volume);
     lu__free(env, u->local_version);
+    lu__free(env, u->binary);
     lu__release_free(env, u->remote);
     lu__free(env, u);
 }
@@ -704,6 +1048,8 @@ lu_status lu_updater_open(lu_context *ctx, const lu_updater_config *cfg, lu_erro
     if (updater(ctx)) return lu__fail(err, LU_INVAL, "the update manager is already open");
     if (cfg->local_version && !lu_version_valid(cfg->local_version))
         return lu__fail(err, LU_INVAL, "local version '%s' is not a version string", cfg->local_version);
+    if (cfg->binary_version && !lu_version_valid(cfg->binary_version))
+        return lu__fail(err, LU_INVAL, "binary version '%s' is not a version string", cfg->binary_version);
     const lu_env *env = &ctx->env;
     lu_updater *u = lu__calloc(env, 1, sizeof *u);
     if (!u) return lu__fail(err, LU_MEM_ERROR, "out of memory opening the update manager");
@@ -717,6 +1063,8 @@ lu_status lu_updater_open(lu_context *ctx, const lu_updater_config *cfg, lu_erro
     u->version_headers = lu__strdup(env, cfg->version_headers ? cfg->version_headers : "x-oss-meta-version-name,x-amz-meta-version");
     u->head_volume = lu__strdup(env, cfg->head_volume ? cfg->head_volume : "content");
     u->local_version = lu__strdup(env, cfg->local_version ? cfg->local_version : "0");
+    u->binary = lu__strdup(env, cfg->binary_version ? cfg->binary_version : u->local_version ? u->local_version : "0");
+    u->ask = cfg->ask != 0;
     u->verify_signature = cfg->verify_signature;
     u->timeout_ms = cfg->timeout_ms;
     u->retries = cfg->retries;
@@ -733,11 +1081,12 @@ lu_status lu_updater_open(lu_context *ctx, const lu_updater_config *cfg, lu_erro
         goto cleanup;
     }
     if ((cfg->url && !u->url) || (cfg->head_url && !u->head_url) || !u->version_headers || !u->head_volume ||
-        !u->local_version) {
+        !u->local_version || !u->binary) {
         st = lu__fail(err, LU_MEM_ERROR, "out of memory opening the update manager");
         goto cleanup;
     }
     if ((st = lu__fs_mkdirs(u->dir, err)) != LU_OK) goto cleanup;
+    snprintf(u->crash_note, sizeof u->crash_note, "%s/crash-note.txt", u->dir);
     lu_error rerr;
     st = state_read(u, &rerr);
     if (st == LU_FORMAT_ERROR) {
@@ -768,10 +1117,18 @@ lu_status lu_updater_open(lu_context *ctx, const lu_updater_config *cfg, lu_erro
     }
     u->prev_run = u->last_run;
     u->last_run = (long long)time(NULL);
-    if (u->trial && u->current.version) st = roll_back(u, err);
-    else if (u->staged.version && !has_failed(u, u->staged.version)) st = apply_staged(u, err);
-    else st = state_write(u, err);
+    /* a trial whose last run failed, or neither confirmed nor ended
+     * cleanly, is rolled back; one that ended cleanly goes on */
+    bool trial = u->trial && u->current.version;
+    if (trial && (u->trial_failure || u->trial_running)) st = roll_back(u, err);
+    else if (trial) u->trial_running = true;
+    else set_str(env, &u->trial, NULL);
+    if (st == LU_OK || st == LU_NOT_FOUND) st = drop_unfit(u, err);
+    if (st == LU_OK && !u->trial && u->staged.version && !has_failed(u, u->staged.version)) st = apply_staged(u, err);
+    else if (st == LU_OK) st = state_write(u, err);
     if (st != LU_OK) goto cleanup;
+    if (!u->trial) unlink(u->crash_note);
+    collect_garbage(u);
     return LU_OK;
 cleanup:
     updater_free(ctx, lu__layer_detach(ctx, &update_layer));
@@ -807,6 +1164,72 @@ lu_status lu_updater_check(lu_context *ctx, lu_error *err)
     return LU_OK;
 }
 
+lu_status lu_updater_download(lu_context *ctx, lu_error *err)
+{
+    lu_updater *u = updater(ctx);
+    if (!u) return lu__fail(err, LU_INVAL, "the update manager is not open");
+    if (u->checking) return LU_OK;
+    if (u->remote && u->staged.version && strcmp(u->staged.version, u->remote->version) == 0) return LU_OK;
+    if (!u->offered || !u->remote)
+        return lu__fail(err, LU_NOT_FOUND, "no newer release is offered (call check() and wait for on_check_for_update)");
+    u->offered = false;
+    start_staging(u);
+    return LU_OK;
+}
+
+/* The poll hook: while blocked, the next retry of a failed check. */
+static int updater_poll(lu_context *ctx, void *state)
+{
+    lu_updater *u = state;
+    if (!u->retry_at || u->checking || mono_now() < u->retry_at) return 0;
+    u->retry_at = 0;
+    if (!is_blocked(u)) return 0;
+    lu_error err;
+    if (lu_updater_check(ctx, &err) != LU_OK) fail_check(u, err.status, err.message);
+    return 1;
+}
+
+lu_status lu_updater_run_ended(lu_context *ctx, const char *failure, lu_error *err)
+{
+    lu_updater *u = updater(ctx);
+    if (!u) return lu__fail(err, LU_INVAL, "the update manager is not open");
+    if (!u->trial) return LU_OK;
+    const lu_env *env = &ctx->env;
+    if (u->trial_failure) return LU_OK;   /* the first failure is the cause */
+    char *why = failure ? lu__strdup(env, failure) : NULL;
+    if (failure && !why) return lu__fail(err, LU_MEM_ERROR, "update: out of memory recording the trial's failure");
+    bool running = u->trial_running;
+    u->trial_failure = why;
+    u->trial_running = failure != NULL;
+    lu_status st = state_write(u, err);
+    if (st != LU_OK) {
+        u->trial_failure = NULL;
+        u->trial_running = running;
+        lu__free(env, why);
+    }
+    return st;
+}
+
+lu_status lu_updater_report_blocked(lu_context *ctx, const char *detail, lu_error *err)
+{
+    lu_updater *u = updater(ctx);
+    if (!u) return lu__fail(err, LU_INVAL, "the update manager is not open");
+    report_blocked(u, detail ? detail : "could not be fetched");
+    return LU_OK;
+}
+
+const char *lu_updater_crash_note_path(lu_context *ctx)
+{
+    lu_updater *u = updater(ctx);
+    return u ? u->crash_note : NULL;
+}
+
+int lu_updater_compare(lu_context *ctx, const char *a, const char *b)
+{
+    lu_updater *u = updater(ctx);
+    return u ? cmp_versions(u, a, b) : lu_version_compare(a, b);
+}
+
 lu_status lu_updater_apply(lu_context *ctx, lu_error *err)
 {
     lu_updater *u = updater(ctx);
@@ -821,13 +1244,18 @@ lu_status lu_updater_confirm(lu_context *ctx, lu_error *err)
     if (!u) return lu__fail(err, LU_INVAL, "the update manager is not open");
     if (!u->trial) return LU_OK;
     char *trial = u->trial;   /* back on failure: state.json still says "trial" */
+    bool running = u->trial_running;
     u->trial = NULL;
+    u->trial_running = false;
     lu_status st = state_write(u, err);
     if (st != LU_OK) {
         u->trial = trial;
+        u->trial_running = running;
         return st;
     }
     lu__free(&ctx->env, trial);
+    set_str(&ctx->env, &u->trial_failure, NULL);
+    unlink(u->crash_note);
     lu__log(&ctx->env, LU_LOG_INFO, "update: release %s confirmed", current_version(u));
     collect_garbage(u);
     return LU_OK;
@@ -847,6 +1275,12 @@ lu_status lu_updater_get_info(lu_context *ctx, lu_updater_info *out, lu_error *e
     out->on_trial = u->trial != NULL;
     out->checking = u->checking;
     out->update_pending = u->update_pending;
+    out->offered = u->offered;
+    out->mandatory = u->remote && u->remote->mandatory;
+    out->blocked = is_blocked(u);
+    out->local_preferred = u->remote && u->remote->prefer_local_from &&
+                           cmp_versions(u, current_version(u), u->remote->prefer_local_from) >= 0;
+    out->binary = u->binary;
     out->last_run = u->prev_run;
     out->last_check = u->last_check;
     out->rollback_version = u->rollback_version;

@@ -66,9 +66,14 @@ typedef struct lu_host {
     lu_http *http;
     const char *current_url; /* URL of the script running now (sender of posts) */
     int script_errors;       /* Lua errors reported so far */
+    char first_error[600];   /* "<where>: <message>" of the first one (or a script that failed to load) */
+    bool main_from_base;     /* load the next script from the base bundle (blocked start) */
     /* the update manager's settings ([update]; engine/host/update_policy.c) */
     bool update_on;
     long long check_interval_s, trial_frames;
+    long long trial_seen;    /* error-free frames since the release on trial was applied */
+    bool blocked;            /* below min_version: the base bundle's main script runs */
+    bool restart_pending;    /* the host applied a release: restart the scripts on it */
     double next_check;       /* monotonic seconds of the next periodic check */
 } lu_host;
 
@@ -158,6 +163,10 @@ size_t lu_host_http_list(lu_host *h, lu_http_transfer *out, size_t max);
 bool lu_host_update_start(lu_host *h);
 /* Once per frame: periodic checks and the trial_frames confirmation. */
 void lu_host_update_frame(lu_host *h);
+/* Tells the update manager how the run ends (`code`: the exit status):
+ * a Lua error or a non-zero code fails a release on trial (the next start
+ * rolls it back with that reason); a clean end lets its trial go on. */
+void lu_host_update_end(lu_host *h, int code);
 
 /* Console commands only the runtime can answer (host_console.c). */
 struct lu_console;

@@ -34,6 +34,9 @@ void lu_host_report_error(lu_host *h, const char *where)
 {
     const char *msg = lua_tostring(h->L, -1);
     fprintf(stderr, "lurun: error in %s: %s\n", where, msg ? msg : "(error object is not a string)");
+    if (!h->first_error[0])
+        snprintf(h->first_error, sizeof h->first_error, "Lua error in %.150s at frame %ld: %.400s", where, h->frame,
+                 msg ? msg : "(error object is not a string)");
     lua_pop(h->L, 1);
     h->script_errors++;
 }

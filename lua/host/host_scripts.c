@@ -53,8 +53,13 @@ lu_script *lu_host_load_script(lu_host *h, const char *path, const char *url, co
     void *data;
     size_t size;
     lu_error err;
-    if (lu_read(h->ctx, path, &data, &size, &err) != LU_OK) {
+    bool base = h->main_from_base;
+    h->main_from_base = false;
+    if ((base ? lu_read_from(h->ctx, LU_BASE_MOUNT, path, &data, &size, &err) : lu_read(h->ctx, path, &data, &size, &err)) !=
+        LU_OK) {
         fprintf(stderr, "lurun: cannot load script %s: %s\n", path, err.message);
+        if (!h->first_error[0])
+            snprintf(h->first_error, sizeof h->first_error, "cannot load script %.200s: %.370s", path, err.message);
         h->script_errors++;
         return NULL;
     }

@@ -39,6 +39,18 @@ void lu_lua_updater_config(lua_State *L, lu_updater_config *cfg);
  * delivered once a handler is registered). */
 void lu_lua_update_failed(lua_State *L, lu_status status, const char *message);
 
+/* Replaces the manifest given to lu_lua_use_context (the host owns it and
+ * keeps it alive while bound), keeping everything else: a release applied
+ * while the game runs brings its own manifest. Returns 0, or -1 when the
+ * module is not open. */
+int lu_lua_set_manifest(lua_State *L, const lu_manifest *manifest);
+
+/* Pops the function on top of the stack into the update manager's
+ * version-compare hook (as um.set_version_compare does), so it decides
+ * comparisons from lu_updater_open on: lurun's [update] version_compare.
+ * Returns 0, or -1 when the module is not open (the value is popped). */
+int lu_lua_set_version_compare(lua_State *L);
+
 /* True once after a script called apply_update(): the host restarts its
  * script world on the new mounts. */
 bool lu_lua_take_restart(lua_State *L);

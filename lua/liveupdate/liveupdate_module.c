@@ -9,7 +9,8 @@
  *   init{save_dir, base, builtin, mount_on_start, max_uncompressed,
  *        prune_stale, minimum_version, public_key (hex or a file of hex),
  *        ca_file, http_url, max_downloads, update = {url, local_version,
- *        head_url, version_header, head_volume}}
+ *        head_url, version_header, head_volume, binary_version,
+ *        download = "auto" | "ask"}}
  *       -> true | nil, message, status
  *   poll() -> number of callbacks run
  *   exists(path) -> boolean;  which(path) -> mount name | nil
@@ -323,8 +324,8 @@ static int l_init(lua_State *L)
     static const char *const known[] = {"save_dir", "base", "builtin", "mount_on_start", "max_uncompressed",
                                         "prune_stale", "minimum_version", "public_key", "ca_file",
                                         "http_url", "max_downloads", "update", NULL};
-    static const char *const update_known[] = {"url", "local_version", "head_url", "version_header",
-                                               "head_volume", NULL};
+    static const char *const update_known[] = {"url",         "local_version",  "head_url", "version_header",
+                                               "head_volume", "binary_version", "download", NULL};
     state *st = lu_lua__state(L);
     luaL_checktype(L, 1, LUA_TTABLE);
     lu_lua__check_options(L, 1, 1, "", known);
@@ -360,10 +361,11 @@ static int l_init(lua_State *L)
     lua_pop(L, 1);
     cfg.ca_file = opt_string(L, "ca_file");
     const char *http_url = opt_string(L, "http_url");
-    static const char *const keys[] = {"url", "local_version", "head_url", "version_header", "head_volume"};
-    const char *vals[5] = {NULL};
+    static const char *const keys[] = {"url",         "local_version",  "head_url", "version_header",
+                                       "head_volume", "binary_version", "download"};
+    const char *vals[7] = {NULL};
     if (lua_getfield(L, 1, "update") != LUA_TNIL) {   /* checked before the context opens */
-        for (int i = 0; i < 5; i++) {   /* the update table keeps the strings alive */
+        for (int i = 0; i < 7; i++) {   /* the update table keeps the strings alive */
             int t = lua_getfield(L, -1, keys[i]);
             if (t != LUA_TNIL && t != LUA_TSTRING)
                 return luaL_argerror(L, 1, lua_pushfstring(L, "option 'update.%s' must be a string", keys[i]));
@@ -373,6 +375,8 @@ static int l_init(lua_State *L)
     }
     bool has_update = !lua_isnil(L, -1);
     lua_pop(L, 1);
+    if (vals[6] && strcmp(vals[6], "auto") != 0 && strcmp(vals[6], "ask") != 0)
+        return luaL_argerror(L, 1, "option 'update.download' must be \"auto\" or \"ask\"");
     lu_error err;
     unsigned char key[32];
     const char *pk = opt_string(L, "public_key");
@@ -394,6 +398,8 @@ static int l_init(lua_State *L)
         ucfg.head_url = vals[2];
         ucfg.version_headers = vals[3];
         ucfg.head_volume = vals[4];
+        ucfg.binary_version = vals[5];
+        ucfg.ask = vals[6] && strcmp(vals[6], "ask") == 0;
         lu_lua__updater_hooks(st, &ucfg);
         lu_status us = lu_updater_open(ctx, &ucfg, &err);
         if (us != LU_OK) {
@@ -650,6 +656,27 @@ void lu_lua_update_failed(lua_State *L, lu_status status, const char *message)
 {
     state *st = host_state(L);
     if (st) lu_lua__update_failed(st, status, message);
+}
+
+int lu_lua_set_manifest(lua_State *L, const lu_manifest *manifest)
+{
+    state *st = host_state(L);
+    if (!st) return -1;
+    if (st->owns_manifest) lu_manifest_free(st->manifest);
+    st->manifest = (lu_manifest *)manifest;
+    st->owns_manifest = 0;
+    return 0;
+}
+
+int lu_lua_set_version_compare(lua_State *L)
+{
+    state *st = host_state(L);
+    if (!st) {
+        lua_pop(L, 1);
+        return -1;
+    }
+    lu_lua__set_compare(st, L);
+    return 0;
 }
 
 bool lu_lua_take_restart(lua_State *L)

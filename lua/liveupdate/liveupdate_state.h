@@ -128,6 +128,9 @@ void lu_lua__protected(state *st, lua_CFunction body, void *ud);
  * handler; fills the event and compare hooks of an updater config. */
 int lu_lua__get_update_manager(lua_State *L);
 void lu_lua__deliver_update_events(state *st);
+/* Pops the function on top of L's stack into the update manager's compare
+ * hook (replacing the one set before). */
+void lu_lua__set_compare(state *st, lua_State *L);
 void lu_lua__update_failed(state *st, lu_status status, const char *message);
 struct lu_updater_config;
 void lu_lua__updater_hooks(state *st, struct lu_updater_config *cfg);

@@ -2,17 +2,20 @@
  * library's update manager (liveupdate/updater.h).
  *
  *   local um = liveupdate.get_update_manager()
- *   um.on_check_for_update(function(self, res) end)  res = {has_update, version}
+ *   um.on_check_for_update(function(self, res) end)  res = {has_update, version, mandatory}
  *   um.on_update_ready(function(self, res) end)      res = {version}
  *   um.on_update_failed(function(self, res) end)     res = {status, message}
  *   um.check() -> true | nil, message, status
+ *   um.download() -> true | nil, message, status   ([update] download = ask:
+ *       fetch the release the last check offered)
  *   um.apply_update() -> true | nil, message, status   (lurun then restarts
  *       the script world on the new content)
  *   um.confirm() -> true | nil, message, status
  *   um.set_version_compare(function(a, b) return -1|0|1 end)
  *   um.get_info() -> {current, previous, staged, remote, min_version,
- *       prefer_local_from, on_trial, checking, update_pending, last_status,
- *       last_message}
+ *       prefer_local_from, on_trial, checking, update_pending, offered,
+ *       mandatory, blocked = {required, current} | nil, local_preferred,
+ *       binary, last_status, last_message}
  *   um.last_rollback -> {version, reason} | nil
  *   um.version -> the content version in use
  *
@@ -22,7 +25,11 @@
  *
  * Events that happened before a handler was registered (a start-up check in
  * sync mode, a failure) are delivered in order from the next poll() after
- * the handler is set: a script loses none by registering late.
+ * the handler is set: a script loses none by registering late. Each fact
+ * is told once and only while true: a stored "update ready" whose release
+ * is no longer the staged one (it was applied at start-up, say) is dropped,
+ * and a stored check result naming the version in use says has_update =
+ * false.
  */
 #include <lauxlib.h>
 #include <stdlib.h>
@@ -45,6 +52,7 @@ static void push_result(lua_State *L, const lu_updater_event *ev)
     }
     if (ev->kind == LU_UPDATER_CHECKED) {
         lu_lua__set_bool(L, "has_update", ev->has_update);
+        lu_lua__set_bool(L, "mandatory", ev->mandatory);
     }
     if (ev->version) {
         lu_lua__set_str(L, "version", ev->version);
@@ -54,6 +62,28 @@ static void push_result(lua_State *L, const lu_updater_event *ev)
 static int kind_index(lu_updater_event_kind k)
 {
     return k == LU_UPDATER_CHECKED ? EV_CHECK : k == LU_UPDATER_READY ? EV_READY : EV_FAILED;
+}
+
+/* Each fact once, and only while true (the result table is on top): an
+ * "update ready" is told only while that release is the staged one; a
+ * check naming the version in use has no update. */
+static bool still_true(state *st, int i)
+{
+    lua_State *L = st->L;
+    lu_updater_info in;
+    lu_error err;
+    if (i == EV_FAILED || lu_updater_get_info(st->ctx, &in, &err) != LU_OK) return true;
+    lua_getfield(L, -1, "version");
+    const char *v = lua_tostring(L, -1);
+    bool staged = v && in.staged && strcmp(v, in.staged) == 0;
+    bool current = v && strcmp(v, in.current) == 0;
+    lua_pop(L, 1);
+    if (i == EV_READY) return staged;
+    if (current) {
+        lua_pushboolean(L, 0);
+        lua_setfield(L, -2, "has_update");
+    }
+    return true;
 }
 
 /* Runs handler `i` with each stored result, oldest first, if both exist. */
@@ -67,6 +97,10 @@ static void deliver(state *st, int i)
     lua_Integer n = luaL_len(L, -1);
     for (lua_Integer k = 1; k <= n; k++) {
         lua_rawgeti(L, -1, k);
+        if (!still_true(st, i)) {
+            lua_pop(L, 1);
+            continue;
+        }
         lu_lua__call(st, st->um_handler[i], st->um_self[i], 1);
     }
     lua_pop(L, 1);
@@ -105,7 +139,7 @@ static void on_event(void *ud, const lu_updater_event *ev)
 
 void lu_lua__update_failed(state *st, lu_status status, const char *message)
 {
-    lu_updater_event ev = {LU_UPDATER_FAILED, 0, NULL, status, message};
+    lu_updater_event ev = {.kind = LU_UPDATER_FAILED, .status = status, .message = message};
     on_event(st, &ev);
 }
 
@@ -187,6 +221,14 @@ static int l_check(lua_State *L)
     return ok_or_fail(L, lu_updater_check(st->ctx, &err), &err);
 }
 
+static int l_download(lua_State *L)
+{
+    state *st = lu_lua__state(L);
+    if (!st->ctx) return lu_lua__not_initialized(L);
+    lu_error err;
+    return ok_or_fail(L, lu_updater_download(st->ctx, &err), &err);
+}
+
 static int l_apply(lua_State *L)
 {
     state *st = lu_lua__state(L);
@@ -205,14 +247,19 @@ static int l_confirm(lua_State *L)
     return ok_or_fail(L, lu_updater_confirm(st->ctx, &err), &err);
 }
 
+void lu_lua__set_compare(state *st, lua_State *L)
+{
+    luaL_unref(L, LUA_REGISTRYINDEX, st->um_compare);
+    st->um_compare = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
 static int l_set_compare(lua_State *L)
 {
     state *st = lu_lua__state(L);
     if (!st->ctx) return lu_lua__not_initialized(L);
     luaL_checktype(L, 1, LUA_TFUNCTION);
-    luaL_unref(L, LUA_REGISTRYINDEX, st->um_compare);
     lua_pushvalue(L, 1);
-    st->um_compare = luaL_ref(L, LUA_REGISTRYINDEX);
+    lu_lua__set_compare(st, L);
     return 0;
 }
 
@@ -233,6 +280,16 @@ static int l_get_info(lua_State *L)
     lu_lua__set_bool(L, "on_trial", in.on_trial);
     lu_lua__set_bool(L, "checking", in.checking);
     lu_lua__set_bool(L, "update_pending", in.update_pending);
+    lu_lua__set_bool(L, "offered", in.offered);
+    lu_lua__set_bool(L, "mandatory", in.mandatory);
+    lu_lua__set_bool(L, "local_preferred", in.local_preferred);
+    lu_lua__set_str(L, "binary", in.binary);
+    if (in.blocked) {
+        lua_createtable(L, 0, 2);
+        lu_lua__set_str(L, "required", in.min_version);
+        lu_lua__set_str(L, "current", in.current);
+        lua_setfield(L, -2, "blocked");
+    }
     lu_lua__set_int(L, "last_status", in.last_status);
     lu_lua__set_str(L, "last_message", in.last_message[0] ? in.last_message : NULL);
     return 1;
@@ -270,9 +327,10 @@ int lu_lua__get_update_manager(lua_State *L)
     static const luaL_Reg methods[] = {
         {"on_check_for_update", l_on_check}, {"on_update_ready", l_on_ready}, {"on_update_failed", l_on_failed},
         {"check", l_check},                  {"apply_update", l_apply},       {"confirm", l_confirm},
+        {"download", l_download},
         {"set_version_compare", l_set_compare}, {"get_info", l_get_info},     {NULL, NULL},
     };
-    lua_createtable(L, 0, 9);
+    lua_createtable(L, 0, 10);
     lua_pushvalue(L, lua_upvalueindex(1));
     luaL_setfuncs(L, methods, 1);
     lua_createtable(L, 0, 1);

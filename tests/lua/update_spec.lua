@@ -103,7 +103,7 @@ describe("update manager (stock Lua)", function()
     assert.are.equal("1.0", um.version)
     assert.are.equal("base 1.0", lu.load_resource("/title.txt"))
     assert.are.equal("1.1", um.last_rollback.version)
-    assert.matches("before confirm", um.last_rollback.reason)
+    assert.matches("without confirm%(%) or a clean exit", um.last_rollback.reason)
     local report = lu.get_startup_report()
     assert.are.equal("rolled_back", report[#report].action)
     assert.are.same({{"check", false, "1.1"}}, check(um))   -- the failed version is not retried

@@ -29,7 +29,8 @@ typedef enum lu_updater_event_kind {
 
 typedef struct lu_updater_event {
     lu_updater_event_kind kind;
-    int has_update;
+    int has_update;          /* CHECKED: a release newer than the one in use is offered */
+    int mandatory;           /* CHECKED: the document's "mandatory" */
     const char *version;     /* remote version (CHECKED, READY), or NULL */
     lu_status status;        /* FAILED */
     const char *message;     /* FAILED */
@@ -52,6 +53,16 @@ typedef struct lu_updater_config {
     const char *version_headers; /* comma-separated names, default "x-oss-meta-version-name,x-amz-meta-version" */
     const char *head_volume;
     const char *local_version;  /* the base bundle's content version (default "0") */
+    /* The running store binary's version ([project] version of the bundle;
+     * default: local_version). Releases stored for another binary, or not
+     * newer than local_version, are dropped at open; a document whose
+     * "binary" range excludes it is never offered. */
+    const char *binary_version;
+    /* 1: a check only reports a newer release (has_update); nothing is
+     * downloaded until lu_updater_download() (the player was asked). 0
+     * (default): a newer release is downloaded and staged at once. Content
+     * below the document's min_version is downloaded either way. */
+    int ask;
     int verify_signature;       /* -1 (default): "<url>.sig" required when the context has a public key */
     long timeout_ms;            /* per transfer, no byte for this long (default 30000) */
     int retries;                /* per transfer (default 3) */
@@ -75,11 +86,26 @@ void lu_updater_config_init(lu_updater_config *cfg);
 lu_status lu_updater_open(lu_context *ctx, const lu_updater_config *cfg, lu_error *err);
 
 /* Starts a check: fetches the version document (and its signature), and
- * when it names a release newer than the current one that has not failed
- * before, downloads and stages its volumes. Events report the outcome.
- * Returns LU_OK (started, or already running), LU_INVAL (no updater or no
- * URL), or the downloader's refusal. */
+ * when it names a release newer than the current one, made for this binary,
+ * that has neither been rolled back nor refused before, downloads and
+ * stages its volumes (with `ask`: reports it and waits for
+ * lu_updater_download). Every package is verified before it is staged
+ * (size and SHA-256 from the document or the HEAD headers, else every entry
+ * against the package's own /liveupdate.manifest.json; the signature when
+ * the context has a key); a package that fails is recorded and not fetched
+ * again until the document changes. Events report the outcome. While the
+ * content in use is below the document's min_version, a failed check is
+ * retried from lu_update() with backoff (1 s doubling to 60 s, with
+ * jitter) and reports no FAILED event per retry. Returns LU_OK (started,
+ * or already running), LU_INVAL (no updater or no URL), or the
+ * downloader's refusal. */
 lu_status lu_updater_check(lu_context *ctx, lu_error *err);
+
+/* With `ask`: downloads and stages the release the last check offered.
+ * Returns LU_OK (started, or already running or staged), LU_NOT_FOUND
+ * (no newer release is offered), LU_INVAL (not open), or the
+ * downloader's refusal. */
+lu_status lu_updater_download(lu_context *ctx, lu_error *err);
 
 /* Applies the staged release now (one mounts-file write) and puts it on
  * trial. Returns LU_OK, LU_NOT_FOUND (nothing staged), or the mount
@@ -91,6 +117,33 @@ lu_status lu_updater_apply(lu_context *ctx, lu_error *err);
  * was no trial too. */
 lu_status lu_updater_confirm(lu_context *ctx, lu_error *err);
 
+/* Tells the updater how this run ends, while a release is on trial (a
+ * no-op returning LU_OK otherwise). `failure` NULL: a clean end (the
+ * player quit); the trial goes on at the next start. Otherwise the reason
+ * the release failed (a Lua error and where, an exit code): it is written
+ * to the state now, and the next start rolls the release back with it.
+ * A start that finds a trial whose last run neither confirmed nor ended
+ * cleanly rolls back too (killed, hung, crashed); the reason is then the
+ * crash note (below) when one was written. Returns LU_OK or the state
+ * write's failure. */
+lu_status lu_updater_run_ended(lu_context *ctx, const char *failure, lu_error *err);
+
+/* While the content in use is below the document's min_version: tells the
+ * script once per run (a FAILED event, LU_VERSION_MISMATCH, naming both
+ * versions and `detail`), unless a failed check told it already. A no-op
+ * otherwise. Returns LU_OK, LU_INVAL (not open). */
+lu_status lu_updater_report_blocked(lu_context *ctx, const char *detail, lu_error *err);
+
+/* The file a crashing process may write one line of reason to from a
+ * signal handler (open, write, close: async-signal-safe), read by the next
+ * start's rollback: "<save>/update/crash-note.txt". A stable string owned by
+ * the updater, or NULL when it is not open. */
+const char *lu_updater_crash_note_path(lu_context *ctx);
+
+/* Compares two versions as the updater does (the configured hook, else
+ * lu_version_compare). Without an updater: lu_version_compare. */
+int lu_updater_compare(lu_context *ctx, const char *a, const char *b);
+
 typedef struct lu_updater_info {
     const char *current;          /* version in use (local_version when no release) */
     const char *previous;         /* or NULL */
@@ -101,6 +154,11 @@ typedef struct lu_updater_info {
     int on_trial;                 /* the current release is not confirmed yet */
     int checking;                 /* a check or download is running */
     int update_pending;           /* the last check found an update not staged yet */
+    int offered;                  /* `ask`: a newer release is offered, not downloaded */
+    int mandatory;                /* the last document's "mandatory" */
+    int blocked;                  /* the content in use is below min_version */
+    int local_preferred;          /* the content in use is at or above prefer_local_from */
+    const char *binary;           /* the running binary's version */
     long long last_run, last_check;  /* Unix times stored by the previous run, 0 = never */
     const char *rollback_version; /* the last rollback, or NULL */
     const char *rollback_reason;
