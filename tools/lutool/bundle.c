@@ -11,6 +11,15 @@
  * byte-identical output: entries and JSON keys in a fixed order, fixed zip
  * timestamps.
  *
+ * A [liveupdate] public_key that names a file (anything but 64 hex
+ * characters) is copied into the bundle, so the bundle starts on its own:
+ * a path relative to the project folder keeps its place relative to the
+ * bundle folder (lurun resolves it against the game folder); an absolute
+ * path, or one that climbs out with "..", is copied to the bundle root
+ * under its base name and the bundle's game.project names that copy. A key
+ * file that is missing or does not hold a key is an error before anything
+ * is written.
+ *
  * Assignment: a resource goes into the base unless every proxy that needs
  * it is excluded; then it goes into each of those proxies' volumes. A
  * resource an excluded proxy needs but a non-excluded one needs too stays in
@@ -18,6 +27,7 @@
  * that no proxy needs (other than the main script and what [bundle] base
  * globs match) is an error.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -65,6 +75,12 @@ typedef struct bundle {
     size_t nvols;
     unsigned char secret[64];
     bool sign;
+    /* [liveupdate] public_key when it names a file (see the file comment) */
+    const char *key_value;    /* as game.project says it; NULL: nothing to copy */
+    char key_rel[PATH_MAX];   /* where the copy goes, relative to the bundle */
+    bool key_renamed;         /* the bundle's game.project names key_rel instead */
+    char key_text[300];       /* the file's bytes (a valid key file is shorter) */
+    size_t key_len;
 } bundle;
 
 static void usage(FILE *f)
@@ -73,7 +89,8 @@ static void usage(FILE *f)
             "usage: lutool bundle <project-dir> -o <out-dir> [--sign <secret-key>]\n"
             "Writes <out>/game.project, <out>/game.zip and <out>/liveupdate/{<volume>.zip,catalog.json}.\n"
             "Proxies come from [proxy.<id>] (collection, resources globs, exclude, volume, proxies),\n"
-            "volumes from [volume.<name>] (version, priority). --sign adds Ed25519 .sig files.\n");
+            "volumes from [volume.<name>] (version, priority). --sign adds Ed25519 .sig files.\n"
+            "A [liveupdate] public_key file is copied into the bundle (an absolute path to its root).\n");
 }
 
 static bool in_list(char **v, size_t n, const char *s)
@@ -166,6 +183,50 @@ static int check_proxies(bundle *b)
             b->vols[k] = b->vols[k - 1];
             b->vols[k - 1] = t;
         }
+    return 0;
+}
+
+static bool is_hex_key(const char *s)
+{
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n; i++)
+        if (!isxdigit((unsigned char)s[i])) return false;
+    return n == 64;
+}
+
+/* True when the relative path `p` has a ".." component. */
+static bool climbs_out(const char *p)
+{
+    for (const char *s = p; s; s = strchr(s, '/'), s = s ? s + 1 : NULL)
+        if (s[0] == '.' && s[1] == '.' && (s[2] == '/' || s[2] == '\0')) return true;
+    return false;
+}
+
+/* Finds the public key file game.project names, checks it holds a key and
+ * keeps its bytes for write_key (see the file comment). */
+static int read_key(bundle *b)
+{
+    const char *pk = lu_project_get(b->project, "liveupdate.public_key");
+    if (!pk || !*pk || is_hex_key(pk)) return 0;
+    char src[PATH_MAX];
+    bool outside = pk[0] == '/' || climbs_out(pk);
+    if ((pk[0] == '/' ? snprintf(src, sizeof src, "%s", pk) : snprintf(src, sizeof src, "%s/%s", b->project_dir, pk)) >=
+        (int)sizeof src)
+        return ERR("game.project: [liveupdate] public_key = %s: path too long", pk);
+    const char *base = strrchr(pk, '/');
+    snprintf(b->key_rel, sizeof b->key_rel, "%s", outside ? (base ? base + 1 : pk) : pk);
+    if (!b->key_rel[0]) return ERR("game.project: [liveupdate] public_key = %s: names a folder, not a key file", pk);
+    unsigned char key[32];
+    lu_error err;
+    if (lu_public_key_parse(src, key, &err) != LU_OK)
+        return ERR("game.project: [liveupdate] public_key = %s: the key file '%s' cannot be used: %s", pk, src,
+                   err.message);
+    FILE *f = fopen(src, "rb");
+    if (!f) return ERR("game.project: [liveupdate] public_key = %s: cannot read '%s': %s", pk, src, strerror(errno));
+    b->key_len = fread(b->key_text, 1, sizeof b->key_text, f);
+    fclose(f);
+    b->key_value = pk;
+    b->key_renamed = outside;
     return 0;
 }
 
@@ -394,6 +455,77 @@ static int write_catalog(bundle *b)
     return rc;
 }
 
+/* The line `line` (without its newline, `len` bytes) with the value of a
+ * public_key key replaced by `value` when it is one; else NULL. `section`
+ * tracks the [section] as lu_project_parse reads it. */
+static char *rewrite_key_line(const char *line, size_t len, char *section, size_t cap, const char *value)
+{
+    const char *s = line, *e = line + len;
+    while (s < e && (*s == ' ' || *s == '\t')) s++;
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r')) e--;
+    if (s < e && *s == '[' && e[-1] == ']') {
+        snprintf(section, cap, "%.*s", (int)(e - s - 2), s + 1);
+        return NULL;
+    }
+    const char *eq = s < e && *s != '#' && *s != ';' ? memchr(s, '=', (size_t)(e - s)) : NULL;
+    if (!eq || strcmp(section, "liveupdate") != 0) return NULL;
+    const char *ke = eq;
+    while (ke > s && (ke[-1] == ' ' || ke[-1] == '\t')) ke--;
+    if ((size_t)(ke - s) != strlen("public_key") || strncmp(s, "public_key", (size_t)(ke - s)) != 0) return NULL;
+    size_t n = (size_t)(eq + 1 - line) + 1 + strlen(value) + 2;
+    char *out = malloc(n);
+    if (out) snprintf(out, n, "%.*s %s%s", (int)(eq + 1 - line), line, value, len && line[len - 1] == '\r' ? "\r" : "");
+    return out;
+}
+
+/* game.project's text with every [liveupdate] public_key naming `value`.
+ * Frees `text`; NULL when out of memory. */
+static char *rewrite_key(char *text, size_t *len, const char *value)
+{
+    size_t cap = *len + 1, n = 0;
+    char *out = malloc(cap), section[256] = "";
+    for (size_t at = 0; out && at < *len;) {
+        const char *nl = memchr(text + at, '\n', *len - at);
+        size_t ll = nl ? (size_t)(nl - (text + at)) : *len - at;
+        char *line = rewrite_key_line(text + at, ll, section, sizeof section, value);
+        const char *src = line ? line : text + at;
+        size_t sl = line ? strlen(line) : ll, need = n + sl + 2;
+        if (need > cap) {
+            char *bigger = realloc(out, cap = need * 2);
+            if (!bigger) free(out);
+            out = bigger;
+        }
+        if (out) {
+            memcpy(out + n, src, sl);
+            n += sl;
+            if (nl) out[n++] = '\n';
+        }
+        free(line);
+        at += ll + (nl ? 1 : 0);
+    }
+    free(text);
+    *len = n;
+    return out;
+}
+
+/* Copies the public key file into the bundle (read_key found it) and
+ * checks the copy reads as a key. */
+static int write_key(bundle *b)
+{
+    if (!b->key_value) return 0;
+    char path[PATH_MAX * 2 + 2];
+    snprintf(path, sizeof path, "%s/%s", b->out, b->key_rel);
+    char *slash = strrchr(path, '/');
+    *slash = '\0';
+    int rc = lutool_mkdir_p("bundle", path);
+    *slash = '/';
+    if (!rc) rc = write_file(path, b->key_text, b->key_len);
+    unsigned char key[32];
+    lu_error err;
+    if (!rc && lu_public_key_parse(path, key, &err) != LU_OK) rc = ERR("the copied key: %s", err.message);
+    return rc;
+}
+
 static int copy_project(bundle *b)
 {
     char from[PATH_MAX], to[PATH_MAX];
@@ -413,23 +545,10 @@ static int copy_project(bundle *b)
         len += n;
     }
     fclose(f);
+    if (b->key_renamed && buf && !(buf = rewrite_key(buf, &len, b->key_rel))) return ERR("out of memory");
     int rc = write_file(to, buf ? buf : "", len);
     free(buf);
     return rc;
-}
-
-static int mkdir_p(const char *path)
-{
-    char p[PATH_MAX];
-    snprintf(p, sizeof p, "%s", path);
-    for (char *s = p + 1; *s; s++)
-        if (*s == '/') {
-            *s = '\0';
-            if (mkdir(p, 0755) != 0 && errno != EEXIST) return ERR("cannot create '%s': %s", p, strerror(errno));
-            *s = '/';
-        }
-    if (mkdir(p, 0755) != 0 && errno != EEXIST) return ERR("cannot create '%s': %s", p, strerror(errno));
-    return 0;
 }
 
 static bool ends_with(const char *s, const char *suffix)
@@ -445,7 +564,7 @@ static int prepare_out(bundle *b)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/liveupdate", b->out);
-    if (mkdir_p(path)) return 1;
+    if (lutool_mkdir_p("bundle", path)) return 1;
     DIR *d = opendir(path);
     for (struct dirent *de; d && (de = readdir(d));) {
         if (!ends_with(de->d_name, ".zip") && !ends_with(de->d_name, ".sig") && strcmp(de->d_name, "catalog.json") != 0)
@@ -468,9 +587,11 @@ int lutool_bundle(int argc, char **argv)
     memset(&b, 0, sizeof b);
     const char *key = NULL;
     for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) b.out = argv[++i];
-        else if (strcmp(argv[i], "--sign") == 0 && i + 1 < argc) key = argv[++i];
-        else if (argv[i][0] == '-') return usage(stderr), ERR("unknown option '%s' (or it needs a value)", argv[i]) + 1;
+        int got = lutool_option("bundle", argc, argv, &i, "-o", &b.out);
+        if (!got) got = lutool_option("bundle", argc, argv, &i, "--sign", &key);
+        if (got < 0) return 2;
+        if (got) continue;
+        if (argv[i][0] == '-') return usage(stderr), ERR("unknown option '%s'", argv[i]) + 1;
         else if (!b.project_dir) b.project_dir = argv[i];
         else return usage(stderr), ERR("more than one project directory") + 1;
     }
@@ -488,12 +609,14 @@ int lutool_bundle(int argc, char **argv)
         b.vols = realloc(b.vols, (b.manifest->nproxies + 1) * sizeof *b.vols);
         rc = check_proxies(&b);
     }
+    if (!rc) rc = read_key(&b);
     if (!rc) rc = assign(&b);
     if (!rc) rc = hash_resources(&b);
     if (!rc) rc = prepare_out(&b);
     for (size_t i = 0; !rc && i < b.nvols; i++) rc = write_volume(&b, &b.vols[i]);
     if (!rc) rc = write_base(&b, &nbase);
     if (!rc) rc = write_catalog(&b);
+    if (!rc) rc = write_key(&b);
     if (!rc) rc = copy_project(&b);
     if (!rc) {
         printf("bundle: %s/game.zip: %zu of %zu resources in the base\n", b.out, nbase, b.nres);
@@ -502,6 +625,9 @@ int lutool_bundle(int argc, char **argv)
                    b.vols[i].file, b.vols[i].name, b.vols[i].nresources, b.vols[i].version, b.vols[i].priority,
                    (unsigned long long)b.vols[i].size, b.sign ? ", signed" : "");
         printf("bundle: %s/liveupdate/catalog.json lists %zu volume(s)\n", b.out, b.nvols);
+        if (b.key_value)
+            printf("bundle: %s/%s: the public key ([liveupdate] public_key = %s%s)\n", b.out, b.key_rel, b.key_value,
+                   b.key_renamed ? ", renamed in the bundle's game.project" : "");
     }
     for (size_t i = 0; i < b.nres; i++) free(b.res[i].volumes);
     free(b.res);

@@ -27,6 +27,23 @@ int lutool_console(int argc, char **argv);
 /* args.c. True when argv holds --help or -h. */
 bool lutool_wants_help(int argc, char **argv);
 
+/* args.c. Reads option `name` ("--version") at argv[*i], given as
+ * "--version V" or "--version=V". Returns 1 and sets *value (advancing *i
+ * past a separate value); 0 when argv[*i] is another argument; -1, after
+ * printing "lutool <cmd>: option <name> needs a value", when the value is
+ * missing (the end of argv, an empty "=", or a next argument that starts
+ * with "--"). */
+int lutool_option(const char *cmd, int argc, char **argv, int *i, const char *name, const char **value);
+
+/* args.c. True when `s` is entirely a decimal number from 0 to `max` (no
+ * sign, no spaces, nothing after it); then *out gets it. */
+bool lutool_parse_count(const char *s, long long max, long long *out);
+
+/* args.c. Creates the folder `path` and its missing parents (mode 0755; an
+ * existing folder is fine). Returns 0, or prints "lutool <cmd>: cannot
+ * create ..." and returns 1. */
+int lutool_mkdir_p(const char *cmd, const char *path);
+
 /* open_volume.c. Each prints its error as "lutool <cmd>: ..." and
  * returns 1, or returns 0. */
 
