@@ -166,4 +166,73 @@ while time.time() < t:
   return tonumber(port), function() os.execute("kill " .. pid .. " 2>/dev/null") end
 end
 
+-- Starts s3rver, an S3-compatible server (npm, pinned in tools/node and
+-- installed into build/node by tools/setup), on 127.0.0.1 on a port the
+-- kernel picks, keeping its buckets in `dir` (a new folder when nil). Waits,
+-- polling a bounded number of times, until it lists its buckets. Returns the
+-- base URL, a stop function, and put(path, file, headers): a PUT of `file`
+-- (nil: no body) to base .. path, signed with AWS SigV4 as s3rver's default
+-- account S3RVER/S3RVER; put("/bucket") creates a bucket,
+-- put("/bucket/key", file, {["x-amz-meta-version"] = "1.1"}) uploads an
+-- object with user metadata. put returns the HTTP status (a number) and body.
+-- What s3rver 3.7.1 does (docs/TESTING.md): no ACLs, so anonymous HEAD and
+-- GET (and PUT) work without making anything public; a signed request must
+-- carry x-amz-content-sha256 and name a known access key, but the V4
+-- signature itself is not checked; user metadata comes back as lower-case
+-- x-amz-meta-* headers, as S3 returns it.
+function M.s3rver(dir)
+  local bin = M.root .. "/build/node/node_modules/s3rver/bin/s3rver.js"
+  assert(M.exists(bin), "s3rver is not installed (" .. bin .. "): run tools/setup")
+  dir = dir or M.tmpdir()
+  local log = M.tmpdir() .. "/s3rver.log"
+  -- no LD_PRELOAD: the asan suite preloads the sanitizer runtimes for lua5.4, not for node or curl
+  local p = io.popen("env LD_PRELOAD= node " .. M.quote(bin) .. " -d " .. M.quote(dir) ..
+                     " -a 127.0.0.1 -p 0 --silent </dev/null >" .. M.quote(log) .. " 2>&1 & echo $!")
+  local pid = p:read("*l"):match("%d+")
+  p:close()
+  local function alive() return sh("kill -0 " .. pid .. " 2>/dev/null") end
+  local function stop()
+    sh("kill " .. pid .. " 2>/dev/null")
+    for _ = 1, 200 do
+      if not alive() then break end
+      sh("sleep 0.05")
+    end
+  end
+  local function http(args)
+    local out = os.tmpname()
+    local q = io.popen("env LD_PRELOAD= curl -s -o " .. M.quote(out) .. " -w '%{http_code}' " .. args)
+    local code = tonumber(q:read("*a"):match("%d+"))
+    q:close()
+    local body = M.read(out)
+    os.remove(out)
+    return code, body
+  end
+  local port
+  for _ = 1, 600 do                       -- node prints the port once it listens
+    port = (M.read(log) or ""):match("listening on 127%.0%.0%.1:(%d+)")
+    if port or not alive() then break end
+    sh("sleep 0.05")
+  end
+  local base = port and ("http://127.0.0.1:" .. port)
+  local up = false
+  for _ = 1, (base and 200 or 0) do
+    if http(M.quote(base .. "/")) == 200 then up = true; break end
+    if not alive() then break end
+    sh("sleep 0.05")
+  end
+  if not up then
+    stop()
+    error("s3rver did not start: " .. (M.read(log) or "no output"))
+  end
+  local function put(path, file, headers)
+    local args = {"-X PUT --aws-sigv4 aws:amz:us-east-1:s3 --user S3RVER:S3RVER",
+                  "-H x-amz-content-sha256:UNSIGNED-PAYLOAD"}
+    for k, v in pairs(headers or {}) do args[#args + 1] = "-H " .. M.quote(k .. ": " .. v) end
+    if file then args[#args + 1] = "--upload-file " .. M.quote(file) end
+    args[#args + 1] = M.quote(base .. path)
+    return http(table.concat(args, " "))
+  end
+  return base, stop, put
+end
+
 return M
