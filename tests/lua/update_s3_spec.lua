@@ -8,7 +8,7 @@
 -- user metadata and the default version_header list, an async start that
 -- stages the release for the next start, the sha256 header right and wrong,
 -- a newer object picked up by a later check, and a corrupt package without
--- a sha256 header (pending: issue 12's manifest check).
+-- a sha256 header (checked entry by entry against its own manifest).
 local H = require("helpers")
 
 local BUCKET = "liveupdate-games"
@@ -200,11 +200,10 @@ describe("object-storage HEAD metadata through lurun against s3rver", function()
 
   -- A packaging mistake: release 1.1 rebuilt with a changed file (same size,
   -- so a valid zip with valid CRCs and the same Content-Length) but the old
-  -- /liveupdate.manifest.json, uploaded without x-amz-meta-sha256. Issue 12:
-  -- the runtime checks every entry against the package's own manifest
-  -- before staging. The fixture checks run always; the lurun part is
-  -- pending until the lead's change lands (LU_RUN_PENDING=1 runs it).
-  it("a corrupt package published WITHOUT x-amz-meta-sha256 is never applied: entries are checked against its manifest #lead", function()
+  -- /liveupdate.manifest.json, uploaded without x-amz-meta-sha256: the
+  -- runtime checks every entry against the package's own manifest before
+  -- staging.
+  it("a corrupt package published WITHOUT x-amz-meta-sha256 is never applied: entries are checked against its manifest", function()
     local lu = require("liveupdate")
     local good = package("1.1")
     local work = H.tmpdir()
@@ -229,9 +228,6 @@ describe("object-storage HEAD metadata through lurun against s3rver", function()
     local vcode, vout, verr = H.lutool("verify " .. H.quote(bad))
     assert.are_not.equal(0, vcode)
     assert.matches("title.txt", vout .. verr, 1, true)
-    if os.getenv("LU_RUN_PENDING") ~= "1" then
-      pending("issue 12: the HEAD flow does not check a package against its manifest yet (the lead's change)")
-    end
     project(game, "head_url = " .. base .. OBJECT .. "\ntrial_frames = 5")
     publish(bad, {["x-amz-meta-version"] = "1.1"})
     local code, out, err = run()
