@@ -1,9 +1,14 @@
-/* prune.c -- start-up pruning of stale volumes (SPEC §8).
+/* prune.c -- the volume version rule (SPEC §8): start-up pruning of stale
+ * volumes, and the version floor that keeps them from being mounted again.
  *
- * Each mount's version file is read from that mount alone, so two volumes
+ * Each volume's version file is read from that volume alone, so two volumes
  * never answer for each other (the reason Defold's manual needs unique
- * names). Files are deleted only inside <save>/volumes/: a volume the game
- * mounted from anywhere else is unmounted, never removed from disk.
+ * names). Pruning removes the mounts the rule calls stale; the floor
+ * (lu__version_floor, lu_version_floor_check) refuses a volume below the
+ * context's minimum before it is mounted at run time, so what start-up
+ * prunes is never downloaded and mounted again. Files are deleted only
+ * inside <save>/volumes/: a volume the game mounted from anywhere else is
+ * unmounted, never removed from disk.
  */
 #include <errno.h>
 #include <limits.h>
@@ -20,6 +25,7 @@
 typedef struct candidate {
     char name[LU_NAME_MAX + 1];
     char *uri, *path;
+    lu_archive *archive;   /* a reference, held while the version is read */
 } candidate;
 
 bool lu__parse_version_file(const char *data, size_t len, long long *version)
@@ -34,29 +40,61 @@ bool lu__parse_version_file(const char *data, size_t len, long long *version)
     return ok;
 }
 
-/* Why mount `name` is stale, in buf; false when it is current. */
-static bool stale_reason(lu_context *ctx, const char *name, long long minimum, char *buf, size_t cap)
+lu_status lu__volume_version(lu_archive *a, const char *name, long long *version, char *why, size_t cap)
 {
     char vpath[LU_NAME_MAX + 32];
     snprintf(vpath, sizeof vpath, "/version_%s.json", name);
+    const lu_entry *e = lu__entries_find(&a->entries, vpath, strlen(vpath));
+    if (!e) {
+        snprintf(why, cap, "the volume has no %s", vpath);
+        return LU_NOT_FOUND;
+    }
     void *data;
-    size_t size;
     lu_error err;
-    lu_status st = lu_read_from(ctx, name, vpath, &data, &size, &err);
-    if (st == LU_NOT_FOUND) {
-        snprintf(buf, cap, "the volume has no %s", vpath);
-        return true;
-    }
+    lu_status st = lu__archive_read(a, e, &data, &err);
     if (st != LU_OK) {
-        snprintf(buf, cap, "cannot read %s: %.400s", vpath, err.message);
-        return true;
+        snprintf(why, cap, "cannot read %s: %.400s", vpath, err.message);
+        return st;
     }
+    bool readable = lu__parse_version_file(data, (size_t)e->size, version);
+    lu__free(a->env, data);
+    if (!readable) {
+        snprintf(why, cap, "%s is not {\"version\": <integer>}", vpath);
+        return LU_FORMAT_ERROR;
+    }
+    return LU_OK;
+}
+
+/* Why volume `name` (archive `a`) is stale, in buf; false when it is
+ * current: no readable version file, or a version below `minimum`. */
+static bool stale_reason(lu_archive *a, const char *name, long long minimum, char *buf, size_t cap)
+{
     long long version;
-    bool readable = lu__parse_version_file(data, size, &version);
-    lu_free(ctx, data);
-    if (!readable) snprintf(buf, cap, "%s is not {\"version\": <integer>}", vpath);
-    else if (version < minimum) snprintf(buf, cap, "version %lld is older than the minimum %lld", version, minimum);
-    return !readable || version < minimum;
+    if (lu__volume_version(a, name, &version, buf, cap) != LU_OK) return true;
+    if (version < minimum) snprintf(buf, cap, "version %lld is older than the minimum %lld", version, minimum);
+    return version < minimum;
+}
+
+lu_status lu_version_floor_check(lu_context *ctx, const char *name, long long version, lu_error *err)
+{
+    if (!ctx) return lu__fail(err, LU_NOT_INITIALIZED, "no context");
+    long long minimum = ctx->options.minimum_version;
+    if (minimum <= 0 || version >= minimum) return LU_OK;
+    return lu__fail(err, LU_VERSION_MISMATCH, "volume '%s' is version %lld, below the game's minimum %lld",
+                    name ? name : "?", version, minimum);
+}
+
+lu_status lu__version_floor(lu_context *ctx, const char *name, lu_archive *a, lu_error *err)
+{
+    long long minimum = ctx->options.minimum_version, version;
+    if (minimum <= 0) return LU_OK;
+    char why[600];
+    lu_status st = lu__volume_version(a, name, &version, why, sizeof why);
+    if (st == LU_OK) return lu_version_floor_check(ctx, name, version, err);
+    if (st == LU_NOT_FOUND || st == LU_FORMAT_ERROR)   /* prune's rule: stale at any minimum */
+        return lu__fail(err, LU_VERSION_MISMATCH, "volume '%s': %s, so it counts as below the game's minimum %lld",
+                        name, why, minimum);
+    return lu__fail(err, st, "volume '%s': %s", name, why);
 }
 
 /* True when `path` is a regular file inside <save>/volumes/. */
@@ -83,6 +121,8 @@ lu_status lu_prune_stale(lu_context *ctx, long long minimum, size_t *pruned, lu_
         snprintf(c[n].name, sizeof c[n].name, "%s", m->name);
         c[n].uri = lu__strdup(&ctx->env, m->uri);
         c[n].path = lu__strdup(&ctx->env, m->archive->path);
+        c[n].archive = m->archive;
+        lu__archive_retain(m->archive);
         n++;
     }
     lu__cell_release(&ctx->cell, s);
@@ -90,7 +130,7 @@ lu_status lu_prune_stale(lu_context *ctx, long long minimum, size_t *pruned, lu_
     lu_status result = LU_OK;
     for (size_t i = 0; i < n; i++) {
         char why[600];
-        if (!c[i].uri || !c[i].path || !stale_reason(ctx, c[i].name, minimum, why, sizeof why)) continue;
+        if (!c[i].uri || !c[i].path || !stale_reason(c[i].archive, c[i].name, minimum, why, sizeof why)) continue;
         lu_error e2;
         bool deletable = in_volumes_dir(ctx, c[i].path);
         lu_status st = lu_mount_remove(ctx, c[i].name, &e2);
@@ -108,6 +148,7 @@ lu_status lu_prune_stale(lu_context *ctx, long long minimum, size_t *pruned, lu_
     for (size_t i = 0; i < n; i++) {
         lu__free(&ctx->env, c[i].uri);
         lu__free(&ctx->env, c[i].path);
+        lu__archive_release(c[i].archive);
     }
     lu__free(&ctx->env, c);
     return result;
