@@ -211,7 +211,7 @@ struct cJSON;
 lu_status lu__json_parse_stored(const char *text, size_t len, const char *path, struct cJSON **out,
                                 lu_error *err);
 
-/* ---- version files and the version floor (prune.c) -------------------- */
+/* ---- version files and the version floor (version.c) ------------------ */
 
 /* Parses {"version": N} (N an integer); false when it is not that. */
 bool lu__parse_version_file(const char *data, size_t len, long long *version);

@@ -6,7 +6,7 @@
  * mounts file as they were. Asynchronous adds run the same code on one
  * worker thread; their completions wait in a queue that lu_update()
  * drains on the caller's thread (lu__jobs_deliver). Every add made at run
- * time passes the version floor (prune.c) before the table changes.
+ * time passes the version floor (version.c) before the table changes.
  */
 #include <string.h>
 

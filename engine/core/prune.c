@@ -1,13 +1,11 @@
-/* prune.c -- the volume version rule (SPEC §8): start-up pruning of stale
- * volumes, and the version floor that keeps them from being mounted again.
+/* prune.c -- start-up pruning of stale volumes (SPEC §8).
  *
- * Each volume's version file is read from that volume alone, so two volumes
- * never answer for each other (the reason Defold's manual needs unique
- * names). Pruning removes the mounts the rule calls stale; the floor
- * (lu__version_floor, lu_version_floor_check) refuses a volume below the
- * context's minimum before it is mounted at run time, so what start-up
- * prunes is never downloaded and mounted again. Files are deleted only
- * inside <save>/volumes/: a volume the game mounted from anywhere else is
+ * Each mount's version file is read from that mount alone (version.c), so
+ * two volumes never answer for each other (the reason Defold's manual needs
+ * unique names). A mount is stale when that file is missing or unreadable
+ * or older than the minimum; version.c's floor keeps such a volume from
+ * being mounted again at run time. Files are deleted only inside
+ * <save>/volumes/: a volume the game mounted from anywhere else is
  * unmounted, never removed from disk.
  */
 #include <errno.h>
@@ -18,8 +16,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
-
 #include "internal.h"
 
 typedef struct candidate {
@@ -27,43 +23,6 @@ typedef struct candidate {
     char *uri, *path;
     lu_archive *archive;   /* a reference, held while the version is read */
 } candidate;
-
-bool lu__parse_version_file(const char *data, size_t len, long long *version)
-{
-    cJSON *doc = cJSON_ParseWithLength(data, len);
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, "version");
-    /* range first: converting an out-of-range double is undefined */
-    bool ok = cJSON_IsNumber(v) && v->valuedouble > -9.2e18 && v->valuedouble < 9.2e18 &&
-              v->valuedouble == (double)(long long)v->valuedouble;
-    if (ok) *version = (long long)v->valuedouble;
-    cJSON_Delete(doc);
-    return ok;
-}
-
-lu_status lu__volume_version(lu_archive *a, const char *name, long long *version, char *why, size_t cap)
-{
-    char vpath[LU_NAME_MAX + 32];
-    snprintf(vpath, sizeof vpath, "/version_%s.json", name);
-    const lu_entry *e = lu__entries_find(&a->entries, vpath, strlen(vpath));
-    if (!e) {
-        snprintf(why, cap, "the volume has no %s", vpath);
-        return LU_NOT_FOUND;
-    }
-    void *data;
-    lu_error err;
-    lu_status st = lu__archive_read(a, e, &data, &err);
-    if (st != LU_OK) {
-        snprintf(why, cap, "cannot read %s: %.400s", vpath, err.message);
-        return st;
-    }
-    bool readable = lu__parse_version_file(data, (size_t)e->size, version);
-    lu__free(a->env, data);
-    if (!readable) {
-        snprintf(why, cap, "%s is not {\"version\": <integer>}", vpath);
-        return LU_FORMAT_ERROR;
-    }
-    return LU_OK;
-}
 
 /* Why volume `name` (archive `a`) is stale, in buf; false when it is
  * current: no readable version file, or a version below `minimum`. */
@@ -73,28 +32,6 @@ static bool stale_reason(lu_archive *a, const char *name, long long minimum, cha
     if (lu__volume_version(a, name, &version, buf, cap) != LU_OK) return true;
     if (version < minimum) snprintf(buf, cap, "version %lld is older than the minimum %lld", version, minimum);
     return version < minimum;
-}
-
-lu_status lu_version_floor_check(lu_context *ctx, const char *name, long long version, lu_error *err)
-{
-    if (!ctx) return lu__fail(err, LU_NOT_INITIALIZED, "no context");
-    long long minimum = ctx->options.minimum_version;
-    if (minimum <= 0 || version >= minimum) return LU_OK;
-    return lu__fail(err, LU_VERSION_MISMATCH, "volume '%s' is version %lld, below the game's minimum %lld",
-                    name ? name : "?", version, minimum);
-}
-
-lu_status lu__version_floor(lu_context *ctx, const char *name, lu_archive *a, lu_error *err)
-{
-    long long minimum = ctx->options.minimum_version, version;
-    if (minimum <= 0) return LU_OK;
-    char why[600];
-    lu_status st = lu__volume_version(a, name, &version, why, sizeof why);
-    if (st == LU_OK) return lu_version_floor_check(ctx, name, version, err);
-    if (st == LU_NOT_FOUND || st == LU_FORMAT_ERROR)   /* prune's rule: stale at any minimum */
-        return lu__fail(err, LU_VERSION_MISMATCH, "volume '%s': %s, so it counts as below the game's minimum %lld",
-                        name, why, minimum);
-    return lu__fail(err, st, "volume '%s': %s", name, why);
 }
 
 /* True when `path` is a regular file inside <save>/volumes/. */
