@@ -156,7 +156,7 @@ static lu_status load_persisted(lu_context *ctx, lu_error *out_err)
      * priorities the first listed stays first. */
     for (size_t i = n; i-- > 0;) {
         st = lu__mount_add_internal(ctx, saved[i].name, saved[i].uri, saved[i].priority,
-                                    LU_MOUNT_NO_PERSIST, false, &err);
+                                    LU_MOUNT_NO_PERSIST | LU__MOUNT_RESTORED, false, &err);
         if (st != LU_OK) {
             lu__report_add(ctx, saved[i].name, saved[i].uri, "dropped", &err);
             dropped++;

@@ -211,10 +211,24 @@ struct cJSON;
 lu_status lu__json_parse_stored(const char *text, size_t len, const char *path, struct cJSON **out,
                                 lu_error *err);
 
-/* ---- version files (prune.c) ------------------------------------------ */
+/* ---- version files and the version floor (version.c) ------------------ */
 
 /* Parses {"version": N} (N an integer); false when it is not that. */
 bool lu__parse_version_file(const char *data, size_t len, long long *version);
+
+/* Reads volume `name`'s own /version_<name>.json from archive `a` (never
+ * another volume's). Returns LU_OK and *version; LU_NOT_FOUND (no such
+ * file), LU_FORMAT_ERROR (not {"version": <integer>}) or the read's
+ * failure, with the reason in `why`. */
+lu_status lu__volume_version(lu_archive *a, const char *name, long long *version, char *why,
+                             size_t cap);
+
+/* The version floor for a volume about to be mounted at run time as
+ * `name`: LU_OK when the context's minimum_version is 0 or less, or the
+ * volume's version file says at least that minimum; LU_VERSION_MISMATCH
+ * when it says less, or is missing or not {"version": N} (what start-up
+ * pruning removes); a read failure's own status. */
+lu_status lu__version_floor(lu_context *ctx, const char *name, lu_archive *a, lu_error *err);
 
 /* ---- file helpers (fsutil.c) ---------------------------------------- */
 
@@ -330,7 +344,14 @@ static inline bool lu__closing(const lu_context *ctx)
     return ctx->close_requested;
 }
 
-/* Opens the volume and commits it to the table (mount_table.c). */
+/* Internal lu__mount_add_internal flag: a mount the context restores from
+ * the mounts file at open. Start-up pruning, not the version floor, judges
+ * its version (mount_table.c, context.c). */
+#define LU__MOUNT_RESTORED (1u << 16)
+
+/* Opens the volume and commits it to the table (mount_table.c). Built-in
+ * and restored mounts skip the version floor; every other add applies it
+ * before the table changes. */
 lu_status lu__mount_add_internal(lu_context *ctx, const char *name, const char *uri,
                                  int priority, unsigned flags, bool builtin, lu_error *err);
 /* Stops the worker and frees queued jobs and completions (mount_table.c). */

@@ -5,7 +5,8 @@
  * publishes it. Any failure before the publish leaves the table and the
  * mounts file as they were. Asynchronous adds run the same code on one
  * worker thread; their completions wait in a queue that lu_update()
- * drains on the caller's thread (lu__jobs_deliver).
+ * drains on the caller's thread (lu__jobs_deliver). Every add made at run
+ * time passes the version floor (version.c) before the table changes.
  */
 #include <string.h>
 
@@ -75,6 +76,10 @@ lu_status lu__mount_add_internal(lu_context *ctx, const char *name, const char *
         lu__error_prefix(err, "mount '%s'", name);
         goto cleanup;
     }
+    if (!builtin && !(flags & LU__MOUNT_RESTORED) && (st = lu__version_floor(ctx, name, a, err)) != LU_OK) {
+        lu__error_prefix(err, "mount '%s' not added", name);
+        goto cleanup;
+    }
     stored = lu__uri_for_storage(&ctx->env, &u, ctx->save_dir);
     if (!stored) {
         st = lu__fail(err, LU_MEM_ERROR, "mount '%s': out of memory", name);
@@ -116,6 +121,7 @@ lu_status lu_mount_add(lu_context *ctx, const char *name, const char *uri, int p
 {
     if (!ctx) return lu__fail(err, LU_NOT_INITIALIZED, "no context");
     LU_TRY(check_args(name, priority, err));
+    flags &= LU_MOUNT_REPLACE | LU_MOUNT_NO_PERSIST;   /* the internal bits are not the caller's */
     return lu__mount_add_internal(ctx, name, uri, priority, flags, false, err);
 }
 
@@ -292,7 +298,7 @@ lu_status lu_mount_add_async(lu_context *ctx, const char *name, const char *uri,
     j->name = lu__strdup(&ctx->env, name);
     j->uri = lu__strdup(&ctx->env, uri);
     j->priority = priority;
-    j->flags = flags;
+    j->flags = flags & (LU_MOUNT_REPLACE | LU_MOUNT_NO_PERSIST);
     j->done = done;
     j->ud = ud;
     lu_status st = LU_OK;

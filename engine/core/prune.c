@@ -1,9 +1,12 @@
 /* prune.c -- start-up pruning of stale volumes (SPEC §8).
  *
- * Each mount's version file is read from that mount alone, so two volumes
- * never answer for each other (the reason Defold's manual needs unique
- * names). Files are deleted only inside <save>/volumes/: a volume the game
- * mounted from anywhere else is unmounted, never removed from disk.
+ * Each mount's version file is read from that mount alone (version.c), so
+ * two volumes never answer for each other (the reason Defold's manual needs
+ * unique names). A mount is stale when that file is missing or unreadable
+ * or older than the minimum; version.c's floor keeps such a volume from
+ * being mounted again at run time. Files are deleted only inside
+ * <save>/volumes/: a volume the game mounted from anywhere else is
+ * unmounted, never removed from disk.
  */
 #include <errno.h>
 #include <limits.h>
@@ -13,50 +16,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
-
 #include "internal.h"
 
 typedef struct candidate {
     char name[LU_NAME_MAX + 1];
     char *uri, *path;
+    lu_archive *archive;   /* a reference, held while the version is read */
 } candidate;
 
-bool lu__parse_version_file(const char *data, size_t len, long long *version)
+/* Why volume `name` (archive `a`) is stale, in buf; false when it is
+ * current: no readable version file, or a version below `minimum`. */
+static bool stale_reason(lu_archive *a, const char *name, long long minimum, char *buf, size_t cap)
 {
-    cJSON *doc = cJSON_ParseWithLength(data, len);
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, "version");
-    /* range first: converting an out-of-range double is undefined */
-    bool ok = cJSON_IsNumber(v) && v->valuedouble > -9.2e18 && v->valuedouble < 9.2e18 &&
-              v->valuedouble == (double)(long long)v->valuedouble;
-    if (ok) *version = (long long)v->valuedouble;
-    cJSON_Delete(doc);
-    return ok;
-}
-
-/* Why mount `name` is stale, in buf; false when it is current. */
-static bool stale_reason(lu_context *ctx, const char *name, long long minimum, char *buf, size_t cap)
-{
-    char vpath[LU_NAME_MAX + 32];
-    snprintf(vpath, sizeof vpath, "/version_%s.json", name);
-    void *data;
-    size_t size;
-    lu_error err;
-    lu_status st = lu_read_from(ctx, name, vpath, &data, &size, &err);
-    if (st == LU_NOT_FOUND) {
-        snprintf(buf, cap, "the volume has no %s", vpath);
-        return true;
-    }
-    if (st != LU_OK) {
-        snprintf(buf, cap, "cannot read %s: %.400s", vpath, err.message);
-        return true;
-    }
     long long version;
-    bool readable = lu__parse_version_file(data, size, &version);
-    lu_free(ctx, data);
-    if (!readable) snprintf(buf, cap, "%s is not {\"version\": <integer>}", vpath);
-    else if (version < minimum) snprintf(buf, cap, "version %lld is older than the minimum %lld", version, minimum);
-    return !readable || version < minimum;
+    if (lu__volume_version(a, name, &version, buf, cap) != LU_OK) return true;
+    if (version < minimum) snprintf(buf, cap, "version %lld is older than the minimum %lld", version, minimum);
+    return version < minimum;
 }
 
 /* True when `path` is a regular file inside <save>/volumes/. */
@@ -83,6 +58,8 @@ lu_status lu_prune_stale(lu_context *ctx, long long minimum, size_t *pruned, lu_
         snprintf(c[n].name, sizeof c[n].name, "%s", m->name);
         c[n].uri = lu__strdup(&ctx->env, m->uri);
         c[n].path = lu__strdup(&ctx->env, m->archive->path);
+        c[n].archive = m->archive;
+        lu__archive_retain(m->archive);
         n++;
     }
     lu__cell_release(&ctx->cell, s);
@@ -90,7 +67,7 @@ lu_status lu_prune_stale(lu_context *ctx, long long minimum, size_t *pruned, lu_
     lu_status result = LU_OK;
     for (size_t i = 0; i < n; i++) {
         char why[600];
-        if (!c[i].uri || !c[i].path || !stale_reason(ctx, c[i].name, minimum, why, sizeof why)) continue;
+        if (!c[i].uri || !c[i].path || !stale_reason(c[i].archive, c[i].name, minimum, why, sizeof why)) continue;
         lu_error e2;
         bool deletable = in_volumes_dir(ctx, c[i].path);
         lu_status st = lu_mount_remove(ctx, c[i].name, &e2);
@@ -108,6 +85,7 @@ lu_status lu_prune_stale(lu_context *ctx, long long minimum, size_t *pruned, lu_
     for (size_t i = 0; i < n; i++) {
         lu__free(&ctx->env, c[i].uri);
         lu__free(&ctx->env, c[i].path);
+        lu__archive_release(c[i].archive);
     }
     lu__free(&ctx->env, c);
     return result;

@@ -5,6 +5,7 @@
  *                                                     | nil, message, status
  *       name_or_entry: a volume name of the base manifest's catalog, or a
  *           table {name, file|url, size, sha256, priority[, version]}
+ *           (get_volumes_for's entries are such tables)
  *       options (may be nil): url (the whole URL), base_url (folder URL,
  *           default init's http_url / lurun's game.http_url), progress =
  *           function(self, name, done, total), timeout (seconds without a
@@ -14,16 +15,25 @@
  *           LIVEUPDATE_OK once the verified volume is in <save>/volumes/
  *           and mounted as `name` at its priority (replacing a mount of
  *           that name), else the status and why; nothing is mounted then.
+ *
+ * The version floor (lu_version_floor_check): when the entry gives a
+ * version below the game's minimum, download_volume returns nil, message,
+ * LIVEUPDATE_VERSION_MISMATCH and fetches nothing. The mount after the
+ * download applies the floor again to the volume's own version file; a
+ * downloaded file it refuses is deleted (unless a mount still uses it), so
+ * it is neither mounted nor kept.
  *   cancel_download(handle) -> true | nil, message, status
  *   get_downloads() -> {{handle, file, url, done, total, attempt, state}, ...}
  *
  * Before init every function answers nil, message, NOT_INITIALIZED. A
  * wrong argument type, an unknown catalog name, an unknown option or no
  * URL to fetch from raise "bad argument #n to 'download_volume' (...)";
- * refusals at start (a download of the same file in progress, no disk
- * space, no save directory) return nil, message, status.
+ * refusals at start (a version below the floor, a download of the same
+ * file in progress, no disk space, no save directory) return nil,
+ * message, status.
  */
 #include <lauxlib.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,13 +85,29 @@ static int done_body(lua_State *L)
     return 0;
 }
 
+/* Deletes a downloaded volume the version floor refused (and its .sig),
+ * unless a mount still reads that path. */
+static void drop_refused(lu_context *ctx, const char *path)
+{
+    lu_mount_info *m;
+    size_t n;
+    lu_error err;
+    if (!path || lu_mounts_get(ctx, &m, &n, &err) != LU_OK) return;
+    bool used = false;
+    for (size_t i = 0; i < n && !used; i++) used = strcmp(m[i].path, path) == 0;
+    lu_free(ctx, m);
+    if (used) return;
+    remove(path);
+    char sig[4200];
+    if (snprintf(sig, sizeof sig, "%s.sig", path) < (int)sizeof sig) remove(sig);
+}
+
 /* The download finished: mount it (on success), then tell the script. The
  * record is freed here; a dead one (the module let go of its context)
  * mounts nothing and runs no Lua. */
 static void on_done(void *ud, int id, const char *path, const lu_error *err)
 {
     (void)id;
-    (void)path;
     pending *p = ud;
     state *st = p->st;
     if (p->dead) {
@@ -92,6 +118,8 @@ static void on_done(void *ud, int id, const char *path, const lu_error *err)
     if (err->status == LU_OK &&
         lu_mount_add(p->ctx, p->name, p->uri, p->priority, LU_MOUNT_REPLACE, &merr) == LU_OK)
         merr.status = LU_OK;
+    else if (err->status == LU_OK && merr.status == LU_VERSION_MISMATCH)
+        drop_refused(p->ctx, path);
     char name[sizeof p->name];
     memcpy(name, p->name, sizeof name);
     done_args a = {st, p->cb_ref, p->self_ref, name, &merr};
@@ -134,7 +162,8 @@ int lu_lua__download_volume(lua_State *L)
     if (!st->ctx) return lu_lua__not_initialized(L);
     const lu_manifest_volume *cat = NULL;
     const char *name, *file, *url = NULL, *sha = NULL;
-    lua_Integer size = 0, prio = 10;
+    lua_Integer size = 0, prio = 10, version = 0;
+    bool has_version = false;
     if (lua_type(L, 1) == LUA_TSTRING) {
         name = lua_tostring(L, 1);
         for (size_t i = 0; st->manifest && i < st->manifest->nvolumes; i++)
@@ -144,6 +173,8 @@ int lu_lua__download_volume(lua_State *L)
         sha = cat->sha256[0] ? cat->sha256 : NULL;
         size = (lua_Integer)cat->size;
         prio = cat->priority;
+        version = (lua_Integer)cat->version;
+        has_version = true;
     } else {
         luaL_checktype(L, 1, LUA_TTABLE);
         name = field_string(L, 1, "name", "entry");
@@ -153,6 +184,11 @@ int lu_lua__download_volume(lua_State *L)
         sha = field_string(L, 1, "sha256", "entry");
         size = field_int(L, 1, "size", 0, "entry");
         prio = field_int(L, 1, "priority", 10, "entry");
+        int t = lua_getfield(L, 1, "version");
+        luaL_argcheck(L, t == LUA_TNIL || lua_isinteger(L, -1), 1, "entry.version must be an integer");
+        has_version = t != LUA_TNIL;
+        version = lua_tointeger(L, -1);
+        lua_pop(L, 1);
     }
     lu_error err;
     if (lu_mount_name_check(name, &err) != LU_OK) return luaL_argerror(L, 1, err.message);
@@ -190,6 +226,9 @@ int lu_lua__download_volume(lua_State *L)
     }
     char uri[sizeof ((pending *)0)->uri];
     if (lu_volume_uri(file, uri, sizeof uri, &err) != LU_OK) return lu_lua__fail_err(L, &err);
+    /* the floor, before a byte is fetched */
+    if (has_version && lu_version_floor_check(st->ctx, name, (long long)version, &err) != LU_OK)
+        return lu_lua__fail_err(L, &err);
     pending *p = lu_lua__pending_new(L, st, 3);
     snprintf(p->name, sizeof p->name, "%s", name);
     snprintf(p->uri, sizeof p->uri, "%s", uri);

@@ -2,7 +2,9 @@
  *
  * Lua API (Defold's, plus §12.1):
  *   add_mount(name, uri, priority, callback[, {replace=bool}]) -> status
- *       callback(self, name, uri, result, message), run from poll()
+ *       callback(self, name, uri, result, message), run from poll();
+ *       result LIVEUPDATE_VERSION_MISMATCH for a volume below the game's
+ *       minimum (the version floor, applied by lu_mount_add_async)
  *   remove_mount(name) -> status, message
  *   get_mounts() -> {{name, uri, priority}, ...} in lookup order
  *   is_built_with_excluded_files() -> boolean

@@ -27,8 +27,10 @@ local function console(port, cmd)
 end
 
 -- Starts lurun on a game with the console on; returns port, save dir, stop().
-local function start_game(dir)
+-- `mounts` (optional) is written as the save dir's liveupdate.mounts first.
+local function start_game(dir, mounts)
   local port, save = free_port(), H.tmpdir()
+  if mounts then H.write(save .. "/liveupdate.mounts", mounts) end
   local p = io.popen(H.lurun_prefix .. " " .. H.quote(H.lurun) .. " " .. H.quote(dir) .. " --save-dir " .. H.quote(save) ..
     " --console " .. port .. " --frames 100000 >/dev/null 2>" .. H.quote(save .. "/lurun.err") .. " & echo $!")
   local pid = p:read("l")
@@ -65,7 +67,13 @@ describe("debug console", function()
     vols = H.tmpdir()
     H.zip(vols .. "/v.zip", {["level1/a.txt"] = "from the volume", ["version_v.json"] = '{"version": 3}'})
     H.zip(vols .. "/old.zip", {["x.txt"] = "x", ["version_old.json"] = '{"version": 1}'})
-    port, save, stop = start_game(dir)
+    -- a volume that carries the version files of the names it is mounted as
+    H.zip(vols .. "/any.zip", {["y.txt"] = "y", ["version_kept.json"] = '{"version": 2}',
+                               ["version_x2.json"] = '{"version": 2}'})
+    -- the version floor keeps a version-1 volume from being added now, so
+    -- the one `prune` removes comes from the mounts file of an earlier run
+    port, save, stop = start_game(dir, '{"version":1,"mounts":[{"name":"old","uri":"zip:' .. vols ..
+                                       '/old.zip","priority":1}]}')
   end)
 
   teardown(function() stop() end)
@@ -100,8 +108,11 @@ describe("debug console", function()
     assert.matches("not configured", out)
     code, out = console(port, "report")
     assert.are.equal("nothing to report\n", out)
-    code, out = console(port, "add old zip:" .. vols .. "/old.zip 1")
-    assert.are.equal(0, code)
+    local err
+    code, out, err = console(port, "add old zip:" .. vols .. "/old.zip 1")
+    assert.are.equal(1, code)
+    assert.matches("VERSION_MISMATCH", err, 1, true)
+    assert.matches("volume 'old' is version 1, below the game's minimum 2", err, 1, true)
     code, out = console(port, "prune")
     assert.are.equal(0, code)
     assert.matches("pruned 1 mount%(s%) older than version 2", out)
@@ -133,7 +144,7 @@ describe("debug console", function()
     assert.are.same({}, ask("prune"))
     assert.is_number(ask("status").frame)
     assert.are.equal("v", ask("remove v"))
-    assert.are.equal("x2", ask("add x2 zip:" .. vols .. "/v.zip 1"))
+    assert.are.equal("x2", ask("add x2 zip:" .. vols .. "/any.zip 1"))
     console(port, "remove x2")
     local code, out = console(port, "which /nope --json")
     assert.are.equal(1, code)
@@ -180,7 +191,7 @@ describe("debug console", function()
   end)
 
   it("changes made through the console persist like the Lua API's", function()
-    assert.are.equal(0, (console(port, "add kept zip:" .. vols .. "/v.zip 7")))
+    assert.are.equal(0, (console(port, "add kept zip:" .. vols .. "/any.zip 7")))
     assert.matches('"name":"kept"', H.read(save .. "/liveupdate.mounts"), 1, true)
     console(port, "remove kept")
     assert.is_nil(H.read(save .. "/liveupdate.mounts"):find('"kept"', 1, true))

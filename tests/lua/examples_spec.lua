@@ -29,6 +29,17 @@ describe("Defold manual scripts (examples/defold_manual)", function()
     assert.matches("^Failed to download archive", stdout)
   end)
 
+  it("a raised minimum refuses the old archive instead of mounting it again", function()
+    local out, save = bundle(), H.tmpdir()
+    local code, stdout, stderr = H.run(out, "--save-dir " .. H.quote(save) .. FAST)
+    assert.are.equal(0, code, stderr)
+    code, stdout = H.run(out, "--save-dir " .. H.quote(save) .. FAST .. " --set game.minimum_lu_version=2")
+    assert.are.equal(0, code)
+    assert.are.equal("Failed to mount archive\tmount 'liveupdate' not added: volume 'liveupdate' is version 1, "
+      .. "below the game's minimum 2\n", stdout)
+    assert.is_nil(H.read(save .. "/liveupdate.mounts"):find('"liveupdate"', 1, true), "nothing is mounted")
+  end)
+
   it("works over HTTP from nginx", function()
     local out, save = bundle(), H.tmpdir()
     local base, stop = H.nginx(out .. "/liveupdate")
@@ -60,7 +71,8 @@ describe("the demo game (examples/demo)", function()
     return n
   end
 
-  it("downloads both volumes, plays both levels, then finds them persisted, then prunes them", function()
+  -- tools/demo's four runs, on one save directory
+  it("downloads both volumes, plays both levels, finds them persisted, then updates to version 2 and keeps it", function()
     local out, save = demo_bundle(), H.tmpdir()
     local code, stdout, stderr = H.run(out, "--save-dir " .. H.quote(save) .. FAST)
     assert.are.equal(0, code, stderr)
@@ -75,12 +87,45 @@ describe("the demo game (examples/demo)", function()
     assert.are.equal(0, count(stdout, "downloading"), "the second run downloads nothing")
     assert.matches("level2: all its resources are available", stdout, 1, true)
 
-    code, stdout, stderr = H.run(out, "--save-dir " .. H.quote(save) .. FAST .. " --set game.minimum_lu_version=2")
-    assert.are.equal(0, code, stderr)
+    -- the update: version 2 of the game, bundled as tools/demo does
+    local dir2, out2 = H.tmpdir() .. "/project-v2", H.tmpdir() .. "/demo-v2"
+    assert(H.sh(H.quote(H.root .. "/examples/demo/v2/make_project.sh") .. " " .. H.quote(dir2)))
+    assert(H.sh(H.quote(LUTOOL) .. " bundle " .. H.quote(dir2) .. " -o " .. H.quote(out2) .. " >/dev/null"))
+    code, stdout, stderr = H.run(out2, "--save-dir " .. H.quote(save) .. FAST)
+    assert.are.equal(0, code, stdout .. stderr)
+    assert.matches("demo: started with minimum volume version 2", stdout, 1, true)
     assert.matches("mount 'forest' was pruned: version 1 is older than the minimum 2; deleted", stdout, 1, true)
     assert.matches("mount 'castle' was pruned", stdout, 1, true)
-    assert.are.equal(2, count(stdout, "demo: downloading volume"), "pruned volumes are downloaded again")
+    assert.are.equal(2, count(stdout, "demo: downloading volume '%w+' %(%d+ bytes, version 2%)"), "the version-2 volumes are fetched")
+    assert.are.equal(0, count(stdout, "version 1%)"), "no version-1 volume is fetched again")
+    assert.matches("level1: the forest (trees, a river, a bridge and a new windmill), served by 'forest'", stdout, 1, true)
+    assert.matches("boss: the dragon of the castle appears (red, 60 metres long, breathes fire)", stdout, 1, true)
     assert.are.equal("demo: all levels played; mounts now:", lines(stdout)[#lines(stdout) - 4])
+
+    -- the fourth run: the version-2 volumes persisted, nothing is pruned or fetched
+    code, stdout, stderr = H.run(out2, "--save-dir " .. H.quote(save) .. FAST)
+    assert.are.equal(0, code, stderr)
+    assert.are.equal(0, count(stdout, "downloading"), "the fourth run downloads nothing")
+    assert.are.equal(0, count(stdout, "pruned"), "the fourth run prunes nothing")
+    assert.matches("level1: the forest (trees, a river, a bridge and a new windmill)", stdout, 1, true)
+  end)
+
+  it("raising the minimum without new volumes does not churn: the old volumes are pruned and refused", function()
+    local out, save = demo_bundle(), H.tmpdir()
+    local code, stdout, stderr = H.run(out, "--save-dir " .. H.quote(save) .. FAST)
+    assert.are.equal(0, code, stderr)
+    -- the catalog still lists the version-1 volumes: the game fetches one,
+    -- add_mount refuses it and the demo stops (it cannot play the level)
+    code, stdout = H.run(out, "--save-dir " .. H.quote(save) .. FAST .. " --set game.minimum_lu_version=2")
+    assert.are.equal(1, code)
+    assert.matches("mount 'forest' was pruned: version 1 is older than the minimum 2", stdout, 1, true)
+    assert.matches("demo: FAILED: mounting forest: mount 'forest' not added: volume 'forest' is version 1, below the game's minimum 2",
+      stdout, 1, true)
+    local mounts = H.read(save .. "/liveupdate.mounts")
+    assert.is_nil(mounts:find('"forest"', 1, true), "nothing was mounted: " .. mounts)
+    -- so the next start has nothing to prune: no churn
+    code, stdout = H.run(out, "--save-dir " .. H.quote(save) .. FAST .. " --set game.minimum_lu_version=2")
+    assert.are.equal(0, count(stdout, "pruned"))
   end)
 
   it("downloads from nginx with --set game.http_url", function()

@@ -11,7 +11,7 @@ main_script = /main/main.lua
 [display]
 update_frequency = 1000
 [game]
-minimum_lu_version = 2
+minimum_lu_version = 0
 ratio = 0.5
 label = hello
 ]]

@@ -131,7 +131,7 @@ typedef struct lu_config {
     const lu_allocator *allocator; /* default: the C library's; copied */
     const lu_io_hooks *io;      /* default: the POSIX calls; copied */
     int prune_stale;            /* at open, prune mounts older than minimum_version (default 0) */
-    long long minimum_version;  /* see lu_prune_stale */
+    long long minimum_version;  /* see lu_prune_stale and lu_version_floor_check */
     const unsigned char *public_key; /* 32-byte Ed25519 key for signed downloads, or NULL; copied */
     const char *ca_file;        /* PEM bundle for HTTPS downloads; NULL = the system's */
     int max_downloads;          /* transfers at once (liveupdate/download.h; default 2) */
@@ -213,7 +213,11 @@ lu_status lu_file_name_check(const char *file, lu_error *err);
  * LU_NAME_EXISTS (unless LU_MOUNT_REPLACE); LU_SCHEME_MISMATCH (unknown
  * scheme, or the file is not of the scheme's format); LU_NOT_FOUND (missing
  * volume); LU_FORMAT_ERROR (corrupt zip); LU_UNSAFE_ARCHIVE (unsafe entry,
- * named in the message); LU_IO_ERROR / LU_NO_SPACE (persisting failed). */
+ * named in the message); LU_VERSION_MISMATCH (the version floor: the
+ * context's minimum_version is above 0 and the volume's own
+ * /version_<name>.json says less, or is missing or not {"version": N};
+ * see lu_version_floor_check); LU_IO_ERROR / LU_NO_SPACE (persisting
+ * failed). */
 lu_status lu_mount_add(lu_context *ctx, const char *name, const char *uri, int priority,
                        unsigned flags, lu_error *err);
 
@@ -257,6 +261,19 @@ lu_status lu_mounts_apply(lu_context *ctx, const lu_mount_spec *add, size_t nadd
  * one allocation: *out (free with lu_free) and *count. Returns LU_OK or
  * LU_MEM_ERROR. */
 lu_status lu_mounts_get(lu_context *ctx, lu_mount_info **out, size_t *count, lu_error *err);
+
+/* The version floor (SPEC §8): a volume below the context's
+ * minimum_version is never mounted at run time, so a volume that start-up
+ * pruning removes cannot come back. lu_mount_add and lu_mount_add_async
+ * apply the floor to the volume's own /version_<name>.json; this call
+ * applies it to a version known before the volume is at hand (a catalog
+ * entry's), so a download can be refused before it starts. The floor holds
+ * only when minimum_version is above 0 (at 0 or below every volume mounts,
+ * as before the floor existed).
+ * Returns LU_OK when minimum_version <= 0 or `version` >= minimum_version;
+ * LU_VERSION_MISMATCH ("volume '<name>' is version V, below the game's
+ * minimum M"); LU_NOT_INITIALIZED for a NULL context. Thread-safe. */
+lu_status lu_version_floor_check(lu_context *ctx, const char *name, long long version, lu_error *err);
 
 /* Version pruning (SPEC §8): for every user mount, reads
  * /version_<name>.json {"version": N} from that mount itself (never

@@ -46,7 +46,14 @@ local function get_lu_info_for_level(level_name)
 end
 
 local function mount_zip(self, name, priority, path, callback)
-	liveupdate.add_mount(name, "zip:" .. path, priority, function(_uri, _path, _status) -- <1>
+	liveupdate.add_mount(name, "zip:" .. path, priority, function(_uri, _path, _status, result, message) -- <1>
+		-- CORRECTION 3: stop when the mount failed (an archive below
+		-- game.minimum_lu_version is refused); the original loads the level
+		-- again, which downloads and mounts again forever.
+		if result ~= liveupdate.LIVEUPDATE_OK then
+			print("Failed to mount archive", message)
+			return
+		end
 		callback(_uri, _path, _status)
 	end)
 end
