@@ -272,6 +272,12 @@ lu_status lu__save_path(const struct lu_context *ctx, lu_save_area area, const c
 /* The save directory, or NULL when the context has none. */
 const char *lu__save_dir(const struct lu_context *ctx);
 
+/* The update manager's release volumes are <save>/volumes/rel-<version>-<file>
+ * (engine/update/release.c names them, its garbage collection finds them by
+ * this prefix). They are versioned by the update manager's state, not by
+ * /version_<name>.json, so start-up pruning leaves them alone (prune.c). */
+#define LU_RELEASE_FILE_PREFIX "rel-"
+
 /* ---- the context (context.c, mount_table.c, lookup.c) ---------------- */
 
 #include <pthread.h>

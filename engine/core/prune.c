@@ -6,7 +6,9 @@
  * or older than the minimum; version.c's floor keeps such a volume from
  * being mounted again at run time. Files are deleted only inside
  * <save>/volumes/: a volume the game mounted from anywhere else is
- * unmounted, never removed from disk.
+ * unmounted, never removed from disk. The update manager's release volumes
+ * (LU_RELEASE_FILE_PREFIX files there) are left alone: their versions are
+ * the update manager's.
  */
 #include <errno.h>
 #include <limits.h>
@@ -67,9 +69,13 @@ lu_status lu_prune_stale(lu_context *ctx, long long minimum, size_t *pruned, lu_
     lu_status result = LU_OK;
     for (size_t i = 0; i < n; i++) {
         char why[600];
-        if (!c[i].uri || !c[i].path || !stale_reason(c[i].archive, c[i].name, minimum, why, sizeof why)) continue;
-        lu_error e2;
+        if (!c[i].uri || !c[i].path) continue;
         bool deletable = in_volumes_dir(ctx, c[i].path);
+        const char *base = strrchr(c[i].path, '/');
+        base = base ? base + 1 : c[i].path;
+        if (deletable && strncmp(base, LU_RELEASE_FILE_PREFIX, strlen(LU_RELEASE_FILE_PREFIX)) == 0) continue;
+        if (!stale_reason(c[i].archive, c[i].name, minimum, why, sizeof why)) continue;
+        lu_error e2;
         lu_status st = lu_mount_remove(ctx, c[i].name, &e2);
         if (st != LU_OK) {
             result = lu__fail(err, st, "pruning '%s': %s", c[i].name, e2.message);

@@ -135,7 +135,7 @@ lu_status lu__release_file_name(const char *version, const char *file, char *out
                                 lu_error *err)
 {
     LU_TRY(lu_file_name_check(file, err));
-    int n = snprintf(out, cap, "rel-%s-%s", version, file);
+    int n = snprintf(out, cap, LU_RELEASE_FILE_PREFIX "%s-%s", version, file);
     if (n < 0 || (size_t)n >= cap || (size_t)n > LU_FILE_NAME_MAX)
         return lu__fail(err, LU_INVAL, "its stored name 'rel-%s-%.40s...' is not a plain file name: over %d bytes",
                         version, file, LU_FILE_NAME_MAX);

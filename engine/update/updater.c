@@ -419,7 +419,7 @@ static void collect_garbage(lu_updater *u)
     const release *keep[] = {&u->current, &u->previous, &u->staged, &u->staging};
     struct dirent *de;
     while ((de = readdir(d))) {
-        if (strncmp(de->d_name, "rel-", 4) != 0) continue;
+        if (strncmp(de->d_name, LU_RELEASE_FILE_PREFIX, strlen(LU_RELEASE_FILE_PREFIX)) != 0) continue;
         bool used = false;
         for (size_t k = 0; k < 4 && !used; k++)
             for (size_t i = 0; i < keep[k]->n && !used; i++) used = strcmp(keep[k]->vols[i].file, de->d_name) == 0;

@@ -342,6 +342,20 @@ describe("update lifecycle in lurun", function()
     assert.are.same({"start\t1.1\trelease 1.1"}, lines(out, "start"))
   end)
 
+  it("start-up pruning by version files leaves the update manager's release volumes alone", function()
+    project(game, "url = " .. base .. "/release.json\ntrial_frames = 5")
+    local gp = H.read(game .. "/game.project")
+    H.write(game .. "/game.project", gp .. "[game]\nminimum_lu_version = 1\n[liveupdate]\nprune_stale = 1\n")
+    publish(www, "1.1")
+    run("--frames 100")
+    local code, out, err = run("--frames 20")
+    assert.are.equal(0, code, err)
+    assert.are.same({"start\t1.1\trelease 1.1"}, lines(out, "start"))
+    code, out, err = run("--frames 20")                 -- and again, after a confirmed trial
+    assert.are.same({"start\t1.1\trelease 1.1"}, lines(out, "start"))
+    assert.not_matches("pruned", err, 1, true)
+  end)
+
   it("a release can add a level: its manifest comes with it", function()
     project(game, "url = " .. base .. "/release.json\ntrial_frames = 5")
     H.write(game .. "/content/main/main.lua", MAIN .. [[
