@@ -487,6 +487,21 @@ static void final_all(lu_host *h)
         }
 }
 
+/* The manifest again, over the mounts as they are now (a release came or
+ * went); on failure the game keeps the one it had. */
+static void rebuild_manifest(lu_host *h)
+{
+    lu_manifest *old = h->manifest;
+    h->manifest = NULL;
+    if (!load_manifest(h)) {
+        lu_manifest_free(h->manifest);
+        h->manifest = old;
+        return;
+    }
+    lu_lua_set_manifest(h->L, h->manifest);
+    lu_manifest_free(old);
+}
+
 /* Loads the main script through the mounts (from the base bundle while the
  * content is blocked below min_version) and runs its init. */
 static bool start_world(lu_host *h, const char *main_script)
@@ -508,15 +523,7 @@ static bool restart_world(lu_host *h, const char *main_script)
     lu_host_free_proxies(h);
     free_queue(h);
     h->trial_seen = 0;
-    lu_manifest *old = h->manifest;
-    h->manifest = NULL;
-    if (!load_manifest(h)) {
-        lu_manifest_free(h->manifest);
-        h->manifest = old;   /* keep playing on the manifest it had */
-    } else {
-        lu_lua_set_manifest(h->L, h->manifest);
-        lu_manifest_free(old);
-    }
+    rebuild_manifest(h);
     return start_world(h, main_script);
 }
 
@@ -538,6 +545,7 @@ static int run(lu_host *h, const options *o)
         return 1;
     }
     install_signals(h);
+    if (h->update_on) rebuild_manifest(h);   /* a release applied, rolled back or dropped at start-up */
     bool ok = start_world(h, main_script);
     if (!ok && h->nscripts == 0) {
         lu_console_close(console);
@@ -556,6 +564,7 @@ static int run(lu_host *h, const options *o)
         if (ok && h->script_errors == 0) lu_host_update_frame(h);
         lu_console_poll(console);
         ok = ok && h->script_errors == 0 && update_scripts(h, dt) && lu_host_dispatch(h);
+        if (ok) lu_host_update_frame_done(h);
         if (freq > 0) sleep_until(&next, dt);
     }
     if (stop_requested) fprintf(stderr, "lurun: stopped by a signal at frame %ld\n", h->frame);

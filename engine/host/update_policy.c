@@ -2,23 +2,29 @@
  *
  * [update] url (or head_url with version_header and head_volume: the
  * version from a HEAD request's metadata header), mode (async|sync),
- * sync_timeout_ms (3000), check_interval_s
- * (3600), stale_after_days (7), trial_frames (600), local_version (the base
- * content's version; default [project] version, else "0").
+ * download (auto|ask), sync_timeout_ms (3000), check_interval_s (3600),
+ * stale_after_days (7), trial_frames (600), version_compare (a Lua file of
+ * the game returning the compare hook), local_version (the base content's
+ * version; default [project] version, else "0"). [project] version is the
+ * binary's version.
  *
  * Before the main script loads: the manager opens (rolling back a release
- * that never confirmed, applying one staged by an earlier run). Then, with a
- * URL, a check starts. In async mode the game starts at once and a new
- * release is used at the next start (or at once after apply_update()). Start-
- * up waits, pumping lu_update(), when mode = sync, when the last check found
- * an update it had not staged yet, or when the game has not run for
- * stale_after_days: until the release is staged (then applied before the
- * first script runs), the check finds nothing, it fails, or sync_timeout_ms
- * pass. A current version at or above the document's prefer_local_from ends
- * the wait at once (the download goes on). A current version below its
- * min_version keeps the wait going (three times the timeout, checking again
- * after failures) and, if that still fails, the script gets
- * on_update_failed with LIVEUPDATE_VERSION_MISMATCH. Never a blocked game.
+ * whose trial failed, dropping releases made for another store build,
+ * applying one staged by an earlier run). Then, with a URL, a check starts.
+ * In async mode the game starts at once and a new release is used at the
+ * next start (or at once after apply_update()). Start-up waits, pumping
+ * lu_update(), for at most sync_timeout_ms when mode = sync, when the last
+ * check found an update it had not staged yet, when the game has not run
+ * for stale_after_days, or when the content is below the document's
+ * min_version: until the release is staged (then applied before the first
+ * script runs), the check finds nothing to download, it fails, or the
+ * content is at or above prefer_local_from. Content still below
+ * min_version after the wait runs the base bundle's main script with
+ * get_info().blocked; the script hears of it once; the updater retries
+ * with backoff and the release is applied, and the scripts restarted, when
+ * it arrives. Every frame whose scripts ran without an error counts for
+ * the trial of a release; how the run ends (error, exit code, clean) is
+ * told to the manager. Never a blocked game.
  */
 #include <stdio.h>
 #include <string.h>
@@ -190,13 +196,6 @@ void lu_host_update_frame(lu_host *h)
     lu_updater_info in;
     lu_error err;
     if (lu_updater_get_info(h->ctx, &in, &err) != LU_OK) return;
-    /* the trial counts error-free frames of the release since it was applied */
-    if (in.on_trial && h->script_errors == 0 && h->trial_frames > 0 && ++h->trial_seen >= h->trial_frames) {
-        if (lu_updater_confirm(h->ctx, &err) == LU_OK)
-            fprintf(stderr, "lurun: update: release %s confirmed after %lld frames\n", in.current, h->trial_seen);
-        else
-            fprintf(stderr, "lurun: update: %s\n", err.message);
-    }
     /* blocked: the release is applied as soon as it arrives */
     if (h->blocked && in.staged && in.remote && strcmp(in.staged, in.remote) == 0) {
         if (lu_updater_apply(h->ctx, &err) == LU_OK) {
@@ -211,6 +210,22 @@ void lu_host_update_frame(lu_host *h)
         h->next_check = now_s() + (double)h->check_interval_s;
         if (!in.checking) lu_updater_check(h->ctx, &err);
     }
+}
+
+/* After a frame whose scripts all ran without an error: the trial counts
+ * such frames of the release since it was applied (not while the base
+ * bundle's script stands in for it below min_version). */
+void lu_host_update_frame_done(lu_host *h)
+{
+    lu_updater_info in;
+    lu_error err;
+    if (!h->update_on || h->blocked || h->script_errors || h->trial_frames <= 0) return;
+    if (lu_updater_get_info(h->ctx, &in, &err) != LU_OK || !in.on_trial) return;
+    if (++h->trial_seen < h->trial_frames) return;
+    if (lu_updater_confirm(h->ctx, &err) == LU_OK)
+        fprintf(stderr, "lurun: update: release %s confirmed after %lld frames\n", in.current, h->trial_seen);
+    else
+        fprintf(stderr, "lurun: update: %s\n", err.message);
 }
 
 /* How the run ended, for a release on trial (see lu_updater_run_ended). */

@@ -83,6 +83,8 @@ struct lu_updater {
     size_t nrefused;
     char doc_id[LU_SHA256_HEX];  /* identity of the last document or HEAD answer */
     bool offered;                /* ask: a newer release is offered, not downloaded */
+    bool download_wanted;        /* ask: download() came while a check was running */
+    char ready_told[LU_VERSION_MAX + 1]; /* the release whose READY this run emitted */
     bool blocked_reported;       /* this run told the script it is below min_version */
     double retry_at, backoff;    /* blocked: the next retry (monotonic s), its delay */
     char crash_note[PATH_MAX + 32];
@@ -438,10 +440,13 @@ static void collect_garbage(lu_updater *u)
     closedir(d);
 }
 
-/* Staged -> current (on trial); current -> previous. What the new state
- * needs is allocated before the mounts change. When the state write fails
- * after the switch, state.json still says "staged", so the next start
- * applies the release again (and puts it on trial). */
+/* Staged -> current (on trial). The release it replaces becomes the
+ * previous one (what a failed trial rolls back to) only when it was
+ * confirmed: over an unconfirmed trial, the previous release stays, so a
+ * rollback never lands on content that did not prove itself. What the new
+ * state needs is allocated before the mounts change; when the state write
+ * fails, the mounts are switched back and memory restored, so nothing
+ * changed (state.json still says "staged"). */
 static lu_status apply_staged(lu_updater *u, lu_error *err)
 {
     const lu_env *env = &u->ctx->env;
@@ -452,16 +457,43 @@ static lu_status apply_staged(lu_updater *u, lu_error *err)
         lu__free(env, trial);
         return st;
     }
-    release_move(env, &u->previous, &u->current);
-    release_move(env, &u->current, &u->staged);
-    set_str(env, &u->trial, trial);
-    set_str(env, &u->trial_failure, NULL);
+    /* the old state, kept until the new one is written */
+    release old_current = u->current, old_previous = u->previous, old_staged = u->staged;
+    char *old_trial = u->trial, *old_failure = u->trial_failure;
+    bool old_running = u->trial_running, over_trial = u->trial != NULL;
+    if (!over_trial) u->previous = old_current;   /* over a trial, the previous release stays */
+    u->current = old_staged;
+    memset(&u->staged, 0, sizeof u->staged);
+    u->trial = trial;
+    u->trial_failure = NULL;
     u->trial_running = true;
-    unlink(u->crash_note);
-    lu__log(&u->ctx->env, LU_LOG_INFO, "update: release %s applied (on trial until confirmed)", u->current.version);
     st = state_write(u, err);
+    if (st != LU_OK) {
+        lu_error rerr;
+        if (switch_release(u, &old_current, &old_staged, &rerr) != LU_OK)
+            lu__log(env, LU_LOG_ERROR, "update: applying %s: could not switch back: %s", old_staged.version, rerr.message);
+        u->staged = old_staged;
+        u->current = old_current;
+        u->previous = old_previous;
+        u->trial = old_trial;
+        u->trial_failure = old_failure;
+        u->trial_running = old_running;
+        lu__free(env, trial);
+        return st;
+    }
+    if (over_trial) {
+        lu__log(env, LU_LOG_INFO, "update: release %s replaces %s, which was on trial", old_staged.version,
+                old_current.version);
+        release_clear(env, &old_current);
+    } else {
+        release_clear(env, &old_previous);
+    }
+    lu__free(env, old_trial);
+    lu__free(env, old_failure);
+    unlink(u->crash_note);
+    lu__log(env, LU_LOG_INFO, "update: release %s applied (on trial until confirmed)", u->current.version);
     collect_garbage(u);
-    return st;
+    return LU_OK;
 }
 
 /* The reason a trial failed, as the last run left it: the failure it
@@ -499,13 +531,28 @@ static lu_status roll_back(lu_updater *u, lu_error *err)
     char reason[LU_ERROR_MAX];
     trial_reason(u, reason, sizeof reason);
     bool known = has_failed(u, u->current.version);
-    char *version = lu__strdup(env, u->current.version), *why = lu__strdup(env, reason);
+    char *version = lu__strdup(env, u->current.version), *why = lu__calloc(env, 1, LU_ERROR_MAX);
+    if (why) snprintf(why, LU_ERROR_MAX, "%s", reason);
     char *failed = known ? NULL : lu__strdup(env, u->current.version);
     char **grown = known ? u->failed : lu__realloc(env, u->failed, (u->nfailed + 2) * sizeof *grown);
     if (grown) u->failed = grown;
     lu_status st = version && why && (known || (failed && grown))
                        ? switch_release(u, &u->previous, &u->current, err)
                        : lu__fail(err, LU_MEM_ERROR, "update: out of memory rolling back %s", u->current.version);
+    if (st != LU_OK && st != LU_MEM_ERROR && u->previous.version) {
+        /* the previous release cannot be mounted (its file is gone or
+         * damaged): the failed release still goes, to the bundled content */
+        release none = {0};
+        lu_error e2;
+        if (switch_release(u, &none, &u->current, &e2) == LU_OK) {
+            size_t len = strlen(why);
+            snprintf(why + len, LU_ERROR_MAX - len, " (it could not be mounted: %.300s; back to the bundled content %s)",
+                     err ? err->message : "", u->local_version);
+            snprintf(reason, sizeof reason, "%s", why);
+            release_clear(env, &u->previous);
+            st = LU_OK;
+        }
+    }
     if (st != LU_OK) {
         lu__free(env, version);
         lu__free(env, why);
@@ -746,9 +793,11 @@ static void on_volume(void *ud, int id, const char *path, const lu_error *err)
         snprintf(u->stage_msg, sizeof u->stage_msg, "release %s: %.3900s", u->staging.version, err->message);
     }
     if (--u->pending > 0) return;
+    u->download_wanted = false;
     if (u->stage_status != LU_OK) {
         if (permanent(u->stage_status)) {
             refuse(u, u->staging.version);
+            u->update_pending = false;   /* nothing to wait for at the next start */
             lu_error werr;
             if (state_write(u, &werr) != LU_OK) lu__log(&u->ctx->env, LU_LOG_WARN, "update: %s", werr.message);
         }
@@ -768,6 +817,7 @@ static void on_volume(void *ud, int id, const char *path, const lu_error *err)
         return;
     }
     lu__log(&u->ctx->env, LU_LOG_INFO, "update: release %s is staged", u->staged.version);
+    snprintf(u->ready_told, sizeof u->ready_told, "%s", u->staged.version);
     emit(u, LU_UPDATER_READY, 1, u->staged.version, LU_OK, NULL);
 }
 
@@ -900,7 +950,8 @@ static void release_checked(lu_updater *u, lu_release *r)
     bool has_update = newer && !failed && !refused && fits;
     bool staged = u->staged.version && strcmp(u->staged.version, r->version) == 0;
     bool blocked = is_blocked(u);
-    bool wait = has_update && !staged && u->ask && !blocked;
+    bool wait = has_update && !staged && u->ask && !blocked && !u->download_wanted;
+    u->download_wanted = false;
     u->update_pending = has_update && !staged && !wait;
     u->offered = wait;
     lu_error werr;
@@ -919,8 +970,11 @@ static void release_checked(lu_updater *u, lu_release *r)
         if (blocked) report_blocked(u, why[0] ? why : "is not newer than the content in use");
         return;
     }
-    if (staged) {
-        emit(u, LU_UPDATER_READY, 1, r->version, LU_OK, NULL);
+    if (staged) {   /* told once per run, not at every check */
+        if (strcmp(u->ready_told, r->version) != 0) {
+            snprintf(u->ready_told, sizeof u->ready_told, "%s", r->version);
+            emit(u, LU_UPDATER_READY, 1, r->version, LU_OK, NULL);
+        }
         return;
     }
     if (!wait) start_staging(u);
@@ -1102,7 +1156,9 @@ lu_status lu_updater_open(lu_context *ctx, const lu_updater_config *cfg, lu_erro
         lu__free(env, moved);
         lu__report_add(ctx, "update/state.json", NULL, "moved_aside", &rerr);
         state_clear(u);
-    } else if (st != LU_OK && st != LU_NOT_FOUND) {
+    } else if (st == LU_NOT_FOUND) {
+        st = LU_OK;   /* the first start: no state yet */
+    } else if (st != LU_OK) {
         *err = rerr;
         goto cleanup;
     }
@@ -1123,8 +1179,10 @@ lu_status lu_updater_open(lu_context *ctx, const lu_updater_config *cfg, lu_erro
     if (trial && (u->trial_failure || u->trial_running)) st = roll_back(u, err);
     else if (trial) u->trial_running = true;
     else set_str(env, &u->trial, NULL);
-    if (st == LU_OK || st == LU_NOT_FOUND) st = drop_unfit(u, err);
-    if (st == LU_OK && !u->trial && u->staged.version && !has_failed(u, u->staged.version)) st = apply_staged(u, err);
+    if (st == LU_OK) st = drop_unfit(u, err);
+    /* a staged release is applied, over a trial that goes on too (the
+     * previous, confirmed release stays what a rollback returns to) */
+    if (st == LU_OK && u->staged.version && !has_failed(u, u->staged.version)) st = apply_staged(u, err);
     else if (st == LU_OK) st = state_write(u, err);
     if (st != LU_OK) goto cleanup;
     if (!u->trial) unlink(u->crash_note);
@@ -1168,7 +1226,10 @@ lu_status lu_updater_download(lu_context *ctx, lu_error *err)
 {
     lu_updater *u = updater(ctx);
     if (!u) return lu__fail(err, LU_INVAL, "the update manager is not open");
-    if (u->checking) return LU_OK;
+    if (u->checking) {   /* the running check (or staging) downloads what it finds */
+        u->download_wanted = true;
+        return LU_OK;
+    }
     if (u->remote && u->staged.version && strcmp(u->staged.version, u->remote->version) == 0) return LU_OK;
     if (!u->offered || !u->remote)
         return lu__fail(err, LU_NOT_FOUND, "no newer release is offered (call check() and wait for on_check_for_update)");

@@ -163,6 +163,9 @@ size_t lu_host_http_list(lu_host *h, lu_http_transfer *out, size_t max);
 bool lu_host_update_start(lu_host *h);
 /* Once per frame: periodic checks and the trial_frames confirmation. */
 void lu_host_update_frame(lu_host *h);
+/* After a frame in which every script ran without an error: counts it for
+ * the trial of a release (confirming it after [update] trial_frames). */
+void lu_host_update_frame_done(lu_host *h);
 /* Tells the update manager how the run ends (`code`: the exit status):
  * a Lua error or a non-zero code fails a release on trial (the next start
  * rolls it back with that reason); a clean end lets its trial go on. */

@@ -66,13 +66,20 @@ static int kind_index(lu_updater_event_kind k)
 
 /* Each fact once, and only while true (the result table is on top): an
  * "update ready" is told only while that release is the staged one; a
- * check naming the version in use has no update. */
+ * check naming the version in use has no update; a "below min_version"
+ * failure is dropped once the content is no longer below it. */
 static bool still_true(state *st, int i)
 {
     lua_State *L = st->L;
     lu_updater_info in;
     lu_error err;
-    if (i == EV_FAILED || lu_updater_get_info(st->ctx, &in, &err) != LU_OK) return true;
+    if (lu_updater_get_info(st->ctx, &in, &err) != LU_OK) return true;
+    if (i == EV_FAILED) {   /* "below min_version" is stale once the release came */
+        lua_getfield(L, -1, "status");
+        bool stale = lua_tointeger(L, -1) == LU_VERSION_MISMATCH && !in.blocked;
+        lua_pop(L, 1);
+        return !stale;
+    }
     lua_getfield(L, -1, "version");
     const char *v = lua_tostring(L, -1);
     bool staged = v && in.staged && strcmp(v, in.staged) == 0;

@@ -375,5 +375,31 @@ end
     assert.are.same({"level9\tfalse", "level9\ttrue"}, lines(out, "level9"))
     code, out = run("--frames 20")
     assert.are.same({"level9\ttrue"}, lines(out, "level9"))
+    -- applied at a cold start, and before the first script in sync mode
+    for _, mode in ipairs({"async", "sync"}) do
+      save = H.tmpdir()
+      local gp = H.read(game .. "/game.project")
+      H.write(game .. "/game.project", gp:gsub("\nmode = %a+", "") .. "mode = " .. mode .. "\n")
+      if mode == "async" then
+        code, out = run("--frames 100")                 -- staged only
+        assert.are.same({"level9\tfalse"}, lines(out, "level9"))
+      end
+      code, out, err = run("--frames 20")
+      assert.are.equal(0, code, err)
+      assert.are.same({"level9\ttrue"}, lines(out, "level9"), mode)
+    end
+  end)
+
+  it("trial_frames counts frames whose scripts ran: an error in the first update() rolls back", function()
+    project(game, "url = " .. base .. "/release.json\ntrial_frames = 1")
+    publish(www, "1.1", {["title.txt"] = "release 1.1", ["main/main.lua"] = [[
+      function init(self) print("start", "1.1") end
+      function update(self, dt) error("boom in the first update") end]]})
+    run("--frames 100")
+    local code, out, err = run("--frames 20")
+    assert.are.equal(1, code, err)
+    assert.not_matches("confirmed", err, 1, true)
+    code, out = run("--frames 20")
+    assert.matches("rollback\t1.1\trelease 1.1 failed on trial: Lua error in .*boom in the first update", out)
   end)
 end)

@@ -199,6 +199,89 @@ describe("update manager (stock Lua)", function()
     assert.matches("/update/state%.json%.corrupt%-%d+T%d+Z", moved)
     assert.are.equal("{\"current\": 12", H.read(moved))
   end)
+  -- A state write that fails: a directory where the temporary file goes
+  -- (root ignores permissions).
+  local function block_state(on)
+    os.execute((on and "mkdir " or "rmdir ") .. H.quote(save .. "/update/state.json.tmp"))
+  end
+
+  it("apply_update() whose state write fails changes nothing: mounts, memory, files", function()
+    publish(www, "1.1", {forest = {["title.txt"] = "release 1.1"}})
+    local um = start()
+    check(um)
+    lu.shutdown()
+    um = start()
+    assert(um.confirm())                                -- 1.1 confirmed
+    publish(www, "1.2", {forest = {["title.txt"] = "release 1.2"}})
+    check(um)
+    block_state(true)
+    local ok, msg = um.apply_update()
+    block_state(false)
+    assert.is_nil(ok, msg)
+    assert.are.equal("release 1.1", lu.load_resource("/title.txt"))
+    assert.are.equal("1.1", um.version)
+    assert.is_false(um.get_info().on_trial)
+    assert.are.equal("1.2", um.get_info().staged)
+    assert.is_truthy(H.exists(save .. "/volumes/rel-1.1-forest-1.1.zip"))   -- not collected
+    assert(um.apply_update())                           -- and it can be applied after all
+    assert.are.equal("release 1.2", lu.load_resource("/title.txt"))
+  end)
+
+  it("a release applied over an unconfirmed trial never makes that trial the rollback target", function()
+    publish(www, "1.1", {forest = {["title.txt"] = "release 1.1"}})
+    local um = start()
+    check(um)
+    lu.shutdown()
+    um = start()                                        -- 1.1 on trial, unconfirmed
+    publish(www, "1.2", {forest = {["title.txt"] = "release 1.2"}})
+    check(um)
+    assert(um.apply_update())                           -- 1.2 over the 1.1 trial
+    lu.shutdown()                                       -- 1.2 never confirmed
+    um = start()
+    assert.are.equal("1.0", um.version)                 -- back to confirmed content, not to 1.1
+    assert.are.equal("base 1.0", lu.load_resource("/title.txt"))
+  end)
+
+  it("tells 'update ready' once, not at every check", function()
+    publish(www, "1.1", {forest = {["title.txt"] = "release 1.1"}})
+    local um = start()
+    assert.are.same({{"check", true, "1.1"}, {"ready", "1.1"}}, check(um))
+    events = {}
+    assert(um.check())
+    run_until(lu, function() return #events > 0 end)
+    for _ = 1, 20 do lu.poll() end
+    assert.are.same({{"check", true, "1.1"}}, events)
+  end)
+
+  it("rolls back to the bundled content when the previous release's file is gone", function()
+    publish(www, "1.1", {forest = {["title.txt"] = "release 1.1"}})
+    local um = start()
+    check(um)
+    lu.shutdown()
+    um = start()
+    assert(um.confirm())
+    publish(www, "1.2", {forest = {["title.txt"] = "release 1.2"}})
+    check(um)
+    lu.shutdown()
+    um = start()                                        -- 1.2 on trial
+    lu.shutdown()                                       -- never confirmed
+    os.remove(save .. "/volumes/rel-1.1-forest-1.1.zip")
+    um = start()
+    assert.are.equal("1.0", um.version)
+    assert.are.equal("base 1.0", lu.load_resource("/title.txt"))
+    assert.are.equal("1.2", um.last_rollback.version)
+    assert.matches("could not be mounted", um.last_rollback.reason)
+  end)
+
+  it("download = ask: download() during a running check is kept, not dropped", function()
+    publish(www, "1.1", {forest = {["title.txt"] = "release 1.1"}})
+    local um = start({update = {url = base .. "/release.json", local_version = "1.0", download = "ask"}})
+    events = {}
+    assert(um.check())
+    assert(um.download())                               -- the player said yes before the answer came
+    run_until(lu, function() return events[#events] and events[#events][1] == "ready" end)
+    assert.are.same({{"check", true, "1.1"}, {"ready", "1.1"}}, events)
+  end)
 end)
 
 describe("update manager with HEAD metadata (stock Lua)", function()

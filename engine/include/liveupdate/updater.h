@@ -74,15 +74,26 @@ typedef struct lu_updater_config {
 
 void lu_updater_config_init(lu_updater_config *cfg);
 
-/* Start-up work of the update manager, once per context, after it opened:
- * loads the state; a release still on trial from an earlier run that never
- * confirmed is rolled back (its volumes replaced by the previous release's
- * in one write; the version is recorded as failed with the reason); else a
- * release staged by an earlier run is applied (and goes on trial). Returns
- * LU_OK (also when nothing was to be done), LU_INVAL (no save directory,
- * already open), LU_IO_ERROR / LU_NO_SPACE (state not writable; the mount
- * table is as before). A corrupt state file is moved aside and reported in
- * the start-up report. Strings are copied. */
+/* Start-up work of the update manager, once per context, after it opened.
+ * Loads the state, then, each change one mounts-file write followed by one
+ * state write:
+ *  - a release on trial whose last run failed (lu_updater_run_ended) or
+ *    neither confirmed nor ended cleanly is rolled back to the previous
+ *    release (to the bundled content when that one cannot be mounted); the
+ *    version is recorded as failed with the reason, and a start-up report
+ *    item ("rolled_back") says why. A trial whose last run ended cleanly
+ *    goes on.
+ *  - releases that may not run on this binary (made for another store
+ *    build, or not newer than the bundled content) are dropped ("dropped").
+ *  - a release staged by an earlier run is applied and goes on trial.
+ * A kill between the two writes leaves a state the next start repeats the
+ * same change from. Returns LU_OK (also when nothing was to be done),
+ * LU_INVAL (no save directory, already open, a bad version string),
+ * LU_MEM_ERROR, or LU_IO_ERROR / LU_NO_SPACE (a state write failed: the
+ * updater does not open; a change whose mounts write went through stays
+ * mounted, and the next start, finding the old state, repeats it). A
+ * corrupt state file is moved aside and reported in the start-up report.
+ * Strings are copied. */
 lu_status lu_updater_open(lu_context *ctx, const lu_updater_config *cfg, lu_error *err);
 
 /* Starts a check: fetches the version document (and its signature), and
@@ -102,14 +113,18 @@ lu_status lu_updater_open(lu_context *ctx, const lu_updater_config *cfg, lu_erro
 lu_status lu_updater_check(lu_context *ctx, lu_error *err);
 
 /* With `ask`: downloads and stages the release the last check offered.
- * Returns LU_OK (started, or already running or staged), LU_NOT_FOUND
- * (no newer release is offered), LU_INVAL (not open), or the
- * downloader's refusal. */
+ * Called while a check runs, the release that check finds is downloaded
+ * without asking again. Returns LU_OK (started, noted for the running
+ * check, or already staged), LU_NOT_FOUND (no newer release is offered),
+ * LU_INVAL (not open). */
 lu_status lu_updater_download(lu_context *ctx, lu_error *err);
 
 /* Applies the staged release now (one mounts-file write) and puts it on
- * trial. Returns LU_OK, LU_NOT_FOUND (nothing staged), or the mount
- * table's failure (nothing changed then). */
+ * trial. Over a release still on trial, that release is discarded and the
+ * previous (confirmed) release stays what a rollback returns to. Returns
+ * LU_OK, LU_NOT_FOUND (nothing staged), the mount table's failure, or the
+ * state write's (the mounts are switched back then): nothing changed on
+ * failure. */
 lu_status lu_updater_apply(lu_context *ctx, lu_error *err);
 
 /* Ends the trial of the current release (it is kept at the next start) and
