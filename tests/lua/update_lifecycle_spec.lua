@@ -335,6 +335,7 @@ describe("update lifecycle in lurun", function()
     assert.are.same({"start\t1.0\tbase 1.0"}, lines(out, "start"))
     assert.are.same({"check\tfalse\t1.1\tfalse"}, lines(out, "check"))
     assert.are.equal(gets + 1, requests(ngdir, "/content.zip"))       -- the HEAD only
+    assert.not_matches("wait ended", err, 1, true)                     -- nor waits for it (sync mode)
     -- a good package under the same version is a new answer: fetched and applied
     assert(H.sh("cp " .. H.quote(bundle .. "/game.zip") .. " " .. H.quote(www .. "/content.zip")))
     run("--frames 20")
