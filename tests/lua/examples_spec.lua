@@ -146,44 +146,71 @@ describe("the demo game (examples/demo)", function()
   end)
 end)
 
-describe("update examples", function()
-  local function run_example(name)
+describe("update examples (examples/run_update_example.sh, file:// URL, no server)", function()
+  -- update_flows_spec.lua runs the same examples against nginx in every start mode
+  local function run_example(name, args, runs)
     local bin = H.lutool_bin:match("^(.*)/[^/]+$")
-    local p = io.popen(H.quote(H.root .. "/examples/run_update_example.sh") .. " " .. name .. " " .. H.quote(bin) .. " 2>&1")
+    local p = io.popen("RUNS=" .. (runs or 2) .. " " .. H.quote(H.root .. "/examples/run_update_example.sh") .. " " ..
+                       name .. " " .. H.quote(bin) .. " " .. (args or "") .. " 2>&1")
     local out = p:read("a")
     local ok = p:close()
     return ok, out
   end
 
-  it("app_update (uni-app wgt flow): check, ask, download, apply, restart; then up to date", function()
+  it("app_update (uni-app wgt flow): check, ask, download, apply, restart, confirm; then up to date", function()
     local ok, out = run_example("app_update")
     assert.is_true(ok, out)
-    assert.matches([[
-%-%- run 1
+    assert.are.equal([[
+-- run 1
 app_update: running content 1.0: content 1.0, shipped with the game
 app_update: checking for a new version
-app_update: version 1.1 is available. Download it%? %-> yes
+app_update: version 1.1 is available. Download it? -> yes
 app_update: version 1.1 downloaded and verified; installing and restarting
 app_update: running content 1.1: content 1.1, from the update server
 app_update: content 1.1 confirmed; nothing left to do
-%-%- run 2
+-- run 2
 app_update: running content 1.1: content 1.1, from the update server
 app_update: checking for a new version
-app_update: content is up to date %(server has 1.1%)]], out)
+app_update: content is up to date (server has 1.1)
+]], out)
+  end)
+
+  it("app_update answered 'later': nothing installed, asked again at the next start", function()
+    local ok, out = run_example("app_update", "--set app.accept_update=0")
+    assert.is_true(ok, out)
+    local run = [[
+app_update: running content 1.0: content 1.0, shipped with the game
+app_update: checking for a new version
+app_update: version 1.1 is available. Download it? -> later
+app_update: carrying on with content 1.0; you will be asked again next time
+]]
+    assert.are.equal("-- run 1\n" .. run .. "-- run 2\n" .. run, out)
   end)
 
   it("wechat_update (UpdateManager callbacks): automatic check, ready, apply, kept after the trial", function()
     local ok, out = run_example("wechat_update")
     assert.is_true(ok, out)
-    assert.matches([[
-%-%- run 1
+    assert.are.equal([[
+-- run 1
 wechat_update: running content 1.0: content 1.0, shipped with the game
 wechat_update: onCheckForUpdate: hasUpdate = true
-wechat_update: onUpdateReady: 1.1 is ready; restart now%? %-> yes
+wechat_update: onUpdateReady: 1.1 is ready; restart now? -> yes
 wechat_update: running content 1.1: content 1.1, from the update server
 wechat_update: content 1.1 kept after 30 frames
-%-%- run 2
+-- run 2
 wechat_update: running content 1.1: content 1.1, from the update server
-wechat_update: onCheckForUpdate: hasUpdate = false]], out)
+wechat_update: onCheckForUpdate: hasUpdate = false
+]], out)
+  end)
+
+  it("wechat_update in sync mode: starts on 1.1 and hears no 'ready' for it", function()
+    local ok, out = run_example("wechat_update", "--set update.mode=sync", 1)
+    assert.is_true(ok, out)
+    assert.are.equal([[
+-- run 1
+wechat_update: running content 1.1: content 1.1, from the update server
+wechat_update: onCheckForUpdate: hasUpdate = false
+wechat_update: content 1.1 kept after 30 frames
+]], out)
   end)
 end)
