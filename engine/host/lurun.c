@@ -523,6 +523,10 @@ static bool restart_world(lu_host *h, const char *main_script)
     lu_host_free_proxies(h);
     free_queue(h);
     h->trial_seen = 0;
+    /* still below min_version after the apply? (not when the release came) */
+    lu_updater_info in;
+    lu_error err;
+    if (h->blocked && lu_updater_get_info(h->ctx, &in, &err) == LU_OK) h->blocked = in.blocked;
     rebuild_manifest(h);
     return start_world(h, main_script);
 }

@@ -85,6 +85,8 @@ struct lu_updater {
     bool offered;                /* ask: a newer release is offered, not downloaded */
     bool download_wanted;        /* ask: download() came while a check was running */
     char ready_told[LU_VERSION_MAX + 1]; /* the release whose READY this run emitted */
+    bool retrying;               /* the check running is a backoff retry (poll hook) */
+    char check_told[LU_VERSION_MAX + 3]; /* "<has_update><version>" of the last CHECKED */
     bool blocked_reported;       /* this run told the script it is below min_version */
     double retry_at, backoff;    /* blocked: the next retry (monotonic s), its delay */
     char crash_note[PATH_MAX + 32];
@@ -665,6 +667,7 @@ static void report_blocked(lu_updater *u, const char *detail)
 static void fail_check(lu_updater *u, lu_status st, const char *msg)
 {
     u->checking = false;
+    u->retrying = false;
     u->last_status = st;
     snprintf(u->last_message, sizeof u->last_message, "%s", msg);
     lu__log(&u->ctx->env, LU_LOG_WARN, "update: %s", msg);
@@ -965,7 +968,13 @@ static void release_checked(lu_updater *u, lu_release *r)
         u->last_status = refused ? LU_HASH_MISMATCH : LU_VERSION_MISMATCH;
         snprintf(u->last_message, sizeof u->last_message, "%s", why);
     }
-    emit(u, LU_UPDATER_CHECKED, has_update, r->version, LU_OK, NULL);
+    /* a backoff retry re-tells nothing the script heard already */
+    char told[LU_VERSION_MAX + 3];
+    snprintf(told, sizeof told, "%d%s", has_update, r->version);
+    bool retold = u->retrying && strcmp(told, u->check_told) == 0;
+    u->retrying = false;
+    snprintf(u->check_told, sizeof u->check_told, "%s", told);
+    if (!retold) emit(u, LU_UPDATER_CHECKED, has_update, r->version, LU_OK, NULL);
     if (!has_update) {
         if (blocked) report_blocked(u, why[0] ? why : "is not newer than the content in use");
         return;
@@ -1247,6 +1256,7 @@ static int updater_poll(lu_context *ctx, void *state)
     if (!is_blocked(u)) return 0;
     lu_error err;
     if (lu_updater_check(ctx, &err) != LU_OK) fail_check(u, err.status, err.message);
+    else u->retrying = true;
     return 1;
 }
 

@@ -431,8 +431,10 @@ static int l_poll(lua_State *L)
 {
     state *st = lu_lua__state(L);
     if (!st->ctx) return lu_lua__not_initialized(L);
-    int ran = lu_update(st->ctx);
+    /* results stored before their handler was set go first, so a script
+     * hears its update manager's events in the order they happened */
     lu_lua__deliver_update_events(st);
+    int ran = st->ctx ? lu_update(st->ctx) : 0;
     if (st->lost_error[0]) {
         lua_pushstring(L, st->lost_error);
         st->lost_error[0] = '\0';

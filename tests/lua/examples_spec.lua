@@ -196,7 +196,7 @@ wechat_update: running content 1.0: content 1.0, shipped with the game
 wechat_update: onCheckForUpdate: hasUpdate = true
 wechat_update: onUpdateReady: 1.1 is ready; restart now? -> yes
 wechat_update: running content 1.1: content 1.1, from the update server
-wechat_update: content 1.1 kept after 30 frames
+wechat_update: content 1.1 kept after 30 error-free frames
 -- run 2
 wechat_update: running content 1.1: content 1.1, from the update server
 wechat_update: onCheckForUpdate: hasUpdate = false
@@ -210,7 +210,7 @@ wechat_update: onCheckForUpdate: hasUpdate = false
 -- run 1
 wechat_update: running content 1.1: content 1.1, from the update server
 wechat_update: onCheckForUpdate: hasUpdate = false
-wechat_update: content 1.1 kept after 30 frames
+wechat_update: content 1.1 kept after 30 error-free frames
 ]], out)
   end)
 end)

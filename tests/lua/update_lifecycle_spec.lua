@@ -305,6 +305,20 @@ describe("update lifecycle in lurun", function()
     assert.matches("release 1.2 arrived: applied", e, 1, true)
   end)
 
+  it("below min_version, the script's own apply_update() restarts on the release's main script", function()
+    project(game, "url = " .. base .. "/release.json\nsync_timeout_ms = 1\ntrial_frames = 5")
+    publish(www, "1.1", {["title.txt"] = "release 1.1",
+      ["main/main.lua"] = 'io.stdout:setvbuf("no") function init(self) print("start", "1.1", "release main") end'},
+      ', "min_version": "1.1"', base .. "/later/content-1.1.zip")
+    run("--frames 50")                                  -- learns the floor; the package is not there yet
+    H.sh("mkdir -p " .. H.quote(www .. "/later") .. " && cp " .. H.quote(www .. "/content-1.1.zip") .. " " ..
+         H.quote(www .. "/later/"))
+    local code, out, err = run("--frames 300 --set test.behaviour=apply")
+    assert.are.equal(0, code, err)
+    local starts = lines(out, "start")
+    assert.are.equal("start\t1.1\trelease main", starts[#starts], out .. err)
+  end)
+
   it("HEAD without a SHA-256: a package whose entries do not match its manifest is never applied nor fetched again",
     function()
     -- the package: a bundle's game.zip whose title changed after the manifest was written

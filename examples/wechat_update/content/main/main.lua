@@ -78,7 +78,8 @@ function update(self, dt)
   -- a release on trial is kept (confirmed) by the runtime after [update]
   -- trial_frames frames without an error; a crash before that undoes it
   if trial_seen and not info.on_trial then
-    say("content %s kept after %d frames", updateManager.version, frames)
+    -- (confirmed after the previous frame: this one sees it)
+    say("content %s kept after %d error-free frames", updateManager.version, frames - 1)
     trial_seen = false
     story_told = true
   end
