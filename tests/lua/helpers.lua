@@ -235,4 +235,23 @@ function M.s3rver(dir)
   return base, stop, put
 end
 
+-- Requests for `uri` in the access log of the nginx whose folder is
+-- `ngdir` (H.nginx's fourth result), so far.
+function M.requests(ngdir, uri)
+  local n = 0
+  for l in (M.read(ngdir .. "/access.log") or ""):gmatch("[^\n]+") do
+    if l:match("^%d+ (%S+)") == uri then n = n + 1 end
+  end
+  return n
+end
+
+-- The update manager's release files (rel-*) in <save>/volumes.
+function M.release_files(save)
+  local p = io.popen("ls " .. M.quote(save .. "/volumes") .. " 2>/dev/null")
+  local t = {}
+  for l in p:lines() do if l:match("^rel%-") then t[#t + 1] = l end end
+  p:close()
+  return t
+end
+
 return M

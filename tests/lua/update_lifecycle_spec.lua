@@ -75,22 +75,7 @@ local function lines(out, tag)
   return t
 end
 
--- Requests for `uri` in nginx's access log so far.
-local function requests(ngdir, uri)
-  local n = 0
-  for l in (H.read(ngdir .. "/access.log") or ""):gmatch("[^\n]+") do
-    if l:match("^%d+ (%S+)") == uri then n = n + 1 end
-  end
-  return n
-end
-
-local function rel_files(save)
-  local p = io.popen("ls " .. H.quote(save .. "/volumes") .. " 2>/dev/null")
-  local t = {}
-  for l in p:lines() do if l:match("^rel%-") then t[#t + 1] = l end end
-  p:close()
-  return t
-end
+local requests, rel_files = H.requests, H.release_files
 
 describe("update lifecycle in lurun", function()
   local www, game, save, base, stop, ngdir
