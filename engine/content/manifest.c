@@ -47,26 +47,35 @@ static void free_strv(const lu_env *env, char **v, size_t n)
     lu__free(env, v);
 }
 
+/* The strings of one item (the item itself lives in its array). */
+static void resource_free(const lu_env *env, lu_manifest_resource *r)
+{
+    lu__free(env, r->path);
+    lu__free(env, r->sha256);
+}
+
+static void proxy_free(const lu_env *env, lu_manifest_proxy *p)
+{
+    lu__free(env, p->id);
+    lu__free(env, p->collection);
+    lu__free(env, p->volume);
+    free_strv(env, p->resources, p->nresources);
+    free_strv(env, p->proxies, p->nproxies);
+}
+
+static void volume_free(const lu_env *env, lu_manifest_volume *v)
+{
+    lu__free(env, v->name);
+    lu__free(env, v->file);
+    lu__free(env, v->sha256);
+}
+
 static void manifest_free(const lu_env *env, lu_manifest *m)
 {
     if (!m) return;
-    for (size_t i = 0; i < m->nresources; i++) {
-        lu__free(env, m->resources[i].path);
-        lu__free(env, m->resources[i].sha256);
-    }
-    for (size_t i = 0; i < m->nproxies; i++) {
-        lu_manifest_proxy *p = &m->proxies[i];
-        lu__free(env, p->id);
-        lu__free(env, p->collection);
-        lu__free(env, p->volume);
-        free_strv(env, p->resources, p->nresources);
-        free_strv(env, p->proxies, p->nproxies);
-    }
-    for (size_t i = 0; i < m->nvolumes; i++) {
-        lu__free(env, m->volumes[i].name);
-        lu__free(env, m->volumes[i].file);
-        lu__free(env, m->volumes[i].sha256);
-    }
+    for (size_t i = 0; i < m->nresources; i++) resource_free(env, &m->resources[i]);
+    for (size_t i = 0; i < m->nproxies; i++) proxy_free(env, &m->proxies[i]);
+    for (size_t i = 0; i < m->nvolumes; i++) volume_free(env, &m->volumes[i]);
     lu__free(env, m->resources);
     lu__free(env, m->proxies);
     lu__free(env, m->volumes);
@@ -103,8 +112,7 @@ lu_status lu_manifest_overlay(lu_manifest *m, lu_manifest *top, lu_error *err)
     for (size_t i = 0; i < top->nresources; i++) {
         lu_manifest_resource *t = &top->resources[i], *old = bsearch(t, m->resources, n0, sizeof *t, cmp_resource);
         if (old) {
-            lu__free(&env, old->path);
-            lu__free(&env, old->sha256);
+            resource_free(&env, old);
             *old = *t;
         } else {
             m->resources[m->nresources++] = *t;
@@ -115,11 +123,7 @@ lu_status lu_manifest_overlay(lu_manifest *m, lu_manifest *top, lu_error *err)
         for (size_t k = 0; k < m->nproxies && !old; k++)
             if (strcmp(m->proxies[k].id, t->id) == 0) old = &m->proxies[k];
         if (old) {
-            lu__free(&env, old->id);
-            lu__free(&env, old->collection);
-            lu__free(&env, old->volume);
-            free_strv(&env, old->resources, old->nresources);
-            free_strv(&env, old->proxies, old->nproxies);
+            proxy_free(&env, old);
             *old = *t;
         } else {
             m->proxies[m->nproxies++] = *t;
@@ -130,9 +134,7 @@ lu_status lu_manifest_overlay(lu_manifest *m, lu_manifest *top, lu_error *err)
         for (size_t k = 0; k < m->nvolumes && !old; k++)
             if (strcmp(m->volumes[k].name, t->name) == 0) old = &m->volumes[k];
         if (old) {
-            lu__free(&env, old->name);
-            lu__free(&env, old->file);
-            lu__free(&env, old->sha256);
+            volume_free(&env, old);
             *old = *t;
         } else {
             m->volumes[m->nvolumes++] = *t;

@@ -404,7 +404,7 @@ static void open_lua(lu_host *h)
         luaL_requiref(L, mods[i].name, mods[i].open, 1);
         lua_pop(L, 1);
     }
-    lu_lua_use_context(L, h->ctx, h->manifest);
+    lu_lua_use_context(L, h->ctx, h->manifest);   /* NULL here: run() sets it after the update start-up */
     const char *url = lu_project_get(h->project, "game.http_url");
     if (url && *url) lu_lua_set_http_url(L, url);
 }
@@ -549,7 +549,12 @@ static int run(lu_host *h, const options *o)
         return 1;
     }
     install_signals(h);
-    if (h->update_on) rebuild_manifest(h);   /* a release applied, rolled back or dropped at start-up */
+    /* once the update manager has applied, rolled back or dropped a release */
+    if (!load_manifest(h)) {
+        lu_console_close(console);
+        return 1;
+    }
+    lu_lua_set_manifest(h->L, h->manifest);
     bool ok = start_world(h, main_script);
     if (!ok && h->nscripts == 0) {
         lu_console_close(console);
@@ -611,7 +616,7 @@ int main(int argc, char **argv)
             goto cleanup;
         }
     h.project_dir = absdir;
-    if (!open_context(&h, &o, absdir) || !load_manifest(&h)) goto cleanup;
+    if (!open_context(&h, &o, absdir)) goto cleanup;
     open_lua(&h);
     code = run(&h, &o);
 cleanup:

@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -718,6 +719,11 @@ static void refuse(lu_updater *u, const char *version)
     u->refused[u->nrefused++] = (refusal){v, d};
 }
 
+static int cmp_resource_path(const void *a, const void *b)
+{
+    return strcmp(((const lu_manifest_resource *)a)->path, ((const lu_manifest_resource *)b)->path);
+}
+
 /* A package without a SHA-256 from the document or the headers: every entry
  * is checked against its own /liveupdate.manifest.json (size and SHA-256;
  * the manifest and /version_*.json files excepted). Listed resources the
@@ -745,15 +751,15 @@ static lu_status verify_package(lu_updater *u, const char *path, lu_error *err)
         lu__error_prefix(err, "%s", mpath);
         goto cleanup;
     }
+    qsort(m->resources, m->nresources, sizeof *m->resources, cmp_resource_path);
     for (size_t i = 0; i < a->entries.count && st == LU_OK; i++) {
         const lu_entry *e = &a->entries.items[i];
         const char *name = lu__entry_name(&a->entries, e);
         size_t nl = strlen(name);
         if (strcmp(name, mpath) == 0 || (strncmp(name, "/version_", 9) == 0 && nl > 14 && strcmp(name + nl - 5, ".json") == 0))
             continue;
-        const lu_manifest_resource *r = NULL;
-        for (size_t k = 0; k < m->nresources && !r; k++)
-            if (strcmp(m->resources[k].path, name) == 0) r = &m->resources[k];
+        lu_manifest_resource key = {.path = (char *)name};
+        const lu_manifest_resource *r = bsearch(&key, m->resources, m->nresources, sizeof key, cmp_resource_path);
         if (!r) {
             st = lu__fail(err, LU_HASH_MISMATCH, "entry '%s' is not in its manifest", name);
             break;
