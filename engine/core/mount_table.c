@@ -60,6 +60,30 @@ static lu_mount **current_except(lu_context *ctx, const lu_mount *skip, size_t e
     return list;
 }
 
+/* Whether mount `name` exists: not at all, as the same mount (this URI in
+ * its stored form and this priority), or as another. Defold 1.13 scripts
+ * add their mounts again at every start: the same mount again is not an
+ * error and reopens nothing (SPEC §4); another one with the name is
+ * LU_NAME_EXISTS, decided before any file is opened. */
+typedef enum { MOUNT_ABSENT, MOUNT_SAME, MOUNT_OTHER } mount_match;
+
+static mount_match match_mount(lu_context *ctx, const char *name, const char *stored, int priority, lu_status *st,
+                               lu_error *err)
+{
+    lu_snapshot *s = lu__cell_acquire(&ctx->cell);
+    const lu_mount *m = s ? lu__snapshot_mount(s, name) : NULL;
+    mount_match r = !m ? MOUNT_ABSENT : m->priority == priority && strcmp(m->uri, stored) == 0 ? MOUNT_SAME : MOUNT_OTHER;
+    if (r == MOUNT_OTHER)
+        *st = lu__fail(err, LU_NAME_EXISTS, "a mount named '%s' exists (%s, priority %d); remove it or pass replace",
+                       name, m->uri, m->priority);
+    /* a volume below the game's minimum is never added, not even again (it
+     * may be mounted from an earlier run's mounts file, until a prune) */
+    if (r == MOUNT_SAME && (*st = lu__version_floor(ctx, name, m->archive, err)) != LU_OK)
+        lu__error_prefix(err, "mount '%s' not added", name);
+    lu__cell_release(&ctx->cell, s);
+    return r;
+}
+
 lu_status lu__mount_add_internal(lu_context *ctx, const char *name, const char *uri,
                                  int priority, unsigned flags, bool builtin, lu_error *err)
 {
@@ -71,6 +95,14 @@ lu_status lu__mount_add_internal(lu_context *ctx, const char *name, const char *
     bool locked = false;
     st = lu__uri_parse(&ctx->env, uri, ctx->save_dir, &u, err);
     if (st != LU_OK) goto cleanup;
+    stored = lu__uri_for_storage(&ctx->env, &u, ctx->save_dir);
+    if (!stored) {
+        st = lu__fail(err, LU_MEM_ERROR, "mount '%s': out of memory", name);
+        goto cleanup;
+    }
+    if (!(flags & LU_MOUNT_REPLACE)) {
+        if (match_mount(ctx, name, stored, priority, &st, err) != MOUNT_ABSENT) goto cleanup;   /* the same again: LU_OK */
+    }
     st = lu__archive_open(&ctx->env, u.format, u.path, &a, err);
     if (st != LU_OK) {
         lu__error_prefix(err, "mount '%s'", name);
@@ -80,17 +112,12 @@ lu_status lu__mount_add_internal(lu_context *ctx, const char *name, const char *
         lu__error_prefix(err, "mount '%s' not added", name);
         goto cleanup;
     }
-    stored = lu__uri_for_storage(&ctx->env, &u, ctx->save_dir);
-    if (!stored) {
-        st = lu__fail(err, LU_MEM_ERROR, "mount '%s': out of memory", name);
-        goto cleanup;
-    }
     pthread_mutex_lock(&ctx->write_lock);
     locked = true;
     lu_mount *old = ctx->current ? lu__snapshot_mount(ctx->current, name) : NULL;
     if (old && !(flags & LU_MOUNT_REPLACE)) {
-        st = lu__fail(err, LU_NAME_EXISTS, "a mount named '%s' exists (%s); remove it or pass replace",
-                      name, old->uri);
+        st = lu__fail(err, LU_NAME_EXISTS, "a mount named '%s' exists (%s, priority %d); remove it or pass replace",
+                      name, old->uri, old->priority);
         goto cleanup;
     }
     bool persist = !builtin && !(flags & LU_MOUNT_NO_PERSIST);

@@ -208,9 +208,12 @@ lu_status lu_file_name_check(const char *file, lu_error *err);
 /* Mounts the volume at `uri` ("zip:<path>", "dir:<path>", "file:<path>";
  * relative paths are under the save directory) as `name` at `priority`
  * (>= 0), then persists the table. The archive is opened and checked (SPEC
- * §6) before the table changes.
+ * §6) before the table changes. The same name, URI (relative or absolute
+ * spelling of one path) and priority again is LU_OK and reopens nothing
+ * (Defold 1.13 scripts add their mounts at every start).
  * Returns LU_OK; LU_INVAL (bad name, negative priority, bad path);
- * LU_NAME_EXISTS (unless LU_MOUNT_REPLACE); LU_SCHEME_MISMATCH (unknown
+ * LU_NAME_EXISTS (the name is mounted with another URI or priority, unless
+ * LU_MOUNT_REPLACE); LU_SCHEME_MISMATCH (unknown
  * scheme, or the file is not of the scheme's format); LU_NOT_FOUND (missing
  * volume); LU_FORMAT_ERROR (corrupt zip); LU_UNSAFE_ARCHIVE (unsafe entry,
  * named in the message); LU_VERSION_MISMATCH (the version floor: the

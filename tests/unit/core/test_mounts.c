@@ -129,6 +129,30 @@ Test(mounts, duplicate_name_fails_unless_replace)
     lu_context_close(ctx);
 }
 
+/* Defold 1.13 scripts add their mounts again at every start: the same
+ * name, URI (absolute or save-relative spelling) and priority is LU_OK and
+ * opens nothing (the volume may even be unreadable now); another priority
+ * is still LU_NAME_EXISTS. */
+Test(mounts, same_mount_again_is_ok_and_reopens_nothing)
+{
+    char *voldir = th_path(save, "volumes");
+    mkdir(voldir, 0755);
+    char *zp = th_path(voldir, "pack.zip");
+    th_make_zip(zp, (const char *[]){"p.txt", "pack", NULL});
+    lu_context *ctx = th_open(save, NULL);
+    lu_error err;
+    cr_assert_eq(add(ctx, "pack", uri_of("zip", zp), 2, 0, &err), LU_OK, "%s", err.message);
+    char *away = th_path(save, "away.zip");
+    cr_assert_eq(rename(zp, away), 0);   /* reopening would fail: LU_NOT_FOUND */
+    cr_assert_eq(add(ctx, "pack", uri_of("zip", zp), 2, 0, &err), LU_OK, "%s", err.message);
+    cr_assert_eq(add(ctx, "pack", "zip:volumes/pack.zip", 2, 0, &err), LU_OK, "%s", err.message);
+    cr_assert_str_eq(th_read(ctx, "/p.txt"), "pack");
+    cr_assert_eq(add(ctx, "pack", uri_of("zip", zp), 3, 0, &err), LU_NAME_EXISTS);
+    cr_assert_eq(add(ctx, "pack", uri_of("dir", voldir), 2, 0, &err), LU_NAME_EXISTS);
+    cr_assert_eq(th_mount_count(ctx), 1);
+    lu_context_close(ctx);
+}
+
 Test(mounts, uri_schemes_and_relative_paths)
 {
     char *voldir = th_path(save, "volumes");
