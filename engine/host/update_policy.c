@@ -149,7 +149,7 @@ bool lu_host_update_start(lu_host *h)
     if (local && *local) cfg.local_version = local;
     if (binary && lu_version_valid(binary)) cfg.binary_version = binary;
     cfg.ask = download && strcmp(download, "ask") == 0;
-    lu_lua_updater_config(h->L, &cfg);
+    lu_lua_updater_config(&h->L, &cfg);   /* follows h->L across script-world restarts */
     if (compare && *compare) load_compare(h, compare);
     lu_error err;
     size_t reported = lu_startup_report_count(h->ctx);
@@ -188,6 +188,12 @@ bool lu_host_update_start(lu_host *h)
         h->blocked = true;
     }
     return true;
+}
+
+void lu_host_update_lua(lu_host *h)
+{
+    const char *compare = lu_project_get(h->project, "update.version_compare");
+    if (h->update_on && compare && *compare) load_compare(h, compare);
 }
 
 void lu_host_update_frame(lu_host *h)

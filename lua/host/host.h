@@ -31,7 +31,7 @@ typedef struct lu_script {
     char *url;           /* "main:/main#script" */
     char *path;          /* resource path of the script */
     int self_ref;        /* the instance table */
-    int env_ref;         /* the script's environment (its functions) */
+    int env_ref;         /* the script's lifecycle functions (a table) */
     bool initialized, finalized;
     char *proxy;         /* id of the proxy that loaded it, or NULL for main */
 } lu_script;
@@ -44,6 +44,7 @@ typedef struct lu_proxy_rt {
     char *id;
     lu_proxy_state state;
     char *owner;         /* URL that sent "load": receives proxy_loaded/unloaded */
+    char *collection;    /* collectionproxy.set_collection's collection, or NULL */
 } lu_proxy_rt;
 
 typedef struct lu_host {
@@ -161,6 +162,9 @@ size_t lu_host_http_list(lu_host *h, lu_http_transfer *out, size_t max);
  * forced sync, min_version, prefer_local_from) before the main script
  * loads; false on a configuration error (printed). */
 bool lu_host_update_start(lu_host *h);
+/* A fresh Lua state (a script-world restart): loads [update]
+ * version_compare into it, from the content mounted now. */
+void lu_host_update_lua(lu_host *h);
 /* Once per frame: periodic checks and the trial_frames confirmation. */
 void lu_host_update_frame(lu_host *h);
 /* After a frame in which every script ran without an error: counts it for

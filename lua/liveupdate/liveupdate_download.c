@@ -77,7 +77,7 @@ typedef struct done_args {
 static int done_body(lua_State *L)
 {
     const done_args *a = lua_touserdata(L, 1);
-    lua_pushstring(L, a->name);
+    lu_lua__push_mount_name(a->st, L, a->name);
     lua_pushinteger(L, a->err->status);
     if (a->err->status == LU_OK) lua_pushnil(L);
     else lua_pushstring(L, a->err->message);

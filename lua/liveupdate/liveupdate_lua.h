@@ -31,9 +31,18 @@ int luaopen_liveupdate(lua_State *L);
 int lu_lua_use_context(lua_State *L, lu_context *ctx, const lu_manifest *manifest);
 
 /* Points the update manager's event and version-compare hooks of `cfg` at
- * the module (get_update_manager's handlers), before the host calls
- * lu_updater_open. */
-void lu_lua_updater_config(lua_State *L, lu_updater_config *cfg);
+ * the module (get_update_manager's handlers) of the Lua state `*Lp` holds
+ * at each call, before the host calls lu_updater_open: a host that
+ * replaces its Lua state (a script-world restart) keeps its hooks. `*Lp`
+ * must stay valid while the manager is open; NULL drops events. */
+void lu_lua_updater_config(lua_State *const *Lp, lu_updater_config *cfg);
+
+/* Hands the requests still in flight of `from`'s module (add_mount,
+ * download_volume) to `to`'s, both bound to the same context, before the
+ * host closes `from`: their callbacks never run (the scripts that made
+ * them are gone), and their records live until the context delivers them
+ * or `to` is closed. Returns 0, or -1 when either module is not open. */
+int lu_lua_move_requests(lua_State *from, lua_State *to);
 
 /* Hands the scripts an update failure found by the host (on_update_failed,
  * delivered once a handler is registered). */
@@ -67,5 +76,20 @@ void lu_lua_set_self(lua_State *L, int idx);
 
 /* Pushes the current `self` (nil when none). */
 void lu_lua_push_self(lua_State *L);
+
+/* Hashes (liveupdate_hash.c): pushes the interned hash value of `s` (a
+ * userdata printing as "hash: [s]"; equal strings give the same value).
+ * Raises only on out-of-memory. */
+void lu_lua_push_hash(lua_State *L, const char *s);
+
+/* The string of the hash or string at `idx`, or NULL for anything else.
+ * Valid while the value is alive. Never raises. */
+const char *lu_lua_to_hashed(lua_State *L, int idx);
+
+/* Which generation of Defold's API the scripts speak: "1.12" (mount names
+ * given back as strings, the default) or "1.13" (as hashes). Every
+ * function accepts both forms whatever the setting. Returns 0, or -1 when
+ * `api` is neither or the module is not open. */
+int lu_lua_set_defold_api(lua_State *L, const char *api);
 
 #endif

@@ -106,7 +106,7 @@ typedef struct mount_done {
 static int mount_done_body(lua_State *L)
 {
     const mount_done *d = lua_touserdata(L, 1);
-    lua_pushstring(L, d->name);
+    lu_lua__push_mount_name(d->st, L, d->name);
     lua_pushstring(L, d->uri);
     lua_pushinteger(L, d->err->status);
     if (d->err->status == LU_OK) lua_pushnil(L);
@@ -149,7 +149,7 @@ static int l_add_mount(lua_State *L)
     static const char *const options[] = {"replace", NULL};
     state *st = lu_lua__state(L);
     if (!st->ctx) return not_initialized_status(L);
-    const char *name = luaL_checkstring(L, 1);
+    const char *name = lu_lua__check_mount_name(L, 1);
     luaL_checkstring(L, 2);
     lua_Integer prio = luaL_checkinteger(L, 3);
     luaL_argcheck(L, prio >= 0, 3, lua_pushfstring(L, "Priority needs to be a positive number: %d", (int)prio));
@@ -176,7 +176,7 @@ static int l_remove_mount(lua_State *L)
 {
     state *st = lu_lua__state(L);
     if (!st->ctx) return not_initialized_status(L);
-    const char *name = luaL_checkstring(L, 1);
+    const char *name = lu_lua__check_mount_name(L, 1);
     luaL_argcheck(L, name[0] != '_', 1, lua_pushfstring(L, "Cannot remove base mounts: %s", name));
     check_name(L, 1, name);
     lu_error err;
@@ -198,8 +198,14 @@ static int l_get_mounts(lua_State *L)
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
         lua_createtable(L, 0, 3);
-        lu_lua__set_str(L, "name", m[i].name);
-        lu_lua__set_str(L, "uri", m[i].uri);
+        lu_lua__push_mount_name(st, L, m[i].name);
+        lua_setfield(L, -2, "name");
+        /* the URI as the script can use it: absolute, even for a volume the
+         * mounts file keeps relative to the save directory (SPEC §5) */
+        const char *colon = strchr(m[i].uri, ':');
+        lua_pushfstring(L, "%s%s", lua_pushlstring(L, m[i].uri, colon ? (size_t)(colon - m[i].uri + 1) : 0), m[i].path);
+        lua_setfield(L, -3, "uri");
+        lua_pop(L, 1);
         lu_lua__set_int(L, "priority", m[i].priority);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
@@ -325,7 +331,7 @@ static int l_init(lua_State *L)
 {
     static const char *const known[] = {"save_dir", "base", "builtin", "mount_on_start", "max_uncompressed",
                                         "prune_stale", "minimum_version", "public_key", "ca_file",
-                                        "http_url", "max_downloads", "update", NULL};
+                                        "http_url", "max_downloads", "update", "defold_api", NULL};
     static const char *const update_known[] = {"url",         "local_version",  "head_url", "version_header",
                                                "head_volume", "binary_version", "download", NULL};
     state *st = lu_lua__state(L);
@@ -361,6 +367,9 @@ static int l_init(lua_State *L)
         cfg.max_downloads = (int)lua_tointeger(L, -1);
     }
     lua_pop(L, 1);
+    const char *api = opt_string(L, "defold_api");
+    luaL_argcheck(L, !api || strcmp(api, "1.12") == 0 || strcmp(api, "1.13") == 0, 1,
+                  "option 'defold_api' must be \"1.12\" or \"1.13\"");
     cfg.ca_file = opt_string(L, "ca_file");
     const char *http_url = opt_string(L, "http_url");
     static const char *const keys[] = {"url",         "local_version",  "head_url", "version_header",
@@ -413,6 +422,7 @@ static int l_init(lua_State *L)
     }
     st->ctx = ctx;
     st->owned = 1;
+    st->names_as_hashes = api && strcmp(api, "1.13") == 0;
     load_base_manifest(st);
     lua_pushboolean(L, 1);
     return 1;
@@ -650,10 +660,52 @@ int lu_lua_use_context(lua_State *L, lu_context *ctx, const lu_manifest *manifes
     return 0;
 }
 
-void lu_lua_updater_config(lua_State *L, lu_updater_config *cfg)
+/* The host's hooks: the module of whatever Lua state *ud is now. */
+static void routed_event(void *ud, const lu_updater_event *ev)
+{
+    lua_State *L = *(lua_State *const *)ud;
+    state *st = L ? host_state(L) : NULL;
+    if (st) lu_lua__updater_event(st, ev);
+}
+
+static int routed_compare(void *ud, const char *a, const char *b)
+{
+    lua_State *L = *(lua_State *const *)ud;
+    return lu_lua__compare(L ? host_state(L) : NULL, a, b);
+}
+
+void lu_lua_updater_config(lua_State *const *Lp, lu_updater_config *cfg)
+{
+    cfg->on_event = routed_event;
+    cfg->ud = (void *)Lp;
+    cfg->compare = routed_compare;
+    cfg->compare_ud = (void *)Lp;
+}
+
+int lu_lua_move_requests(lua_State *from, lua_State *to)
+{
+    state *a = host_state(from), *b = host_state(to);
+    if (!a || !b) return -1;
+    lu_lua__pending_release(a, NULL);   /* references released in `from`, no callback runs */
+    while (a->pending) {
+        pending *p = a->pending;
+        a->pending = p->next;
+        if (p->next) p->next->prev = &a->pending;
+        p->st = b;
+        p->next = b->pending;
+        p->prev = &b->pending;
+        if (b->pending) b->pending->prev = &p->next;
+        b->pending = p;
+    }
+    return 0;
+}
+
+int lu_lua_set_defold_api(lua_State *L, const char *api)
 {
     state *st = host_state(L);
-    if (st) lu_lua__updater_hooks(st, cfg);
+    if (!st || !api || (strcmp(api, "1.12") != 0 && strcmp(api, "1.13") != 0)) return -1;
+    st->names_as_hashes = strcmp(api, "1.13") == 0;
+    return 0;
 }
 
 void lu_lua_update_failed(lua_State *L, lu_status status, const char *message)

@@ -3,7 +3,8 @@
  * records and running callbacks (liveupdate_state.h).
  *
  * A leaf: liveupdate_module.c, liveupdate_download.c and
- * liveupdate_update.c call it; it calls none of them.
+ * liveupdate_update.c call it; it calls none of them but the hashes of
+ * liveupdate_hash.c (mount names).
  */
 #include <lauxlib.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "liveupdate_lua.h"
 #include "liveupdate_state.h"
 
 state *lu_lua__state(lua_State *L)
@@ -59,6 +61,19 @@ void lu_lua__check_options(lua_State *L, int idx, int arg, const char *prefix, c
             luaL_argerror(L, arg, lua_pushfstring(L, "unknown option '%s%s'", prefix, k));
         }
     }
+}
+
+const char *lu_lua__check_mount_name(lua_State *L, int arg)
+{
+    const char *name = lu_lua_to_hashed(L, arg);
+    if (!name) luaL_typeerror(L, arg, "string or hash");
+    return name;
+}
+
+void lu_lua__push_mount_name(state *st, lua_State *L, const char *name)
+{
+    if (st->names_as_hashes) lu_lua_push_hash(L, name);
+    else lua_pushstring(L, name);
 }
 
 void lu_lua__pending_free(pending *p)

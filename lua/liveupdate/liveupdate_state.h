@@ -31,6 +31,7 @@ typedef struct state {
      * undelivered results of each event kind (Lua arrays), the compare hook */
     int um_handler[3], um_self[3], um_result[3], um_compare;
     bool restart_requested; /* apply_update() ran: the host restarts the scripts */
+    bool names_as_hashes;   /* defold_api 1.13: mount names given back as hashes */
     char lost_error[200];   /* a callback that could not even start (out of
                                memory): poll() raises this when non-empty */
 } state;
@@ -95,6 +96,13 @@ int lu_lua__not_initialized(lua_State *L);
  * nil/none (no options). */
 void lu_lua__check_options(lua_State *L, int idx, int arg, const char *prefix, const char *const known[]);
 
+/* Mount names (liveupdate_state.c): the name at argument `arg` (a string
+ * or a hash), raising "bad argument" for anything else; and the push of a
+ * name as the scripts' Defold generation wants it (a string, or a hash with
+ * defold_api 1.13). */
+const char *lu_lua__check_mount_name(lua_State *L, int arg);
+void lu_lua__push_mount_name(state *st, lua_State *L, const char *name);
+
 /* A pending record of context st->ctx for the function at `cb_idx` and the
  * current self, linked into st->pending. Raises a Lua error when out of
  * memory. */
@@ -134,6 +142,12 @@ void lu_lua__set_compare(state *st, lua_State *L);
 void lu_lua__update_failed(state *st, lu_status status, const char *message);
 struct lu_updater_config;
 void lu_lua__updater_hooks(state *st, struct lu_updater_config *cfg);
+/* What those hooks do, for a state found at each call (a host's hooks
+ * follow its current Lua state): queue and deliver an event; compare two
+ * versions (the script's hook, else lu_version_compare; st may be NULL). */
+struct lu_updater_event;
+void lu_lua__updater_event(state *st, const struct lu_updater_event *ev);
+int lu_lua__compare(state *st, const char *a, const char *b);
 
 /* The functions of liveupdate_download.c. */
 int lu_lua__download_volume(lua_State *L);

@@ -138,10 +138,15 @@ static int event_body(lua_State *L)
     return 0;
 }
 
+void lu_lua__updater_event(state *st, const lu_updater_event *ev)
+{
+    event_args a = {st, ev};
+    lu_lua__protected(st, event_body, &a);
+}
+
 static void on_event(void *ud, const lu_updater_event *ev)
 {
-    event_args a = {ud, ev};
-    lu_lua__protected(a.st, event_body, &a);
+    lu_lua__updater_event(ud, ev);
 }
 
 void lu_lua__update_failed(state *st, lu_status status, const char *message)
@@ -179,12 +184,16 @@ static int compare_body(lua_State *L)
     return 0;
 }
 
+int lu_lua__compare(state *st, const char *a, const char *b)
+{
+    compare_args c = {st, a, b, 2};
+    if (st && st->um_compare != LUA_NOREF) lu_lua__protected(st, compare_body, &c);
+    return c.result != 2 ? c.result : lu_version_compare(a, b);
+}
+
 static int compare_with_lua(void *ud, const char *a, const char *b)
 {
-    state *st = ud;
-    compare_args c = {st, a, b, 2};
-    if (st->um_compare != LUA_NOREF) lu_lua__protected(st, compare_body, &c);
-    return c.result != 2 ? c.result : lu_version_compare(a, b);
+    return lu_lua__compare(ud, a, b);
 }
 
 void lu_lua__updater_hooks(state *st, lu_updater_config *cfg)

@@ -6,7 +6,9 @@
  * host registers an add_mount (and a download), then re-binds the module
  * (lu_lua_use_context), calls shutdown() from Lua, or closes the Lua state,
  * and lets the context deliver: a record freed by the re-binding would be
- * a heap-use-after-free in the mount-done handler. Also checks that a
+ * a heap-use-after-free in the mount-done handler. Also hands the requests
+ * of one Lua state to a fresh one (lu_lua_move_requests, as lurun does at
+ * a script-world restart) and closes the old state before delivery. Also checks that a
  * request registered after a re-binding still reaches its callback.
  * Usage: lu_lua_rebind; exit 0 and "rebind: ok" on success.
  */
@@ -133,6 +135,29 @@ int main(void)
      * afterwards without updating it (liveupdate_lua.h) */
     lu_lua_use_context(L, ctx, NULL);
     run(L, add);
+    lua_close(L);
+    lu_context_close(ctx);
+
+    /* 3b. a script-world restart (lurun): a fresh Lua state takes the
+     * requests in flight of the old one, which is closed before the context
+     * delivers them; then the fresh state is closed with one still in
+     * flight (its records go with it) */
+    if (lu_context_open(&cfg, &ctx, &err) != LU_OK) return 1;
+    L = open_lua(ctx);
+    run(L, add);
+    run(L, add);
+    lua_State *fresh = open_lua(ctx);
+    check(lu_lua_move_requests(L, fresh) == 0, "the requests move to the fresh state");
+    lua_close(L);
+    check(pump(ctx, 2) == 2, "the context delivers both after the old state closed");
+    run(fresh, add);
+    pump(ctx, 1);
+    run(fresh, "liveupdate.poll()");
+    check(global_int(fresh, "called") == 1, "a request of the fresh state runs its callback");
+    L = open_lua(ctx);
+    run(fresh, add);
+    check(lu_lua_move_requests(fresh, L) == 0, "moved again");
+    lua_close(fresh);
     lua_close(L);
     lu_context_close(ctx);
 
