@@ -380,9 +380,13 @@ static int l_os_exit(lua_State *L)
     return lua_gettop(L);
 }
 
-static void open_lua(lu_host *h)
+/* A Lua state for a script world, bound to the host's context: the
+ * standard libraries (os.exit wrapped), Defold's globals and host modules,
+ * the module `liveupdate` speaking [liveupdate] defold_api. */
+static lua_State *open_lua(lu_host *h)
 {
-    lua_State *L = h->L = luaL_newstate();
+    lua_State *L = luaL_newstate();
+    if (!L) return NULL;
     luaL_openlibs(L);
     lua_getglobal(L, "os");
     lua_getfield(L, -1, "exit");
@@ -404,9 +408,12 @@ static void open_lua(lu_host *h)
         luaL_requiref(L, mods[i].name, mods[i].open, 1);
         lua_pop(L, 1);
     }
-    lu_lua_use_context(L, h->ctx, h->manifest);   /* NULL here: run() sets it after the update start-up */
+    lu_lua_use_context(L, h->ctx, h->manifest);   /* NULL at the first start: run() sets it after the update start-up */
     const char *url = lu_project_get(h->project, "game.http_url");
     if (url && *url) lu_lua_set_http_url(L, url);
+    const char *api = lu_project_get(h->project, "liveupdate.defold_api");
+    if (api && *api) lu_lua_set_defold_api(L, api);   /* checked in main() */
+    return L;
 }
 
 /* liveupdate.poll() from C, so callback errors are reported like others. */
@@ -513,15 +520,30 @@ static bool start_world(lu_host *h, const char *main_script)
     return lu_host_call(h, main_s, "init", 0) && lu_host_dispatch(h);
 }
 
-/* apply_update(): the script world ends and starts again on the new
- * mounts (final on every script, proxies unloaded, queue dropped). */
+/* apply_update() or sys.reboot(): the script world ends (final on every
+ * script, proxies unloaded, queue, HTTP requests and timers dropped) and
+ * starts again on the mounts as they are now, in a fresh Lua state, so no
+ * global and no package.loaded module of the previous content survives.
+ * The context and its mounts stay; add_mount and download_volume requests
+ * still in flight complete without their callbacks. */
 static bool restart_world(lu_host *h, const char *main_script)
 {
     fprintf(stderr, "lurun: update applied: restarting the scripts on the new content\n");
     final_all(h);
+    lua_State *fresh = open_lua(h);
+    if (!fresh) {
+        fprintf(stderr, "lurun: cannot restart the scripts: out of memory\n");
+        return false;
+    }
     lu_host_free_scripts(h);
     lu_host_free_proxies(h);
     free_queue(h);
+    lu_host_http_free(h);
+    lu_lua_move_requests(h->L, fresh);
+    lua_close(h->L);
+    h->L = fresh;
+    h->current_url = NULL;
+    lu_host_update_lua(h);
     h->trial_seen = 0;
     /* still below min_version after the apply? (not when the release came) */
     lu_updater_info in;
@@ -616,8 +638,17 @@ int main(int argc, char **argv)
             goto cleanup;
         }
     h.project_dir = absdir;
+    const char *api = lu_project_get(h.project, "liveupdate.defold_api");
+    if (api && *api && strcmp(api, "1.12") != 0 && strcmp(api, "1.13") != 0) {
+        fprintf(stderr, "lurun: game.project: [liveupdate] defold_api must be 1.12 or 1.13, not '%s'\n", api);
+        code = 2;
+        goto cleanup;
+    }
     if (!open_context(&h, &o, absdir)) goto cleanup;
-    open_lua(&h);
+    if (!(h.L = open_lua(&h))) {
+        fprintf(stderr, "lurun: out of memory\n");
+        goto cleanup;
+    }
     code = run(&h, &o);
 cleanup:
     if (h.L) {

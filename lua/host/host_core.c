@@ -2,8 +2,9 @@
  * reports with file and line, and the globals Defold scripts expect
  * (hash, hash_to_hex, pprint).
  *
- * Hashes are interned userdata printing as "hash: [name]", so
- * `message_id == hash("proxy_loaded")` and hashes as table keys work as
+ * Hashes are the module's (lua/liveupdate/liveupdate_hash.c): interned
+ * userdata printing as "hash: [name]", so `message_id ==
+ * hash("proxy_loaded")`, hashes as table keys and hash mount names work as
  * in Defold.
  */
 #include <lauxlib.h>
@@ -11,10 +12,9 @@
 #include <string.h>
 
 #include "host.h"
+#include "liveupdate_lua.h"
 
 #define HOST_KEY "lurun.host"
-#define HASH_META "lurun.hash"
-#define HASH_INTERN "lurun.hash.intern"
 
 lu_host *lu_host_get(lua_State *L)
 {
@@ -71,46 +71,14 @@ static uint64_t fnv64(const char *s)
     return h;
 }
 
-static int hash_tostring(lua_State *L)
-{
-    lua_getiuservalue(L, 1, 1);
-    lua_pushfstring(L, "hash: [%s]", lua_tostring(L, -1));
-    return 1;
-}
-
-static int hash_concat(lua_State *L)
-{
-    luaL_tolstring(L, 1, NULL);
-    luaL_tolstring(L, 2, NULL);
-    lua_concat(L, 2);
-    return 1;
-}
-
 void lu_host_push_hash(lua_State *L, const char *s)
 {
-    lua_getfield(L, LUA_REGISTRYINDEX, HASH_INTERN);
-    if (lua_getfield(L, -1, s) != LUA_TNIL) {
-        lua_remove(L, -2);
-        return;
-    }
-    lua_pop(L, 1);
-    lua_newuserdatauv(L, 0, 1);
-    lua_pushstring(L, s);
-    lua_setiuservalue(L, -2, 1);
-    luaL_setmetatable(L, HASH_META);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -3, s);
-    lua_remove(L, -2);
+    lu_lua_push_hash(L, s);
 }
 
 const char *lu_host_to_hash_string(lua_State *L, int idx)
 {
-    if (lua_type(L, idx) == LUA_TSTRING) return lua_tostring(L, idx);
-    if (!luaL_testudata(L, idx, HASH_META)) return NULL;
-    lua_getiuservalue(L, idx, 1);
-    const char *s = lua_tostring(L, -1);
-    lua_pop(L, 1);   /* the interned userdata keeps the string alive */
-    return s;
+    return lu_lua_to_hashed(L, idx);
 }
 
 static int l_hash(lua_State *L)
@@ -179,17 +147,6 @@ static int l_pprint(lua_State *L)
 
 void lu_host_open_globals(lua_State *L)
 {
-    if (luaL_newmetatable(L, HASH_META)) {
-        lua_pushcfunction(L, hash_tostring);
-        lua_setfield(L, -2, "__tostring");
-        lua_pushcfunction(L, hash_concat);
-        lua_setfield(L, -2, "__concat");
-        lua_pushliteral(L, "hash");
-        lua_setfield(L, -2, "__name");
-    }
-    lua_pop(L, 1);
-    lua_newtable(L);
-    lua_setfield(L, LUA_REGISTRYINDEX, HASH_INTERN);
     lua_register(L, "hash", l_hash);
     lua_register(L, "hash_to_hex", l_hash_to_hex);
     lua_register(L, "pprint", l_pprint);

@@ -10,7 +10,14 @@
  * is logged, the collection is not loaded and no proxy_loaded is sent.
  *
  *   collectionproxy.missing_resources(proxy[, {recursive=true}]) -> {path...}
- *   collectionproxy.get_resources(proxy) -> {path...}
+ *   collectionproxy.get_resources(proxy) -> {path...}: Defold's rule, {}
+ *       while the proxy's excluded resources are not all mounted
+ *   collectionproxy.set_collection(proxy[, collection]) -> true, 0 |
+ *       false, RESULT_LOADING | RESULT_ALREADY_LOADED | RESULT_NOT_EXCLUDED
+ *       (Defold 1.13): the proxy loads another collection from now on
+ *       (nil: its own again). When the manifest declares a proxy whose
+ *       root collection that is, that proxy's resources are the ones
+ *       checked and loaded.
  */
 #include <lauxlib.h>
 #include <stdio.h>
@@ -32,6 +39,23 @@ static lu_proxy_rt *runtime(lu_host *h, const char *id)
     return p;
 }
 
+/* The manifest proxy whose resources `mp` loads now: the one declaring
+ * set_collection's collection as its root, else `mp` itself. */
+static const lu_manifest_proxy *effective(const lu_host *h, const lu_manifest_proxy *mp, const lu_proxy_rt *rt)
+{
+    if (!rt || !rt->collection) return mp;
+    for (size_t i = 0; i < h->manifest->nproxies; i++)
+        if (strcmp(h->manifest->proxies[i].collection, rt->collection) == 0) return &h->manifest->proxies[i];
+    return mp;
+}
+
+static const lu_proxy_rt *find_runtime(const lu_host *h, const char *id)
+{
+    for (size_t i = 0; i < h->nproxies; i++)
+        if (strcmp(h->proxies[i].id, id) == 0) return &h->proxies[i];
+    return NULL;
+}
+
 static void log_error(const char *fmt, const char *coll)
 {
     fprintf(stderr, "ERROR:GAMESYS: ");
@@ -47,14 +71,15 @@ static void proxy_url(const char *owner, const char *id, char *buf, size_t cap)
     snprintf(buf, cap, "%.*s#%s", n, owner ? owner : "", id);
 }
 
-/* Instantiates the scripts named by the collection file. */
-static bool load_collection(lu_host *h, const lu_manifest_proxy *mp)
+/* Instantiates the scripts named by the collection file (`collection`,
+ * proxy `mp`'s own or the one set_collection gave it). */
+static bool load_collection(lu_host *h, const lu_manifest_proxy *mp, const char *collection)
 {
     void *data;
     size_t size;
     lu_error err;
-    if (lu_read(h->ctx, mp->collection, &data, &size, &err) != LU_OK) {
-        fprintf(stderr, "ERROR:GAMESYS: The collection %s could not be loaded: %s\n", mp->collection, err.message);
+    if (lu_read(h->ctx, collection, &data, &size, &err) != LU_OK) {
+        fprintf(stderr, "ERROR:GAMESYS: The collection %s could not be loaded: %s\n", collection, err.message);
         return false;
     }
     bool ok = true;
@@ -104,17 +129,19 @@ static bool do_load(lu_host *h, const lu_manifest_proxy *mp, lu_proxy_rt *rt, co
     char **missing;
     size_t n;
     lu_error err;
-    if (lu_manifest_missing(h->ctx, h->manifest, mp->id, 0, &missing, &n, &err) == LU_OK && n > 0) {
+    const lu_manifest_proxy *from = effective(h, mp, rt);
+    const char *collection = rt->collection ? rt->collection : mp->collection;
+    if (lu_manifest_missing(h->ctx, h->manifest, from->id, 0, &missing, &n, &err) == LU_OK && n > 0) {
         fprintf(stderr,
                 "ERROR:GAMESYS: The collection %s could not be loaded: %zu of its resources are "
                 "missing (first: %s); mount the volume that holds them first\n",
-                mp->collection, n, missing[0]);
+                collection, n, missing[0]);
         lu_free(h->ctx, missing);
         return true;
     } else if (n == 0) {
         lu_free(h->ctx, missing);
     }
-    if (!load_collection(h, mp)) {
+    if (!load_collection(h, mp, collection)) {
         lu_host_unload_scripts_of(h, mp->id);
         return false;
     }
@@ -189,6 +216,7 @@ void lu_host_free_proxies(lu_host *h)
     for (size_t i = 0; i < h->nproxies; i++) {
         free(h->proxies[i].id);
         free(h->proxies[i].owner);
+        free(h->proxies[i].collection);
     }
     free(h->proxies);
     h->proxies = NULL;
@@ -222,6 +250,7 @@ static int l_missing_resources(lua_State *L)
 {
     lu_host *h;
     const lu_manifest_proxy *mp = check_proxy(L, &h);
+    mp = effective(h, mp, find_runtime(h, mp->id));
     int recursive = 0;
     if (!lua_isnoneornil(L, 2)) {
         luaL_checktype(L, 2, LUA_TTABLE);
@@ -239,12 +268,48 @@ static int l_missing_resources(lua_State *L)
     return 1;
 }
 
+/* Defold: {} until the resources of the proxy are all mounted (every
+ * manual since 2026 downloads when `#get_resources(...) == 0`), then the
+ * proxy's resources (paths here, as missing_resources gives). */
 static int l_get_resources(lua_State *L)
 {
     lu_host *h;
     const lu_manifest_proxy *mp = check_proxy(L, &h);
-    push_paths(L, mp->resources, mp->nresources);
+    mp = effective(h, mp, find_runtime(h, mp->id));
+    char **missing;
+    size_t n;
+    lu_error err;
+    if (lu_manifest_missing(h->ctx, h->manifest, mp->id, 0, &missing, &n, &err) != LU_OK)
+        return luaL_error(L, "collectionproxy.get_resources: %s", err.message);
+    lu_free(h->ctx, missing);
+    if (n > 0) lua_newtable(L);
+    else push_paths(L, mp->resources, mp->nresources);
     return 1;
+}
+
+enum { RESULT_LOADING = 1, RESULT_ALREADY_LOADED = 2, RESULT_NOT_EXCLUDED = 3 };
+
+static int l_set_collection(lua_State *L)
+{
+    lu_host *h;
+    const lu_manifest_proxy *mp = check_proxy(L, &h);
+    const char *collection = luaL_optstring(L, 2, NULL);
+    luaL_argcheck(L, !collection || collection[0] == '/', 2, "collection resource path (\"/level/x.collection\") expected");
+    int code = 0;
+    lu_proxy_rt *rt = runtime(h, mp->id);
+    if (!rt) return luaL_error(L, "collectionproxy.set_collection: out of memory");
+    if (!mp->excluded) code = RESULT_NOT_EXCLUDED;
+    else if (rt->state != LU_PROXY_UNLOADED) code = RESULT_ALREADY_LOADED;
+    if (code == 0) {
+        char *copy = collection && strcmp(collection, mp->collection) != 0 ? strdup(collection) : NULL;
+        if (collection && strcmp(collection, mp->collection) != 0 && !copy)
+            return luaL_error(L, "collectionproxy.set_collection: out of memory");
+        free(rt->collection);
+        rt->collection = copy;
+    }
+    lua_pushboolean(L, code == 0);
+    lua_pushinteger(L, code);
+    return 2;
 }
 
 int lu_host_open_collectionproxy(lua_State *L)
@@ -252,8 +317,19 @@ int lu_host_open_collectionproxy(lua_State *L)
     static const luaL_Reg f[] = {
         {"missing_resources", l_missing_resources},
         {"get_resources", l_get_resources},
+        {"set_collection", l_set_collection},
         {NULL, NULL},
     };
     luaL_newlib(L, f);
+    static const struct {
+        const char *name;
+        int value;
+    } results[] = {{"RESULT_LOADING", RESULT_LOADING},
+                   {"RESULT_ALREADY_LOADED", RESULT_ALREADY_LOADED},
+                   {"RESULT_NOT_EXCLUDED", RESULT_NOT_EXCLUDED}};
+    for (size_t i = 0; i < sizeof results / sizeof results[0]; i++) {
+        lua_pushinteger(L, results[i].value);
+        lua_setfield(L, -2, results[i].name);
+    }
     return 1;
 }

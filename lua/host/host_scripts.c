@@ -1,10 +1,20 @@
 /* host_scripts.c -- script instances: loading Lua scripts through the
  * mounts (so a volume can replace a script) and calling their lifecycle
- * functions init, update, on_message, final.
+ * functions init, update, on_message, final; and `require` of game modules
+ * through the mounts.
  *
- * Each script runs in its own environment table (falling back to the
- * globals), so two scripts may both define `init`. Errors are reported
- * with the script's resource path and line ("/main/main.lua:12: ...").
+ * As in Defold (shared_state, its default), every script and module runs
+ * in one global environment: a global set by one script is seen by the
+ * others and by modules. A script's lifecycle functions are global
+ * definitions taken out of the globals right after its chunk ran, so two
+ * scripts may both define `init`; `self` is per instance. Errors are
+ * reported with the script's resource path and line
+ * ("/main/main.lua:12: ...").
+ *
+ * `require "a.b"` looks for the resource /a/b.lua through the mounts first
+ * (a volume that updates a module wins by priority, like any resource),
+ * then where stock Lua looks. While the content is blocked below
+ * min_version, modules come from the base bundle, like the main script.
  */
 #include <lauxlib.h>
 #include <stdio.h>
@@ -16,8 +26,62 @@
 
 #define SELF_URLS "lurun.self_urls"
 
+/* Defold's lifecycle functions of a script */
+static const char *const lifecycle[] = {"init",      "final",        "update",   "fixed_update",
+                                        "late_update", "on_message", "on_input", "on_reload", NULL};
+
+static void clear_lifecycle(lua_State *L)
+{
+    for (int i = 0; lifecycle[i]; i++) {
+        lua_pushnil(L);
+        lua_setglobal(L, lifecycle[i]);
+    }
+}
+
+/* The searcher: "a.b" -> the resource /a/b.lua through the mounts. */
+static int search_mounts(lua_State *L)
+{
+    lu_host *h = lu_host_get(L);
+    const char *name = luaL_checkstring(L, 1);
+    if (!h || !h->ctx) return 0;
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    luaL_addchar(&b, '/');
+    for (const char *c = name; *c; c++) luaL_addchar(&b, *c == '.' ? '/' : *c);
+    luaL_addstring(&b, ".lua");
+    luaL_pushresult(&b);
+    const char *path = lua_tostring(L, -1);
+    void *data;
+    size_t size;
+    lu_error err;
+    lu_status st = h->blocked ? lu_read_from(h->ctx, LU_BASE_MOUNT, path, &data, &size, &err)
+                              : lu_read(h->ctx, path, &data, &size, &err);
+    if (st == LU_NOT_FOUND || st == LU_INVAL) {
+        lua_pushfstring(L, "no resource '%s' in the mounts", path);
+        return 1;
+    }
+    if (st != LU_OK) return luaL_error(L, "error loading module '%s' from %s: %s", name, path, err.message);
+    lua_pushfstring(L, "@%s", path);
+    int rc = luaL_loadbufferx(L, data, size, lua_tostring(L, -1), "t");
+    lu_free(h->ctx, data);
+    if (rc != LUA_OK)
+        return luaL_error(L, "error loading module '%s' from %s:\n\t%s", name, path, lua_tostring(L, -1));
+    lua_pushvalue(L, -3);   /* the path: the loader's second argument */
+    return 2;
+}
+
 void lu_host_scripts_init(lua_State *L)
 {
+    /* the mounts' searcher goes right after package.preload's */
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "searchers");
+    for (lua_Integer i = (lua_Integer)luaL_len(L, -1); i >= 2; i--) {
+        lua_rawgeti(L, -1, i);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_pushcfunction(L, search_mounts);
+    lua_rawseti(L, -2, 2);
+    lua_pop(L, 2);
     lua_newtable(L);
     lua_createtable(L, 0, 1);
     lua_pushliteral(L, "k");
@@ -71,18 +135,23 @@ lu_script *lu_host_load_script(lu_host *h, const char *path, const char *url, co
         lu_host_report_error(h, path);
         return NULL;
     }
-    lua_newtable(L);                      /* env */
-    lua_newtable(L);                      /* env's metatable */
-    lua_pushglobaltable(L);
-    lua_setfield(L, -2, "__index");
-    lua_setmetatable(L, -2);
-    lua_pushvalue(L, -1);
-    lua_setupvalue(L, -3, 1);             /* chunk's _ENV = env */
-    int env_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    clear_lifecycle(L);
     const char *prev = h->current_url;
     h->current_url = url;
     bool ok = lu_host_pcall(h, 0, 0, path);
     h->current_url = prev;
+    /* the script's lifecycle functions, taken out of the shared globals */
+    lua_newtable(L);
+    for (int i = 0; ok && lifecycle[i]; i++) {
+        int t = lua_getglobal(L, lifecycle[i]);
+        if (t == LUA_TFUNCTION) lua_setfield(L, -2, lifecycle[i]);
+        else {
+            if (t != LUA_TNIL) fprintf(stderr, "WARNING:SCRIPT: '%s' is not a function (%s)\n", lifecycle[i], path);
+            lua_pop(L, 1);
+        }
+    }
+    clear_lifecycle(L);
+    int env_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     if (!ok) {
         luaL_unref(L, LUA_REGISTRYINDEX, env_ref);
         return NULL;

@@ -137,7 +137,10 @@ describe("download_volume", function()
     lu.shutdown()
     init()
     assert.are.equal("forest", lu.which("/level1/map.txt"))
-    assert.are.same({name = "forest", uri = "zip:volumes/forest.zip", priority = 20}, lu.get_mounts()[1])
+    -- get_mounts gives the URI as a script can use it (absolute); the mounts
+    -- file keeps it relative to the save directory
+    assert.are.same({name = "forest", uri = "zip:" .. save .. "/volumes/forest.zip", priority = 20}, lu.get_mounts()[1])
+    assert.matches('"uri":"zip:volumes/forest.zip"', H.read(save .. "/liveupdate.mounts"), 1, true)
   end)
 
   it("resumes after the connection is cut half-way, byte-identical and verified", function()

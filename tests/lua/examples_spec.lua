@@ -79,7 +79,7 @@ describe("the demo game (examples/demo)", function()
     assert.are.equal(2, count(stdout, "demo: downloading volume"))
     assert.matches("level1: the forest %(trees, a river and a bridge%), served by 'forest'", stdout)
     assert.matches("boss: the dragon of the castle appears", stdout)
-    assert.matches("  castle           20  zip:volumes/castle.zip", stdout, 1, true)
+    assert.matches("  castle           20  zip:" .. save .. "/volumes/castle.zip", stdout, 1, true)
     assert.is_truthy(H.exists(save .. "/volumes/forest.zip"))
 
     code, stdout = H.run(out, "--save-dir " .. H.quote(save) .. FAST)
