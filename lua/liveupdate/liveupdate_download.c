@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "liveupdate/download.h"
+#include "liveupdate_lua.h"
 #include "liveupdate_state.h"
 
 /* The library runs these from lu_update (liveupdate.poll), outside any
@@ -164,8 +165,8 @@ int lu_lua__download_volume(lua_State *L)
     const char *name, *file, *url = NULL, *sha = NULL;
     lua_Integer size = 0, prio = 10, version = 0;
     bool has_version = false;
-    if (lua_type(L, 1) == LUA_TSTRING) {
-        name = lua_tostring(L, 1);
+    if (lu_lua_to_hashed(L, 1)) {   /* a catalog name, as a string or a hash */
+        name = lu_lua_to_hashed(L, 1);
         for (size_t i = 0; st->manifest && i < st->manifest->nvolumes; i++)
             if (strcmp(st->manifest->volumes[i].name, name) == 0) cat = &st->manifest->volumes[i];
         if (!cat) return luaL_argerror(L, 1, lua_pushfstring(L, "no volume '%s' in the catalog", name));

@@ -265,7 +265,8 @@ static int l_get_volumes_for(lua_State *L)
 {
     state *st = lu_lua__state(L);
     if (!st->ctx) return lu_lua__not_initialized(L);
-    const char *proxy = luaL_checkstring(L, 1);
+    const char *proxy = lu_lua_to_hashed(L, 1);   /* "level1", "#level1" or hash("level1") */
+    if (!proxy) return luaL_typeerror(L, 1, "string or hash");
     const lu_manifest *m = st->manifest;
     luaL_argcheck(L, m && lu_manifest_find_proxy(m, proxy), 1,
                   lua_pushfstring(L, "no collection proxy '%s' in the manifest", proxy));
@@ -522,7 +523,7 @@ static int l_list(lua_State *L)
     state *st = lu_lua__state(L);
     if (!st->ctx) return lu_lua__not_initialized(L);
     const char *prefix = luaL_optstring(L, 1, "/");
-    const char *mount = luaL_optstring(L, 2, NULL);
+    const char *mount = lua_isnoneornil(L, 2) ? NULL : lu_lua__check_mount_name(L, 2);
     char **paths;
     size_t n;
     lu_error err;

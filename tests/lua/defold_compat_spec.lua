@@ -128,6 +128,7 @@ end
     local m = lu.get_mounts()[1]
     assert.are.equal("hash: [pack]", tostring(m.name))
     -- a hash from get_mounts is accepted back, as Defold 1.13 scripts pass it
+    assert.are.same({"/pack/a.txt", "/version_pack.json"}, lu.list("/", m.name))
     assert.are.equal(0, lu.remove_mount(m.name))
     lu.shutdown()
   end)
