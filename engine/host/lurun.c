@@ -399,6 +399,7 @@ static void open_lua(lu_host *h)
         {"liveupdate", luaopen_liveupdate}, {"sys", lu_host_open_sys},
         {"msg", lu_host_open_msg},          {"json", lu_host_open_json},
         {"http", lu_host_open_http},        {"collectionproxy", lu_host_open_collectionproxy},
+        {"timer", lu_host_open_timer},
     };
     for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++) {
         luaL_requiref(L, mods[i].name, mods[i].open, 1);
@@ -572,6 +573,7 @@ static int run(lu_host *h, const options *o)
         }
         if (ok && h->script_errors == 0) lu_host_update_frame(h);
         lu_console_poll(console);
+        if (ok && h->script_errors == 0) lu_host_timers_frame(h, dt);   /* before update(), as Defold */
         ok = ok && h->script_errors == 0 && update_scripts(h, dt) && lu_host_dispatch(h);
         if (ok) lu_host_update_frame_done(h);
         if (freq > 0) sleep_until(&next, dt);
@@ -622,6 +624,7 @@ int main(int argc, char **argv)
 cleanup:
     if (h.L) {
         lu_host_http_free(&h);
+        lu_host_timers_free(&h);
         free_queue(&h);
         lu_host_free_scripts(&h);
         lu_host_free_proxies(&h);
