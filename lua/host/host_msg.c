@@ -7,7 +7,8 @@
  *   msg.url() -> URL object of the running script; msg.url(str) parses
  *       "[socket:][path][#fragment]" (relative to the running script);
  *       msg.url(socket, path, fragment) builds one (nil parts as Defold:
- *       a nil socket is the running script's, and with it a nil path too).
+ *       a nil socket is the running script's; with it a nil path is the
+ *       script's, and with both a nil fragment is the script's).
  *
  * A URL object is a userdata holding socket, path and fragment as strings;
  * `url.socket`, `url.path`, `url.fragment` read as hashes (nil when
@@ -166,7 +167,8 @@ void lu_host_push_url(lua_State *L, const char *url)
     new_url(L);
 }
 
-/* Appends the URL object at idx as "socket:path#fragment". */
+/* Writes the URL object at idx as "socket:path#fragment" into buf (NULL
+ * when it does not fit). */
 static const char *url_string(lua_State *L, int idx, char *buf, size_t cap)
 {
     const char *part[3];
