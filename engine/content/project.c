@@ -216,6 +216,17 @@ lu_status lu_project_get_number(const lu_project *p, const char *key, double def
     return LU_OK;
 }
 
+lu_status lu_project_get_bool(const lu_project *p, const char *key, bool def, bool *out, lu_error *err)
+{
+    const char *v = lu_project_get(p, key);
+    *out = def;
+    if (!v) return LU_OK;
+    if (strcmp(v, "1") == 0 || strcmp(v, "true") == 0) *out = true;
+    else if (strcmp(v, "0") == 0 || strcmp(v, "false") == 0) *out = false;
+    else return type_error(p, key, v, "a boolean (1, 0, true or false)", err);
+    return LU_OK;
+}
+
 size_t lu_project_count(const lu_project *p)
 {
     return p ? p->count : 0;

@@ -403,6 +403,7 @@ static lua_State *open_lua(lu_host *h)
         {"liveupdate", luaopen_liveupdate}, {"sys", lu_host_open_sys},
         {"msg", lu_host_open_msg},          {"json", lu_host_open_json},
         {"http", lu_host_open_http},        {"collectionproxy", lu_host_open_collectionproxy},
+        {"timer", lu_host_open_timer},
     };
     for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++) {
         luaL_requiref(L, mods[i].name, mods[i].open, 1);
@@ -526,9 +527,9 @@ static bool start_world(lu_host *h, const char *main_script)
  * global and no package.loaded module of the previous content survives.
  * The context and its mounts stay; add_mount and download_volume requests
  * still in flight complete without their callbacks. */
-static bool restart_world(lu_host *h, const char *main_script)
+static bool restart_world(lu_host *h, const char *main_script, const char *why)
 {
-    fprintf(stderr, "lurun: update applied: restarting the scripts on the new content\n");
+    fprintf(stderr, "lurun: %s\n", why);
     final_all(h);
     lua_State *fresh = open_lua(h);
     if (!fresh) {
@@ -539,6 +540,7 @@ static bool restart_world(lu_host *h, const char *main_script)
     lu_host_free_proxies(h);
     free_queue(h);
     lu_host_http_free(h);
+    lu_host_timers_free(h);
     lu_lua_move_requests(h->L, fresh);
     lua_close(h->L);
     h->L = fresh;
@@ -589,11 +591,15 @@ static int run(lu_host *h, const options *o)
          h->frame++) {
         ok = poll_liveupdate(h);
         if (ok && (lu_lua_take_restart(h->L) || h->restart_pending)) {
-            h->restart_pending = false;
-            ok = restart_world(h, main_script);
+            h->restart_pending = h->reboot_pending = false;
+            ok = restart_world(h, main_script, "update applied: restarting the scripts on the new content");
+        } else if (ok && h->reboot_pending) {
+            h->reboot_pending = false;
+            ok = restart_world(h, main_script, "sys.reboot: restarting the scripts");
         }
         if (ok && h->script_errors == 0) lu_host_update_frame(h);
         lu_console_poll(console);
+        if (ok && h->script_errors == 0) lu_host_timers_frame(h, dt);   /* before update(), as Defold */
         ok = ok && h->script_errors == 0 && update_scripts(h, dt) && lu_host_dispatch(h);
         if (ok) lu_host_update_frame_done(h);
         if (freq > 0) sleep_until(&next, dt);
@@ -653,6 +659,7 @@ int main(int argc, char **argv)
 cleanup:
     if (h.L) {
         lu_host_http_free(&h);
+        lu_host_timers_free(&h);
         free_queue(&h);
         lu_host_free_scripts(&h);
         lu_host_free_proxies(&h);

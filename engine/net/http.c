@@ -35,7 +35,9 @@ typedef struct hreq {
     char *hdrs;                     /* "name\0value\0"..., names lower case */
     size_t hdrs_len, hdrs_cap, nhdrs;
     lu_http_done_fn done;
+    lu_http_progress_fn progress;
     void *ud;
+    uint64_t reported;              /* body bytes told to `progress` so far */
     char errbuf[CURL_ERROR_SIZE];
 } hreq;
 
@@ -45,9 +47,10 @@ typedef struct http_state {
 } http_state;
 
 static void http_close(lu_context *ctx, void *state);
+static int http_poll(lu_context *ctx, void *state);
 
 /* Requests are a layer of their own above the loop: closed before it. */
-static const lu_layer_ops http_layer = {"http", 2, NULL, http_close};
+static const lu_layer_ops http_layer = {"http", 2, http_poll, http_close};
 
 void lu_http_request_init(lu_http_request *req)
 {
@@ -225,7 +228,17 @@ static void on_done(void *ud, CURL *easy, CURLcode rc)
     }
     /* the loop is done with the handle: the callback may start new requests */
     r->easy = NULL;
-    r->done(r->ud, &res);
+    /* the last bytes are told before the answer (a small body can arrive
+     * whole within one lu_update) unless that callback closes the context */
+    curl_off_t got = 0;
+    curl_easy_getinfo(easy, CURLINFO_SIZE_DOWNLOAD_T, &got);
+    bool told = false;
+    if (r->progress && got > 0 && (uint64_t)got != r->reported) {
+        r->reported = (uint64_t)got;
+        r->progress(r->ud, r->id, r->reported, size >= 0 ? (int64_t)size : -1);
+        told = true;
+    }
+    if (!told || !lu__closing(ctx)) r->done(r->ud, &res);
     lu__free(&ctx->env, h);
     curl_easy_cleanup(easy);
     req_free(ctx, r);
@@ -309,6 +322,7 @@ lu_status lu_http_start(lu_context *ctx, const lu_http_request *req, int *id, lu
     r->fd = -1;
     r->is_file = is_file;
     r->done = req->done;
+    r->progress = req->progress;
     r->ud = req->ud;
     r->max_body = req->max_body ? req->max_body : UINT64_C(64) << 20;
     r->url = lu__strdup(env, req->url);
@@ -368,6 +382,32 @@ lu_status lu_http_progress(lu_context *ctx, int id, uint64_t *have, int64_t *tot
         return LU_OK;
     }
     return lu__fail(err, LU_NOT_FOUND, "no HTTP request %d", id);
+}
+
+/* From lu_update: tells each request with a progress callback how much
+ * more of its body arrived. A callback may cancel or start requests (the
+ * walk starts over after each one; a told request is not told again until
+ * more bytes come) or close the context (the walk stops). */
+static int http_poll(lu_context *ctx, void *state)
+{
+    http_state *hs = state;
+    int ran = 0;
+    for (hreq *r = hs->list; r && !lu__closing(ctx);) {
+        curl_off_t got = 0, size = -1;
+        if (r->progress && r->easy) {
+            curl_easy_getinfo(r->easy, CURLINFO_SIZE_DOWNLOAD_T, &got);
+            curl_easy_getinfo(r->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &size);
+        }
+        if (got <= 0 || (uint64_t)got == r->reported) {
+            r = r->next;
+            continue;
+        }
+        r->reported = (uint64_t)got;
+        r->progress(r->ud, r->id, r->reported, size >= 0 ? (int64_t)size : -1);
+        ran++;
+        r = hs->list;
+    }
+    return ran;
 }
 
 /* Frees every request without its callback (lu_context_close). */

@@ -75,6 +75,7 @@ typedef struct lu_host {
     long long trial_seen;    /* error-free frames since the release on trial was applied */
     bool blocked;            /* below min_version: the base bundle's main script runs */
     bool restart_pending;    /* the host applied a release: restart the scripts on it */
+    bool reboot_pending;     /* sys.reboot(): restart the scripts on the same content */
     double next_check;       /* monotonic seconds of the next periodic check */
 } lu_host;
 
@@ -97,6 +98,7 @@ int lu_host_open_msg(lua_State *L);
 int lu_host_open_json(lua_State *L);
 int lu_host_open_http(lua_State *L);
 int lu_host_open_collectionproxy(lua_State *L);
+int lu_host_open_timer(lua_State *L);
 /* Registers the globals Defold scripts expect: hash, hash_to_hex, pprint. */
 void lu_host_open_globals(lua_State *L);
 
@@ -105,6 +107,15 @@ void lu_host_open_globals(lua_State *L);
 void lu_host_push_hash(lua_State *L, const char *s);
 /* The string of a hash or a string at idx, or NULL. */
 const char *lu_host_to_hash_string(lua_State *L, int idx);
+
+/* URL objects (host_msg.c): pushes a URL object for "socket:path#fragment"
+ * (missing parts are nil). */
+void lu_host_push_url(lua_State *L, const char *url);
+/* The URL at idx as a string: a URL object ("socket:path#fragment"), a
+ * string or a hash (as written, relative URLs are resolved by the
+ * receiver). Writes into buf and returns it; NULL when the value is none
+ * of those or does not fit in cap bytes. Raises nothing. */
+const char *lu_host_to_url_string(lua_State *L, int idx, char *buf, size_t cap);
 
 /* Messages (host_msg.c). Takes ownership of nothing; copies strings. The
  * message table at `table_idx` (0 = none) is referenced. */
@@ -156,6 +167,15 @@ typedef struct lu_http_transfer {
     long long done, total;
 } lu_http_transfer;
 size_t lu_host_http_list(lu_host *h, lu_http_transfer *out, size_t max);
+
+/* Timers (host_timer.c, Defold's `timer` module). Once per frame, before
+ * the scripts' update(): advances every timer of a running script by dt
+ * and calls the callbacks that are due (as the owning script: self,
+ * msg.post's sender); timers of a script that was finalized or unloaded
+ * are dropped. Errors in callbacks are reported (h->script_errors). */
+void lu_host_timers_frame(lu_host *h, double dt);
+/* Drops every timer (their Lua references too); before lua_close. */
+void lu_host_timers_free(lu_host *h);
 
 /* The update manager in lurun (engine/host/update_policy.c): opens it from
  * [update] and applies the start-up policy (async, sync with timeout,

@@ -7,7 +7,14 @@
  *       -> request id
  *   callback(self, id, response), response = {status, response, headers,
  *       path, error}
- *   options: timeout (seconds), path (stream the body to this file)
+ *   options: timeout (seconds), path (stream the body to this file),
+ *       report_progress (boolean)
+ *
+ * With report_progress, as in Defold, the callback is also called while
+ * the body arrives, with response = {bytes_received = n, bytes_total = m,
+ * url = url} and no status (bytes_total is -1 when the server sent no
+ * Content-Length); at most once per frame, and at least once before the
+ * final response when a body came. The final response has no bytes_*.
  *
  * http:, https: (certificates verified) and file: URLs. file: answers 200
  * when the file was read and 404 when it does not exist, so the same
@@ -91,6 +98,7 @@ static const char **get_headers(lua_State *L, int idx)
 }
 
 static void on_done(void *ud, const lu_http_response *res);
+static void on_progress(void *ud, int id, uint64_t received, int64_t total);
 
 static int l_request(lua_State *L)
 {
@@ -103,6 +111,7 @@ static int l_request(lua_State *L)
     const char *post = luaL_optlstring(L, 5, NULL, &post_len);
     double timeout = 0;
     const char *path = NULL;
+    bool report_progress = false;
     if (!lua_isnoneornil(L, 6)) {
         luaL_checktype(L, 6, LUA_TTABLE);
         if (lua_getfield(L, 6, "timeout") != LUA_TNIL) timeout = luaL_checknumber(L, -1);
@@ -110,6 +119,9 @@ static int l_request(lua_State *L)
         if (lua_getfield(L, 6, "path") != LUA_TNIL) path = luaL_checkstring(L, -1);
         /* the string stays on the stack until the call returns: a number
          * converted here has no other reference */
+        lua_getfield(L, 6, "report_progress");
+        report_progress = lua_toboolean(L, -1);
+        lua_pop(L, 1);
     }
     const char **headers = get_headers(L, 4);
     lu_http *http = http_of(h);
@@ -136,6 +148,7 @@ static int l_request(lua_State *L)
     hr.allow_file = 1;
     hr.path = path;
     hr.done = on_done;
+    hr.progress = report_progress ? on_progress : NULL;
     hr.ud = r;
     /* references first: luaL_ref can raise, and a started request must be
      * listed (lu_host_http_free cancels what is listed) */
@@ -157,7 +170,9 @@ static int l_request(lua_State *L)
 typedef struct response {
     lu_host *h;
     req *r;
-    const lu_http_response *res;
+    const lu_http_response *res;   /* NULL: a progress report */
+    uint64_t received;
+    int64_t total;
 } response;
 
 /* Builds the response table and runs the callback (inside a protected
@@ -171,29 +186,61 @@ static int complete_body(lua_State *L)
     lua_rawgeti(L, LUA_REGISTRYINDEX, r->self_ref);
     lua_pushinteger(L, r->id);
     lua_createtable(L, 0, 5);
-    lua_pushinteger(L, res->status);
-    lua_setfield(L, -2, "status");
-    lua_createtable(L, 0, (int)res->nheaders);
-    for (size_t i = 0; i < res->nheaders; i++) {
-        lua_pushstring(L, res->headers[i].value);
-        lua_setfield(L, -2, res->headers[i].name);
-    }
-    lua_setfield(L, -2, "headers");
-    if (res->path) {
-        lua_pushstring(L, res->path);
-        lua_setfield(L, -2, "path");
-    }
-    lua_pushlstring(L, res->body, res->body_len);
-    lua_setfield(L, -2, "response");
-    if (res->error) {
-        lua_pushstring(L, res->error);
-        lua_setfield(L, -2, "error");
+    if (!res) {
+        lua_pushinteger(L, (lua_Integer)a->received);
+        lua_setfield(L, -2, "bytes_received");
+        lua_pushinteger(L, (lua_Integer)a->total);
+        lua_setfield(L, -2, "bytes_total");
+        lua_pushstring(L, r->url);
+        lua_setfield(L, -2, "url");
+    } else {
+        lua_pushinteger(L, res->status);
+        lua_setfield(L, -2, "status");
+        lua_createtable(L, 0, (int)res->nheaders);
+        for (size_t i = 0; i < res->nheaders; i++) {
+            lua_pushstring(L, res->headers[i].value);
+            lua_setfield(L, -2, res->headers[i].name);
+        }
+        lua_setfield(L, -2, "headers");
+        if (res->path) {
+            lua_pushstring(L, res->path);
+            lua_setfield(L, -2, "path");
+        }
+        lua_pushlstring(L, res->body, res->body_len);
+        lua_setfield(L, -2, "response");
+        if (res->error) {
+            lua_pushstring(L, res->error);
+            lua_setfield(L, -2, "error");
+        }
     }
     lua_rawgeti(L, LUA_REGISTRYINDEX, r->self_ref);
     lu_lua_set_self(L, -1);
     lua_pop(L, 1);
     lu_host_pcall(a->h, 3, 0, "http.request callback");
     return 0;
+}
+
+/* Runs the callback as the script that made the request. */
+static void call_back(lu_host *h, const response *a)
+{
+    lua_State *L = h->L;
+    const char *prev = h->current_url;
+    lu_script *s = a->r->script_url ? lu_host_find_script(h, a->r->script_url) : NULL;
+    h->current_url = s ? s->url : NULL;
+    lua_pushcfunction(L, complete_body);   /* no allocation: a light C function */
+    lua_pushlightuserdata(L, (void *)a);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) lu_host_report_error(h, "http.request callback");
+    h->current_url = prev;
+}
+
+/* More of the body arrived (from lu_update, through liveupdate.poll). */
+static void on_progress(void *ud, int id, uint64_t received, int64_t total)
+{
+    (void)id;
+    req *r = ud;
+    lu_host *h = lu_host_get(r->owner->L);
+    response a = {h, r, NULL, received, total};
+    call_back(h, &a);
 }
 
 /* A request finished (from lu_update, through liveupdate.poll). */
@@ -205,15 +252,8 @@ static void on_done(void *ud, const lu_http_response *res)
     req **pp = &http->reqs;
     while (*pp && *pp != r) pp = &(*pp)->next;
     if (*pp) *pp = r->next;
-    lua_State *L = h->L;
-    response a = {h, r, res};
-    const char *prev = h->current_url;
-    lu_script *s = r->script_url ? lu_host_find_script(h, r->script_url) : NULL;
-    h->current_url = s ? s->url : NULL;
-    lua_pushcfunction(L, complete_body);   /* no allocation: a light C function */
-    lua_pushlightuserdata(L, &a);
-    if (lua_pcall(L, 1, 0, 0) != LUA_OK) lu_host_report_error(h, "http.request callback");
-    h->current_url = prev;
+    response a = {h, r, res, 0, 0};
+    call_back(h, &a);
     req_free(http, r);
 }
 

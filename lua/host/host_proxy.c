@@ -229,7 +229,8 @@ static const lu_manifest_proxy *check_proxy(lua_State *L, lu_host **hp)
 {
     lu_host *h = lu_host_get(L);
     if (!h) luaL_error(L, "collectionproxy: not running inside lurun");
-    const char *id = lu_host_to_hash_string(L, 1);
+    char buf[1024];
+    const char *id = lu_host_to_url_string(L, 1, buf, sizeof buf);   /* "#level1", a hash or msg.url(...) */
     if (!id) luaL_argerror(L, 1, "collection proxy URL expected");
     const lu_manifest_proxy *mp = lu_manifest_find_proxy(h->manifest, id);
     if (!mp) luaL_error(L, "collectionproxy: no collection proxy '%s' (declare it as [proxy.<id>] in game.project)", id);

@@ -230,7 +230,7 @@ collection = /menu/menu.collection
   it("get_resources is {} until the level's volume is mounted, then lists its resources", function()
     local out = bundle([[
 function init(self)
-  print("before", #collectionproxy.get_resources("#level1"), #collectionproxy.get_resources("#menu"))
+  print("before", #collectionproxy.get_resources("#level1"), #collectionproxy.get_resources(msg.url("#menu")))
   liveupdate.add_mount("levels", "zip:" .. sys.get_config_string("game.levels"), 10, function(self, name, uri, result)
     local res = collectionproxy.get_resources("#level1")
     table.sort(res)

@@ -268,7 +268,7 @@ end
     local dir = game("function init(self) print(msg.url(), msg.url('#'), msg.url('#other'), msg.url('a:/b#c')) sys.exit(0) end")
     local code, out = run(dir)
     assert.are.equal(0, code)
-    assert.are.equal("main:/main#script\tmain:/main#script\tmain:/main#other\ta:/b#c\n", out)
+    assert.are.equal("url: [main:/main#script]\turl: [main:/main#script]\turl: [main:/main#other]\turl: [a:/b#c]\n", out)
   end)
 
   it("http.request verifies HTTPS certificates", function()
@@ -343,7 +343,7 @@ function update(self) if self.t then self.t = self.t + 1 if self.t == 3 then msg
     local dir = game(MAIN, LEVEL, PROXY_PROJECT)
     local code, out, err = run(dir, "--frames 100")
     assert.are.equal(0, code, err)
-    assert.are.equal("missing\t0\t3\nloaded\tmain:/main#level1\nlevel init\nlevel update\nlevel final\nunloaded\n", out)
+    assert.are.equal("missing\t0\t3\nloaded\turl: [main:/main#level1]\nlevel init\nlevel update\nlevel final\nunloaded\n", out)
   end)
 
   it("misuse is logged with Defold's wording", function()

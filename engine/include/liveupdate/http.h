@@ -47,6 +47,9 @@ typedef struct lu_http_response {
 } lu_http_response;
 
 typedef void (*lu_http_done_fn)(void *ud, const lu_http_response *res);
+/* Progress of a request: the body bytes received so far and the expected
+ * total (Content-Length, -1 when unknown). */
+typedef void (*lu_http_progress_fn)(void *ud, int id, uint64_t received, int64_t total);
 
 typedef struct lu_http_request {
     const char *url;                  /* required */
@@ -62,6 +65,11 @@ typedef struct lu_http_request {
     uint64_t max_body;                /* in-memory body limit (default 64 MiB) */
     lu_http_done_fn done;             /* required */
     void *ud;
+    lu_http_progress_fn progress;     /* optional: from lu_update(), whenever more of the
+                                         body arrived since the last call (at most once per
+                                         lu_update), and once more before `done` when the
+                                         last bytes were not yet reported; never after
+                                         `done`, never from inside libcurl */
 } lu_http_request;
 
 /* Fills `req` with the defaults (GET, no limit, in memory). Never fails. */

@@ -7,6 +7,8 @@
 #ifndef LIVEUPDATE_PROJECT_H
 #define LIVEUPDATE_PROJECT_H
 
+#include <stdbool.h>
+
 #include "liveupdate/liveupdate.h"
 
 #ifdef __cplusplus
@@ -47,6 +49,9 @@ lu_status lu_project_get_int(const lu_project *p, const char *key, long long def
                              lu_error *err);
 lu_status lu_project_get_number(const lu_project *p, const char *key, double def, double *out,
                                 lu_error *err);
+/* A boolean as Defold reads one: "1" and "true" are true, "0" and "false"
+ * false (exactly, case-sensitive); anything else is LU_FORMAT_ERROR. */
+lu_status lu_project_get_bool(const lu_project *p, const char *key, bool def, bool *out, lu_error *err);
 
 /* Iteration over keys in file order: returns the count; lu_project_key_at
  * gives key i ("section.key") and its value. */
