@@ -49,15 +49,16 @@ http_url = %s
 minimum_lu_version = %d
 [liveupdate]
 defold_api = %s
+%s[volume.liveupdate]
+version = %d
+priority = 10
+]]):format(opts.url, opts.minimum or 1, opts.api or "1.12", opts.proxies or [[
 [proxy.level1]
 collection = /level1/level1.collection
 resources = /level1/**
 exclude = 1
 volume = liveupdate
-[volume.liveupdate]
-version = %d
-priority = 10
-]]):format(opts.url, opts.minimum or 1, opts.api or "1.12", opts.version or 1)
+]], opts.version or 1)
 end
 
 -- Bundles the game around `main` (the main script's text) and publishes
@@ -66,7 +67,7 @@ local function build(main, opts)
   local dir = H.project(project_ini(opts), {
     ["main/main.lua"] = main,
     ["level1/level1.collection"] = 'name: "level1"\nscript: "/level1/level1.lua"\n',
-    ["level1/level1.lua"] = LEVEL_SCRIPT,
+    ["level1/level1.lua"] = opts.level_script or LEVEL_SCRIPT,
     ["level1/level1.txt"] = "level 1, version " .. (opts.version or 1),
   })
   for k, v in pairs(opts.extra or {}) do H.write(dir .. "/content/" .. k, v) end
@@ -82,6 +83,18 @@ end
 
 local function run(bundle, save, args)
   return H.run(bundle, "--save-dir " .. H.quote(save) .. " --frames 20000 " .. (args or ""))
+end
+
+-- lurun with environment variables (an HTTP proxy for scripts that name a
+-- host of the internet).
+local function run_env(env, bundle, save, args)
+  local out, err = os.tmpname(), os.tmpname()
+  local cmd = "env " .. env .. " " .. H.lurun_prefix .. " " .. H.quote(H.lurun) .. " " .. H.quote(bundle) ..
+              " --save-dir " .. H.quote(save) .. " " .. (args or "") .. " >" .. H.quote(out) .. " 2>" .. H.quote(err)
+  local _, code = H.sh(cmd)
+  local o, e = H.read(out), H.read(err)
+  os.remove(out); os.remove(err)
+  return code, o, e
 end
 
 describe("Defold's published live-update scripts", function()
@@ -296,5 +309,124 @@ end
     assert.are.equal(2, requests() - before)
     assert.is_falsy(H.exists(app .. "/resources.zip"), "the old archive was deleted through mount.uri")
     assert.is_truthy(H.exists(app .. "/resources-2.zip"))
+  end)
+
+  -- The API reference's examples (defold/defold doc comments). Message
+  -- examples are a script's on_message: the published text is the script,
+  -- and a few lines appended after it start the level the way the example
+  -- expects another script to ("start_level" and the like).
+  local PROXY = "[proxy.proxy]\ncollection = /level1/level1.collection\nresources = /level1/**\nexclude = 1\nvolume = liveupdate\n"
+
+  local function example_game(main, extra_opts)
+    local opts = {url = base, api = "1.13", www = www, proxies = PROXY}
+    for k, v in pairs(extra_opts or {}) do opts[k] = v end
+    local bundle = build(main, opts)
+    local save = H.tmpdir()
+    -- the level's volume mounted as a previous run left it
+    H.write(save .. "/liveupdate.zip", H.read(www .. "/liveupdate.zip"))
+    H.write(save .. "/liveupdate.mounts",
+            '{"version":1,"mounts":[{"name":"liveupdate","uri":"zip:liveupdate.zip","priority":10}]}')
+    return bundle, save
+  end
+
+  for _, ex in ipairs({{"load", "start_level"}, {"async_load", "start_level"}, {"enable", "start_level"},
+                       {"init", "load_level"}}) do
+    it("collectionproxy." .. ex[1] .. " example: the proxy loads and its level runs", function()
+      local main = fixture("apiref/collectionproxy-" .. ex[1] .. "-1.lua") ..
+                   "\n-- appended by the test: another script asks for the level\n" ..
+                   "function init(self) msg.post('#', '" .. ex[2] .. "') end\n"
+      local bundle, save = example_game(main)
+      local code, out, err = run(bundle, save)
+      assert.are.equal(0, code, err)
+      assert.are.equal("level1: running, served by liveupdate\n", out)
+    end)
+  end
+
+  it("collectionproxy unload example (disable, final, unload; proxy_unloaded)", function()
+    local main = fixture("apiref/collectionproxy-unload-1.lua") .. [[
+
+-- appended by the test: load and enable the level first, end it, and stop at "level_ended"
+local published = on_message
+function on_message(self, message_id, message, sender)
+  if message_id == hash("proxy_loaded") then
+    msg.post(sender, "enable")
+    msg.post("#", "end_level")
+  elseif message_id == hash("level_ended") then
+    print("level_ended")
+    sys.exit(0)
+  else
+    published(self, message_id, message, sender)
+  end
+end
+function init(self) msg.post("#proxy", "load") end
+]]
+    -- this level stays: it says when it starts and ends
+    local bundle, save = example_game(main, {level_script =
+      "function init(self) print('level1 runs') end\nfunction final(self) print('level1 final') end\n"})
+    local code, out, err = run(bundle, save)
+    assert.are.equal(0, code, err)
+    assert.are.equal("level1 runs\nlevel1 final\nlevel_ended\n", out)
+  end)
+
+  it("collectionproxy.get_resources example: nothing before the volume is mounted, the paths after", function()
+    local main = fixture("apiref/collectionproxy-get_resources-1.lua") .. [[
+
+-- appended by the test
+function init(self)
+  print_resources(self, "#proxy")
+  print("--")
+  liveupdate.add_mount("liveupdate", "zip:" .. sys.get_config_string("game.lu_zip"), 10, function(self)
+    print_resources(self, "#proxy")
+    sys.exit(0)
+  end)
+end
+]]
+    local bundle = build(main, {url = base, api = "1.13", www = www, proxies = PROXY})
+    local code, out, err = run(bundle, H.tmpdir(), "--set game.lu_zip=" .. H.quote(www .. "/liveupdate.zip"))
+    assert.are.equal(0, code, err)
+    assert.are.equal("--\nResource: /level1/level1.collection\nResource: /level1/level1.lua\nResource: /level1/level1.txt\n", out)
+  end)
+
+  it("collectionproxy.set_collection example (1.13): the proxy loads the Live Update collection", function()
+    local body = fixture("apiref/collectionproxy-set_collection-1.lua")
+    -- the example's statements, run once the volume with /LU/3.collectionc is mounted
+    local main = "function init(self)\n  liveupdate.add_mount('liveupdate', 'zip:' .. sys.get_config_string('game.lu_zip'), 10, function(self)\n" ..
+                 body .. "\n  end)\nend\n"
+    local proxies = "[proxy.collectionproxy]\ncollection = /level1/level1.collection\nresources = /level1/**\nexclude = 1\nvolume = liveupdate\n" ..
+                    "[proxy.lu3]\ncollection = /LU/3.collectionc\nresources = /LU/**\nexclude = 1\nvolume = liveupdate\n"
+    local bundle = build(main, {url = base, api = "1.13", www = www, proxies = proxies, extra = {
+      ["LU/3.collectionc"] = 'name: "lu3"\nscript: "/LU/lu3.lua"\n',
+      ["LU/lu3.lua"] = "function init(self) print('LU/3 runs, served by ' .. liveupdate.which('/LU/lu3.lua')) sys.exit(0) end\n"}})
+    local code, out, err = run(bundle, H.tmpdir(), "--set game.lu_zip=" .. H.quote(www .. "/liveupdate.zip"))
+    assert.are.equal(0, code, err)
+    assert.are.equal("The collection has been changed to /LU/3.collectionc\nLU/3 runs, served by liveupdate\n", out)
+  end)
+
+  it("timer.delay examples: once after a second; every second, cancelled after 10 calls", function()
+    local main = "function init(self)\n" .. fixture("apiref/timer-delay-1.lua") .. "\n" .. fixture("apiref/timer-delay-2.lua") ..
+                 "\n  timer.delay(12, false, function() sys.exit(0) end) -- appended: end the run\nend\n"
+    local bundle = build(main, {url = base, www = www})
+    -- unpaced frames of 1/60 s: 12 s of game time in a moment
+    local code, out, err = run(bundle, H.tmpdir(), "--set display.update_frequency=0")
+    assert.are.equal(0, code, err)
+    local lines = {}
+    for l in out:gmatch("[^\n]+") do lines[#lines + 1] = l end
+    assert.are.equal(11, #lines, out)
+    assert.are.equal("print in one second", lines[1] == "print in one second" and lines[1] or lines[2])
+    assert.are.equal("Call #\t10", lines[#lines])
+  end)
+
+  it("http.request example with report_progress, unchanged (its www.google.com reached through an HTTP proxy: nginx)", function()
+    local page = string.rep("Defold progress ", 40000)
+    H.write(www .. "/index.html", page)
+    local main = "-- the game's own progress bar, which the example calls\n" ..
+                 "local calls = 0\nfunction update_my_progress_bar(self, p) calls = calls + 1 if p == 1 then print('progress done', calls > 0) end end\n" ..
+                 fixture("apiref/http-request-1.lua") ..
+                 "\n-- appended by the test: end the run once the answer came (the example pprints its headers last)\n" ..
+                 "local pp = pprint\npprint = function(...) pp(...) sys.exit(0) end\n"
+    local bundle = build(main, {url = base, www = www})
+    local code, out, err = run_env("http_proxy=" .. base, bundle, H.tmpdir(), "--frames 200000 --set display.update_frequency=0")
+    assert.are.equal(0, code, err)
+    assert.matches("progress done\ttrue\n200\n" .. page:sub(1, 40), out, 1, true)
   end)
 end)
