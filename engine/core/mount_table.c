@@ -359,8 +359,10 @@ lu_status lu_task_async(lu_context *ctx, lu_task_fn work, const void *arg, size_
     j->work = work;
     j->task_done = done;
     j->ud = ud;
-    j->arg = (char *)j + off;
-    if (arg_len) memcpy(j->arg, arg, arg_len);
+    if (arg_len) {
+        j->arg = (char *)j + off;
+        memcpy(j->arg, arg, arg_len);
+    }
     return enqueue(ctx, j, err);
 }
 

@@ -321,12 +321,14 @@ lu_status lu_save_file_copy(lu_context *ctx, const char *from, const char *rel, 
  * queue order with asynchronous adds (lu_mount_add_async) and other tasks,
  * and may call the thread-safe functions of this header (lu_mount_add,
  * lu_read_from, lu_save_file_write...). `arg` is the task's copy of the
- * caller's argument block. Returns the task's status; fills `err`. */
+ * caller's argument block (NULL when it has no bytes). Returns the task's
+ * status; fills `err` on failure. */
 typedef lu_status (*lu_task_fn)(lu_context *ctx, void *arg, lu_error *err);
 
 /* A task's completion, run by lu_update() on its caller's thread with the
  * work's status and message (LU_OK when `work` was NULL). `arg` is the
- * argument block (as the work left it), valid during the call. */
+ * argument block (as the work left it; NULL when it has no bytes), valid
+ * during the call. */
 typedef void (*lu_task_done_fn)(void *ud, void *arg, const lu_error *err);
 
 /* Queues `work` (NULL: nothing to do, `done` is only deferred to a later
