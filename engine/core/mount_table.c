@@ -376,11 +376,11 @@ int lu__jobs_deliver(lu_context *ctx)
     while (list) {
         lu_job *j = list;
         list = j->next;
-        if (lu__closing(ctx)) {   /* after a close from a callback: dropped */
-        } else if (j->is_task) {
+        bool run = !lu__closing(ctx);   /* after a close from a callback: dropped */
+        if (run && j->is_task && j->task_done) {
             j->task_done(j->ud, j->arg, &j->err);
             ran++;
-        } else if (j->done) {
+        } else if (run && !j->is_task && j->done) {
             j->done(j->ud, j->name, j->uri, &j->err);
             ran++;
         }

@@ -333,11 +333,12 @@ typedef void (*lu_task_done_fn)(void *ud, void *arg, const lu_error *err);
 
 /* Queues `work` (NULL: nothing to do, `done` is only deferred to a later
  * lu_update()) with a copy of the `arg_len` bytes at `arg` (may be NULL
- * when arg_len is 0; the copy is aligned for any type). `done` runs once
- * from lu_update(); when the context closes first it never runs (as for
- * lu_mount_add_async), and the copy is freed either way.
+ * when arg_len is 0; the copy is aligned for any type). `done` (may be
+ * NULL) runs once from lu_update(); when the context closes first it never
+ * runs (as for lu_mount_add_async), and the copy is freed either way.
  * Returns LU_OK when queued; LU_MEM_ERROR (nothing queued, `done` never
- * runs); LU_NOT_INITIALIZED for a NULL context. */
+ * runs); LU_NOT_INITIALIZED for a NULL context. Thread-safe, as
+ * lu_mount_add_async is. */
 lu_status lu_task_async(lu_context *ctx, lu_task_fn work, const void *arg, size_t arg_len, lu_task_done_fn done,
                         void *ud, lu_error *err);
 

@@ -116,6 +116,8 @@ Test(tasks, no_work_only_defers_done_and_a_close_drops_it)
     cr_assert_eq(s.calls, 0, "never from the call itself");
     cr_assert_eq(drain(ctx, &s, 1), 1);
     cr_assert_eq(s.status, LU_OK);
+    cr_assert_eq(lu_task_async(ctx, NULL, NULL, 0, NULL, NULL, &err), LU_OK);   /* no completion at all */
+    for (int i = 0; i < 20; i++) lu_update(ctx);
     seen never = {0};
     cr_assert_eq(lu_task_async(ctx, NULL, "x", 2, done, &never, &err), LU_OK);
     lu_context_close(ctx);   /* queued, undelivered: dropped (and freed: ASan) */
