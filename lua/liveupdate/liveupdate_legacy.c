@@ -170,7 +170,7 @@ static lu_status store_archive_work(lu_context *ctx, task *t, lu_error *err)
     /* the archive this one replaces, when it is one of ours */
     char volumes[PATH_MAX];
     const char *base = strrchr(prev, '/');
-    if (prev[0] && strcmp(prev, dest) != 0 && base && strncmp(base + 1, LEGACY_ARCHIVE_PREFIX, 11) == 0 &&
+    if (prev[0] && strcmp(prev, dest) != 0 && base && strncmp(base + 1, LEGACY_ARCHIVE_PREFIX, strlen(LEGACY_ARCHIVE_PREFIX)) == 0 &&
         lu_save_file_path(ctx, "volumes", volumes, sizeof volumes, err) == LU_OK &&
         strncmp(prev, volumes, strlen(volumes)) == 0 && prev[strlen(volumes)] == '/')
         remove(prev);
