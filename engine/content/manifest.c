@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "internal.h"
+#include "liveupdate/crypto.h"
 #include "liveupdate/manifest.h"
 
 /* ---- globs ---------------------------------------------------------- */
@@ -533,5 +534,66 @@ lu_status lu_manifest_missing(lu_context *ctx, const lu_manifest *m, const char 
 cleanup:
     strlist_free(&list);
     strlist_free(&seen);
+    return st;
+}
+
+static int cmp_resource_path(const void *a, const void *b)
+{
+    return strcmp(((const lu_manifest_resource *)a)->path, ((const lu_manifest_resource *)b)->path);
+}
+
+/* lu_manifest_verify_volume (manifest.h): the manifest and /version_*.json
+ * files are not listed; listed resources the volume lacks are allowed (they
+ * ship in other volumes). */
+lu_status lu_manifest_verify_volume(lu_context *ctx, const char *path, lu_error *err)
+{
+    if (!ctx) return lu__fail(err, LU_NOT_INITIALIZED, "no context");
+    const lu_env *env = &ctx->env;
+    lu_archive *a = NULL;
+    lu_manifest *m = NULL;
+    void *data = NULL;
+    static const char mpath[] = "/liveupdate.manifest.json";
+    lu_status st = lu__archive_open(env, "zip", path, &a, err);
+    if (st != LU_OK) return st == LU_SCHEME_MISMATCH ? LU_FORMAT_ERROR : st;
+    const lu_entry *me = lu__entries_find(&a->entries, mpath, sizeof mpath - 1);
+    if (!me) {
+        st = lu__fail(err, LU_FORMAT_ERROR, "it has no %s to check its entries against", mpath);
+        goto cleanup;
+    }
+    if ((st = lu__archive_read(a, me, &data, err)) != LU_OK) goto cleanup;
+    st = lu_manifest_parse(data, (size_t)me->size, &m, err);
+    lu__free(env, data);
+    data = NULL;
+    if (st != LU_OK) {
+        lu__error_prefix(err, "%s", mpath);
+        goto cleanup;
+    }
+    qsort(m->resources, m->nresources, sizeof *m->resources, cmp_resource_path);
+    for (size_t i = 0; i < a->entries.count && st == LU_OK; i++) {
+        const lu_entry *e = &a->entries.items[i];
+        const char *name = lu__entry_name(&a->entries, e);
+        size_t nl = strlen(name);
+        if (strcmp(name, mpath) == 0 || (strncmp(name, "/version_", 9) == 0 && nl > 14 && strcmp(name + nl - 5, ".json") == 0))
+            continue;
+        lu_manifest_resource key = {.path = (char *)name};
+        const lu_manifest_resource *r = bsearch(&key, m->resources, m->nresources, sizeof key, cmp_resource_path);
+        if (!r) {
+            st = lu__fail(err, LU_HASH_MISMATCH, "entry '%s' is not in its manifest", name);
+            break;
+        }
+        if ((st = lu__archive_read(a, e, &data, err)) != LU_OK) break;
+        char sha[LU_SHA256_HEX];
+        lu_sha256_hex(data, (size_t)e->size, sha);
+        lu__free(env, data);
+        data = NULL;
+        if (e->size != r->size)
+            st = lu__fail(err, LU_HASH_MISMATCH, "entry '%s' has %llu bytes, its manifest says %llu", name,
+                          (unsigned long long)e->size, (unsigned long long)r->size);
+        else if (r->sha256[0] && strcmp(sha, r->sha256) != 0)
+            st = lu__fail(err, LU_HASH_MISMATCH, "entry '%s' has sha256 %s, its manifest says %s", name, sha, r->sha256);
+    }
+cleanup:
+    lu_manifest_free(m);
+    lu__archive_release(a);
     return st;
 }

@@ -116,6 +116,49 @@ lu_status lu__fs_install(const lu_env *env, const char *from, const char *to, lu
     return LU_OK;
 }
 
+lu_status lu__fs_copy_atomic(const lu_env *env, const char *from, const char *to, lu_error *err)
+{
+    const lu_io_hooks *io = &env->io;
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", to) >= (int)sizeof tmp) return lu__fail(err, LU_INVAL, "path too long: '%s'", to);
+    int in = io->open(io->ud, from, O_RDONLY | O_CLOEXEC, 0);
+    if (in < 0) {
+        int e = errno;
+        return lu__fail(err, e == ENOENT ? LU_NOT_FOUND : LU_IO_ERROR, "cannot open '%s': %s", from, strerror(e));
+    }
+    int out = io->open(io->ud, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (out < 0) {
+        io->close(io->ud, in);
+        return io_fail(err, "cannot create", tmp);
+    }
+    lu_status st = LU_OK;
+    char buf[65536];
+    for (;;) {
+        long r = io->read(io->ud, in, buf, sizeof buf);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            st = io_fail(err, "cannot read", from);
+            break;
+        }
+        if (r == 0) break;
+        for (long done = 0; done < r;) {
+            long w = io->write(io->ud, out, buf + done, (size_t)(r - done));
+            if (w < 0 && errno == EINTR) continue;
+            if (w < 0) {
+                st = io_fail(err, "cannot write", tmp);
+                break;
+            }
+            done += w;
+        }
+        if (st != LU_OK) break;
+    }
+    io->close(io->ud, in);
+    if (io->close(io->ud, out) != 0 && st == LU_OK) st = io_fail(err, "cannot close", tmp);
+    if (st == LU_OK) st = lu__fs_install(env, tmp, to, err);   /* fsync, rename, directory fsync */
+    if (st != LU_OK) unlink(tmp);
+    return st;
+}
+
 lu_status lu__fs_read_all(const lu_env *env, const char *path, char **data, size_t *len,
                           lu_error *err)
 {

@@ -240,6 +240,11 @@ lu_status lu__fs_write_atomic(const lu_env *env, const char *dir, const char *na
  * `to` and fsyncs `to`'s directory, through env->io. Returns LU_OK,
  * LU_IO_ERROR or LU_NO_SPACE (then `to` is as before). */
 lu_status lu__fs_install(const lu_env *env, const char *from, const char *to, lu_error *err);
+/* Copies the file `from` to `to` through <to>.tmp, then as lu__fs_install
+ * (fsync, rename, directory fsync), all through env->io. On failure `to` is
+ * as before and the temporary file is gone; `from` is never changed.
+ * Returns LU_OK, LU_NOT_FOUND (no `from`), LU_INVAL, LU_IO_ERROR, LU_NO_SPACE. */
+lu_status lu__fs_copy_atomic(const lu_env *env, const char *from, const char *to, lu_error *err);
 /* Reads a whole file into a NUL-terminated buffer. */
 lu_status lu__fs_read_all(const lu_env *env, const char *path, char **data, size_t *len,
                           lu_error *err);

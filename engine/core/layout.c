@@ -5,9 +5,14 @@
  *   <save>/downloads/<file>.part(.json)          transfers in progress (net/)
  *   <save>/update/                               the update manager's files (update/)
  *
+ *   <save>/<rel>                                 lu_save_file_write / _copy
+ *                                                (liveupdate-legacy/: the Lua
+ *                                                module's legacy store)
+ *
  * Every path under the save directory is made by lu__save_path, every
  * volume's mount URI by lu_volume_uri, so a folder is renamed in one line.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -54,4 +59,44 @@ lu_status lu_volume_uri(const char *file, char *out, size_t cap, lu_error *err)
     int n = snprintf(out, cap, "zip:volumes/%s", file);
     if (n < 0 || (size_t)n >= cap) return lu__fail(err, LU_INVAL, "buffer too small for the URI of '%s'", file);
     return LU_OK;
+}
+
+lu_status lu_save_file_path(lu_context *ctx, const char *rel, char *out, size_t cap, lu_error *err)
+{
+    if (!ctx) return lu__fail(err, LU_NOT_INITIALIZED, "no context");
+    char canon[PATH_MAX];
+    if (!rel || snprintf(canon, sizeof canon, "/%s", rel) >= (int)sizeof canon)
+        return lu__fail(err, LU_INVAL, "bad save-directory path");
+    LU_TRY(lu_path_check(canon, strlen(canon), err));
+    return lu__save_path(ctx, LU_SAVE_ROOT, rel, false, out, cap, err);
+}
+
+/* <save>/<rel> into out (cap PATH_MAX) with the folder part created and
+ * its length in *dir_len. */
+static lu_status save_file_path(lu_context *ctx, const char *rel, char *out, size_t *dir_len, lu_error *err)
+{
+    LU_TRY(lu_save_file_path(ctx, rel, out, PATH_MAX, err));
+    *dir_len = (size_t)(strrchr(out, '/') - out);
+    out[*dir_len] = '\0';
+    lu_status st = lu__fs_mkdirs(out, err);
+    out[*dir_len] = '/';
+    return st;
+}
+
+lu_status lu_save_file_write(lu_context *ctx, const char *rel, const void *data, size_t len, lu_error *err)
+{
+    char path[PATH_MAX];
+    size_t dl;
+    LU_TRY(save_file_path(ctx, rel, path, &dl, err));
+    path[dl] = '\0';
+    return lu__fs_write_atomic(&ctx->env, path, path + dl + 1, data, len, err);
+}
+
+lu_status lu_save_file_copy(lu_context *ctx, const char *from, const char *rel, lu_error *err)
+{
+    char path[PATH_MAX];
+    size_t dl;
+    if (!from) return lu__fail(err, LU_INVAL, "no file to copy");
+    LU_TRY(save_file_path(ctx, rel, path, &dl, err));
+    return lu__fs_copy_atomic(&ctx->env, from, path, err);
 }

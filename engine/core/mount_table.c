@@ -7,11 +7,17 @@
  * worker thread; their completions wait in a queue that lu_update()
  * drains on the caller's thread (lu__jobs_deliver). Every add made at run
  * time passes the version floor (version.c) before the table changes.
+ * The same worker runs lu_task_async's tasks, in one queue with the adds,
+ * so a task queued after an add sees the add done.
  */
+#include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "internal.h"
 
+/* An asynchronous add, or a task (lu_task_async: `work`/`task_done` and its
+ * argument block `arg`, allocated with the job). */
 struct lu_job {
     lu_job *next;
     char *name, *uri;
@@ -20,6 +26,10 @@ struct lu_job {
     lu_mount_done_fn done;
     void *ud;
     lu_error err;
+    bool is_task;
+    lu_task_fn work;
+    lu_task_done_fn task_done;
+    void *arg;
 };
 
 static lu_status check_args(const char *name, int priority, lu_error *err)
@@ -303,7 +313,12 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&ctx->queue_lock);
         j->err.status = LU_OK;
         j->err.message[0] = '\0';
-        lu__mount_add_internal(ctx, j->name, j->uri, j->priority, j->flags, false, &j->err);
+        if (!j->is_task) lu__mount_add_internal(ctx, j->name, j->uri, j->priority, j->flags, false, &j->err);
+        else if (j->work) {
+            lu_status ws = j->work(ctx, j->arg, &j->err);
+            j->err.status = ws;   /* the returned status is the task's, whatever err says */
+            if (ws == LU_OK) j->err.message[0] = '\0';
+        }
         j->next = NULL;
         pthread_mutex_lock(&ctx->queue_lock);
         if (ctx->done_tail) ctx->done_tail->next = j;
@@ -314,25 +329,13 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-lu_status lu_mount_add_async(lu_context *ctx, const char *name, const char *uri, int priority,
-                             unsigned flags, lu_mount_done_fn done, void *ud, lu_error *err)
+/* Appends `j` to the worker's queue (starting the worker on first use), or
+ * frees it and fails. */
+static lu_status enqueue(lu_context *ctx, lu_job *j, lu_error *err)
 {
-    if (!ctx) return lu__fail(err, LU_NOT_INITIALIZED, "no context");
-    LU_TRY(check_args(name, priority, err));
-    if (!uri) return lu__fail(err, LU_INVAL, "mount '%s': missing URI", name);
-    lu_job *j = lu__calloc(&ctx->env, 1, sizeof *j);
-    if (!j) return lu__fail(err, LU_MEM_ERROR, "out of memory queuing mount '%s'", name);
-    j->name = lu__strdup(&ctx->env, name);
-    j->uri = lu__strdup(&ctx->env, uri);
-    j->priority = priority;
-    j->flags = flags & (LU_MOUNT_REPLACE | LU_MOUNT_NO_PERSIST);
-    j->done = done;
-    j->ud = ud;
     lu_status st = LU_OK;
     pthread_mutex_lock(&ctx->queue_lock);
-    if (!j->name || !j->uri) {
-        st = lu__fail(err, LU_MEM_ERROR, "out of memory queuing mount '%s'", name);
-    } else if (!ctx->worker_started) {
+    if (!ctx->worker_started) {
         if (pthread_create(&ctx->worker, NULL, worker_main, ctx) != 0)
             st = lu__fail(err, LU_MEM_ERROR, "cannot start the mount worker thread");
         else ctx->worker_started = true;
@@ -349,6 +352,47 @@ lu_status lu_mount_add_async(lu_context *ctx, const char *name, const char *uri,
     return st;
 }
 
+lu_status lu_mount_add_async(lu_context *ctx, const char *name, const char *uri, int priority,
+                             unsigned flags, lu_mount_done_fn done, void *ud, lu_error *err)
+{
+    if (!ctx) return lu__fail(err, LU_NOT_INITIALIZED, "no context");
+    LU_TRY(check_args(name, priority, err));
+    if (!uri) return lu__fail(err, LU_INVAL, "mount '%s': missing URI", name);
+    lu_job *j = lu__calloc(&ctx->env, 1, sizeof *j);
+    if (!j) return lu__fail(err, LU_MEM_ERROR, "out of memory queuing mount '%s'", name);
+    j->name = lu__strdup(&ctx->env, name);
+    j->uri = lu__strdup(&ctx->env, uri);
+    j->priority = priority;
+    j->flags = flags & (LU_MOUNT_REPLACE | LU_MOUNT_NO_PERSIST);
+    j->done = done;
+    j->ud = ud;
+    if (!j->name || !j->uri) {
+        job_free(ctx, j);
+        return lu__fail(err, LU_MEM_ERROR, "out of memory queuing mount '%s'", name);
+    }
+    return enqueue(ctx, j, err);
+}
+
+lu_status lu_task_async(lu_context *ctx, lu_task_fn work, const void *arg, size_t arg_len, lu_task_done_fn done,
+                        void *ud, lu_error *err)
+{
+    if (!ctx) return lu__fail(err, LU_NOT_INITIALIZED, "no context");
+    /* the argument block follows the job, at an offset aligned for any type */
+    size_t off = (sizeof(lu_job) + _Alignof(max_align_t) - 1) / _Alignof(max_align_t) * _Alignof(max_align_t);
+    if (arg_len > SIZE_MAX - off) return lu__fail(err, LU_MEM_ERROR, "task argument of %zu bytes is too large", arg_len);
+    lu_job *j = lu__calloc(&ctx->env, 1, off + arg_len);
+    if (!j) return lu__fail(err, LU_MEM_ERROR, "out of memory queuing a task of %zu bytes", arg_len);
+    j->is_task = true;
+    j->work = work;
+    j->task_done = done;
+    j->ud = ud;
+    if (arg_len) {
+        j->arg = (char *)j + off;
+        memcpy(j->arg, arg, arg_len);
+    }
+    return enqueue(ctx, j, err);
+}
+
 int lu__jobs_deliver(lu_context *ctx)
 {
     pthread_mutex_lock(&ctx->queue_lock);
@@ -359,7 +403,11 @@ int lu__jobs_deliver(lu_context *ctx)
     while (list) {
         lu_job *j = list;
         list = j->next;
-        if (j->done && !lu__closing(ctx)) {   /* after a close from a callback: dropped */
+        bool run = !lu__closing(ctx);   /* after a close from a callback: dropped */
+        if (run && j->is_task && j->task_done) {
+            j->task_done(j->ud, j->arg, &j->err);
+            ran++;
+        } else if (run && !j->is_task && j->done) {
             j->done(j->ud, j->name, j->uri, &j->err);
             ran++;
         }

@@ -404,6 +404,7 @@ static lua_State *open_lua(lu_host *h)
         {"msg", lu_host_open_msg},          {"json", lu_host_open_json},
         {"http", lu_host_open_http},        {"collectionproxy", lu_host_open_collectionproxy},
         {"timer", lu_host_open_timer},
+        {"resource", luaopen_liveupdate_resource},   /* Defold <= 1.3's legacy aliases */
     };
     for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++) {
         luaL_requiref(L, mods[i].name, mods[i].open, 1);

@@ -20,6 +20,14 @@
  * globals are set. Raises a Lua error only on out-of-memory. */
 int luaopen_liveupdate(lua_State *L);
 
+/* Opens Defold's deprecated `resource` table of the legacy API: the
+ * liveupdate module's get_current_manifest, is_using_liveupdate_data,
+ * store_resource, store_manifest and store_archive (the same functions)
+ * and its LIVEUPDATE_* constants. Uses the liveupdate module already
+ * loaded, else require "liveupdate". Stock Lua: require "liveupdate.resource"
+ * (the same liveupdate.so). No globals are set. Raises as require does. */
+int luaopen_liveupdate_resource(lua_State *L);
+
 /* Makes the module (already opened in L) use `ctx` and the base manifest
  * `manifest` (may be NULL), which the host owns and frees after lua_close.
  * Requests still in flight from an earlier binding (or shutdown()) stay

@@ -559,6 +559,11 @@ static const luaL_Reg funcs[] = {
     {"cancel_download", lu_lua__cancel_download},
     {"get_downloads", lu_lua__get_downloads},
     {"get_update_manager", lu_lua__get_update_manager},
+    {"get_current_manifest", lu_lua__get_current_manifest},   /* liveupdate_legacy.c */
+    {"is_using_liveupdate_data", lu_lua__is_using_liveupdate_data},
+    {"store_resource", lu_lua__store_resource},
+    {"store_manifest", lu_lua__store_manifest},
+    {"store_archive", lu_lua__store_archive},
     {NULL, NULL},
 };
 

@@ -154,4 +154,11 @@ int lu_lua__download_volume(lua_State *L);
 int lu_lua__cancel_download(lua_State *L);
 int lu_lua__get_downloads(lua_State *L);
 
+/* The functions of liveupdate_legacy.c (Defold <= 1.12's legacy API). */
+int lu_lua__get_current_manifest(lua_State *L);
+int lu_lua__is_using_liveupdate_data(lua_State *L);
+int lu_lua__store_resource(lua_State *L);
+int lu_lua__store_manifest(lua_State *L);
+int lu_lua__store_archive(lua_State *L);
+
 #endif

@@ -298,6 +298,53 @@ lu_status lu_volume_path(lu_context *ctx, const char *file, char *out, size_t ca
  * lu_file_name_check refuses or a `cap` too small. Thread-safe. */
 lu_status lu_volume_uri(const char *file, char *out, size_t cap, lu_error *err);
 
+/* The absolute path of <save>/<rel> into `out` (nothing is created).
+ * `rel` as for lu_save_file_write. Returns LU_OK, or LU_INVAL (bad `rel`,
+ * no save directory, `cap` too small). Thread-safe. */
+lu_status lu_save_file_path(lu_context *ctx, const char *rel, char *out, size_t cap, lu_error *err);
+
+/* Writes `len` bytes to <save>/<rel> durably (a temporary file, fsync,
+ * rename, a directory fsync; lu_io_hooks apply), creating the folders on
+ * the way. `rel` is a relative path whose "/"-prefixed form passes
+ * lu_path_check ("liveupdate-legacy/level1/a.png"). On failure the old
+ * file (if any) is as it was. Returns LU_OK; LU_INVAL (bad `rel`, no save
+ * directory, path too long); LU_IO_ERROR / LU_NO_SPACE. Thread-safe for
+ * different files. */
+lu_status lu_save_file_write(lu_context *ctx, const char *rel, const void *data, size_t len, lu_error *err);
+
+/* Copies the file `from` to <save>/<rel> durably, as lu_save_file_write
+ * does (read in blocks; `from` is left as it is). Same returns, plus
+ * LU_NOT_FOUND when `from` cannot be opened. */
+lu_status lu_save_file_copy(lu_context *ctx, const char *from, const char *rel, lu_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Tasks on the worker                                                 */
+
+/* The work of a lu_task_async task: runs on the context's worker thread, in
+ * queue order with asynchronous adds (lu_mount_add_async) and other tasks,
+ * and may call the thread-safe functions of this header (lu_mount_add,
+ * lu_read_from, lu_save_file_write...). `arg` is the task's copy of the
+ * caller's argument block (NULL when it has no bytes). Returns the task's
+ * status; fills `err` on failure. */
+typedef lu_status (*lu_task_fn)(lu_context *ctx, void *arg, lu_error *err);
+
+/* A task's completion, run by lu_update() on its caller's thread with the
+ * work's status and message (LU_OK when `work` was NULL). `arg` is the
+ * argument block (as the work left it; NULL when it has no bytes), valid
+ * during the call. */
+typedef void (*lu_task_done_fn)(void *ud, void *arg, const lu_error *err);
+
+/* Queues `work` (NULL: nothing to do, `done` is only deferred to a later
+ * lu_update()) with a copy of the `arg_len` bytes at `arg` (may be NULL
+ * when arg_len is 0; the copy is aligned for any type). `done` (may be
+ * NULL) runs once from lu_update(); when the context closes first it never
+ * runs (as for lu_mount_add_async), and the copy is freed either way.
+ * Returns LU_OK when queued; LU_MEM_ERROR (nothing queued, `done` never
+ * runs); LU_NOT_INITIALIZED for a NULL context. Thread-safe, as
+ * lu_mount_add_async is. */
+lu_status lu_task_async(lu_context *ctx, lu_task_fn work, const void *arg, size_t arg_len, lu_task_done_fn done,
+                        void *ud, lu_error *err);
+
 /* ------------------------------------------------------------------ */
 /* Start-up report                                                     */
 

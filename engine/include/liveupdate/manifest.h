@@ -91,6 +91,19 @@ void lu_manifest_proxy_id(const char *id, char *buf, size_t cap);
 lu_status lu_manifest_missing(lu_context *ctx, const lu_manifest *m, const char *proxy,
                               int recursive, char ***out, size_t *count, lu_error *err);
 
+/* Checks the zip volume at `path` (absolute, or relative to the working
+ * directory) against its own /liveupdate.manifest.json: it must open
+ * (SPEC §6's safety checks), and every entry but the manifest and
+ * /version_*.json files must be listed with its size and SHA-256 (an
+ * empty sha256 checks the size only). Listed resources the volume lacks
+ * are allowed. Reads the whole volume: call it off the game's thread
+ * (lu_task_async). Thread-safe.
+ * Returns LU_OK; LU_FORMAT_ERROR (not a zip, no manifest, a bad manifest,
+ * a corrupt entry); LU_UNSAFE_ARCHIVE; LU_NOT_FOUND; LU_HASH_MISMATCH (an
+ * entry not listed, or of another size or hash: named in the message);
+ * LU_IO_ERROR; LU_MEM_ERROR. */
+lu_status lu_manifest_verify_volume(lu_context *ctx, const char *path, lu_error *err);
+
 /* 1 when a path matches a glob pattern ('*' within a component, '**' any
  * number of components, '?' one character). */
 int lu_glob_match(const char *pattern, const char *path);
