@@ -429,4 +429,34 @@ end
     assert.are.equal(0, code, err)
     assert.matches("progress done\ttrue\n200\n" .. page:sub(1, 40), out, 1, true)
   end)
+
+  it("liveupdate.store_resource example (legacy API): every missing resource fetched from its example.defold.com:8000 and stored", function()
+    local main = fixture("apiref/liveupdate-store_resource-1.lua") .. [[
+
+-- appended by the test: fetch what level1 misses, then load it once nothing is missing
+local published_init = init
+function init(self)
+  published_init(self)
+  load_resources(self, "#level1")
+end
+function update(self)
+  if not self.loading and #collectionproxy.missing_resources("#level1") == 0 then
+    self.loading = true
+    msg.post("#level1", "load")
+  end
+end
+function on_message(self, message_id, message, sender)
+  if message_id == hash("proxy_loaded") then msg.post(sender, "enable") end
+end
+]]
+    local bundle = build(main, {url = base, www = www, minimum = 0})
+    -- the loose resources, as Defold's bundler exports them for this flow
+    H.write(www .. "/level1/level1.collection", 'name: "level1"\nscript: "/level1/level1.lua"\n')
+    H.write(www .. "/level1/level1.lua", LEVEL_SCRIPT)
+    H.write(www .. "/level1/level1.txt", "level 1, version 1")
+    local code, out, err = run_env("http_proxy=" .. base, bundle, H.tmpdir())
+    assert.are.equal(0, code, err)
+    assert.matches("Successfully stored resource: /level1/level1.lua\n", out, 1, true)
+    assert.matches("level1: running, served by liveupdate\n$", out)
+  end)
 end)
