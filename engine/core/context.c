@@ -6,6 +6,9 @@
  * reported; a corrupt mounts file is moved aside and reported; the game
  * always starts with at least its built-in mounts.
  */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -210,13 +213,29 @@ lu_status lu_context_open(const lu_config *cfg, lu_context **out, lu_error *err)
             st = lu__fail(err, LU_INVAL, "empty save directory");
             goto cleanup;
         }
-        ctx->save_dir = lu__strdup(&ctx->env, cfg->save_dir);
+        /* absolute (and below, canonical), so every path the context gives
+         * out (lu_mount_info.path, URIs of volumes inside it) is, whatever
+         * the working directory */
+        char cwd[PATH_MAX];
+        if (cfg->save_dir[0] != '/' && !getcwd(cwd, sizeof cwd)) {
+            st = lu__fail(err, LU_IO_ERROR, "save directory '%s': cannot read the working directory: %s", cfg->save_dir,
+                          strerror(errno));
+            goto cleanup;
+        }
+        ctx->save_dir = cfg->save_dir[0] == '/' ? lu__strdup(&ctx->env, cfg->save_dir)
+                                                : lu__path_join(&ctx->env, cwd, cfg->save_dir);
         if (!ctx->save_dir) {
             st = lu__fail(err, LU_MEM_ERROR, "out of memory opening a context");
             goto cleanup;
         }
         st = lu__fs_mkdirs(ctx->save_dir, err);
         if (st != LU_OK) goto cleanup;
+        char real[PATH_MAX];   /* one spelling of it: no "..", no symlink */
+        char *canon = realpath(ctx->save_dir, real) ? lu__strdup(&ctx->env, real) : NULL;
+        if (canon) {
+            lu__free(&ctx->env, ctx->save_dir);
+            ctx->save_dir = canon;
+        }
         st = lu__lock_take(ctx->save_dir, &ctx->lock_fd, err);
         if (st != LU_OK) goto cleanup;
     }

@@ -125,6 +125,8 @@ lu_status lu__mount_add_internal(lu_context *ctx, const char *name, const char *
     pthread_mutex_lock(&ctx->write_lock);
     locked = true;
     lu_mount *old = ctx->current ? lu__snapshot_mount(ctx->current, name) : NULL;
+    if (old && !(flags & LU_MOUNT_REPLACE) && old->priority == priority && strcmp(old->uri, stored) == 0)
+        goto cleanup;   /* the same mount, added by another thread meanwhile: LU_OK */
     if (old && !(flags & LU_MOUNT_REPLACE)) {
         st = lu__fail(err, LU_NAME_EXISTS, "a mount named '%s' exists (%s, priority %d); remove it or pass replace",
                       name, old->uri, old->priority);

@@ -14,6 +14,28 @@ static const struct {
     const char *given, *format;
 } schemes[] = {{"zip", "zip"}, {"dir", "dir"}, {"file", "dir"}};
 
+/* One spelling per path, so "zip:./volumes/a.zip", "zip:volumes//a.zip"
+ * and "zip:<save>/volumes/a.zip" name the same mount: empty and "."
+ * components and a trailing '/' go (".." stays: a symlink may make it
+ * mean something else than the lexical parent). In place. */
+static void tidy(char *path)
+{
+    char *w = path + 1;   /* always absolute here; w never passes r */
+    for (const char *r = path + 1;;) {
+        const char *end = strchr(r, '/');
+        size_t n = end ? (size_t)(end - r) : strlen(r);
+        if (n && !(n == 1 && r[0] == '.')) {
+            memmove(w, r, n);
+            w += n;
+            if (end) *w++ = '/';
+        }
+        if (!end) break;
+        r = end + 1;
+    }
+    if (w > path + 1 && w[-1] == '/') w--;
+    *w = '\0';
+}
+
 lu_status lu__uri_parse(const lu_env *env, const char *uri, const char *save_dir, lu_uri *out,
                         lu_error *err)
 {
@@ -42,6 +64,7 @@ lu_status lu__uri_parse(const lu_env *env, const char *uri, const char *save_dir
         return lu__fail(err, LU_INVAL, "URI '%s': path longer than %d bytes", uri, PATH_MAX - 1);
     out->path = path[0] == '/' ? lu__strdup(env, path) : lu__path_join(env, save_dir, path);
     if (!out->path) return lu__fail(err, LU_MEM_ERROR, "URI '%s': out of memory", uri);
+    tidy(out->path);
     return LU_OK;
 }
 

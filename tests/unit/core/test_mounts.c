@@ -1,4 +1,6 @@
 /* test_mounts.c -- the mount table (SPEC §4) and lookups (SPEC §6). */
+#include <pthread.h>
+
 #include "helpers.h"
 
 static char *save;
@@ -150,6 +152,47 @@ Test(mounts, same_mount_again_is_ok_and_reopens_nothing)
     cr_assert_eq(add(ctx, "pack", uri_of("zip", zp), 3, 0, &err), LU_NAME_EXISTS);
     cr_assert_eq(add(ctx, "pack", uri_of("dir", voldir), 2, 0, &err), LU_NAME_EXISTS);
     cr_assert_eq(th_mount_count(ctx), 1);
+    lu_context_close(ctx);
+}
+
+typedef struct same_add {
+    lu_context *ctx;
+    const char *uri;
+    pthread_barrier_t *gate;
+    int not_ok;
+} same_add;
+
+static void *add_same(void *arg)
+{
+    same_add *a = arg;
+    for (int i = 0; i < 200; i++) {
+        lu_error err;
+        pthread_barrier_wait(a->gate);
+        a->not_ok += lu_mount_add(a->ctx, "p", a->uri, 5, 0, &err) != LU_OK;
+        pthread_barrier_wait(a->gate);
+        if (i % 2 == 0) lu_mount_remove(a->ctx, "p", &err);   /* both threads: one removes, one gets NOT_FOUND */
+        pthread_barrier_wait(a->gate);
+    }
+    return NULL;
+}
+
+/* Two threads adding the same mount at once both get LU_OK: the second is
+ * "the same mount again", also when the first won the race inside. */
+Test(mounts, the_same_mount_from_two_threads_at_once)
+{
+    char *zp = zip_at("race.zip", (const char *[]){"r.txt", "race", NULL});
+    lu_context *ctx = th_open(save, NULL);
+    pthread_barrier_t gate;
+    pthread_barrier_init(&gate, NULL, 2);
+    same_add a = {ctx, uri_of("zip", zp), &gate, 0}, b = a;
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, add_same, &a);
+    pthread_create(&tb, NULL, add_same, &b);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    pthread_barrier_destroy(&gate);
+    cr_assert_eq(a.not_ok + b.not_ok, 0, "%d adds of the same mount failed", a.not_ok + b.not_ok);
+    cr_assert_str_eq(th_read(ctx, "/r.txt"), "race");
     lu_context_close(ctx);
 }
 
