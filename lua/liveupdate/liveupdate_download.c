@@ -52,7 +52,7 @@ typedef struct progress_args {
 static int progress_body(lua_State *L)
 {
     const progress_args *a = lua_touserdata(L, 1);
-    lua_pushstring(L, a->p->name);
+    lu_lua__push_mount_name(a->p->st, L, a->p->name);
     lua_pushinteger(L, (lua_Integer)a->done);
     lua_pushinteger(L, (lua_Integer)a->total);
     lu_lua__call(a->p->st, a->p->progress_ref, a->p->self_ref, 3);
@@ -63,7 +63,7 @@ static void on_progress(void *ud, int id, uint64_t done, uint64_t total)
 {
     (void)id;
     pending *p = ud;
-    if (p->dead || p->progress_ref == LUA_NOREF) return;
+    if (p->dead || p->orphan || p->progress_ref == LUA_NOREF) return;
     progress_args a = {p, done, total};
     lu_lua__protected(p->st, progress_body, &a);
 }
@@ -121,6 +121,10 @@ static void on_done(void *ud, int id, const char *path, const lu_error *err)
         merr.status = LU_OK;
     else if (err->status == LU_OK && merr.status == LU_VERSION_MISMATCH)
         drop_refused(p->ctx, path);
+    if (p->orphan) {   /* mounted for the scripts of a new Lua state; nobody to tell */
+        lu_lua__pending_free(p);
+        return;
+    }
     char name[sizeof p->name];
     memcpy(name, p->name, sizeof name);
     done_args a = {st, p->cb_ref, p->self_ref, name, &merr};
@@ -178,7 +182,10 @@ int lu_lua__download_volume(lua_State *L)
         has_version = true;
     } else {
         luaL_checktype(L, 1, LUA_TTABLE);
-        name = field_string(L, 1, "name", "entry");
+        if (lua_getfield(L, 1, "name") != LUA_TNIL && !lu_lua_to_hashed(L, -1))
+            luaL_argerror(L, 1, "entry.name must be a string or a hash");
+        name = lu_lua_to_hashed(L, -1);   /* the table keeps it alive */
+        lua_pop(L, 1);
         if (!name) return luaL_argerror(L, 1, "entry.name is required");
         file = field_string(L, 1, "file", "entry");
         url = field_string(L, 1, "url", "entry");

@@ -226,7 +226,7 @@ static void task_done(void *ud, void *arg, const lu_error *err)
 {
     pending *p = ud;
     done_args d = {p->st, p->cb_ref, p->self_ref, arg, err};
-    bool live = !p->dead;
+    bool live = !p->dead && !p->orphan;
     p->cb_ref = p->self_ref = LUA_NOREF;
     lu_lua__pending_free(p);
     if (live) lu_lua__protected(d.st, done_body, &d);

@@ -46,10 +46,12 @@ int lu_lua_use_context(lua_State *L, lu_context *ctx, const lu_manifest *manifes
 void lu_lua_updater_config(lua_State *const *Lp, lu_updater_config *cfg);
 
 /* Hands the requests still in flight of `from`'s module (add_mount,
- * download_volume) to `to`'s, both bound to the same context, before the
- * host closes `from`: their callbacks never run (the scripts that made
- * them are gone), and their records live until the context delivers them
- * or `to` is closed. Returns 0, or -1 when either module is not open. */
+ * download_volume, the legacy store_*) to `to`'s, both bound to the same
+ * context, before the host closes `from`: their work completes (a
+ * download is verified and mounted as asked) but their callbacks never run
+ * (the scripts that made them are gone); their records live until the
+ * context delivers them or `to` is closed. Returns 0, or -1 when either
+ * module is not open. */
 int lu_lua_move_requests(lua_State *from, lua_State *to);
 
 /* Hands the scripts an update failure found by the host (on_update_failed,

@@ -121,7 +121,7 @@ static void on_mount_done(void *ud, const char *name, const char *uri, const lu_
 {
     pending *p = ud;
     mount_done d = {p->st, p->cb_ref, p->self_ref, name, uri, err};
-    bool live = !p->dead;
+    bool live = !p->dead && !p->orphan;
     p->cb_ref = p->self_ref = LUA_NOREF;
     lu_lua__pending_free(p);
     if (live) lu_lua__protected(d.st, mount_done_body, &d);
@@ -692,9 +692,15 @@ int lu_lua_move_requests(lua_State *from, lua_State *to)
 {
     state *a = host_state(from), *b = host_state(to);
     if (!a || !b) return -1;
-    lu_lua__pending_release(a, NULL);   /* references released in `from`, no callback runs */
     while (a->pending) {
         pending *p = a->pending;
+        /* references released in `from`; the work still completes (a
+         * download is mounted), no callback runs */
+        luaL_unref(from, LUA_REGISTRYINDEX, p->cb_ref);
+        luaL_unref(from, LUA_REGISTRYINDEX, p->self_ref);
+        luaL_unref(from, LUA_REGISTRYINDEX, p->progress_ref);
+        p->cb_ref = p->self_ref = p->progress_ref = LUA_NOREF;
+        p->orphan = !p->dead;
         a->pending = p->next;
         if (p->next) p->next->prev = &a->pending;
         p->st = b;

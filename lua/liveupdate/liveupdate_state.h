@@ -48,6 +48,8 @@ struct pending {
     state *st;
     lu_context *ctx;         /* the context the request was made on */
     bool dead;               /* the module moved on: deliver nothing */
+    bool orphan;             /* its scripts are gone (a host's restart): the work
+                                completes (a download is mounted), no Lua runs */
     int cb_ref, self_ref, progress_ref;
     char name[LU_NAME_MAX + 1];   /* download: the mount to create */
     char uri[300];
