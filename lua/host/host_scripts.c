@@ -11,10 +11,11 @@
  * reported with the script's resource path and line
  * ("/main/main.lua:12: ...").
  *
- * `require "a.b"` looks for the resource /a/b.lua through the mounts first
- * (a volume that updates a module wins by priority, like any resource),
- * then where stock Lua looks. While the content is blocked below
- * min_version, modules come from the base bundle, like the main script.
+ * `require "a.b"` looks in package.preload, then for the resource
+ * /a/b.lua through the mounts (a volume that updates a module wins by
+ * priority, like any resource), never in the file system, as Defold. While
+ * the content is blocked below min_version, modules come from the base
+ * bundle, like the main script.
  */
 #include <lauxlib.h>
 #include <stdio.h>
@@ -72,12 +73,15 @@ static int search_mounts(lua_State *L)
 
 void lu_host_scripts_init(lua_State *L)
 {
-    /* the mounts' searcher goes right after package.preload's */
+    /* package.preload, then the mounts; never the file system (Defold
+     * loads modules from the game's archives only: a module that a game
+     * finds next to it on a developer's machine would be missing when it
+     * ships) */
     lua_getglobal(L, "package");
     lua_getfield(L, -1, "searchers");
     for (lua_Integer i = (lua_Integer)luaL_len(L, -1); i >= 2; i--) {
-        lua_rawgeti(L, -1, i);
-        lua_rawseti(L, -2, i + 1);
+        lua_pushnil(L);
+        lua_rawseti(L, -2, i);
     }
     lua_pushcfunction(L, search_mounts);
     lua_rawseti(L, -2, 2);

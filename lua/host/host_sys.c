@@ -403,7 +403,7 @@ static int l_load(lua_State *L)
     if (len < mlen || memcmp(data, SAVE_MAGIC, mlen) != 0) return corrupt(L, &r, "no LURUN-SAVE header");
     r.p += mlen;
     if (r.p >= r.end || *r.p++ != 'T') return corrupt(L, &r, "a table expected");
-    load_table(L, &r, 1);
+    load_table(L, &r, 0);   /* the top table is depth 0, as sys.save counts */
     if (r.p != r.end) return corrupt(L, &r, "bytes after the table");
     return 1;
 }

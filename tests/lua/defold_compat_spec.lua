@@ -134,6 +134,58 @@ end
   end)
 end)
 
+describe("the module outside lurun, as Defold 1.13 scripts use it", function()
+  it("a relative save_dir: get_mounts gives absolute URIs, and any spelling of one path is the same mount", function()
+    local lu = require("liveupdate")
+    local save = H.tmpdir()
+    local src = H.tmpdir() .. "/p.zip"
+    H.zip(src, {["p.txt"] = "p", ["version_p.json"] = '{"version": 1}'})
+    H.write(save .. "/volumes/p.zip", H.read(src))
+    local p = io.popen("realpath --relative-to=. " .. H.quote(save))
+    local rel = p:read("l")
+    p:close()
+    assert.is_nil(rel:match("^/"))
+    assert.is_true(lu.init{save_dir = rel})
+    local results = {}
+    local function cb(_, name, _, result, message) results[#results + 1] = tostring(result) .. " " .. tostring(message) end
+    local function wait(n)
+      for _ = 1, 3000 do
+        lu.poll()
+        if #results >= n then return end
+        os.execute("sleep 0.01")
+      end
+    end
+    lu.add_mount("p", "zip:volumes/p.zip", 5, cb)
+    wait(1)
+    local m = lu.get_mounts()[1]
+    assert.are.equal("zip:" .. save .. "/volumes/p.zip", m.uri)
+    -- the URI get_mounts gave, and other spellings of the same file
+    lu.add_mount(m.name, m.uri, 5, cb)
+    lu.add_mount("p", "zip:./volumes//p.zip", 5, cb)
+    wait(3)
+    assert.are.same({"0 nil", "0 nil", "0 nil"}, results)
+    -- download_volume takes a hash as the entry's name; with 1.13 the progress callback gets one too
+    lu.shutdown()
+    assert.is_true(lu.init{save_dir = rel, defold_api = "1.13"})
+    H.zip(src, {["q.txt"] = "q"})
+    H.write(save .. "/www/q.zip", H.read(src))
+    local got = {}
+    local hp = lu.get_mounts()[1].name   -- hash: [p], the only way to a hash without lurun
+    assert.are.equal("userdata", type(hp))
+    assert.is_truthy(lu.download_volume({name = hp, url = "file://" .. save .. "/www/q.zip"},
+      {progress = function(_, name) got.progress = tostring(name) end},
+      function(_, name, result) got.done = tostring(name) .. " " .. result end))
+    for _ = 1, 3000 do
+      lu.poll()
+      if got.done then break end
+      os.execute("sleep 0.01")
+    end
+    assert.are.same({progress = "hash: [p]", done = "hash: [p] 0"}, got)
+    assert.are.equal("q", lu.load_resource("/q.txt"))
+    lu.shutdown()
+  end)
+end)
+
 describe("Defold's script world", function()
   it("require loads game modules through the mounts, and a volume at a higher priority updates one", function()
     local vols = H.tmpdir()
@@ -163,6 +215,51 @@ end
     code, out, err = run(dir, save)
     assert.are.equal(0, code, err)
     assert.matches("^util from the volume, sees a global of main.lua\ttrue\n", out)
+  end)
+
+  it("require never reads the file system, as Defold (a module next to the game is not the game's)", function()
+    local fsdir = H.tmpdir()
+    H.write(fsdir .. "/fsmod.lua", "return 'from the file system'")
+    local main = [[
+function init(self)
+  package.path = "]] .. fsdir .. [[/?.lua"
+  print(pcall(require, "fsmod"))
+  print(require("string") == string)
+  sys.exit(0)
+end
+]]
+    local dir = H.project(project(nil), {["main/main.lua"] = main})
+    local code, out, err = run(dir, H.tmpdir())
+    assert.are.equal(0, code, err)
+    assert.matches("^false\tmodule 'fsmod' not found:\n\tno field package.preload%['fsmod'%]\n\tno resource '/fsmod.lua' in the mounts\ntrue\n$", out)
+  end)
+
+  it("a download in flight when the scripts restart (sys.reboot) is still verified and mounted", function()
+    local www = H.tmpdir()
+    H.zip(www .. "/big.zip", {["big/data.bin"] = string.rep("0123456789abcdef", 40000), ["version_big.json"] = '{"version": 1}'})
+    local base, stop = H.nginx(www, false, {limit_rate = "100k"})
+    local main = [[
+function init(self)
+  local marker = sys.get_save_file("t", "booted")
+  if not sys.exists(marker) then
+    sys.save(marker, {})
+    print("boot 1", liveupdate.download_volume({name = "big", url = "]] .. base .. [[/big.zip", priority = 5}, nil,
+      function() print("the first boot's callback ran") end) ~= nil)
+    sys.reboot()
+  else
+    print("boot 2")
+  end
+end
+function update(self)
+  if liveupdate.which("/big/data.bin") == "big" then print("mounted", #sys.load_resource("/big/data.bin")) sys.exit(0) end
+end
+]]
+    local dir = H.project(project(nil), {["main/main.lua"] = main})
+    local code, out, err = run(dir, H.tmpdir(), "--frames 200000")
+    stop()
+    assert.are.equal(0, code, err)
+    assert.are.equal("boot 1\ttrue\nboot 2\nmounted\t640000\n", out)
+    assert.matches("sys.reboot: restarting the scripts", err, 1, true)
   end)
 
   it("scripts share one global environment; each keeps its own lifecycle functions and self", function()

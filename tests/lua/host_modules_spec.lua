@@ -157,6 +157,25 @@ end
     assert.matches("^false\t.*sys%.load: '.*/g/s' is not a file sys%.save wrote %(no LURUN%-SAVE header", lines[8])
   end)
 
+  it("what save writes, load reads, up to the deepest nesting save takes", function()
+    local dir = game([[
+local function nest(n) local t = {leaf = n} for _ = 1, n do t = {x = t} end return t end
+local function depth(t) local n = 0 while t.x do t = t.x n = n + 1 end return n, t.leaf end
+function init(self)
+  local f = sys.get_save_file("g", "deep")
+  for _, n in ipairs({63, 64, 65}) do
+    local ok, e = pcall(sys.save, f, nest(n))
+    if ok then print(n, "saved", depth(sys.load(f))) else print(n, "refused", sys.load(f).x ~= nil) end
+  end
+  sys.exit(0)
+end
+]])
+    local code, out, err = run(dir)
+    assert.are.equal(0, code, err)
+    -- 64 tables inside the top one is the limit; a refused save keeps the old file
+    assert.are.equal("63\tsaved\t63\t63\n64\tsaved\t64\t64\n65\trefused\ttrue\n", out)
+  end)
+
   it("get_save_file('', '') is the save folder; app ids stay plain folder names", function()
     local dir = game([[
 function init(self)
