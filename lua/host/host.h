@@ -108,7 +108,11 @@ void lu_host_push_hash(lua_State *L, const char *s);
 /* The string of a hash or a string at idx, or NULL. */
 const char *lu_host_to_hash_string(lua_State *L, int idx);
 
-/* URL objects (host_msg.c): pushes a URL object for "socket:path#fragment"
+/* URL objects (host_url.c): registers their metatable (idempotent); the
+ * msg.url function. */
+void lu_host_url_init(lua_State *L);
+int lu_host_msg_url(lua_State *L);
+/* Pushes a URL object for "socket:path#fragment"
  * (missing parts are nil). */
 void lu_host_push_url(lua_State *L, const char *url);
 /* The URL at idx as a string: a URL object ("socket:path#fragment"), a
