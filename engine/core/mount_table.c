@@ -77,15 +77,24 @@ static lu_mount **current_except(lu_context *ctx, const lu_mount *skip, size_t e
  * LU_NAME_EXISTS, decided before any file is opened. */
 typedef enum { MOUNT_ABSENT, MOUNT_SAME, MOUNT_OTHER } mount_match;
 
+static bool same_mount(const lu_mount *m, const char *stored, int priority)
+{
+    return m->priority == priority && strcmp(m->uri, stored) == 0;
+}
+
+static lu_status name_exists(lu_error *err, const char *name, const lu_mount *m)
+{
+    return lu__fail(err, LU_NAME_EXISTS, "a mount named '%s' exists (%s, priority %d); remove it or pass replace", name,
+                    m->uri, m->priority);
+}
+
 static mount_match match_mount(lu_context *ctx, const char *name, const char *stored, int priority, lu_status *st,
                                lu_error *err)
 {
     lu_snapshot *s = lu__cell_acquire(&ctx->cell);
     const lu_mount *m = s ? lu__snapshot_mount(s, name) : NULL;
-    mount_match r = !m ? MOUNT_ABSENT : m->priority == priority && strcmp(m->uri, stored) == 0 ? MOUNT_SAME : MOUNT_OTHER;
-    if (r == MOUNT_OTHER)
-        *st = lu__fail(err, LU_NAME_EXISTS, "a mount named '%s' exists (%s, priority %d); remove it or pass replace",
-                       name, m->uri, m->priority);
+    mount_match r = !m ? MOUNT_ABSENT : same_mount(m, stored, priority) ? MOUNT_SAME : MOUNT_OTHER;
+    if (r == MOUNT_OTHER) *st = name_exists(err, name, m);
     /* a volume below the game's minimum is never added, not even again (it
      * may be mounted from an earlier run's mounts file, until a prune) */
     if (r == MOUNT_SAME && (*st = lu__version_floor(ctx, name, m->archive, err)) != LU_OK)
@@ -110,9 +119,8 @@ lu_status lu__mount_add_internal(lu_context *ctx, const char *name, const char *
         st = lu__fail(err, LU_MEM_ERROR, "mount '%s': out of memory", name);
         goto cleanup;
     }
-    if (!(flags & LU_MOUNT_REPLACE)) {
-        if (match_mount(ctx, name, stored, priority, &st, err) != MOUNT_ABSENT) goto cleanup;   /* the same again: LU_OK */
-    }
+    if (!(flags & LU_MOUNT_REPLACE) && match_mount(ctx, name, stored, priority, &st, err) != MOUNT_ABSENT)
+        goto cleanup;   /* the same again: LU_OK */
     st = lu__archive_open(&ctx->env, u.format, u.path, &a, err);
     if (st != LU_OK) {
         lu__error_prefix(err, "mount '%s'", name);
@@ -125,12 +133,9 @@ lu_status lu__mount_add_internal(lu_context *ctx, const char *name, const char *
     pthread_mutex_lock(&ctx->write_lock);
     locked = true;
     lu_mount *old = ctx->current ? lu__snapshot_mount(ctx->current, name) : NULL;
-    if (old && !(flags & LU_MOUNT_REPLACE) && old->priority == priority && strcmp(old->uri, stored) == 0)
-        goto cleanup;   /* the same mount, added by another thread meanwhile: LU_OK */
-    if (old && !(flags & LU_MOUNT_REPLACE)) {
-        st = lu__fail(err, LU_NAME_EXISTS, "a mount named '%s' exists (%s, priority %d); remove it or pass replace",
-                      name, old->uri, old->priority);
-        goto cleanup;
+    if (old && !(flags & LU_MOUNT_REPLACE)) {   /* added by another thread meanwhile */
+        if (!same_mount(old, stored, priority)) st = name_exists(err, name, old);
+        goto cleanup;   /* the same mount: LU_OK */
     }
     bool persist = !builtin && !(flags & LU_MOUNT_NO_PERSIST);
     m = lu__mount_new(&ctx->env, name, stored, priority, ++ctx->next_seq, persist, a);

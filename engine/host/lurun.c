@@ -646,7 +646,7 @@ int main(int argc, char **argv)
         }
     h.project_dir = absdir;
     const char *api = lu_project_get(h.project, "liveupdate.defold_api");
-    if (api && *api && strcmp(api, "1.12") != 0 && strcmp(api, "1.13") != 0) {
+    if (api && *api && lu_lua_defold_api_check(api) != 0) {
         fprintf(stderr, "lurun: game.project: [liveupdate] defold_api must be 1.12 or 1.13, not '%s'\n", api);
         code = 2;
         goto cleanup;

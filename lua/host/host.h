@@ -4,7 +4,7 @@
  * context, the parsed game.project, the script instances, the message
  * queue, collection proxies and HTTP requests in flight. Each host module
  * (lua/host_*.c) opens one Lua table (sys, msg, json, http,
- * collectionproxy) or global function (hash, pprint) and finds the host
+ * collectionproxy, timer) or global function (hash, pprint) and finds the host
  * through the registry, never through a C global.
  */
 #ifndef LU_HOST_H
@@ -102,11 +102,8 @@ int lu_host_open_timer(lua_State *L);
 /* Registers the globals Defold scripts expect: hash, hash_to_hex, pprint. */
 void lu_host_open_globals(lua_State *L);
 
-/* Pushes the interned hash value of `s` (a userdata printing as
- * "hash: [s]"; equal strings give the same value). */
-void lu_host_push_hash(lua_State *L, const char *s);
-/* The string of a hash or a string at idx, or NULL. */
-const char *lu_host_to_hash_string(lua_State *L, int idx);
+/* Hashes are the module's: lu_lua_push_hash, lu_lua_to_hashed
+ * (liveupdate_lua.h). */
 
 /* URL objects (host_url.c): registers their metatable (idempotent); the
  * msg.url function. */

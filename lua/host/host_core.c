@@ -71,27 +71,17 @@ static uint64_t fnv64(const char *s)
     return h;
 }
 
-void lu_host_push_hash(lua_State *L, const char *s)
-{
-    lu_lua_push_hash(L, s);
-}
-
-const char *lu_host_to_hash_string(lua_State *L, int idx)
-{
-    return lu_lua_to_hashed(L, idx);
-}
-
 static int l_hash(lua_State *L)
 {
-    const char *s = lu_host_to_hash_string(L, 1);
+    const char *s = lu_lua_to_hashed(L, 1);
     if (!s) return luaL_argerror(L, 1, "string expected");
-    lu_host_push_hash(L, s);
+    lu_lua_push_hash(L, s);
     return 1;
 }
 
 static int l_hash_to_hex(lua_State *L)
 {
-    const char *s = lu_host_to_hash_string(L, 1);
+    const char *s = lu_lua_to_hashed(L, 1);
     if (!s) return luaL_argerror(L, 1, "hash expected");
     char buf[17];
     snprintf(buf, sizeof buf, "%016llx", (unsigned long long)fnv64(s));

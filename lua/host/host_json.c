@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "host.h"
+#include "liveupdate_lua.h"
 
 #define MAX_DEPTH 200
 
@@ -97,7 +98,7 @@ static void check_encodable(lua_State *L, int idx, int depth)
             lua_pop(L, 1);
         }
     } else if (t != LUA_TNIL && t != LUA_TBOOLEAN && t != LUA_TNUMBER && t != LUA_TSTRING &&
-               !lu_host_to_hash_string(L, idx)) {
+               !lu_lua_to_hashed(L, idx)) {
         luaL_error(L, "json.encode: cannot encode a %s value", luaL_typename(L, idx));
     }
 }
@@ -153,7 +154,7 @@ static cJSON *to_json(lua_State *L, int idx, int depth)
         return cJSON_CreateNumber(lua_tonumber(L, idx));
     case LUA_TSTRING: return cJSON_CreateString(lua_tostring(L, idx));
     case LUA_TTABLE: return table_to_json(L, idx, depth);
-    default: return cJSON_CreateString(lu_host_to_hash_string(L, idx));
+    default: return cJSON_CreateString(lu_lua_to_hashed(L, idx));
     }
 }
 

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "host.h"
+#include "liveupdate_lua.h"
 
 #define MAX_DISPATCH 10000   /* per frame: stops message ping-pong loops */
 
@@ -101,7 +102,7 @@ static bool deliver(lu_host *h, lu_message *m)
     }
     lu_script *s = lu_host_find_script(h, m->to);
     if (!s || s->finalized) return true;   /* receiver went away: dropped, as in Defold */
-    lu_host_push_hash(h->L, m->id);
+    lu_lua_push_hash(h->L, m->id);
     if (m->table_ref == LUA_REFNIL) lua_newtable(h->L);
     else lua_rawgeti(h->L, LUA_REGISTRYINDEX, m->table_ref);
     lu_host_push_url(h->L, m->sender);
@@ -127,7 +128,7 @@ static int l_post(lua_State *L)
     if (!h) return luaL_error(L, "msg.post: not running inside lurun");
     char to[1200];
     if (!lu_host_to_url_string(L, 1, to, sizeof to)) return luaL_argerror(L, 1, "URL, URL string or hash expected");
-    const char *id = lu_host_to_hash_string(L, 2);
+    const char *id = lu_lua_to_hashed(L, 2);
     if (!id) return luaL_argerror(L, 2, "message id (string or hash) expected");
     if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
     const char *sender = lu_host_sender(h);

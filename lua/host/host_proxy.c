@@ -26,19 +26,6 @@
 
 #include "host.h"
 
-static lu_proxy_rt *runtime(lu_host *h, const char *id)
-{
-    for (size_t i = 0; i < h->nproxies; i++)
-        if (strcmp(h->proxies[i].id, id) == 0) return &h->proxies[i];
-    lu_proxy_rt *grown = realloc(h->proxies, (h->nproxies + 1) * sizeof *grown);
-    if (!grown) return NULL;
-    h->proxies = grown;
-    lu_proxy_rt *p = &h->proxies[h->nproxies++];
-    memset(p, 0, sizeof *p);
-    p->id = strdup(id);
-    return p;
-}
-
 /* The manifest proxy whose resources `mp` loads now: the one declaring
  * set_collection's collection as its root, else `mp` itself. */
 static const lu_manifest_proxy *effective(const lu_host *h, const lu_manifest_proxy *mp, const lu_proxy_rt *rt)
@@ -49,11 +36,26 @@ static const lu_manifest_proxy *effective(const lu_host *h, const lu_manifest_pr
     return mp;
 }
 
-static const lu_proxy_rt *find_runtime(const lu_host *h, const char *id)
+static lu_proxy_rt *find_runtime(const lu_host *h, const char *id)
 {
     for (size_t i = 0; i < h->nproxies; i++)
         if (strcmp(h->proxies[i].id, id) == 0) return &h->proxies[i];
     return NULL;
+}
+
+/* The runtime state of proxy `id`, created on first use (NULL when out of
+ * memory). */
+static lu_proxy_rt *runtime(lu_host *h, const char *id)
+{
+    lu_proxy_rt *found = find_runtime(h, id);
+    if (found) return found;
+    lu_proxy_rt *grown = realloc(h->proxies, (h->nproxies + 1) * sizeof *grown);
+    if (!grown) return NULL;
+    h->proxies = grown;
+    lu_proxy_rt *p = &h->proxies[h->nproxies++];
+    memset(p, 0, sizeof *p);
+    p->id = strdup(id);
+    return p;
 }
 
 static void log_error(const char *fmt, const char *coll)

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "host.h"
+#include "liveupdate_lua.h"
 
 #define SAVE_MAGIC "LURUN-SAVE 1\n"
 #define SAVE_DEPTH 64
@@ -142,7 +143,7 @@ static int l_exists(lua_State *L)
 /* Appends the key at `idx` to a message ("key 'x'", "key 3"). */
 static const char *key_name(lua_State *L, int idx)
 {
-    const char *s = lu_host_to_hash_string(L, idx);
+    const char *s = lu_lua_to_hashed(L, idx);
     if (s) return lua_pushfstring(L, "'%s'", s);
     return lua_pushfstring(L, "%s", luaL_tolstring(L, idx, NULL));
 }
@@ -239,7 +240,7 @@ static void save_value(lua_State *L, savebuf *b, int idx, int depth, int key_idx
         }
         break;
     case LUA_TUSERDATA:
-        if ((hs = lu_host_to_hash_string(L, idx))) {
+        if ((hs = lu_lua_to_hashed(L, idx))) {
             putf(L, b, "H%lld:", (long long)strlen(hs));
             put(L, b, hs, strlen(hs));
             return;
@@ -341,7 +342,7 @@ static void load_value(lua_State *L, reader *r, int depth)
         if (tag == 'S') lua_pushlstring(L, r->p, (size_t)len);
         else {
             lua_pushlstring(L, r->p, (size_t)len);
-            lu_host_push_hash(L, lua_tostring(L, -1));
+            lu_lua_push_hash(L, lua_tostring(L, -1));
             lua_remove(L, -2);
         }
         r->p += len;

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "host.h"
+#include "liveupdate_lua.h"
 
 /* ---- URL objects ----------------------------------------------------- */
 
@@ -73,7 +74,7 @@ static const char *url_string(lua_State *L, int idx, char *buf, size_t cap)
 const char *lu_host_to_url_string(lua_State *L, int idx, char *buf, size_t cap)
 {
     if (luaL_testudata(L, idx, URL_META)) return url_string(L, idx, buf, cap);
-    const char *s = lu_host_to_hash_string(L, idx);
+    const char *s = lu_lua_to_hashed(L, idx);
     if (!s) return NULL;
     int n = snprintf(buf, cap, "%s", s);
     return n >= 0 && (size_t)n < cap ? buf : NULL;
@@ -94,7 +95,7 @@ static int url_index(lua_State *L)
 {
     int f = url_field(L, 2);
     if (lua_getiuservalue(L, 1, f) == LUA_TNIL) return 1;
-    lu_host_push_hash(L, lua_tostring(L, -1));
+    lu_lua_push_hash(L, lua_tostring(L, -1));
     return 1;
 }
 
@@ -104,7 +105,7 @@ static int url_newindex(lua_State *L)
     if (lua_isnil(L, 3)) {
         lua_pushnil(L);
     } else {
-        const char *s = lu_host_to_hash_string(L, 3);
+        const char *s = lu_lua_to_hashed(L, 3);
         if (!s) return luaL_argerror(L, 3, "string, hash or nil expected");
         if (f == U_PATH && s[0] && s[0] != '/') lua_pushfstring(L, "/%s", s);
         else lua_pushstring(L, s);
@@ -191,7 +192,7 @@ static void url_from_parts(lua_State *L)
 {
     const char *part[3];
     for (int i = 0; i < 3; i++) {
-        part[i] = lua_isnil(L, i + 1) ? NULL : lu_host_to_hash_string(L, i + 1);
+        part[i] = lua_isnil(L, i + 1) ? NULL : lu_lua_to_hashed(L, i + 1);
         if (!lua_isnil(L, i + 1) && !part[i]) luaL_argerror(L, i + 1, "string, hash or nil expected");
     }
     if (part[0] && !part[1] && part[2]) luaL_error(L, "Can't resolve id with specified socket and fragment.");
@@ -223,7 +224,7 @@ int lu_host_msg_url(lua_State *L)
             lu_host_push_url(L, buf);
             return 1;
         }
-        const char *s = lua_isnoneornil(L, 1) ? NULL : lu_host_to_hash_string(L, 1);
+        const char *s = lua_isnoneornil(L, 1) ? NULL : lu_lua_to_hashed(L, 1);
         if (n == 1 && !lua_isnil(L, 1) && !s) return luaL_argerror(L, 1, "URL string expected");
         url_from_string(L, s);
         return 1;

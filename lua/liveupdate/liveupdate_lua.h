@@ -102,4 +102,9 @@ const char *lu_lua_to_hashed(lua_State *L, int idx);
  * `api` is neither or the module is not open. */
 int lu_lua_set_defold_api(lua_State *L, const char *api);
 
+/* 0 when `api` is a defold_api value lu_lua_set_defold_api takes ("1.12"
+ * or "1.13"), else -1: for hosts that check their configuration before
+ * opening anything. Thread-safe. */
+int lu_lua_defold_api_check(const char *api);
+
 #endif

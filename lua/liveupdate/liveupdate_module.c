@@ -369,7 +369,7 @@ static int l_init(lua_State *L)
     }
     lua_pop(L, 1);
     const char *api = opt_string(L, "defold_api");
-    luaL_argcheck(L, !api || strcmp(api, "1.12") == 0 || strcmp(api, "1.13") == 0, 1,
+    luaL_argcheck(L, !api || lu_lua_defold_api_check(api) == 0, 1,
                   "option 'defold_api' must be \"1.12\" or \"1.13\"");
     cfg.ca_file = opt_string(L, "ca_file");
     const char *http_url = opt_string(L, "http_url");
@@ -696,10 +696,7 @@ int lu_lua_move_requests(lua_State *from, lua_State *to)
         pending *p = a->pending;
         /* references released in `from`; the work still completes (a
          * download is mounted), no callback runs */
-        luaL_unref(from, LUA_REGISTRYINDEX, p->cb_ref);
-        luaL_unref(from, LUA_REGISTRYINDEX, p->self_ref);
-        luaL_unref(from, LUA_REGISTRYINDEX, p->progress_ref);
-        p->cb_ref = p->self_ref = p->progress_ref = LUA_NOREF;
+        lu_lua__pending_unref(p);
         p->orphan = !p->dead;
         a->pending = p->next;
         if (p->next) p->next->prev = &a->pending;
@@ -712,10 +709,15 @@ int lu_lua_move_requests(lua_State *from, lua_State *to)
     return 0;
 }
 
+int lu_lua_defold_api_check(const char *api)
+{
+    return api && (strcmp(api, "1.12") == 0 || strcmp(api, "1.13") == 0) ? 0 : -1;
+}
+
 int lu_lua_set_defold_api(lua_State *L, const char *api)
 {
     state *st = host_state(L);
-    if (!st || !api || (strcmp(api, "1.12") != 0 && strcmp(api, "1.13") != 0)) return -1;
+    if (!st || lu_lua_defold_api_check(api) != 0) return -1;
     st->names_as_hashes = strcmp(api, "1.13") == 0;
     return 0;
 }

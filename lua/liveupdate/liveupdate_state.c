@@ -76,14 +76,20 @@ void lu_lua__push_mount_name(state *st, lua_State *L, const char *name)
     else lua_pushstring(L, name);
 }
 
-void lu_lua__pending_free(pending *p)
+void lu_lua__pending_unref(pending *p)
 {
     lua_State *L = p->st->L;
-    *p->prev = p->next;
-    if (p->next) p->next->prev = p->prev;
     luaL_unref(L, LUA_REGISTRYINDEX, p->cb_ref);
     luaL_unref(L, LUA_REGISTRYINDEX, p->self_ref);
     luaL_unref(L, LUA_REGISTRYINDEX, p->progress_ref);
+    p->cb_ref = p->self_ref = p->progress_ref = LUA_NOREF;
+}
+
+void lu_lua__pending_free(pending *p)
+{
+    *p->prev = p->next;
+    if (p->next) p->next->prev = p->prev;
+    lu_lua__pending_unref(p);
     free(p);
 }
 
@@ -108,19 +114,16 @@ pending *lu_lua__pending_new(lua_State *L, state *st, int cb_idx)
     return p;
 }
 
+
 void lu_lua__pending_release(state *st, lu_context *dropped)
 {
-    lua_State *L = st->L;
     for (pending *p = st->pending, *next; p; p = next) {
         next = p->next;
         if (dropped && p->ctx == dropped) {
             lu_lua__pending_free(p);
             continue;
         }
-        luaL_unref(L, LUA_REGISTRYINDEX, p->cb_ref);
-        luaL_unref(L, LUA_REGISTRYINDEX, p->self_ref);
-        luaL_unref(L, LUA_REGISTRYINDEX, p->progress_ref);
-        p->cb_ref = p->self_ref = p->progress_ref = LUA_NOREF;
+        lu_lua__pending_unref(p);
         p->dead = true;
     }
 }

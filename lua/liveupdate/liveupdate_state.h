@@ -113,6 +113,10 @@ pending *lu_lua__pending_new(lua_State *L, state *st, int cb_idx);
 /* Unlinks and frees `p` with its references. Never raises. */
 void lu_lua__pending_free(pending *p);
 
+/* Releases p's Lua references (callback, self, progress) in p->st->L.
+ * Never raises. */
+void lu_lua__pending_unref(pending *p);
+
 /* The module lets go of its records: those of `dropped` (a context just
  * closed, which delivers nothing any more; may be NULL) are freed, the
  * others are marked dead and wait for their context. Never raises. */
