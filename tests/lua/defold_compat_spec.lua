@@ -347,6 +347,7 @@ end
 function init(self)
   print("menu", collectionproxy.set_collection("#menu", "/level2/level2.collection"))
   print("menu is RESULT_NOT_EXCLUDED", select(2, collectionproxy.set_collection("#menu", "/level2/level2.collection")) == collectionproxy.RESULT_NOT_EXCLUDED)
+  print("relative", pcall(collectionproxy.set_collection, "#level1", "level2.collection"))
   print("level1", collectionproxy.set_collection("#level1", "/level2/level2.collection"))
   liveupdate.add_mount("levels", "zip:" .. sys.get_config_string("game.levels"), 10, function(self)
     msg.post("#level1", "load")
@@ -365,6 +366,8 @@ end
     local code, stdout, err = H.run(out, "--save-dir " .. H.quote(H.tmpdir()) .. " --frames 20000 --set game.levels=" ..
                                     H.quote(levels_zip(out)))
     assert.are.equal(0, code, err)
-    assert.are.equal("menu\tfalse\t3\nmenu is RESULT_NOT_EXCLUDED\ttrue\nlevel1\ttrue\t0\nloaded; again:\ttrue\nlevel2 runs\n", stdout)
+    assert.are.equal("menu\tfalse\t3\nmenu is RESULT_NOT_EXCLUDED\ttrue\n" ..
+                     "relative\tfalse\tbad argument #2 to 'collectionproxy.set_collection' (collection resource path (\"/level/x.collection\") expected)\n" ..
+                     "level1\ttrue\t0\nloaded; again:\ttrue\nlevel2 runs\n", stdout)
   end)
 end)
