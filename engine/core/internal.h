@@ -230,6 +230,13 @@ lu_status lu__volume_version(lu_archive *a, const char *name, long long *version
  * pruning removes); a read failure's own status. */
 lu_status lu__version_floor(lu_context *ctx, const char *name, lu_archive *a, lu_error *err);
 
+/* The same floor for a volume still on its way in: opens the `format`
+ * archive at `path` (a verified download before it is installed), checks
+ * it as lu__version_floor does, and closes it. Returns what that returns,
+ * or the open's failure. */
+lu_status lu__version_floor_file(lu_context *ctx, const char *name, const char *format, const char *path,
+                                 lu_error *err);
+
 /* ---- file helpers (fsutil.c) ---------------------------------------- */
 
 /* Writes `len` bytes to <dir>/<name> through <name>.tmp, fsync, rename and a

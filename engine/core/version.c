@@ -1,9 +1,10 @@
 /* version.c -- the volume version rule (SPEC §8), one place for the two
  * uses of a volume's /version_<name>.json: start-up pruning (prune.c)
  * removes the mounts below the context's minimum, and the version floor
- * (lu__version_floor, from every run-time mount add in mount_table.c, and
- * lu_version_floor_check, for a version known before the volume is at
- * hand) refuses to mount them, so what pruning removes never comes back.
+ * (lu__version_floor, from every run-time mount add in mount_table.c;
+ * lu__version_floor_file, for a verified download before it is installed
+ * over anything; lu_version_floor_check, for a version known before the
+ * volume is at hand) refuses to mount them, so what pruning removes never comes back.
  *
  * The version file is read from the volume's own archive, never through
  * the merged index. A volume without a readable {"version": N} is stale
@@ -73,4 +74,15 @@ lu_status lu__version_floor(lu_context *ctx, const char *name, lu_archive *a, lu
         return lu__fail(err, LU_VERSION_MISMATCH, "volume '%s': %s, so it counts as below the game's minimum %lld",
                         name, why, minimum);
     return lu__fail(err, st, "volume '%s': %s", name, why);
+}
+
+lu_status lu__version_floor_file(lu_context *ctx, const char *name, const char *format, const char *path,
+                                 lu_error *err)
+{
+    if (ctx->options.minimum_version <= 0) return LU_OK;
+    lu_archive *a = NULL;
+    lu_status st = lu__archive_open(&ctx->env, format, path, &a, err);
+    if (st == LU_OK) st = lu__version_floor(ctx, name, a, err);
+    lu__archive_release(a);
+    return st;
 }

@@ -44,7 +44,7 @@ typedef struct dl {
     lu_context *ctx;
     int id, attempt;
     enum phase phase;
-    char *url, *file, *sha256;
+    char *url, *file, *sha256, *floor_name;
     char part[PATH_MAX], meta[PATH_MAX], final[PATH_MAX];
     lu_download_request req;      /* callbacks and limits (strings above) */
     long long next_try_ms;
@@ -195,19 +195,27 @@ static bool rehash_part(dl *d, uint64_t n)
 }
 
 /* Moves the verified .part (and its .sig) into the volumes folder through
- * lu__fs_install: fsync, rename, folder fsync. The signature goes first,
- * so a volume is never in place without the signature it was checked
- * against; when the volume's move fails, that signature is removed again. */
+ * lu__fs_install: fsync, rename, folder fsync. The version floor comes
+ * first (a refused file is deleted and never replaces the file a mount
+ * reads); then the signature, so a volume is never in place without the
+ * signature it was checked against; when the volume's move fails, that
+ * signature is removed again. */
 static lu_status install(lu_context *ctx, dl *d, lu_error *err)
 {
-    char vdir[PATH_MAX];
-    snprintf(vdir, sizeof vdir, "%s", d->final);
-    *strrchr(vdir, '/') = '\0';
-    LU_TRY(lu__fs_mkdirs(vdir, err));
     char sig_path[PATH_MAX + 8], sig_part[PATH_MAX + 8];
     snprintf(sig_path, sizeof sig_path, "%s.sig", d->final);
     snprintf(sig_part, sizeof sig_part, "%s.sig", d->part);
     lu_status st;
+    if (d->floor_name && (st = lu__version_floor_file(ctx, d->floor_name, "zip", d->part, err)) != LU_OK) {
+        remove_part(d);
+        unlink(sig_part);
+        lu__error_prefix(err, "'%s' is not installed", d->file);
+        return st;
+    }
+    char vdir[PATH_MAX];
+    snprintf(vdir, sizeof vdir, "%s", d->final);
+    *strrchr(vdir, '/') = '\0';
+    LU_TRY(lu__fs_mkdirs(vdir, err));
     if (d->sig_len && (st = lu__fs_install(&ctx->env, sig_part, sig_path, err)) != LU_OK) {
         unlink(sig_part);
         return st;
@@ -605,6 +613,7 @@ static void dl_free(lu_context *ctx, dl *d)
     lu__free(&ctx->env, d->url);
     lu__free(&ctx->env, d->file);
     lu__free(&ctx->env, d->sha256);
+    lu__free(&ctx->env, d->floor_name);
     lu__sha256_free(d->hs);
     lu__free(&ctx->env, d);
 }
@@ -699,6 +708,7 @@ lu_status lu_download_start(lu_context *ctx, const lu_download_request *req, int
     d->url = lu__strdup(&ctx->env, req->url);
     d->file = lu__strdup(&ctx->env, req->file);
     d->sha256 = req->sha256 ? lu__strdup(&ctx->env, req->sha256) : NULL;
+    d->floor_name = req->floor_name ? lu__strdup(&ctx->env, req->floor_name) : NULL;
     if (!d->req.max_size) d->req.max_size = UINT64_C(1) << 30;
     if (d->req.timeout_ms <= 0) d->req.timeout_ms = 30000;
     if (d->req.connect_timeout_ms <= 0) d->req.connect_timeout_ms = 10000;
@@ -711,7 +721,8 @@ lu_status lu_download_start(lu_context *ctx, const lu_download_request *req, int
         dl_free(ctx, d);
         return lu__fail(err, LU_INVAL, "download '%s': the save directory path is too long", req->file);
     }
-    if (!d->url || !d->file || (req->sha256 && !d->sha256) || !(d->hs = lu__sha256_new())) {
+    if (!d->url || !d->file || (req->sha256 && !d->sha256) || (req->floor_name && !d->floor_name) ||
+        !(d->hs = lu__sha256_new())) {
         dl_free(ctx, d);
         return lu__fail(err, LU_MEM_ERROR, "out of memory starting a download");
     }

@@ -18,10 +18,10 @@
  *
  * The version floor (lu_version_floor_check): when the entry gives a
  * version below the game's minimum, download_volume returns nil, message,
- * LIVEUPDATE_VERSION_MISMATCH and fetches nothing. The mount after the
- * download applies the floor again to the volume's own version file; a
- * downloaded file it refuses is deleted (unless a mount still uses it), so
- * it is neither mounted nor kept.
+ * LIVEUPDATE_VERSION_MISMATCH and fetches nothing. The downloader applies
+ * the floor again to the verified file's own version file before it is
+ * installed: a file it refuses is deleted, never installed, so the file of
+ * that name a mount may be reading stays as it was.
  *   cancel_download(handle) -> true | nil, message, status
  *   get_downloads() -> {{handle, file, url, done, total, attempt, state}, ...}
  *
@@ -86,29 +86,13 @@ static int done_body(lua_State *L)
     return 0;
 }
 
-/* Deletes a downloaded volume the version floor refused (and its .sig),
- * unless a mount still reads that path. */
-static void drop_refused(lu_context *ctx, const char *path)
-{
-    lu_mount_info *m;
-    size_t n;
-    lu_error err;
-    if (!path || lu_mounts_get(ctx, &m, &n, &err) != LU_OK) return;
-    bool used = false;
-    for (size_t i = 0; i < n && !used; i++) used = strcmp(m[i].path, path) == 0;
-    lu_free(ctx, m);
-    if (used) return;
-    remove(path);
-    char sig[4200];
-    if (snprintf(sig, sizeof sig, "%s.sig", path) < (int)sizeof sig) remove(sig);
-}
-
 /* The download finished: mount it (on success), then tell the script. The
  * record is freed here; a dead one (the module let go of its context)
  * mounts nothing and runs no Lua. */
 static void on_done(void *ud, int id, const char *path, const lu_error *err)
 {
     (void)id;
+    (void)path;
     pending *p = ud;
     state *st = p->st;
     if (p->dead) {
@@ -119,8 +103,6 @@ static void on_done(void *ud, int id, const char *path, const lu_error *err)
     if (err->status == LU_OK &&
         lu_mount_add(p->ctx, p->name, p->uri, p->priority, LU_MOUNT_REPLACE, &merr) == LU_OK)
         merr.status = LU_OK;
-    else if (err->status == LU_OK && merr.status == LU_VERSION_MISMATCH)
-        drop_refused(p->ctx, path);
     if (p->orphan) {   /* mounted for the scripts of a new Lua state; nobody to tell */
         lu_lua__pending_free(p);
         return;
@@ -250,6 +232,7 @@ int lu_lua__download_volume(lua_State *L)
     req.progress = on_progress;
     req.done = on_done;
     req.ud = p;
+    req.floor_name = p->name;
     int id;
     if (lu_download_start(st->ctx, &req, &id, &err) != LU_OK) {
         lu_lua__pending_free(p);

@@ -1,7 +1,8 @@
 -- version_floor_spec.lua -- the version floor through the stock-Lua module
 -- against a real nginx: with minimum_version 2, download_volume refuses a
 -- catalog entry of version 1 before any request, refuses (and deletes) a
--- download whose own version file is below the floor, add_mount refuses a
+-- download whose own version file is below the floor without ever putting it
+-- in place of the file a mount of that name reads, add_mount refuses a
 -- zip below it, the mounts file stays as it was; volumes at and above the
 -- floor mount, and a minimum of 0 changes nothing. (tools/demo's four runs
 -- through lurun: examples_spec.lua.)
@@ -136,6 +137,29 @@ describe("the version floor", function()
     r, m = fetch({name = "forest", file = "forest.zip", size = forest.size, sha256 = forest.sha256})
     assert.are.equal(lu.LIVEUPDATE_VERSION_MISMATCH, r, m)
     assert.is_nil(H.read(save .. "/volumes/forest.zip"))
+  end)
+
+  it("a refused download never replaces the file a mounted volume of that name reads", function()
+    local good = volume(www, "forest", 3, "version three")
+    base_with_catalog(www, {good})
+    local url = serve()
+    init({http_url = url, minimum_version = 2})
+    assert.are.equal(lu.LIVEUPDATE_OK, (fetch("forest")))
+    local kept = H.read(save .. "/volumes/forest.zip")
+    -- the origin now serves a version-1 forest.zip under the same file name,
+    -- asked for with an entry that gives no version
+    local old = volume(www, "forest", 1, "version one")
+    local r, m = fetch({name = "forest", file = "forest.zip", size = old.size, sha256 = old.sha256})
+    assert.are.equal(lu.LIVEUPDATE_VERSION_MISMATCH, r, m)
+    assert.matches("'forest.zip' is not installed: volume 'forest' is version 1", m, 1, true)
+    assert.are.equal(kept, H.read(save .. "/volumes/forest.zip"), "the mounted file is untouched")
+    assert.are.equal("version three", lu.load_resource("/level/forest.txt"))
+    -- and after a restart the persisted mount still opens and serves it
+    lu.shutdown()
+    lu = fresh()
+    init({http_url = url, minimum_version = 2})
+    assert.are.same({}, lu.get_startup_report())
+    assert.are.equal("version three", lu.load_resource("/level/forest.txt"))
   end)
 
   it("download_volume mounts a volume at or above the minimum", function()

@@ -51,6 +51,11 @@ typedef struct lu_download_request {
     lu_download_progress_fn progress;
     lu_download_done_fn done;
     void *ud;
+    const char *floor_name;   /* or NULL; the mount name the file is for: the verified file must
+                                 pass the context's version floor for that name (its own
+                                 /version_<name>.json at least minimum_version) before it is
+                                 installed, else it is deleted, never installed, and `done`
+                                 gets LU_VERSION_MISMATCH; a file it would replace stays */
 } lu_download_request;
 
 /* Fills `req` with the defaults. Never fails. */
