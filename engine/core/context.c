@@ -127,11 +127,21 @@ static lu_status options_copy(lu_context *ctx, const lu_config *cfg, lu_error *e
     return LU_OK;
 }
 
+/* Whether a volume's failure to open may pass by itself (memory, an I/O
+ * error, too many open files): then its mount is held, not dropped. A
+ * missing, corrupt or unsafe volume is dropped. */
+static bool passing(lu_status st)
+{
+    return st == LU_MEM_ERROR || st == LU_IO_ERROR;
+}
+
 /* Mounts what liveupdate.mounts lists. A corrupt file is moved aside and
- * a volume that does not open is dropped (both reported), and the open goes
- * on; but a file that could not be read or parsed for want of memory or
- * through an I/O error is not corrupt: the open fails and the file stays
- * exactly as it was. */
+ * a volume that is missing or corrupt is dropped (both reported), and the
+ * open goes on; a volume that failed to open for a passing reason is held:
+ * reported as "kept", left in the file (ctx->held) and tried again at the
+ * next start. A file that could not be read or parsed for want of memory
+ * or through an I/O error is not corrupt: the open fails and the file
+ * stays exactly as it was. */
 static lu_status load_persisted(lu_context *ctx, lu_error *out_err)
 {
     lu_saved_mount *saved = NULL;
@@ -157,22 +167,43 @@ static lu_status load_persisted(lu_context *ctx, lu_error *out_err)
     }
     /* The file is in lookup order: add from the back so that among equal
      * priorities the first listed stays first. */
+    size_t nheld = 0;
     for (size_t i = n; i-- > 0;) {
         st = lu__mount_add_internal(ctx, saved[i].name, saved[i].uri, saved[i].priority,
                                     LU_MOUNT_NO_PERSIST | LU__MOUNT_RESTORED, false, &err);
-        if (st != LU_OK) {
+        if (st == LU_OK) {
+            lu__free(&ctx->env, saved[i].name);   /* mounted: only held entries stay in `saved` */
+            lu__free(&ctx->env, saved[i].uri);
+            saved[i].name = saved[i].uri = NULL;
+        } else if (passing(st)) {
+            lu__error_prefix(&err, "kept in the mounts file for the next start");
+            lu__report_add(ctx, saved[i].name, saved[i].uri, "kept", &err);
+            nheld++;
+        } else {
             lu__report_add(ctx, saved[i].name, saved[i].uri, "dropped", &err);
+            lu__free(&ctx->env, saved[i].name);
+            lu__free(&ctx->env, saved[i].uri);
+            saved[i].name = saved[i].uri = NULL;
             dropped++;
         }
     }
-    lu__persist_free(&ctx->env, saved, n);
+    /* the held entries, in file order, stay with the context */
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (saved[i].name) saved[k++] = saved[i];
+    if (nheld) {
+        ctx->held = saved;
+        ctx->nheld = nheld;
+    } else {
+        lu__persist_free(&ctx->env, saved, 0);
+    }
     /* Mounts loaded from the file are persistent; flag them and, if some
      * were dropped, write the file without them. */
     pthread_mutex_lock(&ctx->write_lock);
     for (size_t i = 0; ctx->current && i < ctx->current->nmounts; i++)
         if (ctx->current->mounts[i]->name[0] != '_') ctx->current->mounts[i]->persist = true;
-    if (dropped && ctx->current &&
-        lu__persist_write(&ctx->env, ctx->save_dir, ctx->current, &err) != LU_OK)
+    if (dropped && lu__persist_write(&ctx->env, ctx->save_dir, ctx->current, ctx->held, ctx->nheld, NULL, 0,
+                                     &err) != LU_OK)
         lu__log(&ctx->env, LU_LOG_WARN, "start-up: could not rewrite the mounts file: %s",
                 err.message);
     pthread_mutex_unlock(&ctx->write_lock);
@@ -275,6 +306,7 @@ static void context_free(lu_context *ctx)
     lu__cell_publish(&ctx->cell, NULL);
     ctx->current = NULL;
     lu__report_free(ctx);
+    lu__persist_free(&ctx->env, ctx->held, ctx->nheld);
     if (ctx->lock_fd >= 0) close(ctx->lock_fd);
     pthread_cond_destroy(&ctx->queue_cond);
     pthread_mutex_destroy(&ctx->queue_lock);

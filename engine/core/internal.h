@@ -180,9 +180,17 @@ typedef struct lu_saved_mount {
     int priority;
 } lu_saved_mount;
 
-/* Writes the persistent mounts of `s` crash-safely to <dir>/liveupdate.mounts. */
-lu_status lu__persist_write(const lu_env *env, const char *dir, const lu_snapshot *s,
-                            lu_error *err);
+/* Whether a held entry (a persisted mount whose volume failed to open
+ * for a passing reason at start-up: context.c) stays in the mounts file
+ * beside table `s`: not when a mount of that name is in `s` (it replaced
+ * the entry) or the name is in `forget` (it was removed). */
+bool lu__persist_held_stays(const lu_snapshot *s, const lu_saved_mount *h, const char *const *forget,
+                            size_t nforget);
+/* Writes the persistent mounts of `s`, and the held entries that stay,
+ * each placed among them by priority, crash-safely to
+ * <dir>/liveupdate.mounts. */
+lu_status lu__persist_write(const lu_env *env, const char *dir, const lu_snapshot *s, const lu_saved_mount *held,
+                            size_t nheld, const char *const *forget, size_t nforget, lu_error *err);
 /* Reads <dir>/liveupdate.mounts. LU_NOT_FOUND when absent, LU_FORMAT_ERROR
  * when corrupt (message says where). *out in lookup order. */
 lu_status lu__persist_read(const lu_env *env, const char *dir, lu_saved_mount **out, size_t *n,
@@ -330,6 +338,11 @@ struct lu_context {
     uint64_t next_seq;
     lu_report_entry *report;
     size_t nreport;
+    /* persisted mounts whose volume failed to open at start-up for a
+     * passing reason (memory, I/O): not mounted, kept in the mounts file
+     * for the next start (lu__persist_held_stays); writers only */
+    lu_saved_mount *held;
+    size_t nheld;
     /* asynchronous adds: one worker, a job queue and a completion queue */
     pthread_mutex_t queue_lock;
     pthread_cond_t queue_cond;

@@ -40,22 +40,49 @@ static lu_status check_args(const char *name, int priority, lu_error *err)
     return LU_OK;
 }
 
-/* Builds, persists and publishes the table `mounts[0..n)`. Write lock held. */
+/* Drops the held entries (context.c) that table `s` replaced or `forget`
+ * removed, once the file without them is written. Write lock held. */
+static void settle_held(lu_context *ctx, const lu_snapshot *s, const char *const *forget, size_t nforget)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < ctx->nheld; i++) {
+        if (lu__persist_held_stays(s, &ctx->held[i], forget, nforget)) {
+            ctx->held[k++] = ctx->held[i];
+            continue;
+        }
+        lu__free(&ctx->env, ctx->held[i].name);
+        lu__free(&ctx->env, ctx->held[i].uri);
+    }
+    ctx->nheld = k;
+}
+
+/* Builds, persists and publishes the table `mounts[0..n)`; the mounts file
+ * also keeps the held entries except those named in `forget`. Write lock
+ * held. */
 static lu_status commit(lu_context *ctx, lu_mount *const *mounts, size_t n, bool persist,
-                        lu_error *err)
+                        const char *const *forget, size_t nforget, lu_error *err)
 {
     lu_snapshot *s = NULL;
     LU_TRY(lu__snapshot_build(&ctx->env, mounts, n, &s, err));
-    if (persist && ctx->save_dir) {
-        lu_status st = lu__persist_write(&ctx->env, ctx->save_dir, s, err);
+    if ((persist || nforget) && ctx->save_dir) {
+        lu_status st = lu__persist_write(&ctx->env, ctx->save_dir, s, ctx->held, ctx->nheld, forget, nforget, err);
         if (st != LU_OK) {
             lu__snapshot_free(s);
             return st;
         }
+        settle_held(ctx, s, forget, nforget);
     }
     lu__cell_publish(&ctx->cell, s);
     ctx->current = s;
     return LU_OK;
+}
+
+/* Whether `name` is a held entry's. Write lock held. */
+static bool is_held(const lu_context *ctx, const char *name)
+{
+    for (size_t i = 0; i < ctx->nheld; i++)
+        if (strcmp(ctx->held[i].name, name) == 0) return true;
+    return false;
 }
 
 /* Current mounts minus `skip` into a new array (write lock held). */
@@ -146,7 +173,7 @@ lu_status lu__mount_add_internal(lu_context *ctx, const char *name, const char *
         goto cleanup;
     }
     list[n++] = m;
-    st = commit(ctx, list, n, persist || (old && old->persist), err);
+    st = commit(ctx, list, n, persist || (old && old->persist) || is_held(ctx, name), NULL, 0, err);
     if (st != LU_OK) lu__error_prefix(err, "mount '%s' not added", name);
     else lu__log(&ctx->env, LU_LOG_INFO, "mounted '%s' (%s, priority %d, %zu entries)", name,
                  stored, priority, a->entries.count);
@@ -179,7 +206,8 @@ lu_status lu_mount_remove(lu_context *ctx, const char *name, lu_error *err)
     lu_mount **list = NULL;
     pthread_mutex_lock(&ctx->write_lock);
     lu_mount *old = ctx->current ? lu__snapshot_mount(ctx->current, name) : NULL;
-    if (!old) {
+    bool held = is_held(ctx, name);   /* not mounted, but in the mounts file: removed from it */
+    if (!old && !held) {
         st = lu__fail(err, LU_NOT_FOUND, "no mount named '%s'", name);
         goto cleanup;
     }
@@ -189,7 +217,7 @@ lu_status lu_mount_remove(lu_context *ctx, const char *name, lu_error *err)
         st = lu__fail(err, LU_MEM_ERROR, "removing mount '%s': out of memory", name);
         goto cleanup;
     }
-    st = commit(ctx, list, n, old->persist, err);
+    st = commit(ctx, list, n, old && old->persist, held ? &name : NULL, held ? 1 : 0, err);
     if (st != LU_OK) lu__error_prefix(err, "mount '%s' not removed", name);
 cleanup:
     pthread_mutex_unlock(&ctx->write_lock);
@@ -251,7 +279,7 @@ lu_status lu_mounts_apply(lu_context *ctx, const lu_mount_spec *add, size_t nadd
         fresh[i]->seq = ++ctx->next_seq;
         list[n++] = fresh[i];
     }
-    st = commit(ctx, list, n, true, err);
+    st = commit(ctx, list, n, true, remove, nremove, err);
     if (st != LU_OK) lu__error_prefix(err, "mounts not changed");
     else lu__log(&ctx->env, LU_LOG_INFO, "mount table changed: %zu added, %zu removed in one write", nadd, nremove);
 cleanup:

@@ -21,8 +21,29 @@
 #define MOUNTS_FILE "liveupdate.mounts"
 #define LOCK_FILE "liveupdate.lock"
 
-lu_status lu__persist_write(const lu_env *env, const char *dir, const lu_snapshot *s,
-                            lu_error *err)
+bool lu__persist_held_stays(const lu_snapshot *s, const lu_saved_mount *h, const char *const *forget,
+                            size_t nforget)
+{
+    if (s && lu__snapshot_mount(s, h->name)) return false;
+    for (size_t i = 0; i < nforget; i++)
+        if (strcmp(forget[i], h->name) == 0) return false;
+    return true;
+}
+
+/* Appends {"name","uri","priority"} to `arr`; false when out of memory. */
+static bool add_entry(cJSON *arr, const char *name, const char *uri, int priority)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o || !cJSON_AddItemToArray(arr, o)) {
+        cJSON_Delete(o);
+        return false;
+    }
+    return cJSON_AddStringToObject(o, "name", name) && cJSON_AddStringToObject(o, "uri", uri) &&
+           cJSON_AddNumberToObject(o, "priority", priority);
+}
+
+lu_status lu__persist_write(const lu_env *env, const char *dir, const lu_snapshot *s, const lu_saved_mount *held,
+                            size_t nheld, const char *const *forget, size_t nforget, lu_error *err)
 {
     lu_status st = LU_OK;
     char *text = NULL;
@@ -32,18 +53,17 @@ lu_status lu__persist_write(const lu_env *env, const char *dir, const lu_snapsho
         st = lu__fail(err, LU_MEM_ERROR, "out of memory writing the mounts file");
         goto cleanup;
     }
-    for (size_t i = 0; i < s->nmounts; i++) {
-        const lu_mount *m = s->mounts[i];
-        if (!m->persist) continue;
-        cJSON *o = cJSON_CreateObject();
-        if (!o || !cJSON_AddItemToArray(arr, o)) {
-            cJSON_Delete(o);
-            st = lu__fail(err, LU_MEM_ERROR, "out of memory writing the mounts file");
-            goto cleanup;
-        }
-        if (!cJSON_AddStringToObject(o, "name", m->name) ||
-            !cJSON_AddStringToObject(o, "uri", m->uri) ||
-            !cJSON_AddNumberToObject(o, "priority", m->priority)) {
+    /* lookup order: a held entry goes before the first mount of lower priority */
+    size_t h = 0, nm = s ? s->nmounts : 0;
+    for (size_t i = 0; i <= nm; i++) {
+        const lu_mount *m = i < nm ? s->mounts[i] : NULL;
+        for (; h < nheld && (!m || held[h].priority > m->priority); h++)
+            if (lu__persist_held_stays(s, &held[h], forget, nforget) &&
+                !add_entry(arr, held[h].name, held[h].uri, held[h].priority)) {
+                st = lu__fail(err, LU_MEM_ERROR, "out of memory writing the mounts file");
+                goto cleanup;
+            }
+        if (m && m->persist && !add_entry(arr, m->name, m->uri, m->priority)) {
             st = lu__fail(err, LU_MEM_ERROR, "out of memory writing the mounts file");
             goto cleanup;
         }

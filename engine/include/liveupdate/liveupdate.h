@@ -142,9 +142,13 @@ void lu_config_init(lu_config *cfg);
 
 /* Opens a context: creates the save directory if needed, takes its lock
  * (<save>/liveupdate.lock), mounts the built-in volumes, then (when
- * mount_on_start) the persisted mounts. A persisted mount that fails to open
- * is dropped and recorded in the start-up report; a corrupt mounts file is
- * moved aside and reported. Neither makes the open fail.
+ * mount_on_start) the persisted mounts. A persisted mount whose volume is
+ * missing, corrupt or unsafe is dropped (the mounts file rewritten without
+ * it); one that fails to open for a passing reason (LU_IO_ERROR such as too
+ * many open files, LU_MEM_ERROR) is "kept": not mounted, left in the mounts
+ * file and tried again at the next start. Both are recorded in the start-up
+ * report; a corrupt mounts file is moved aside and reported. None of these
+ * makes the open fail.
  * Returns LU_OK and *out, or LU_LOCKED when another context or process holds
  * the save directory, LU_IO_ERROR, LU_MEM_ERROR, or the failing built-in
  * mount's status. On failure *out is NULL. */
@@ -238,6 +242,9 @@ lu_status lu_mount_add_async(lu_context *ctx, const char *name, const char *uri,
 
 /* Removes mount `name` from new lookups at once and persists the table.
  * Readers still using it finish safely; its archive closes after them.
+ * A mount kept in the mounts file after a passing failure at start-up
+ * (lu_context_open) is removed from the file. Adding a mount of a kept
+ * mount's name replaces it there.
  * Returns LU_OK, LU_INVAL (reserved or bad name), LU_NOT_FOUND,
  * LU_IO_ERROR / LU_NO_SPACE (persisting failed; the mount stays). */
 lu_status lu_mount_remove(lu_context *ctx, const char *name, lu_error *err);
@@ -351,7 +358,7 @@ lu_status lu_task_async(lu_context *ctx, lu_task_fn work, const void *arg, size_
 typedef struct lu_report_item {
     const char *name;     /* mount name, or the mounts file for "moved_aside" */
     const char *uri;
-    const char *action;   /* "dropped", "moved_aside", "pruned" */
+    const char *action;   /* "dropped", "kept", "moved_aside", "pruned" */
     lu_status status;
     const char *message;
 } lu_report_item;

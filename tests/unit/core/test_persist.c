@@ -1,6 +1,7 @@
 /* test_persist.c -- the mounts file, the lock and the start-up report (SPEC §5). */
 #include <dirent.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 
 #include <cjson/cJSON.h>
 
@@ -172,6 +173,112 @@ Test(persist, missing_volume_is_dropped_and_reported)
     char *text = th_read_file(mounts_file(), NULL);
     cr_assert_null(strstr(text, "gone"), "the dropped mount left the file: %s", text);
     cr_assert(strstr(text, "keep"), "%s", text);
+}
+
+/* Opens a context in a process allowed `limit` file descriptors. */
+static lu_context *open_with_fd_limit(rlim_t limit)
+{
+    struct rlimit old, rl;
+    getrlimit(RLIMIT_NOFILE, &old);
+    rl = old;
+    rl.rlim_cur = limit;
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    lu_context *ctx = NULL;
+    lu_config cfg;
+    lu_config_init(&cfg);
+    cfg.save_dir = save;
+    lu_error err;
+    lu_status st = lu_context_open(&cfg, &ctx, &err);
+    setrlimit(RLIMIT_NOFILE, &old);
+    return st == LU_OK ? ctx : NULL;
+}
+
+/* Too many open files at start-up is no reason to forget a player's
+ * downloads: the mount that could not open is kept in the file (reported
+ * "kept") and comes back at the next start; removing it, or adding a
+ * mount of its name, takes it out of the file. */
+Test(persist, a_volume_that_fails_to_open_for_a_passing_reason_is_kept_for_the_next_start)
+{
+    lu_context *ctx = th_open(save, NULL);
+    lu_error err;
+    const char *names[] = {"v0", "v1", "v2", "v3", "v4", "v5"};
+    for (int i = 0; i < 6; i++) {
+        char file[16], text[4];
+        snprintf(file, sizeof file, "%s.zip", names[i]);
+        snprintf(text, sizeof text, "%d", i);
+        cr_assert_eq(lu_mount_add(ctx, names[i], zip_uri(file, text), 10 + i, 0, &err), LU_OK);
+    }
+    lu_context_close(ctx);
+    char *before = th_read_file(mounts_file(), NULL);
+    /* the lowest descriptor limit at which the context opens with some
+     * volumes but not all: those fail with EMFILE */
+    int lowest = dup(0);
+    close(lowest);
+    size_t kept = 0;
+    for (rlim_t limit = (rlim_t)lowest + 1; limit < (rlim_t)lowest + 40 && !kept; limit++) {
+        ctx = open_with_fd_limit(limit);
+        if (!ctx) continue;
+        size_t n = th_mount_count(ctx);
+        for (size_t i = 0; i < lu_startup_report_count(ctx); i++) {
+            lu_report_item it;
+            lu_startup_report_get(ctx, i, &it);
+            cr_assert_str_eq(it.action, "kept", "%s: %s", it.name, it.message);
+            cr_assert_eq(it.status, LU_IO_ERROR, "%s", it.message);
+            cr_assert(strstr(it.message, "Too many open files") && strstr(it.message, "next start"), "%s",
+                      it.message);
+            kept++;
+        }
+        if (kept) {
+            cr_assert_eq(n + kept, 6, "%zu mounted, %zu kept", n, kept);
+            /* a change to another mount writes the file with the kept ones in it */
+            cr_assert_eq(lu_mount_add(ctx, "extra", zip_uri("extra.zip", "E"), 1, 0, &err), LU_OK, "%s",
+                         err.message);
+            cr_assert_eq(lu_mount_remove(ctx, "extra", &err), LU_OK);
+        }
+        lu_context_close(ctx);
+    }
+    cr_assert(kept > 0 && kept < 6, "no descriptor limit left some volumes unopened");
+    char *after = th_read_file(mounts_file(), NULL);
+    cr_assert_str_eq(after, before, "the kept mounts stay in the file, in order");
+    ctx = th_open(save, NULL);
+    cr_assert_eq(lu_startup_report_count(ctx), 0);
+    cr_assert_eq(th_mount_count(ctx), 6, "every mount is back at the next start");
+    cr_assert_str_eq(th_read(ctx, "/x.txt"), "5");
+    lu_context_close(ctx);
+
+    /* removing a kept mount takes it out of the file; adding one of a kept
+     * name replaces it */
+    lu_context *c2 = NULL;
+    for (rlim_t limit = (rlim_t)lowest + 1; limit < (rlim_t)lowest + 40; limit++) {
+        c2 = open_with_fd_limit(limit);
+        if (c2 && lu_startup_report_count(c2) >= 2) break;
+        lu_context_close(c2);
+        c2 = NULL;
+    }
+    cr_assert_not_null(c2, "no limit kept two mounts");
+    lu_report_item a, b;
+    lu_startup_report_get(c2, 0, &a);
+    lu_startup_report_get(c2, 1, &b);
+    char *removed = strdup(a.name), *replaced = strdup(b.name);
+    TH_KEEP(removed);
+    TH_KEEP(replaced);
+    cr_assert_eq(lu_mount_remove(c2, removed, &err), LU_OK, "%s", err.message);
+    cr_assert_eq(lu_mount_remove(c2, removed, &err), LU_NOT_FOUND);
+    cr_assert_eq(lu_mount_add(c2, replaced, zip_uri("new.zip", "N"), 99, 0, &err), LU_OK, "%s", err.message);
+    lu_context_close(c2);
+    ctx = th_open(save, NULL);
+    cr_assert_eq(lu_startup_report_count(ctx), 0);
+    cr_assert_eq(th_mount_count(ctx), 5);
+    cr_assert_str_eq(th_read(ctx, "/x.txt"), "N");
+    lu_mount_info *m;
+    size_t cnt;
+    lu_mounts_get(ctx, &m, &cnt, &err);
+    for (size_t i = 0; i < cnt; i++) {
+        cr_assert_str_neq(m[i].name, removed);
+        if (strcmp(m[i].name, replaced) == 0) cr_assert_eq(m[i].priority, 99);
+    }
+    lu_free(ctx, m);
+    lu_context_close(ctx);
 }
 
 Test(persist, corrupt_file_is_moved_aside_and_reported)
