@@ -16,6 +16,27 @@ M.sh = sh
 
 function M.quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
+-- LU_CHILD_ENV (tools/test's asan run, e.g. "env -u LD_PRELOAD
+-- ASAN_OPTIONS=detect_leaks=0"): every command a spec starts runs under it,
+-- so the interpreter is leak-checked with the sanitizer runtime preloaded
+-- while zip, nginx, python and the shells it starts are not (lurun gets its
+-- own options through LU_LURUN_PREFIX). Installed once per process: busted
+-- loads this file again for every spec file, and a second wrapper would
+-- quote every command twice (the mark lives in the registry, which busted's
+-- insulation does not restore).
+local child_env = os.getenv("LU_CHILD_ENV")
+local registry = debug.getregistry()
+if child_env and child_env ~= "" and not registry.lu_child_env_installed then
+  registry.lu_child_env_installed = true
+  local execute, popen = os.execute, io.popen
+  local function wrap(cmd) return child_env .. " sh -c " .. M.quote(cmd) end
+  os.execute = function(cmd)
+    if cmd == nil then return execute() end
+    return execute(wrap(cmd))
+  end
+  io.popen = function(cmd, mode) return popen(wrap(cmd), mode) end
+end
+
 function M.tmpdir()
   local p = io.popen("mktemp -d " .. M.quote((os.getenv("TMPDIR") or "/tmp") .. "/luspec.XXXXXX"))
   local d = p:read("*l")
