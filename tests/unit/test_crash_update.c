@@ -8,10 +8,12 @@
  *    .part is a prefix of the file and its sidecar whole (the next child
  *    resumes or restarts from them and must succeed); the mounts file has
  *    the volume or not, and has it only when the file is complete;
- *  - a release staged from a local HTTP server, applied and rolled back:
- *    a fresh context and update manager find the bundled content or the
- *    release (on trial), state.json is the old text or one the child wrote,
- *    and every file it names is there, complete;
+ *  - release 1.2 staged from a local HTTP server over a confirmed release
+ *    1.1, applied, failed and rolled back: a fresh context and update
+ *    manager find 1.1 (confirmed, served) or 1.2 (on trial, served, 1.1 its
+ *    previous release), never the bundled content; state.json is the old
+ *    text or one the child wrote, and every file it names is there, whole;
+ *    nothing partial is under volumes/;
  *  - the update state writes of runs that start and end cleanly while a
  *    release is on trial: state.json is the old text or a new one, and the
  *    next start keeps the trial or rolls it back as that text says.
@@ -240,8 +242,44 @@ static lu_status open_updater(lu_context *ctx, up_child *c, lu_error *err)
     return lu_updater_open(ctx, &ucfg, err);
 }
 
-/* From whatever state the last child left: stages release 1.1, applies it,
- * ends the run with a failure and starts again (which rolls it back). */
+static char *vol2_data;   /* release 1.2's volume (x.txt = "newer") */
+static size_t vol2_len;
+
+/* The bytes a release file must hold, or NULL for a name no release has. */
+static const char *release_file_data(const char *file, size_t *len)
+{
+    if (strcmp(file, "rel-1.1-vol.zip") == 0) return *len = vol_len, vol_data;
+    if (strcmp(file, "rel-1.2-vol2.zip") == 0) return *len = vol2_len, vol2_data;
+    return NULL;
+}
+
+/* A save directory where release `version` (file rel-<version>-vol.zip)
+ * was staged by an earlier run; `confirmed`: a start applied and confirmed
+ * it, else a start applied it and its run ended cleanly (on trial). */
+static char *release_save_dir(up_child *c, bool confirmed)
+{
+    char *save = th_tempdir();
+    cr_assert_eq(mkdir(th_path(save, "volumes"), 0755), 0);
+    cr_assert_eq(mkdir(th_path(save, "update"), 0755), 0);
+    th_write_file(th_path(save, "volumes/rel-1.1-vol.zip"), vol_data, vol_len);
+    static const char state[] =
+        "{\"current\": null, \"previous\": null, \"staged\": {\"version\": \"1.1\", \"volumes\": "
+        "[{\"name\": \"content\", \"file\": \"rel-1.1-vol.zip\", \"priority\": 10}]}, \"trial\": null, "
+        "\"failed\": [], \"last_rollback\": null, \"update_pending\": false, \"last_run\": 0, \"last_check\": 0}";
+    th_write_file(th_path(save, "update/state.json"), state, sizeof state - 1);
+    lu_context *ctx = th_open(save, c->base);
+    lu_error err;
+    cr_assert_eq(open_updater(ctx, c, &err), LU_OK, "%s", err.message);
+    cr_assert_str_eq(th_read(ctx, "/x.txt"), "new");
+    if (confirmed) cr_assert_eq(lu_updater_confirm(ctx, &err), LU_OK, "%s", err.message);
+    else cr_assert_eq(lu_updater_run_ended(ctx, NULL, &err), LU_OK, "%s", err.message);
+    lu_context_close(ctx);
+    return save;
+}
+
+/* From whatever state the last child left (release 1.1 confirmed at the
+ * start of a round): stages release 1.2 from the server, applies it, ends
+ * the run with a failure and starts again, which rolls 1.2 back to 1.1. */
 static void release_work(void *arg)
 {
     up_child *c = arg;
@@ -250,7 +288,7 @@ static void release_work(void *arg)
     if (open_updater(ctx, c, &err) != LU_OK) _exit(20);
     lu_updater_info info;
     if (lu_updater_get_info(ctx, &info, &err) != LU_OK) _exit(21);
-    if (strcmp(info.current, "1.0") == 0 && !info.rollback_version) {
+    if (strcmp(info.current, "1.1") == 0 && !info.rollback_version) {
         c->event = 0;
         if (lu_updater_check(ctx, &err) != LU_OK) _exit(22);
         for (long i = 0; !c->event; i++) {
@@ -299,8 +337,10 @@ static void check_state_files(const char *save, const char *text, int k, unsigne
         {
             const char *file = cJSON_GetStringValue(cJSON_GetObjectItem(v, "file"));
             cr_assert(file, "kill %d (seed %u): a volume without a file in %s", k, seed, keys[i]);
+            size_t len = 0;
+            const char *data = release_file_data(file, &len);
             char *path = th_path(th_path(save, "volumes"), file);
-            cr_assert(cs_file_is(path, vol_data, vol_len),
+            cr_assert(data && cs_file_is(path, data, len),
                       "kill %d (seed %u): state.json's %s release names '%s', which is %s", k, seed, keys[i], file,
                       th_exists(path) ? "not the whole file" : "missing");
         }
@@ -309,7 +349,8 @@ static void check_state_files(const char *save, const char *text, int k, unsigne
 }
 
 /* What a restart after a kill finds; returns true when the round is over
- * (1.1 rolled back). */
+ * (1.2 rolled back to 1.1). *found_new: the state after the kill named 1.2
+ * current. */
 static bool release_check(up_child *c, const char *old, size_t old_len, const char *log, int k, unsigned seed,
                           bool *found_new)
 {
@@ -320,17 +361,23 @@ static bool release_check(up_child *c, const char *old, size_t old_len, const ch
     if (log)
         cr_assert(old_or_logged(text, len, old, old_len, logged, log_len),
                   "kill %d (seed %u): state.json is neither the old text nor one the child wrote:\n%s", k, seed, text);
-    if (text) check_state_files(c->save, text, k, seed);
-    cJSON *j = text ? cJSON_Parse(text) : NULL;
+    cr_assert(text, "kill %d (seed %u): state.json is gone", k, seed);
+    check_state_files(c->save, text, k, seed);
+    cJSON *j = cJSON_Parse(text);
     const char *cur = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "current"), "version"));
-    *found_new = cur && strcmp(cur, "1.1") == 0;
+    *found_new = cur && strcmp(cur, "1.2") == 0;
     cJSON_Delete(j);
-    char found[256];
-    if (!dir_has_only(th_path(c->save, "volumes"), "rel-1.1-vol.zip", found, sizeof found))
-        cr_assert_fail("kill %d (seed %u): volumes/ holds '%s'", k, seed, found);
-    char *vol = th_path(c->save, "volumes/rel-1.1-vol.zip");
-    if (th_exists(vol))
-        cr_assert(cs_file_is(vol, vol_data, vol_len), "kill %d (seed %u): %s is in place but partial", k, seed, vol);
+    DIR *d = opendir(th_path(c->save, "volumes"));
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        size_t n = 0;
+        const char *data = release_file_data(e->d_name, &n);
+        cr_assert(data, "kill %d (seed %u): volumes/ holds '%s'", k, seed, e->d_name);
+        cr_assert(cs_file_is(th_path(th_path(c->save, "volumes"), e->d_name), data, n),
+                  "kill %d (seed %u): %s is in place but not whole", k, seed, e->d_name);
+    }
+    closedir(d);
     lu_context *ctx = th_open(c->save, c->base);
     cr_assert_eq(lu_startup_report_count(ctx), 0, "kill %d (seed %u): the reopen reported a problem", k, seed);
     lu_error err;
@@ -344,14 +391,17 @@ static bool release_check(up_child *c, const char *old, size_t old_len, const ch
     lu_updater_info info;
     cr_assert_eq(lu_updater_get_info(ctx, &info, &err), LU_OK);
     const char *x = th_read(ctx, "/x.txt");
-    if (strcmp(info.current, "1.1") == 0) {
-        cr_assert_str_eq(x, "new", "kill %d (seed %u): release 1.1 is current but not served", k, seed);
-        cr_assert(info.on_trial, "kill %d (seed %u): release 1.1 is served outside a trial", k, seed);
+    if (strcmp(info.current, "1.2") == 0) {
+        cr_assert_str_eq(x, "newer", "kill %d (seed %u): release 1.2 is current but not served", k, seed);
+        cr_assert(info.on_trial, "kill %d (seed %u): release 1.2 is served outside a trial", k, seed);
+        cr_assert_str_eq(info.previous, "1.1", "kill %d (seed %u): 1.2 would roll back to %s", k, seed,
+                         info.previous ? info.previous : "the bundled content");
     } else {
-        cr_assert_str_eq(info.current, "1.0", "kill %d (seed %u)", k, seed);
-        cr_assert_str_eq(x, "old", "kill %d (seed %u): 1.0 is current but the release is served", k, seed);
+        cr_assert_str_eq(info.current, "1.1", "kill %d (seed %u): the previous release was lost", k, seed);
+        cr_assert_str_eq(x, "new", "kill %d (seed %u): 1.1 is current but '%s' is served", k, seed, x);
+        cr_assert(!info.on_trial, "kill %d (seed %u): the confirmed 1.1 is on trial again", k, seed);
     }
-    bool over = strcmp(info.current, "1.0") == 0 && info.rollback_version && strcmp(info.rollback_version, "1.1") == 0;
+    bool over = strcmp(info.current, "1.1") == 0 && info.rollback_version && strcmp(info.rollback_version, "1.2") == 0;
     lu_context_close(ctx);   /* no confirm: a trial rolls back at the next start */
     return over;
 }
@@ -360,15 +410,27 @@ Test(crash, sigkill_during_release_apply_and_rollback_finds_old_or_new, .timeout
 {
     unsigned seed = cs_seed();
     int kills = cs_kills(200);
+    /* the server now offers release 1.2 */
+    char *vol2 = th_path(root, "vol2.zip");
+    cs_make_volume(vol2, "newer", PAD, 8);
+    vol2_data = th_read_file(vol2, &vol2_len);
+    char sha[LU_SHA256_HEX], doc[512];
+    lu_sha256_hex(vol2_data, vol2_len, sha);
+    snprintf(doc, sizeof doc,
+             "{\"version\": \"1.2\", \"volumes\": [{\"name\": \"content\", \"file\": \"vol2.zip\", \"size\": %zu, "
+             "\"sha256\": \"%s\", \"priority\": 10}]}",
+             vol2_len, sha);
+    th_write_file(th_path(root, "version.json"), doc, strlen(doc));
     char *logdir = th_tempdir(), *log = th_path(logdir, "state.log");
-    up_child c = {th_tempdir(), base_uri(), 0};
+    up_child c = {NULL, base_uri(), 0};
+    c.save = release_save_dir(&c, true);
     cs_run full = cs_run_child(release_work, &c, -1, false, NULL, -1, seed);
     cr_assert(full.done && full.steps == 3 && full.ops > 20, "a whole round: %d steps, %ld operations", full.steps,
               full.ops);
     bool found_new;
-    cr_assert(release_check(&c, NULL, 0, NULL, -1, seed, &found_new), "a whole round rolls 1.1 back");
+    cr_assert(release_check(&c, NULL, 0, NULL, -1, seed, &found_new), "a whole round rolls 1.2 back");
     cs_rmrf(c.save);
-    c.save = th_tempdir();
+    c.save = release_save_dir(&c, true);
     int rounds = 0, served_new = 0;
     for (int k = 0; k < kills; k++) {
         size_t old_len = 0;
@@ -381,37 +443,16 @@ Test(crash, sigkill_during_release_apply_and_rollback_finds_old_or_new, .timeout
         if (release_check(&c, old, old_len, log, k, seed, &found_new)) {
             rounds++;
             cs_rmrf(c.save);
-            c.save = th_tempdir();
+            c.save = release_save_dir(&c, true);
         }
         served_new += found_new;
     }
     cr_log_info("release apply and rollback: %d kills (%ld operations a round, %d rounds completed, %d kills found "
-                "release 1.1 current) (seed %u)",
+                "release 1.2 current) (seed %u)",
                 kills, full.ops, rounds, served_new, seed);
 }
 
 /* ---- the update state writes ------------------------------------------ */
-
-/* A save directory with release 1.1 on trial whose last run ended cleanly. */
-static char *trial_save_dir(up_child *c)
-{
-    char *save = th_tempdir();
-    cr_assert_eq(mkdir(th_path(save, "volumes"), 0755), 0);
-    cr_assert_eq(mkdir(th_path(save, "update"), 0755), 0);
-    th_write_file(th_path(save, "volumes/rel-1.1-vol.zip"), vol_data, vol_len);
-    static const char state[] =
-        "{\"current\": null, \"previous\": null, \"staged\": {\"version\": \"1.1\", \"volumes\": "
-        "[{\"name\": \"content\", \"file\": \"rel-1.1-vol.zip\", \"priority\": 10}]}, \"trial\": null, "
-        "\"failed\": [], \"last_rollback\": null, \"update_pending\": false, \"last_run\": 0, \"last_check\": 0}";
-    th_write_file(th_path(save, "update/state.json"), state, sizeof state - 1);
-    lu_context *ctx = th_open(save, c->base);
-    lu_error err;
-    cr_assert_eq(open_updater(ctx, c, &err), LU_OK, "%s", err.message);
-    cr_assert_str_eq(th_read(ctx, "/x.txt"), "new");
-    cr_assert_eq(lu_updater_run_ended(ctx, NULL, &err), LU_OK, "%s", err.message);
-    lu_context_close(ctx);
-    return save;
-}
 
 /* Runs that start and end cleanly: two state writes each. */
 static void state_work(void *arg)
@@ -434,7 +475,7 @@ Test(crash, sigkill_during_update_state_writes_finds_old_or_new, .timeout = 900,
     int kills = cs_kills(200);
     char *logdir = th_tempdir(), *log = th_path(logdir, "state.log");
     up_child c = {NULL, base_uri(), 0};
-    c.save = trial_save_dir(&c);
+    c.save = release_save_dir(&c, false);
     cs_run full = cs_run_child(state_work, &c, -1, false, NULL, -1, seed);
     cr_assert(full.done && full.steps == 12, "a whole run: %d steps", full.steps);
     int kept = 0, rolled_back = 0;
@@ -476,7 +517,7 @@ Test(crash, sigkill_during_update_state_writes_finds_old_or_new, .timeout = 900,
         lu_context_close(ctx);
         if (running) {
             cs_rmrf(c.save);
-            c.save = trial_save_dir(&c);
+            c.save = release_save_dir(&c, false);
         }
     }
     cr_log_info("update state writes: %d kills (%ld operations a run of 12 writes; %d found a clean end and kept "
