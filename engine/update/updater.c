@@ -726,6 +726,24 @@ static lu_status verify_package(lu_updater *u, const char *path, lu_error *err)
     return lu_manifest_verify_volume(u->ctx, path, err);
 }
 
+/* A staging that ran out of disk space: its partial downloads are deleted.
+ * Kept for a resume, they would hold the disk full, and the next start
+ * could write neither the update state nor the game's own files. */
+static void discard_parts(lu_updater *u)
+{
+    for (size_t i = 0; i < u->staging.n; i++) {
+        const char *file = u->staging.vols[i].file;
+        char part[PATH_MAX], name[LU_FILE_NAME_MAX + 16];
+        static const char *const suffix[] = {".part", ".part.json", ".part.sig"};
+        for (size_t k = 0; file && k < sizeof suffix / sizeof *suffix; k++) {
+            snprintf(name, sizeof name, "%s%s", file, suffix[k]);
+            if (lu__save_path(u->ctx, LU_SAVE_DOWNLOADS, name, false, part, sizeof part, NULL) == LU_OK &&
+                unlink(part) == 0)
+                lu__log(&u->ctx->env, LU_LOG_INFO, "update: out of disk space: deleted '%s'", part);
+        }
+    }
+}
+
 static void on_volume(void *ud, int id, const char *path, const lu_error *err)
 {
     (void)id;
@@ -749,6 +767,7 @@ static void on_volume(void *ud, int id, const char *path, const lu_error *err)
     if (--u->pending > 0) return;
     u->download_wanted = false;
     if (u->stage_status != LU_OK) {
+        if (u->stage_status == LU_NO_SPACE) discard_parts(u);
         if (permanent(u->stage_status)) {
             refuse(u, u->staging.version);
             u->update_pending = false;   /* nothing to wait for at the next start */

@@ -104,7 +104,9 @@ lu_status lu_updater_open(lu_context *ctx, const lu_updater_config *cfg, lu_erro
  * (size and SHA-256 from the document or the HEAD headers, else every entry
  * against the package's own /liveupdate.manifest.json; the signature when
  * the context has a key); a package that fails is recorded and not fetched
- * again until the document changes. Events report the outcome. While the
+ * again until the document changes. A staging that runs out of disk space
+ * (LU_NO_SPACE) deletes its partial downloads, so the disk is not left
+ * full. Events report the outcome. While the
  * content in use is below the document's min_version, a failed check is
  * retried from lu_update() with backoff (1 s doubling to 60 s, with
  * jitter) and reports no FAILED event per retry. Returns LU_OK (started,
