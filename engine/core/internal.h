@@ -34,6 +34,8 @@ void *lu__realloc(const lu_env *env, void *p, size_t n);
 char *lu__strndup(const lu_env *env, const char *s, size_t n);
 lu_allocator lu__default_allocator(void);
 lu_io_hooks lu__default_io(void);
+/* `given` with every NULL field set to the POSIX call's default. */
+lu_io_hooks lu__io_complete(const lu_io_hooks *given);
 /* An environment with the default allocator and I/O, no logger. */
 lu_env lu__default_env(void);
 
@@ -248,7 +250,7 @@ lu_status lu__fs_copy_atomic(const lu_env *env, const char *from, const char *to
 /* Reads a whole file into a NUL-terminated buffer. */
 lu_status lu__fs_read_all(const lu_env *env, const char *path, char **data, size_t *len,
                           lu_error *err);
-lu_status lu__fs_mkdirs(const char *path, lu_error *err);
+lu_status lu__fs_mkdirs(const lu_env *env, const char *path, lu_error *err);
 char *lu__path_join(const lu_env *env, const char *dir, const char *name);
 /* Renames <dir>/<name> to <dir>/<name>.corrupt-<UTC stamp>[-N] (a file the
  * library cannot read is kept for a bug report, never deleted), through

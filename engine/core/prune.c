@@ -82,7 +82,7 @@ lu_status lu_prune_stale(lu_context *ctx, long long minimum, size_t *pruned, lu_
             continue;
         }
         char note[300] = "";
-        if (deletable && unlink(c[i].path) == 0) snprintf(note, sizeof note, "; deleted %s", c[i].path);
+        if (deletable && ctx->env.io.unlink(ctx->env.io.ud, c[i].path) == 0) snprintf(note, sizeof note, "; deleted %s", c[i].path);
         else if (deletable) snprintf(note, sizeof note, "; could not delete %s: %s", c[i].path, strerror(errno));
         lu__fail(&e2, LU_VERSION_MISMATCH, "%s%s", why, note);
         lu__report_add(ctx, c[i].name, c[i].uri, "pruned", &e2);

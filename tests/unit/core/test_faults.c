@@ -1,8 +1,10 @@
-/* test_faults.c -- fault injection by counter, the SQLite way: allocation
- * number 1, 2, 3 ... fails, then file-system call number 1, 2, 3 ... fails,
- * through opening a context, adding and removing mounts and persisting.
- * After each, the call returns an error (no crash; under ASan, no leak) and
- * a reopen finds a table the sequence passes through.
+/* test_faults.c -- fault injection by counter, the SQLite way (faults.h):
+ * allocation number 1, 2, 3 ... fails, then file-system call number 1, 2,
+ * 3 ... fails, each in the transient mode (that call only) and the
+ * persistent one (every call from N on), through opening a context, adding
+ * and removing mounts, lu_mounts_apply and persisting. After each, the call
+ * returns an error with a message (no crash; under ASan, no leak) and a
+ * reopen finds a table the sequence passes through.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -10,16 +12,6 @@
 
 #include "faults.h"
 #include "helpers.h"
-
-static int fail_errno;
-
-#define FAILING(call) (should_fail() ? (errno = fail_errno, -1) : (call))
-static int f_open(void *ud, const char *p, int fl, int mode) { (void)ud; return FAILING(open(p, fl, mode)); }
-static long f_read(void *ud, int fd, void *b, size_t n) { (void)ud; return FAILING(read(fd, b, n)); }
-static long f_write(void *ud, int fd, const void *b, size_t n) { (void)ud; return FAILING(write(fd, b, n)); }
-static int f_fsync(void *ud, int fd) { (void)ud; return FAILING(fsync(fd)); }
-static int f_rename(void *ud, const char *a, const char *b) { (void)ud; return FAILING(rename(a, b)); }
-static int f_close(void *ud, int fd) { (void)ud; int r = close(fd); return should_fail() ? (errno = fail_errno, -1) : r; }
 
 static char *save, *uri_a, *uri_b;
 
@@ -117,52 +109,69 @@ static void reset(void)
     lu_context_close(ctx);
 }
 
-Test(faults, every_allocation_failure_is_survived, .timeout = 300)
+static void alloc_loop(int mode)
 {
-    lu_allocator alloc = {f_realloc, f_free, NULL};
     cJSON_Hooks hooks = {f_cjson_malloc, free};
     cJSON_InitHooks(&hooks);   /* test process only: cJSON's hooks are global */
     long n;
     for (n = 1; n < 100000; n++) {
-        counter = 0;
-        fail_at = n;
-        bool ok = operation(&alloc, NULL);
-        long used = counter;
+        faults_arm(n, mode);
+        bool ok = operation(&faults_allocator, NULL);
+        faults_disarm();
         check_table(n);
-        if (ok && used < n) break;   /* ran to the end without reaching the fault */
+        if (ok && !faults_reached()) break;   /* ran to the end without reaching the fault */
         reset();
     }
     cJSON_InitHooks(NULL);
-    cr_log_info("allocation faults: %ld points, each survived", n - 1);
+    cr_log_info("%s allocation faults: %ld points, each survived", fault_mode_names[mode], n - 1);
     cr_assert_gt(n, 20, "the operation allocates");
 }
 
-static void io_loop(int err_no, const char *label)
+Test(faults, every_allocation_failure_is_survived, .timeout = 300)
 {
-    lu_io_hooks io = {f_open, f_read, f_write, f_fsync, f_rename, f_close, NULL};
+    alloc_loop(FAULT_TRANSIENT);
+}
+
+Test(faults, every_persistent_allocation_failure_is_survived, .timeout = 300)
+{
+    alloc_loop(FAULT_PERSISTENT);
+}
+
+static void io_loop(int err_no, int mode)
+{
+    lu_io_hooks io = faults_io();
     fail_errno = err_no;
     long n;
     for (n = 1; n < 10000; n++) {
-        counter = 0;
-        fail_at = n;
+        faults_arm(n, mode);
         bool ok = operation(NULL, &io);
-        long used = counter;
+        faults_disarm();
         check_table(n);
-        if (ok && used < n) break;
+        if (ok && !faults_reached()) break;
         reset();
     }
-    cr_log_info("%s faults: %ld points, each survived", label, n - 1);
+    cr_log_info("%s %s faults: %ld points, each survived", fault_mode_names[mode], err_no == EIO ? "EIO" : "ENOSPC", n - 1);
     cr_assert_gt(n, 8, "the operation does file-system calls");
 }
 
 Test(faults, every_io_failure_is_survived, .timeout = 300)
 {
-    io_loop(EIO, "EIO");
+    io_loop(EIO, FAULT_TRANSIENT);
 }
 
 Test(faults, every_disk_full_is_survived, .timeout = 300)
 {
-    io_loop(ENOSPC, "ENOSPC");
+    io_loop(ENOSPC, FAULT_TRANSIENT);
+}
+
+Test(faults, every_persistent_io_failure_is_survived, .timeout = 300)
+{
+    io_loop(EIO, FAULT_PERSISTENT);
+}
+
+Test(faults, a_disk_that_stays_full_is_survived, .timeout = 300)
+{
+    io_loop(ENOSPC, FAULT_PERSISTENT);
 }
 
 static void *cjson_no_memory(size_t n)
