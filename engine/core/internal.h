@@ -220,8 +220,10 @@ bool lu__parse_version_file(const char *data, size_t len, long long *version);
 
 /* Reads volume `name`'s own /version_<name>.json from archive `a` (never
  * another volume's). Returns LU_OK and *version; LU_NOT_FOUND (no such
- * file), LU_FORMAT_ERROR (not {"version": <integer>}) or the read's
- * failure, with the reason in `why`. */
+ * file), LU_FORMAT_ERROR (not {"version": <integer>}), LU_MEM_ERROR or the
+ * read's failure, with the reason in `why`. Only LU_NOT_FOUND and
+ * LU_FORMAT_ERROR say the volume is stale; any other failure says nothing
+ * about it. */
 lu_status lu__volume_version(lu_archive *a, const char *name, long long *version, char *why,
                              size_t cap);
 

@@ -291,11 +291,14 @@ lu_status lu_version_floor_check(lu_context *ctx, const char *name, long long ve
 /* Version pruning (SPEC §8): for every user mount, reads
  * /version_<name>.json {"version": N} from that mount itself (never
  * through the merged index) and removes the mount when the file is
- * missing or unreadable or N < minimum_version. A removed volume's file is
+ * missing or not {"version": N} or N < minimum_version. A removed volume's file is
  * deleted only when it lies inside <save>/volumes/. Each removal is added
  * to the start-up report (action "pruned", status LU_VERSION_MISMATCH).
- * *pruned (may be NULL) gets the number removed. Returns LU_OK, or the
- * status of a removal that could not be persisted (the rest still ran). */
+ * *pruned (may be NULL) gets the number removed. A volume whose version
+ * file cannot be read for another reason (out of memory, a read error) is
+ * kept. Returns LU_OK, or the status of a removal that could not be
+ * persisted or of a version file that could not be read (the rest still
+ * ran). */
 lu_status lu_prune_stale(lu_context *ctx, long long minimum_version, size_t *pruned, lu_error *err);
 
 /* The absolute path <save>/volumes/<file> (the folder is created), where
