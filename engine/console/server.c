@@ -36,6 +36,9 @@ typedef struct client {
     size_t in_len;
     bool skipping;      /* inside an oversized line */
     bool eof;
+    bool lost;          /* an answer could not be queued (out of memory): no more
+                           lines are run and the client is dropped, so it never
+                           takes a later answer for the one it waits for */
     char *out;
     size_t out_len, out_sent, out_cap;
 } client;
@@ -464,6 +467,7 @@ static void execute(lu_console *c, client *cl, char *line)
     lu_status st = err.status;
     if (st == LU_OK && !cmd) st = lu__fail(&err, LU_INVAL, "unknown command '%s' (try help)", argv[0]);
     if (st == LU_OK) st = cmd->fn(cmd->ud, argc, argv, json, &out, &err);
+    bool ran = st == LU_OK;   /* whatever happens to its answer below */
     if (st == LU_OK && json && out.json_failed)
         st = lu__fail(&err, LU_MEM_ERROR, "out of memory building the JSON result of '%s' (the command itself ran)",
                       argv[0]);
@@ -501,8 +505,8 @@ static void execute(lu_console *c, client *cl, char *line)
     whole = whole && append(ans.env, &ans.text, &ans.len, &ans.cap, status, strlen(status));
     if (!whole || !send_text(c, cl, ans.text)) {
         snprintf(status, sizeof status, "%%%% error MEM_ERROR out of memory answering '%.64s'%s\n", argv[0] ? argv[0] : "",
-                 st == LU_OK ? " (the command itself ran)" : "");
-        send_text(c, cl, status);
+                 ran ? " (the command itself ran)" : "");
+        if (!send_text(c, cl, status)) cl->lost = true;
     }
     lu__free(ans.env, ans.text);
     lu__free(out.env, out.text);
@@ -524,6 +528,7 @@ size_t lu__console_answer(lu_console *c, const char *bytes, size_t len, char **o
         cl.in_len += n;
         off += n;
         answer_lines(c, &cl);
+        if (cl.lost) break;   /* a connection would be dropped here */
     }
     *out = cl.out;
     return cl.out_len;
@@ -534,11 +539,14 @@ static int answer_lines(lu_console *c, client *cl)
 {
     int answered = 0;
     char *nl;
-    while ((nl = memchr(cl->in, '\n', cl->in_len)) != NULL) {
+    while (!cl->lost && (nl = memchr(cl->in, '\n', cl->in_len)) != NULL) {
         *nl = '\0';
         if (!cl->skipping) {
-            if (memchr(cl->in, '\0', (size_t)(nl - cl->in))) send_text(c, cl, "%% error INVAL NUL byte in the line\n");
-            else execute(c, cl, cl->in);
+            if (memchr(cl->in, '\0', (size_t)(nl - cl->in))) {
+                if (!send_text(c, cl, "%% error INVAL NUL byte in the line\n")) cl->lost = true;
+            } else {
+                execute(c, cl, cl->in);
+            }
             answered++;
         }
         cl->skipping = false;
@@ -546,11 +554,11 @@ static int answer_lines(lu_console *c, client *cl)
         memmove(cl->in, nl + 1, cl->in_len - used);
         cl->in_len -= used;
     }
-    if (cl->in_len == LU_CONSOLE_LINE_MAX) {   /* no newline in a full buffer */
+    if (!cl->lost && cl->in_len == LU_CONSOLE_LINE_MAX) {   /* no newline in a full buffer */
         if (!cl->skipping) {
             char msg[96];
             snprintf(msg, sizeof msg, "%%%% error INVAL line longer than %d bytes\n", LU_CONSOLE_LINE_MAX);
-            send_text(c, cl, msg);
+            if (!send_text(c, cl, msg)) cl->lost = true;
             answered++;
         }
         cl->skipping = true;
@@ -571,6 +579,10 @@ static int serve_input(lu_console *c, client *cl)
         if (r < 0) break;
         cl->in_len += (size_t)r;
         answered += answer_lines(c, cl);
+        if (cl->lost) {   /* dropped once what was queued is sent */
+            cl->eof = true;
+            break;
+        }
     }
     return answered;
 }

@@ -482,3 +482,176 @@ Test(faults_layers, update_rollback_alloc_transient) { fault_loop("rollback at s
 Test(faults_layers, update_rollback_alloc_persistent) { fault_loop("rollback at start", 1, op_rollback, check_rollback, 20); }
 Test(faults_layers, update_rollback_io_transient) { fault_loop("rollback at start", 2, op_rollback, check_rollback, 5); }
 Test(faults_layers, update_rollback_io_persistent) { fault_loop("rollback at start", 3, op_rollback, check_rollback, 5); }
+
+/* ---- parsing: the manifest, the catalog, the version document ------------ */
+
+static const char MANIFEST[] =
+    "{\"resources\": [{\"path\": \"/main/main.lua\", \"size\": 0}, {\"path\": \"/level1/level1.collection\", \"size\": 0},"
+    " {\"path\": \"/level1/level1.lua\", \"size\": 0}], \"proxies\": [{\"id\": \"level1\", \"collection\": "
+    "\"/level1/level1.collection\", \"excluded\": true, \"volume\": \"liveupdate\", \"resources\": "
+    "[\"/level1/level1.collection\", \"/level1/level1.lua\"]}], \"volumes\": [{\"name\": \"liveupdate\", \"file\": "
+    "\"liveupdate.zip\", \"version\": 1, \"priority\": 10}]}";
+static const char CATALOG[] = "{\"version\": 1, \"volumes\": [{\"name\": \"forest\", \"file\": \"forest.zip\", \"size\": "
+                              "1234, \"sha256\": \"ab\", \"version\": 2, \"priority\": 10}]}";
+static const char RELEASE[] =
+    "{\"version\": \"1.4.0\", \"volumes\": [{\"name\": \"forest\", \"url\": \"https://cdn.example.com/r/forest.zip\", "
+    "\"size\": 1234, \"sha256\": \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\", \"priority\": 10}, "
+    "{\"name\": \"castle\", \"file\": \"castle.zip\", \"size\": 0, \"sha256\": "
+    "\"BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB\"}], \"min_version\": \"1.2.0\", "
+    "\"prefer_local_from\": \"1.3.0\", \"binary\": {\"min\": \"1.0\", \"max\": \"2\"}, \"mandatory\": true}";
+
+/* A parse under faults parses the whole document or fails with
+ * LU_MEM_ERROR: a good document is never called malformed. */
+static bool parsed(long n, const char *what, lu_status st, const lu_error *err)
+{
+    if (st == LU_OK) return true;
+    cr_assert_eq(st, LU_MEM_ERROR, "fault %ld (%s): the %s parse failed with %s: %s", n, K->name, what,
+                 lu_status_name(st), err->message);
+    cr_assert(err->message[0] && !strstr(err->message, "not a JSON object"), "fault %ld: %s: '%s'", n, what,
+              err->message);
+    return false;
+}
+
+static bool op_parse(long n)
+{
+    lu_manifest *m = NULL, *c = NULL;
+    lu_release *r = NULL;
+    lu_error e1 = {LU_OK, ""}, e2 = {LU_OK, ""}, e3 = {LU_OK, ""};
+    faults_arm(n, K->mode);
+    lu_status s1 = lu_manifest_parse(MANIFEST, sizeof MANIFEST - 1, &m, &e1);
+    lu_status s2 = lu_catalog_parse(CATALOG, sizeof CATALOG - 1, &c, &e2);
+    lu_status s3 = lu_release_parse(RELEASE, sizeof RELEASE - 1, &r, &e3);
+    faults_disarm();
+    bool ok1 = parsed(n, "manifest", s1, &e1), ok2 = parsed(n, "catalog", s2, &e2), ok3 = parsed(n, "release", s3, &e3);
+    if (ok1) {
+        cr_assert(m->nresources == 3 && m->nproxies == 1 && m->proxies[0].nresources == 2 && m->nvolumes == 1 &&
+                      strcmp(m->proxies[0].volume, "liveupdate") == 0 && m->volumes[0].version == 1,
+                  "fault %ld: the manifest parsed short", n);
+    } else {
+        cr_assert_null(m);
+    }
+    if (ok2) cr_assert(c->nvolumes == 1 && c->volumes[0].size == 1234 && c->volumes[0].version == 2, "fault %ld", n);
+    else cr_assert_null(c);
+    if (ok3) {
+        cr_assert(r->nvolumes == 2 && strcmp(r->volumes[1].file, "castle.zip") == 0 && r->mandatory &&
+                      strcmp(r->binary_max, "2") == 0 && strcmp(r->prefer_local_from, "1.3.0") == 0,
+                  "fault %ld: the version document parsed short", n);
+    } else {
+        cr_assert_null(r);
+    }
+    lu_manifest_free(m);
+    lu_manifest_free(c);
+    lu_release_free(r);
+    return ok1 && ok2 && ok3;
+}
+
+static void check_nothing(long n, bool ok)
+{
+    (void)n, (void)ok;
+}
+
+Test(faults_layers, parsing_alloc_transient) { fault_loop("manifest, catalog, version document", 0, op_parse, check_nothing, 30); }
+Test(faults_layers, parsing_alloc_persistent) { fault_loop("manifest, catalog, version document", 1, op_parse, check_nothing, 30); }
+
+/* ---- the console: a command sequence through one session ------------------ */
+
+static char *con_save, *con_a, *con_b;
+#define CON_COMMANDS 8
+#define CON_ADD 2      /* "add b", the third command */
+#define CON_REMOVE 5   /* "remove a" */
+static int con_ran[CON_COMMANDS];   /* per command: 1 ran, 0 failed, -1 no answer */
+
+static void con_reset(void)
+{
+    lu_context *ctx = open_ctx(con_save, NULL, NULL);
+    lu_error err;
+    lu_mount_remove(ctx, "b", &err);
+    lu_mount_add(ctx, "a", con_a, 1, 0, &err);
+    lu_context_close(ctx);
+}
+
+static bool op_console(long n)
+{
+    if (n == 1) {
+        con_save = th_tempdir();
+        char *vols = th_tempdir(), *a = th_path(vols, "a.zip"), *b = th_path(vols, "b.zip");
+        th_make_zip(a, (const char *[]){"x.txt", "A", NULL});
+        th_make_zip(b, (const char *[]){"x.txt", "B", "y.txt", "b", NULL});
+        con_a = keep_printf("zip:%s%s", a, "");
+        con_b = keep_printf("zip:%s%s", b, "");
+        con_reset();
+    }
+    char seq[PATH_MAX * 2];
+    int len = snprintf(seq, sizeof seq,
+                       "help --json\nmounts --json\nadd b %s 5\nwhich /x.txt --json\nls --json\nremove a --json\n"
+                       "report --json\nmounts\n",
+                       con_b);
+    lu_context *ctx = open_ctx(con_save, NULL, K);
+    lu_console *c;
+    lu_error err;
+    cr_assert_eq(lu_console_open(ctx, 0, &c, &err), LU_OK, "%s", err.message);
+    char *out = NULL;
+    faults_arm(n, K->mode);
+    lu__console_answer(c, seq, (size_t)len, &out);
+    faults_disarm();
+    /* every line whole: JSON lines parse, status lines name a status and say why */
+    int oks = 0, statuses = 0;
+    for (int i = 0; i < CON_COMMANDS; i++) con_ran[i] = -1;
+    for (char *save = NULL, *line = out ? strtok_r(out, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
+        if (line[0] == '{') {
+            cJSON *j = cJSON_Parse(line);
+            cr_assert_not_null(j, "fault %ld (%s): a JSON answer is cut: %s", n, K->name, line);
+            cr_assert(!cJSON_IsTrue(cJSON_GetObjectItem(j, "ok")) || cJSON_GetObjectItem(j, "result"), "fault %ld", n);
+            cJSON_Delete(j);
+        } else if (strncmp(line, "%% ", 3) == 0) {
+            bool ok = strcmp(line, "%% ok") == 0;
+            if (ok) oks++;
+            else cr_assert(strncmp(line, "%% error ", 9) == 0 && strlen(line) > 20, "fault %ld: status '%s'", n, line);
+            /* answers come in order and stop at one that could not be queued */
+            if (statuses < CON_COMMANDS) con_ran[statuses] = ok || strstr(line, "(the command itself ran)");
+            statuses++;
+        }
+    }
+    if (K->mode == FAULT_TRANSIENT)
+        cr_assert_eq(statuses, CON_COMMANDS, "fault %ld (%s): %d of %d commands answered", n, K->name, statuses,
+                     CON_COMMANDS);
+    lu_free(ctx, out);
+    lu_console_close(c);
+    lu_context_close(ctx);
+    return oks == CON_COMMANDS;
+}
+
+/* The mounts file holds what the answers say: b is there when "add b" ran,
+ * a is gone when "remove a" ran (and either, for a command that got no
+ * answer); a clean reopen finds no problem. Then back to {a}. */
+static void check_console(long n, bool ok)
+{
+    lu_context *ctx = open_ctx(con_save, NULL, NULL);
+    cr_assert_eq(lu_startup_report_count(ctx), 0, "fault %ld (%s): the reopen found a problem", n, K->name);
+    lu_mount_info *m;
+    size_t cnt;
+    lu_error err;
+    cr_assert_eq(lu_mounts_get(ctx, &m, &cnt, &err), LU_OK);
+    bool a = false, b = false;
+    for (size_t i = 0; i < cnt; i++) {
+        a |= strcmp(m[i].name, "a") == 0;
+        b |= strcmp(m[i].name, "b") == 0;
+    }
+    lu_free(ctx, m);
+    cr_assert(cnt <= 2, "fault %ld (%s): the table has %zu mounts", n, K->name, cnt);
+    if (con_ran[CON_ADD] >= 0)
+        cr_assert_eq(b, con_ran[CON_ADD] == 1, "fault %ld (%s): 'add b' answered %s but b is %s", n, K->name,
+                     con_ran[CON_ADD] ? "ok" : "an error", b ? "mounted" : "not mounted");
+    if (con_ran[CON_REMOVE] >= 0)
+        cr_assert_eq(a, con_ran[CON_REMOVE] == 0, "fault %ld (%s): 'remove a' answered %s but a is %s", n, K->name,
+                     con_ran[CON_REMOVE] ? "ok" : "an error", a ? "mounted" : "not mounted");
+    cr_assert(!ok || (b && !a), "fault %ld: every command answered ok but the table is not {b}", n);
+    if (a || b) cr_assert_str_eq(th_read(ctx, "/x.txt"), b ? "B" : "A");
+    lu_context_close(ctx);
+    con_reset();
+}
+
+Test(faults_layers, console_alloc_transient) { fault_loop("console session", 0, op_console, check_console, 50); }
+Test(faults_layers, console_alloc_persistent) { fault_loop("console session", 1, op_console, check_console, 50); }
+Test(faults_layers, console_io_transient) { fault_loop("console session", 2, op_console, check_console, 8); }
+Test(faults_layers, console_io_persistent) { fault_loop("console session", 3, op_console, check_console, 8); }
