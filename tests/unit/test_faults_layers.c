@@ -108,6 +108,7 @@ static bool same_file(const char *path, const char *data, size_t len)
 static char *base_uri, *old_zip, *new_zip, *doc_url, *vol_old, *vol_new;
 static size_t vol_old_len, vol_new_len;
 static int http_port;
+static _Atomic int http_partials;   /* 206 answers sent */
 
 static void send_all(int fd, const char *p, size_t n)
 {
@@ -119,8 +120,8 @@ static void send_all(int fd, const char *p, size_t n)
     }
 }
 
-/* A one-file HTTP server: every GET gets the new volume with an ETag (a
- * Range is ignored, so a resumed download restarts from a 200). */
+/* A one-file HTTP server: every GET gets the new volume with ETag "v2";
+ * a Range whose If-Range is "v2" gets a 206 of the rest. */
 static void *http_main(void *arg)
 {
     int ls = (int)(intptr_t)arg;
@@ -137,11 +138,20 @@ static void *http_main(void *arg)
             if (strstr(req, "\r\n\r\n")) break;
         }
         char hdr[256];
-        int hl = snprintf(hdr, sizeof hdr,
-                          "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\nETag: \"v2\"\r\nConnection: close\r\n\r\n",
-                          vol_new_len);
+        size_t from = 0;
+        const char *range = strcasestr(req, "\r\nRange: bytes=");
+        if (range && strcasestr(req, "\r\nIf-Range: \"v2\"")) from = strtoull(range + 15, NULL, 10);
+        if (from >= vol_new_len) from = 0;
+        if (from) http_partials++;
+        int hl = from ? snprintf(hdr, sizeof hdr,
+                                 "HTTP/1.1 206 Partial Content\r\nContent-Length: %zu\r\nContent-Range: bytes %zu-%zu/%zu\r\n"
+                                 "ETag: \"v2\"\r\nConnection: close\r\n\r\n",
+                                 vol_new_len - from, from, vol_new_len - 1, vol_new_len)
+                      : snprintf(hdr, sizeof hdr,
+                                 "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\nETag: \"v2\"\r\nConnection: close\r\n\r\n",
+                                 vol_new_len);
         send_all(c, hdr, (size_t)hl);
-        if (strncmp(req, "HEAD", 4) != 0) send_all(c, vol_new, vol_new_len);
+        if (strncmp(req, "HEAD", 4) != 0) send_all(c, vol_new + from, vol_new_len - from);
         close(c);
     }
     return NULL;
@@ -217,15 +227,26 @@ static void on_done(void *ud, int id, const char *path, const lu_error *err)
 }
 
 static char *dl_save;
+static bool dl_resume;   /* each run resumes a .part of half the volume */
+static char dl_url[64], dl_sha[LU_SHA256_HEX];
+
+/* What a download cut in the middle leaves: half the volume in the .part
+ * and the sidecar naming the server's validator. */
+static void leave_half_part(void)
+{
+    char *dls = th_path(dl_save, "downloads");
+    mkdir(dls, 0755);
+    th_write_file(th_path(dls, "v.zip.part"), vol_new, vol_new_len / 2);
+    char meta[512];
+    int len = snprintf(meta, sizeof meta,
+                       "{\"url\":\"%s\",\"etag\":\"\\\"v2\\\"\",\"last_modified\":\"\",\"size\":%zu,\"sha256\":\"%s\"}",
+                       dl_url, vol_new_len, dl_sha);
+    th_write_file(th_path(dls, "v.zip.part.json"), meta, (size_t)len);
+}
 
 static lu_status download(lu_context *ctx, done_box *box, long n, lu_error *err)
 {
-    char url[64], sha[LU_SHA256_HEX];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/v.zip", http_port);
-    char *vn = th_path(dl_save, "..v-new");
-    th_write_file(vn, vol_new, vol_new_len);
-    cr_assert_eq(lu_sha256_file(vn, sha, NULL, err), LU_OK);
-    unlink(vn);
+    const char *url = dl_url, *sha = dl_sha;
     lu_download_request req;
     lu_download_request_init(&req);
     req.url = url;
@@ -252,7 +273,14 @@ static bool op_download(long n)
         dl_save = th_tempdir();
         mkdir(th_path(dl_save, "volumes"), 0755);
         th_write_file(th_path(dl_save, "volumes/v.zip"), vol_old, vol_old_len);
+        snprintf(dl_url, sizeof dl_url, "http://127.0.0.1:%d/v.zip", http_port);
+        char *vn = th_path(dl_save, "v-new");
+        th_write_file(vn, vol_new, vol_new_len);
+        lu_error e;
+        cr_assert_eq(lu_sha256_file(vn, dl_sha, NULL, &e), LU_OK);
+        unlink(vn);
     }
+    if (dl_resume) leave_half_part();
     lu_context *ctx = open_ctx(dl_save, NULL, K);
     done_box box = {0};
     lu_error err = {LU_OK, ""};
@@ -285,6 +313,18 @@ Test(faults_layers, download_install_alloc_transient) { fault_loop("download ins
 Test(faults_layers, download_install_alloc_persistent) { fault_loop("download install", 1, op_download, check_download, 20); }
 Test(faults_layers, download_install_io_transient) { fault_loop("download install", 2, op_download, check_download, 8); }
 Test(faults_layers, download_install_io_persistent) { fault_loop("download install", 3, op_download, check_download, 8); }
+
+/* the same, resuming a .part (read back for its hash through pread, then a 206 of the rest) */
+static bool op_download_resume(long n)
+{
+    dl_resume = true;
+    return op_download(n);
+}
+
+Test(faults_layers, download_resume_alloc_transient) { fault_loop("download resume", 0, op_download_resume, check_download, 20); cr_assert_gt(http_partials, 0, "no .part was resumed"); }
+Test(faults_layers, download_resume_alloc_persistent) { fault_loop("download resume", 1, op_download_resume, check_download, 20); cr_assert_gt(http_partials, 0, "no .part was resumed"); }
+Test(faults_layers, download_resume_io_transient) { fault_loop("download resume", 2, op_download_resume, check_download, 8); cr_assert_gt(http_partials, 0, "no .part was resumed"); }
+Test(faults_layers, download_resume_io_persistent) { fault_loop("download resume", 3, op_download_resume, check_download, 8); cr_assert_gt(http_partials, 0, "no .part was resumed"); }
 
 /* ---- the update manager -------------------------------------------------- */
 
