@@ -36,6 +36,9 @@ typedef struct client {
     size_t in_len;
     bool skipping;      /* inside an oversized line */
     bool eof;
+    bool lost;          /* an answer could not be queued (out of memory): no more
+                           lines are run and the client is dropped, so it never
+                           takes a later answer for the one it waits for */
     char *out;
     size_t out_len, out_sent, out_cap;
 } client;
@@ -52,6 +55,7 @@ struct lu_console_out {
     size_t len, cap;
     char *json;         /* the JSON result's text, or NULL */
     bool json_failed;   /* the result could not be built: the answer is MEM_ERROR */
+    bool cut;           /* text was lost for want of memory: the answer is MEM_ERROR */
 };
 
 struct lu_console {
@@ -66,19 +70,21 @@ struct lu_console {
 
 /* ---- output ----------------------------------------------------------- */
 
-static void append(const lu_env *env, char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+/* Appends all of s or, out of memory, nothing (false). */
+static bool append(const lu_env *env, char **buf, size_t *len, size_t *cap, const char *s, size_t n)
 {
     if (*len + n + 1 > *cap) {
         size_t c = *cap ? *cap : 1024;
         while (c < *len + n + 1) c *= 2;
         char *b = lu__realloc(env, *buf, c);
-        if (!b) return;   /* out of memory: the output is cut, the status line still goes */
+        if (!b) return false;
         *buf = b;
         *cap = c;
     }
     memcpy(*buf + *len, s, n);
     *len += n;
     (*buf)[*len] = '\0';
+    return true;
 }
 
 void lu_console_printf(lu_console_out *out, const char *fmt, ...)
@@ -90,15 +96,18 @@ void lu_console_printf(lu_console_out *out, const char *fmt, ...)
     va_end(ap);
     if (n < 0) return;
     if ((size_t)n < sizeof small) {
-        append(out->env, &out->text, &out->len, &out->cap, small, (size_t)n);
+        if (!append(out->env, &out->text, &out->len, &out->cap, small, (size_t)n)) out->cut = true;
         return;
     }
     char *big = lu__malloc(out->env, (size_t)n + 1);
-    if (!big) return;
+    if (!big) {
+        out->cut = true;
+        return;
+    }
     va_start(ap, fmt);
     vsnprintf(big, (size_t)n + 1, fmt, ap);
     va_end(ap);
-    append(out->env, &out->text, &out->len, &out->cap, big, (size_t)n);
+    if (!append(out->env, &out->text, &out->len, &out->cap, big, (size_t)n)) out->cut = true;
     lu__free(out->env, big);
 }
 
@@ -119,6 +128,26 @@ static void put_json(lu_console_out *out, cJSON *value)
     cJSON_Delete(value);
 }
 
+/* put_json when every part of `value` was built (`whole`), else the
+ * MEM_ERROR answer: a result with a field missing is never sent as ok. */
+static void put_json_whole(lu_console_out *out, cJSON *value, bool whole)
+{
+    if (!whole) {
+        cJSON_Delete(value);
+        value = NULL;
+    }
+    put_json(out, value);
+}
+
+/* Appends `item` to `arr` when it was built whole; otherwise, or when the
+ * append fails, deletes it. Returns whether it was appended. */
+static bool append_item(cJSON *arr, cJSON *item, bool whole)
+{
+    if (arr && item && whole && cJSON_AddItemToArray(arr, item)) return true;
+    cJSON_Delete(item);
+    return false;
+}
+
 const char *lu_console_size(uint64_t b, char *buf, size_t cap)
 {
     static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -130,9 +159,9 @@ const char *lu_console_size(uint64_t b, char *buf, size_t cap)
     return buf;
 }
 
-static void send_text(const lu_console *c, client *cl, const char *s)
+static bool send_text(const lu_console *c, client *cl, const char *s)
 {
-    append(&c->ctx->env, &cl->out, &cl->out_len, &cl->out_cap, s, strlen(s));
+    return append(&c->ctx->env, &cl->out, &cl->out_len, &cl->out_cap, s, strlen(s));
 }
 
 /* ---- built-in commands ------------------------------------------------ */
@@ -148,17 +177,19 @@ static lu_status cmd_help(void *ud, int argc, char **argv, int json, lu_console_
     lu_console *c = ud;
     (void)argc, (void)argv, (void)err;
     cJSON *arr = json ? cJSON_CreateArray() : NULL;
+    bool whole = arr != NULL;
     for (size_t i = 0; i < c->ncmds; i++) {
         if (json) {
             cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "command", c->cmds[i].name);
-            cJSON_AddStringToObject(o, "help", c->cmds[i].help);
-            cJSON_AddItemToArray(arr, o);
+            whole = append_item(arr, o,
+                                o && cJSON_AddStringToObject(o, "command", c->cmds[i].name) &&
+                                    cJSON_AddStringToObject(o, "help", c->cmds[i].help)) &&
+                    whole;
         } else {
             lu_console_printf(out, "  %-40s\n", c->cmds[i].help);
         }
     }
-    if (json) put_json(out, arr);
+    if (json) put_json_whole(out, arr, whole);
     else lu_console_printf(out, "  (add --json to any command for machine-readable output)\n");
     return LU_OK;
 }
@@ -173,17 +204,19 @@ static lu_status cmd_mounts(void *ud, int argc, char **argv, int json, lu_consol
     LU_TRY(lu_mounts_get(c->ctx, &m, &n, err));
     if (json) {
         cJSON *arr = cJSON_CreateArray();
+        bool whole = arr != NULL;
         for (size_t i = 0; i < n; i++) {
             cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "name", m[i].name);
-            cJSON_AddNumberToObject(o, "priority", m[i].priority);
-            cJSON_AddStringToObject(o, "uri", m[i].uri);
-            cJSON_AddStringToObject(o, "path", m[i].path);
-            cJSON_AddStringToObject(o, "format", m[i].format);
-            cJSON_AddNumberToObject(o, "entries", (double)m[i].entries);
-            cJSON_AddItemToArray(arr, o);
+            whole = append_item(arr, o,
+                                o && cJSON_AddStringToObject(o, "name", m[i].name) &&
+                                    cJSON_AddNumberToObject(o, "priority", m[i].priority) &&
+                                    cJSON_AddStringToObject(o, "uri", m[i].uri) &&
+                                    cJSON_AddStringToObject(o, "path", m[i].path) &&
+                                    cJSON_AddStringToObject(o, "format", m[i].format) &&
+                                    cJSON_AddNumberToObject(o, "entries", (double)m[i].entries)) &&
+                    whole;
         }
-        put_json(out, arr);
+        put_json_whole(out, arr, whole);
     } else {
         size_t w = 4;
         for (size_t i = 0; i < n; i++) w = strlen(m[i].name) > w ? strlen(m[i].name) : w;
@@ -206,10 +239,9 @@ static lu_status cmd_which(void *ud, int argc, char **argv, int json, lu_console
     char size[32];
     if (json) {
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "path", argv[1]);
-        cJSON_AddStringToObject(o, "mount", si.mount);
-        cJSON_AddNumberToObject(o, "size", (double)si.size);
-        put_json(out, o);
+        put_json_whole(out, o,
+                       o && cJSON_AddStringToObject(o, "path", argv[1]) && cJSON_AddStringToObject(o, "mount", si.mount) &&
+                           cJSON_AddNumberToObject(o, "size", (double)si.size));
     } else {
         lu_console_printf(out, "%s is served by mount '%s' (%s)\n", argv[1], si.mount,
                           lu_console_size(si.size, size, sizeof size));
@@ -230,6 +262,7 @@ static lu_status cmd_ls(void *ud, int argc, char **argv, int json, lu_console_ou
     size_t n;
     LU_TRY(lu_list_paths(c->ctx, prefix, mount, &paths, &n, err));
     cJSON *arr = json ? cJSON_CreateArray() : NULL;
+    bool whole = arr != NULL;
     for (size_t i = 0; i < n; i++) {
         lu_stat_info si = {0};
         void *data = NULL;
@@ -244,15 +277,16 @@ static lu_status cmd_ls(void *ud, int argc, char **argv, int json, lu_console_ou
         char hs[32];
         if (json) {
             cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "path", paths[i]);
-            cJSON_AddNumberToObject(o, "size", (double)si.size);
-            cJSON_AddStringToObject(o, "mount", si.mount);
-            cJSON_AddItemToArray(arr, o);
+            whole = append_item(arr, o,
+                                o && cJSON_AddStringToObject(o, "path", paths[i]) &&
+                                    cJSON_AddNumberToObject(o, "size", (double)si.size) &&
+                                    cJSON_AddStringToObject(o, "mount", si.mount)) &&
+                    whole;
         } else {
             lu_console_printf(out, "%10s  %-12s  %s\n", lu_console_size(si.size, hs, sizeof hs), si.mount, paths[i]);
         }
     }
-    if (json) put_json(out, arr);
+    if (json) put_json_whole(out, arr, whole);
     else lu_console_printf(out, "%zu resource(s) under %s\n", n, prefix);
     lu_free(c->ctx, paths);
     return LU_OK;
@@ -284,23 +318,25 @@ static lu_status cmd_remove(void *ud, int argc, char **argv, int json, lu_consol
 static void report_items(lu_console *c, size_t from, int json, lu_console_out *out)
 {
     cJSON *arr = json ? cJSON_CreateArray() : NULL;
+    bool whole = arr != NULL;
     size_t n = lu_startup_report_count(c->ctx);
     for (size_t i = from; i < n; i++) {
         lu_report_item it;
         lu_startup_report_get(c->ctx, i, &it);
         if (json) {
             cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "name", it.name);
-            cJSON_AddStringToObject(o, "uri", it.uri);
-            cJSON_AddStringToObject(o, "action", it.action);
-            cJSON_AddStringToObject(o, "status", lu_status_name(it.status));
-            cJSON_AddStringToObject(o, "message", it.message);
-            cJSON_AddItemToArray(arr, o);
+            whole = append_item(arr, o,
+                                o && cJSON_AddStringToObject(o, "name", it.name) &&
+                                    cJSON_AddStringToObject(o, "uri", it.uri) &&
+                                    cJSON_AddStringToObject(o, "action", it.action) &&
+                                    cJSON_AddStringToObject(o, "status", lu_status_name(it.status)) &&
+                                    cJSON_AddStringToObject(o, "message", it.message)) &&
+                    whole;
         } else {
             lu_console_printf(out, "%-11s %-12s %s: %s\n", it.action, it.name, lu_status_name(it.status), it.message);
         }
     }
-    if (json) put_json(out, arr);
+    if (json) put_json_whole(out, arr, whole);
     else if (from == n) lu_console_printf(out, "nothing to report\n");
 }
 
@@ -431,15 +467,25 @@ static void execute(lu_console *c, client *cl, char *line)
     lu_status st = err.status;
     if (st == LU_OK && !cmd) st = lu__fail(&err, LU_INVAL, "unknown command '%s' (try help)", argv[0]);
     if (st == LU_OK) st = cmd->fn(cmd->ud, argc, argv, json, &out, &err);
+    bool ran = st == LU_OK;   /* whatever happens to its answer below */
     if (st == LU_OK && json && out.json_failed)
-        st = lu__fail(&err, LU_MEM_ERROR, "out of memory building the JSON result of '%s'", argv[0]);
+        st = lu__fail(&err, LU_MEM_ERROR, "out of memory building the JSON result of '%s' (the command itself ran)",
+                      argv[0]);
+    if (st == LU_OK && !json && out.cut)
+        st = lu__fail(&err, LU_MEM_ERROR, "out of memory writing the answer of '%s' (the command itself ran)", argv[0]);
+    /* The whole answer is built first and queued in one piece: out of
+     * memory, the client gets one short MEM_ERROR status line, never an ok
+     * with a part of the answer missing or a JSON line cut in two. */
+    lu_console_out ans = {.env = out.env};
+    bool whole = true;
     if (st == LU_OK && json) {
         /* the same bytes cJSON_PrintUnformatted gives for {"ok": true, "result": ...} */
-        send_text(c, cl, "{\"ok\":true,\"result\":");
-        send_text(c, cl, out.json ? out.json : "null");
-        send_text(c, cl, "}\n");
+        const char *result = out.json ? out.json : "null";
+        whole = append(ans.env, &ans.text, &ans.len, &ans.cap, "{\"ok\":true,\"result\":", 20) &&
+                append(ans.env, &ans.text, &ans.len, &ans.cap, result, strlen(result)) &&
+                append(ans.env, &ans.text, &ans.len, &ans.cap, "}\n", 2);
     } else if (st == LU_OK && out.text) {
-        send_text(c, cl, out.text);
+        whole = append(ans.env, &ans.text, &ans.len, &ans.cap, out.text, out.len);
     } else if (st != LU_OK && json) {
         cJSON *o = cJSON_CreateObject();
         char *s = o && cJSON_AddBoolToObject(o, "ok", 0) && cJSON_AddStringToObject(o, "status", lu_status_name(st)) &&
@@ -447,7 +493,8 @@ static void execute(lu_console *c, client *cl, char *line)
                       ? cJSON_PrintUnformatted(o)
                       : NULL;
         cJSON_Delete(o);
-        if (s) send_text(c, cl, s), send_text(c, cl, "\n");
+        whole = s && append(ans.env, &ans.text, &ans.len, &ans.cap, s, strlen(s)) &&
+                append(ans.env, &ans.text, &ans.len, &ans.cap, "\n", 1);
         cJSON_free(s);
     }
     char status[LU_ERROR_MAX + 64];
@@ -455,7 +502,13 @@ static void execute(lu_console *c, client *cl, char *line)
         if (*p == '\n' || *p == '\r') *p = ' ';
     if (st == LU_OK) snprintf(status, sizeof status, "%%%% ok\n");
     else snprintf(status, sizeof status, "%%%% error %s %s\n", lu_status_name(st), err.message);
-    send_text(c, cl, status);
+    whole = whole && append(ans.env, &ans.text, &ans.len, &ans.cap, status, strlen(status));
+    if (!whole || !send_text(c, cl, ans.text)) {
+        snprintf(status, sizeof status, "%%%% error MEM_ERROR out of memory answering '%.64s'%s\n", argv[0] ? argv[0] : "",
+                 ran ? " (the command itself ran)" : "");
+        if (!send_text(c, cl, status)) cl->lost = true;
+    }
+    lu__free(ans.env, ans.text);
     lu__free(out.env, out.text);
     lu__free(out.env, out.json);
 }
@@ -475,6 +528,7 @@ size_t lu__console_answer(lu_console *c, const char *bytes, size_t len, char **o
         cl.in_len += n;
         off += n;
         answer_lines(c, &cl);
+        if (cl.lost) break;   /* a connection would be dropped here */
     }
     *out = cl.out;
     return cl.out_len;
@@ -485,11 +539,14 @@ static int answer_lines(lu_console *c, client *cl)
 {
     int answered = 0;
     char *nl;
-    while ((nl = memchr(cl->in, '\n', cl->in_len)) != NULL) {
+    while (!cl->lost && (nl = memchr(cl->in, '\n', cl->in_len)) != NULL) {
         *nl = '\0';
         if (!cl->skipping) {
-            if (memchr(cl->in, '\0', (size_t)(nl - cl->in))) send_text(c, cl, "%% error INVAL NUL byte in the line\n");
-            else execute(c, cl, cl->in);
+            if (memchr(cl->in, '\0', (size_t)(nl - cl->in))) {
+                if (!send_text(c, cl, "%% error INVAL NUL byte in the line\n")) cl->lost = true;
+            } else {
+                execute(c, cl, cl->in);
+            }
             answered++;
         }
         cl->skipping = false;
@@ -497,11 +554,11 @@ static int answer_lines(lu_console *c, client *cl)
         memmove(cl->in, nl + 1, cl->in_len - used);
         cl->in_len -= used;
     }
-    if (cl->in_len == LU_CONSOLE_LINE_MAX) {   /* no newline in a full buffer */
+    if (!cl->lost && cl->in_len == LU_CONSOLE_LINE_MAX) {   /* no newline in a full buffer */
         if (!cl->skipping) {
             char msg[96];
             snprintf(msg, sizeof msg, "%%%% error INVAL line longer than %d bytes\n", LU_CONSOLE_LINE_MAX);
-            send_text(c, cl, msg);
+            if (!send_text(c, cl, msg)) cl->lost = true;
             answered++;
         }
         cl->skipping = true;
@@ -522,6 +579,10 @@ static int serve_input(lu_console *c, client *cl)
         if (r < 0) break;
         cl->in_len += (size_t)r;
         answered += answer_lines(c, cl);
+        if (cl->lost) {   /* dropped once what was queued is sent */
+            cl->eof = true;
+            break;
+        }
     }
     return answered;
 }

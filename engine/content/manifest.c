@@ -297,6 +297,10 @@ static lu_status parse_document(const char *json, size_t len, bool catalog, lu_m
         st = lu__fail(err, LU_MEM_ERROR, "%s: out of memory", what);
         goto cleanup;
     }
+    if (!root && lu__json_syntax_ok(json, len)) {   /* good JSON: cJSON ran out of memory */
+        st = lu__fail(err, LU_MEM_ERROR, "%s: out of memory parsing it", what);
+        goto cleanup;
+    }
     if (!cJSON_IsObject(root)) {
         st = lu__fail(err, LU_FORMAT_ERROR, "%s: not a JSON object", what);
         goto cleanup;

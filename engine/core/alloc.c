@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -63,9 +64,47 @@ static int io_close(void *ud, int fd)
     return close(fd);
 }
 
+static int io_mkdir(void *ud, const char *path, int mode)
+{
+    (void)ud;
+    return mkdir(path, (mode_t)mode);
+}
+static int io_unlink(void *ud, const char *path)
+{
+    (void)ud;
+    return unlink(path);
+}
+static int io_ftruncate(void *ud, int fd, long long length)
+{
+    (void)ud;
+    return ftruncate(fd, (off_t)length);
+}
+static long io_pread(void *ud, int fd, void *buf, size_t n, long long offset)
+{
+    (void)ud;
+    return pread(fd, buf, n, (off_t)offset);
+}
+
 lu_io_hooks lu__default_io(void)
 {
-    lu_io_hooks io = {io_open, io_read, io_write, io_fsync, io_rename, io_close, NULL};
+    lu_io_hooks io = {io_open, io_read, io_write, io_fsync, io_rename, io_close, NULL,
+                      io_mkdir, io_unlink, io_ftruncate, io_pread};
+    return io;
+}
+
+lu_io_hooks lu__io_complete(const lu_io_hooks *given)
+{
+    lu_io_hooks io = *given, def = lu__default_io();
+    if (!io.open) io.open = def.open;
+    if (!io.read) io.read = def.read;
+    if (!io.write) io.write = def.write;
+    if (!io.fsync) io.fsync = def.fsync;
+    if (!io.rename) io.rename = def.rename;
+    if (!io.close) io.close = def.close;
+    if (!io.mkdir) io.mkdir = def.mkdir;
+    if (!io.unlink) io.unlink = def.unlink;
+    if (!io.ftruncate) io.ftruncate = def.ftruncate;
+    if (!io.pread) io.pread = def.pread;
     return io;
 }
 

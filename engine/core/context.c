@@ -227,7 +227,7 @@ lu_status lu_context_open(const lu_config *cfg, lu_context **out, lu_error *err)
     lu_env env = lu__default_env();
     if (!cfg) return lu__fail(err, LU_INVAL, "missing configuration");
     if (cfg->allocator) env.alloc = *cfg->allocator;
-    if (cfg->io) env.io = *cfg->io;
+    if (cfg->io) env.io = lu__io_complete(cfg->io);
     env.log = cfg->log;
     env.log_ud = cfg->log_ud;
     env.max_uncompressed = cfg->max_uncompressed;
@@ -259,7 +259,7 @@ lu_status lu_context_open(const lu_config *cfg, lu_context **out, lu_error *err)
             st = lu__fail(err, LU_MEM_ERROR, "out of memory opening a context");
             goto cleanup;
         }
-        st = lu__fs_mkdirs(ctx->save_dir, err);
+        st = lu__fs_mkdirs(&ctx->env, ctx->save_dir, err);
         if (st != LU_OK) goto cleanup;
         char real[PATH_MAX];   /* one spelling of it: no "..", no symlink */
         char *canon = realpath(ctx->save_dir, real) ? lu__strdup(&ctx->env, real) : NULL;

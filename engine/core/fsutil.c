@@ -89,7 +89,7 @@ lu_status lu__fs_write_atomic(const lu_env *env, const char *dir, const char *na
     return LU_OK;
 cleanup:
     if (fd >= 0) io->close(io->ud, fd);
-    if (st != LU_OK) unlink(tmp);
+    if (st != LU_OK) io->unlink(io->ud, tmp);
     return st;
 }
 
@@ -155,7 +155,7 @@ lu_status lu__fs_copy_atomic(const lu_env *env, const char *from, const char *to
     io->close(io->ud, in);
     if (io->close(io->ud, out) != 0 && st == LU_OK) st = io_fail(err, "cannot close", tmp);
     if (st == LU_OK) st = lu__fs_install(env, tmp, to, err);   /* fsync, rename, directory fsync */
-    if (st != LU_OK) unlink(tmp);
+    if (st != LU_OK) io->unlink(io->ud, tmp);
     return st;
 }
 
@@ -201,16 +201,19 @@ cleanup:
     return st;
 }
 
-lu_status lu__fs_mkdirs(const char *path, lu_error *err)
+lu_status lu__fs_mkdirs(const lu_env *env, const char *path, lu_error *err)
 {
+    const lu_io_hooks *io = &env->io;
     char p[PATH_MAX];
+    struct stat sb;
     if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p)
         return lu__fail(err, LU_INVAL, "path too long: '%s'", path);
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) return LU_OK;   /* the usual case: nothing to create */
     for (char *s = p + 1;; s++) {
         if (*s == '/' || *s == '\0') {
             char c = *s;
             *s = '\0';
-            if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+            if (io->mkdir(io->ud, p, 0755) != 0 && errno != EEXIST) {
                 int e = errno;
                 return lu__fail(err, lu__errno_status(e) == LU_NO_SPACE ? LU_NO_SPACE : LU_IO_ERROR,
                                 "cannot create directory '%s': %s", p, strerror(e));
@@ -219,7 +222,6 @@ lu_status lu__fs_mkdirs(const char *path, lu_error *err)
             if (!c) break;
         }
     }
-    struct stat sb;
     if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return lu__fail(err, LU_IO_ERROR, "'%s' is not a directory", path);
     return LU_OK;

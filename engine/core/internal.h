@@ -34,6 +34,8 @@ void *lu__realloc(const lu_env *env, void *p, size_t n);
 char *lu__strndup(const lu_env *env, const char *s, size_t n);
 lu_allocator lu__default_allocator(void);
 lu_io_hooks lu__default_io(void);
+/* `given` with every NULL field set to the POSIX call's default. */
+lu_io_hooks lu__io_complete(const lu_io_hooks *given);
 /* An environment with the default allocator and I/O, no logger. */
 lu_env lu__default_env(void);
 
@@ -226,8 +228,10 @@ bool lu__parse_version_file(const char *data, size_t len, long long *version);
 
 /* Reads volume `name`'s own /version_<name>.json from archive `a` (never
  * another volume's). Returns LU_OK and *version; LU_NOT_FOUND (no such
- * file), LU_FORMAT_ERROR (not {"version": <integer>}) or the read's
- * failure, with the reason in `why`. */
+ * file), LU_FORMAT_ERROR (not {"version": <integer>}), LU_MEM_ERROR or the
+ * read's failure, with the reason in `why`. Only LU_NOT_FOUND and
+ * LU_FORMAT_ERROR say the volume is stale; any other failure says nothing
+ * about it. */
 lu_status lu__volume_version(lu_archive *a, const char *name, long long *version, char *why,
                              size_t cap);
 
@@ -263,7 +267,7 @@ lu_status lu__fs_copy_atomic(const lu_env *env, const char *from, const char *to
 /* Reads a whole file into a NUL-terminated buffer. */
 lu_status lu__fs_read_all(const lu_env *env, const char *path, char **data, size_t *len,
                           lu_error *err);
-lu_status lu__fs_mkdirs(const char *path, lu_error *err);
+lu_status lu__fs_mkdirs(const lu_env *env, const char *path, lu_error *err);
 char *lu__path_join(const lu_env *env, const char *dir, const char *name);
 /* Renames <dir>/<name> to <dir>/<name>.corrupt-<UTC stamp>[-N] (a file the
  * library cannot read is kept for a bug report, never deleted), through

@@ -32,7 +32,7 @@ lu_status lu__save_path(const lu_context *ctx, lu_save_area area, const char *fi
     const char *sub = area_names[area];
     int n = sub[0] ? snprintf(out, cap, "%s/%s", ctx->save_dir, sub) : snprintf(out, cap, "%s", ctx->save_dir);
     if (n < 0 || (size_t)n >= cap) return lu__fail(err, LU_INVAL, "path too long under '%s'", ctx->save_dir);
-    if (create) LU_TRY(lu__fs_mkdirs(out, err));
+    if (create) LU_TRY(lu__fs_mkdirs(&ctx->env, out, err));
     if (!file) return LU_OK;
     size_t used = (size_t)n;
     n = snprintf(out + used, cap - used, "/%s", file);
@@ -78,7 +78,7 @@ static lu_status save_file_path(lu_context *ctx, const char *rel, char *out, siz
     LU_TRY(lu_save_file_path(ctx, rel, out, PATH_MAX, err));
     *dir_len = (size_t)(strrchr(out, '/') - out);
     out[*dir_len] = '\0';
-    lu_status st = lu__fs_mkdirs(out, err);
+    lu_status st = lu__fs_mkdirs(&ctx->env, out, err);
     out[*dir_len] = '/';
     return st;
 }

@@ -26,12 +26,18 @@ typedef struct candidate {
     lu_archive *archive;   /* a reference, held while the version is read */
 } candidate;
 
-/* Why volume `name` (archive `a`) is stale, in buf; false when it is
- * current: no readable version file, or a version below `minimum`. */
-static bool stale_reason(lu_archive *a, const char *name, long long minimum, char *buf, size_t cap)
+/* Whether volume `name` (archive `a`) is stale, the reason in buf: 1 when
+ * it is (no version file, one that is not {"version": N}, or a version
+ * below `minimum`), 0 when it is current, -1 when its version file could
+ * not be read (out of memory, a read error): that says nothing about the
+ * volume, which is kept; *failed gets that failure's status. */
+static int stale_reason(lu_archive *a, const char *name, long long minimum, char *buf, size_t cap, lu_status *failed)
 {
     long long version;
-    if (lu__volume_version(a, name, &version, buf, cap) != LU_OK) return true;
+    lu_status st = lu__volume_version(a, name, &version, buf, cap);
+    if (st == LU_NOT_FOUND || st == LU_FORMAT_ERROR) return 1;
+    *failed = st;
+    if (st != LU_OK) return -1;
     if (version < minimum) snprintf(buf, cap, "version %lld is older than the minimum %lld", version, minimum);
     return version < minimum;
 }
@@ -74,7 +80,10 @@ lu_status lu_prune_stale(lu_context *ctx, long long minimum, size_t *pruned, lu_
         const char *base = strrchr(c[i].path, '/');
         base = base ? base + 1 : c[i].path;
         if (deletable && strncmp(base, LU_RELEASE_FILE_PREFIX, strlen(LU_RELEASE_FILE_PREFIX)) == 0) continue;
-        if (!stale_reason(c[i].archive, c[i].name, minimum, why, sizeof why)) continue;
+        lu_status failed = LU_OK;
+        int stale = stale_reason(c[i].archive, c[i].name, minimum, why, sizeof why, &failed);
+        if (stale < 0) result = lu__fail(err, failed, "pruning '%s' (kept): %s", c[i].name, why);
+        if (stale <= 0) continue;
         lu_error e2;
         lu_status st = lu_mount_remove(ctx, c[i].name, &e2);
         if (st != LU_OK) {
@@ -82,7 +91,7 @@ lu_status lu_prune_stale(lu_context *ctx, long long minimum, size_t *pruned, lu_
             continue;
         }
         char note[300] = "";
-        if (deletable && unlink(c[i].path) == 0) snprintf(note, sizeof note, "; deleted %s", c[i].path);
+        if (deletable && ctx->env.io.unlink(ctx->env.io.ud, c[i].path) == 0) snprintf(note, sizeof note, "; deleted %s", c[i].path);
         else if (deletable) snprintf(note, sizeof note, "; could not delete %s: %s", c[i].path, strerror(errno));
         lu__fail(&e2, LU_VERSION_MISMATCH, "%s%s", why, note);
         lu__report_add(ctx, c[i].name, c[i].uri, "pruned", &e2);

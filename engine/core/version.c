@@ -17,16 +17,25 @@
 
 #include "internal.h"
 
-bool lu__parse_version_file(const char *data, size_t len, long long *version)
+/* LU_OK and *version, LU_FORMAT_ERROR (not {"version": <integer>}) or
+ * LU_MEM_ERROR (good JSON that cJSON could not parse for want of memory:
+ * the volume is not stale for it). */
+static lu_status parse_version(const char *data, size_t len, long long *version)
 {
     cJSON *doc = cJSON_ParseWithLength(data, len);
+    if (!doc && lu__json_syntax_ok(data, len)) return LU_MEM_ERROR;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, "version");
     /* range first: converting an out-of-range double is undefined */
     bool ok = cJSON_IsNumber(v) && v->valuedouble > -9.2e18 && v->valuedouble < 9.2e18 &&
               v->valuedouble == (double)(long long)v->valuedouble;
     if (ok) *version = (long long)v->valuedouble;
     cJSON_Delete(doc);
-    return ok;
+    return ok ? LU_OK : LU_FORMAT_ERROR;
+}
+
+bool lu__parse_version_file(const char *data, size_t len, long long *version)
+{
+    return parse_version(data, len, version) == LU_OK;
 }
 
 lu_status lu__volume_version(lu_archive *a, const char *name, long long *version, char *why, size_t cap)
@@ -45,13 +54,11 @@ lu_status lu__volume_version(lu_archive *a, const char *name, long long *version
         snprintf(why, cap, "cannot read %s: %.400s", vpath, err.message);
         return st;
     }
-    bool readable = lu__parse_version_file(data, (size_t)e->size, version);
+    st = parse_version(data, (size_t)e->size, version);
     lu__free(a->env, data);
-    if (!readable) {
-        snprintf(why, cap, "%s is not {\"version\": <integer>}", vpath);
-        return LU_FORMAT_ERROR;
-    }
-    return LU_OK;
+    if (st == LU_MEM_ERROR) snprintf(why, cap, "out of memory parsing %s", vpath);
+    else if (st != LU_OK) snprintf(why, cap, "%s is not {\"version\": <integer>}", vpath);
+    return st;
 }
 
 lu_status lu_version_floor_check(lu_context *ctx, const char *name, long long version, lu_error *err)

@@ -23,6 +23,27 @@ static void put_json(lu_console_out *out, cJSON *value)
     cJSON_Delete(value);
 }
 
+/* put_json when every part of `value` was built (`whole`), else the
+ * console's MEM_ERROR answer: a result with a field missing is never
+ * answered as ok. */
+static void put_json_whole(lu_console_out *out, cJSON *value, bool whole)
+{
+    if (!whole) {
+        cJSON_Delete(value);
+        value = NULL;
+    }
+    put_json(out, value);
+}
+
+/* Appends `item` to `arr` when it was built whole; otherwise, or when the
+ * append fails, deletes it. Returns whether it was appended. */
+static bool append_item(cJSON *arr, cJSON *item, bool whole)
+{
+    if (arr && item && whole && cJSON_AddItemToArray(arr, item)) return true;
+    cJSON_Delete(item);
+    return false;
+}
+
 static lu_status cmd_missing(void *ud, int argc, char **argv, int json, lu_console_out *out, lu_error *err)
 {
     lu_host *h = ud;
@@ -38,10 +59,10 @@ static lu_status cmd_missing(void *ud, int argc, char **argv, int json, lu_conso
     const lu_manifest_proxy *p = lu_manifest_find_proxy(h->manifest, argv[1]);
     if (json) {
         cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "missing");
-        cJSON_AddStringToObject(o, "proxy", p->id);
-        for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(arr, cJSON_CreateString(missing[i]));
-        if (p->volume) cJSON_AddStringToObject(o, "volume", p->volume);
-        put_json(out, o);
+        bool whole = arr && cJSON_AddStringToObject(o, "proxy", p->id);
+        for (size_t i = 0; i < n; i++) whole = append_item(arr, cJSON_CreateString(missing[i]), true) && whole;
+        if (p->volume) whole = whole && cJSON_AddStringToObject(o, "volume", p->volume);
+        put_json_whole(out, o, whole);
     } else if (n == 0) {
         lu_console_printf(out, "proxy '%s': nothing is missing (%zu resources, nested proxies included)\n", p->id,
                           p->nresources);
@@ -61,17 +82,19 @@ static lu_status cmd_downloads(void *ud, int argc, char **argv, int json, lu_con
     lu_http_transfer t[64];
     size_t n = lu_host_http_list(h, t, 64);
     cJSON *arr = json ? cJSON_CreateArray() : NULL;
+    bool whole = arr != NULL;
     for (size_t i = 0; i < n; i++) {
         char d[32], tot[32];
         if (json) {
             cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "kind", "http");
-            cJSON_AddNumberToObject(o, "id", t[i].id);
-            cJSON_AddStringToObject(o, "url", t[i].url);
-            if (t[i].path) cJSON_AddStringToObject(o, "path", t[i].path);
-            cJSON_AddNumberToObject(o, "done", (double)t[i].done);
-            cJSON_AddNumberToObject(o, "total", (double)t[i].total);
-            cJSON_AddItemToArray(arr, o);
+            whole = append_item(arr, o,
+                                o && cJSON_AddStringToObject(o, "kind", "http") &&
+                                    cJSON_AddNumberToObject(o, "id", t[i].id) &&
+                                    cJSON_AddStringToObject(o, "url", t[i].url) &&
+                                    (!t[i].path || cJSON_AddStringToObject(o, "path", t[i].path)) &&
+                                    cJSON_AddNumberToObject(o, "done", (double)t[i].done) &&
+                                    cJSON_AddNumberToObject(o, "total", (double)t[i].total)) &&
+                    whole;
         } else {
             lu_console_printf(out, "#%-4d %10s of %-10s %s\n", t[i].id, lu_console_size((uint64_t)t[i].done, d, sizeof d),
                               t[i].total < 0 ? "?" : lu_console_size((uint64_t)t[i].total, tot, sizeof tot), t[i].url);
@@ -88,15 +111,16 @@ static lu_status cmd_downloads(void *ud, int argc, char **argv, int json, lu_con
         char d[32], tot[32];
         if (json) {
             cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "kind", "volume");
-            cJSON_AddNumberToObject(o, "id", v[i].id);
-            cJSON_AddStringToObject(o, "url", v[i].url);
-            cJSON_AddStringToObject(o, "file", v[i].file);
-            cJSON_AddNumberToObject(o, "done", (double)v[i].done);
-            cJSON_AddNumberToObject(o, "total", (double)v[i].total);
-            cJSON_AddNumberToObject(o, "attempt", v[i].attempt);
-            cJSON_AddStringToObject(o, "state", v[i].state);
-            cJSON_AddItemToArray(arr, o);
+            whole = append_item(arr, o,
+                                o && cJSON_AddStringToObject(o, "kind", "volume") &&
+                                    cJSON_AddNumberToObject(o, "id", v[i].id) &&
+                                    cJSON_AddStringToObject(o, "url", v[i].url) &&
+                                    cJSON_AddStringToObject(o, "file", v[i].file) &&
+                                    cJSON_AddNumberToObject(o, "done", (double)v[i].done) &&
+                                    cJSON_AddNumberToObject(o, "total", (double)v[i].total) &&
+                                    cJSON_AddNumberToObject(o, "attempt", v[i].attempt) &&
+                                    cJSON_AddStringToObject(o, "state", v[i].state)) &&
+                    whole;
         } else {
             lu_console_printf(out, "vol%-3d %10s of %-10s %-9s try %d  %s  %s\n", v[i].id,
                               lu_console_size(v[i].done, d, sizeof d),
@@ -105,7 +129,7 @@ static lu_status cmd_downloads(void *ud, int argc, char **argv, int json, lu_con
         }
     }
     lu_free(h->ctx, v);
-    if (json) put_json(out, arr);
+    if (json) put_json_whole(out, arr, whole);
     else lu_console_printf(out, "%zu transfer(s) in flight (%zu http.request, %zu volume download(s))\n", n + nv, n, nv);
     return LU_OK;
 }
@@ -122,23 +146,23 @@ static lu_status cmd_update(void *ud, int argc, char **argv, int json, lu_consol
     bool on = h->update_on && lu_updater_get_info(h->ctx, &in, &ierr) == LU_OK;
     if (json) {
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddBoolToObject(o, "configured", url && *url);
-        if (url) cJSON_AddStringToObject(o, "url", url);
-        cJSON_AddStringToObject(o, "mode", mode ? mode : "async");
+        bool whole = o && cJSON_AddBoolToObject(o, "configured", url && *url) &&
+                     (!url || cJSON_AddStringToObject(o, "url", url)) &&
+                     cJSON_AddStringToObject(o, "mode", mode ? mode : "async");
         if (on) {
             const char *keys[] = {"current", "previous", "staged", "remote", "min_version", "prefer_local_from",
                                   "rollback_version", "rollback_reason"};
             const char *vals[] = {in.current, in.previous, in.staged, in.remote, in.min_version, in.prefer_local_from,
                                   in.rollback_version, in.rollback_reason};
             for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-                if (vals[i]) cJSON_AddStringToObject(o, keys[i], vals[i]);
-            cJSON_AddBoolToObject(o, "on_trial", in.on_trial);
-            cJSON_AddBoolToObject(o, "checking", in.checking);
-            cJSON_AddBoolToObject(o, "update_pending", in.update_pending);
-            cJSON_AddNumberToObject(o, "last_status", in.last_status);
-            if (in.last_message[0]) cJSON_AddStringToObject(o, "last_message", in.last_message);
+                if (vals[i]) whole = whole && cJSON_AddStringToObject(o, keys[i], vals[i]);
+            whole = whole && cJSON_AddBoolToObject(o, "on_trial", in.on_trial) &&
+                    cJSON_AddBoolToObject(o, "checking", in.checking) &&
+                    cJSON_AddBoolToObject(o, "update_pending", in.update_pending) &&
+                    cJSON_AddNumberToObject(o, "last_status", in.last_status) &&
+                    (!in.last_message[0] || cJSON_AddStringToObject(o, "last_message", in.last_message));
         }
-        put_json(out, o);
+        put_json_whole(out, o, whole);
     } else if (!url || !*url) {
         lu_console_printf(out, "update manager: not configured ([update] url is empty)\n");
     } else {
@@ -164,11 +188,11 @@ static lu_status cmd_status(void *ud, int argc, char **argv, int json, lu_consol
     const char *title = lu_project_get(h->project, "project.title");
     if (json) {
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "frame", (double)h->frame);
-        cJSON_AddStringToObject(o, "title", title ? title : "");
-        cJSON_AddBoolToObject(o, "bundled", h->bundled);
-        cJSON_AddNumberToObject(o, "scripts", (double)h->nscripts);
-        put_json(out, o);
+        put_json_whole(out, o,
+                       o && cJSON_AddNumberToObject(o, "frame", (double)h->frame) &&
+                           cJSON_AddStringToObject(o, "title", title ? title : "") &&
+                           cJSON_AddBoolToObject(o, "bundled", h->bundled) &&
+                           cJSON_AddNumberToObject(o, "scripts", (double)h->nscripts));
     } else {
         lu_console_printf(out, "%s: frame %ld, %s run, %zu script(s) running\n", title ? title : "game", h->frame,
                           h->bundled ? "bundle" : "project", h->nscripts);

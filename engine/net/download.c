@@ -128,10 +128,16 @@ static void set_result(dl *d, lu_status st, const char *fmt, ...)
     va_end(ap);
 }
 
+/* unlink through the context's lu_io_hooks */
+static void remove_file(const lu_context *ctx, const char *path)
+{
+    ctx->env.io.unlink(ctx->env.io.ud, path);
+}
+
 static void remove_part(dl *d)
 {
-    unlink(d->part);
-    unlink(d->meta);
+    remove_file(d->ctx, d->part);
+    remove_file(d->ctx, d->meta);
 }
 
 /* Writes the sidecar for the response now starting (crash-safe; every
@@ -183,10 +189,11 @@ static bool sidecar_matches(lu_context *ctx, dl *d)
 /* Hashes the bytes already in the .part into d->hs; false on a read error. */
 static bool rehash_part(dl *d, uint64_t n)
 {
+    const lu_io_hooks *io = &d->ctx->env.io;
     unsigned char buf[65536];
     uint64_t done = 0;
     while (done < n) {
-        ssize_t r = pread(d->fd, buf, n - done < sizeof buf ? (size_t)(n - done) : sizeof buf, (off_t)done);
+        long r = io->pread(io->ud, d->fd, buf, n - done < sizeof buf ? (size_t)(n - done) : sizeof buf, (long long)done);
         if (r <= 0) return false;
         lu__sha256_update(d->hs, buf, (size_t)r);
         done += (uint64_t)r;
@@ -208,23 +215,23 @@ static lu_status install(lu_context *ctx, dl *d, lu_error *err)
     lu_status st;
     if (d->floor_name && (st = lu__version_floor_file(ctx, d->floor_name, "zip", d->part, err)) != LU_OK) {
         remove_part(d);
-        unlink(sig_part);
+        remove_file(ctx, sig_part);
         lu__error_prefix(err, "'%s' is not installed", d->file);
         return st;
     }
     char vdir[PATH_MAX];
     snprintf(vdir, sizeof vdir, "%s", d->final);
     *strrchr(vdir, '/') = '\0';
-    LU_TRY(lu__fs_mkdirs(vdir, err));
+    LU_TRY(lu__fs_mkdirs(&ctx->env, vdir, err));
     if (d->sig_len && (st = lu__fs_install(&ctx->env, sig_part, sig_path, err)) != LU_OK) {
-        unlink(sig_part);
+        remove_file(ctx, sig_part);
         return st;
     }
     if ((st = lu__fs_install(&ctx->env, d->part, d->final, err)) != LU_OK) {
-        if (d->sig_len) unlink(sig_path);
+        if (d->sig_len) remove_file(ctx, sig_path);
         return st;
     }
-    unlink(d->meta);
+    remove_file(ctx, d->meta);
     return LU_OK;
 }
 
@@ -288,7 +295,7 @@ static bool start_response(lu_context *ctx, dl *d)
     } else if (d->http_code == 200) {
         if (d->have > 0) {                 /* the validator changed: start over */
             lu__log(&ctx->env, LU_LOG_INFO, "download '%s': the server's file changed; starting over", d->url);
-            if (ftruncate(d->fd, 0) != 0 || lseek(d->fd, 0, SEEK_SET) != 0) return false;
+            if (ctx->env.io.ftruncate(ctx->env.io.ud, d->fd, 0) != 0 || lseek(d->fd, 0, SEEK_SET) != 0) return false;
             lu__sha256_reset(d->hs);
             d->have = d->range_from = d->flushed = 0;
         }
@@ -416,9 +423,10 @@ static lu_status start_body(lu_context *ctx, dl *d, lu_error *err)
         d->have = d->range_from = d->flushed = (uint64_t)st.st_size;
         lseek(d->fd, 0, SEEK_END);
     } else {
-        if (ftruncate(d->fd, 0) != 0) return lu__fail(err, LU_IO_ERROR, "cannot truncate '%s'", d->part);
+        if (ctx->env.io.ftruncate(ctx->env.io.ud, d->fd, 0) != 0)
+            return lu__fail(err, LU_IO_ERROR, "cannot truncate '%s': %s", d->part, strerror(errno));
         lu__sha256_reset(d->hs);
-        unlink(d->meta);
+        remove_file(ctx, d->meta);
         d->etag[0] = d->last_modified[0] = '\0';
     }
     d->easy = new_easy(ctx, d, d->url);
@@ -488,7 +496,7 @@ static lu_status check_sig(lu_context *ctx, dl *d, lu_error *err)
     LU_TRY(lu__fs_write_atomic(&ctx->env, dir, strrchr(sig_part, '/') + 1, d->sig, d->sig_len, err));
     lu_status st = lu_verify_file_signature(d->part, lu__options(ctx)->public_key, err);
     if (st != LU_OK) {
-        unlink(sig_part);
+        remove_file(ctx, sig_part);
         lu__error_prefix(err, "download '%s'", d->url);
     }
     return st;

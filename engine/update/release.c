@@ -197,6 +197,10 @@ lu_status lu__release_parse(const lu_env *env, const char *json, size_t len, lu_
         st = lu__fail(err, LU_MEM_ERROR, "version document: out of memory");
         goto cleanup;
     }
+    if (!root && lu__json_syntax_ok(json, len)) {   /* good JSON: cJSON ran out of memory */
+        st = lu__fail(err, LU_MEM_ERROR, "version document: out of memory parsing it");
+        goto cleanup;
+    }
     if (!cJSON_IsObject(root)) {
         st = lu__fail(err, LU_FORMAT_ERROR, "version document: not a JSON object");
         goto cleanup;

@@ -438,7 +438,7 @@ static void collect_garbage(lu_updater *u)
         if (used) continue;
         char path[PATH_MAX + NAME_MAX + 2];
         snprintf(path, sizeof path, "%s/%s", vdir, de->d_name);
-        if (unlink(path) == 0) lu__log(&u->ctx->env, LU_LOG_INFO, "update: deleted old release file '%s'", path);
+        if (u->ctx->env.io.unlink(u->ctx->env.io.ud, path) == 0) lu__log(&u->ctx->env, LU_LOG_INFO, "update: deleted old release file '%s'", path);
     }
     closedir(d);
 }
@@ -493,7 +493,7 @@ static lu_status apply_staged(lu_updater *u, lu_error *err)
     }
     lu__free(env, old_trial);
     lu__free(env, old_failure);
-    unlink(u->crash_note);
+    u->ctx->env.io.unlink(u->ctx->env.io.ud, u->crash_note);
     lu__log(env, LU_LOG_INFO, "update: release %s applied (on trial until confirmed)", u->current.version);
     collect_garbage(u);
     return LU_OK;
@@ -568,7 +568,7 @@ static lu_status roll_back(lu_updater *u, lu_error *err)
     set_str(env, &u->trial, NULL);
     set_str(env, &u->trial_failure, NULL);
     u->trial_running = false;
-    unlink(u->crash_note);
+    u->ctx->env.io.unlink(u->ctx->env.io.ud, u->crash_note);
     release_move(env, &u->current, &u->previous);
     lu_error rep = {.status = LU_VERSION_MISMATCH};
     snprintf(rep.message, sizeof rep.message, "%s", reason);
@@ -756,7 +756,7 @@ static void on_volume(void *ud, int id, const char *path, const lu_error *err)
             if (u->staging.vols[i].check_manifest && u->staging.vols[i].file && strcmp(u->staging.vols[i].file, base) == 0 &&
                 verify_package(u, path, &verr) != LU_OK) {
                 lu__error_prefix(&verr, "'%s'", base);
-                unlink(path);   /* never applied, never mistaken for a verified file */
+                u->ctx->env.io.unlink(u->ctx->env.io.ud, path);   /* never applied, never mistaken for a verified file */
                 err = &verr;
             }
     }
@@ -1118,7 +1118,7 @@ lu_status lu_updater_open(lu_context *ctx, const lu_updater_config *cfg, lu_erro
         st = lu__fail(err, LU_MEM_ERROR, "out of memory opening the update manager");
         goto cleanup;
     }
-    if ((st = lu__fs_mkdirs(u->dir, err)) != LU_OK) goto cleanup;
+    if ((st = lu__fs_mkdirs(&u->ctx->env, u->dir, err)) != LU_OK) goto cleanup;
     snprintf(u->crash_note, sizeof u->crash_note, "%s/crash-note.txt", u->dir);
     lu_error rerr;
     st = state_read(u, &rerr);
@@ -1164,7 +1164,7 @@ lu_status lu_updater_open(lu_context *ctx, const lu_updater_config *cfg, lu_erro
     if (st == LU_OK && u->staged.version && !has_failed(u, u->staged.version)) st = apply_staged(u, err);
     else if (st == LU_OK) st = state_write(u, err);
     if (st != LU_OK) goto cleanup;
-    if (!u->trial) unlink(u->crash_note);
+    if (!u->trial) u->ctx->env.io.unlink(u->ctx->env.io.ud, u->crash_note);
     collect_garbage(u);
     return LU_OK;
 cleanup:
@@ -1296,7 +1296,7 @@ lu_status lu_updater_confirm(lu_context *ctx, lu_error *err)
     }
     lu__free(&ctx->env, trial);
     set_str(&ctx->env, &u->trial_failure, NULL);
-    unlink(u->crash_note);
+    u->ctx->env.io.unlink(u->ctx->env.io.ud, u->crash_note);
     lu__log(&ctx->env, LU_LOG_INFO, "update: release %s confirmed", current_version(u));
     collect_garbage(u);
     return LU_OK;

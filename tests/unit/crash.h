@@ -212,7 +212,8 @@ static inline int cs_close(void *ud, int fd)
     return rc;
 }
 
-static const lu_io_hooks cs_hooks = {cs_open, cs_read, cs_write, cs_fsync, cs_rename, cs_close, NULL};
+static const lu_io_hooks cs_hooks = {
+    .open = cs_open, .read = cs_read, .write = cs_write, .fsync = cs_fsync, .rename = cs_rename, .close = cs_close};
 
 /* ---- the parent's side --------------------------------------------------- */
 

@@ -45,13 +45,19 @@ lu_status lu_console_register(lu_console *c, const char *name, const char *help,
 void lu_console_set_prune_minimum(lu_console *c, long long minimum);
 
 /* Serves what is ready without waiting. Returns the number of commands
- * answered. Not thread-safe: call from one thread. */
+ * answered. Each answer is queued whole: when memory runs out while a
+ * command's text or JSON result is built, or while its answer is queued,
+ * the client gets "error MEM_ERROR <message>" instead (the message adds
+ * "(the command itself ran)" when it did), never an "ok" with a part
+ * missing; a client whose answer cannot be queued at all is disconnected
+ * after what was queued before it. Not thread-safe: call from one thread. */
 int lu_console_poll(lu_console *c);
 
 /* Closes every client and the listening socket. Accepts NULL. */
 void lu_console_close(lu_console *c);
 
-/* Output of a command (text mode). */
+/* Output of a command (text mode). Out of memory, the text is not cut
+ * silently: the command is answered MEM_ERROR (see lu_console_poll). */
 void lu_console_printf(lu_console_out *out, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))

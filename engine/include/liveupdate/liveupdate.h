@@ -102,7 +102,13 @@ typedef struct lu_allocator {
 /* File-system hooks for the calls that make persistence crash-safe. Each
  * behaves like the POSIX call of the same name (return value and errno).
  * Tests use them to make call number N fail; an engine may route them
- * through its own file layer. Must be thread-safe. */
+ * through its own file layer. Must be thread-safe. A NULL field means the
+ * POSIX call, so a struct filled only up to `ud` (or zero-initialised and
+ * partly set) keeps working. The fields after `ud` were added later: the
+ * folders the library creates (save dir, volumes/, update/, downloads/),
+ * the files it deletes (temporaries, a download's .part and sidecar, old
+ * releases, the crash note), the truncation of a restarted .part and the
+ * read-back of a resumed .part for its hash go through them. */
 typedef struct lu_io_hooks {
     int (*open)(void *ud, const char *path, int flags, int mode);
     long (*read)(void *ud, int fd, void *buf, size_t n);
@@ -111,6 +117,10 @@ typedef struct lu_io_hooks {
     int (*rename)(void *ud, const char *from, const char *to);
     int (*close)(void *ud, int fd);
     void *ud;
+    int (*mkdir)(void *ud, const char *path, int mode);
+    int (*unlink)(void *ud, const char *path);
+    int (*ftruncate)(void *ud, int fd, long long length);
+    long (*pread)(void *ud, int fd, void *buf, size_t n, long long offset);
 } lu_io_hooks;
 
 /* ------------------------------------------------------------------ */
@@ -129,7 +139,7 @@ typedef struct lu_config {
     lu_log_fn log;              /* default: no logging */
     void *log_ud;
     const lu_allocator *allocator; /* default: the C library's; copied */
-    const lu_io_hooks *io;      /* default: the POSIX calls; copied */
+    const lu_io_hooks *io;      /* default: the POSIX calls (also for each NULL field); copied */
     int prune_stale;            /* at open, prune mounts older than minimum_version (default 0) */
     long long minimum_version;  /* see lu_prune_stale and lu_version_floor_check */
     const unsigned char *public_key; /* 32-byte Ed25519 key for signed downloads, or NULL; copied */
@@ -288,11 +298,14 @@ lu_status lu_version_floor_check(lu_context *ctx, const char *name, long long ve
 /* Version pruning (SPEC §8): for every user mount, reads
  * /version_<name>.json {"version": N} from that mount itself (never
  * through the merged index) and removes the mount when the file is
- * missing or unreadable or N < minimum_version. A removed volume's file is
+ * missing or not {"version": N} or N < minimum_version. A removed volume's file is
  * deleted only when it lies inside <save>/volumes/. Each removal is added
  * to the start-up report (action "pruned", status LU_VERSION_MISMATCH).
- * *pruned (may be NULL) gets the number removed. Returns LU_OK, or the
- * status of a removal that could not be persisted (the rest still ran). */
+ * *pruned (may be NULL) gets the number removed. A volume whose version
+ * file cannot be read for another reason (out of memory, a read error) is
+ * kept. Returns LU_OK, or the status of a removal that could not be
+ * persisted or of a version file that could not be read (the rest still
+ * ran). */
 lu_status lu_prune_stale(lu_context *ctx, long long minimum_version, size_t *pruned, lu_error *err);
 
 /* The absolute path <save>/volumes/<file> (the folder is created), where

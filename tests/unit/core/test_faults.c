@@ -1,8 +1,10 @@
-/* test_faults.c -- fault injection by counter, the SQLite way: allocation
- * number 1, 2, 3 ... fails, then file-system call number 1, 2, 3 ... fails,
- * through opening a context, adding and removing mounts and persisting.
- * After each, the call returns an error (no crash; under ASan, no leak) and
- * a reopen finds a table the sequence passes through.
+/* test_faults.c -- fault injection by counter, the SQLite way (faults.h):
+ * allocation number 1, 2, 3 ... fails, then file-system call number 1, 2,
+ * 3 ... fails, each in the transient mode (that call only) and the
+ * persistent one (every call from N on), through opening a context, adding
+ * and removing mounts, lu_mounts_apply and persisting. After each, the call
+ * returns an error with a message (no crash; under ASan, no leak) and a
+ * reopen finds a table the sequence passes through.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -10,16 +12,6 @@
 
 #include "faults.h"
 #include "helpers.h"
-
-static int fail_errno;
-
-#define FAILING(call) (should_fail() ? (errno = fail_errno, -1) : (call))
-static int f_open(void *ud, const char *p, int fl, int mode) { (void)ud; return FAILING(open(p, fl, mode)); }
-static long f_read(void *ud, int fd, void *b, size_t n) { (void)ud; return FAILING(read(fd, b, n)); }
-static long f_write(void *ud, int fd, const void *b, size_t n) { (void)ud; return FAILING(write(fd, b, n)); }
-static int f_fsync(void *ud, int fd) { (void)ud; return FAILING(fsync(fd)); }
-static int f_rename(void *ud, const char *a, const char *b) { (void)ud; return FAILING(rename(a, b)); }
-static int f_close(void *ud, int fd) { (void)ud; int r = close(fd); return should_fail() ? (errno = fail_errno, -1) : r; }
 
 static char *save, *uri_a, *uri_b;
 
@@ -117,52 +109,69 @@ static void reset(void)
     lu_context_close(ctx);
 }
 
-Test(faults, every_allocation_failure_is_survived, .timeout = 300)
+static void alloc_loop(int mode)
 {
-    lu_allocator alloc = {f_realloc, f_free, NULL};
     cJSON_Hooks hooks = {f_cjson_malloc, free};
     cJSON_InitHooks(&hooks);   /* test process only: cJSON's hooks are global */
     long n;
     for (n = 1; n < 100000; n++) {
-        counter = 0;
-        fail_at = n;
-        bool ok = operation(&alloc, NULL);
-        long used = counter;
+        faults_arm(n, mode);
+        bool ok = operation(&faults_allocator, NULL);
+        faults_disarm();
         check_table(n);
-        if (ok && used < n) break;   /* ran to the end without reaching the fault */
+        if (ok && !faults_reached()) break;   /* ran to the end without reaching the fault */
         reset();
     }
     cJSON_InitHooks(NULL);
-    cr_log_info("allocation faults: %ld points, each survived", n - 1);
+    cr_log_info("%s allocation faults: %ld points, each survived", fault_mode_names[mode], n - 1);
     cr_assert_gt(n, 20, "the operation allocates");
 }
 
-static void io_loop(int err_no, const char *label)
+Test(faults, every_allocation_failure_is_survived, .timeout = 300)
 {
-    lu_io_hooks io = {f_open, f_read, f_write, f_fsync, f_rename, f_close, NULL};
+    alloc_loop(FAULT_TRANSIENT);
+}
+
+Test(faults, every_persistent_allocation_failure_is_survived, .timeout = 300)
+{
+    alloc_loop(FAULT_PERSISTENT);
+}
+
+static void io_loop(int err_no, int mode)
+{
+    lu_io_hooks io = faults_io();
     fail_errno = err_no;
     long n;
     for (n = 1; n < 10000; n++) {
-        counter = 0;
-        fail_at = n;
+        faults_arm(n, mode);
         bool ok = operation(NULL, &io);
-        long used = counter;
+        faults_disarm();
         check_table(n);
-        if (ok && used < n) break;
+        if (ok && !faults_reached()) break;
         reset();
     }
-    cr_log_info("%s faults: %ld points, each survived", label, n - 1);
+    cr_log_info("%s %s faults: %ld points, each survived", fault_mode_names[mode], err_no == EIO ? "EIO" : "ENOSPC", n - 1);
     cr_assert_gt(n, 8, "the operation does file-system calls");
 }
 
 Test(faults, every_io_failure_is_survived, .timeout = 300)
 {
-    io_loop(EIO, "EIO");
+    io_loop(EIO, FAULT_TRANSIENT);
 }
 
 Test(faults, every_disk_full_is_survived, .timeout = 300)
 {
-    io_loop(ENOSPC, "ENOSPC");
+    io_loop(ENOSPC, FAULT_TRANSIENT);
+}
+
+Test(faults, every_persistent_io_failure_is_survived, .timeout = 300)
+{
+    io_loop(EIO, FAULT_PERSISTENT);
+}
+
+Test(faults, a_disk_that_stays_full_is_survived, .timeout = 300)
+{
+    io_loop(ENOSPC, FAULT_PERSISTENT);
 }
 
 static void *cjson_no_memory(size_t n)
@@ -196,5 +205,193 @@ Test(faults, a_mounts_file_cjson_cannot_parse_for_memory_is_kept)
     check_table(0);
     ctx = th_open(save, NULL);
     cr_expect_str_eq(th_read(ctx, "/x.txt"), "A");
+    lu_context_close(ctx);
+}
+
+/* ---- the version file under faults: pruning and the version floor ------ */
+
+static char *vsave, *vzip, *vuri;
+
+/* A save dir with volumes/v.zip (version 5, with /version_v.json)
+ * mounted as "v". */
+static void make_versioned(void)
+{
+    vsave = th_tempdir();
+    char *vols = th_path(vsave, "volumes");
+    cr_assert_eq(mkdir(vols, 0755), 0);
+    vzip = th_path(vols, "v.zip");
+    th_make_zip(vzip, (const char *[]){"version_v.json", "{\"version\": 5}", "v.txt", "v", NULL});
+    vuri = "zip:volumes/v.zip";
+}
+
+static lu_context *open_versioned(const lu_allocator *alloc, const lu_io_hooks *io, int prune, lu_error *err)
+{
+    lu_config cfg;
+    lu_config_init(&cfg);
+    cfg.save_dir = vsave;
+    cfg.allocator = alloc;
+    cfg.io = io;
+    cfg.prune_stale = prune;
+    cfg.minimum_version = 3;
+    lu_context *ctx = NULL;
+    lu_status st = lu_context_open(&cfg, &ctx, err);
+    if (st != LU_OK) cr_assert(err->message[0], "a failure has a message");
+    return ctx;
+}
+
+/* Pruning at open with allocation or I/O call N failing: volume v (version
+ * 5, above the minimum 3) is never pruned and its file never deleted. A
+ * version file that could not be parsed for want of memory used to count
+ * as unreadable, so the volume was pruned and deleted. */
+static void prune_loop(bool alloc, int mode)
+{
+    make_versioned();
+    lu_error err;
+    lu_context *ctx = open_versioned(NULL, NULL, 0, &err);
+    cr_assert_eq(lu_mount_add(ctx, "v", vuri, 1, 0, &err), LU_OK, "%s", err.message);
+    lu_context_close(ctx);
+    lu_io_hooks io = faults_io();
+    fail_errno = EIO;
+    cJSON_Hooks hooks = {f_cjson_malloc, free};
+    if (alloc) cJSON_InitHooks(&hooks);
+    long n;
+    for (n = 1; n < 10000; n++) {
+        faults_arm(n, mode);
+        ctx = open_versioned(alloc ? &faults_allocator : NULL, alloc ? NULL : &io, 1, &err);
+        faults_disarm();
+        bool ok = ctx != NULL;
+        if (ctx) lu_context_close(ctx);
+        cr_assert(th_exists(vzip), "fault %ld: a current volume was deleted by pruning", n);
+        ctx = open_versioned(NULL, NULL, 1, &err);
+        cr_assert_not_null(ctx, "fault %ld: %s", n, err.message);
+        cr_assert_str_eq(th_read(ctx, "/v.txt"), "v", "fault %ld: a current volume was pruned", n);
+        cr_assert_eq(lu_startup_report_count(ctx), 0, "fault %ld", n);
+        lu_context_close(ctx);
+        if (ok && !faults_reached()) break;
+    }
+    cJSON_InitHooks(NULL);
+    cr_log_info("pruning at open, %s %s faults: %ld points, each survived", alloc ? "allocation" : "I/O",
+                fault_mode_names[mode], n - 1);
+    cr_assert_gt(n, alloc ? 20 : 2);   /* zips are read through minizip, not lu_io_hooks */
+}
+
+Test(faults, pruning_never_removes_a_current_volume_for_a_failed_allocation, .timeout = 300)
+{
+    prune_loop(true, FAULT_TRANSIENT);
+}
+
+Test(faults, pruning_never_removes_a_current_volume_when_allocation_stays_failed, .timeout = 300)
+{
+    prune_loop(true, FAULT_PERSISTENT);
+}
+
+Test(faults, pruning_never_removes_a_current_volume_for_an_io_failure, .timeout = 300)
+{
+    prune_loop(false, FAULT_PERSISTENT);
+}
+
+/* lu_mount_add under the version floor, allocation N failing: it mounts v
+ * (version 5, minimum 3) or fails without calling it below the minimum. */
+static void floor_loop(int mode)
+{
+    make_versioned();
+    cJSON_Hooks hooks = {f_cjson_malloc, free};
+    cJSON_InitHooks(&hooks);
+    long n;
+    for (n = 1; n < 10000; n++) {
+        lu_error err;
+        lu_context *ctx = open_versioned(&faults_allocator, NULL, 0, &err);
+        faults_arm(n, mode);
+        lu_status st = lu_mount_add(ctx, "v", vuri, 1, 0, &err);
+        faults_disarm();
+        if (st != LU_OK) {
+            cr_assert(err.message[0], "fault %ld: no message", n);
+            cr_assert_neq(st, LU_VERSION_MISMATCH, "fault %ld: a volume above the minimum was refused: %s", n, err.message);
+        }
+        lu_context_close(ctx);
+        ctx = open_versioned(NULL, NULL, 0, &err);
+        cr_assert_eq(th_mount_count(ctx), st == LU_OK ? 1u : 0u, "fault %ld: the mounts file disagrees with the answer", n);
+        lu_mount_remove(ctx, "v", &err);
+        lu_context_close(ctx);
+        if (st == LU_OK && !faults_reached()) break;
+    }
+    cJSON_InitHooks(NULL);
+    cr_log_info("version floor at mount add, %s allocation faults: %ld points, each survived", fault_mode_names[mode], n - 1);
+    cr_assert_gt(n, 10);
+}
+
+Test(faults, the_version_floor_never_refuses_a_current_volume_for_a_failed_allocation, .timeout = 300)
+{
+    floor_loop(FAULT_TRANSIENT);
+}
+
+Test(faults, the_version_floor_never_refuses_a_current_volume_when_allocation_stays_failed, .timeout = 300)
+{
+    floor_loop(FAULT_PERSISTENT);
+}
+
+/* ---- lu_io_hooks: a NULL field is the POSIX call ----------------------- */
+
+static _Atomic long mkdirs_seen, unlinks_seen;
+static int count_mkdir(void *ud, const char *p, int mode)
+{
+    (void)ud;
+    mkdirs_seen++;
+    return mkdir(p, (mode_t)mode);
+}
+static int count_unlink(void *ud, const char *p)
+{
+    (void)ud;
+    unlinks_seen++;
+    return unlink(p);
+}
+
+/* Hooks set only in part (the six of the first version, or just mkdir and
+ * unlink) work; the folders the library creates and the files it deletes
+ * go through mkdir and unlink. */
+Test(faults, io_hooks_set_in_part_use_the_posix_calls_for_the_rest)
+{
+    lu_io_hooks first_six = {.open = f_open, .read = f_read, .write = f_write, .fsync = f_fsync, .rename = f_rename,
+                             .close = f_close, .ud = NULL};
+    lu_io_hooks only_new = {0};
+    only_new.mkdir = count_mkdir;
+    only_new.unlink = count_unlink;
+    const lu_io_hooks *sets[] = {&first_six, &only_new};
+    for (int i = 0; i < 2; i++) {
+        char *dir = th_path(th_tempdir(), "save/nested");
+        lu_config cfg;
+        lu_config_init(&cfg);
+        cfg.save_dir = dir;
+        cfg.io = sets[i];
+        lu_context *ctx = NULL;
+        lu_error err;
+        cr_assert_eq(lu_context_open(&cfg, &ctx, &err), LU_OK, "set %d: %s", i, err.message);
+        cr_assert_eq(lu_mount_add(ctx, "a", uri_a, 1, 0, &err), LU_OK, "set %d: %s", i, err.message);
+        char path[PATH_MAX];
+        cr_assert_eq(lu_volume_path(ctx, "x.zip", path, sizeof path, &err), LU_OK);   /* creates volumes/ */
+        lu_context_close(ctx);
+        ctx = th_open(dir, NULL);
+        cr_assert_eq(th_mount_count(ctx), 1);
+        lu_context_close(ctx);
+    }
+    cr_assert_geq(mkdirs_seen, 3, "save, save/nested and volumes/ are made through the mkdir hook (%ld)", (long)mkdirs_seen);
+    /* a failed write removes its temporary file through the unlink hook */
+    lu_io_hooks failing = {0};
+    failing.fsync = f_fsync;
+    failing.unlink = count_unlink;
+    lu_config cfg;
+    lu_config_init(&cfg);
+    cfg.save_dir = save;
+    cfg.io = &failing;
+    lu_context *ctx = NULL;
+    lu_error err;
+    cr_assert_eq(lu_context_open(&cfg, &ctx, &err), LU_OK, "%s", err.message);
+    unlinks_seen = 0;
+    fail_errno = EIO;
+    faults_arm(1, FAULT_PERSISTENT);
+    cr_assert_neq(lu_mount_add(ctx, "b", uri_b, 2, 0, &err), LU_OK);
+    faults_disarm();
+    cr_assert_geq(unlinks_seen, 1, "the temporary file is removed through the unlink hook");
+    cr_assert(!th_exists(th_path(save, "liveupdate.mounts.tmp")));
     lu_context_close(ctx);
 }
