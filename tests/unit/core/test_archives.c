@@ -478,6 +478,76 @@ Test(archives, zstd_zips_from_our_own_writer_are_served_reproducible_and_smaller
     cJSON_Delete(doc);
 }
 
+/* A counting allocator: allocation number `fail_at` fails. */
+static long zcounter, zfail_at;
+
+static void *zcount_realloc(void *ud, void *p, size_t n)
+{
+    (void)ud;
+    if (zfail_at > 0 && ++zcounter == zfail_at) return NULL;
+    return realloc(p, n ? n : 1);
+}
+
+static void zcount_free(void *ud, void *p)
+{
+    (void)ud;
+    free(p);
+}
+
+/* Fails allocation 1, 2, 3 ... of reading `path` from the fixture `file`
+ * until a read gets through: each failure is LU_MEM_ERROR with a message
+ * and the next read serves the right bytes. Returns the number of
+ * allocation points. */
+static long read_allocation_points(const char *file, const char *path)
+{
+    lu_allocator alloc = {zcount_realloc, zcount_free, NULL};
+    lu_config cfg;
+    lu_config_init(&cfg);
+    cfg.save_dir = th_tempdir();
+    cfg.allocator = &alloc;
+    zfail_at = 0;
+    lu_context *ctx = NULL;
+    lu_error err;
+    cr_assert_eq(lu_context_open(&cfg, &ctx, &err), LU_OK, "%s", err.message);
+    cr_assert_eq(mount_fixture(ctx, "vol", "zip", file, 1, &err), LU_OK, "%s", err.message);
+    long n;
+    for (n = 1; n < 1000; n++) {
+        zcounter = 0;
+        zfail_at = n;
+        void *data = NULL;
+        size_t size;
+        memset(&err, 0, sizeof err);
+        lu_status st = lu_read(ctx, path, &data, &size, &err);
+        long used = zcounter;
+        zfail_at = 0;
+        if (st == LU_OK) {
+            lu_free(ctx, data);
+            if (used < n) break;   /* ran to the end without reaching the fault */
+        } else {
+            cr_assert_eq(st, LU_MEM_ERROR, "%s fault %ld: %s: %s", file, n, lu_status_name(st), err.message);
+            cr_assert(err.message[0], "a failure has a message");
+        }
+        cr_assert(expect_entry(ctx, "vol", file, file, path), "%s fault %ld", file, n);
+    }
+    lu_context_close(ctx);
+    cr_log_info("%s %s: %ld allocation points, each a LU_MEM_ERROR", file, path, n - 1);
+    return n - 1;
+}
+
+/* libzstd allocates through the context's allocator (ZSTD_customMem): a
+ * zstd read has at least two allocation points more than a stored one (the
+ * compressed bytes or the stream's buffers, and zstd's context), each can
+ * fail, and each failure is survived. */
+Test(archives, every_allocation_failure_of_a_zstd_read_is_a_mem_error)
+{
+    long stored = read_allocation_points("py_stored.zip", "/big.txt");
+    long whole = read_allocation_points("zstd.zip", "/big.txt");
+    long streamed = read_allocation_points("zstd_frames.zip", "/a.txt");
+    cr_expect_geq(whole, stored + 2, "a zstd read: %ld allocation points, a stored one %ld", whole, stored);
+    cr_expect_geq(streamed, stored + 2, "a streamed zstd read: %ld allocation points, a stored one %ld", streamed,
+                  stored);
+}
+
 Test(archives, the_writer_refuses_unknown_methods_and_levels_naming_the_entry)
 {
     char *zp = th_path(th_tempdir(), "bad.zip");
