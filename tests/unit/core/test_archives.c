@@ -466,7 +466,7 @@ Test(archives, zstd_zips_from_our_own_writer_are_served_reproducible_and_smaller
     const char *files[] = {zp, fast};
     for (int i = 0; i < 2; i++) {
         snprintf(uri, sizeof uri, "zip:%s", files[i]);
-        char name[8];
+        char name[16];
         snprintf(name, sizeof name, "v%d", i);
         cr_assert_eq(lu_mount_add(ctx, name, uri, i, 0, &err), LU_OK, "%s: %s", files[i], err.message);
         expect_listing(ctx, name, files[i], entries);
