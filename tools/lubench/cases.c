@@ -336,8 +336,9 @@ void bench_read_zstd(bench *b)
     lu_free(cd, paths);
     lu_context_close(cd);
     lu_context_close(cz);
+    /* zstd must not read slower than deflate beyond the noise; its gain is the size */
     bench_report(b, "read_zstd", bench_median(ours, b->size.reps), bench_median(peer, b->size.reps), "MB/s", ">=",
-                 1.0);
+                 0.9);
     bench_report(b, "zstd_size", (double)file_size(zz), (double)file_size(zd), "bytes", "<=", 1.0);
 }
 
