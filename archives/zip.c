@@ -344,16 +344,24 @@ static lu_status zstd_fail(zip_state *z, const char *name, size_t r, lu_error *e
     if (ZSTD_getErrorCode(r) == ZSTD_error_dstSize_tooSmall) return size_mismatch(z, name, err);
     if (ZSTD_getErrorCode(r) == ZSTD_error_memory_allocation)
         return lu__fail(err, LU_MEM_ERROR, "'%s': entry '%s': out of memory", z->path, name);
+    if (ZSTD_getErrorCode(r) == ZSTD_error_frameParameter_windowTooLarge)
+        return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': zstd frame behind padding asks for a window "
+                        "over 8 MiB", z->path, name);
     return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': corrupt zstd data (%s)", z->path, name,
                     ZSTD_getErrorName(r));
 }
 
 /* Streams zstd frames from `off` into buf; used when csize is larger than
  * any compressor makes for e->size bytes (skippable frames, padding), so
- * that a hostile csize is not buffered. Output past e->size is an error. */
+ * that a hostile csize is not buffered. Output past e->size is an error.
+ * The stream keeps a window buffer of the frame's declared window size:
+ * windows up to 8 MiB (2^23, what levels up to 19 use) are accepted, so a
+ * small entry cannot make it allocate libzstd's default limit of 128 MiB. */
 static lu_status unzstd_stream(zip_state *z, ZSTD_DCtx *d, const char *name, uint64_t off, uint64_t csize,
                                const lu_entry *e, void *buf, lu_error *err)
 {
+    if (ZSTD_isError(ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax, 23)))
+        return lu__fail(err, LU_MEM_ERROR, "'%s': entry '%s': cannot set up zstd", z->path, name);
     unsigned char in[1 << 16], spare;
     ZSTD_outBuffer out = {buf, (size_t)e->size, 0};
     size_t r = 1;
