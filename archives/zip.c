@@ -3,12 +3,14 @@
  * Open reads the central directory once (minizip parses it), records for
  * every entry its central-directory offset as the locator, and rejects what
  * SPEC §6 calls unsafe: encrypted entries, symlinks, unsupported methods
- * (names and sizes are checked by engine/entries.c). Reads position minizip
+ * (stored, deflate and zstd are read; names and sizes are checked by
+ * engine/entries.c). Reads position minizip
  * with our own code (read_own): the central-directory record at the stored
  * offset (never a name search), the local header, then the stored bytes in
  * one pread, or the deflated bytes in one pread and one libdeflate call that
- * must consume them all and produce exactly the declared size, then the
- * CRC (libdeflate's, with the CPU's carry-less multiply). That is about
+ * must consume them all and produce exactly the declared size (zstd, method
+ * 93: one or more zstd frames, one libzstd call under the same rule), then
+ * the CRC (libdeflate's, with the CPU's carry-less multiply). That is about
  * twice minizip's speed (docs/BENCHMARKS.md) and closes the forged-prefix
  * gap minizip leaves. minizip's own read path remains for archives with
  * bytes before them (self-extracting executables), where offsets shift.
@@ -38,12 +40,16 @@
 
 #include <libdeflate.h>
 #include <minizip/unzip.h>
+#define ZSTD_STATIC_LINKING_ONLY   /* ZSTD_createDCtx_advanced: zstd allocates through the volume's env */
+#include <zstd.h>
+#include <zstd_errors.h>
 
 #include "archive.h"
 
 #define ZIP_POOL_MAX 8
 #define ZIP64_OWN_READ (UINT64_C(1) << 63)   /* locator flag: only read_own() can read it */
 #define ZIP_BUF 4096
+#define ZIP_METHOD_ZSTD 93
 
 typedef struct zip_state {
     const lu_env *env;
@@ -292,7 +298,125 @@ cleanup:
     return st;
 }
 
-/* Inflates (or copies) csize bytes at `off` into exactly e->size bytes. */
+/* The compression methods read_data decodes: stored, deflate, zstd. */
+static bool method_supported(int method)
+{
+    return method == 0 || method == Z_DEFLATED || method == ZIP_METHOD_ZSTD;
+}
+
+/* A method's name for messages (APPNOTE 4.4.5 and the zstd registration). */
+static const char *method_name(int method)
+{
+    switch (method) {
+    case 1: return "shrink";
+    case 2: case 3: case 4: case 5: return "reduce";
+    case 6: return "implode";
+    case 9: return "deflate64";
+    case 10: return "PKWARE DCL implode";
+    case 12: return "bzip2";
+    case 14: return "lzma";
+    case 16: return "IBM z/OS CMPSC";
+    case 18: return "IBM TERSE";
+    case 19: return "IBM LZ77";
+    case 20: return "zstd (deprecated id 20)";
+    case 95: return "xz";
+    case 96: return "jpeg";
+    case 97: return "wavpack";
+    case 98: return "ppmd";
+    case 99: return "AE-x encryption";
+    default: return "unknown";
+    }
+}
+
+/* libzstd allocates through the volume's allocator. */
+static void *zstd_alloc(void *opaque, size_t n)
+{
+    return lu__malloc(opaque, n);
+}
+
+static void zstd_free(void *opaque, void *p)
+{
+    lu__free(opaque, p);
+}
+
+static lu_status zstd_fail(zip_state *z, const char *name, size_t r, lu_error *err)
+{
+    if (ZSTD_getErrorCode(r) == ZSTD_error_dstSize_tooSmall) return size_mismatch(z, name, err);
+    if (ZSTD_getErrorCode(r) == ZSTD_error_memory_allocation)
+        return lu__fail(err, LU_MEM_ERROR, "'%s': entry '%s': out of memory", z->path, name);
+    if (ZSTD_getErrorCode(r) == ZSTD_error_frameParameter_windowTooLarge)
+        return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': zstd frame behind padding asks for a window "
+                        "over 8 MiB", z->path, name);
+    return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': corrupt zstd data (%s)", z->path, name,
+                    ZSTD_getErrorName(r));
+}
+
+/* Streams zstd frames from `off` into buf; used when csize is larger than
+ * any compressor makes for e->size bytes (skippable frames, padding), so
+ * that a hostile csize is not buffered. Output past e->size is an error.
+ * The stream keeps a window buffer of the frame's declared window size:
+ * windows up to 8 MiB (2^23, what levels up to 19 use) are accepted, so a
+ * small entry cannot make it allocate libzstd's default limit of 128 MiB. */
+static lu_status unzstd_stream(zip_state *z, ZSTD_DCtx *d, const char *name, uint64_t off, uint64_t csize,
+                               const lu_entry *e, void *buf, lu_error *err)
+{
+    if (ZSTD_isError(ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax, 23)))
+        return lu__fail(err, LU_MEM_ERROR, "'%s': entry '%s': cannot set up zstd", z->path, name);
+    unsigned char in[1 << 16], spare;
+    ZSTD_outBuffer out = {buf, (size_t)e->size, 0};
+    size_t r = 1;
+    for (uint64_t done_in = 0; done_in < csize;) {
+        size_t n = csize - done_in < sizeof in ? (size_t)(csize - done_in) : sizeof in;
+        if (!pread_full(z->fd, in, n, off + done_in))
+            return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': data ends early", z->path, name);
+        done_in += n;
+        ZSTD_inBuffer ib = {in, n, 0};
+        while (ib.pos < ib.size) {
+            ZSTD_outBuffer extra = {&spare, 1, 0};   /* declared size reached: no more output allowed */
+            r = ZSTD_decompressStream(d, out.pos < out.size ? &out : &extra, &ib);
+            if (ZSTD_isError(r)) return zstd_fail(z, name, r, err);
+            if (extra.pos) return size_mismatch(z, name, err);
+        }
+    }
+    return r == 0 && out.pos == e->size ? LU_OK : size_mismatch(z, name, err);
+}
+
+/* Decodes a zstd entry (method 93: one or more zstd frames, skippable
+ * frames allowed): the compressed bytes in one read and one
+ * ZSTD_decompressDCtx call, which fails unless the frames end exactly at
+ * csize; it must produce exactly e->size bytes. */
+static lu_status unzstd(zip_state *z, const char *name, uint64_t off, uint64_t csize, const lu_entry *e,
+                        void *buf, lu_error *err)
+{
+    ZSTD_customMem mem = {zstd_alloc, zstd_free, (void *)z->env};
+    ZSTD_DCtx *d = ZSTD_createDCtx_advanced(mem);
+    if (!d) return lu__fail(err, LU_MEM_ERROR, "'%s': entry '%s': out of memory", z->path, name);
+    lu_status st = LU_OK;
+    unsigned char *in = NULL, none;
+    if (csize > ZSTD_compressBound((size_t)e->size)) {
+        st = unzstd_stream(z, d, name, off, csize, e, buf, err);
+        goto cleanup;
+    }
+    in = lu__malloc(z->env, csize ? (size_t)csize : 1);
+    if (!in) {
+        st = lu__fail(err, LU_MEM_ERROR, "'%s': entry '%s': out of memory", z->path, name);
+        goto cleanup;
+    }
+    if (!pread_full(z->fd, in, (size_t)csize, off)) {
+        st = lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': data ends early", z->path, name);
+        goto cleanup;
+    }
+    size_t r = ZSTD_decompressDCtx(d, e->size ? buf : &none, (size_t)e->size, in, (size_t)csize);
+    if (ZSTD_isError(r)) st = zstd_fail(z, name, r, err);
+    else if (r != e->size) st = size_mismatch(z, name, err);
+cleanup:
+    lu__free(z->env, in);
+    ZSTD_freeDCtx(d);
+    return st;
+}
+
+/* Inflates, decodes or copies csize bytes at `off` into exactly e->size
+ * bytes, by the entry's method (one method_supported accepts). */
 static lu_status read_data(zip_state *z, const char *name, int method, uint64_t off, uint64_t csize,
                            const lu_entry *e, void *buf, lu_error *err)
 {
@@ -302,6 +426,10 @@ static lu_status read_data(zip_state *z, const char *name, int method, uint64_t 
             return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': data ends early", z->path, name);
         return LU_OK;
     }
+    if (method == ZIP_METHOD_ZSTD) return unzstd(z, name, off, csize, e, buf, err);
+    if (method != Z_DEFLATED)
+        return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s' uses compression method %s (%d), which is not supported",
+                        z->path, name, method_name(method), method);
     /* deflate never grows data much: a larger csize is streamed, not buffered */
     if (csize <= e->size + e->size / 8 + (64u << 10)) return inflate_whole(z, name, off, csize, e, buf, err);
     z_stream zs;
@@ -428,10 +556,11 @@ static lu_status index_entries(zip_state *z, unzFile uf, lu_entries *tb, lu_erro
             goto cleanup;
         }
         if (!is_dir) {
-            if (fi.compression_method != 0 && fi.compression_method != Z_DEFLATED) {
+            if (!method_supported((int)fi.compression_method)) {
                 st = lu__fail(err, LU_FORMAT_ERROR,
-                              "'%s': entry '%s' uses unsupported compression method %lu", z->path,
-                              name, fi.compression_method);
+                              "'%s': entry '%s' uses compression method %s (%lu), which is not supported "
+                              "(stored, deflate and zstd are)", z->path, name,
+                              method_name((int)fi.compression_method), fi.compression_method);
                 goto cleanup;
             }
             uint64_t locator = unzGetOffset64(uf) | (own_read ? ZIP64_OWN_READ : 0);

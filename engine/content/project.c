@@ -227,6 +227,25 @@ lu_status lu_project_get_bool(const lu_project *p, const char *key, bool def, bo
     return LU_OK;
 }
 
+lu_status lu_project_get_choice(const lu_project *p, const char *key, const char *const *choices, int def,
+                                int *out, lu_error *err)
+{
+    const char *v = lu_project_get(p, key);
+    *out = def;
+    if (!v) return LU_OK;
+    char list[256] = "one of";
+    size_t used = strlen(list);
+    for (int i = 0; choices[i]; i++) {
+        if (strcmp(v, choices[i]) == 0) {
+            *out = i;
+            return LU_OK;
+        }
+        int n = snprintf(list + used, sizeof list - used, "%s %s", i ? "," : "", choices[i]);
+        if (n > 0) used += (size_t)n < sizeof list - used ? (size_t)n : sizeof list - used - 1;
+    }
+    return type_error(p, key, v, list, err);
+}
+
 size_t lu_project_count(const lu_project *p)
 {
     return p ? p->count : 0;

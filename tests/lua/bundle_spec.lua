@@ -162,6 +162,78 @@ describe("lutool bundle", function()
   end)
 end)
 
+-- The compression method of every entry of a zip (from its central directory).
+local function methods(zip)
+  local p = io.popen("python3 -c " .. H.quote([[
+import sys, zipfile
+for i in zipfile.ZipFile(sys.argv[1]).infolist(): print(i.filename, i.compress_type)
+]]) .. " " .. H.quote(zip))
+  local t = {}
+  for l in p:lines() do
+    local name, m = l:match("^(.-) (%d+)$")
+    t[name] = tonumber(m)
+  end
+  p:close()
+  return t
+end
+
+describe("lutool bundle with [bundle] compression = zstd", function()
+  local out = H.tmpdir() .. "/out"
+  local big = string.rep("a level's compressible text, line after line\n", 200)
+  local content = {}
+  for k, v in pairs(CONTENT) do content[k] = v end
+  content["menu/bg.txt"] = big
+  content["level1/tree.txt"] = big .. "tree"
+  -- the game: reads a base resource, mounts the forest volume from the bundle, reads a volume resource
+  content["main/main.lua"] = [[
+function init(self)
+  print("base", #sys.load_resource("/menu/bg.txt"))
+  liveupdate.add_mount("forest", "zip:]] .. out .. [[/liveupdate/forest.zip", 10, function(self, name, uri, result)
+    local data = sys.load_resource("/level1/tree.txt")
+    print("mounted", result, #data, data:sub(-4))
+    sys.exit(0)
+  end)
+end
+]]
+  local function bundle(ini, dest)
+    return lutool("bundle " .. H.quote(H.project(ini, content)) .. " -o " .. H.quote(dest))
+  end
+
+  it("writes zstd entries (method 93) that lurun mounts and serves; deflate stays the default", function()
+    local code, _, err = bundle(PROJECT .. "[bundle]\ncompression = zstd\n", out)
+    assert.are.equal(0, code, err)
+    local base, forest = methods(out .. "/game.zip"), methods(out .. "/liveupdate/forest.zip")
+    assert.are.equal(93, base["menu/bg.txt"])
+    assert.are.equal(93, base["liveupdate.manifest.json"])
+    assert.are.equal(93, forest["level1/tree.txt"])
+    assert.are.equal(0, forest["level1/level1.collection"], "2 bytes do not shrink: stored")
+    local save = H.tmpdir()
+    local c, o, e = H.run(out, "--save-dir " .. H.quote(save) .. " --frames 5000")
+    assert.are.equal(0, c, e)
+    assert.are.equal("base\t" .. #big .. "\nmounted\t0\t" .. (#big + 4) .. "\ttree\n", o)
+    local deflated = H.tmpdir() .. "/d"
+    assert.are.equal(0, (bundle(PROJECT, deflated)))
+    assert.are.equal(8, methods(deflated .. "/game.zip")["menu/bg.txt"])
+    assert.is_true(#H.read(out .. "/game.zip") < #H.read(deflated .. "/game.zip"))
+  end)
+
+  it("is reproducible, and [volume.<name>] compression overrides [bundle] for one volume", function()
+    local again = H.tmpdir() .. "/again"
+    assert.are.equal(0, (bundle(PROJECT .. "[bundle]\ncompression = zstd\n", again)))
+    assert.are.equal(sha256(out .. "/game.zip"), sha256(again .. "/game.zip"))
+    assert.are.equal(sha256(out .. "/liveupdate/forest.zip"), sha256(again .. "/liveupdate/forest.zip"))
+    local mixed = H.tmpdir() .. "/mixed"
+    local ini = PROJECT:gsub("%[volume.forest%]\n", "[volume.forest]\ncompression = deflate\n")
+    assert.are.equal(0, (bundle(ini .. "[bundle]\ncompression = zstd\n", mixed)))
+    assert.are.equal(93, methods(mixed .. "/game.zip")["menu/bg.txt"])
+    assert.are.equal(8, methods(mixed .. "/liveupdate/forest.zip")["level1/tree.txt"])
+    ini = PROJECT:gsub("%[volume.forest%]\n", "[volume.forest]\ncompression = zstd\n")
+    assert.are.equal(0, (bundle(ini, mixed)))
+    assert.are.equal(8, methods(mixed .. "/game.zip")["menu/bg.txt"])
+    assert.are.equal(93, methods(mixed .. "/liveupdate/forest.zip")["level1/tree.txt"])
+  end)
+end)
+
 describe("lutool bundle errors", function()
   local function bundle_err(ini, content)
     local proj = H.project(ini, content or CONTENT)
@@ -176,6 +248,19 @@ describe("lutool bundle errors", function()
     c, e = bundle_err("[project]\ngarbage line\n")
     assert.are.equal(1, c)
     assert.matches("game.project:2:", e)
+  end)
+
+  it("names file, line and key for an unknown compression, before writing anything", function()
+    local out = H.tmpdir() .. "/o"
+    local proj = H.project(PROJECT .. "[bundle]\ncompression = lz4\n", CONTENT)
+    local c, _, e = lutool("bundle " .. H.quote(proj) .. " -o " .. H.quote(out))
+    assert.are.equal(1, c)
+    local line = select(2, PROJECT:gsub("\n", "")) + 2
+    assert.matches("game.project:" .. line .. ": bundle.compression: 'lz4' is not one of deflate, zstd", e, 1, true)
+    assert.is_false(H.exists(out .. "/game.zip"))
+    c, e = bundle_err((PROJECT:gsub("%[volume.castle%]\n", "[volume.castle]\ncompression = Zstd\n")))
+    assert.are.equal(1, c)
+    assert.matches("game.project:%d+: volume.castle.compression: 'Zstd' is not one of deflate, zstd", e)
   end)
 
   it("reports a missing collection", function()

@@ -35,6 +35,27 @@ static void fill_text(unsigned char *p, size_t n)
     }
 }
 
+/* Defold-like text resources (collections, game objects): instances with
+ * ids, component paths and random positions (deflate about 10:1). */
+static void fill_scene(unsigned char *p, size_t n)
+{
+    static const char *kinds[] = {"tree", "stone", "castle", "dragon", "forest", "gate", "sprite", "tile",
+                                  "enemy", "coin", "door", "wall", "lamp", "chest", "boss", "bridge"};
+    char item[400];
+    size_t i = 0;
+    while (i < n) {
+        const char *k = kinds[next_rand() % 16], *dir = kinds[next_rand() % 16];
+        unsigned id = (unsigned)(next_rand() % 10000), x = (unsigned)(next_rand() % 40960),
+                 y = (unsigned)(next_rand() % 40960), z = (unsigned)(next_rand() % 100);
+        int len = snprintf(item, sizeof item,
+                           "embedded_instances {\n  id: \"%s_%04u\"\n"
+                           "  data: \"components { id: \\\"sprite\\\" component: \\\"/%s/%s.sprite\\\" }\"\n"
+                           "  position { x: %u.%u y: %u.%u z: 0.%02u }\n  scale3 { x: 1.0 y: 1.0 z: 1.0 }\n}\n",
+                           k, id, dir, k, x / 10, x % 10, y / 10, y % 10, z);
+        for (int c = 0; c < len && i < n; c++) p[i++] = (unsigned char)item[c];
+    }
+}
+
 static int fail(const char *what, const lu_error *err)
 {
     fprintf(stderr, "lubench: %s: %s\n", what, err->message);
@@ -105,5 +126,34 @@ int bench_zip_big(const char *path, uint64_t bytes)
     int rc = lu_zip_writer_add(w, "big.bin", buf, bytes, 0, &err) == LU_OK ? 0 : fail(path, &err);
     free(buf);
     if (lu_zip_writer_close(w, &err) != LU_OK && !rc) rc = fail(path, &err);
+    return rc;
+}
+
+int bench_zip_text_pair(const char *deflate_path, const char *zstd_path, uint64_t bytes)
+{
+    lu_zip_writer *wd = NULL, *wz = NULL;
+    lu_error err;
+    if (lu_zip_writer_open(deflate_path, &wd, &err) != LU_OK) return fail(deflate_path, &err);
+    if (lu_zip_writer_open(zstd_path, &wz, &err) != LU_OK) {
+        lu_zip_writer_close(wd, &err);
+        return fail(zstd_path, &err);
+    }
+    size_t max = 1u << 20;
+    unsigned char *buf = malloc(max);
+    int rc = buf ? 0 : 1;
+    uint64_t done = 0;
+    for (int i = 0; !rc && done < bytes; i++) {
+        /* sizes from 4 KiB to 1 MiB, as the bundler writes them: deflate 6, zstd at LU_ZIP_ZSTD_LEVEL */
+        size_t n = 4096 + (size_t)(next_rand() % (max - 4096));
+        fill_scene(buf, n);
+        char name[64];
+        snprintf(name, sizeof name, "scene/%05d.collection", i);
+        if (lu_zip_writer_add_method(wd, name, buf, n, LU_ZIP_DEFLATE, 6, &err) != LU_OK) rc = fail(deflate_path, &err);
+        else if (lu_zip_writer_add_method(wz, name, buf, n, LU_ZIP_ZSTD, -1, &err) != LU_OK) rc = fail(zstd_path, &err);
+        done += n;
+    }
+    free(buf);
+    if (lu_zip_writer_close(wd, &err) != LU_OK && !rc) rc = fail(deflate_path, &err);
+    if (lu_zip_writer_close(wz, &err) != LU_OK && !rc) rc = fail(zstd_path, &err);
     return rc;
 }

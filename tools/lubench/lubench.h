@@ -43,6 +43,10 @@ void bench_report(bench *b, const char *name, double ours, double peer, const ch
 int bench_zip_small(const char *path, const char *prefix, int entries, bool version_file, const char *vname);
 /* About `bytes` of mixed content: half text-like (deflated), half random (stored). */
 int bench_zip_mixed(const char *path, uint64_t bytes);
+/* The same Defold-like text entries (about `bytes` in all) twice, as the bundler
+ * writes them: deflated (level 6) into one zip, zstd (LU_ZIP_ZSTD_LEVEL)
+ * into the other. */
+int bench_zip_text_pair(const char *deflate_path, const char *zstd_path, uint64_t bytes);
 /* One stored entry of `bytes` random bytes. */
 int bench_zip_big(const char *path, uint64_t bytes);
 
@@ -51,6 +55,7 @@ void bench_lookup(bench *b);
 void bench_mount(bench *b);
 void bench_memory(bench *b);
 void bench_read(bench *b);
+void bench_read_zstd(bench *b);
 void bench_startup(bench *b);
 void bench_missing(bench *b);
 void bench_download(bench *b);

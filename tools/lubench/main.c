@@ -21,7 +21,7 @@ static const struct {
     void (*run)(bench *);
 } cases[] = {
     {"lookup", bench_lookup},   {"mount", bench_mount},
-    {"read", bench_read},       {"startup", bench_startup},
+    {"read", bench_read},       {"read_zstd", bench_read_zstd}, {"startup", bench_startup},
     {"missing_resources", bench_missing}, {"download", bench_download},
     {"memory", bench_memory},
 };

@@ -26,6 +26,11 @@
  * the base, and the bundler says so. With [bundle] strict = 1, a resource
  * that no proxy needs (other than the main script and what [bundle] base
  * globs match) is an error.
+ *
+ * Compression: [bundle] compression = deflate (the default) or zstd (zip
+ * method 93, level LU_ZIP_ZSTD_LEVEL) for the base and every volume;
+ * [volume.<name>] compression overrides it for one volume. Any other value
+ * is an error naming file, line and key, found before anything is written.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -58,6 +63,7 @@ typedef struct resource {
 typedef struct volume {
     const char *name;
     long long version, priority;
+    int method;         /* LU_ZIP_DEFLATE or LU_ZIP_ZSTD */
     char file[300];
     char sha256[LU_SHA256_HEX];
     uint64_t size;
@@ -75,6 +81,7 @@ typedef struct bundle {
     size_t nvols;
     unsigned char secret[64];
     bool sign;
+    int method;               /* [bundle] compression: the base's, and the volumes' default */
     /* [liveupdate] public_key when it names a file (see the file comment) */
     const char *key_value;    /* as game.project says it; NULL: nothing to copy */
     char key_rel[PATH_MAX];   /* where the copy goes, relative to the bundle */
@@ -89,8 +96,23 @@ static void usage(FILE *f)
             "usage: lutool bundle <project-dir> -o <out-dir> [--sign <secret-key>]\n"
             "Writes <out>/game.project, <out>/game.zip and <out>/liveupdate/{<volume>.zip,catalog.json}.\n"
             "Proxies come from [proxy.<id>] (collection, resources globs, exclude, volume, proxies),\n"
-            "volumes from [volume.<name>] (version, priority). --sign adds Ed25519 .sig files.\n"
+            "volumes from [volume.<name>] (version, priority, compression). --sign adds Ed25519 .sig files.\n"
+            "[bundle] compression = deflate (default) or zstd compresses the base and the volumes.\n"
             "A [liveupdate] public_key file is copied into the bundle (an absolute path to its root).\n");
+}
+
+/* The compression game.project's `key` chooses (`def` when absent) into
+ * *method; 1 (reported) when the value is not one the bundler knows. */
+static int read_compression(bundle *b, const char *key, int def, int *method)
+{
+    static const char *const names[] = {"deflate", "zstd", NULL};
+    static const int methods[] = {LU_ZIP_DEFLATE, LU_ZIP_ZSTD};
+    int i;
+    lu_error err;
+    if (lu_project_get_choice(b->project, key, names, def == LU_ZIP_ZSTD, &i, &err) != LU_OK)
+        return ERR("%s", err.message);
+    *method = methods[i];
+    return 0;
 }
 
 static bool in_list(char **v, size_t n, const char *s)
@@ -108,6 +130,7 @@ static int open_content(bundle *b)
     lu_error err;
     snprintf(path, sizeof path, "%s/game.project", b->project_dir);
     if (lu_project_load(path, &b->project, &err) != LU_OK) return ERR("%s", err.message);
+    if (read_compression(b, "bundle.compression", LU_ZIP_DEFLATE, &b->method)) return 1;
     const char *root = lu_project_get(b->project, "project.content_root");
     char abs[PATH_MAX];
     if (!realpath(b->project_dir, abs)) return ERR("cannot open '%s': %s", b->project_dir, strerror(errno));
@@ -174,6 +197,8 @@ static int check_proxies(bundle *b)
         if (lu_project_get_int(b->project, key, 10, &vol->priority, &err) != LU_OK) return ERR("%s", err.message);
         if (vol->priority < 0) return ERR("game.project: [volume.%s] priority must be >= 0", p->volume);
         if (lu_mount_name_check(p->volume, &err) != LU_OK) return ERR("game.project: [volume.%s]: %s", p->volume, err.message);
+        snprintf(key, sizeof key, "volume.%s.compression", p->volume);
+        if (read_compression(b, key, b->method, &vol->method)) return 1;
         snprintf(vol->file, sizeof vol->file, "%s.zip", p->volume);
     }
     /* volumes in name order, so output does not depend on section order */
@@ -343,24 +368,31 @@ static cJSON *volumes_json(const bundle *b)
     return a;
 }
 
+/* Adds `len` bytes as entry `name` with `method` (deflate at level 6, or
+ * zstd at LU_ZIP_ZSTD_LEVEL). */
+static lu_status add_entry(lu_zip_writer *w, int method, const char *name, const void *data, size_t len, lu_error *err)
+{
+    return lu_zip_writer_add_method(w, name, data, len, method, method == LU_ZIP_ZSTD ? -1 : 6, err);
+}
+
 /* Adds a JSON document as a zip entry (pretty-printed, stable). */
-static int add_json(lu_zip_writer *w, const char *name, cJSON *doc)
+static int add_json(lu_zip_writer *w, int method, const char *name, cJSON *doc)
 {
     char *text = cJSON_Print(doc);
     lu_error err;
-    int rc = text && lu_zip_writer_add(w, name, text, strlen(text), 6, &err) == LU_OK ? 0 : ERR("writing %s failed", name);
+    int rc = text && add_entry(w, method, name, text, strlen(text), &err) == LU_OK ? 0 : ERR("writing %s failed", name);
     cJSON_free(text);
     cJSON_Delete(doc);
     return rc;
 }
 
-static int add_resource(bundle *b, lu_zip_writer *w, const resource *r)
+static int add_resource(bundle *b, lu_zip_writer *w, int method, const resource *r)
 {
     void *data;
     size_t size;
     lu_error err;
     if (read_resource(b, r->path, &data, &size)) return 1;
-    lu_status st = lu_zip_writer_add(w, r->path + 1, data, size, 6, &err);
+    lu_status st = add_entry(w, method, r->path + 1, data, size, &err);
     lu_free(b->content, data);
     return st == LU_OK ? 0 : ERR("%s", err.message);
 }
@@ -383,7 +415,7 @@ static int write_volume(bundle *b, volume *v)
     for (size_t i = 0; i < b->nres && !rc; i++) {
         if (!carries(&b->res[i], v->name)) continue;
         cJSON_AddItemToArray(res, resource_json(&b->res[i]));
-        rc = add_resource(b, w, &b->res[i]);
+        rc = add_resource(b, w, v->method, &b->res[i]);
         v->nresources++;
     }
     for (size_t i = 0; i < b->manifest->nproxies; i++) {
@@ -394,9 +426,9 @@ static int write_volume(bundle *b, volume *v)
     snprintf(vname, sizeof vname, "version_%s.json", v->name);
     cJSON *ver = cJSON_CreateObject();
     cJSON_AddNumberToObject(ver, "version", (double)v->version);
-    if (!rc) rc = add_json(w, "liveupdate.manifest.json", m);
+    if (!rc) rc = add_json(w, v->method, "liveupdate.manifest.json", m);
     else cJSON_Delete(m);
-    if (!rc) rc = add_json(w, vname, ver);
+    if (!rc) rc = add_json(w, v->method, vname, ver);
     else cJSON_Delete(ver);
     if (lu_zip_writer_close(w, &err) != LU_OK && !rc) rc = ERR("%s", err.message);
     if (!rc && lu_sha256_file(path, v->sha256, &v->size, &err) != LU_OK) rc = ERR("%s", err.message);
@@ -415,7 +447,7 @@ static int write_base(bundle *b, size_t *count)
     *count = 0;
     for (size_t i = 0; i < b->nres && !rc; i++)
         if (b->res[i].in_base) {
-            rc = add_resource(b, w, &b->res[i]);
+            rc = add_resource(b, w, b->method, &b->res[i]);
             (*count)++;
         }
     cJSON *m = cJSON_CreateObject(), *res = cJSON_AddArrayToObject(m, "resources"),
@@ -423,7 +455,7 @@ static int write_base(bundle *b, size_t *count)
     for (size_t i = 0; i < b->nres; i++) cJSON_AddItemToArray(res, resource_json(&b->res[i]));
     for (size_t i = 0; i < b->manifest->nproxies; i++) cJSON_AddItemToArray(prox, proxy_json(&b->manifest->proxies[i]));
     cJSON_AddItemToObject(m, "volumes", volumes_json(b));
-    if (!rc) rc = add_json(w, "liveupdate.manifest.json", m);
+    if (!rc) rc = add_json(w, b->method, "liveupdate.manifest.json", m);
     else cJSON_Delete(m);
     if (lu_zip_writer_close(w, &err) != LU_OK && !rc) rc = ERR("%s", err.message);
     return rc;

@@ -441,6 +441,28 @@ lu_status lu_zip_writer_open(const char *path, lu_zip_writer **out, lu_error *er
 lu_status lu_zip_writer_add(lu_zip_writer *w, const char *name, const void *data, size_t len,
                             int level, lu_error *err);
 
+/* Compression methods of lu_zip_writer_add_method (their zip method numbers). */
+typedef enum lu_zip_method {
+    LU_ZIP_STORED = 0,
+    LU_ZIP_DEFLATE = 8,
+    LU_ZIP_ZSTD = 93
+} lu_zip_method;
+
+/* The zstd level lu_zip_writer_add_method uses for level -1 (the bundler's:
+ * docs/BENCHMARKS.md has the ratio and speed it was chosen by). */
+#define LU_ZIP_ZSTD_LEVEL 19
+
+/* Adds entry `name` like lu_zip_writer_add, with `method`: LU_ZIP_STORED
+ * (`level` ignored), LU_ZIP_DEFLATE (`level` 1-9, -1 zlib's default) or
+ * LU_ZIP_ZSTD (`level` 1 to libzstd's maximum, -1 LU_ZIP_ZSTD_LEVEL: one
+ * zstd frame, zip method 93). A zstd frame that is not smaller than the
+ * data is not used: the entry is stored. The same input gives the same
+ * bytes (with one libzstd version). Returns LU_OK, LU_INVAL (unknown method
+ * or level, naming the entry), LU_MEM_ERROR or LU_IO_ERROR naming the
+ * entry. */
+lu_status lu_zip_writer_add_method(lu_zip_writer *w, const char *name, const void *data, size_t len,
+                                   int method, int level, lu_error *err);
+
 /* Writes the central directory and frees the writer (even on failure).
  * Accepts NULL. Returns LU_OK or LU_IO_ERROR. */
 lu_status lu_zip_writer_close(lu_zip_writer *w, lu_error *err);

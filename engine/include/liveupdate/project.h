@@ -53,6 +53,13 @@ lu_status lu_project_get_number(const lu_project *p, const char *key, double def
  * false (exactly, case-sensitive); anything else is LU_FORMAT_ERROR. */
 lu_status lu_project_get_bool(const lu_project *p, const char *key, bool def, bool *out, lu_error *err);
 
+/* A value from a fixed set: *out = the index in `choices` (a NULL-terminated
+ * list) of the key's value, or `def` when the key is absent.
+ * LU_FORMAT_ERROR naming file, line and key, and the choices, when present
+ * but not one of them (exactly, case-sensitive). */
+lu_status lu_project_get_choice(const lu_project *p, const char *key, const char *const *choices, int def,
+                                int *out, lu_error *err);
+
 /* Iteration over keys in file order: returns the count; lu_project_key_at
  * gives key i ("section.key") and its value. */
 size_t lu_project_count(const lu_project *p);

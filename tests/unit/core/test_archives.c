@@ -312,7 +312,7 @@ static void run_kind(const char *kind)
 
 static const char *const kinds[] = {
     "infozip", "python", "zip64", "many", "empty", "zip_slip", "unsafe_name", "duplicate", "encrypted",
-    "bomb", "symlink", "unsupported_method", "truncated", "corrupt_entry", "not_a_zip",
+    "bomb", "symlink", "unsupported_method", "truncated", "corrupt_entry", "not_a_zip", "zstd", "zstd_corrupt",
 };
 
 Test(archives, every_fixture_has_a_kind_a_test_covers)
@@ -343,6 +343,8 @@ Test(archives, unsupported_compression_is_a_format_error) { run_kind("unsupporte
 Test(archives, truncated_zips_are_format_errors) { run_kind("truncated"); }
 Test(archives, corrupt_entries_fail_on_read_and_name_the_entry) { run_kind("corrupt_entry"); }
 Test(archives, files_that_are_not_zips_are_scheme_mismatches) { run_kind("not_a_zip"); }
+Test(archives, zstd_entries_from_the_zstd_command_line_are_served) { run_kind("zstd"); }
+Test(archives, broken_zstd_entries_fail_on_read_and_name_the_entry) { run_kind("zstd_corrupt"); }
 
 /* ---- dir volumes and the library's own writer ------------------------------------ */
 
@@ -404,6 +406,163 @@ Test(archives, zips_from_our_own_writer_are_served_and_reproducible)
     expect_contents(ctx, "vol", "ours.zip", "py_deflated.zip", entries);
     lu_context_close(ctx);
     cJSON_Delete(doc);
+}
+
+/* Writes every entry of py_deflated.zip with lu_zip_writer_add_method and
+ * LU_ZIP_ZSTD at `level` into `zp`. */
+static void write_zstd_zip(const char *zp, const cJSON *entries, int level)
+{
+    lu_zip_writer *w;
+    lu_error err;
+    cr_assert_eq(lu_zip_writer_open(zp, &w, &err), LU_OK, "%s", err.message);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, entries) {
+        size_t len;
+        char *want = th_path(th_path(th_fixtures(), "expected/py_deflated.zip"), e->string + 1);
+        char *data = th_read_file(want, &len);
+        cr_assert_not_null(data, "missing %s", want);
+        cr_assert_eq(lu_zip_writer_add_method(w, e->string + 1, data, len, LU_ZIP_ZSTD, level, &err), LU_OK, "%s",
+                     err.message);
+        free(data);
+    }
+    cr_assert_eq(lu_zip_writer_close(w, &err), LU_OK, "%s", err.message);
+}
+
+/* The method field of the central record of `name` in the zip bytes `b`
+ * (classic end record, as our writer makes for small zips). */
+static int central_method(const unsigned char *b, size_t n, const char *name)
+{
+    for (size_t i = 0; i + 46 <= n; i++) {
+        size_t nlen = (size_t)(b[i + 28] | b[i + 29] << 8);
+        if (memcmp(b + i, "PK\1\2", 4) == 0 && nlen == strlen(name) && i + 46 + nlen <= n &&
+            memcmp(b + i + 46, name, nlen) == 0)
+            return b[i + 10] | b[i + 11] << 8;
+    }
+    return -1;
+}
+
+Test(archives, zstd_zips_from_our_own_writer_are_served_reproducible_and_smaller)
+{
+    cJSON *doc = load_doc();
+    const cJSON *entries = cJSON_GetObjectItem(find_case(doc, "py_deflated.zip"), "entries");
+    char *dir = th_tempdir(), *zp = th_path(dir, "zstd.zip"), *again = th_path(dir, "again.zip"),
+         *fast = th_path(dir, "fast.zip");
+    write_zstd_zip(zp, entries, -1);
+    write_zstd_zip(again, entries, -1);
+    write_zstd_zip(fast, entries, 1);
+    size_t l1 = 0, l2 = 0, l3 = 0;
+    unsigned char *b1 = (unsigned char *)th_read_file(zp, &l1), *b2 = (unsigned char *)th_read_file(again, &l2);
+    free(th_read_file(fast, &l3));
+    cr_expect(l1 == l2 && memcmp(b1, b2, l1) == 0, "lu_zip_writer zstd output is not byte-identical");
+    cr_expect_lt(l1, l3, "level %d (%zu bytes) is not smaller than level 1 (%zu bytes)", LU_ZIP_ZSTD_LEVEL, l1, l3);
+    /* compressible entries are zstd; the empty one and the 13-byte one do not shrink: stored */
+    cr_expect_eq(central_method(b1, l1, "big.txt"), 93);
+    cr_expect_eq(central_method(b1, l1, "dir/b.txt"), 93);
+    cr_expect_eq(central_method(b1, l1, "empty.txt"), 0);
+    cr_expect_eq(central_method(b1, l1, "a.txt"), 0);
+    lu_context *ctx = open_ctx(th_tempdir(), NULL);
+    lu_error err;
+    char uri[PATH_MAX + 8];
+    const char *files[] = {zp, fast};
+    for (int i = 0; i < 2; i++) {
+        snprintf(uri, sizeof uri, "zip:%s", files[i]);
+        char name[16];
+        snprintf(name, sizeof name, "v%d", i);
+        cr_assert_eq(lu_mount_add(ctx, name, uri, i, 0, &err), LU_OK, "%s: %s", files[i], err.message);
+        expect_listing(ctx, name, files[i], entries);
+        expect_contents(ctx, name, files[i], "py_deflated.zip", entries);
+    }
+    lu_context_close(ctx);
+    free(b1);
+    free(b2);
+    cJSON_Delete(doc);
+}
+
+/* A counting allocator: allocation number `fail_at` fails. */
+static long zcounter, zfail_at;
+
+static void *zcount_realloc(void *ud, void *p, size_t n)
+{
+    (void)ud;
+    if (zfail_at > 0 && ++zcounter == zfail_at) return NULL;
+    return realloc(p, n ? n : 1);
+}
+
+static void zcount_free(void *ud, void *p)
+{
+    (void)ud;
+    free(p);
+}
+
+/* Fails allocation 1, 2, 3 ... of reading `path` from the fixture `file`
+ * until a read gets through: each failure is LU_MEM_ERROR with a message
+ * and the next read serves the right bytes. Returns the number of
+ * allocation points. */
+static long read_allocation_points(const char *file, const char *path)
+{
+    lu_allocator alloc = {zcount_realloc, zcount_free, NULL};
+    lu_config cfg;
+    lu_config_init(&cfg);
+    cfg.save_dir = th_tempdir();
+    cfg.allocator = &alloc;
+    zfail_at = 0;
+    lu_context *ctx = NULL;
+    lu_error err;
+    cr_assert_eq(lu_context_open(&cfg, &ctx, &err), LU_OK, "%s", err.message);
+    cr_assert_eq(mount_fixture(ctx, "vol", "zip", file, 1, &err), LU_OK, "%s", err.message);
+    long n;
+    for (n = 1; n < 1000; n++) {
+        zcounter = 0;
+        zfail_at = n;
+        void *data = NULL;
+        size_t size;
+        memset(&err, 0, sizeof err);
+        lu_status st = lu_read(ctx, path, &data, &size, &err);
+        long used = zcounter;
+        zfail_at = 0;
+        if (st == LU_OK) {
+            lu_free(ctx, data);
+            if (used < n) break;   /* ran to the end without reaching the fault */
+        } else {
+            cr_assert_eq(st, LU_MEM_ERROR, "%s fault %ld: %s: %s", file, n, lu_status_name(st), err.message);
+            cr_assert(err.message[0], "a failure has a message");
+        }
+        cr_assert(expect_entry(ctx, "vol", file, file, path), "%s fault %ld", file, n);
+    }
+    lu_context_close(ctx);
+    cr_log_info("%s %s: %ld allocation points, each a LU_MEM_ERROR", file, path, n - 1);
+    return n - 1;
+}
+
+/* libzstd allocates through the context's allocator (ZSTD_customMem): a
+ * zstd read has at least two allocation points more than a stored one (the
+ * compressed bytes or the stream's buffers, and zstd's context), each can
+ * fail, and each failure is survived. */
+Test(archives, every_allocation_failure_of_a_zstd_read_is_a_mem_error)
+{
+    long stored = read_allocation_points("py_stored.zip", "/big.txt");
+    long whole = read_allocation_points("zstd.zip", "/big.txt");
+    long streamed = read_allocation_points("zstd_frames.zip", "/a.txt");
+    cr_expect_geq(whole, stored + 2, "a zstd read: %ld allocation points, a stored one %ld", whole, stored);
+    cr_expect_geq(streamed, stored + 2, "a streamed zstd read: %ld allocation points, a stored one %ld", streamed,
+                  stored);
+}
+
+Test(archives, the_writer_refuses_unknown_methods_and_levels_naming_the_entry)
+{
+    char *zp = th_path(th_tempdir(), "bad.zip");
+    lu_zip_writer *w;
+    lu_error err;
+    cr_assert_eq(lu_zip_writer_open(zp, &w, &err), LU_OK, "%s", err.message);
+    const struct { int method, level; } bad[] = {{12, 6}, {LU_ZIP_ZSTD, 0}, {LU_ZIP_ZSTD, 99}, {LU_ZIP_DEFLATE, 10}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memset(&err, 0, sizeof err);
+        cr_expect_eq(lu_zip_writer_add_method(w, "x.txt", "xx", 2, bad[i].method, bad[i].level, &err), LU_INVAL,
+                     "method %d level %d", bad[i].method, bad[i].level);
+        cr_expect(strstr(err.message, "'x.txt'"), "%s", err.message);
+    }
+    cr_assert_eq(lu_zip_writer_add_method(w, "y.txt", "yy", 2, LU_ZIP_STORED, 0, &err), LU_OK, "%s", err.message);
+    cr_assert_eq(lu_zip_writer_close(w, &err), LU_OK, "%s", err.message);
 }
 
 Test(archives, directory_volumes_skip_symlinks_and_report_changed_files)
