@@ -203,7 +203,7 @@ Test(persist, a_volume_that_fails_to_open_for_a_passing_reason_is_kept_for_the_n
     lu_error err;
     const char *names[] = {"v0", "v1", "v2", "v3", "v4", "v5"};
     for (int i = 0; i < 6; i++) {
-        char file[16], text[4];
+        char file[16], text[12];
         snprintf(file, sizeof file, "%s.zip", names[i]);
         snprintf(text, sizeof text, "%d", i);
         cr_assert_eq(lu_mount_add(ctx, names[i], zip_uri(file, text), 10 + i, 0, &err), LU_OK);
