@@ -88,6 +88,7 @@ typedef struct zip_end {
     uint64_t cd_size;
     uint64_t cd_start;   /* actual: cd_off + prefix */
     uint64_t prefix;     /* bytes before the archive */
+    uint64_t disk;       /* the disk this file is: every entry must start on it */
     bool zip64;
 } zip_end;
 
@@ -124,7 +125,8 @@ static lu_status split_archive(const zip_state *z, uint64_t disk, lu_error *err)
                     (unsigned long long)disk + 1, (unsigned long long)disk + 1);
 }
 
-/* Reads the zip64 end record the locator at `loc` points to into `out`. */
+/* Reads the zip64 end record the locator at `loc` points to into `out`;
+ * LU_NOT_FOUND (no message) when there is none. */
 static lu_status read_end64(const zip_state *z, const unsigned char *loc, uint64_t loc_pos, zip_end *out,
                             lu_error *err)
 {
@@ -132,16 +134,15 @@ static lu_status read_end64(const zip_state *z, const unsigned char *loc, uint64
     if (disk != 0 || disks > 1) return split_archive(z, disks ? disks - 1 : disk, err);
     /* at its recorded offset, or (bytes in front) right before the locator */
     if (at > loc_pos || loc_pos - at < EOCD64_SIZE || !sig_at(z, at, SIG_EOCD64)) {
-        if (loc_pos < EOCD64_SIZE || !sig_at(z, loc_pos - EOCD64_SIZE, SIG_EOCD64))
-            return lu__fail(err, LU_FORMAT_ERROR, "'%s': the zip64 end record is not at offset %llu, "
-                            "where its locator puts it, nor before the locator", z->path, (unsigned long long)at);
+        if (loc_pos < EOCD64_SIZE || !sig_at(z, loc_pos - EOCD64_SIZE, SIG_EOCD64)) return LU_NOT_FOUND;
         at = loc_pos - EOCD64_SIZE;
     }
     unsigned char r[EOCD64_SIZE];
     if (!pread_full(z->fd, r, sizeof r, at))
         return lu__fail(err, LU_IO_ERROR, "'%s': cannot read the zip64 end record", z->path);
     uint64_t this_disk = le(r + 16, 4), cd_disk = le(r + 20, 4);
-    if (this_disk != 0 || cd_disk != 0) return split_archive(z, this_disk, err);
+    if (cd_disk != this_disk) return split_archive(z, this_disk, err);
+    out->disk = this_disk;
     out->pos = at;
     out->count = le(r + 32, 8);
     out->cd_size = le(r + 40, 8);
@@ -169,8 +170,19 @@ static lu_status try_end(const zip_state *z, const unsigned char *r, uint64_t po
     } else if (pos >= LOC64_SIZE) {
         have_loc = pread_full(z->fd, loc, LOC64_SIZE, pos - LOC64_SIZE) && le(loc, 4) == SIG_LOC64;
     }
-    if (have_loc) LU_TRY(read_end64(z, loc, pos - LOC64_SIZE, out, err));
-    else if (disk != 0 || cd_disk != 0) return split_archive(z, disk, err);
+    lu_status st = have_loc ? read_end64(z, loc, pos - LOC64_SIZE, out, err) : LU_NOT_FOUND;
+    if (st == LU_NOT_FOUND && have_loc &&
+        (out->count == 0xffffu || out->cd_size == 0xffffffffu || out->cd_off == 0xffffffffu))
+        return lu__fail(err, LU_FORMAT_ERROR, "'%s': the zip64 end record is not at offset %llu, where its locator "
+                        "puts it, nor before the locator", z->path, (unsigned long long)le(loc + 8, 8));
+    if (st == LU_NOT_FOUND) {
+        /* no locator, or locator-like bytes (in a name, say) before a
+         * classic record that needs none: the classic record it is */
+        if (cd_disk != disk) return split_archive(z, disk, err);
+        out->disk = disk;
+    } else if (st != LU_OK) {
+        return st;
+    }
     if (out->cd_size > out->pos || out->cd_off > out->pos - out->cd_size)
         return lu__fail(err, LU_FORMAT_ERROR, "'%s': the central directory (offset %llu, %llu bytes) does not end "
                         "before the end record at %llu", z->path, (unsigned long long)out->cd_off,
@@ -412,6 +424,16 @@ static lu_status check_overlaps(zip_state *z, const unsigned char *cd, by_offset
     return LU_OK;
 }
 
+/* Whether the local header at `off` is there and names the entry: an
+ * archive whose disk numbers are wrong but which holds every entry itself
+ * (Info-ZIP and Python read those), not a part of a split archive. */
+static bool local_matches(const zip_state *z, uint64_t off, const cen *c)
+{
+    unsigned char h[LOC_SIZE + 256];
+    if (c->nlen > 256 || off > z->file_size || !pread_full(z->fd, h, LOC_SIZE + c->nlen, off)) return false;
+    return le(h, 4) == SIG_LOC && le(h + 26, 2) == c->nlen && memcmp(h + LOC_SIZE, c->name, c->nlen) == 0;
+}
+
 /* Reads the central directory `end` describes into `tb` and z->recs. */
 static lu_status read_directory(zip_state *z, const zip_end *end, lu_entries *tb, lu_error *err)
 {
@@ -447,6 +469,12 @@ static lu_status read_directory(zip_state *z, const zip_end *end, lu_entries *tb
         const unsigned char *p = cd + pos;
         st = cen_parse(z, p, c, err);
         if (st != LU_OK) goto cleanup;
+        if (c->disk != end->disk && !local_matches(z, c->local + end->prefix, c)) {
+            st = lu__fail(err, LU_FORMAT_ERROR, "'%s': split archive (disk %llu of %llu) is not supported: entry "
+                          "'%s' starts on disk %llu", z->path, (unsigned long long)end->disk + 1,
+                          (unsigned long long)end->disk + 1, c->cname, (unsigned long long)c->disk + 1);
+            goto cleanup;
+        }
         if (c->local >= end->cd_off) {
             st = lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': local header offset %llu is not before the "
                           "central directory (%llu)", z->path, c->cname, (unsigned long long)c->local,

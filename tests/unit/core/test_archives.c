@@ -350,7 +350,7 @@ static void run_kind(const char *kind)
 static const char *const kinds[] = {
     "infozip", "python", "zip64", "many", "empty", "zip_slip", "unsafe_name", "duplicate", "encrypted",
     "bomb", "symlink", "unsupported_method", "truncated", "corrupt_entry", "not_a_zip", "prefix",
-    "stray_extra", "comment", "overlap", "local_name", "count", "deflate_trailing", "messages",
+    "stray_extra", "comment", "overlap", "local_name", "count", "deflate_trailing", "messages", "others",
 };
 
 Test(archives, every_fixture_has_a_kind_a_test_covers)
@@ -389,6 +389,7 @@ Test(archives, a_local_header_naming_another_file_fails_the_read) { run_kind("lo
 Test(archives, end_records_that_miscount_the_entries_are_refused) { run_kind("count"); }
 Test(archives, bytes_after_the_end_of_a_deflate_stream_are_accepted) { run_kind("deflate_trailing"); }
 Test(archives, refusals_name_the_true_reason_and_the_entry) { run_kind("messages"); }
+Test(archives, other_readers_test_zips_get_our_stated_verdict) { run_kind("others"); }
 
 /* ---- dir volumes and the library's own writer ------------------------------------ */
 
