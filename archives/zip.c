@@ -20,7 +20,12 @@
  * central directory: overlapping entries (CPython's overlap zip bomb) are
  * refused at mount. Open also refuses what SPEC §6 calls unsafe: encrypted
  * entries, symlinks, unsupported methods (names and sizes are checked by
- * engine/core/entries.c), and split archives.
+ * engine/core/entries.c), and split archives (an end record naming another
+ * disk is read only when every entry's local header is in this file). The
+ * nearest end record that describes a central directory wins, so one
+ * inside a comment is passed over, and so are locator-like bytes before a
+ * classic end record that needs no zip64 record. docs/FORMATS.md lists the
+ * rules and messages.
  *
  * Each entry's locator is the index of its record (local-header offset,
  * compressed size, CRC, method, the offset its data must end before).
