@@ -27,11 +27,13 @@
  * classic end record that needs no zip64 record. docs/FORMATS.md lists the
  * rules and messages.
  *
- * Each entry's locator is the index of its record (local-header offset,
- * compressed size, CRC, method, the offset its data must end before).
- * Reads (zip_read) read the local header and name in one pread, check the
- * name against the central directory's and the data against the bound,
- * then the stored bytes in one pread, or the deflated bytes in one pread
+ * Nothing per entry is kept but its locator: the file offset of its
+ * central record and the room its local extra field has before the data
+ * would overlap the next entry (LOC_SLACK_BITS), so a mount costs no more
+ * memory than the entry table. Reads (zip_read) re-read the central record
+ * (46 bytes; its extra field only for zip64 values), then the local header
+ * and name in one pread, check the name against the central directory's
+ * and the local extra length against the room, then the stored bytes in one pread, or the deflated bytes in one pread
  * and one libdeflate call that must produce exactly the declared size
  * (trailing bytes after the end of the deflate stream are accepted, as
  * every other reader does), then the CRC (libdeflate's). All I/O goes
@@ -67,22 +69,18 @@
 #define SIG_DIGSIG 0x05054b50u
 #define SIG_SPLIT 0x08074b50u
 
-/* One entry (file or directory) of the central directory. */
-typedef struct zip_rec {
-    uint64_t local;   /* local-header offset in the file, prefix applied */
-    uint64_t csize;   /* compressed size */
-    uint64_t end;     /* the next local header or the central directory */
-    uint32_t crc;
-    uint16_t method;
-} zip_rec;
+/* An entry's locator: where its central-directory record is in the file
+ * (high 48 bits) and how many bytes of local extra field its data may start
+ * after before it overlaps the next entry (low 16 bits, saturated). */
+#define LOC_SLACK_BITS 16
+#define LOC_SLACK_MAX 0xffffu
 
 typedef struct zip_state {
     const lu_env *env;
     int fd;
     uint64_t file_size;
     char *path;
-    zip_rec *recs;    /* indexed by lu_entry.locator */
-    size_t nrecs;
+    uint64_t prefix;   /* bytes before the archive, added to local-header offsets */
 } zip_state;
 
 /* Where the central directory is, from the end records. */
@@ -249,7 +247,7 @@ typedef struct cen {
     uint32_t crc, ext_attr;
     uint64_t csize, usize, local, disk;
     const unsigned char *name, *extra;
-    char cname[65536];   /* the name NUL-terminated, for messages and entries.c */
+    const char *cname;   /* the name NUL-terminated, for messages and entries.c */
 } cen;
 
 /* Applies the zip64 extra field (id 1) to the fields that hold their
@@ -288,8 +286,8 @@ static lu_status cen_extra(const zip_state *z, cen *c, lu_error *err)
     return LU_OK;
 }
 
-/* Parses the record at `p` (`avail` bytes of central directory from it). */
-static lu_status cen_parse(const zip_state *z, const unsigned char *p, cen *c, lu_error *err)
+/* The fixed fields of the record at `p` (CEN_SIZE bytes), before zip64. */
+static void cen_fields(const unsigned char *p, cen *c)
 {
     c->made_by = (unsigned)le(p + 4, 2);
     c->flags = (unsigned)le(p + 8, 2);
@@ -304,8 +302,15 @@ static lu_status cen_parse(const zip_state *z, const unsigned char *p, cen *c, l
     c->local = le(p + 42, 4);
     c->name = p + CEN_SIZE;
     c->extra = c->name + c->nlen;
-    memcpy(c->cname, c->name, c->nlen);
-    c->cname[c->nlen] = '\0';
+}
+
+/* Parses the whole record at `p`; `namebuf` (65,536 bytes) receives the name. */
+static lu_status cen_parse(const zip_state *z, const unsigned char *p, cen *c, char *namebuf, lu_error *err)
+{
+    cen_fields(p, c);
+    memcpy(namebuf, c->name, c->nlen);
+    namebuf[c->nlen] = '\0';
+    c->cname = namebuf;
     return cen_extra(z, c, err);
 }
 
@@ -321,7 +326,7 @@ static bool is_symlink(const cen *c)
 }
 
 /* Checks one record against SPEC §6 and adds a file entry to `tb`. */
-static lu_status cen_add(zip_state *z, const cen *c, size_t index, lu_entries *tb, lu_error *err)
+static lu_status cen_add(zip_state *z, const cen *c, uint64_t locator, lu_entries *tb, lu_error *err)
 {
     const char *name = c->cname;
     size_t len = c->nlen;
@@ -339,7 +344,7 @@ static lu_status cen_add(zip_state *z, const cen *c, size_t index, lu_entries *t
     if (!method_supported(c->method))
         return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s' uses unsupported compression method %u", z->path,
                         name, c->method);
-    lu_status st = lu__entries_add(tb, c->cname, len, c->usize, index, err);
+    lu_status st = lu__entries_add(tb, c->cname, len, c->usize, locator, err);
     if (st != LU_OK) lu__error_prefix(err, "'%s'", z->path);
     return st;
 }
@@ -379,6 +384,7 @@ static bool count_agrees(const zip_end *end, uint64_t found)
 
 typedef struct by_offset {
     uint64_t local, cen;   /* local-header offset; record's offset in the central directory */
+    uint64_t csize;
     size_t index;
 } by_offset;
 
@@ -398,20 +404,21 @@ static void name_of(const unsigned char *cd, uint64_t cen, char *out, size_t cap
 
 /* Sorts the records by local-header offset and checks that each entry's
  * header, name and data end before the next header, the last before the
- * central directory; sets each record's bound (zip_rec.end). */
-static lu_status check_overlaps(zip_state *z, const unsigned char *cd, by_offset *o, const zip_end *end,
-                                lu_error *err)
+ * central directory; sets slack[index] to the room left for the local
+ * extra field (see LOC_SLACK_BITS). */
+static lu_status check_overlaps(zip_state *z, const unsigned char *cd, by_offset *o, size_t n, const zip_end *end,
+                                uint16_t *slack, lu_error *err)
 {
-    size_t n = z->nrecs;
     bool sorted = true;
     for (size_t k = 1; k < n && sorted; k++) sorted = o[k - 1].local < o[k].local;
     if (!sorted) qsort(o, n, sizeof *o, cmp_offset);
     for (size_t k = 0; k < n; k++) {
-        zip_rec *r = &z->recs[o[k].index];
+        const by_offset *r = &o[k];
         uint64_t bound = k + 1 < n ? o[k + 1].local : end->cd_start;
         uint64_t head = LOC_SIZE + le(cd + o[k].cen + 28, 2);
         if (r->local <= bound && bound - r->local >= head && bound - r->local - head >= r->csize) {
-            r->end = bound;
+            uint64_t room = bound - r->local - head - r->csize;
+            slack[r->index] = (uint16_t)(room < LOC_SLACK_MAX ? room : LOC_SLACK_MAX);
             continue;
         }
         char a[256], b[256];
@@ -439,15 +446,18 @@ static bool local_matches(const zip_state *z, uint64_t off, const cen *c)
     return le(h, 4) == SIG_LOC && le(h + 26, 2) == c->nlen && memcmp(h + LOC_SIZE, c->name, c->nlen) == 0;
 }
 
-/* Reads the central directory `end` describes into `tb` and z->recs. */
+/* Reads the central directory `end` describes into `tb`: every record
+ * checked (pass 1), the overlaps, then the entries added (pass 2). */
 static lu_status read_directory(zip_state *z, const zip_end *end, lu_entries *tb, lu_error *err)
 {
     lu_status st = LU_OK;
     unsigned char *cd = lu__malloc(z->env, end->cd_size ? (size_t)end->cd_size : 1);
-    cen *c = lu__malloc(z->env, sizeof *c);
+    char *namebuf = lu__malloc(z->env, 65536);
+    cen rec;
     by_offset *o = NULL;
+    uint16_t *slack = NULL;
     uint64_t n = 0;
-    if (!cd || !c) {
+    if (!cd || !namebuf) {
         st = lu__fail(err, LU_MEM_ERROR, "'%s': out of memory", z->path);
         goto cleanup;
     }
@@ -462,17 +472,17 @@ static lu_status read_directory(zip_state *z, const zip_end *end, lu_entries *tb
                       "directory holds %llu", z->path, (unsigned long long)end->count, (unsigned long long)n);
         goto cleanup;
     }
-    z->recs = lu__calloc(z->env, n ? (size_t)n : 1, sizeof *z->recs);
     o = lu__malloc(z->env, (n ? (size_t)n : 1) * sizeof *o);
-    if (!z->recs || !o) {
+    slack = lu__malloc(z->env, (n ? (size_t)n : 1) * sizeof *slack);
+    if (!o || !slack) {
         st = lu__fail(err, LU_MEM_ERROR, "'%s': out of memory", z->path);
         goto cleanup;
     }
-    z->nrecs = (size_t)n;
     uint64_t pos = 0;
     for (size_t i = 0; i < n; i++) {
         const unsigned char *p = cd + pos;
-        st = cen_parse(z, p, c, err);
+        cen *c = &rec;
+        st = cen_parse(z, p, c, namebuf, err);
         if (st != LU_OK) goto cleanup;
         if (c->disk != end->disk && !local_matches(z, c->local + end->prefix, c)) {
             st = lu__fail(err, LU_FORMAT_ERROR, "'%s': split archive (disk %llu of %llu) is not supported: entry "
@@ -486,16 +496,21 @@ static lu_status read_directory(zip_state *z, const zip_end *end, lu_entries *tb
                           (unsigned long long)end->cd_off);
             goto cleanup;
         }
-        z->recs[i] = (zip_rec){c->local + end->prefix, c->csize, 0, c->crc, (uint16_t)c->method};
-        o[i] = (by_offset){c->local + end->prefix, pos, i};
-        st = cen_add(z, c, i, tb, err);
-        if (st != LU_OK) goto cleanup;
+        o[i] = (by_offset){c->local + end->prefix, pos, c->csize, i};
         pos += CEN_SIZE + c->nlen + c->xlen + le(p + 32, 2);
     }
-    st = check_overlaps(z, cd, o, end, err);
+    st = check_overlaps(z, cd, o, (size_t)n, end, slack, err);
+    pos = 0;
+    for (size_t i = 0; i < n && st == LU_OK; i++) {
+        const unsigned char *p = cd + pos;
+        st = cen_parse(z, p, &rec, namebuf, err);
+        if (st == LU_OK) st = cen_add(z, &rec, (end->cd_start + pos) << LOC_SLACK_BITS | slack[i], tb, err);
+        pos += CEN_SIZE + rec.nlen + rec.xlen + le(p + 32, 2);
+    }
 cleanup:
+    lu__free(z->env, slack);
     lu__free(z->env, o);
-    lu__free(z->env, c);
+    lu__free(z->env, namebuf);
     lu__free(z->env, cd);
     return st;
 }
@@ -591,7 +606,6 @@ static void zip_close(const lu_env *env, void *state)
     zip_state *z = state;
     if (!z) return;
     if (z->fd >= 0) close(z->fd);
-    lu__free(env, z->recs);
     lu__free(env, z->path);
     lu__free(env, z);
 }
@@ -622,6 +636,11 @@ static lu_status zip_open(const lu_env *env, const char *path, lu_entries *tb, v
         goto cleanup;
     }
     z->file_size = (uint64_t)sb.st_size;
+    if (z->file_size >> (64 - LOC_SLACK_BITS)) {   /* 256 TiB: offsets must fit a locator */
+        st = lu__fail(err, LU_FORMAT_ERROR, "'%s': a zip of %llu bytes is too large", path,
+                      (unsigned long long)z->file_size);
+        goto cleanup;
+    }
     unsigned char magic[4] = {0};
     bool pk = pread_full(z->fd, magic, 4, 0) && magic[0] == 'P' && magic[1] == 'K';
     zip_end end;
@@ -641,6 +660,7 @@ static lu_status zip_open(const lu_env *env, const char *path, lu_entries *tb, v
     }
     *claimed = 1;   /* an end-record signature, or read errors on a claimed file */
     if (st != LU_OK) goto cleanup;
+    z->prefix = end.prefix;
     st = read_directory(z, &end, tb, err);
     if (st != LU_OK) goto cleanup;
     *state = z;
@@ -650,32 +670,59 @@ cleanup:
     return st;
 }
 
+/* The entry's central-directory record, re-read (nothing per entry is
+ * kept in memory but its locator), zip64 fields applied. */
+static lu_status read_cen(zip_state *z, const lu_entry *e, const char *name, cen *c, lu_error *err)
+{
+    uint64_t at = e->locator >> LOC_SLACK_BITS;
+    unsigned char h[CEN_SIZE];
+    if (!pread_full(z->fd, h, sizeof h, at) || le(h, 4) != SIG_CEN)
+        return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': bad central-directory record", z->path, name);
+    cen_fields(h, c);
+    c->cname = name;
+    c->extra = NULL;
+    lu_status st = LU_OK;
+    if (c->usize == 0xffffffffu || c->csize == 0xffffffffu || c->local == 0xffffffffu || c->disk == 0xffffu) {
+        unsigned char *x = lu__malloc(z->env, c->xlen ? c->xlen : 1);
+        if (!x) return lu__fail(err, LU_MEM_ERROR, "'%s': entry '%s': out of memory", z->path, name);
+        c->extra = x;
+        st = pread_full(z->fd, x, c->xlen, at + CEN_SIZE + c->nlen)
+                 ? cen_extra(z, c, err)
+                 : lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': bad central-directory record", z->path, name);
+        lu__free(z->env, x);
+    }
+    if (st == LU_OK && c->usize != e->size)
+        st = lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': central-directory record changed", z->path, name);
+    return st;
+}
+
 static lu_status zip_read(void *state, const lu_entries *tb, const lu_entry *e, void *buf,
                           lu_error *err)
 {
     zip_state *z = state;
     const char *name = lu__entry_path(tb, e) + 1;
-    if (e->locator >= z->nrecs) return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': no such record", z->path, name);
-    const zip_rec *r = &z->recs[e->locator];
+    cen c;
+    LU_TRY(read_cen(z, e, name, &c, err));
+    uint64_t local = c.local + z->prefix;
     size_t nlen = strlen(name);
     unsigned char small[LOC_SIZE + 256], *h = nlen <= 256 ? small : lu__malloc(z->env, LOC_SIZE + nlen);
     if (!h) return lu__fail(err, LU_MEM_ERROR, "'%s': entry '%s': out of memory", z->path, name);
     lu_status st = LU_OK;
-    if (!pread_full(z->fd, h, LOC_SIZE + nlen, r->local) || le(h, 4) != SIG_LOC) {
+    if (!pread_full(z->fd, h, LOC_SIZE + nlen, local) || le(h, 4) != SIG_LOC) {
         st = lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': bad local header", z->path, name);
     } else if (le(h + 26, 2) != nlen || memcmp(h + LOC_SIZE, name, nlen) != 0) {
         size_t ln = (size_t)le(h + 26, 2) < nlen ? (size_t)le(h + 26, 2) : nlen;
         st = lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': the local header names '%.*s' instead", z->path, name,
                       (int)ln, (const char *)h + LOC_SIZE);
+    } else if (le(h + 28, 2) > (e->locator & LOC_SLACK_MAX)) {
+        st = lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': its data overlaps the next entry or the central "
+                      "directory (a local extra field of %u bytes)", z->path, name, (unsigned)le(h + 28, 2));
     }
-    uint64_t data = st == LU_OK ? r->local + LOC_SIZE + nlen + le(h + 28, 2) : 0;
+    uint64_t data = st == LU_OK ? local + LOC_SIZE + nlen + le(h + 28, 2) : 0;
     if (h != small) lu__free(z->env, h);
     if (st != LU_OK) return st;
-    if (data > r->end || r->csize > r->end - data)
-        return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': its data overlaps the next entry or the central "
-                        "directory", z->path, name);
-    LU_TRY(read_data(z, name, r->method, data, r->csize, e, buf, err));
-    if ((uint32_t)libdeflate_crc32(0, buf, (size_t)e->size) != r->crc)
+    LU_TRY(read_data(z, name, (int)c.method, data, c.csize, e, buf, err));
+    if ((uint32_t)libdeflate_crc32(0, buf, (size_t)e->size) != c.crc)
         return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': CRC mismatch", z->path, name);
     return LU_OK;
 }
