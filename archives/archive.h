@@ -30,7 +30,7 @@ typedef struct lu_env lu_env;
 
 /* One resource of a volume: what a backend records and later reads by. */
 typedef struct lu_entry {
-    uint64_t locator;   /* backend-defined (zip: central-directory offset) */
+    uint64_t locator;   /* backend-defined (zip: central record offset, see zip.c) */
     uint64_t size;      /* uncompressed size */
     uint32_t name;      /* offset of the canonical path in the table's pool */
     uint32_t hash;      /* lu__hash_path of the canonical path */

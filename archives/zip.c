@@ -1,36 +1,51 @@
-/* zip.c -- the "zip" archive backend, on minizip.
+/* zip.c -- the "zip" archive backend: our own central-directory parser and
+ * entry reader (APPNOTE 6.3; no minizip on the read side).
  *
- * Open reads the central directory once (minizip parses it), records for
- * every entry its central-directory offset as the locator, and rejects what
- * SPEC §6 calls unsafe: encrypted entries, symlinks, unsupported methods
- * (stored, deflate and zstd are read; names and sizes are checked by
- * engine/entries.c). Reads position minizip
- * with our own code (read_own): the central-directory record at the stored
- * offset (never a name search), the local header, then the stored bytes in
- * one pread, or the deflated bytes in one pread and one libdeflate call that
- * must consume them all and produce exactly the declared size (zstd, method
- * 93: one or more zstd frames, one libzstd call under the same rule), then
- * the CRC (libdeflate's, with the CPU's carry-less multiply). That is about
- * twice minizip's speed (docs/BENCHMARKS.md) and closes the forged-prefix
- * gap minizip leaves. minizip's own read path remains for archives with
- * bytes before them (self-extracting executables), where offsets shift.
+ * Open (zip_open) finds the end-of-central-directory record by a backward
+ * search over the whole legal window (22 bytes plus a 65,535-byte comment),
+ * follows a zip64 locator to the zip64 end record (at its recorded offset,
+ * or right before the locator when bytes precede the archive), and computes
+ * the prefix as minizip does: where the central directory actually ends
+ * minus where the end record says it ends (self-extracting executables, a
+ * zip appended to anything; `zip -A` output has a prefix of 0). It reads
+ * the central directory in one pread and walks every record in it:
+ * extra-field areas may end in 1-3 stray bytes (zipalign), zip64 extra
+ * fields supply the sizes and offsets marked 0xFFFFFFFF, the prefix is
+ * added to every local-header offset. The records present are the truth;
+ * an end record whose count disagrees with them is refused (an archive of
+ * more than 65,535 entries without zip64 records, whose 16-bit count
+ * wrapped or saturated at 0xFFFF, is accepted, as Info-ZIP does). Then,
+ * sorted by offset, every entry's local header, name and compressed data
+ * must end before the next entry's local header, and the last before the
+ * central directory: overlapping entries (CPython's overlap zip bomb) are
+ * refused at mount. Open also refuses what SPEC §6 calls unsafe: encrypted
+ * entries, symlinks, unsupported methods (names and sizes are checked by
+ * engine/core/entries.c), and split archives (an end record naming another
+ * disk is read only when every entry's local header is in this file). The
+ * nearest end record that describes a central directory wins, so one
+ * inside a comment is passed over, and so are locator-like bytes before a
+ * classic end record that needs no zip64 record. docs/FORMATS.md lists the
+ * rules and messages.
  *
- * Zip64 entries whose central-directory record overflows (0xFFFFFFFF in a
- * size or offset field, values in the zip64 extra field): Debian's minizip
- * 1.1 compares those fields against a 64-bit -1 and never applies the extra
- * field, so it reports 4 GiB - 1 and cannot read the entry. For those
- * entries this backend parses the zip64 extra field itself (read_own does
- * the rest); the locator's top bit marks them.
- *
- * All minizip I/O goes through one file descriptor opened at mount time,
- * read with pread() through small per-handle buffers, so a volume replaced
- * or deleted on disk keeps serving the bytes it was mounted with, and
- * several threads read one volume at once, each with its own unzFile taken
- * from a small pool.
+ * Nothing per entry is kept but its locator: the file offset of its
+ * central record and the room its local extra field has before the data
+ * would overlap the next entry (LOC_SLACK_BITS), so a mount costs no more
+ * memory than the entry table. Reads (zip_read) re-read the central record
+ * (46 bytes; its extra field only for zip64 values), then the local header
+ * and name in one pread, check the name against the central directory's
+ * and the local extra length against the room, then the stored bytes in
+ * one pread, or the deflated bytes in one pread and one libdeflate call
+ * that must produce exactly the declared size (trailing bytes after the
+ * end of the deflate stream are accepted, as every other reader does), or
+ * the zstd bytes (method 93: one or more frames, skippable frames allowed)
+ * in one libzstd call that must end exactly at the compressed size and
+ * produce exactly the declared size, then the CRC (libdeflate's). All I/O goes
+ * through one file descriptor opened at mount time with pread(), so a
+ * volume replaced or deleted on disk keeps serving the bytes it was mounted
+ * with, and any number of threads read one volume at once.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,216 +54,59 @@
 #include <unistd.h>
 
 #include <libdeflate.h>
-#include <minizip/unzip.h>
+#include <zlib.h>
 #define ZSTD_STATIC_LINKING_ONLY   /* ZSTD_createDCtx_advanced: zstd allocates through the volume's env */
 #include <zstd.h>
 #include <zstd_errors.h>
 
 #include "archive.h"
 
-#define ZIP_POOL_MAX 8
-#define ZIP64_OWN_READ (UINT64_C(1) << 63)   /* locator flag: only read_own() can read it */
-#define ZIP_BUF 4096
 #define ZIP_METHOD_ZSTD 93
+#define EOCD_SIZE 22
+#define EOCD_WINDOW (EOCD_SIZE + 65535)   /* the record and the longest comment */
+#define LOC64_SIZE 20
+#define EOCD64_SIZE 56
+#define CEN_SIZE 46
+#define LOC_SIZE 30
+#define SIG_LOC 0x04034b50u
+#define SIG_CEN 0x02014b50u
+#define SIG_EOCD 0x06054b50u
+#define SIG_EOCD64 0x06064b50u
+#define SIG_LOC64 0x07064b50u
+#define SIG_DIGSIG 0x05054b50u
+#define SIG_SPLIT 0x08074b50u
+
+/* An entry's locator: where its central-directory record is in the file
+ * (high 48 bits) and how many bytes of local extra field its data may start
+ * after before it overlaps the next entry (low 16 bits, saturated). */
+#define LOC_SLACK_BITS 16
+#define LOC_SLACK_MAX 0xffffu
 
 typedef struct zip_state {
     const lu_env *env;
     int fd;
     uint64_t file_size;
     char *path;
-    zlib_filefunc64_def io;
-    pthread_mutex_t lock;    /* guards pool/npool only */
-    unzFile pool[ZIP_POOL_MAX];
-    size_t npool;
+    uint64_t prefix;   /* bytes before the archive, added to local-header offsets */
 } zip_state;
 
-/* ---- pread-backed stream for minizip -------------------------------- */
-
-typedef struct zstream {
-    int fd;
-    uint64_t pos, size;
-    uint64_t buf_off;
-    size_t buf_len;
-    int error;
-    unsigned char buf[ZIP_BUF];
-} zstream;
-
-static voidpf ZCALLBACK zs_open(voidpf opaque, const void *filename, int mode)
-{
-    (void)filename;
-    zip_state *z = opaque;
-    if ((mode & ZLIB_FILEFUNC_MODE_READWRITEFILTER) != ZLIB_FILEFUNC_MODE_READ) return NULL;
-    zstream *s = lu__malloc(z->env, sizeof *s);
-    if (!s) return NULL;
-    s->fd = z->fd;
-    s->pos = 0;
-    s->size = z->file_size;
-    s->buf_off = 0;
-    s->buf_len = 0;
-    s->error = 0;
-    return s;
-}
-
-static bool zs_pread_all(zstream *s, void *dst, size_t n, uint64_t off, size_t *got)
-{
-    *got = 0;
-    while (*got < n) {
-        ssize_t r = pread(s->fd, (char *)dst + *got, n - *got, (off_t)(off + *got));
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) {
-            s->error = errno;
-            return false;
-        }
-        if (r == 0) break;
-        *got += (size_t)r;
-    }
-    return true;
-}
-
-static uLong ZCALLBACK zs_read(voidpf opaque, voidpf stream, void *buf, uLong size)
-{
-    (void)opaque;
-    zstream *s = stream;
-    size_t done = 0, got;
-    while (done < size) {
-        if (s->pos >= s->buf_off && s->pos < s->buf_off + s->buf_len) {
-            size_t avail = (size_t)(s->buf_off + s->buf_len - s->pos);
-            size_t n = avail < size - done ? avail : size - done;
-            memcpy((char *)buf + done, s->buf + (s->pos - s->buf_off), n);
-            done += n;
-            s->pos += n;
-            continue;
-        }
-        if (size - done >= ZIP_BUF) {   /* large read: straight into the caller's buffer */
-            if (!zs_pread_all(s, (char *)buf + done, size - done, s->pos, &got)) break;
-            done += got;
-            s->pos += got;
-            break;
-        }
-        if (!zs_pread_all(s, s->buf, ZIP_BUF, s->pos, &got) || got == 0) break;
-        s->buf_off = s->pos;
-        s->buf_len = got;
-    }
-    return (uLong)done;
-}
-
-static uLong ZCALLBACK zs_write(voidpf opaque, voidpf stream, const void *buf, uLong size)
-{
-    (void)opaque, (void)stream, (void)buf, (void)size;
-    return 0;
-}
-
-static ZPOS64_T ZCALLBACK zs_tell(voidpf opaque, voidpf stream)
-{
-    (void)opaque;
-    return ((zstream *)stream)->pos;
-}
-
-static long ZCALLBACK zs_seek(voidpf opaque, voidpf stream, ZPOS64_T off, int origin)
-{
-    (void)opaque;
-    zstream *s = stream;
-    /* minizip seeks backwards with SEEK_CUR and a negative offset passed
-     * through the unsigned ZPOS64_T */
-    int64_t delta = (int64_t)off;
-    int64_t base = origin == ZLIB_FILEFUNC_SEEK_SET ? 0
-                 : origin == ZLIB_FILEFUNC_SEEK_CUR ? (int64_t)s->pos
-                                                     : (int64_t)s->size;
-    if (origin == ZLIB_FILEFUNC_SEEK_SET && off > s->size) return -1;
-    int64_t to = base + delta;
-    if (to < 0 || (uint64_t)to > s->size) return -1;
-    s->pos = (uint64_t)to;
-    return 0;
-}
-
-static int ZCALLBACK zs_close(voidpf opaque, voidpf stream)
-{
-    zip_state *z = opaque;
-    lu__free(z->env, stream);
-    return 0;
-}
-
-static int ZCALLBACK zs_error(voidpf opaque, voidpf stream)
-{
-    (void)opaque;
-    return ((zstream *)stream)->error;
-}
-
-/* ---- handle pool ---------------------------------------------------- */
-
-static unzFile pool_get(zip_state *z)
-{
-    unzFile uf = NULL;
-    pthread_mutex_lock(&z->lock);
-    if (z->npool) uf = z->pool[--z->npool];
-    pthread_mutex_unlock(&z->lock);
-    return uf ? uf : unzOpen2_64(z->path, &z->io);
-}
-
-static void pool_put(zip_state *z, unzFile uf)
-{
-    pthread_mutex_lock(&z->lock);
-    if (z->npool < ZIP_POOL_MAX) {
-        z->pool[z->npool++] = uf;
-        uf = NULL;
-    }
-    pthread_mutex_unlock(&z->lock);
-    if (uf) unzClose(uf);
-}
-
-/* ---- backend -------------------------------------------------------- */
-
-static void zip_close(const lu_env *env, void *state)
-{
-    zip_state *z = state;
-    if (!z) return;
-    for (size_t i = 0; i < z->npool; i++) unzClose(z->pool[i]);
-    pthread_mutex_destroy(&z->lock);
-    if (z->fd >= 0) close(z->fd);
-    lu__free(env, z->path);
-    lu__free(env, z);
-}
-
-static bool is_symlink(const unz_file_info64 *fi)
-{
-    return (fi->version >> 8) == 3 && ((fi->external_fa >> 16) & 0170000) == 0120000;
-}
-
-/* ---- zip64 records minizip 1.1 does not apply ---------------------- */
-
-typedef struct zip64_sizes {
-    uint64_t usize, csize, offset;
-} zip64_sizes;
-
-static bool overflows(const unz_file_info64 *fi)
-{
-    return fi->uncompressed_size == 0xffffffffu || fi->compressed_size == 0xffffffffu;
-}
+/* Where the central directory is, from the end records. */
+typedef struct zip_end {
+    uint64_t pos;        /* the end record (the zip64 one when present) */
+    uint64_t count;      /* entries declared */
+    uint64_t cd_off;     /* as recorded */
+    uint64_t cd_size;
+    uint64_t cd_start;   /* actual: cd_off + prefix */
+    uint64_t prefix;     /* bytes before the archive */
+    uint64_t disk;       /* the disk this file is: every entry must start on it */
+    bool zip64;
+} zip_end;
 
 static uint64_t le(const unsigned char *p, int n)
 {
     uint64_t v = 0;
     for (int i = n - 1; i >= 0; i--) v = v << 8 | p[i];
     return v;
-}
-
-/* Fills the fields flagged as overflowing from the zip64 extra field (id 1),
- * which holds them in the order usize, csize, offset. */
-static bool parse_zip64_extra(const unsigned char *x, size_t len, bool u, bool c, bool o, zip64_sizes *out)
-{
-    for (size_t i = 0; i + 4 <= len;) {
-        unsigned id = (unsigned)le(x + i, 2), n = (unsigned)le(x + i + 2, 2);
-        if (i + 4 + n > len) return false;
-        if (id == 1) {
-            const unsigned char *f = x + i + 4, *end = f + n;
-            if (u && (f + 8 > end || ((out->usize = le(f, 8)), f += 8, false))) return false;
-            if (c && (f + 8 > end || ((out->csize = le(f, 8)), f += 8, false))) return false;
-            if (o && (f + 8 > end || ((out->offset = le(f, 8)), f += 8, false))) return false;
-            return true;
-        }
-        i += 4 + n;
-    }
-    return false;
 }
 
 static bool pread_full(int fd, void *buf, size_t n, uint64_t off)
@@ -263,43 +121,209 @@ static bool pread_full(int fd, void *buf, size_t n, uint64_t off)
     return true;
 }
 
-static lu_status size_mismatch(zip_state *z, const char *name, lu_error *err)
+static bool sig_at(const zip_state *z, uint64_t off, uint32_t sig)
 {
-    return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': compressed data does not match the declared size",
-                    z->path, name);
+    unsigned char b[4];
+    return off <= z->file_size && z->file_size - off >= 4 && pread_full(z->fd, b, 4, off) && le(b, 4) == sig;
 }
 
-/* Inflates a whole deflated entry with libdeflate: the compressed bytes in
- * one read, one call that must consume all of them and produce exactly
- * e->size bytes. */
-static lu_status inflate_whole(zip_state *z, const char *name, uint64_t off, uint64_t csize, const lu_entry *e,
-                               void *buf, lu_error *err)
+/* ---- the end records ------------------------------------------------ */
+
+static lu_status split_archive(const zip_state *z, uint64_t disk, lu_error *err)
 {
-    unsigned char *in = lu__malloc(z->env, csize ? (size_t)csize : 1);
-    struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
-    lu_status st = LU_OK;
-    if (!in || !d) {
-        st = lu__fail(err, LU_MEM_ERROR, "'%s': entry '%s': out of memory", z->path, name);
-        goto cleanup;
-    }
-    if (!pread_full(z->fd, in, (size_t)csize, off)) {
-        st = lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': data ends early", z->path, name);
-        goto cleanup;
-    }
-    size_t used = 0, produced = 0;
-    enum libdeflate_result r = libdeflate_deflate_decompress_ex(d, in, (size_t)csize, buf, (size_t)e->size, &used, &produced);
-    if (r == LIBDEFLATE_BAD_DATA)
-        st = lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': corrupt compressed data", z->path, name);
-    else if (r != LIBDEFLATE_SUCCESS || used != csize || produced != e->size)
-        st = size_mismatch(z, name, err);
-cleanup:
-    libdeflate_free_decompressor(d);
-    lu__free(z->env, in);
-    return st;
+    return lu__fail(err, LU_FORMAT_ERROR, "'%s': split archive (disk %llu of %llu) is not supported", z->path,
+                    (unsigned long long)disk + 1, (unsigned long long)disk + 1);
 }
 
-/* The compression methods read_data decodes: stored, deflate, zstd. */
-static bool method_supported(int method)
+/* Reads the zip64 end record the locator at `loc` points to into `out`;
+ * LU_NOT_FOUND (no message) when there is none. */
+static lu_status read_end64(const zip_state *z, const unsigned char *loc, uint64_t loc_pos, zip_end *out,
+                            lu_error *err)
+{
+    uint64_t disk = le(loc + 4, 4), at = le(loc + 8, 8), disks = le(loc + 16, 4);
+    if (disk != 0 || disks > 1) return split_archive(z, disks ? disks - 1 : disk, err);
+    /* at its recorded offset, or (bytes in front) right before the locator */
+    if (at > loc_pos || loc_pos - at < EOCD64_SIZE || !sig_at(z, at, SIG_EOCD64)) {
+        if (loc_pos < EOCD64_SIZE || !sig_at(z, loc_pos - EOCD64_SIZE, SIG_EOCD64)) return LU_NOT_FOUND;
+        at = loc_pos - EOCD64_SIZE;
+    }
+    unsigned char r[EOCD64_SIZE];
+    if (!pread_full(z->fd, r, sizeof r, at))
+        return lu__fail(err, LU_IO_ERROR, "'%s': cannot read the zip64 end record", z->path);
+    uint64_t this_disk = le(r + 16, 4), cd_disk = le(r + 20, 4);
+    if (cd_disk != this_disk) return split_archive(z, this_disk, err);
+    out->disk = this_disk;
+    out->pos = at;
+    out->count = le(r + 32, 8);
+    out->cd_size = le(r + 40, 8);
+    out->cd_off = le(r + 48, 8);
+    out->zip64 = true;
+    return LU_OK;
+}
+
+/* Checks the end record `r` at file offset `pos` (tail holds the `avail`
+ * bytes before it) and fills `out`. */
+static lu_status try_end(const zip_state *z, const unsigned char *r, uint64_t pos, const unsigned char *before,
+                         size_t avail, zip_end *out, lu_error *err)
+{
+    memset(out, 0, sizeof *out);
+    uint64_t disk = le(r + 4, 2), cd_disk = le(r + 6, 2);
+    out->pos = pos;
+    out->count = le(r + 10, 2);
+    out->cd_size = le(r + 12, 4);
+    out->cd_off = le(r + 16, 4);
+    unsigned char loc[LOC64_SIZE];
+    bool have_loc = false;
+    if (avail >= LOC64_SIZE) {
+        memcpy(loc, before + avail - LOC64_SIZE, LOC64_SIZE);
+        have_loc = le(loc, 4) == SIG_LOC64;
+    } else if (pos >= LOC64_SIZE) {
+        have_loc = pread_full(z->fd, loc, LOC64_SIZE, pos - LOC64_SIZE) && le(loc, 4) == SIG_LOC64;
+    }
+    lu_status st = have_loc ? read_end64(z, loc, pos - LOC64_SIZE, out, err) : LU_NOT_FOUND;
+    if (st == LU_NOT_FOUND && have_loc &&
+        (out->count == 0xffffu || out->cd_size == 0xffffffffu || out->cd_off == 0xffffffffu))
+        return lu__fail(err, LU_FORMAT_ERROR, "'%s': the zip64 end record is not at offset %llu, where its locator "
+                        "puts it, nor before the locator", z->path, (unsigned long long)le(loc + 8, 8));
+    if (st == LU_NOT_FOUND) {
+        /* no locator, or locator-like bytes (in a name, say) before a
+         * classic record that needs none: the classic record it is */
+        if (cd_disk != disk) return split_archive(z, disk, err);
+        out->disk = disk;
+    } else if (st != LU_OK) {
+        return st;
+    }
+    if (out->cd_size > out->pos || out->cd_off > out->pos - out->cd_size)
+        return lu__fail(err, LU_FORMAT_ERROR, "'%s': the central directory (offset %llu, %llu bytes) does not end "
+                        "before the end record at %llu", z->path, (unsigned long long)out->cd_off,
+                        (unsigned long long)out->cd_size, (unsigned long long)out->pos);
+    out->prefix = out->pos - out->cd_off - out->cd_size;
+    /* Bytes between the central directory and the end record, rather than
+     * before the archive (Go's archive/zip makes the same call). */
+    if (out->prefix && sig_at(z, out->cd_off, SIG_CEN)) {
+        if (sig_at(z, out->cd_off + out->cd_size, SIG_CEN))
+            return lu__fail(err, LU_FORMAT_ERROR, "'%s': the end record's central-directory size (%llu bytes) "
+                            "stops before more entry records", z->path, (unsigned long long)out->cd_size);
+        out->prefix = 0;
+    }
+    out->cd_start = out->cd_off + out->prefix;
+    if ((out->count || out->cd_size) && !sig_at(z, out->cd_start, SIG_CEN))
+        return lu__fail(err, LU_FORMAT_ERROR, "'%s': no central directory at offset %llu, where the end record "
+                        "puts it", z->path, (unsigned long long)out->cd_start);
+    return LU_OK;
+}
+
+/* Finds the end record nearest the end of the file that describes a
+ * central directory. LU_NOT_FOUND (no message) when there is no end-record
+ * signature at all; otherwise the reason the nearest one is unusable. */
+static lu_status find_end(const zip_state *z, zip_end *out, lu_error *err)
+{
+    if (z->file_size < EOCD_SIZE) return LU_NOT_FOUND;
+    size_t w = z->file_size < EOCD_WINDOW ? (size_t)z->file_size : EOCD_WINDOW;
+    uint64_t base = z->file_size - w;
+    unsigned char *tail = lu__malloc(z->env, w);
+    if (!tail) return lu__fail(err, LU_MEM_ERROR, "'%s': out of memory", z->path);
+    if (!pread_full(z->fd, tail, w, base)) {
+        lu__free(z->env, tail);
+        return lu__fail(err, LU_IO_ERROR, "'%s': cannot read the end of the file", z->path);
+    }
+    lu_status first = LU_NOT_FOUND;
+    for (size_t i = w - EOCD_SIZE + 1; i-- > 0;) {
+        if (tail[i] != 'P' || le(tail + i, 4) != SIG_EOCD) continue;
+        lu_error why;
+        lu_status st = try_end(z, tail + i, base + i, tail, i, out, &why);
+        if (st == LU_OK || st == LU_MEM_ERROR || st == LU_IO_ERROR) {
+            if (st != LU_OK && err) *err = why;
+            first = st;
+            break;
+        }
+        if (first == LU_NOT_FOUND) {
+            if (err) *err = why;
+            first = st;
+        }
+    }
+    lu__free(z->env, tail);
+    return first;
+}
+
+/* ---- the central directory ------------------------------------------ */
+
+/* One central-directory record, its zip64 fields applied. */
+typedef struct cen {
+    unsigned made_by, flags, method, nlen, xlen;
+    uint32_t crc, ext_attr;
+    uint64_t csize, usize, local, disk;
+    const unsigned char *name, *extra;
+    const char *cname;   /* the name NUL-terminated, for messages and entries.c */
+} cen;
+
+/* Applies the zip64 extra field (id 1) to the fields that hold their
+ * maximum, in the order usize, csize, offset, disk. Up to 3 stray bytes
+ * after the last field are ignored (zipalign leaves them). */
+static lu_status cen_extra(const zip_state *z, cen *c, lu_error *err)
+{
+    bool nu = c->usize == 0xffffffffu, nc = c->csize == 0xffffffffu, no = c->local == 0xffffffffu;
+    bool nd = c->disk == 0xffffu, found = false;
+    const unsigned char *x = c->extra;
+    size_t len = c->xlen;
+    for (size_t i = 0; len - i >= 4;) {
+        unsigned id = (unsigned)le(x + i, 2), n = (unsigned)le(x + i + 2, 2);
+        if (n > len - i - 4)
+            return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': extra field 0x%04x of %u bytes runs past "
+                            "the entry's %zu-byte extra area", z->path, c->cname, id, n, len);
+        if (id == 1 && !found) {
+            found = true;
+            unsigned need = 8u * (nu + nc + no) + 4u * nd;
+            if (n < need)
+                return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': zip64 extra field of %u bytes, %u needed",
+                                z->path, c->cname, n, need);
+            const unsigned char *f = x + i + 4;
+            if (nu) c->usize = le(f, 8), f += 8;
+            if (nc) c->csize = le(f, 8), f += 8;
+            if (no) c->local = le(f, 8), f += 8;
+            if (nd) c->disk = le(f, 4);
+        }
+        i += 4 + n;
+    }
+    /* A lone usize of 0xFFFFFFFF may be real (an old zip32 writer); a
+     * compressed size or an offset of 0xFFFFFFFF without zip64 never is. */
+    if (!found && (nc || no))
+        return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': %s marked as zip64 (0xFFFFFFFF) but no zip64 "
+                        "extra field", z->path, c->cname, nc ? "compressed size" : "local-header offset");
+    return LU_OK;
+}
+
+/* The fixed fields of the record at `p` (CEN_SIZE bytes), before zip64. */
+static void cen_fields(const unsigned char *p, cen *c)
+{
+    c->made_by = (unsigned)le(p + 4, 2);
+    c->flags = (unsigned)le(p + 8, 2);
+    c->method = (unsigned)le(p + 10, 2);
+    c->crc = (uint32_t)le(p + 16, 4);
+    c->csize = le(p + 20, 4);
+    c->usize = le(p + 24, 4);
+    c->nlen = (unsigned)le(p + 28, 2);
+    c->xlen = (unsigned)le(p + 30, 2);
+    c->disk = le(p + 34, 2);
+    c->ext_attr = (uint32_t)le(p + 38, 4);
+    c->local = le(p + 42, 4);
+    c->name = p + CEN_SIZE;
+    c->extra = c->name + c->nlen;
+}
+
+/* Parses the whole record at `p`; `namebuf` (65,536 bytes) receives the name. */
+static lu_status cen_parse(const zip_state *z, const unsigned char *p, cen *c, char *namebuf, lu_error *err)
+{
+    cen_fields(p, c);
+    memcpy(namebuf, c->name, c->nlen);
+    namebuf[c->nlen] = '\0';
+    c->cname = namebuf;
+    return cen_extra(z, c, err);
+}
+
+/* Whether read_data decodes `method` (the one list of supported methods):
+ * stored, deflate, zstd. */
+static bool method_supported(unsigned method)
 {
     return method == 0 || method == Z_DEFLATED || method == ZIP_METHOD_ZSTD;
 }
@@ -326,6 +350,239 @@ static const char *method_name(int method)
     case 99: return "AE-x encryption";
     default: return "unknown";
     }
+}
+
+static bool is_symlink(const cen *c)
+{
+    return (c->made_by >> 8) == 3 && ((c->ext_attr >> 16) & 0170000) == 0120000;
+}
+
+/* Checks one record against SPEC §6 and adds a file entry to `tb`. */
+static lu_status cen_add(zip_state *z, const cen *c, uint64_t locator, lu_entries *tb, lu_error *err)
+{
+    const char *name = c->cname;
+    size_t len = c->nlen;
+    if (c->flags & 1) return lu__fail(err, LU_UNSAFE_ARCHIVE, "'%s': entry '%s' is encrypted", z->path, name);
+    if (is_symlink(c))
+        return lu__fail(err, LU_UNSAFE_ARCHIVE, "'%s': entry '%s' is a symlink (not followed)", z->path, name);
+    bool is_dir = len > 0 && name[len - 1] == '/' && c->usize == 0;
+    if (is_dir) {
+        if (lu__entry_name_check(c->cname, len - 1, NULL) == LU_OK) return LU_OK;
+        /* a directory entry "../x/" is as unsafe as a file entry */
+        lu_error why;
+        lu__entry_name_check(c->cname, len - 1, &why);
+        return lu__fail(err, LU_UNSAFE_ARCHIVE, "'%s': directory %s (entry '%s')", z->path, why.message, name);
+    }
+    if (!method_supported(c->method))
+        return lu__fail(err, LU_FORMAT_ERROR,
+                        "'%s': entry '%s' uses compression method %s (%u), which is not supported "
+                        "(stored, deflate and zstd are)", z->path, name, method_name((int)c->method), c->method);
+    lu_status st = lu__entries_add(tb, c->cname, len, c->usize, locator, err);
+    if (st != LU_OK) lu__error_prefix(err, "'%s'", z->path);
+    return st;
+}
+
+/* Counts the records of the central directory `cd` (checking that each
+ * lies inside it); a trailing digital-signature record is allowed. */
+static lu_status cen_count(const zip_state *z, const unsigned char *cd, uint64_t size, uint64_t *count,
+                           lu_error *err)
+{
+    uint64_t pos = 0, n = 0;
+    while (pos < size) {
+        const unsigned char *p = cd + pos;
+        if (size - pos >= 6 && le(p, 4) == SIG_DIGSIG && size - pos - 6 == le(p + 4, 2)) break;
+        if (size - pos < CEN_SIZE || le(p, 4) != SIG_CEN)
+            return lu__fail(err, LU_FORMAT_ERROR, "'%s': central directory: the bytes after entry %llu (offset %llu "
+                            "of %llu) are not an entry record", z->path, (unsigned long long)n,
+                            (unsigned long long)pos, (unsigned long long)size);
+        uint64_t len = CEN_SIZE + le(p + 28, 2) + le(p + 30, 2) + le(p + 32, 2);
+        if (len > size - pos)
+            return lu__fail(err, LU_FORMAT_ERROR, "'%s': central directory: record %llu runs past its end",
+                            z->path, (unsigned long long)n + 1);
+        pos += len;
+        n++;
+    }
+    *count = n;
+    return LU_OK;
+}
+
+/* The declared count agrees with the records present; an archive of more
+ * than 65,535 entries without zip64 records may carry the count modulo
+ * 65,536 or 0xFFFF (Info-ZIP reads those). */
+static bool count_agrees(const zip_end *end, uint64_t found)
+{
+    if (end->count == found) return true;
+    return !end->zip64 && found > 0xffffu && (end->count == 0xffffu || end->count == (found & 0xffffu));
+}
+
+typedef struct by_offset {
+    uint64_t local, cen;   /* local-header offset; record's offset in the central directory */
+    uint64_t csize;
+    size_t index;
+} by_offset;
+
+static int cmp_offset(const void *a, const void *b)
+{
+    const by_offset *x = a, *y = b;
+    return x->local < y->local ? -1 : x->local > y->local ? 1 : x->index < y->index ? -1 : x->index > y->index;
+}
+
+static void name_of(const unsigned char *cd, uint64_t cen, char *out, size_t cap)
+{
+    size_t n = (size_t)le(cd + cen + 28, 2);
+    if (n >= cap) n = cap - 1;
+    memcpy(out, cd + cen + CEN_SIZE, n);
+    out[n] = '\0';
+}
+
+/* Sorts the records by local-header offset and checks that each entry's
+ * header, name and data end before the next header, the last before the
+ * central directory; sets slack[index] to the room left for the local
+ * extra field (see LOC_SLACK_BITS). */
+static lu_status check_overlaps(zip_state *z, const unsigned char *cd, by_offset *o, size_t n, const zip_end *end,
+                                uint16_t *slack, lu_error *err)
+{
+    bool sorted = true;
+    for (size_t k = 1; k < n && sorted; k++) sorted = o[k - 1].local < o[k].local;
+    if (!sorted) qsort(o, n, sizeof *o, cmp_offset);
+    for (size_t k = 0; k < n; k++) {
+        const by_offset *r = &o[k];
+        uint64_t bound = k + 1 < n ? o[k + 1].local : end->cd_start;
+        uint64_t head = LOC_SIZE + le(cd + o[k].cen + 28, 2);
+        if (r->local <= bound && bound - r->local >= head && bound - r->local - head >= r->csize) {
+            uint64_t room = bound - r->local - head - r->csize;
+            slack[r->index] = (uint16_t)(room < LOC_SLACK_MAX ? room : LOC_SLACK_MAX);
+            continue;
+        }
+        char a[256], b[256];
+        name_of(cd, o[k].cen, a, sizeof a);
+        if (k + 1 == n)
+            return lu__fail(err, LU_UNSAFE_ARCHIVE, "'%s': entry '%s' overlaps the central directory (local header "
+                            "at %llu, %llu bytes of data, directory at %llu)", z->path, a,
+                            (unsigned long long)r->local, (unsigned long long)r->csize,
+                            (unsigned long long)end->cd_start);
+        name_of(cd, o[k + 1].cen, b, sizeof b);
+        return lu__fail(err, LU_UNSAFE_ARCHIVE, "'%s': entry '%s' overlaps entry '%s' (local headers at %llu and "
+                        "%llu, %llu bytes of data)", z->path, a, b, (unsigned long long)r->local,
+                        (unsigned long long)o[k + 1].local, (unsigned long long)r->csize);
+    }
+    return LU_OK;
+}
+
+/* Whether the local header at `off` is there and names the entry: an
+ * archive whose disk numbers are wrong but which holds every entry itself
+ * (Info-ZIP and Python read those), not a part of a split archive. */
+static bool local_matches(const zip_state *z, uint64_t off, const cen *c)
+{
+    unsigned char h[LOC_SIZE + 256];
+    if (c->nlen > 256 || off > z->file_size || !pread_full(z->fd, h, LOC_SIZE + c->nlen, off)) return false;
+    return le(h, 4) == SIG_LOC && le(h + 26, 2) == c->nlen && memcmp(h + LOC_SIZE, c->name, c->nlen) == 0;
+}
+
+/* Reads the central directory `end` describes into `tb`: every record
+ * checked (pass 1), the overlaps, then the entries added (pass 2). */
+static lu_status read_directory(zip_state *z, const zip_end *end, lu_entries *tb, lu_error *err)
+{
+    lu_status st = LU_OK;
+    unsigned char *cd = lu__malloc(z->env, end->cd_size ? (size_t)end->cd_size : 1);
+    char *namebuf = lu__malloc(z->env, 65536);
+    cen rec;
+    by_offset *o = NULL;
+    uint16_t *slack = NULL;
+    uint64_t n = 0;
+    if (!cd || !namebuf) {
+        st = lu__fail(err, LU_MEM_ERROR, "'%s': out of memory", z->path);
+        goto cleanup;
+    }
+    if (!pread_full(z->fd, cd, (size_t)end->cd_size, end->cd_start)) {
+        st = lu__fail(err, LU_IO_ERROR, "'%s': cannot read the central directory", z->path);
+        goto cleanup;
+    }
+    st = cen_count(z, cd, end->cd_size, &n, err);
+    if (st != LU_OK) goto cleanup;
+    if (!count_agrees(end, n)) {
+        st = lu__fail(err, LU_FORMAT_ERROR, "'%s': the end record declares %llu entries but the central "
+                      "directory holds %llu", z->path, (unsigned long long)end->count, (unsigned long long)n);
+        goto cleanup;
+    }
+    o = lu__malloc(z->env, (n ? (size_t)n : 1) * sizeof *o);
+    slack = lu__malloc(z->env, (n ? (size_t)n : 1) * sizeof *slack);
+    if (!o || !slack) {
+        st = lu__fail(err, LU_MEM_ERROR, "'%s': out of memory", z->path);
+        goto cleanup;
+    }
+    uint64_t pos = 0;
+    for (size_t i = 0; i < n; i++) {
+        const unsigned char *p = cd + pos;
+        cen *c = &rec;
+        st = cen_parse(z, p, c, namebuf, err);
+        if (st != LU_OK) goto cleanup;
+        if (c->disk != end->disk && !local_matches(z, c->local + end->prefix, c)) {
+            st = lu__fail(err, LU_FORMAT_ERROR, "'%s': split archive (disk %llu of %llu) is not supported: entry "
+                          "'%s' starts on disk %llu", z->path, (unsigned long long)end->disk + 1,
+                          (unsigned long long)end->disk + 1, c->cname, (unsigned long long)c->disk + 1);
+            goto cleanup;
+        }
+        if (c->local >= end->cd_off) {
+            st = lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': local header offset %llu is not before the "
+                          "central directory (%llu)", z->path, c->cname, (unsigned long long)c->local,
+                          (unsigned long long)end->cd_off);
+            goto cleanup;
+        }
+        o[i] = (by_offset){c->local + end->prefix, pos, c->csize, i};
+        pos += CEN_SIZE + c->nlen + c->xlen + le(p + 32, 2);
+    }
+    st = check_overlaps(z, cd, o, (size_t)n, end, slack, err);
+    pos = 0;
+    for (size_t i = 0; i < n && st == LU_OK; i++) {
+        const unsigned char *p = cd + pos;
+        st = cen_parse(z, p, &rec, namebuf, err);
+        if (st == LU_OK) st = cen_add(z, &rec, (end->cd_start + pos) << LOC_SLACK_BITS | slack[i], tb, err);
+        pos += CEN_SIZE + rec.nlen + rec.xlen + le(p + 32, 2);
+    }
+cleanup:
+    lu__free(z->env, slack);
+    lu__free(z->env, o);
+    lu__free(z->env, namebuf);
+    lu__free(z->env, cd);
+    return st;
+}
+
+/* ---- entry data ----------------------------------------------------- */
+
+static lu_status size_mismatch(zip_state *z, const char *name, lu_error *err)
+{
+    return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': compressed data does not match the declared size",
+                    z->path, name);
+}
+
+/* Inflates a whole deflated entry with libdeflate: the compressed bytes in
+ * one read, one call that must end the deflate stream at exactly e->size
+ * bytes (bytes after the stream's end are ignored, as other readers do). */
+static lu_status inflate_whole(zip_state *z, const char *name, uint64_t off, uint64_t csize, const lu_entry *e,
+                               void *buf, lu_error *err)
+{
+    unsigned char *in = lu__malloc(z->env, csize ? (size_t)csize : 1);
+    struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
+    lu_status st = LU_OK;
+    if (!in || !d) {
+        st = lu__fail(err, LU_MEM_ERROR, "'%s': entry '%s': out of memory", z->path, name);
+        goto cleanup;
+    }
+    if (!pread_full(z->fd, in, (size_t)csize, off)) {
+        st = lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': data ends early", z->path, name);
+        goto cleanup;
+    }
+    size_t used = 0, produced = 0;
+    enum libdeflate_result r = libdeflate_deflate_decompress_ex(d, in, (size_t)csize, buf, (size_t)e->size, &used, &produced);
+    if (r == LIBDEFLATE_BAD_DATA)
+        st = lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': corrupt compressed data", z->path, name);
+    else if (r != LIBDEFLATE_SUCCESS || produced != e->size)
+        st = size_mismatch(z, name, err);
+cleanup:
+    libdeflate_free_decompressor(d);
+    lu__free(z->env, in);
+    return st;
 }
 
 /* libzstd allocates through the volume's allocator. */
@@ -462,149 +719,31 @@ static lu_status read_data(zip_state *z, const char *name, int method, uint64_t 
         if (zr == Z_BUF_ERROR && zs.avail_in == 0 && done_in == csize) break;
         if (zr == Z_BUF_ERROR) zr = Z_OK;
     }
-    bool ok = zr == Z_STREAM_END && zs.total_out == e->size && done_in == csize && zs.avail_in == 0;
+    bool ok = zr == Z_STREAM_END && zs.total_out == e->size;   /* bytes after the stream's end are ignored */
     inflateEnd(&zs);
     return ok ? LU_OK : size_mismatch(z, name, err);
 }
 
-/* Reads an entry without minizip (see the file comment). Returns LU_OK, an
- * error, or LU_UNKNOWN without a message when the local header is not where
- * the central directory says (an archive with bytes before it, which
- * minizip's read path accounts for). */
-static lu_status read_own(zip_state *z, const lu_entry *e, const char *name, void *buf, lu_error *err)
-{
-    uint64_t cd = e->locator & ~ZIP64_OWN_READ;
-    bool zip64 = (e->locator & ZIP64_OWN_READ) != 0;
-    unsigned char h[46], lh[30];
-    if (!pread_full(z->fd, h, sizeof h, cd) || le(h, 4) != 0x02014b50)
-        return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': bad central-directory record", z->path, name);
-    unsigned method = (unsigned)le(h + 10, 2), nlen = (unsigned)le(h + 28, 2), xlen = (unsigned)le(h + 30, 2);
-    uint32_t crc = (uint32_t)le(h + 16, 4);
-    zip64_sizes zz = {le(h + 24, 4), le(h + 20, 4), le(h + 42, 4)};
-    unsigned char *x = lu__malloc(z->env, xlen ? xlen : 1);
-    if (!x) return lu__fail(err, LU_MEM_ERROR, "out of memory");
-    bool need = zz.usize == 0xffffffffu || zz.csize == 0xffffffffu || zz.offset == 0xffffffffu;
-    bool okx = pread_full(z->fd, x, xlen, cd + 46 + nlen) &&
-               (!need || parse_zip64_extra(x, xlen, zz.usize == 0xffffffffu, zz.csize == 0xffffffffu,
-                                           zz.offset == 0xffffffffu, &zz));
-    lu__free(z->env, x);
-    if (!okx || zz.usize != e->size)
-        return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': bad zip64 extra field", z->path, name);
-    bool header = pread_full(z->fd, lh, sizeof lh, zz.offset);
-    if (header && le(lh, 4) != 0x04034b50 && !zip64) return LU_UNKNOWN;
-    if (!header || le(lh, 4) != 0x04034b50)
-        return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': bad local header", z->path, name);
-    uint64_t data = zz.offset + 30 + le(lh + 26, 2) + le(lh + 28, 2);
-    if (zz.csize > z->file_size || data > z->file_size - zz.csize)
-        return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': data runs past the end of the file", z->path, name);
-    LU_TRY(read_data(z, name, (int)method, data, zz.csize, e, buf, err));
-    if ((uint32_t)libdeflate_crc32(0, buf, (size_t)e->size) != crc)
-        return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': CRC mismatch", z->path, name);
-    return LU_OK;
-}
+/* ---- backend -------------------------------------------------------- */
 
-/* Walks the central directory into `tb`. */
-static lu_status index_entries(zip_state *z, unzFile uf, lu_entries *tb, lu_error *err)
+static void zip_close(const lu_env *env, void *state)
 {
-    unz_global_info64 gi;
-    if (unzGetGlobalInfo64(uf, &gi) != UNZ_OK)
-        return lu__fail(err, LU_FORMAT_ERROR, "'%s': unreadable end of central directory", z->path);
-    char *name = lu__malloc(z->env, 65536);
-    unsigned char *extra = lu__malloc(z->env, 65536);
-    if (!name || !extra) {
-        lu__free(z->env, name);
-        lu__free(z->env, extra);
-        return lu__fail(err, LU_MEM_ERROR, "'%s': out of memory", z->path);
-    }
-    lu_status st = LU_OK;
-    uint64_t seen = 0;
-    int rc = gi.number_entry ? unzGoToFirstFile(uf) : UNZ_END_OF_LIST_OF_FILE;
-    while (rc == UNZ_OK) {
-        unz_file_info64 fi;
-        if (unzGetCurrentFileInfo64(uf, &fi, name, 65535, extra, 65535, NULL, 0) != UNZ_OK) {
-            st = lu__fail(err, LU_FORMAT_ERROR, "'%s': corrupt central directory at entry %llu",
-                          z->path, (unsigned long long)seen);
-            goto cleanup;
-        }
-        size_t len = fi.size_filename;
-        name[len] = '\0';
-        seen++;
-        zip64_sizes z64 = {fi.uncompressed_size, fi.compressed_size, 0};
-        bool own_read = overflows(&fi);
-        if (own_read && !parse_zip64_extra(extra, fi.size_file_extra, fi.uncompressed_size == 0xffffffffu,
-                                           fi.compressed_size == 0xffffffffu, false, &z64)) {
-            st = lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': missing or bad zip64 extra field", z->path, name);
-            goto cleanup;
-        }
-        fi.uncompressed_size = z64.usize;
-        fi.compressed_size = z64.csize;
-        if (fi.flag & 1) {
-            st = lu__fail(err, LU_UNSAFE_ARCHIVE, "'%s': entry '%s' is encrypted", z->path, name);
-            goto cleanup;
-        }
-        if (is_symlink(&fi)) {
-            st = lu__fail(err, LU_UNSAFE_ARCHIVE, "'%s': entry '%s' is a symlink (not followed)",
-                          z->path, name);
-            goto cleanup;
-        }
-        bool is_dir = len > 0 && name[len - 1] == '/' && fi.uncompressed_size == 0;
-        if (is_dir && lu__entry_name_check(name, len - 1, NULL) != LU_OK) {
-            /* a directory entry "../x/" is as unsafe as a file entry */
-            lu_error why;
-            lu__entry_name_check(name, len - 1, &why);
-            st = lu__fail(err, LU_UNSAFE_ARCHIVE, "'%s': directory %s (entry '%s')", z->path, why.message, name);
-            goto cleanup;
-        }
-        if (!is_dir) {
-            if (!method_supported((int)fi.compression_method)) {
-                st = lu__fail(err, LU_FORMAT_ERROR,
-                              "'%s': entry '%s' uses compression method %s (%lu), which is not supported "
-                              "(stored, deflate and zstd are)", z->path, name,
-                              method_name((int)fi.compression_method), fi.compression_method);
-                goto cleanup;
-            }
-            uint64_t locator = unzGetOffset64(uf) | (own_read ? ZIP64_OWN_READ : 0);
-            st = lu__entries_add(tb, name, len, fi.uncompressed_size, locator, err);
-            if (st != LU_OK) {
-                lu__error_prefix(err, "'%s'", z->path);
-                goto cleanup;
-            }
-        }
-        rc = unzGoToNextFile(uf);
-    }
-    if (rc != UNZ_END_OF_LIST_OF_FILE || seen != gi.number_entry)
-        st = lu__fail(err, LU_FORMAT_ERROR,
-                      "'%s': central directory is truncated or corrupt (read %llu of %llu entries)",
-                      z->path, (unsigned long long)seen, (unsigned long long)gi.number_entry);
-cleanup:
-    lu__free(z->env, name);
-    lu__free(z->env, extra);
-    return st;
-}
-
-/* minizip refuses a zip with no entries; such a file is only an end of
- * central directory record ("PK\5\6", zero counts and sizes, a comment). */
-static bool is_empty_zip(const zip_state *z)
-{
-    unsigned char eocd[22];
-    if (z->file_size < 22 || pread(z->fd, eocd, 22, 0) != 22) return false;
-    if (memcmp(eocd, "PK\5\6", 4) != 0) return false;
-    for (int i = 4; i < 20; i++)
-        if (eocd[i]) return false;
-    return z->file_size == 22u + (eocd[20] | (unsigned)eocd[21] << 8);
+    zip_state *z = state;
+    if (!z) return;
+    if (z->fd >= 0) close(z->fd);
+    lu__free(env, z->path);
+    lu__free(env, z);
 }
 
 static lu_status zip_open(const lu_env *env, const char *path, lu_entries *tb, void **state,
                           int *claimed, lu_error *err)
 {
     lu_status st = LU_OK;
-    unzFile uf = NULL;
     *claimed = 0;
     zip_state *z = lu__calloc(env, 1, sizeof *z);
     if (!z) return lu__fail(err, LU_MEM_ERROR, "'%s': out of memory", path);
     z->env = env;
     z->fd = -1;
-    pthread_mutex_init(&z->lock, NULL);
     z->path = lu__strdup(env, path);
     if (!z->path) {
         st = lu__fail(err, LU_MEM_ERROR, "'%s': out of memory", path);
@@ -622,39 +761,63 @@ static lu_status zip_open(const lu_env *env, const char *path, lu_entries *tb, v
         goto cleanup;
     }
     z->file_size = (uint64_t)sb.st_size;
-    unsigned char magic[4] = {0};
-    if (pread(z->fd, magic, 4, 0) == 4 && magic[0] == 'P' && magic[1] == 'K') *claimed = 1;
-    z->io.zopen64_file = zs_open;
-    z->io.zread_file = zs_read;
-    z->io.zwrite_file = zs_write;
-    z->io.ztell64_file = zs_tell;
-    z->io.zseek64_file = zs_seek;
-    z->io.zclose_file = zs_close;
-    z->io.zerror_file = zs_error;
-    z->io.opaque = z;
-    uf = unzOpen2_64(path, &z->io);
-    if (!uf && is_empty_zip(z)) {
-        *claimed = 1;
-        *state = z;
-        return LU_OK;
-    }
-    if (!uf) {
-        st = *claimed ? lu__fail(err, LU_FORMAT_ERROR,
-                                 "'%s': corrupt or truncated zip (no valid end of central directory)",
-                                 path)
-                      : lu__fail(err, LU_SCHEME_MISMATCH, "'%s' is not a zip file", path);
+    if (z->file_size >> (64 - LOC_SLACK_BITS)) {   /* 256 TiB: offsets must fit a locator */
+        st = lu__fail(err, LU_FORMAT_ERROR, "'%s': a zip of %llu bytes is too large", path,
+                      (unsigned long long)z->file_size);
         goto cleanup;
     }
-    *claimed = 1;
-    st = index_entries(z, uf, tb, err);
+    unsigned char magic[4] = {0};
+    bool pk = pread_full(z->fd, magic, 4, 0) && magic[0] == 'P' && magic[1] == 'K';
+    zip_end end;
+    st = find_end(z, &end, err);
+    if (st == LU_NOT_FOUND) {
+        if (pk && le(magic, 4) == SIG_SPLIT)
+            st = lu__fail(err, LU_FORMAT_ERROR, "'%s': a part of a split archive (it begins with the split "
+                          "marker and has no end record), which is not supported", path);
+        else if (pk)
+            st = lu__fail(err, LU_FORMAT_ERROR, "'%s': corrupt or truncated zip (no end of central directory "
+                          "record in its last %llu bytes)", path,
+                          (unsigned long long)(z->file_size < EOCD_WINDOW ? z->file_size : EOCD_WINDOW));
+        else
+            st = lu__fail(err, LU_SCHEME_MISMATCH, "'%s' is not a zip file", path);
+        *claimed = pk;
+        goto cleanup;
+    }
+    *claimed = 1;   /* an end-record signature, or read errors on a claimed file */
     if (st != LU_OK) goto cleanup;
-    z->pool[z->npool++] = uf;
-    uf = NULL;
+    z->prefix = end.prefix;
+    st = read_directory(z, &end, tb, err);
+    if (st != LU_OK) goto cleanup;
     *state = z;
     z = NULL;
 cleanup:
-    if (uf) unzClose(uf);
     zip_close(env, z);
+    return st;
+}
+
+/* The entry's central-directory record, re-read (nothing per entry is
+ * kept in memory but its locator), zip64 fields applied. */
+static lu_status read_cen(zip_state *z, const lu_entry *e, const char *name, cen *c, lu_error *err)
+{
+    uint64_t at = e->locator >> LOC_SLACK_BITS;
+    unsigned char h[CEN_SIZE];
+    if (!pread_full(z->fd, h, sizeof h, at) || le(h, 4) != SIG_CEN)
+        return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': bad central-directory record", z->path, name);
+    cen_fields(h, c);
+    c->cname = name;
+    c->extra = NULL;
+    lu_status st = LU_OK;
+    if (c->usize == 0xffffffffu || c->csize == 0xffffffffu || c->local == 0xffffffffu || c->disk == 0xffffu) {
+        unsigned char *x = lu__malloc(z->env, c->xlen ? c->xlen : 1);
+        if (!x) return lu__fail(err, LU_MEM_ERROR, "'%s': entry '%s': out of memory", z->path, name);
+        c->extra = x;
+        st = pread_full(z->fd, x, c->xlen, at + CEN_SIZE + c->nlen)
+                 ? cen_extra(z, c, err)
+                 : lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': bad central-directory record", z->path, name);
+        lu__free(z->env, x);
+    }
+    if (st == LU_OK && c->usize != e->size)
+        st = lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': central-directory record changed", z->path, name);
     return st;
 }
 
@@ -663,50 +826,30 @@ static lu_status zip_read(void *state, const lu_entries *tb, const lu_entry *e, 
 {
     zip_state *z = state;
     const char *name = lu__entry_path(tb, e) + 1;
-    lu_status st = read_own(z, e, name, buf, err);
-    if (st != LU_UNKNOWN) return st;
-    st = LU_OK;
-    bool opened = false;
-    unzFile uf = pool_get(z);
-    if (!uf) return lu__fail(err, LU_IO_ERROR, "'%s': cannot reopen zip", z->path);
-    if (unzSetOffset64(uf, e->locator) != UNZ_OK) {
-        st = lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': bad central-directory record",
-                      z->path, name);
-        goto cleanup;
-    }
-    if (unzOpenCurrentFile(uf) != UNZ_OK) {
+    cen c;
+    LU_TRY(read_cen(z, e, name, &c, err));
+    uint64_t local = c.local + z->prefix;
+    size_t nlen = strlen(name);
+    unsigned char small[LOC_SIZE + 256], *h = nlen <= 256 ? small : lu__malloc(z->env, LOC_SIZE + nlen);
+    if (!h) return lu__fail(err, LU_MEM_ERROR, "'%s': entry '%s': out of memory", z->path, name);
+    lu_status st = LU_OK;
+    if (!pread_full(z->fd, h, LOC_SIZE + nlen, local) || le(h, 4) != SIG_LOC) {
         st = lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': bad local header", z->path, name);
-        goto cleanup;
+    } else if (le(h + 26, 2) != nlen || memcmp(h + LOC_SIZE, name, nlen) != 0) {
+        size_t ln = (size_t)le(h + 26, 2) < nlen ? (size_t)le(h + 26, 2) : nlen;
+        st = lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': the local header names '%.*s' instead", z->path, name,
+                      (int)ln, (const char *)h + LOC_SIZE);
+    } else if (le(h + 28, 2) > (e->locator & LOC_SLACK_MAX)) {
+        st = lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': its data overlaps the next entry or the central "
+                      "directory (a local extra field of %u bytes)", z->path, name, (unsigned)le(h + 28, 2));
     }
-    opened = true;
-    uint64_t got = 0;
-    while (got < e->size) {
-        uint64_t want = e->size - got;
-        int r = unzReadCurrentFile(uf, (char *)buf + got, want > (1u << 30) ? (1u << 30) : (unsigned)want);
-        if (r < 0) {
-            st = lu__fail(err, r == UNZ_ERRNO ? LU_IO_ERROR : LU_FORMAT_ERROR,
-                          "'%s': entry '%s': %s", z->path, name,
-                          r == UNZ_ERRNO ? "read error" : "corrupt compressed data");
-            goto cleanup;
-        }
-        if (r == 0) {
-            st = lu__fail(err, LU_FORMAT_ERROR,
-                          "'%s': entry '%s': data ends after %llu of %llu bytes", z->path, name,
-                          (unsigned long long)got, (unsigned long long)e->size);
-            goto cleanup;
-        }
-        got += (uint64_t)r;
-    }
-    opened = false;
-    int rc = unzCloseCurrentFile(uf);
-    if (rc == UNZ_CRCERROR)
-        st = lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': CRC mismatch", z->path, name);
-    else if (rc != UNZ_OK)
-        st = lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': corrupt data", z->path, name);
-cleanup:
-    if (opened) unzCloseCurrentFile(uf);
-    pool_put(z, uf);
-    return st;
+    uint64_t data = st == LU_OK ? local + LOC_SIZE + nlen + le(h + 28, 2) : 0;
+    if (h != small) lu__free(z->env, h);
+    if (st != LU_OK) return st;
+    LU_TRY(read_data(z, name, (int)c.method, data, c.csize, e, buf, err));
+    if ((uint32_t)libdeflate_crc32(0, buf, (size_t)e->size) != c.crc)
+        return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': CRC mismatch", z->path, name);
+    return LU_OK;
 }
 
 const lu_archive_ops lu__archive_zip = {

@@ -3,7 +3,10 @@
  * Used by the bundler and by tests that need the library's own zips. Every
  * entry gets a fixed timestamp (1980-01-01) and fixed attributes, so the same
  * entries in the same order give byte-identical files. Files larger than
- * 4 GiB - 1 are written as zip64 entries.
+ * 4 GiB - 1 are written as zip64 entries. From 65,535 entries on, the end
+ * of the file gets a zip64 end record and locator (add_zip64_end): minizip
+ * 1.1 writes only 0xFFFF in the classic record's counts there, which
+ * APPNOTE 4.4.1.4 says means "see the zip64 end record".
  *
  * zstd entries (zip method 93): minizip 1.1 refuses any method but stored
  * and deflate, so the frame (libzstd, one ZSTD_compressCCtx call: the same
@@ -16,6 +19,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -217,6 +221,11 @@ lu_status lu_zip_writer_add_method(lu_zip_writer *w, const char *name, const voi
     }
 }
 
+static void put_le(unsigned char *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
 static uint64_t le(const unsigned char *p, int n)
 {
     uint64_t v = 0;
@@ -285,6 +294,41 @@ cleanup:
     return st;
 }
 
+/* Replaces the classic end record minizip wrote last (no comment) with a
+ * zip64 end record, its locator and a classic record of 0xFFFF counts,
+ * unless minizip wrote zip64 records itself (a directory past 4 GiB). */
+static lu_status add_zip64_end(lu_zip_writer *w, lu_error *err)
+{
+    FILE *f = fopen(w->path, "r+b");
+    unsigned char tail[42], out[56 + 20 + 22];
+    bool ok = f && fseek(f, 0, SEEK_END) == 0;
+    long size = ok ? ftell(f) : -1;
+    ok = ok && size >= 42 && fseek(f, size - 42, SEEK_SET) == 0 && fread(tail, 1, 42, f) == 42 &&
+         le(tail + 20, 4) == 0x06054b50u;
+    if (ok && le(tail, 4) != 0x07064b50u) {
+        const unsigned char *eocd = tail + 20;
+        uint64_t cd_size = le(eocd + 12, 4), cd_off = le(eocd + 16, 4), at = (uint64_t)size - 22;
+        memset(out, 0, sizeof out);
+        put_le(out, 0x06064b50u, 4);
+        put_le(out + 4, 44, 8);           /* size of the rest of the record */
+        put_le(out + 12, 45, 2);          /* made by, needed: 4.5 */
+        put_le(out + 14, 45, 2);
+        put_le(out + 24, w->entries, 8);    /* entries on this disk, in all */
+        put_le(out + 32, w->entries, 8);
+        put_le(out + 40, cd_size, 8);
+        put_le(out + 48, cd_off, 8);
+        put_le(out + 56, 0x07064b50u, 4);
+        put_le(out + 64, at, 8);          /* where the zip64 end record starts */
+        put_le(out + 72, 1, 4);           /* disks */
+        memcpy(out + 76, eocd, 22);
+        put_le(out + 76 + 8, 0xffff, 2);
+        put_le(out + 76 + 10, 0xffff, 2);
+        ok = fseek(f, (long)at, SEEK_SET) == 0 && fwrite(out, 1, sizeof out, f) == sizeof out;
+    }
+    if (f && fclose(f) != 0) ok = false;
+    return ok ? LU_OK : lu__fail(err, LU_IO_ERROR, "'%s': cannot write the zip64 end record", w->path);
+}
+
 lu_status lu_zip_writer_close(lu_zip_writer *w, lu_error *err)
 {
     if (!w) return LU_OK;
@@ -292,8 +336,8 @@ lu_status lu_zip_writer_close(lu_zip_writer *w, lu_error *err)
     uint64_t cd = tell(w);
     if (zipClose(w->zf, NULL) != ZIP_OK)
         st = lu__fail(err, LU_IO_ERROR, "'%s': cannot finish the zip", w->path);
-    else if (w->npatches)
-        st = patch_methods(w, cd, err);
+    if (st == LU_OK && w->npatches) st = patch_methods(w, cd, err);
+    if (st == LU_OK && w->entries >= 0xffff) st = add_zip64_end(w, err);
     lu_env env = w->own_env;
     lu__free(&env, w->patches);
     lu__free(&env, w->path);
