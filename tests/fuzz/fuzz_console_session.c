@@ -16,8 +16,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
-#include "fuzz.h"
 #include "host.h"
+#include "fuzz.h"
 #include "liveupdate/console.h"
 #include "liveupdate/updater.h"
 
@@ -83,6 +83,7 @@ static void setup(void)
     lu_config_init(&cfg);
     cfg.base_uri = base_uri;
     cfg.save_dir = save;
+    cfg.io = &fuzz_no_fsync;
     if (lu_context_open(&cfg, &host.ctx, &err) != LU_OK) abort();
     if (lu_mount_add(host.ctx, "dlc", dlc_uri, 20, 0, &err) != LU_OK ||
         lu_mount_add(host.ctx, "patch", patch_uri, 30, 0, &err) != LU_OK)

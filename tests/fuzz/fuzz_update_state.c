@@ -10,9 +10,9 @@
 #include <ftw.h>
 #include <sys/stat.h>
 
-#include "fuzz.h"
 #include "liveupdate/liveupdate.h"
 #include "liveupdate/updater.h"
+#include "fuzz.h"
 
 static char save[300], base_zip[400];
 
@@ -59,6 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     lu_config_init(&cfg);
     cfg.save_dir = save;
     cfg.base_uri = base;
+    cfg.io = &fuzz_no_fsync;
     lu_context *ctx;
     lu_error err;
     if (lu_context_open(&cfg, &ctx, &err) != LU_OK) abort();
