@@ -126,10 +126,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size == 0) return 0;
     size_t chunk = 1 + (size_t)data[0] * 19;   /* 1 .. 4846 bytes per send */
     data++, size--;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)lu_console_port(console))};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) abort();
+    int fd = -1;
+    /* the server closes each session first, so its side of every past one
+     * waits in TIME_WAIT: a connect may find no free local port for a while */
+    for (int tries = 0; fd < 0; tries++) {
+        if (tries == 1000 || (fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) abort();
+        if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0) break;
+        if (errno != EADDRNOTAVAIL && errno != EAGAIN) abort();
+        close(fd);
+        fd = -1;
+        usleep(1000);
+    }
     char buf[65536];
     size_t sent = 0;
     bool eof = false;
