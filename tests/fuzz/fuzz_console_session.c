@@ -141,15 +141,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     char buf[65536];
     size_t sent = 0;
-    bool eof = false;
+    bool eof = false, shut = false;
     for (int rounds = 0; !eof; rounds++) {
         if (rounds > 100000) abort();   /* the server never closed the session: a hang */
         if (sent < size) {
             size_t n = size - sent < chunk ? size - sent : chunk;
             ssize_t w = send(fd, data + sent, n, MSG_DONTWAIT | MSG_NOSIGNAL);
             if (w > 0) sent += (size_t)w;
-            if (sent == size) shutdown(fd, SHUT_WR);
         }
+        if (sent == size && !shut) shut = shutdown(fd, SHUT_WR) == 0;   /* also when nothing was sent */
         lu_console_poll(console);
         struct pollfd p = {fd, POLLIN, 0};
         while (poll(&p, 1, 0) == 1) {
