@@ -125,8 +125,16 @@ project "lu_lua_rebind"
 
 -- Fuzz targets (tests/fuzz) as plain programs that replay a corpus; tools/fuzz
 -- builds the same sources with clang's libFuzzer.
--- Every tests/fuzz/fuzz_<target>.c is a target.
+-- Every tests/fuzz/fuzz_<target>.c is a target. Targets of lurun's parts
+-- also build the one file of engine/host or lua/host they test (with the Lua
+-- headers, not the library); tools/fuzz has the same list.
+local fuzz_extra = {
+    collection = { "lua/host/host_collection.c" },
+    console_session = { "engine/host/console_commands.c" },
+}
 for _, f in ipairs(os.matchfiles("tests/fuzz/fuzz_*.c")) do
     local t = f:match("fuzz_([%w_]+)%.c$")
-    program("fuzz_" .. t .. "_replay", { f, "tests/fuzz/replay_main.c" })
+    local srcs = { f, "tests/fuzz/replay_main.c" }
+    for _, x in ipairs(fuzz_extra[t] or {}) do table.insert(srcs, x) end
+    program("fuzz_" .. t .. "_replay", srcs, nil, { "/usr/include/lua5.4", "lua/host" })
 end

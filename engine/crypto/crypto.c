@@ -120,11 +120,13 @@ lu_status lu_hex_file_read(const char *path, unsigned char *out, size_t bytes, l
                         "cannot open '%s': %s", path, strerror(e));
     }
     size_t n = fread(text, 1, sizeof text - 1, f);
+    /* a longer file is not the value, whatever its first bytes are */
+    bool longer = n == sizeof text - 1 && fgetc(f) != EOF;
     fclose(f);
     text[n] = '\0';
     while (n && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == ' ')) text[--n] = '\0';
     size_t got = 0;
-    if (n != bytes * 2 || sodium_hex2bin(out, bytes, text, n, NULL, &got, NULL) != 0 || got != bytes)
+    if (longer || n != bytes * 2 || sodium_hex2bin(out, bytes, text, n, NULL, &got, NULL) != 0 || got != bytes)
         return lu__fail(err, LU_FORMAT_ERROR, "'%s' must hold %zu hex characters", path, bytes * 2);
     return LU_OK;
 }

@@ -55,7 +55,7 @@ typedef struct dl {
     uint64_t have, range_from, total, reported, flushed;
     bool response_started, sidecar_written, cancelled;
     long http_code;
-    char etag[256], last_modified[128], content_range[128];
+    char etag[LU__ETAG_CAP], last_modified[LU__LAST_MODIFIED_CAP], content_range[LU__CONTENT_RANGE_CAP];
     lu_status abort_status;        /* set by a callback that stopped the transfer */
     char abort_msg[LU_ERROR_MAX];
     char sig[160];
@@ -160,6 +160,34 @@ static lu_status write_sidecar(lu_context *ctx, dl *d, lu_error *err)
     return st;
 }
 
+/* A validator goes into an If-Range request header: no control bytes. */
+static bool header_safe(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) return false;
+    return true;
+}
+
+bool lu__download_sidecar_resumes(const char *text, size_t len, const char *url, const char *sha256, uint64_t size,
+                                  char etag_out[LU__ETAG_CAP], char last_modified_out[LU__LAST_MODIFIED_CAP])
+{
+    cJSON *j = cJSON_ParseWithLength(text, len);
+    const char *u = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "url"));
+    const char *etag = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "etag"));
+    const char *lm = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "last_modified"));
+    const char *sha = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "sha256"));
+    const cJSON *sz = cJSON_GetObjectItemCaseSensitive(j, "size");
+    bool ok = u && etag && lm && sha && cJSON_IsNumber(sz) && strcmp(u, url) == 0 &&
+              strcmp(sha, sha256 ? sha256 : "") == 0 && sz->valuedouble == (double)size && (etag[0] || lm[0]) &&
+              strlen(etag) < LU__ETAG_CAP && strlen(lm) < LU__LAST_MODIFIED_CAP && header_safe(etag) && header_safe(lm);
+    if (ok) {
+        snprintf(etag_out, LU__ETAG_CAP, "%s", etag);
+        snprintf(last_modified_out, LU__LAST_MODIFIED_CAP, "%s", lm);
+    }
+    cJSON_Delete(j);
+    return ok;
+}
+
 /* True when the sidecar describes this request and has a validator; fills
  * the validator fields for If-Range. */
 static bool sidecar_matches(lu_context *ctx, dl *d)
@@ -168,21 +196,8 @@ static bool sidecar_matches(lu_context *ctx, dl *d)
     size_t len;
     lu_error err;
     if (lu__fs_read_all(&ctx->env, d->meta, &text, &len, &err) != LU_OK) return false;
-    cJSON *j = cJSON_ParseWithLength(text, len);
+    bool ok = lu__download_sidecar_resumes(text, len, d->url, d->sha256, d->req.size, d->etag, d->last_modified);
     lu__free(&ctx->env, text);
-    const char *url = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "url"));
-    const char *etag = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "etag"));
-    const char *lm = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "last_modified"));
-    const char *sha = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "sha256"));
-    const cJSON *size = cJSON_GetObjectItemCaseSensitive(j, "size");
-    bool ok = url && etag && lm && sha && cJSON_IsNumber(size) && strcmp(url, d->url) == 0 &&
-              strcmp(sha, d->sha256 ? d->sha256 : "") == 0 && size->valuedouble == (double)d->req.size &&
-              (etag[0] || lm[0]) && strlen(etag) < sizeof d->etag && strlen(lm) < sizeof d->last_modified;
-    if (ok) {
-        snprintf(d->etag, sizeof d->etag, "%s", etag);
-        snprintf(d->last_modified, sizeof d->last_modified, "%s", lm);
-    }
-    cJSON_Delete(j);
     return ok;
 }
 
@@ -237,28 +252,61 @@ static lu_status install(lu_context *ctx, dl *d, lu_error *err)
 
 /* ---- curl callbacks ------------------------------------------------- */
 
-/* Copies the value when the header is `want` and the value fits. */
+/* Copies the value when the header is `want` and the value fits (and is
+ * safe to send back in a request header). */
 static void header_value(const char *name, size_t nlen, const char *v, size_t vlen, const char *want,
                          char *out, size_t cap)
 {
-    if (nlen == strlen(want) && strncasecmp(name, want, nlen) == 0 && vlen < cap)
-        snprintf(out, cap, "%.*s", (int)vlen, v);
+    if (nlen != strlen(want) || strncasecmp(name, want, nlen) != 0) return;
+    for (size_t i = 0; i < vlen; i++)
+        if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f) return;
+    if (vlen < cap) snprintf(out, cap, "%.*s", (int)vlen, v);
+}
+
+void lu__download_header(const char *line, size_t len, char etag[LU__ETAG_CAP],
+                         char last_modified[LU__LAST_MODIFIED_CAP], char content_range[LU__CONTENT_RANGE_CAP])
+{
+    size_t nlen, vlen;
+    const char *name, *v;
+    if (lu__header_is_status(line, len)) {   /* a new response (redirects, 100) */
+        etag[0] = last_modified[0] = content_range[0] = '\0';
+    } else if (lu__header_split(line, len, &name, &nlen, &v, &vlen)) {
+        header_value(name, nlen, v, vlen, "ETag", etag, LU__ETAG_CAP);
+        header_value(name, nlen, v, vlen, "Last-Modified", last_modified, LU__LAST_MODIFIED_CAP);
+        header_value(name, nlen, v, vlen, "Content-Range", content_range, LU__CONTENT_RANGE_CAP);
+    }
+}
+
+/* Reads decimal digits into *out; the end, or NULL (none, or over 2^64-1). */
+static const char *digits(const char *s, uint64_t *out)
+{
+    uint64_t n = 0;
+    const char *start = s;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        if (n > (UINT64_MAX - (uint64_t)(*s - '0')) / 10) return NULL;
+        n = n * 10 + (uint64_t)(*s - '0');
+    }
+    *out = n;
+    return s == start ? NULL : s;
+}
+
+bool lu__content_range_parse(const char *value, uint64_t *first, uint64_t *last, uint64_t *total)
+{
+    if (strncmp(value, "bytes ", 6) != 0) return false;
+    const char *s = value + 6;
+    while (*s == ' ') s++;
+    if (!(s = digits(s, first)) || *s++ != '-' || !(s = digits(s, last)) || *s++ != '/') return false;
+    if (s[0] == '*' && s[1] == '\0') *total = UINT64_MAX;
+    else if (!(s = digits(s, total)) || *s || *last >= *total) return false;
+    return *first <= *last;
 }
 
 static size_t on_header(char *line, size_t size, size_t n, void *ud)
 {
     dl *d = ud;
-    size_t len = size * n, nlen, vlen;
-    const char *name, *v;
-    if (lu__header_is_status(line, len)) {   /* a new response (redirects, 100) */
-        d->etag[0] = d->last_modified[0] = d->content_range[0] = '\0';
-        return len;
-    }
-    if (d->phase == BODY && lu__header_split(line, len, &name, &nlen, &v, &vlen)) {
-        header_value(name, nlen, v, vlen, "ETag", d->etag, sizeof d->etag);
-        header_value(name, nlen, v, vlen, "Last-Modified", d->last_modified, sizeof d->last_modified);
-        header_value(name, nlen, v, vlen, "Content-Range", d->content_range, sizeof d->content_range);
-    }
+    size_t len = size * n;
+    if (d->phase == BODY || lu__header_is_status(line, len))
+        lu__download_header(line, len, d->etag, d->last_modified, d->content_range);
     return len;
 }
 
@@ -283,8 +331,8 @@ static bool start_response(lu_context *ctx, dl *d)
     d->response_started = true;
     if (d->http_code == 206 && d->range_from > 0) {
         /* the part must continue exactly where ours ends: "bytes N-M/T" */
-        unsigned long long start = 0;
-        if (sscanf(d->content_range, "bytes %llu-", &start) != 1 || start != d->range_from) {
+        uint64_t start, last, whole;
+        if (!lu__content_range_parse(d->content_range, &start, &last, &whole) || start != d->range_from) {
             abort_with(d, LU_NETWORK_ERROR, "'%s': the server resumed at '%s', not at byte %llu", d->url,
                        d->content_range, (unsigned long long)d->range_from);
             return false;

@@ -32,8 +32,7 @@ typedef struct hreq {
     char *body;
     size_t body_len, body_cap;
     uint64_t max_body;
-    char *hdrs;                     /* "name\0value\0"..., names lower case */
-    size_t hdrs_len, hdrs_cap, nhdrs;
+    lu__http_headers hdrs;          /* of the response so far */
     lu_http_done_fn done;
     lu_http_progress_fn progress;
     void *ud;
@@ -103,27 +102,46 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
     return len;
 }
 
-static size_t on_header(char *line, size_t size, size_t n, void *ud)
+bool lu__http_headers_line(const lu_env *env, lu__http_headers *h, const char *line, size_t len)
 {
-    hreq *r = ud;
-    size_t len = size * n, nlen, vlen;
+    size_t nlen, vlen;
     const char *name, *value;
     if (lu__header_is_status(line, len)) {   /* a new response: a redirect, a 100 */
-        r->hdrs_len = r->nhdrs = 0;
-        return len;
+        h->len = h->n = 0;
+        return true;
     }
-    if (!lu__header_split(line, len, &name, &nlen, &value, &vlen)) return len;
-    if (!grow(&r->ctx->env, &r->hdrs, &r->hdrs_cap, r->hdrs_len + nlen + vlen + 2)) {
-        r->no_memory = true;
-        return 0;
-    }
-    char *out = r->hdrs + r->hdrs_len;
+    if (!lu__header_split(line, len, &name, &nlen, &value, &vlen)) return true;
+    if (!grow(env, &h->buf, &h->cap, h->len + nlen + vlen + 2)) return false;
+    char *out = h->buf + h->len;
     for (size_t i = 0; i < nlen; i++) out[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
     out[nlen] = '\0';
     memcpy(out + nlen + 1, value, vlen);
     out[nlen + 1 + vlen] = '\0';
-    r->hdrs_len += nlen + vlen + 2;
-    r->nhdrs++;
+    h->len += nlen + vlen + 2;
+    h->n++;
+    return true;
+}
+
+lu_http_header *lu__http_headers_list(const lu_env *env, const lu__http_headers *h)
+{
+    lu_http_header *list = h->n ? lu__calloc(env, h->n, sizeof *list) : NULL;
+    size_t at = 0;
+    for (size_t i = 0; list && i < h->n; i++) {
+        list[i].name = h->buf + at;
+        list[i].value = list[i].name + strlen(list[i].name) + 1;
+        at = (size_t)(list[i].value - h->buf) + strlen(list[i].value) + 1;
+    }
+    return list;
+}
+
+static size_t on_header(char *line, size_t size, size_t n, void *ud)
+{
+    hreq *r = ud;
+    size_t len = size * n;
+    if (!lu__http_headers_line(&r->ctx->env, &r->hdrs, line, len)) {
+        r->no_memory = true;
+        return 0;
+    }
     return len;
 }
 
@@ -144,7 +162,7 @@ static void req_free(lu_context *ctx, hreq *r)
     lu__free(env, r->part);
     lu__free(env, r->send);
     lu__free(env, r->body);
-    lu__free(env, r->hdrs);
+    lu__free(env, r->hdrs.buf);
     lu__free(env, r);
 }
 
@@ -195,19 +213,13 @@ static void on_done(void *ud, CURL *easy, CURLcode rc)
     }
     /* the headers first: a response that cannot be listed whole is a failure,
      * and then nothing replaces the file at the path */
-    lu_http_header *h = r->nhdrs ? lu__calloc(&ctx->env, r->nhdrs, sizeof *h) : NULL;
-    size_t at = 0;
-    for (size_t i = 0; h && i < r->nhdrs; i++) {
-        h[i].name = r->hdrs + at;
-        h[i].value = h[i].name + strlen(h[i].name) + 1;
-        at = (size_t)(h[i].value - r->hdrs) + strlen(h[i].value) + 1;
-    }
-    if (r->nhdrs && !h && !res.error) {
+    lu_http_header *h = lu__http_headers_list(&ctx->env, &r->hdrs);
+    if (r->hdrs.n && !h && !res.error) {
         res.error = "out of memory listing the response headers";
         res.result = LU_MEM_ERROR;
     }
     res.headers = h;
-    res.nheaders = h ? r->nhdrs : 0;
+    res.nheaders = h ? r->hdrs.n : 0;
     if (r->path) {
         bool ok2xx = !res.error && res.status >= 200 && res.status < 300;
         if (ok2xx && io->rename(io->ud, r->part, r->path) == 0) {

@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 
 #include "internal.h"
+#include "liveupdate/http.h"
 
 /* ---- transfer.c --------------------------------------------------------- */
 
@@ -26,7 +27,9 @@ lu_status lu__curl_start(lu_error *err);
 void lu__curl_defaults(const lu_context *ctx, CURL *easy, bool allow_file, char *errbuf);
 
 /* Splits one response header line. Returns false for a line that is no
- * "Name: value" header (a status line, the blank end line). The value is
+ * "Name: value" header (a status line, the blank end line, a line with a
+ * NUL byte: its name or value would be cut short where they are kept as C
+ * strings, and the pairs after it misread). The value is
  * trimmed of spaces, tabs and CR/LF. Does not allocate. */
 bool lu__header_split(const char *line, size_t len, const char **name, size_t *name_len,
                       const char **value, size_t *value_len);
@@ -34,6 +37,49 @@ bool lu__header_split(const char *line, size_t len, const char **name, size_t *n
 /* True when `line` starts a new response ("HTTP/..."): after a redirect or
  * a 100 Continue, the headers collected so far belong to the old one. */
 bool lu__header_is_status(const char *line, size_t len);
+
+/* ---- http.c: the response headers a request collects ----------------- */
+
+/* "name\0value\0" pairs, names in lower case, `n` of them. */
+typedef struct lu__http_headers {
+    char *buf;
+    size_t len, cap, n;
+} lu__http_headers;
+
+/* Takes one response header line: a status line ("HTTP/...") empties the
+ * set (a redirect or a 100 came before the answer), a "Name: value" line
+ * (lu__header_split) is added, any other line is ignored. False when out
+ * of memory (the set is unchanged). */
+bool lu__http_headers_line(const lu_env *env, lu__http_headers *h, const char *line, size_t len);
+
+/* The set as h->n headers pointing into h->buf: one allocation through
+ * `env` (lu__free it); NULL when the set is empty or out of memory. */
+lu_http_header *lu__http_headers_list(const lu_env *env, const lu__http_headers *h);
+
+/* ---- download.c: what decides a resume (fuzzed: tests/fuzz) ----------- */
+
+#define LU__ETAG_CAP 256
+#define LU__LAST_MODIFIED_CAP 128
+#define LU__CONTENT_RANGE_CAP 128
+
+/* True when the sidecar text (<file>.part.json) describes a download of
+ * `url` with `sha256` (NULL: none) and `size` (0: unknown) and holds a
+ * validator (ETag or Last-Modified) that fits and has no control bytes;
+ * then copies the validators out (for If-Range). Does not allocate
+ * through a context (cJSON's allocator only); never fails otherwise. */
+bool lu__download_sidecar_resumes(const char *text, size_t len, const char *url, const char *sha256, uint64_t size,
+                                  char etag[LU__ETAG_CAP], char last_modified[LU__LAST_MODIFIED_CAP]);
+
+/* One response header line of a volume download: a status line clears the
+ * three values; ETag, Last-Modified and Content-Range (any case) are kept
+ * when they fit and have no control bytes. Does not allocate. */
+void lu__download_header(const char *line, size_t len, char etag[LU__ETAG_CAP],
+                         char last_modified[LU__LAST_MODIFIED_CAP], char content_range[LU__CONTENT_RANGE_CAP]);
+
+/* Parses a Content-Range value "bytes <first>-<last>/<total>" (total "*":
+ * *total = UINT64_MAX). False unless it is exactly that, with decimal
+ * numbers that fit 64 bits, first <= last and last < total. */
+bool lu__content_range_parse(const char *value, uint64_t *first, uint64_t *last, uint64_t *total);
 
 /* ---- download.c: the transfer loop -------------------------------------- */
 

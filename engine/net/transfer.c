@@ -55,7 +55,7 @@ bool lu__header_is_status(const char *line, size_t len)
 bool lu__header_split(const char *line, size_t len, const char **name, size_t *name_len,
                       const char **value, size_t *value_len)
 {
-    if (lu__header_is_status(line, len)) return false;
+    if (lu__header_is_status(line, len) || memchr(line, '\0', len)) return false;
     const char *colon = memchr(line, ':', len);
     if (!colon || colon == line) return false;
     const char *v = colon + 1, *end = line + len;

@@ -984,22 +984,29 @@ static void copy_value(const char *v, char *out, size_t cap)
     if ((size_t)(end - v) < cap) snprintf(out, cap, "%.*s", (int)(end - v), v);
 }
 
+void lu__head_meta_read(const lu_http_header *headers, size_t n, const char *version_headers, lu__head_meta *out)
+{
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < n; i++) {
+        if (name_in(headers[i].name, version_headers)) copy_value(headers[i].value, out->version, sizeof out->version);
+        else if (name_in(headers[i].name, "x-oss-meta-sha256,x-amz-meta-sha256"))
+            copy_value(headers[i].value, out->sha256, sizeof out->sha256);
+        else if (name_in(headers[i].name, "etag")) copy_value(headers[i].value, out->etag, sizeof out->etag);
+        else if (name_in(headers[i].name, "last-modified")) copy_value(headers[i].value, out->modified, sizeof out->modified);
+    }
+}
+
 /* The HEAD answer: a one-volume release, then the usual path. */
 static void on_head_done(void *ud, const lu_http_response *res)
 {
     lu_updater *u = ud;
     u->head_id = 0;
-    char version[LU_VERSION_MAX + 1] = "", sha[LU_SHA256_HEX] = "", etag[256] = "", modified[128] = "";
-    for (size_t i = 0; i < res->nheaders; i++) {
-        if (name_in(res->headers[i].name, u->version_headers)) copy_value(res->headers[i].value, version, sizeof version);
-        else if (name_in(res->headers[i].name, "x-oss-meta-sha256,x-amz-meta-sha256"))
-            copy_value(res->headers[i].value, sha, sizeof sha);
-        else if (name_in(res->headers[i].name, "etag")) copy_value(res->headers[i].value, etag, sizeof etag);
-        else if (name_in(res->headers[i].name, "last-modified")) copy_value(res->headers[i].value, modified, sizeof modified);
-    }
+    lu__head_meta meta;
+    lu__head_meta_read(res->headers, res->nheaders, u->version_headers, &meta);
+    const char *version = meta.version, *sha = meta.sha256;
     /* the answer's identity: a refused package is fetched again only when it changes */
     char id[1024];
-    snprintf(id, sizeof id, "%s|%lld|%s|%s|%s", version, (long long)res->size, sha, etag, modified);
+    snprintf(id, sizeof id, "%s|%lld|%s|%s|%s", version, (long long)res->size, sha, meta.etag, meta.modified);
     lu_sha256_hex(id, strlen(id), u->doc_id);
     char msg[LU_ERROR_MAX];
     lu_status st = LU_OK;

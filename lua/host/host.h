@@ -196,6 +196,14 @@ void lu_host_update_frame_done(lu_host *h);
  * rolls it back with that reason); a clean end lets its trial go on. */
 void lu_host_update_end(lu_host *h, int code);
 
+/* Collection files (host_collection.c): calls fn(ud, path, url) for each
+ * line `script: "<path>"` (leading white space allowed, the path at most
+ * 1023 bytes) of the NUL-terminated `text`, in order, with the instance URL
+ * "<proxy>:/<file name without extension>#script". Goes on after a call
+ * that returns false; returns false when one did. Does not allocate. */
+typedef bool (*lu_host_script_fn)(void *ud, const char *path, const char *url);
+bool lu_host_collection_scripts(const char *proxy, const char *text, lu_host_script_fn fn, void *ud);
+
 /* Console commands only the runtime can answer (host_console.c). */
 struct lu_console;
 void lu_host_console_register(lu_host *h, struct lu_console *c);

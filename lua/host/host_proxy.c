@@ -73,6 +73,12 @@ static void proxy_url(const char *owner, const char *id, char *buf, size_t cap)
     snprintf(buf, cap, "%.*s#%s", n, owner ? owner : "", id);
 }
 
+static bool load_script(void *ud, const char *path, const char *url)
+{
+    const void *const *args = ud;   /* {h, proxy id} */
+    return lu_host_load_script((lu_host *)args[0], path, url, (const char *)args[1]) != NULL;
+}
+
 /* Instantiates the scripts named by the collection file (`collection`,
  * proxy `mp`'s own or the one set_collection gave it). */
 static bool load_collection(lu_host *h, const lu_manifest_proxy *mp, const char *collection)
@@ -84,24 +90,8 @@ static bool load_collection(lu_host *h, const lu_manifest_proxy *mp, const char 
         fprintf(stderr, "ERROR:GAMESYS: The collection %s could not be loaded: %s\n", collection, err.message);
         return false;
     }
-    bool ok = true;
-    int n = 0;
-    for (char *line = data; line && *line;) {
-        char *next = strchr(line, '\n');
-        if (next) *next++ = '\0';
-        char path[1024];
-        if (sscanf(line, " script: \"%1023[^\"]\"", path) == 1) {
-            char url[2200], base[1024];
-            const char *slash = strrchr(path, '/');
-            snprintf(base, sizeof base, "%s", slash ? slash + 1 : path);
-            char *dot = strrchr(base, '.');
-            if (dot) *dot = '\0';
-            snprintf(url, sizeof url, "%s:/%s#script", mp->id, base);
-            if (!lu_host_load_script(h, path, url, mp->id)) ok = false;
-            n++;
-        }
-        line = next;
-    }
+    const void *args[2] = {h, mp->id};
+    bool ok = lu_host_collection_scripts(mp->id, data, load_script, (void *)args);
     lu_free(h->ctx, data);
     return ok;
 }

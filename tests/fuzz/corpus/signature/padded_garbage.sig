@@ -1,0 +1,1 @@
+8b28b2dd08bd49a18be75227022555c6d8af38d1960a63873f9722c0916c8dcb318cfce0bf6ebbc5b375a1a4c11375f4130b01e28f7d028e839545490954e306                                                                                                                                                                           trailing garbage after the read window
