@@ -176,6 +176,7 @@ static lu_status load_persisted(lu_context *ctx, lu_error *out_err)
             lu__free(&ctx->env, saved[i].uri);
             saved[i].name = saved[i].uri = NULL;
         } else if (passing(st)) {
+            saved[i].seq = ctx->next_seq;   /* its place among mounts of its priority */
             lu__error_prefix(&err, "kept in the mounts file for the next start");
             lu__report_add(ctx, saved[i].name, saved[i].uri, "kept", &err);
             nheld++;

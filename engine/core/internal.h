@@ -180,6 +180,10 @@ typedef struct lu_saved_mount {
     char *name;
     char *uri;
     int priority;
+    /* held entries only (context.c): ctx->next_seq when the volume failed
+     * to open; a mount of equal priority with a seq up to this one was
+     * listed after the entry, any later one goes before it */
+    uint64_t seq;
 } lu_saved_mount;
 
 /* Whether a held entry (a persisted mount whose volume failed to open

@@ -53,11 +53,14 @@ lu_status lu__persist_write(const lu_env *env, const char *dir, const lu_snapsho
         st = lu__fail(err, LU_MEM_ERROR, "out of memory writing the mounts file");
         goto cleanup;
     }
-    /* lookup order: a held entry goes before the first mount of lower priority */
+    /* lookup order: a held entry goes before the first mount of lower
+     * priority, or of its priority that was added before it would have
+     * been (listed after it in the file it came from) */
     size_t h = 0, nm = s ? s->nmounts : 0;
     for (size_t i = 0; i <= nm; i++) {
         const lu_mount *m = i < nm ? s->mounts[i] : NULL;
-        for (; h < nheld && (!m || held[h].priority > m->priority); h++)
+        for (; h < nheld && (!m || held[h].priority > m->priority ||
+                             (held[h].priority == m->priority && m->seq <= held[h].seq)); h++)
             if (lu__persist_held_stays(s, &held[h], forget, nforget) &&
                 !add_entry(arr, held[h].name, held[h].uri, held[h].priority)) {
                 st = lu__fail(err, LU_MEM_ERROR, "out of memory writing the mounts file");

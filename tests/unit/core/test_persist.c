@@ -281,6 +281,81 @@ Test(persist, a_volume_that_fails_to_open_for_a_passing_reason_is_kept_for_the_n
     lu_context_close(ctx);
 }
 
+/* An allocator that refuses blocks of exactly 65,557 bytes (the window a
+ * zip's end record is searched in) while `*ud` is set: the one volume
+ * larger than that fails to open with LU_MEM_ERROR. */
+static void *refuse_window(void *ud, void *p, size_t n)
+{
+    if (*(int *)ud && n == 22 + 65535) return NULL;
+    if (n == 0) {
+        free(p);
+        return NULL;
+    }
+    return realloc(p, n);
+}
+
+static void free_fn(void *ud, void *p)
+{
+    (void)ud;
+    free(p);
+}
+
+/* A held mount keeps its place among mounts of its priority when the file
+ * is rewritten: it was added after 'b' (it shadows b's files), it still
+ * does after a restart that could not open it and a change to another
+ * mount; a mount of that priority added meanwhile goes before it. */
+Test(persist, a_kept_mount_keeps_its_place_among_equal_priorities)
+{
+    char *big = th_path(vols, "a.zip");
+    char *pad = malloc(70000);
+    TH_KEEP(pad);
+    for (size_t i = 0; i < 70000; i++) pad[i] = (char)('a' + i * 7919 % 26);
+    lu_zip_writer *w;
+    lu_error err;
+    cr_assert_eq(lu_zip_writer_open(big, &w, &err), LU_OK);
+    cr_assert_eq(lu_zip_writer_add(w, "x.txt", "A", 1, 0, &err), LU_OK);
+    cr_assert_eq(lu_zip_writer_add(w, "pad.bin", pad, 70000, 0, &err), LU_OK);
+    cr_assert_eq(lu_zip_writer_close(w, &err), LU_OK);
+    char *a_uri = malloc(strlen(big) + 5);
+    TH_KEEP(a_uri);
+    sprintf(a_uri, "zip:%s", big);
+
+    lu_context *ctx = th_open(save, NULL);
+    cr_assert_eq(lu_mount_add(ctx, "b", zip_uri("b.zip", "B"), 10, 0, &err), LU_OK);
+    cr_assert_eq(lu_mount_add(ctx, "a", a_uri, 10, 0, &err), LU_OK);
+    cr_assert_str_eq(th_read(ctx, "/x.txt"), "A");
+    lu_context_close(ctx);
+
+    int refuse = 1;
+    lu_allocator al = {refuse_window, free_fn, &refuse};
+    lu_config cfg;
+    lu_config_init(&cfg);
+    cfg.save_dir = save;
+    cfg.allocator = &al;
+    cr_assert_eq(lu_context_open(&cfg, &ctx, &err), LU_OK, "%s", err.message);
+    cr_assert_eq(lu_startup_report_count(ctx), 1);
+    lu_report_item it;
+    lu_startup_report_get(ctx, 0, &it);
+    cr_assert_str_eq(it.action, "kept", "%s", it.message);
+    cr_assert_str_eq(th_read(ctx, "/x.txt"), "B");
+    cr_assert_eq(lu_mount_add(ctx, "d", zip_uri("d.zip", "D"), 10, 0, &err), LU_OK, "%s", err.message);
+    cr_assert_eq(lu_mount_remove(ctx, "d", &err), LU_OK);
+    lu_context_close(ctx);
+
+    ctx = th_open(save, NULL);
+    cr_assert_eq(lu_startup_report_count(ctx), 0);
+    cr_assert_str_eq(th_read(ctx, "/x.txt"), "A", "the kept mount still shadows the one added before it");
+    lu_context_close(ctx);
+
+    /* a mount of its priority added while it is kept goes before it */
+    cr_assert_eq(lu_context_open(&cfg, &ctx, &err), LU_OK, "%s", err.message);
+    cr_assert_eq(lu_mount_add(ctx, "d", zip_uri("d.zip", "D"), 10, 0, &err), LU_OK, "%s", err.message);
+    lu_context_close(ctx);
+    ctx = th_open(save, NULL);
+    cr_assert_str_eq(th_read(ctx, "/x.txt"), "D");
+    lu_context_close(ctx);
+}
+
 Test(persist, corrupt_file_is_moved_aside_and_reported)
 {
     char *base = th_path(vols, "base.zip");
