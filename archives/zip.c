@@ -88,6 +88,7 @@ typedef struct zip_state {
     uint64_t file_size;
     char *path;
     uint64_t prefix;   /* bytes before the archive, added to local-header offsets */
+    int open_errno;    /* while opening: a read of a signature failed with this (not EOF) */
 } zip_state;
 
 /* Where the central directory is, from the end records. */
@@ -115,16 +116,24 @@ static bool pread_full(int fd, void *buf, size_t n, uint64_t off)
     while (got < n) {
         ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
         if (r < 0 && errno == EINTR) continue;
+        if (r == 0) errno = 0;   /* end of file, not an I/O error */
         if (r <= 0) return false;
         got += (size_t)r;
     }
     return true;
 }
 
-static bool sig_at(const zip_state *z, uint64_t off, uint32_t sig)
+/* Whether the signature `sig` is at `off`. A read that fails with an I/O
+ * error (not the end of the file) is recorded in z->open_errno: the
+ * caller reports LU_IO_ERROR, not a format error, since the volume may
+ * read at the next attempt (context.c holds such a mount). */
+static bool sig_at(zip_state *z, uint64_t off, uint32_t sig)
 {
     unsigned char b[4];
-    return off <= z->file_size && z->file_size - off >= 4 && pread_full(z->fd, b, 4, off) && le(b, 4) == sig;
+    if (off > z->file_size || z->file_size - off < 4) return false;
+    if (pread_full(z->fd, b, 4, off)) return le(b, 4) == sig;
+    if (errno && !z->open_errno) z->open_errno = errno;
+    return false;
 }
 
 /* ---- the end records ------------------------------------------------ */
@@ -137,7 +146,7 @@ static lu_status split_archive(const zip_state *z, uint64_t disk, lu_error *err)
 
 /* Reads the zip64 end record the locator at `loc` points to into `out`;
  * LU_NOT_FOUND (no message) when there is none. */
-static lu_status read_end64(const zip_state *z, const unsigned char *loc, uint64_t loc_pos, zip_end *out,
+static lu_status read_end64(zip_state *z, const unsigned char *loc, uint64_t loc_pos, zip_end *out,
                             lu_error *err)
 {
     uint64_t disk = le(loc + 4, 4), at = le(loc + 8, 8), disks = le(loc + 16, 4);
@@ -163,7 +172,7 @@ static lu_status read_end64(const zip_state *z, const unsigned char *loc, uint64
 
 /* Checks the end record `r` at file offset `pos` (tail holds the `avail`
  * bytes before it) and fills `out`. */
-static lu_status try_end(const zip_state *z, const unsigned char *r, uint64_t pos, const unsigned char *before,
+static lu_status try_end(zip_state *z, const unsigned char *r, uint64_t pos, const unsigned char *before,
                          size_t avail, zip_end *out, lu_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -178,9 +187,16 @@ static lu_status try_end(const zip_state *z, const unsigned char *r, uint64_t po
         memcpy(loc, before + avail - LOC64_SIZE, LOC64_SIZE);
         have_loc = le(loc, 4) == SIG_LOC64;
     } else if (pos >= LOC64_SIZE) {
-        have_loc = pread_full(z->fd, loc, LOC64_SIZE, pos - LOC64_SIZE) && le(loc, 4) == SIG_LOC64;
+        if (pread_full(z->fd, loc, LOC64_SIZE, pos - LOC64_SIZE)) have_loc = le(loc, 4) == SIG_LOC64;
+        else if (errno && !z->open_errno) z->open_errno = errno;
     }
     lu_status st = have_loc ? read_end64(z, loc, pos - LOC64_SIZE, out, err) : LU_NOT_FOUND;
+    /* locator-like bytes naming other disks (in a file comment, say)
+     * before a classic record of disk 0 that needs no zip64 record: passed
+     * over, as Info-ZIP does; a real split entry is still refused below */
+    if (st == LU_FORMAT_ERROR && !z->open_errno && disk == 0 && cd_disk == 0 && out->count != 0xffffu &&
+        out->cd_size != 0xffffffffu && out->cd_off != 0xffffffffu)
+        st = LU_NOT_FOUND;
     if (st == LU_NOT_FOUND && have_loc &&
         (out->count == 0xffffu || out->cd_size == 0xffffffffu || out->cd_off == 0xffffffffu))
         return lu__fail(err, LU_FORMAT_ERROR, "'%s': the zip64 end record is not at offset %llu, where its locator "
@@ -216,7 +232,7 @@ static lu_status try_end(const zip_state *z, const unsigned char *r, uint64_t po
 /* Finds the end record nearest the end of the file that describes a
  * central directory. LU_NOT_FOUND (no message) when there is no end-record
  * signature at all; otherwise the reason the nearest one is unusable. */
-static lu_status find_end(const zip_state *z, zip_end *out, lu_error *err)
+static lu_status find_end(zip_state *z, zip_end *out, lu_error *err)
 {
     if (z->file_size < EOCD_SIZE) return LU_NOT_FOUND;
     size_t w = z->file_size < EOCD_WINDOW ? (size_t)z->file_size : EOCD_WINDOW;
@@ -232,6 +248,8 @@ static lu_status find_end(const zip_state *z, zip_end *out, lu_error *err)
         if (tail[i] != 'P' || le(tail + i, 4) != SIG_EOCD) continue;
         lu_error why;
         lu_status st = try_end(z, tail + i, base + i, tail, i, out, &why);
+        if (z->open_errno)
+            st = lu__fail(&why, LU_IO_ERROR, "'%s': cannot read the end records: %s", z->path, strerror(z->open_errno));
         if (st == LU_OK || st == LU_MEM_ERROR || st == LU_IO_ERROR) {
             if (st != LU_OK && err) *err = why;
             first = st;
@@ -472,10 +490,14 @@ static lu_status check_overlaps(zip_state *z, const unsigned char *cd, by_offset
 /* Whether the local header at `off` is there and names the entry: an
  * archive whose disk numbers are wrong but which holds every entry itself
  * (Info-ZIP and Python read those), not a part of a split archive. */
-static bool local_matches(const zip_state *z, uint64_t off, const cen *c)
+static bool local_matches(zip_state *z, uint64_t off, const cen *c)
 {
     unsigned char h[LOC_SIZE + 256];
-    if (c->nlen > 256 || off > z->file_size || !pread_full(z->fd, h, LOC_SIZE + c->nlen, off)) return false;
+    if (c->nlen > 256 || off > z->file_size) return false;
+    if (!pread_full(z->fd, h, LOC_SIZE + c->nlen, off)) {
+        if (errno && !z->open_errno) z->open_errno = errno;
+        return false;
+    }
     return le(h, 4) == SIG_LOC && le(h + 26, 2) == c->nlen && memcmp(h + LOC_SIZE, c->name, c->nlen) == 0;
 }
 
@@ -518,6 +540,11 @@ static lu_status read_directory(zip_state *z, const zip_end *end, lu_entries *tb
         st = cen_parse(z, p, c, namebuf, err);
         if (st != LU_OK) goto cleanup;
         if (c->disk != end->disk && !local_matches(z, c->local + end->prefix, c)) {
+            if (z->open_errno) {
+                st = lu__fail(err, LU_IO_ERROR, "'%s': entry '%s': cannot read its local header: %s", z->path,
+                              c->cname, strerror(z->open_errno));
+                goto cleanup;
+            }
             st = lu__fail(err, LU_FORMAT_ERROR, "'%s': split archive (disk %llu of %llu) is not supported: entry "
                           "'%s' starts on disk %llu", z->path, (unsigned long long)end->disk + 1,
                           (unsigned long long)end->disk + 1, c->cname, (unsigned long long)c->disk + 1);
