@@ -154,7 +154,7 @@ static void req_free(lu_context *ctx, hreq *r)
         curl_easy_cleanup(r->easy);
     }
     if (r->fd >= 0) io->close(io->ud, r->fd);
-    if (r->part) unlink(r->part);
+    if (r->part) io->unlink(io->ud, r->part);
     curl_slist_free_all(r->out_headers);
     lu__free(env, r->url);
     lu__free(env, r->method);

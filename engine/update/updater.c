@@ -738,7 +738,7 @@ static void discard_parts(lu_updater *u)
         for (size_t k = 0; file && k < sizeof suffix / sizeof *suffix; k++) {
             snprintf(name, sizeof name, "%s%s", file, suffix[k]);
             if (lu__save_path(u->ctx, LU_SAVE_DOWNLOADS, name, false, part, sizeof part, NULL) == LU_OK &&
-                unlink(part) == 0)
+                u->ctx->env.io.unlink(u->ctx->env.io.ud, part) == 0)
                 lu__log(&u->ctx->env, LU_LOG_INFO, "update: out of disk space: deleted '%s'", part);
         }
     }

@@ -55,7 +55,10 @@ typedef struct lu_download_request {
                                  pass the context's version floor for that name (its own
                                  /version_<name>.json at least minimum_version) before it is
                                  installed, else it is deleted, never installed, and `done`
-                                 gets LU_VERSION_MISMATCH; a file it would replace stays */
+                                 gets LU_VERSION_MISMATCH; a file it would replace stays. A
+                                 file the check cannot open or read (LU_IO_ERROR,
+                                 LU_MEM_ERROR) is deleted too: the next try downloads it
+                                 again */
 } lu_download_request;
 
 /* Fills `req` with the defaults. Never fails. */

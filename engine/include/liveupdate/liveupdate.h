@@ -104,7 +104,9 @@ typedef struct lu_allocator {
  * Tests use them to make call number N fail; an engine may route them
  * through its own file layer. Must be thread-safe. A NULL field means the
  * POSIX call, so a struct filled only up to `ud` (or zero-initialised and
- * partly set) keeps working. The fields after `ud` were added later: the
+ * partly set) keeps working once the caller is compiled against this
+ * header (the struct grew: code built against an older header passes a
+ * shorter struct and must be rebuilt). The fields after `ud` were added later: the
  * folders the library creates (save dir, volumes/, update/, downloads/),
  * the files it deletes (temporaries, a download's .part and sidecar, old
  * releases, the crash note), the truncation of a restarted .part and the
