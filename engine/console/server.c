@@ -27,6 +27,7 @@
 #include "console_internal.h"
 #include "internal.h"
 #include "liveupdate/console.h"
+#include "console_json.h"
 
 #define MAX_ARGS 32
 
@@ -118,36 +119,6 @@ void lu_console_json_text(lu_console_out *out, const char *json)
     out->json_failed = out->json == NULL;
 }
 
-/* Hands a cJSON result to lu_console_json_text and deletes it (NULL: it
- * could not be built). */
-static void put_json(lu_console_out *out, cJSON *value)
-{
-    char *text = value ? cJSON_PrintUnformatted(value) : NULL;
-    lu_console_json_text(out, text);
-    cJSON_free(text);
-    cJSON_Delete(value);
-}
-
-/* put_json when every part of `value` was built (`whole`), else the
- * MEM_ERROR answer: a result with a field missing is never sent as ok. */
-static void put_json_whole(lu_console_out *out, cJSON *value, bool whole)
-{
-    if (!whole) {
-        cJSON_Delete(value);
-        value = NULL;
-    }
-    put_json(out, value);
-}
-
-/* Appends `item` to `arr` when it was built whole; otherwise, or when the
- * append fails, deletes it. Returns whether it was appended. */
-static bool append_item(cJSON *arr, cJSON *item, bool whole)
-{
-    if (arr && item && whole && cJSON_AddItemToArray(arr, item)) return true;
-    cJSON_Delete(item);
-    return false;
-}
-
 const char *lu_console_size(uint64_t b, char *buf, size_t cap)
 {
     static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -181,7 +152,7 @@ static lu_status cmd_help(void *ud, int argc, char **argv, int json, lu_console_
     for (size_t i = 0; i < c->ncmds; i++) {
         if (json) {
             cJSON *o = cJSON_CreateObject();
-            whole = append_item(arr, o,
+            whole = lu__console_append_item(arr, o,
                                 o && cJSON_AddStringToObject(o, "command", c->cmds[i].name) &&
                                     cJSON_AddStringToObject(o, "help", c->cmds[i].help)) &&
                     whole;
@@ -189,7 +160,7 @@ static lu_status cmd_help(void *ud, int argc, char **argv, int json, lu_console_
             lu_console_printf(out, "  %-40s\n", c->cmds[i].help);
         }
     }
-    if (json) put_json_whole(out, arr, whole);
+    if (json) lu__console_put_json_whole(out, arr, whole);
     else lu_console_printf(out, "  (add --json to any command for machine-readable output)\n");
     return LU_OK;
 }
@@ -207,7 +178,7 @@ static lu_status cmd_mounts(void *ud, int argc, char **argv, int json, lu_consol
         bool whole = arr != NULL;
         for (size_t i = 0; i < n; i++) {
             cJSON *o = cJSON_CreateObject();
-            whole = append_item(arr, o,
+            whole = lu__console_append_item(arr, o,
                                 o && cJSON_AddStringToObject(o, "name", m[i].name) &&
                                     cJSON_AddNumberToObject(o, "priority", m[i].priority) &&
                                     cJSON_AddStringToObject(o, "uri", m[i].uri) &&
@@ -216,7 +187,7 @@ static lu_status cmd_mounts(void *ud, int argc, char **argv, int json, lu_consol
                                     cJSON_AddNumberToObject(o, "entries", (double)m[i].entries)) &&
                     whole;
         }
-        put_json_whole(out, arr, whole);
+        lu__console_put_json_whole(out, arr, whole);
     } else {
         size_t w = 4;
         for (size_t i = 0; i < n; i++) w = strlen(m[i].name) > w ? strlen(m[i].name) : w;
@@ -239,7 +210,7 @@ static lu_status cmd_which(void *ud, int argc, char **argv, int json, lu_console
     char size[32];
     if (json) {
         cJSON *o = cJSON_CreateObject();
-        put_json_whole(out, o,
+        lu__console_put_json_whole(out, o,
                        o && cJSON_AddStringToObject(o, "path", argv[1]) && cJSON_AddStringToObject(o, "mount", si.mount) &&
                            cJSON_AddNumberToObject(o, "size", (double)si.size));
     } else {
@@ -277,7 +248,7 @@ static lu_status cmd_ls(void *ud, int argc, char **argv, int json, lu_console_ou
         char hs[32];
         if (json) {
             cJSON *o = cJSON_CreateObject();
-            whole = append_item(arr, o,
+            whole = lu__console_append_item(arr, o,
                                 o && cJSON_AddStringToObject(o, "path", paths[i]) &&
                                     cJSON_AddNumberToObject(o, "size", (double)si.size) &&
                                     cJSON_AddStringToObject(o, "mount", si.mount)) &&
@@ -286,7 +257,7 @@ static lu_status cmd_ls(void *ud, int argc, char **argv, int json, lu_console_ou
             lu_console_printf(out, "%10s  %-12s  %s\n", lu_console_size(si.size, hs, sizeof hs), si.mount, paths[i]);
         }
     }
-    if (json) put_json_whole(out, arr, whole);
+    if (json) lu__console_put_json_whole(out, arr, whole);
     else lu_console_printf(out, "%zu resource(s) under %s\n", n, prefix);
     lu_free(c->ctx, paths);
     return LU_OK;
@@ -300,7 +271,7 @@ static lu_status cmd_add(void *ud, int argc, char **argv, int json, lu_console_o
     long prio = strtol(argv[3], &end, 10);
     if (*end || end == argv[3]) return lu__fail(err, LU_INVAL, "priority '%s' is not an integer", argv[3]);
     LU_TRY(lu_mount_add(c->ctx, argv[1], argv[2], (int)prio, 0, err));
-    if (json) put_json(out, cJSON_CreateString(argv[1]));
+    if (json) lu__console_put_json(out, cJSON_CreateString(argv[1]));
     else lu_console_printf(out, "mounted '%s' (%s) at priority %ld; persisted\n", argv[1], argv[2], prio);
     return LU_OK;
 }
@@ -310,7 +281,7 @@ static lu_status cmd_remove(void *ud, int argc, char **argv, int json, lu_consol
     lu_console *c = ud;
     LU_TRY(need_args(argc, 2, 2, "remove <name>", err));
     LU_TRY(lu_mount_remove(c->ctx, argv[1], err));
-    if (json) put_json(out, cJSON_CreateString(argv[1]));
+    if (json) lu__console_put_json(out, cJSON_CreateString(argv[1]));
     else lu_console_printf(out, "removed '%s'; persisted\n", argv[1]);
     return LU_OK;
 }
@@ -325,7 +296,7 @@ static void report_items(lu_console *c, size_t from, int json, lu_console_out *o
         lu_startup_report_get(c->ctx, i, &it);
         if (json) {
             cJSON *o = cJSON_CreateObject();
-            whole = append_item(arr, o,
+            whole = lu__console_append_item(arr, o,
                                 o && cJSON_AddStringToObject(o, "name", it.name) &&
                                     cJSON_AddStringToObject(o, "uri", it.uri) &&
                                     cJSON_AddStringToObject(o, "action", it.action) &&
@@ -336,7 +307,7 @@ static void report_items(lu_console *c, size_t from, int json, lu_console_out *o
             lu_console_printf(out, "%-11s %-12s %s: %s\n", it.action, it.name, lu_status_name(it.status), it.message);
         }
     }
-    if (json) put_json_whole(out, arr, whole);
+    if (json) lu__console_put_json_whole(out, arr, whole);
     else if (from == n) lu_console_printf(out, "nothing to report\n");
 }
 

@@ -1,4 +1,4 @@
-/* host_console.c -- the debug-console commands lurun adds to the library's
+/* console_commands.c -- the debug-console commands lurun adds to the library's
  * (liveupdate/console.h): missing <proxy>, downloads, update (the update
  * manager's settings and state), status.
  */
@@ -12,37 +12,7 @@
 #include "liveupdate/console.h"
 #include "liveupdate/download.h"
 #include "liveupdate/updater.h"
-
-/* Hands a cJSON result to the console as text and deletes it (NULL: it
- * could not be built, which the console answers with MEM_ERROR). */
-static void put_json(lu_console_out *out, cJSON *value)
-{
-    char *text = value ? cJSON_PrintUnformatted(value) : NULL;
-    lu_console_json_text(out, text);
-    cJSON_free(text);
-    cJSON_Delete(value);
-}
-
-/* put_json when every part of `value` was built (`whole`), else the
- * console's MEM_ERROR answer: a result with a field missing is never
- * answered as ok. */
-static void put_json_whole(lu_console_out *out, cJSON *value, bool whole)
-{
-    if (!whole) {
-        cJSON_Delete(value);
-        value = NULL;
-    }
-    put_json(out, value);
-}
-
-/* Appends `item` to `arr` when it was built whole; otherwise, or when the
- * append fails, deletes it. Returns whether it was appended. */
-static bool append_item(cJSON *arr, cJSON *item, bool whole)
-{
-    if (arr && item && whole && cJSON_AddItemToArray(arr, item)) return true;
-    cJSON_Delete(item);
-    return false;
-}
+#include "../console/console_json.h"
 
 static lu_status cmd_missing(void *ud, int argc, char **argv, int json, lu_console_out *out, lu_error *err)
 {
@@ -60,9 +30,9 @@ static lu_status cmd_missing(void *ud, int argc, char **argv, int json, lu_conso
     if (json) {
         cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "missing");
         bool whole = arr && cJSON_AddStringToObject(o, "proxy", p->id);
-        for (size_t i = 0; i < n; i++) whole = append_item(arr, cJSON_CreateString(missing[i]), true) && whole;
+        for (size_t i = 0; i < n; i++) whole = lu__console_append_item(arr, cJSON_CreateString(missing[i]), true) && whole;
         if (p->volume) whole = whole && cJSON_AddStringToObject(o, "volume", p->volume);
-        put_json_whole(out, o, whole);
+        lu__console_put_json_whole(out, o, whole);
     } else if (n == 0) {
         lu_console_printf(out, "proxy '%s': nothing is missing (%zu resources, nested proxies included)\n", p->id,
                           p->nresources);
@@ -87,7 +57,7 @@ static lu_status cmd_downloads(void *ud, int argc, char **argv, int json, lu_con
         char d[32], tot[32];
         if (json) {
             cJSON *o = cJSON_CreateObject();
-            whole = append_item(arr, o,
+            whole = lu__console_append_item(arr, o,
                                 o && cJSON_AddStringToObject(o, "kind", "http") &&
                                     cJSON_AddNumberToObject(o, "id", t[i].id) &&
                                     cJSON_AddStringToObject(o, "url", t[i].url) &&
@@ -111,7 +81,7 @@ static lu_status cmd_downloads(void *ud, int argc, char **argv, int json, lu_con
         char d[32], tot[32];
         if (json) {
             cJSON *o = cJSON_CreateObject();
-            whole = append_item(arr, o,
+            whole = lu__console_append_item(arr, o,
                                 o && cJSON_AddStringToObject(o, "kind", "volume") &&
                                     cJSON_AddNumberToObject(o, "id", v[i].id) &&
                                     cJSON_AddStringToObject(o, "url", v[i].url) &&
@@ -129,7 +99,7 @@ static lu_status cmd_downloads(void *ud, int argc, char **argv, int json, lu_con
         }
     }
     lu_free(h->ctx, v);
-    if (json) put_json_whole(out, arr, whole);
+    if (json) lu__console_put_json_whole(out, arr, whole);
     else lu_console_printf(out, "%zu transfer(s) in flight (%zu http.request, %zu volume download(s))\n", n + nv, n, nv);
     return LU_OK;
 }
@@ -162,7 +132,7 @@ static lu_status cmd_update(void *ud, int argc, char **argv, int json, lu_consol
                     cJSON_AddNumberToObject(o, "last_status", in.last_status) &&
                     (!in.last_message[0] || cJSON_AddStringToObject(o, "last_message", in.last_message));
         }
-        put_json_whole(out, o, whole);
+        lu__console_put_json_whole(out, o, whole);
     } else if (!url || !*url) {
         lu_console_printf(out, "update manager: not configured ([update] url is empty)\n");
     } else {
@@ -188,7 +158,7 @@ static lu_status cmd_status(void *ud, int argc, char **argv, int json, lu_consol
     const char *title = lu_project_get(h->project, "project.title");
     if (json) {
         cJSON *o = cJSON_CreateObject();
-        put_json_whole(out, o,
+        lu__console_put_json_whole(out, o,
                        o && cJSON_AddNumberToObject(o, "frame", (double)h->frame) &&
                            cJSON_AddStringToObject(o, "title", title ? title : "") &&
                            cJSON_AddBoolToObject(o, "bundled", h->bundled) &&
