@@ -341,6 +341,9 @@ static void load_value(lua_State *L, reader *r, int depth)
         if (len < 0 || len > r->end - r->p) corrupt(L, r, "a string longer than the file");
         if (tag == 'S') lua_pushlstring(L, r->p, (size_t)len);
         else {
+            /* a hash's name is a C string: sys.save never writes a NUL in
+             * one, and hashing the name up to it would load another hash */
+            if (memchr(r->p, '\0', (size_t)len)) corrupt(L, r, "a NUL byte in a hash name");
             lua_pushlstring(L, r->p, (size_t)len);
             lu_lua_push_hash(L, lua_tostring(L, -1));
             lua_remove(L, -2);

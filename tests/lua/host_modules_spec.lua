@@ -157,6 +157,22 @@ end
     assert.matches("^false\t.*sys%.load: '.*/g/s' is not a file sys%.save wrote %(no LURUN%-SAVE header", lines[8])
   end)
 
+  it("load refuses a hash name with a NUL byte (it would load as another hash)", function()
+    local dir = game([[
+function init(self)
+  local f = sys.get_save_file("g", "h")
+  local h = io.open(f, "wb") h:write("LURUN-SAVE 1\nT1\nS1:hH3:a\0b") h:close()
+  print(pcall(sys.load, f))
+  h = io.open(f, "wb") h:write("LURUN-SAVE 1\nT1\nS1:hH3:a-b") h:close()
+  print(sys.load(f).h == hash("a-b"))
+  sys.exit(0)
+end
+]])
+    local code, out, err = run(dir)
+    assert.are.equal(0, code, err)
+    assert.matches("^false\t.*is not a file sys%.save wrote %(a NUL byte in a hash name at byte 23%)\ntrue\n$", out)
+  end)
+
   it("what save writes, load reads, up to the deepest nesting save takes", function()
     local dir = game([[
 local function nest(n) local t = {leaf = n} for _ = 1, n do t = {x = t} end return t end
