@@ -127,14 +127,19 @@ project "lu_lua_rebind"
 -- builds the same sources with clang's libFuzzer.
 -- Every tests/fuzz/fuzz_<target>.c is a target. Targets of lurun's parts
 -- also build the one file of engine/host or lua/host they test (with the Lua
--- headers, not the library); tools/fuzz has the same list.
+-- headers; those that need a Lua state link liblua5.4 too); tools/fuzz has
+-- the same lists.
 local fuzz_extra = {
     collection = { "lua/host/host_collection.c" },
     console_session = { "engine/host/console_commands.c" },
+    json_decode = { "lua/host/host_json.c", "lua/liveupdate/liveupdate_hash.c" },
+    sys_load = { "lua/host/host_sys.c", "lua/liveupdate/liveupdate_hash.c" },
 }
+local fuzz_lua = { json_decode = true, sys_load = true }
 for _, f in ipairs(os.matchfiles("tests/fuzz/fuzz_*.c")) do
     local t = f:match("fuzz_([%w_]+)%.c$")
     local srcs = { f, "tests/fuzz/replay_main.c" }
     for _, x in ipairs(fuzz_extra[t] or {}) do table.insert(srcs, x) end
-    program("fuzz_" .. t .. "_replay", srcs, nil, { "/usr/include/lua5.4", "lua/host" })
+    program("fuzz_" .. t .. "_replay", srcs, fuzz_lua[t] and { "lua5.4", "m", "dl" } or nil,
+            { "/usr/include/lua5.4", "lua/host", "lua/liveupdate" })
 end
