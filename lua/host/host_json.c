@@ -3,9 +3,11 @@
  * with its position, a value that cannot be encoded) as Defold does.
  *
  * decode: objects become tables, arrays become sequences (1-based), null
- * becomes nil (json.null is not exposed, as in Defold). encode: a table
- * with keys 1..n only is an array, the empty table is an object; other
- * keys must be strings or numbers.
+ * becomes nil (json.null is not exposed, as in Defold). The whole string
+ * must be the value (white space around it only); a string with the escape
+ * \u0000 raises (cJSON's strings end at a NUL, so it would be cut short).
+ * encode: a table with keys 1..n only is an array, the empty table is an
+ * object; other keys must be strings or numbers.
  */
 #include <lauxlib.h>
 #include <math.h>
@@ -57,20 +59,47 @@ static void push_json(lua_State *L, const cJSON *j, int depth)
     }
 }
 
+/* The 1-based position of the first \u0000 escape of a text cJSON parsed
+ * (so every backslash starts an escape inside a string), or 0. cJSON's
+ * strings end at their first NUL: decoding one would silently cut the
+ * string there. */
+static size_t nul_escape(const char *text, size_t len)
+{
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (text[i] != '\\') continue;
+        if (text[i + 1] == 'u' && len - i >= 6 && memcmp(text + i + 2, "0000", 4) == 0) return i + 1;
+        i++;   /* the escaped character: "\\\\" is one escape */
+    }
+    return 0;
+}
+
 static int l_decode(lua_State *L)
 {
     size_t len;
     const char *text = luaL_checklstring(L, 1, &len);
     const char *end = NULL;
-    cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    /* the whole string: its NUL (Lua keeps one after the bytes) must end
+     * the value, so trailing bytes and an embedded NUL are refused */
+    cJSON *j = cJSON_ParseWithLengthOpts(text, len + 1, &end, 1);
+    if (j && end != text + len) {   /* defensive: cJSON skips a NUL as white space */
+        cJSON_Delete(j);
+        j = NULL;
+    }
     if (!j) {
         size_t at = end && end >= text ? (size_t)(end - text) : 0;
+        if (at > len) at = len;
         return luaL_error(L, "json.decode: invalid JSON at byte %d near '%s'", (int)at + 1,
                           lua_pushlstring(L, text + at, len - at > 20 ? 20 : len - at));
     }
     if (depth_of(j) > MAX_DEPTH) {
         cJSON_Delete(j);
         return luaL_error(L, "json.decode: nesting deeper than %d levels", MAX_DEPTH);
+    }
+    size_t nul = nul_escape(text, len);   /* all of text is the value */
+    if (nul) {
+        cJSON_Delete(j);
+        return luaL_error(L, "json.decode: a string with \\u0000 (a NUL character) at byte %d is not supported",
+                          (int)nul);
     }
     push_json(L, j, 0);
     cJSON_Delete(j);

@@ -147,6 +147,10 @@ function init(self)
   print(pcall(json.decode, '{"a": }'))
   print(pcall(json.encode, {f = print}))
   pprint({x = 1})
+  print(pcall(json.decode, '{"a": 1} trailing'))
+  print(pcall(json.decode, '{"a": 1}\0{"b": 2}'))
+  print(pcall(json.decode, '["cut\\u0000here"]'))
+  print(json.decode('["\\\\u0000", " {\\"a\\"} "]')[1], json.decode(' 7 \n'))
   sys.exit(0)
 end
 ]])
@@ -161,6 +165,13 @@ end
     assert.matches("^false\t.*json.decode: invalid JSON at byte", lines[5])
     assert.matches("^false\t.*cannot encode a function", lines[6])
     assert.matches("^DEBUG:SCRIPT: {", lines[7])
+    -- the whole string is the value; a \u0000 would cut a string short: refused
+    local rest = {}
+    for i = #lines - 3, #lines do rest[#rest + 1] = lines[i] end
+    assert.matches("^false\t.*json.decode: invalid JSON at byte 10 near 'trailing'$", rest[1])
+    assert.matches("^false\t.*json.decode: invalid JSON at byte 10 near '{\"b\": 2}'$", rest[2])
+    assert.matches("^false\t.*json.decode: a string with \\u0000 %(a NUL character%) at byte 6 is not supported", rest[3])
+    assert.are.equal("\\u0000\t7", rest[4])
   end)
 
   it("msg.post raises for an unknown receiver", function()
