@@ -139,4 +139,23 @@ static inline size_t th_mount_count(lu_context *ctx)
     return n;
 }
 
+/* A save directory where an earlier run staged release 1.1: the zip at
+ * `release_zip` as volumes/rel-1.1-content.zip and an update/state.json
+ * naming it as staged (the update manager's fault tests start from it). */
+static inline char *th_staged_save_dir(const char *release_zip)
+{
+    char *save = th_tempdir(), *vols = th_path(save, "volumes"), *upd = th_path(save, "update");
+    cr_assert_eq(mkdir(vols, 0755), 0);
+    cr_assert_eq(mkdir(upd, 0755), 0);
+    size_t len = 0;
+    char *zip = th_read_file(release_zip, &len);
+    th_write_file(th_path(vols, "rel-1.1-content.zip"), zip, len);
+    static const char state[] =
+        "{\"current\": null, \"previous\": null, \"staged\": {\"version\": \"1.1\", \"volumes\": "
+        "[{\"name\": \"content\", \"file\": \"rel-1.1-content.zip\", \"priority\": 10}]}, \"trial\": null, "
+        "\"failed\": [], \"last_rollback\": null, \"update_pending\": false, \"last_run\": 0, \"last_check\": 0}";
+    th_write_file(th_path(upd, "state.json"), state, sizeof state - 1);
+    return save;
+}
+
 #endif

@@ -454,27 +454,11 @@ Test(faults_layers, update_check_stage_apply_alloc_persistent) { fault_loop("upd
 Test(faults_layers, update_check_stage_apply_io_transient) { fault_loop("update check, staging, apply, confirm", 2, op_check, check_update, 10); }
 Test(faults_layers, update_check_stage_apply_io_persistent) { fault_loop("update check, staging, apply, confirm", 3, op_check, check_update, 10); }
 
-/* A save directory where an earlier run staged release 1.1. */
-static char *staged_save_dir(void)
-{
-    char *save = th_tempdir(), *vols = th_path(save, "volumes"), *upd = th_path(save, "update");
-    cr_assert_eq(mkdir(vols, 0755), 0);
-    cr_assert_eq(mkdir(upd, 0755), 0);
-    size_t len = 0;
-    char *zip = th_read_file(new_zip, &len);
-    th_write_file(th_path(vols, "rel-1.1-content.zip"), zip, len);
-    static const char state[] =
-        "{\"current\": null, \"previous\": null, \"staged\": {\"version\": \"1.1\", \"volumes\": "
-        "[{\"name\": \"content\", \"file\": \"rel-1.1-content.zip\", \"priority\": 10}]}, \"trial\": null, "
-        "\"failed\": [], \"last_rollback\": null, \"update_pending\": false, \"last_run\": 0, \"last_check\": 0}";
-    th_write_file(th_path(upd, "state.json"), state, sizeof state - 1);
-    return save;
-}
 
 /* a start applies the staged release; the run confirms it */
 static bool op_apply_at_start(long n)
 {
-    upd_save = staged_save_dir();
+    upd_save = th_staged_save_dir(new_zip);
     lu_context *ctx = open_ctx(upd_save, base_uri, K);
     event_box box = {0};
     lu_error err = {LU_OK, ""};
@@ -495,7 +479,7 @@ Test(faults_layers, update_apply_at_start_io_persistent) { fault_loop("apply at 
 /* a start rolls back release 1.1, on trial and never confirmed */
 static bool op_rollback(long n)
 {
-    upd_save = staged_save_dir();
+    upd_save = th_staged_save_dir(new_zip);
     event_box box = {0};
     lu_error err = {LU_OK, ""};
     lu_context *ctx = open_ctx(upd_save, base_uri, NULL);

@@ -31,21 +31,6 @@ TestSuite(updater_faults, .init = setup);
 
 /* A save directory where an earlier run staged release 1.1 (one volume,
  * "content", which replaces /x.txt). */
-static char *staged_save_dir(void)
-{
-    char *save = th_tempdir(), *vols = th_path(save, "volumes"), *upd = th_path(save, "update");
-    cr_assert_eq(mkdir(vols, 0755), 0);
-    cr_assert_eq(mkdir(upd, 0755), 0);
-    size_t len = 0;
-    char *zip = th_read_file(release_zip, &len);
-    th_write_file(th_path(vols, "rel-1.1-content.zip"), zip, len);
-    static const char state[] =
-        "{\"current\": null, \"previous\": null, \"staged\": {\"version\": \"1.1\", \"volumes\": "
-        "[{\"name\": \"content\", \"file\": \"rel-1.1-content.zip\", \"priority\": 10}]}, \"trial\": null, "
-        "\"failed\": [], \"last_rollback\": null, \"update_pending\": false, \"last_run\": 0, \"last_check\": 0}";
-    th_write_file(th_path(upd, "state.json"), state, sizeof state - 1);
-    return save;
-}
 
 static lu_context *open_context(const char *save, const lu_allocator *alloc)
 {
@@ -93,7 +78,7 @@ Test(updater_faults, a_failed_allocation_never_confirms_a_trial, .timeout = 300)
     cJSON_InitHooks(&hooks);   /* test process only: cJSON's hooks are global */
     long n;
     for (n = 1; n < 100000; n++) {
-        char *save = staged_save_dir();
+        char *save = th_staged_save_dir(release_zip);
         lu_error err = {LU_OK, ""};
 
         /* start 1: the staged release is applied while allocation n fails */
@@ -142,7 +127,7 @@ Test(updater_faults, a_failed_allocation_never_skips_a_rollback, .timeout = 300)
     cJSON_InitHooks(&hooks);
     long n;
     for (n = 1; n < 100000; n++) {
-        char *save = staged_save_dir();
+        char *save = th_staged_save_dir(release_zip);
         lu_error err = {LU_OK, ""};
         /* start 1: the staged release is applied and goes on trial; no confirm() */
         lu_context *ctx = open_context(save, NULL);
