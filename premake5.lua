@@ -81,22 +81,27 @@ project "liveupdate_lua"
 -- Defold-style host modules (lua/host).
 project "lurun"
     kind "ConsoleApp"
-    files { "engine/host/*.c", "lua/liveupdate/*.c", "lua/host/*.c" }
-    includedirs { "/usr/include/lua5.4", "lua/liveupdate", "lua/host" }
+    files { "engine/host/*.c", "lua/liveupdate/*.c", "lua/host/*.c", "tools/common/options.c" }
+    includedirs { "/usr/include/lua5.4", "lua/liveupdate", "lua/host", "tools/common" }
     links { "liveupdate", "lua5.4", "curl", "minizip", "deflate", "zstd", "z", "cjson", "sodium", "crypto", "pthread", "m", "dl" }
     outdirs "bin"
+
+-- tools/common/options.c, compiled into lurun, lutool and lubench: the one
+-- command-line rule of the three programs (docs/BUNDLER.md, "Tool options").
 
 -- The tool: build/bin/lutool (bundle, inspect, verify, keygen, sign, console).
 project "lutool"
     kind "ConsoleApp"
-    files { "tools/lutool/*.c" }
+    files { "tools/lutool/*.c", "tools/common/options.c" }
+    includedirs { "tools/common" }
     links { "liveupdate", "curl", "minizip", "deflate", "zstd", "z", "cjson", "sodium", "crypto", "edit", "pthread" }
     outdirs "bin"
 
 -- The benchmark: build/bin/lubench (SPEC §14, docs/BENCHMARKS.md).
 project "lubench"
     kind "ConsoleApp"
-    files { "tools/lubench/*.c" }
+    files { "tools/lubench/*.c", "tools/common/options.c" }
+    includedirs { "tools/common" }
     links { "liveupdate", "physfs", "curl", "minizip", "deflate", "zstd", "z", "cjson", "sodium", "crypto", "pthread" }
     outdirs "bin"
 

@@ -41,6 +41,7 @@
 #include "liveupdate/crypto.h"
 #include "liveupdate/updater.h"
 #include "liveupdate_lua.h"
+#include "options.h"
 
 /* ---- signals ----------------------------------------------------------
  * A signal handler reaches no context, so these two are the process's
@@ -121,56 +122,27 @@ static void usage(FILE *f)
             "or a project (game.project + its content_root folder).\n");
 }
 
+/* Returns LUOPT_RUN, or the exit status (0 after --help or --version, 2
+ * after a usage error): tools/common/options.h's rule. */
 static int parse_args(int argc, char **argv, options *o)
 {
     memset(o, 0, sizeof *o);
-    o->frames = -1;
-    o->console_port = -1;
+    long long frames = -1, port = -1;
     o->sets = calloc((size_t)argc, sizeof *o->sets);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        bool has_value = i + 1 < argc;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            exit(0);
-        } else if (strcmp(a, "--version") == 0) {
-            printf("lurun (liveupdate) %s\n", lu_version());
-            exit(0);
-        } else if (strcmp(a, "--save-dir") == 0 && has_value) {
-            o->save_dir = argv[++i];
-        } else if (strcmp(a, "--frames") == 0 && has_value) {
-            char *end;
-            o->frames = strtol(argv[++i], &end, 10);
-            if (*end || o->frames < 0) {
-                fprintf(stderr, "lurun: --frames needs a whole number >= 0, got '%s'\n", argv[i]);
-                return -1;
-            }
-        } else if (strcmp(a, "--console") == 0 && has_value) {
-            char *end;
-            long p = strtol(argv[++i], &end, 10);
-            if (*end || p < 0 || p > 65535) {
-                fprintf(stderr, "lurun: --console needs a port 0-65535, got '%s'\n", argv[i]);
-                return -1;
-            }
-            o->console_port = (int)p;
-        } else if (strcmp(a, "--set") == 0 && has_value) {
-            o->sets[o->nsets++] = argv[++i];
-        } else if (a[0] == '-') {
-            fprintf(stderr, "lurun: unknown option '%s' (or it needs a value)\n", a);
-            usage(stderr);
-            return -1;
-        } else if (!o->dir) {
-            o->dir = a;
-        } else {
-            fprintf(stderr, "lurun: more than one game directory: '%s' and '%s'\n", o->dir, a);
-            return -1;
-        }
-    }
-    if (!o->dir) {
-        usage(stderr);
-        return -1;
-    }
-    return 0;
+    if (!o->sets) return fprintf(stderr, "lurun: out of memory\n"), 1;
+    const luopt opts[] = {
+        LUOPT_STR("--save-dir", &o->save_dir),
+        LUOPT_NUM("--frames", &frames, 0, INT_MAX),
+        LUOPT_NUM("--console", &port, 0, 65535),
+        LUOPT_STRS("--set", o->sets, &o->nsets),
+    };
+    const luopt_cmd cmd = {"lurun", "lurun", usage, opts, sizeof opts / sizeof *opts, &o->dir, 1, NULL};
+    int status = luopt_parse(&cmd, argc - 1, argv + 1);
+    if (status != LUOPT_RUN) return status;
+    if (!o->dir) return luopt_usage_error("lurun", "missing <bundle-dir|project-dir>");
+    o->frames = (long)frames;
+    o->console_port = (int)port;
+    return LUOPT_RUN;
 }
 
 /* snprintf that refuses to truncate: false (and a message) when the path
@@ -620,9 +592,10 @@ static int run(lu_host *h, const options *o)
 int main(int argc, char **argv)
 {
     options o;
-    if (parse_args(argc, argv, &o) != 0) {
+    int status = parse_args(argc, argv, &o);
+    if (status != LUOPT_RUN) {
         free(o.sets);
-        return 2;
+        return status;
     }
     lu_host h;
     memset(&h, 0, sizeof h);

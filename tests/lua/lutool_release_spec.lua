@@ -203,10 +203,14 @@ describe("lutool release refuses, writing nothing", function()
     refused("--version 2 --binary-min '1 0'", 1, "'1 0' is not a version")
   end)
 
-  it("a priority that is not a whole number from 0 to INT_MAX", function()
-    for _, p in ipairs({"abc", "12abc", "-1", "2147483648", "99999999999999999999", "' 5'", "+5", "1.5", "''"}) do
-      refused("--version 2 --priority " .. p, 1, "--priority must be a whole number from 0 to 2147483647")
+  it("a priority that is not a whole number from 0 to INT_MAX (a usage error, exit 2)", function()
+    for _, p in ipairs({"abc", "12abc", "-1", " 5", "+5", "1.5"}) do
+      refused("--version 2 --priority " .. q(p), 2, "--priority: '" .. p .. "' is not a whole number")
     end
+    for _, p in ipairs({"2147483648", "99999999999999999999"}) do
+      refused("--version 2 --priority " .. p, 2, "--priority: '" .. p .. "' is out of range (0..2147483647)")
+    end
+    refused("--version 2 --priority=''", 2, "option --priority needs a value")
   end)
 
   it("an option without its value (exit 2)", function()
@@ -214,7 +218,7 @@ describe("lutool release refuses, writing nothing", function()
     refused("--version", 2, "option --version needs a value")
     refused("--version 2 --sign --mandatory", 2, "option --sign needs a value")
     refused("--version= 2", 2, "option --version needs a value")
-    refused("--version 2 --bogus", 2, "unexpected argument '--bogus'")
+    refused("--version 2 --bogus", 2, "unknown option '--bogus'")
   end)
 
   it("a release with no volumes", function()

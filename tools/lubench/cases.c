@@ -20,7 +20,7 @@
 #include "liveupdate/manifest.h"
 #include "lubench.h"
 
-#define REPS_MAX 15
+#define REPS_MAX LUBENCH_MAX_REPS
 
 static void path_in(const bench *b, char *out, size_t cap, const char *name)
 {

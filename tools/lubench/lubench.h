@@ -8,6 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The most repetitions of a case (--reps): the cases keep their timings
+ * in arrays of this size. */
+#define LUBENCH_MAX_REPS 15
+
 /* Sizes of one run: full (SPEC §14) or --quick (a smoke run). */
 typedef struct bench_sizes {
     int lookup_mounts, lookup_entries, lookup_probes;

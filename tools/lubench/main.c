@@ -1,20 +1,24 @@
 /* main.c -- lubench: liveupdate against its peers (SPEC §14).
  *
- *   lubench [--quick] [--only <case>]
+ *   lubench [--quick] [--only <case>[,<case>...]] [--reps N]
  *
  * Generates its inputs in a temporary folder, runs every case for
  * liveupdate and for the peer in the same process (PhysicsFS, zlib, our
  * own exists()) or the same run (`curl -o` against nginx), prints one line
  * per case and a last line "bench: N ok, N miss". --quick uses small inputs
  * (a smoke run in the test suite; its figures mean little); the full run is
- * the one docs/BENCHMARKS.md records. Exit status 0 whatever the bars say
- * (1 when a case cannot run).
+ * the one docs/BENCHMARKS.md records. --only runs the named cases (each
+ * name checked: a misspelt one is an error, not an empty run); --reps sets
+ * the repetitions whose median counts. Options follow tools/common/options.h.
+ * Exit status 0 whatever the bars say (1 when a case cannot run, 2 on bad
+ * arguments).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lubench.h"
+#include "options.h"
 
 static const struct {
     const char *name;
@@ -26,27 +30,56 @@ static const struct {
     {"memory", bench_memory},
 };
 
+#define NCASES (sizeof cases / sizeof cases[0])
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: lubench [--quick] [--only <case>[,<case>...]] [--reps N]\ncases:");
+    for (size_t k = 0; k < NCASES; k++) fprintf(f, " %s", cases[k].name);
+    fprintf(f, "\n--reps: repetitions of each case, 1 to %d (the median counts; default 5, --quick 3)\n"
+               "One line per case: case <name>: ours=... peer=... ratio=... bar=... ok|MISS\n", LUBENCH_MAX_REPS);
+}
+
+/* Marks in run[] the cases the comma-separated `only` names (every case
+ * when NULL). Returns 0, or 2 after naming a case that is not one. */
+static int choose(const char *only, bool run[NCASES])
+{
+    for (size_t k = 0; k < NCASES; k++) run[k] = !only;
+    for (const char *s = only; s && *s;) {
+        size_t len = strcspn(s, ",");
+        size_t k = 0;
+        while (k < NCASES && !(strlen(cases[k].name) == len && strncmp(s, cases[k].name, len) == 0)) k++;
+        if (k == NCASES) {
+            fprintf(stderr, "lubench: --only: unknown case '%.*s'; the cases are:", (int)len, s);
+            for (k = 0; k < NCASES; k++) fprintf(stderr, " %s", cases[k].name);
+            fprintf(stderr, " (lubench --help)\n");
+            return 2;
+        }
+        run[k] = true;
+        s += len + (s[len] == ',');
+    }
+    return only && !*only ? luopt_usage_error("lubench", "option --only needs a value") : 0;
+}
+
 int main(int argc, char **argv)
 {
     bench b;
     memset(&b, 0, sizeof b);
-    bool quick = false;
+    bool quick = false, run[NCASES];
     const char *only = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--quick") == 0) quick = true;
-        else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = argv[++i];
-        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: lubench [--quick] [--only <case>]\ncases:");
-            for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) printf(" %s", cases[k].name);
-            printf("\nOne line per case: case <name>: ours=... peer=... ratio=... bar=... ok|MISS\n");
-            return 0;
-        } else {
-            fprintf(stderr, "lubench: unexpected argument '%s' (lubench --help)\n", argv[i]);
-            return 2;
-        }
-    }
+    long long reps = 0;
+    const luopt opts[] = {
+        LUOPT_BOOL("--quick", &quick),
+        LUOPT_STR("--only", &only),
+        LUOPT_NUM("--reps", &reps, 1, LUBENCH_MAX_REPS),
+    };
+    const luopt_cmd line = {"lubench", "lubench", usage, opts, sizeof opts / sizeof *opts, NULL, 0, NULL};
+    int status = luopt_parse(&line, argc - 1, argv + 1);
+    if (status != LUOPT_RUN) return status;
+    if ((status = choose(only, run))) return status;
     b.size = quick ? (bench_sizes){8, 500, 50000, 2000, 8u << 20, 8, 200, 2000, 16u << 20, 3}
                    : (bench_sizes){64, 2000, 400000, 20000, 100u << 20, 32, 2000, 10000, 200u << 20, 5};
+    if (reps) b.size.reps = (int)reps;
     const char *tmp = getenv("TMPDIR");
     snprintf(b.dir, sizeof b.dir, "%s/lubench.XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(b.dir)) {
@@ -54,8 +87,8 @@ int main(int argc, char **argv)
         return 1;
     }
     printf("lubench: %s run, inputs in %s\n", quick ? "quick" : "full", b.dir);
-    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
-        if (!only || strcmp(only, cases[k].name) == 0) cases[k].run(&b);
+    for (size_t k = 0; k < NCASES; k++)
+        if (run[k]) cases[k].run(&b);
     printf("bench: %d ok, %d miss\n", b.ok, b.miss);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", b.dir);

@@ -1,5 +1,5 @@
-/* args.c -- what every lutool command shares: reading its arguments and
- * making its output folders.
+/* args.c -- what every lutool command shares: reading its arguments (by
+ * the rule of tools/common/options.c) and making its output folders.
  *
  * A leaf: main.c dispatches to the commands and the commands call in here,
  * so no command calls back into main.c.
@@ -22,31 +22,9 @@ bool lutool_wants_help(int argc, char **argv)
 
 int lutool_option(const char *cmd, int argc, char **argv, int *i, const char *name, const char **value)
 {
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-    if (strncmp(a, name, n) != 0) return 0;
-    if (a[n] == '=') {
-        *value = a + n + 1;
-        if (**value) return 1;
-    } else if (a[n] != '\0') {
-        return 0;
-    } else if (*i + 1 < argc && strncmp(argv[*i + 1], "--", 2) != 0) {
-        *value = argv[++*i];
-        return 1;
-    }
-    fprintf(stderr, "lutool %s: option %s needs a value\n", cmd, name);
-    return -1;
-}
-
-bool lutool_parse_count(const char *s, long long max, long long *out)
-{
-    if (!s || *s < '0' || *s > '9') return false;   /* no sign, no space, not empty */
-    errno = 0;
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end || v > max) return false;
-    *out = v;
-    return true;
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "lutool %s", cmd);
+    return luopt_value(prefix, argc, argv, i, name, value);
 }
 
 int lutool_mkdir_p(const char *cmd, const char *path)

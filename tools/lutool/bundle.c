@@ -611,23 +611,16 @@ static int prepare_out(bundle *b)
 
 int lutool_bundle(int argc, char **argv)
 {
-    if (lutool_wants_help(argc, argv)) {
-        usage(stdout);
-        return 0;
-    }
     bundle b;
     memset(&b, 0, sizeof b);
     const char *key = NULL;
-    for (int i = 0; i < argc; i++) {
-        int got = lutool_option("bundle", argc, argv, &i, "-o", &b.out);
-        if (!got) got = lutool_option("bundle", argc, argv, &i, "--sign", &key);
-        if (got < 0) return 2;
-        if (got) continue;
-        if (argv[i][0] == '-') return usage(stderr), ERR("unknown option '%s'", argv[i]) + 1;
-        else if (!b.project_dir) b.project_dir = argv[i];
-        else return usage(stderr), ERR("more than one project directory") + 1;
-    }
-    if (!b.project_dir || !b.out) return usage(stderr), 2;
+    int npos = 0;
+    const luopt opts[] = {LUOPT_STR("-o", &b.out), LUOPT_STR("--sign", &key)};
+    const luopt_cmd cmd = {"lutool", "lutool bundle", usage, opts, 2, &b.project_dir, 1, &npos};
+    int status = luopt_parse(&cmd, argc, argv);
+    if (status != LUOPT_RUN) return status;
+    if (!b.project_dir) return luopt_usage_error("lutool bundle", "missing <project-dir>");
+    if (!b.out) return luopt_usage_error("lutool bundle", "missing -o <out-dir>");
     lu_error err;
     if (lu_crypto_init(&err) != LU_OK) return ERR("%s", err.message);
     int rc = 0;

@@ -138,23 +138,25 @@ static int inspect_bundle(const char *dir)
     return rc;
 }
 
-int lutool_inspect(int argc, char **argv)
+static void usage(FILE *f)
 {
-    if (lutool_wants_help(argc, argv)) {
-        printf("usage: lutool inspect <zip|bundle-dir>\n"
+    fprintf(f, "usage: lutool inspect <zip|bundle-dir>\n"
                "Lists a zip's entries with their sizes, its manifest (resources, proxies, volumes) and its\n"
                "/version_*.json files. On a bundle folder (lutool bundle's output): game.zip, then the\n"
                "catalog with each volume's state (OK, MISSING, MISMATCH) and each volume present.\n");
-        return 0;
-    }
-    if (argc != 1 || argv[0][0] == '-') {
-        fprintf(stderr, "usage: lutool inspect <zip|bundle-dir>\n");
-        return 2;
-    }
+}
+
+int lutool_inspect(int argc, char **argv)
+{
+    const char *target = NULL;
+    const luopt_cmd cmd = {"lutool", "lutool inspect", usage, NULL, 0, &target, 1, NULL};
+    int status = luopt_parse(&cmd, argc, argv);
+    if (status != LUOPT_RUN) return status;
+    if (!target) return luopt_usage_error("lutool inspect", "missing <zip|bundle-dir>");
     lu_error err;
     if (lu_crypto_init(&err) != LU_OK) {
         fprintf(stderr, "lutool inspect: %s\n", err.message);
         return 1;
     }
-    return lutool_is_dir(argv[0]) ? inspect_bundle(argv[0]) : inspect_zip(argv[0]);
+    return lutool_is_dir(target) ? inspect_bundle(target) : inspect_zip(target);
 }

@@ -13,6 +13,7 @@
 
 #include "liveupdate/liveupdate.h"
 #include "liveupdate/manifest.h"
+#include "options.h"   /* tools/common: the option rule every command follows */
 
 #define LUTOOL_MANIFEST "/liveupdate.manifest.json"
 
@@ -24,20 +25,17 @@ int lutool_keygen(int argc, char **argv);
 int lutool_sign(int argc, char **argv);
 int lutool_console(int argc, char **argv);
 
-/* args.c. True when argv holds --help or -h. */
+/* args.c. True when argv holds --help or -h. (The commands that read
+ * their arguments with luopt_parse get --help from it.) */
 bool lutool_wants_help(int argc, char **argv);
 
-/* args.c. Reads option `name` ("--version") at argv[*i], given as
- * "--version V" or "--version=V". Returns 1 and sets *value (advancing *i
- * past a separate value); 0 when argv[*i] is another argument; -1, after
- * printing "lutool <cmd>: option <name> needs a value", when the value is
- * missing (the end of argv, an empty "=", or a next argument that starts
- * with "--"). */
+/* args.c. Reads option `name` ("--key") at argv[*i], given as "--key V" or
+ * "--key=V" (luopt_value with the prefix "lutool <cmd>"). Returns 1 and
+ * sets *value (advancing *i past a separate value); 0 when argv[*i] is
+ * another argument; -1, after printing "lutool <cmd>: option <name> needs
+ * a value", when the value is missing (the end of argv, an empty "=", or a
+ * next argument that starts with "--"). */
 int lutool_option(const char *cmd, int argc, char **argv, int *i, const char *name, const char **value);
-
-/* args.c. True when `s` is entirely a decimal number from 0 to `max` (no
- * sign, no spaces, nothing after it); then *out gets it. */
-bool lutool_parse_count(const char *s, long long max, long long *out);
 
 /* args.c. Creates the folder `path` and its missing parents (mode 0755; an
  * existing folder is fine). Returns 0, or prints "lutool <cmd>: cannot

@@ -1,6 +1,7 @@
 /* main.c -- lutool: the bundler, inspector, verifier and signer of
  * liveupdate volumes (SPEC §10). `lutool <command> --help` for each;
  * `lutool --version` prints the library's run-time version (lu_version).
+ * Every command reads its options by the rule of tools/common/options.h.
  */
 #include <stdio.h>
 #include <string.h>
@@ -30,17 +31,16 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
     }
-    if (strcmp(argv[1], "--version") == 0) {
-        printf("lutool (liveupdate) %s\n", lu_version());
-        return 0;
+    if (argv[1][0] == '-') {   /* --help, --version or a mistake: lutool's own options */
+        const luopt_cmd cmd = {"lutool", "lutool", usage, NULL, 0, NULL, 0, NULL};
+        int status = luopt_parse(&cmd, argc - 1, argv + 1);
+        return status == LUOPT_RUN ? luopt_usage_error("lutool", "missing <command>") : status;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 2, argv + 2);
-    fprintf(stderr, "lutool: unknown command '%s'\n", argv[1]);
-    usage(stderr);
-    return 2;
+    return luopt_usage_error("lutool", "unknown command '%s'", argv[1]);
 }

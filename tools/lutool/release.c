@@ -19,10 +19,11 @@
  * written beside them.
  *
  * Every argument is checked before anything is written: a release with no
- * volumes, a --min-version or --prefer-local-from above --version, a
- * --binary-min above --binary-max and a number that is not one are refused
- * (exit 1, nothing written). With --sign, each volume gets <file>.sig and
- * release.json gets release.json.sig; without it a release.json.sig left
+ * volumes, a --min-version or --prefer-local-from above --version and a
+ * --binary-min above --binary-max are refused (exit 1), a --priority that
+ * is not a whole number from 0 to INT_MAX too (a usage error: exit 2).
+ * With --sign, each volume gets <file>.sig and release.json gets
+ * release.json.sig; without it a release.json.sig left
  * by an earlier run is removed, since it no longer matches.
  */
 #include <dirent.h>
@@ -115,38 +116,23 @@ static char **zips_of(const char *dir, size_t *n)
 
 /* ---- arguments -------------------------------------------------------- */
 
-/* Returns 0, or the exit status (2: usage). */
+/* Returns 0, or the exit status (0 after --help, 2: usage, 1: a value
+ * that is not a version or contradicts another). */
 static int parse_args(int argc, char **argv, options *o)
 {
-    struct {
-        const char *name;
-        const char **value;
-    } opts[] = {
-        {"--version", &o->version}, {"--min-version", &o->min}, {"--prefer-local-from", &o->prefer},
-        {"--binary-min", &o->bin_min}, {"--binary-max", &o->bin_max}, {"--sign", &o->key}, {"-o", &o->out},
+    const luopt opts[] = {
+        LUOPT_STR("--version", &o->version), LUOPT_STR("--min-version", &o->min),
+        LUOPT_STR("--prefer-local-from", &o->prefer), LUOPT_STR("--binary-min", &o->bin_min),
+        LUOPT_STR("--binary-max", &o->bin_max), LUOPT_STR("--sign", &o->key),
+        LUOPT_STR("-o", &o->out), LUOPT_BOOL("--mandatory", &o->mandatory),
+        LUOPT_NUM("--priority", &o->priority, 0, INT_MAX),
     };
-    const char *priority = NULL;
+    const luopt_cmd cmd = {"lutool", "lutool release", usage, opts, sizeof opts / sizeof *opts, &o->dir, 1, NULL};
     o->priority = 10;
-    for (int i = 0; i < argc; i++) {
-        int got = lutool_option("release", argc, argv, &i, "--priority", &priority);
-        for (size_t k = 0; !got && k < sizeof opts / sizeof *opts; k++)
-            got = lutool_option("release", argc, argv, &i, opts[k].name, opts[k].value);
-        if (got < 0) return 2;
-        if (got) continue;
-        const char *a = argv[i];
-        if (strcmp(a, "--mandatory") == 0) o->mandatory = true;
-        else if (a[0] != '-' && !o->dir) o->dir = a;
-        else {
-            fprintf(stderr, "lutool release: unexpected argument '%s'\n", a);
-            return 2;
-        }
-    }
-    if (!o->dir || !o->version) {
-        fprintf(stderr, "usage: lutool release <dir> --version V [options]   (lutool release --help)\n");
-        return 2;
-    }
-    if (priority && !lutool_parse_count(priority, INT_MAX, &o->priority))
-        return ERR("--priority must be a whole number from 0 to %d, not '%s'", INT_MAX, priority);
+    int status = luopt_parse(&cmd, argc, argv);
+    if (status != LUOPT_RUN) return status == 0 ? -1 : status;
+    if (!o->dir) return luopt_usage_error("lutool release", "missing <bundle-dir|folder-of-zips>");
+    if (!o->version) return luopt_usage_error("lutool release", "missing --version V");
     const char *versions[] = {o->version, o->min, o->prefer, o->bin_min, o->bin_max};
     for (size_t i = 0; i < sizeof versions / sizeof *versions; i++)
         if (versions[i] && !lu_version_valid(versions[i]))
@@ -314,14 +300,10 @@ static int write_release(release *r)
 
 int lutool_release(int argc, char **argv)
 {
-    if (lutool_wants_help(argc, argv)) {
-        usage(stdout);
-        return 0;
-    }
     release r;
     memset(&r, 0, sizeof r);
     int rc = parse_args(argc, argv, &r.o);
-    if (rc) return rc;
+    if (rc) return rc < 0 ? 0 : rc;
     lu_error err;
     if (lu_crypto_init(&err) != LU_OK) return ERR("%s", err.message);
     if (r.o.key && lu_hex_file_read(r.o.key, r.secret, sizeof r.secret, &err) != LU_OK)

@@ -175,29 +175,23 @@ static void verify_bundle(tally *t, const char *dir, const unsigned char *key)
     lu_manifest_free(cat);
 }
 
-int lutool_verify(int argc, char **argv)
+static void usage(FILE *f)
 {
-    const char *target = NULL, *keyfile = NULL;
-    if (lutool_wants_help(argc, argv)) {
-        printf("usage: lutool verify <zip|bundle-dir> [--key <public-key>]\n"
+    fprintf(f, "usage: lutool verify <zip|bundle-dir> [--key <public-key>]\n"
                "Reads every entry (CRC checked), compares sizes and SHA-256 with the zip's manifest, and with\n"
                "--key checks <zip>.sig. On a bundle folder: game.zip, then each catalog volume (size and\n"
                "SHA-256 against the catalog, then as a zip) and, with --key, the catalog's signature.\n"
                "Exit status 0 only when nothing is wrong.\n");
-        return 0;
-    }
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--key") == 0 && i + 1 < argc) keyfile = argv[++i];
-        else if (argv[i][0] != '-' && !target) target = argv[i];
-        else {
-            fprintf(stderr, "lutool verify: unexpected argument '%s'\n", argv[i]);
-            return 2;
-        }
-    }
-    if (!target) {
-        fprintf(stderr, "usage: lutool verify <zip|bundle-dir> [--key <public-key>]\n");
-        return 2;
-    }
+}
+
+int lutool_verify(int argc, char **argv)
+{
+    const char *target = NULL, *keyfile = NULL;
+    const luopt opts[] = {LUOPT_STR("--key", &keyfile)};
+    const luopt_cmd cmd = {"lutool", "lutool verify", usage, opts, 1, &target, 1, NULL};
+    int status = luopt_parse(&cmd, argc, argv);
+    if (status != LUOPT_RUN) return status;
+    if (!target) return luopt_usage_error("lutool verify", "missing <zip|bundle-dir>");
     unsigned char key[32];
     lu_error err;
     if (lu_crypto_init(&err) != LU_OK || (keyfile && lu_hex_file_read(keyfile, key, sizeof key, &err) != LU_OK)) {
