@@ -36,4 +36,16 @@ describe("tools/doctest", function()
     assert.are.equal("doc.md\nout.txt\n", p:read("a"))
     p:close()
   end)
+
+  it("stops a block past LU_DOCTEST_TIMEOUT, with what it started, and fails it", function()
+    local tmp = H.tmpdir()
+    local doc = tmp .. "/doc.md"
+    H.write(doc, "<!-- doctest -->\n```sh\nsleep 600 &\nsleep 600\n```\n")
+    local ok = H.sh("cd " .. H.quote(H.root) .. " && TMPDIR=" .. H.quote(tmp) .. " LU_DOCTEST_TIMEOUT=1 tools/doctest " ..
+                    H.quote(doc) .. " > " .. H.quote(tmp .. "/out.txt") .. " 2>&1")
+    local out = H.read(tmp .. "/out.txt")
+    assert.is_false(ok, out)
+    assert.matches(":2 FAILED (still running after 1 s", out, 1, true)
+    assert.matches("doctest: 0 passed, 1 failed\n$", out)
+  end)
 end)
