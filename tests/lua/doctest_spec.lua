@@ -2,8 +2,9 @@
 -- recipes, on tests/doctest/fixture.md: a working block passes in a fresh
 -- TMPDIR, a block whose command fails (mid-block, or inside a pipe) fails
 -- and shows its output, unmarked blocks and marked non-sh blocks are not
--- run, and one failed block makes the exit status non-zero, so a recipe
--- that stops working fails tools/test.
+-- run, a block past its time is stopped and fails, and one failed block
+-- makes the exit status non-zero, so a recipe that stops working fails
+-- tools/test.
 local H = require("helpers")
 
 describe("tools/doctest", function()
