@@ -81,6 +81,15 @@ project "liveupdate_shared"
                   "-Wl,-soname,libliveupdate.so." .. lu_major,
                   "-Wl,--version-script=../../engine/liveupdate.map", "-Wl,-z,defs" }
     links { "curl", "minizip", "deflate", "zstd", "z", "cjson", "sodium", "crypto", "pthread" }
+    -- where -l:libliveupdate.a is found (premake5 links sibling libraries by
+    -- path and adds no -L for them)
+    configuration "release"
+        libdirs { "build/lib" }
+    for _, c in ipairs({"debug", "asan", "tsan"}) do
+        configuration(c)
+            libdirs { "build/" .. c .. "/lib" }
+    end
+    configuration {}
     outdirs "lib"
 
 local function program(name, srcs, extra_links, extra_includes)
