@@ -56,6 +56,42 @@ project "liveupdate"
             "engine/update/*.c", "engine/content/*.c", "engine/console/*.c" }
     outdirs "lib"
 
+-- The library's version, from LU_VERSION_STR in its public header: the shared
+-- library's file name and SONAME carry its major number.
+local function library_version()
+    local f = assert(io.open("engine/include/liveupdate/liveupdate.h", "r"))
+    local text = f:read("*a")
+    f:close()
+    return assert(text:match('#define%s+LU_VERSION_STR%s+"(%d+%.%d+%.%d+)"'),
+                  "premake5.lua: no LU_VERSION_STR in engine/include/liveupdate/liveupdate.h")
+end
+local lu_major = library_version():match("^(%d+)")
+
+-- The shared library: build/lib/libliveupdate.so.<major>, SONAME the same, made
+-- of every object of libliveupdate.a (the same objects, not compiled twice) and
+-- exporting only the public lu_ names (engine/liveupdate.map). No
+-- build/lib/libliveupdate.so: -lliveupdate keeps finding the static library
+-- (the tests and the programs below link it); tools/install makes the links.
+project "liveupdate_shared"
+    kind "SharedLib"
+    targetname "liveupdate"
+    targetextension(".so." .. lu_major)
+    links { "liveupdate" }   -- builds libliveupdate.a first
+    linkoptions { "-Wl,--whole-archive", "-l:libliveupdate.a", "-Wl,--no-whole-archive",
+                  "-Wl,-soname,libliveupdate.so." .. lu_major,
+                  "-Wl,--version-script=../../engine/liveupdate.map", "-Wl,-z,defs" }
+    links { "curl", "minizip", "deflate", "zstd", "z", "cjson", "sodium", "crypto", "pthread" }
+    -- where -l:libliveupdate.a is found (premake5 links sibling libraries by
+    -- path and adds no -L for them)
+    configuration "release"
+        libdirs { "build/lib" }
+    for _, c in ipairs({"debug", "asan", "tsan"}) do
+        configuration(c)
+            libdirs { "build/" .. c .. "/lib" }
+    end
+    configuration {}
+    outdirs "lib"
+
 local function program(name, srcs, extra_links, extra_includes)
     project(name)
         kind "ConsoleApp"
