@@ -111,7 +111,7 @@ out=$(LUA_CPATH="$prefix/lib/lua/5.4/?.so" lua5.4 -e '
 ok "lua5.4: require \"liveupdate\" loads $prefix/lib/lua/5.4/liveupdate.so"
 
 # 7. The tools and their man pages.
-for t in lutool lurun; do
+for t in lutool lurun lubench; do
     [ "$("$prefix/bin/$t" --version)" = "$t (liveupdate) $version" ] || fail "$t --version"
 done
 "$prefix/bin/lubench" --help | grep -q "^usage: lubench" || fail "lubench --help"
@@ -126,7 +126,7 @@ for t in lutool lurun lubench; do
     fi
     grep -q "^\.TH ${t^^} 1 .*\"liveupdate $version\"" "$page" || fail "$t.1: .TH does not say liveupdate $version"
 done
-ok "lutool and lurun --version say $version; lubench --help; the three man pages render"
+ok "lutool, lurun and lubench --version say $version; lubench --help; the three man pages render"
 
 # 8. --destdir: staged under DESTDIR, naming PREFIX.
 stage=$work/stage
