@@ -63,7 +63,7 @@ local function program(name, srcs, extra_links, extra_includes)
         includedirs(extra_includes or {})
         links { "liveupdate" }
         links(extra_links or {})
-        links { "curl", "minizip", "deflate", "zstd", "z", "cjson", "sodium", "crypto", "pthread" }
+        links { "curl", "minizip", "deflate", "zstd", "z", "cjson", "crypto", "pthread" }
         outdirs "bin"
 end
 
@@ -74,7 +74,7 @@ project "liveupdate_lua"
     targetprefix ""
     files { "lua/liveupdate/*.c" }
     includedirs { "/usr/include/lua5.4", "lua/liveupdate" }
-    links { "liveupdate", "curl", "minizip", "deflate", "zstd", "z", "cjson", "sodium", "crypto", "pthread" }
+    links { "liveupdate", "curl", "minizip", "deflate", "zstd", "z", "cjson", "crypto", "pthread" }
     outdirs "lib"
 
 -- The runtime: build/bin/lurun (engine/host) with the module (lua/liveupdate) and the
@@ -83,21 +83,21 @@ project "lurun"
     kind "ConsoleApp"
     files { "engine/host/*.c", "lua/liveupdate/*.c", "lua/host/*.c" }
     includedirs { "/usr/include/lua5.4", "lua/liveupdate", "lua/host" }
-    links { "liveupdate", "lua5.4", "curl", "minizip", "deflate", "zstd", "z", "cjson", "sodium", "crypto", "pthread", "m", "dl" }
+    links { "liveupdate", "lua5.4", "curl", "minizip", "deflate", "zstd", "z", "cjson", "crypto", "pthread", "m", "dl" }
     outdirs "bin"
 
 -- The tool: build/bin/lutool (bundle, inspect, verify, keygen, sign, console).
 project "lutool"
     kind "ConsoleApp"
     files { "tools/lutool/*.c" }
-    links { "liveupdate", "curl", "minizip", "deflate", "zstd", "z", "cjson", "sodium", "crypto", "edit", "pthread" }
+    links { "liveupdate", "curl", "minizip", "deflate", "zstd", "z", "cjson", "crypto", "edit", "pthread" }
     outdirs "bin"
 
 -- The benchmark: build/bin/lubench (SPEC §14, docs/BENCHMARKS.md).
 project "lubench"
     kind "ConsoleApp"
     files { "tools/lubench/*.c" }
-    links { "liveupdate", "physfs", "curl", "minizip", "deflate", "zstd", "z", "cjson", "sodium", "crypto", "pthread" }
+    links { "liveupdate", "physfs", "curl", "minizip", "deflate", "zstd", "z", "cjson", "crypto", "pthread" }
     outdirs "bin"
 
 -- Tests (tests/): Criterion unit tests and the concurrency stress test.
@@ -120,7 +120,7 @@ project "lu_lua_rebind"
     kind "ConsoleApp"
     files { "tests/lua_host/rebind.c", "lua/liveupdate/*.c" }
     includedirs { "/usr/include/lua5.4", "lua/liveupdate" }
-    links { "liveupdate", "lua5.4", "curl", "minizip", "deflate", "zstd", "z", "cjson", "sodium", "crypto", "pthread", "m", "dl" }
+    links { "liveupdate", "lua5.4", "curl", "minizip", "deflate", "zstd", "z", "cjson", "crypto", "pthread", "m", "dl" }
     outdirs "bin"
 
 -- Fuzz targets (tests/fuzz) as plain programs that replay a corpus; tools/fuzz
