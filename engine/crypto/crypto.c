@@ -218,11 +218,12 @@ static bool weak_point(const unsigned char p[32])
 }
 
 /* 1 when the signature verifies, 0 when it does not, -1 when libcrypto
- * could not allocate. */
+ * could not allocate, -2 when the public key is weak (verifies nothing). */
 static int ed25519_verify(const unsigned char sig[64], const unsigned char *data, size_t len,
                           const unsigned char public_key[32])
 {
-    if (weak_point(public_key) || weak_point(sig)) return 0;
+    if (weak_point(public_key)) return -2;
+    if (weak_point(sig)) return 0;
     EVP_PKEY *key = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, public_key, 32);
     EVP_MD_CTX *md = key ? EVP_MD_CTX_new() : NULL;
     int r = -1;
@@ -249,6 +250,10 @@ lu_status lu_verify_file_signature(const char *path, const unsigned char public_
     LU_TRY(read_whole(&env, path, &data, &len, err));
     int ok = ed25519_verify(sig, data, len, public_key);
     lu__free(&env, data);
+    if (ok == -2)
+        return lu__fail(err, LU_SIGNATURE_MISMATCH,
+                        "cannot verify '%s': the public key is a point of small order or not a canonical "
+                        "encoding, which would accept forged signatures", path);
     if (ok < 0) return lu__fail(err, LU_MEM_ERROR, "out of memory verifying '%s'", path);
     if (!ok) return lu__fail(err, LU_SIGNATURE_MISMATCH, "'%s' does not match its signature '%s'", path, sigpath);
     return LU_OK;

@@ -150,6 +150,7 @@ Test(ed25519, small_order_and_non_canonical_keys_verify_nothing)
         lu_error err;
         unhex(pk, 32, weak[i]);
         cr_expect_eq(lu_verify_file_signature(path, pk, &err), LU_SIGNATURE_MISMATCH, "key %s verified", weak[i]);
+        cr_expect(strstr(err.message, "small order") != NULL, "%s", err.message);
     }
 }
 
