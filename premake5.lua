@@ -80,7 +80,7 @@ project "liveupdate_shared"
     linkoptions { "-Wl,--whole-archive", "-l:libliveupdate.a", "-Wl,--no-whole-archive",
                   "-Wl,-soname,libliveupdate.so." .. lu_major,
                   "-Wl,--version-script=../../engine/liveupdate.map", "-Wl,-z,defs" }
-    links { "curl", "minizip", "deflate", "zstd", "z", "cjson", "sodium", "crypto", "pthread" }
+    links { "curl", "minizip", "deflate", "zstd", "z", "cjson", "crypto", "pthread" }
     -- where -l:libliveupdate.a is found (premake5 links sibling libraries by
     -- path and adds no -L for them)
     configuration "release"
@@ -99,7 +99,7 @@ local function program(name, srcs, extra_links, extra_includes)
         includedirs(extra_includes or {})
         links { "liveupdate" }
         links(extra_links or {})
-        links { "curl", "minizip", "deflate", "zstd", "z", "cjson", "sodium", "crypto", "pthread" }
+        links { "curl", "minizip", "deflate", "zstd", "z", "cjson", "crypto", "pthread" }
         outdirs "bin"
 end
 
@@ -110,7 +110,7 @@ project "liveupdate_lua"
     targetprefix ""
     files { "lua/liveupdate/*.c" }
     includedirs { "/usr/include/lua5.4", "lua/liveupdate" }
-    links { "liveupdate", "curl", "minizip", "deflate", "zstd", "z", "cjson", "sodium", "crypto", "pthread" }
+    links { "liveupdate", "curl", "minizip", "deflate", "zstd", "z", "cjson", "crypto", "pthread" }
     outdirs "lib"
 
 -- The runtime: build/bin/lurun (engine/host) with the module (lua/liveupdate) and the
@@ -119,7 +119,7 @@ project "lurun"
     kind "ConsoleApp"
     files { "engine/host/*.c", "lua/liveupdate/*.c", "lua/host/*.c", "tools/common/options.c" }
     includedirs { "/usr/include/lua5.4", "lua/liveupdate", "lua/host", "tools/common" }
-    links { "liveupdate", "lua5.4", "curl", "minizip", "deflate", "zstd", "z", "cjson", "sodium", "crypto", "pthread", "m", "dl" }
+    links { "liveupdate", "lua5.4", "curl", "minizip", "deflate", "zstd", "z", "cjson", "crypto", "pthread", "m", "dl" }
     outdirs "bin"
 
 -- tools/common/options.c, compiled into lurun, lutool and lubench: the one
@@ -130,7 +130,7 @@ project "lutool"
     kind "ConsoleApp"
     files { "tools/lutool/*.c", "tools/common/options.c" }
     includedirs { "tools/common" }
-    links { "liveupdate", "curl", "minizip", "deflate", "zstd", "z", "cjson", "sodium", "crypto", "edit", "pthread" }
+    links { "liveupdate", "curl", "minizip", "deflate", "zstd", "z", "cjson", "crypto", "edit", "pthread" }
     outdirs "bin"
 
 -- The benchmark: build/bin/lubench (SPEC §14, docs/BENCHMARKS.md).
@@ -138,7 +138,7 @@ project "lubench"
     kind "ConsoleApp"
     files { "tools/lubench/*.c", "tools/common/options.c" }
     includedirs { "tools/common" }
-    links { "liveupdate", "physfs", "curl", "minizip", "deflate", "zstd", "z", "cjson", "sodium", "crypto", "pthread" }
+    links { "liveupdate", "physfs", "curl", "minizip", "deflate", "zstd", "z", "cjson", "crypto", "pthread" }
     outdirs "bin"
 
 -- Tests (tests/): Criterion unit tests and the concurrency stress test.
@@ -161,7 +161,7 @@ project "lu_lua_rebind"
     kind "ConsoleApp"
     files { "tests/lua_host/rebind.c", "lua/liveupdate/*.c" }
     includedirs { "/usr/include/lua5.4", "lua/liveupdate" }
-    links { "liveupdate", "lua5.4", "curl", "minizip", "deflate", "zstd", "z", "cjson", "sodium", "crypto", "pthread", "m", "dl" }
+    links { "liveupdate", "lua5.4", "curl", "minizip", "deflate", "zstd", "z", "cjson", "crypto", "pthread", "m", "dl" }
     outdirs "bin"
 
 -- Fuzz targets (tests/fuzz) as plain programs that replay a corpus; tools/fuzz

@@ -1,5 +1,5 @@
-/* crypto.c -- SHA-256 and Ed25519 through libsodium (see liveupdate/crypto.h). */
-#include <ctype.h>
+/* crypto.c -- SHA-256 and Ed25519 through OpenSSL 3's libcrypto (see
+ * liveupdate/crypto.h), and the hex text of keys and signatures. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -8,8 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <sodium.h>
+#include <openssl/rand.h>
 
 #include "internal.h"
 #include "crypto_internal.h"
@@ -17,13 +18,43 @@
 
 lu_status lu_crypto_init(lu_error *err)
 {
-    if (sodium_init() < 0) return lu__fail(err, LU_UNKNOWN, "libsodium failed to initialise");
+    if (OPENSSL_init_crypto(0, NULL) != 1) return lu__fail(err, LU_UNKNOWN, "libcrypto failed to initialise");
     return LU_OK;
 }
 
-/* SHA-256 goes through OpenSSL's libcrypto (already loaded by libcurl):
- * it uses the CPU's SHA extensions, about 3x libsodium's portable code
- * (docs/BENCHMARKS.md). Ed25519 stays with libsodium. */
+static void to_hex(char *out, const unsigned char *p, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Exactly 2*n hex digits (either case) into n bytes; false otherwise. */
+static bool from_hex(unsigned char *out, size_t n, const char *text, size_t len)
+{
+    if (len != 2 * n) return false;
+    for (size_t i = 0; i < n; i++) {
+        int hi = hex_digit(text[2 * i]), lo = hex_digit(text[2 * i + 1]);
+        if (hi < 0 || lo < 0) return false;
+        out[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return true;
+}
+
+/* SHA-256 goes through libcrypto (already loaded by libcurl): it uses the
+ * CPU's SHA extensions, about 3x libsodium's portable code, which we used
+ * before (docs/BENCHMARKS.md). */
 lu__sha256 *lu__sha256_new(void)
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -49,7 +80,7 @@ void lu__sha256_final_hex(lu__sha256 *h, char out[LU_SHA256_HEX])
     unsigned char d[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
     EVP_DigestFinal_ex((EVP_MD_CTX *)h, d, &n);
-    sodium_bin2hex(out, LU_SHA256_HEX, d, 32);
+    to_hex(out, d, 32);
 }
 
 void lu__sha256_free(lu__sha256 *h)
@@ -61,7 +92,7 @@ void lu_sha256_hex(const void *data, size_t len, char out[LU_SHA256_HEX])
 {
     unsigned char d[32];
     EVP_Digest(data, len, d, NULL, EVP_sha256(), NULL);
-    sodium_bin2hex(out, LU_SHA256_HEX, d, sizeof d);
+    to_hex(out, d, sizeof d);
 }
 
 /* Streams a file through `fn`. */
@@ -125,8 +156,7 @@ lu_status lu_hex_file_read(const char *path, unsigned char *out, size_t bytes, l
     fclose(f);
     text[n] = '\0';
     while (n && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == ' ')) text[--n] = '\0';
-    size_t got = 0;
-    if (longer || n != bytes * 2 || sodium_hex2bin(out, bytes, text, n, NULL, &got, NULL) != 0 || got != bytes)
+    if (longer || !from_hex(out, bytes, text, n))
         return lu__fail(err, LU_FORMAT_ERROR, "'%s' must hold %zu hex characters", path, bytes * 2);
     return LU_OK;
 }
@@ -135,7 +165,7 @@ lu_status lu_hex_file_write(const char *path, const unsigned char *data, size_t 
 {
     char text[300];
     if (bytes * 2 + 2 > sizeof text) return lu__fail(err, LU_INVAL, "value too long for '%s'", path);
-    sodium_bin2hex(text, sizeof text, data, bytes);
+    to_hex(text, data, bytes);
     strcat(text, "\n");
     char dir[4096];
     const char *slash = strrchr(path, '/');
@@ -155,11 +185,53 @@ static lu_status read_whole(const lu_env *env, const char *path, unsigned char *
 
 lu_status lu_public_key_parse(const char *hex_or_path, unsigned char out[32], lu_error *err)
 {
-    size_t n = strlen(hex_or_path), used = 0;
-    bool hex = n == 64;
-    for (size_t i = 0; hex && i < n; i++) hex = isxdigit((unsigned char)hex_or_path[i]) != 0;
-    if (hex && sodium_hex2bin(out, 32, hex_or_path, n, NULL, &used, NULL) == 0 && used == 32) return LU_OK;
+    if (from_hex(out, 32, hex_or_path, strlen(hex_or_path))) return LU_OK;
     return lu_hex_file_read(hex_or_path, out, 32, err);
+}
+
+/* The checks libsodium's verify made beyond the Ed25519 equation, which
+ * libcrypto's does not: a public key (or a signature's R) must be a
+ * canonical encoding (y < p = 2^255 - 19) and not a point of small order.
+ * With a small-order key, libcrypto accepts forged signatures of any
+ * message (key 01 00..00, signature 01 00..00 00..00). The list is
+ * libsodium's (ge25519_has_small_order): the sign bit is ignored. */
+static bool weak_point(const unsigned char p[32])
+{
+    static const unsigned char small_order[][32] = {
+        {0},                                                         /* 0 (order 4) */
+        {1},                                                         /* 1 (order 1) */
+        {0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98, 0xf0,
+         0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x05}, /* order 8 */
+        {0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67, 0x0f,
+         0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac, 0x03, 0x7a}, /* order 8 */
+    };
+    for (size_t j = 0; j < sizeof small_order / sizeof small_order[0]; j++) {
+        unsigned char diff = (unsigned char)((p[31] & 0x7f) ^ small_order[j][31]);
+        for (int i = 0; i < 31; i++) diff |= (unsigned char)(p[i] ^ small_order[j][i]);
+        if (!diff) return true;
+    }
+    /* y >= p: ed..ff ff..ff 7f and above, which also covers p-1 (order 2),
+     * p and p+1; ec ff..ff 7f is p-1 itself */
+    bool top = (p[31] & 0x7f) == 0x7f;
+    for (int i = 1; top && i < 31; i++) top = p[i] == 0xff;
+    return top && p[0] >= 0xec;
+}
+
+/* 1 when the signature verifies, 0 when it does not, -1 when libcrypto
+ * could not allocate, -2 when the public key is weak (verifies nothing). */
+static int ed25519_verify(const unsigned char sig[64], const unsigned char *data, size_t len,
+                          const unsigned char public_key[32])
+{
+    if (weak_point(public_key)) return -2;
+    if (weak_point(sig)) return 0;
+    EVP_PKEY *key = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, public_key, 32);
+    EVP_MD_CTX *md = key ? EVP_MD_CTX_new() : NULL;
+    int r = -1;
+    if (md && EVP_DigestVerifyInit(md, NULL, NULL, NULL, key) == 1)
+        r = EVP_DigestVerify(md, sig, 64, data, len) == 1;   /* 0 or <0: a bad signature or key */
+    EVP_MD_CTX_free(md);
+    EVP_PKEY_free(key);
+    return r;
 }
 
 lu_status lu_verify_file_signature(const char *path, const unsigned char public_key[32], lu_error *err)
@@ -167,7 +239,7 @@ lu_status lu_verify_file_signature(const char *path, const unsigned char public_
     char sigpath[4200];
     if (snprintf(sigpath, sizeof sigpath, "%s.sig", path) >= (int)sizeof sigpath)
         return lu__fail(err, LU_INVAL, "path too long: '%s'", path);
-    unsigned char sig[crypto_sign_BYTES];
+    unsigned char sig[64];
     lu_error e2;
     lu_status st = lu_hex_file_read(sigpath, sig, sizeof sig, &e2);
     if (st != LU_OK)
@@ -176,10 +248,60 @@ lu_status lu_verify_file_signature(const char *path, const unsigned char public_
     size_t len;
     lu_env env = lu__default_env();   /* no context here */
     LU_TRY(read_whole(&env, path, &data, &len, err));
-    int bad = crypto_sign_verify_detached(sig, data, len, public_key);
+    int ok = ed25519_verify(sig, data, len, public_key);
     lu__free(&env, data);
-    if (bad) return lu__fail(err, LU_SIGNATURE_MISMATCH, "'%s' does not match its signature '%s'", path, sigpath);
+    if (ok == -2)
+        return lu__fail(err, LU_SIGNATURE_MISMATCH,
+                        "cannot verify '%s': the public key is a point of small order or not a canonical "
+                        "encoding, which would accept forged signatures", path);
+    if (ok < 0) return lu__fail(err, LU_MEM_ERROR, "out of memory verifying '%s'", path);
+    if (!ok) return lu__fail(err, LU_SIGNATURE_MISMATCH, "'%s' does not match its signature '%s'", path, sigpath);
     return LU_OK;
+}
+
+/* The public key of a 32-byte seed into out; false when libcrypto could
+ * not allocate. */
+static bool public_of_seed(const unsigned char seed[32], unsigned char out[32])
+{
+    EVP_PKEY *key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, 32);
+    size_t n = 32;
+    bool ok = key && EVP_PKEY_get_raw_public_key(key, out, &n) == 1 && n == 32;
+    EVP_PKEY_free(key);
+    return ok;
+}
+
+lu_status lu_keypair_new(unsigned char public_key[32], unsigned char secret_key[64], lu_error *err)
+{
+    if (RAND_bytes(secret_key, 32) != 1) return lu__fail(err, LU_UNKNOWN, "libcrypto's random generator failed");
+    if (!public_of_seed(secret_key, public_key)) {
+        OPENSSL_cleanse(secret_key, 64);
+        return lu__fail(err, LU_MEM_ERROR, "out of memory making a key pair");
+    }
+    memcpy(secret_key + 32, public_key, 32);
+    return LU_OK;
+}
+
+/* LU_OK when the secret key's second half is its seed's public key. */
+static lu_status check_secret(const unsigned char secret_key[64], const char *what, lu_error *err)
+{
+    unsigned char pk[32];
+    if (!public_of_seed(secret_key, pk)) return lu__fail(err, LU_MEM_ERROR, "out of memory reading %s", what);
+    if (memcmp(pk, secret_key + 32, 32) != 0)
+        return lu__fail(err, LU_FORMAT_ERROR,
+                        "%s is not a matching Ed25519 key pair: its last 64 hex characters are not the public "
+                        "key of its first 64 (a damaged or edited file? lutool keygen makes a new pair)",
+                        what);
+    return LU_OK;
+}
+
+lu_status lu_secret_key_read(const char *path, unsigned char out[64], lu_error *err)
+{
+    char what[4200];
+    snprintf(what, sizeof what, "'%s'", path);
+    lu_status st = lu_hex_file_read(path, out, 64, err);
+    if (st == LU_OK) st = check_secret(out, what, err);
+    if (st != LU_OK) OPENSSL_cleanse(out, 64);
+    return st;
 }
 
 lu_status lu_sign_file(const char *path, const unsigned char secret_key[64], lu_error *err)
@@ -187,12 +309,20 @@ lu_status lu_sign_file(const char *path, const unsigned char secret_key[64], lu_
     char sigpath[4200];
     if (snprintf(sigpath, sizeof sigpath, "%s.sig", path) >= (int)sizeof sigpath)
         return lu__fail(err, LU_INVAL, "path too long: '%s'", path);
+    LU_TRY(check_secret(secret_key, "the secret key", err));
     unsigned char *data;
     size_t len;
     lu_env env = lu__default_env();   /* no context here */
     LU_TRY(read_whole(&env, path, &data, &len, err));
-    unsigned char sig[crypto_sign_BYTES];
-    crypto_sign_detached(sig, NULL, data, len, secret_key);
+    unsigned char sig[64];
+    size_t siglen = sizeof sig;
+    EVP_PKEY *key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, secret_key, 32);
+    EVP_MD_CTX *md = key ? EVP_MD_CTX_new() : NULL;
+    bool ok = md && EVP_DigestSignInit(md, NULL, NULL, NULL, key) == 1 &&
+              EVP_DigestSign(md, sig, &siglen, data, len) == 1 && siglen == sizeof sig;
+    EVP_MD_CTX_free(md);
+    EVP_PKEY_free(key);
     lu__free(&env, data);
+    if (!ok) return lu__fail(err, LU_MEM_ERROR, "out of memory signing '%s'", path);
     return lu_hex_file_write(sigpath, sig, sizeof sig, err);
 }

@@ -73,56 +73,112 @@ describe("the demo game (examples/demo)", function()
     return n
   end
 
-  -- tools/demo's four runs, on one save directory
-  it("downloads both volumes, plays both levels, finds them persisted, then updates to version 2 and keeps it", function()
+  -- tools/demo's server folder: the level volumes of content 1 at its root,
+  -- release.json from `lutool release`; publish_v2 adds content 2 (its
+  -- release, its level volumes in 2/)
+  local function demo_server(out)
+    local server = H.tmpdir() .. "/server"
+    assert(H.sh("mkdir -p " .. H.quote(server) .. " && cp " .. H.quote(out) .. "/liveupdate/* " .. H.quote(server)))
+    assert(H.sh(H.quote(LUTOOL) .. " release " .. H.quote(out) .. " --version 1 -o " .. H.quote(server) .. " >/dev/null"))
+    return server
+  end
+
+  local function publish_v2(server)
+    local dir2, out2 = H.tmpdir() .. "/project-v2", H.tmpdir() .. "/demo-v2"
+    assert(H.sh(H.quote(H.root .. "/examples/demo/v2/make_project.sh") .. " " .. H.quote(dir2)))
+    assert(H.sh(H.quote(LUTOOL) .. " bundle " .. H.quote(dir2) .. " -o " .. H.quote(out2) .. " >/dev/null"))
+    assert(H.sh(H.quote(LUTOOL) .. " release " .. H.quote(out2) .. " --version 2 -o " .. H.quote(server) .. " >/dev/null"))
+    assert(H.sh("mkdir -p " .. H.quote(server .. "/2") .. " && cp " .. H.quote(out2) .. "/liveupdate/* " .. H.quote(server .. "/2")))
+  end
+
+  -- tools/demo's five runs, on one save directory, with the update manager;
+  -- serve(server) gives the base URL of the server folder and a stop function
+  local function five_runs(serve)
     local out, save = demo_bundle(), H.tmpdir()
-    local code, stdout, stderr = H.run(out, "--save-dir " .. H.quote(save) .. FAST)
-    assert.are.equal(0, code, stderr)
+    local server = demo_server(out)
+    local base, stop = serve(server)
+    -- the script ends each run itself once the levels are played and the
+    -- update check settled; the frame cap only stops a hung run
+    local args = "--save-dir " .. H.quote(save) .. " --set display.update_frequency=1000 --frames 60000" ..
+                 " --set game.http_url=" .. base ..
+                 " --set update.url=" .. base .. "/release.json"
+    local code, stdout, stderr = H.run(out, args)
+    assert.are.equal(0, code, stdout .. stderr)
     assert.are.equal(2, count(stdout, "demo: downloading volume"))
-    assert.matches("level1: the forest %(trees, a river and a bridge%), served by 'forest'", stdout)
-    assert.matches("boss: the dragon of the castle appears", stdout)
+    assert.matches("from " .. base .. "/forest.zip", stdout, 1, true)
+    -- the progress bar, from empty to full, and the verified install
+    assert.matches("demo:   forest   [........................]   0%  0/", stdout, 1, true)
+    assert.matches("demo:   castle   [########################] 100%  ", stdout, 1, true)
+    assert.matches("demo: volume 'forest' verified (sha256 ", stdout, 1, true)
+    assert.matches("demo: update: content 1 is up to date (the server has 1)", stdout, 1, true)
+    assert.matches("level1: the forest (trees, a river and a bridge), served by 'forest'", stdout, 1, true)
+    assert.matches("boss: the dragon of the castle appears", stdout, 1, true)
     assert.matches("  castle           20  zip:" .. save .. "/volumes/castle.zip", stdout, 1, true)
     assert.is_truthy(H.exists(save .. "/volumes/forest.zip"))
 
-    code, stdout = H.run(out, "--save-dir " .. H.quote(save) .. FAST)
+    code, stdout = H.run(out, args)
     assert.are.equal(0, code)
     assert.are.equal(0, count(stdout, "downloading"), "the second run downloads nothing")
     assert.matches("level2: all its resources are available", stdout, 1, true)
 
-    -- the update: version 2 of the game, bundled as tools/demo does
-    local dir2, out2 = H.tmpdir() .. "/project-v2", H.tmpdir() .. "/demo-v2"
-    assert(H.sh(H.quote(H.root .. "/examples/demo/v2/make_project.sh") .. " " .. H.quote(dir2)))
-    assert(H.sh(H.quote(LUTOOL) .. " bundle " .. H.quote(dir2) .. " -o " .. H.quote(out2) .. " >/dev/null"))
-    code, stdout, stderr = H.run(out2, "--save-dir " .. H.quote(save) .. FAST)
+    -- content 2 is published; the check finds it and stages it, the game plays content 1
+    publish_v2(server)
+    code, stdout, stderr = H.run(out, args)
     assert.are.equal(0, code, stdout .. stderr)
-    assert.matches("demo: started with minimum volume version 2", stdout, 1, true)
-    assert.matches("mount 'forest' was pruned: version 1 is older than the minimum 2; deleted", stdout, 1, true)
-    assert.matches("mount 'castle' was pruned", stdout, 1, true)
+    assert.matches("demo: update: version 2 downloaded and verified; it will be used at the next start", stdout, 1, true)
+    assert.are.equal(0, count(stdout, "demo: downloading volume"))
+    assert.matches("level1: the forest (trees, a river and a bridge)", stdout, 1, true)
+
+    -- the next start applies it; its catalog names version-2 level volumes
+    code, stdout, stderr = H.run(out, args)
+    assert.are.equal(0, code, stdout .. stderr)
+    assert.matches("demo: started: content 2,", stdout, 1, true)
+    assert.matches("demo: volume 'forest' is version 1, the catalog of content 2 has version 2", stdout, 1, true)
     assert.are.equal(2, count(stdout, "demo: downloading volume '%w+' %(%d+ bytes, version 2%)"), "the version-2 volumes are fetched")
-    assert.are.equal(0, count(stdout, "version 1%)"), "no version-1 volume is fetched again")
+    assert.matches("from " .. base .. "/2/castle.zip", stdout, 1, true)
     assert.matches("level1: the forest (trees, a river, a bridge and a new windmill), served by 'forest'", stdout, 1, true)
     assert.matches("boss: the dragon of the castle appears (red, 60 metres long, breathes fire)", stdout, 1, true)
-    assert.are.equal("demo: all levels played; mounts now:", lines(stdout)[#lines(stdout) - 4])
+    assert.matches("demo: content 2 played every level: confirmed", stdout, 1, true)
+    assert.are.equal("demo: all levels played; mounts now:", lines(stdout)[#lines(stdout) - 5])
 
-    -- the fourth run: the version-2 volumes persisted, nothing is pruned or fetched
-    code, stdout, stderr = H.run(out2, "--save-dir " .. H.quote(save) .. FAST)
+    -- the fifth run: release 2 and its volumes persisted, nothing is fetched
+    code, stdout, stderr = H.run(out, args)
     assert.are.equal(0, code, stderr)
-    assert.are.equal(0, count(stdout, "downloading"), "the fourth run downloads nothing")
-    assert.are.equal(0, count(stdout, "pruned"), "the fourth run prunes nothing")
+    assert.are.equal(0, count(stdout, "downloading"), "the fifth run downloads nothing")
+    assert.matches("demo: started: content 2,", stdout, 1, true)
     assert.matches("level1: the forest (trees, a river, a bridge and a new windmill)", stdout, 1, true)
+    assert.matches("demo: update: content 2 is up to date (the server has 2)", stdout, 1, true)
+    stop()
+  end
+
+  it("downloads both volumes verified, plays both levels, then takes content 2 through the update manager", function()
+    five_runs(function(server) return "file://" .. server, function() end end)
+  end)
+
+  it("does the same from nginx with --set game.http_url (tools/demo --set game.http_url=...)", function()
+    local stop_nginx
+    local ok, err = pcall(five_runs, function(server)
+      local base, stop = H.nginx(server)
+      stop_nginx = stop
+      return base, stop
+    end)
+    if not ok and stop_nginx then stop_nginx() end
+    assert(ok, err)
   end)
 
   it("raising the minimum without new volumes does not churn: the old volumes are pruned and refused", function()
     local out, save = demo_bundle(), H.tmpdir()
     local code, stdout, stderr = H.run(out, "--save-dir " .. H.quote(save) .. FAST)
     assert.are.equal(0, code, stderr)
-    -- the catalog still lists the version-1 volumes: the game fetches one,
-    -- add_mount refuses it and the demo stops (it cannot play the level)
+    -- the catalog still lists the version-1 volumes: download_volume
+    -- refuses the entry before fetching a byte and the demo stops (it
+    -- cannot play the level)
     code, stdout = H.run(out, "--save-dir " .. H.quote(save) .. FAST .. " --set game.minimum_lu_version=2")
     assert.are.equal(1, code)
     assert.matches("mount 'forest' was pruned: version 1 is older than the minimum 2", stdout, 1, true)
-    assert.matches("demo: FAILED: mounting forest: mount 'forest' not added: volume 'forest' is version 1, below the game's minimum 2",
+    assert.matches("demo: FAILED: cannot download volume 'forest': volume 'forest' is version 1, below the game's minimum 2",
       stdout, 1, true)
+    assert.are.equal(0, count(stdout, "demo:   forest   %["), "nothing was fetched")
     local mounts = H.read(save .. "/liveupdate.mounts")
     assert.is_nil(mounts:find('"forest"', 1, true), "nothing was mounted: " .. mounts)
     -- so the next start has nothing to prune: no churn

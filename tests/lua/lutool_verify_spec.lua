@@ -222,6 +222,30 @@ with zipfile.ZipFile(sys.argv[1], "w") as z:
     assert.are.equal(2, (lutool("release " .. H.quote(dir))))
   end)
 
+  -- keygen wrote libsodium's 64-byte secret key (seed, then public key)
+  -- before liveupdate moved to libcrypto: such a file still signs, to the
+  -- byte; one whose halves do not belong together signs nothing
+  it("sign and bundle --sign take the key files keygen wrote before, and refuse mismatched ones", function()
+    local seed = "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+    local pub = "4fd099ccd47d7893dfe9ec24414ecb0d9b5420232aad30d91c465be33cbe65c4"
+    H.write(work .. "/old.sec", seed .. pub .. "\n")
+    local file = work .. "/volume.zip"
+    H.write(file, "liveupdate: a volume signed with libsodium 1.0.18 before the switch to libcrypto\n")
+    assert.equal(0, (lutool("sign " .. H.quote(file) .. " --key " .. H.quote(work .. "/old.sec"))))
+    assert.equal("64e645406d64ab6ec7743424b5ca1d8766c5ae52ab4277dc62f240fdb6b9e4a3"
+      .. "dc06f04514137618b74e539bb2a3823a209ee51c74bd95ced759761997161701\n", H.read(file .. ".sig"))
+    os.remove(file .. ".sig")
+    H.write(work .. "/mixed.sec", seed .. "5" .. pub:sub(2) .. "\n")
+    local code, _, e = lutool("sign " .. H.quote(file) .. " --key " .. H.quote(work .. "/mixed.sec"))
+    assert.equal(1, code)
+    assert.truthy(e:find("mixed.sec", 1, true) and e:find("public key", 1, true), e)
+    assert.is_nil(H.read(file .. ".sig"))
+    code, _, e = lutool("bundle " .. H.quote(H.project(PROJECT, CONTENT)) .. " -o " .. H.quote(work .. "/out2")
+      .. " --sign " .. H.quote(work .. "/mixed.sec"))
+    assert.equal(1, code)
+    assert.truthy(e:find("mixed.sec", 1, true), e)
+  end)
+
   it("every command has --help (exit 0); bad arguments exit 2; a missing file exits 1", function()
     for _, cmd in ipairs({"bundle", "inspect", "verify", "release", "keygen", "sign", "console"}) do
       local code, o = lutool(cmd .. " --help")

@@ -625,7 +625,7 @@ int lutool_bundle(int argc, char **argv)
     if (lu_crypto_init(&err) != LU_OK) return ERR("%s", err.message);
     int rc = 0;
     if (key) {
-        if (lu_hex_file_read(key, b.secret, sizeof b.secret, &err) != LU_OK) return ERR("--sign: %s", err.message);
+        if (lu_secret_key_read(key, b.secret, &err) != LU_OK) return ERR("--sign: %s", err.message);
         b.sign = true;
     }
     size_t nbase = 0;

@@ -1,4 +1,4 @@
-/* keys.c -- `lutool keygen` and `lutool sign` (Ed25519 through libsodium).
+/* keys.c -- `lutool keygen` and `lutool sign` (Ed25519 through libcrypto).
  *
  *   lutool keygen -o <prefix> [--force]  writes <prefix>.pub and <prefix>.sec (hex)
  *   lutool sign <file> --key <sec>   writes <file>.sig (hex detached signature)
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <sodium.h>
+#include <openssl/crypto.h>
 
 #include "liveupdate/crypto.h"
 #include "lutool.h"
@@ -63,12 +63,15 @@ int lutool_keygen(int argc, char **argv)
         fprintf(stderr, "lutool keygen: %s\n", err.message);
         return 1;
     }
-    unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
-    crypto_sign_keypair(pk, sk);
+    unsigned char pk[32], sk[64];
+    if (lu_keypair_new(pk, sk, &err) != LU_OK) {
+        fprintf(stderr, "lutool keygen: %s\n", err.message);
+        return 1;
+    }
     mode_t old = umask(077);
     lu_status st = lu_hex_file_write(sec, sk, sizeof sk, &err);
     umask(old);
-    sodium_memzero(sk, sizeof sk);
+    OPENSSL_cleanse(sk, sizeof sk);
     if (st == LU_OK) st = lu_hex_file_write(pub, pk, sizeof pk, &err);
     if (st != LU_OK) {
         fprintf(stderr, "lutool keygen: %s\n", err.message);
@@ -92,15 +95,15 @@ int lutool_sign(int argc, char **argv)
     if (status != LUOPT_RUN) return status;
     if (!file) return luopt_usage_error("lutool sign", "missing <file>");
     if (!key) return luopt_usage_error("lutool sign", "missing --key <secret-key>");
-    unsigned char sk[crypto_sign_SECRETKEYBYTES];
+    unsigned char sk[64];
     lu_error err;
-    if (lu_crypto_init(&err) != LU_OK || lu_hex_file_read(key, sk, sizeof sk, &err) != LU_OK ||
+    if (lu_crypto_init(&err) != LU_OK || lu_secret_key_read(key, sk, &err) != LU_OK ||
         lu_sign_file(file, sk, &err) != LU_OK) {
-        sodium_memzero(sk, sizeof sk);
+        OPENSSL_cleanse(sk, sizeof sk);
         fprintf(stderr, "lutool sign: %s\n", err.message);
         return 1;
     }
-    sodium_memzero(sk, sizeof sk);
+    OPENSSL_cleanse(sk, sizeof sk);
     printf("sign: %s.sig\n", file);
     return 0;
 }

@@ -306,7 +306,7 @@ int lutool_release(int argc, char **argv)
     if (rc) return rc < 0 ? 0 : rc;
     lu_error err;
     if (lu_crypto_init(&err) != LU_OK) return ERR("%s", err.message);
-    if (r.o.key && lu_hex_file_read(r.o.key, r.secret, sizeof r.secret, &err) != LU_OK)
+    if (r.o.key && lu_secret_key_read(r.o.key, r.secret, &err) != LU_OK)
         return ERR("--sign: %s", err.message);
     char probe[PATH_MAX + 16], probe2[PATH_MAX + 16];
     snprintf(probe, sizeof probe, "%s/game.project", r.o.dir);

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# make_project.sh OUT -- writes OUT, version 2 of the demo game: a copy of
-# examples/demo with the files of v2/content replacing theirs and
-# v2/game.project appended to its game.project (volumes at version 2,
-# game.minimum_lu_version = 2). `lutool bundle OUT -o BUNDLE` then makes the
-# update's bundle; tools/demo's third and fourth runs use it.
+# make_project.sh OUT -- writes OUT, content version 2 of the demo game: a
+# copy of examples/demo with the files of v2/content replacing theirs and
+# v2/game.project appended to its game.project (volumes at version 2).
+# `lutool bundle OUT -o BUNDLE` then makes the release's bundle and
+# `lutool release BUNDLE --version 2` its version document (tools/demo).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=$1
