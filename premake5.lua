@@ -133,7 +133,7 @@ project "lutool"
     links { "liveupdate", "curl", "minizip", "deflate", "zstd", "z", "cjson", "crypto", "edit", "pthread" }
     outdirs "bin"
 
--- The benchmark: build/bin/lubench (SPEC §14, docs/BENCHMARKS.md).
+-- The benchmark: build/bin/lubench (docs/BENCHMARKS.md).
 project "lubench"
     kind "ConsoleApp"
     files { "tools/lubench/*.c", "tools/common/options.c" }

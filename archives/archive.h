@@ -62,7 +62,7 @@ void lu__error_prefix(lu_error *err, const char *fmt, ...) LU_PRINTF(2, 3);
     } while (0)
 
 /* Adds an entry named as stored in the archive (no leading '/'); `len` bytes,
- * which may hold a NUL (rejected). Checks the name (SPEC §6) and the declared
+ * which may hold a NUL (rejected). Checks the name (docs/FORMATS.md) and the declared
  * size against the context's max_uncompressed. Returns LU_OK,
  * LU_UNSAFE_ARCHIVE (the message names the entry), LU_MEM_ERROR (entries.c). */
 lu_status lu__entries_add(lu_entries *t, const char *stored, size_t len, uint64_t size,

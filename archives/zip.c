@@ -18,7 +18,7 @@
  * sorted by offset, every entry's local header, name and compressed data
  * must end before the next entry's local header, and the last before the
  * central directory: overlapping entries (CPython's overlap zip bomb) are
- * refused at mount. Open also refuses what SPEC §6 calls unsafe: encrypted
+ * refused at mount. Open also refuses what docs/FORMATS.md calls unsafe: encrypted
  * entries, symlinks, unsupported methods (names and sizes are checked by
  * engine/core/entries.c), and split archives (an end record naming another
  * disk is read only when every entry's local header is in this file). The
@@ -375,7 +375,7 @@ static bool is_symlink(const cen *c)
     return (c->made_by >> 8) == 3 && ((c->ext_attr >> 16) & 0170000) == 0120000;
 }
 
-/* Checks one record against SPEC §6 and adds a file entry to `tb`. */
+/* Checks one record against docs/FORMATS.md's rules and adds a file entry to `tb`. */
 static lu_status cen_add(zip_state *z, const cen *c, uint64_t locator, lu_entries *tb, lu_error *err)
 {
     const char *name = c->cname;

@@ -1,7 +1,7 @@
 /* context.c -- opening and closing a context, lu_update, and the hooks
  * through which the layers above the core attach to it.
  *
- * Open order (SPEC §5): save directory and its lock, built-in mounts, then
+ * Open order (docs/ARCHITECTURE.md, "Persistence and start-up"): save directory and its lock, built-in mounts, then
  * the persisted mounts. A persisted volume that fails to open is dropped and
  * reported; a corrupt mounts file is moved aside and reported; the game
  * always starts with at least its built-in mounts.

@@ -1,7 +1,7 @@
 /* entries.c -- the sorted entry table every archive backend fills.
  *
  * Backends report each entry as stored in the volume; this file applies the
- * name-safety rules of SPEC §6 once for all formats (absolute names, "..",
+ * name-safety rules of docs/FORMATS.md once for all formats (absolute names, "..",
  * ".", empty components, backslashes, NUL, oversized declarations),
  * stores canonical paths ("/a/b.png") in one string pool, sorts the table
  * and rejects duplicate names. A sorted table gives per-volume lookups by

@@ -100,7 +100,7 @@ static lu_mount **current_except(lu_context *ctx, const lu_mount *skip, size_t e
 /* Whether mount `name` exists: not at all, as the same mount (this URI in
  * its stored form and this priority), or as another. Defold 1.13 scripts
  * add their mounts again at every start: the same mount again is not an
- * error and reopens nothing (SPEC §4); another one with the name is
+ * error and reopens nothing (docs/ARCHITECTURE.md); another one with the name is
  * LU_NAME_EXISTS, decided before any file is opened. */
 typedef enum { MOUNT_ABSENT, MOUNT_SAME, MOUNT_OTHER } mount_match;
 

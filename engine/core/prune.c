@@ -1,4 +1,4 @@
-/* prune.c -- start-up pruning of stale volumes (SPEC §8).
+/* prune.c -- start-up pruning of stale volumes (docs/FORMATS.md).
  *
  * Each mount's version file is read from that mount alone (version.c), so
  * two volumes never answer for each other (the reason Defold's manual needs

@@ -1,4 +1,4 @@
-/* version.c -- the volume version rule (SPEC §8), one place for the two
+/* version.c -- the volume version rule (docs/FORMATS.md), one place for the two
  * uses of a volume's /version_<name>.json: start-up pruning (prune.c)
  * removes the mounts below the context's minimum, and the version floor
  * (lu__version_floor, from every run-time mount add in mount_table.c;

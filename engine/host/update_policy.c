@@ -1,4 +1,4 @@
-/* update_policy.c -- how lurun starts with the update manager (SPEC §9).
+/* update_policy.c -- how lurun starts with the update manager (docs/UPDATES.md).
  *
  * [update] url (or head_url with version_header and head_volume: the
  * version from a HEAD request's metadata header), mode (async|sync),

@@ -1,4 +1,4 @@
-/* liveupdate_download.c -- liveupdate.download_volume and friends (SPEC §9)
+/* liveupdate_download.c -- liveupdate.download_volume and friends (docs/DOWNLOADS.md)
  * over the library's downloader (liveupdate/download.h).
  *
  *   download_volume(name_or_entry, options, callback) -> handle

@@ -1,4 +1,4 @@
-/* liveupdate_module.c -- the Lua `liveupdate` module (SPEC §11, §12.1).
+/* liveupdate_module.c -- the Lua `liveupdate` module (docs/LUA_API.md).
  *
  * Lua API (Defold's, plus §12.1):
  *   add_mount(name, uri, priority, callback[, {replace=bool}]) -> status
@@ -201,7 +201,7 @@ static int l_get_mounts(lua_State *L)
         lu_lua__push_mount_name(st, L, m[i].name);
         lua_setfield(L, -2, "name");
         /* the URI as the script can use it: absolute, even for a volume the
-         * mounts file keeps relative to the save directory (SPEC §5) */
+         * mounts file keeps relative to the save directory (docs/FORMATS.md) */
         const char *colon = strchr(m[i].uri, ':');
         lua_pushfstring(L, "%s%s", lua_pushlstring(L, m[i].uri, colon ? (size_t)(colon - m[i].uri + 1) : 0), m[i].path);
         lua_setfield(L, -3, "uri");

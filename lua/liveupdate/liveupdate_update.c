@@ -1,4 +1,4 @@
-/* liveupdate_update.c -- liveupdate.get_update_manager() (SPEC §9) over the
+/* liveupdate_update.c -- liveupdate.get_update_manager() (docs/UPDATES.md) over the
  * library's update manager (liveupdate/updater.h).
  *
  *   local um = liveupdate.get_update_manager()

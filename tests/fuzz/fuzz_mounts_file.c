@@ -1,5 +1,5 @@
 /* fuzz_mounts_file.c -- bytes as <save>/liveupdate.mounts, then a context
- * opens that save dir (SPEC §5: a corrupt file is moved aside, never a crash). */
+ * opens that save dir (docs/FORMATS.md: a corrupt file is moved aside, never a crash). */
 #include "fuzz.h"
 #include "liveupdate/liveupdate.h"
 

@@ -4,7 +4,7 @@
  * are dropped, a staged release is applied, the state is written again.
  * Two release volumes are at hand (volumes/rel-1.1-content.zip and
  * rel-2.0-content.zip) so that states naming them get past the mount.
- * SPEC §10: a corrupt state is moved aside, never a crash; the mount table
+ * docs/UPDATES.md: a corrupt state is moved aside, never a crash; the mount table
  * is then as the state says or as before. Everything is reset per input. */
 #define _XOPEN_SOURCE 700
 #include <ftw.h>

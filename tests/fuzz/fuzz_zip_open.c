@@ -1,5 +1,5 @@
 /* fuzz_zip_open.c -- bytes as a whole zip file: mount it, list it and read
- * every entry (SPEC §6: unsafe or corrupt archives are refused, never a
+ * every entry (docs/FORMATS.md: unsafe or corrupt archives are refused, never a
  * crash, a hang or an unbounded allocation). */
 #include "fuzz.h"
 #include "liveupdate/liveupdate.h"

@@ -1,4 +1,4 @@
--- update_flows_spec.lua -- the app-update flows of SPEC §9 as a studio copies
+-- update_flows_spec.lua -- the app-update flows of docs/UPDATES.md as a studio copies
 -- them: examples/app_update (uni-app's wgt flow, download = ask: a modal
 -- that may decline; a mandatory release skips it) and examples/wechat_update
 -- (WeChat's UpdateManager callbacks on the automatic start-up check) in

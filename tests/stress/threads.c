@@ -1,5 +1,5 @@
 /* threads.c -- readers on several threads while another thread adds,
- * replaces and removes mounts (SPEC §3, §6). Built for the asan and tsan
+ * replaces and removes mounts (docs/ARCHITECTURE.md, docs/FORMATS.md). Built for the asan and tsan
  * configurations by tools/test; exits non-zero on any wrong read or
  * sanitizer report.
  *

@@ -1,4 +1,4 @@
-/* test_crash_update.c -- crash consistency of downloads and updates (SPEC §9, §10, §15).
+/* test_crash_update.c -- crash consistency of downloads and updates (docs/DOWNLOADS.md, docs/UPDATES.md, docs/TESTING.md).
  *
  * SIGKILL at counted points (crash.h: the child reports every completed
  * open, write, fsync, rename and close through the io hooks; the parent

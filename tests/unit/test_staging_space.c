@@ -1,4 +1,4 @@
-/* test_staging_space.c -- a disk that fills up while a release is staged (SPEC §10, §15).
+/* test_staging_space.c -- a disk that fills up while a release is staged (docs/UPDATES.md, docs/TESTING.md).
  *
  * The save directory is a small tmpfs (the tests run as root; skipped
  * where a tmpfs cannot be mounted). Release 1.1 is staged, applied and

@@ -1,4 +1,4 @@
-/* cases.c -- the cases of SPEC §14, each timed for liveupdate and for its
+/* cases.c -- the cases of docs/BENCHMARKS.md, each timed for liveupdate and for its
  * peer in the same run on the same files: PhysicsFS for lookups, mounts,
  * reads, start-up and memory; `curl -o` against nginx on 127.0.0.1 for
  * downloads; zlib's inflate as the physical limit for reads; our own
@@ -267,7 +267,7 @@ void bench_read(bench *b)
     lu_context_close(ctx);
     double o = bench_median(ours, b->size.reps);
     bench_report(b, "read", o, bench_median(peer, b->size.reps), "MB/s", ">=", 1.0);
-    /* not a SPEC bar: how close reads come to inflating from memory */
+    /* not a bar: how close reads come to inflating from memory */
     bench_report(b, "read_vs_zlib", o, bench_median(limit, b->size.reps), "MB/s", ">=", 0.5);
 }
 
@@ -306,7 +306,7 @@ static uint64_t file_size(const char *path)
     return stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
 }
 
-/* Not a SPEC case: the same Defold-like text volume written by the
+/* Not a benchmark bar: the same Defold-like text volume written by the
  * bundler's deflate and by its zstd, read through the library (the peer is
  * the deflate volume; CPU time, see read_all), and the two file sizes. */
 void bench_read_zstd(bench *b)

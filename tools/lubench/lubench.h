@@ -1,5 +1,5 @@
 /* lubench.h -- what the parts of lubench share: sizes, timing, inputs,
- * the report line (SPEC §14, docs/BENCHMARKS.md).
+ * the report line (docs/BENCHMARKS.md).
  */
 #ifndef LUBENCH_H
 #define LUBENCH_H
@@ -12,7 +12,7 @@
  * in arrays of this size. */
 #define LUBENCH_MAX_REPS 15
 
-/* Sizes of one run: full (SPEC §14) or --quick (a smoke run). */
+/* Sizes of one run: full (docs/BENCHMARKS.md) or --quick (a smoke run). */
 typedef struct bench_sizes {
     int lookup_mounts, lookup_entries, lookup_probes;
     int mount_entries;

@@ -1,4 +1,4 @@
-/* main.c -- lubench: liveupdate against its peers (SPEC §14).
+/* main.c -- lubench: liveupdate against its peers (docs/BENCHMARKS.md).
  *
  *   lubench [--quick] [--only <case>[,<case>...]] [--reps N]
  *

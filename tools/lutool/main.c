@@ -1,5 +1,5 @@
 /* main.c -- lutool: the bundler, inspector, verifier and signer of
- * liveupdate volumes (SPEC §10). `lutool <command> --help` for each;
+ * liveupdate volumes (docs/BUNDLER.md). `lutool <command> --help` for each;
  * `lutool --version` prints the library's run-time version (lu_version).
  * Every command reads its options by the rule of tools/common/options.h.
  */

@@ -3,7 +3,7 @@
  *   lutool verify <zip> [--key <public-key>]
  *   lutool verify <bundle-dir> [--key <public-key>]
  *
- * For a zip: opens it with the library (the safety checks of SPEC §6), reads
+ * For a zip: opens it with the library (the safety checks of docs/FORMATS.md), reads
  * every entry (CRC and declared size checked), and compares each entry's
  * size and SHA-256 with the zip's own /liveupdate.manifest.json. An entry
  * the manifest does not list is a problem (the manifest and

@@ -1,4 +1,4 @@
-/* download.h -- downloading volumes into the save directory (SPEC §9).
+/* download.h -- downloading volumes into the save directory (docs/DOWNLOADS.md).
  *
  * Transfers run on libcurl's multi interface and advance inside lu_update(),
  * which never blocks: a game calls it once per frame. A download writes

@@ -223,8 +223,8 @@ lu_status lu_file_name_check(const char *file, lu_error *err);
 
 /* Mounts the volume at `uri` ("zip:<path>", "dir:<path>", "file:<path>";
  * relative paths are under the save directory) as `name` at `priority`
- * (>= 0), then persists the table. The archive is opened and checked (SPEC
- * §6) before the table changes. The same name, URI (relative or absolute
+ * (>= 0), then persists the table. The archive is opened and checked
+ * (docs/FORMATS.md) before the table changes. The same name, URI (relative or absolute
  * spelling of one path) and priority again is LU_OK and reopens nothing
  * (Defold 1.13 scripts add their mounts at every start).
  * Returns LU_OK; LU_INVAL (bad name, negative priority, bad path);
@@ -284,7 +284,7 @@ lu_status lu_mounts_apply(lu_context *ctx, const lu_mount_spec *add, size_t nadd
  * LU_MEM_ERROR. */
 lu_status lu_mounts_get(lu_context *ctx, lu_mount_info **out, size_t *count, lu_error *err);
 
-/* The version floor (SPEC §8): a volume below the context's
+/* The version floor (docs/FORMATS.md): a volume below the context's
  * minimum_version is never mounted at run time, so a volume that start-up
  * pruning removes cannot come back. lu_mount_add and lu_mount_add_async
  * apply the floor to the volume's own /version_<name>.json; this call
@@ -297,7 +297,7 @@ lu_status lu_mounts_get(lu_context *ctx, lu_mount_info **out, size_t *count, lu_
  * minimum M"); LU_NOT_INITIALIZED for a NULL context. Thread-safe. */
 lu_status lu_version_floor_check(lu_context *ctx, const char *name, long long version, lu_error *err);
 
-/* Version pruning (SPEC §8): for every user mount, reads
+/* Version pruning (docs/FORMATS.md): for every user mount, reads
  * /version_<name>.json {"version": N} from that mount itself (never
  * through the merged index) and removes the mount when the file is
  * missing or not {"version": N} or N < minimum_version. A removed volume's file is
@@ -386,7 +386,7 @@ lu_status lu_startup_report_get(const lu_context *ctx, size_t i, lu_report_item 
 /* ------------------------------------------------------------------ */
 /* Lookups and reads                                                   */
 
-/* Checks that `path` is canonical (SPEC §6): starts with '/', no empty, "."
+/* Checks that `path` is canonical (docs/FORMATS.md): starts with '/', no empty, "."
  * or ".." components, no backslash; `len` bytes (no NUL inside). Returns
  * LU_OK or LU_INVAL with the reason. Thread-safe. */
 lu_status lu_path_check(const char *path, size_t len, lu_error *err);

@@ -1,5 +1,5 @@
 /* release.h -- content releases: the remote version document of the update
- * manager (SPEC §9) and dotted version strings.
+ * manager (docs/UPDATES.md) and dotted version strings.
  *
  * The document, JSON at [update] url:
  *   {"version": "1.4.0",

@@ -1,4 +1,4 @@
-/* updater.h -- the update manager (SPEC §9): content releases made of
+/* updater.h -- the update manager (docs/UPDATES.md): content releases made of
  * volumes, checked against a remote version document, staged, applied in
  * one mounts-file write, on trial until confirmed, rolled back when the game
  * dies before confirming.
@@ -38,7 +38,7 @@ typedef struct lu_updater_event {
 
 typedef void (*lu_updater_event_fn)(void *ud, const lu_updater_event *ev);
 
-/* Replaces lu_version_compare (SPEC: "a Lua hook can replace the
+/* Replaces lu_version_compare (docs/UPDATES.md: "a Lua hook can replace the
  * comparison"): <0, 0, >0 as a is older, equal, newer. */
 typedef int (*lu_version_compare_fn)(void *ud, const char *a, const char *b);
 

@@ -1,6 +1,6 @@
 /* test_archives.c -- zip and dir volumes against the fixtures that
  * tests/fixtures/make_zips.py writes into $LU_FIXTURES (zips from Info-ZIP
- * and Python's zipfile, zip64, and the hostile set of SPEC §15).
+ * and Python's zipfile, zip64, and the hostile set of docs/FORMATS.md).
  *
  * fixtures.json gives every zip a "kind" (one Test below per kind) and what
  * must happen when it is mounted as "vol" on a fresh save directory:

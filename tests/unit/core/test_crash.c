@@ -1,4 +1,4 @@
-/* test_crash.c -- crash consistency of the mounts file (SPEC §5, §15).
+/* test_crash.c -- crash consistency of the mounts file (docs/FORMATS.md, docs/TESTING.md).
  *
  * A child process adds and removes mounts in a fixed cycle of twelve
  * tables and reports each completed change through a pipe. For every kill

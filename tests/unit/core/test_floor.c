@@ -1,4 +1,4 @@
-/* test_floor.c -- the version floor (SPEC §8): a volume below the
+/* test_floor.c -- the version floor (docs/FORMATS.md): a volume below the
  * context's minimum_version is never mounted at run time, by lu_mount_add
  * or lu_mount_add_async, whatever its version file says or lacks; the
  * mounts file stays as it was; what start-up restores is left to pruning;

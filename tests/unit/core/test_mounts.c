@@ -1,4 +1,4 @@
-/* test_mounts.c -- the mount table (SPEC §4) and lookups (SPEC §6). */
+/* test_mounts.c -- the mount table (docs/ARCHITECTURE.md) and lookups (docs/FORMATS.md). */
 #include <pthread.h>
 
 #include "helpers.h"

@@ -1,4 +1,4 @@
-/* test_persist.c -- the mounts file, the lock and the start-up report (SPEC §5). */
+/* test_persist.c -- the mounts file, the lock and the start-up report (docs/FORMATS.md). */
 #include <dirent.h>
 #include <sys/mount.h>
 #include <sys/resource.h>

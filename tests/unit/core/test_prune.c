@@ -1,4 +1,4 @@
-/* test_prune.c -- version-file pruning at start-up (SPEC §8) and the
+/* test_prune.c -- version-file pruning at start-up (docs/FORMATS.md) and the
  * volumes folder. */
 #include "helpers.h"
 

@@ -1,4 +1,4 @@
-/* test_status.c -- the status codes are pinned (SPEC §11: Defold's values,
+/* test_status.c -- the status codes are pinned (docs/LUA_API.md: Defold's values,
  * then ours below -12, append-only), each has its own name, and the
  * run-time version call agrees with the header. */
 #include "helpers.h"
