@@ -101,25 +101,32 @@ static const char *owned_pattern(const char *sec, size_t len)
     return NULL;
 }
 
-/* Levenshtein distance of a[0..la) and b[0..lb), ASCII case ignored;
- * strings longer than 63 bytes count as far from everything. */
+/* Edit distance of a[0..la) and b[0..lb) (insertions, deletions,
+ * substitutions and swaps of neighbours: "mdoe" is one from "mode"),
+ * ASCII case ignored; names longer than 63 bytes are far from everything. */
 static size_t distance(const char *a, size_t la, const char *b, size_t lb)
 {
     if (la > 63 || lb > 63) return 99;
-    size_t row[64];
-    for (size_t j = 0; j <= lb; j++) row[j] = j;
+    size_t rows[3][64], *prev2 = rows[0], *prev = rows[1], *row = rows[2];
+    for (size_t j = 0; j <= lb; j++) prev[j] = j;
     for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
         row[0] = i;
         for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t sub = diag + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
-            size_t best = up + 1 < row[j - 1] + 1 ? up + 1 : row[j - 1] + 1;
-            row[j] = sub < best ? sub : best;
-            diag = up;
+            int ai = tolower((unsigned char)a[i - 1]), bj = tolower((unsigned char)b[j - 1]);
+            size_t best = prev[j - 1] + (ai != bj);
+            if (prev[j] + 1 < best) best = prev[j] + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            if (i > 1 && j > 1 && ai == tolower((unsigned char)b[j - 2]) && tolower((unsigned char)a[i - 2]) == bj &&
+                prev2[j - 2] + 1 < best)
+                best = prev2[j - 2] + 1;
+            row[j] = best;
         }
+        size_t *t = prev2;
+        prev2 = prev;
+        prev = row;
+        row = t;
     }
-    return row[lb];
+    return prev[lb];
 }
 
 /* Close enough to be a typo of a name of `len` bytes. */
