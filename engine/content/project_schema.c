@@ -160,12 +160,13 @@ static bool near_section(const char *sec, size_t len, char *out, size_t cap)
     /* proxy_level1, proxies.level1, Volume.x, volumes, proxy */
     size_t head = strcspn(sec, "._-: ");
     if (head > len) head = len;
-    static const char *const groups[] = {"proxy", "volume"};
-    for (size_t i = 0; i < 2; i++)
+    static const char *const groups[] = {"proxy", "proxies", "volume", "volumes"};
+    for (size_t i = 0; i < 4; i++)
         if (distance(sec, head, groups[i], strlen(groups[i])) <= 1) {
+            const char *group = i < 2 ? "proxy" : "volume";
             size_t idlen = head < len ? len - head - 1 : 0;
-            if (idlen) snprintf(out, cap, "[%s.%.*s]", groups[i], (int)idlen, sec + head + 1);
-            else snprintf(out, cap, "[%s.%s]", groups[i], i ? "<name>" : "<id>");
+            if (idlen) snprintf(out, cap, "[%s.%.*s]", group, (int)idlen, sec + head + 1);
+            else snprintf(out, cap, "[%s.%s]", group, i < 2 ? "<id>" : "<name>");
             return true;
         }
     return false;

@@ -131,9 +131,13 @@ Test(project_schema, a_section_near_an_owned_one_is_warned_about_once_others_are
     lu_error err;
     warnings w;
     cr_expect_eq(check("[liveupdat]\nprune_stale = 1\nconsole_port = 3\n[proxy_level1]\nexclude = 1\n[volumes.x]\n"
-                       "version = 1\n[Update]\nurl = x\n",
+                       "version = 1\n[Update]\nurl = x\n[proxies.boss]\nexclude = 1\n[proxy]\nvolume = v\n",
                        &err, &w), LU_OK, "%s", err.message);
-    cr_expect_eq(w.n, 4, "%s", w.all);
+    cr_expect_eq(w.n, 6, "%s", w.all);
+    cr_expect(strstr(w.all, "section [proxies.boss] is not one liveupdate reads (did you mean [proxy.boss]?)") != NULL,
+              "%s", w.all);
+    cr_expect(strstr(w.all, "section [proxy] is not one liveupdate reads (did you mean [proxy.<id>]?)") != NULL, "%s",
+              w.all);
     cr_expect(strstr(w.all, "game.project:2: warning: section [liveupdat] is not one liveupdate reads (did you mean "
                             "[liveupdate]?)") != NULL, "%s", w.all);
     cr_expect(strstr(w.all, "game.project:5: warning: section [proxy_level1] is not one liveupdate reads (did you "
