@@ -15,29 +15,74 @@
 #include "internal.h"
 #include "liveupdate/crypto.h"
 #include "liveupdate/manifest.h"
+#include "project_internal.h"
 
-/* ---- globs ---------------------------------------------------------- */
+/* ---- globs ----------------------------------------------------------
+ * '*' matches a run of characters within one path component, '**' any run
+ * ('/' included; a double star takes the slash after it along, so
+ * "/a/" + double star + "/b" also matches "/a/b"), '?' one character but
+ * '/', anything else itself.
+ * The pattern is run as a state machine over its tokens: the set of
+ * pattern positions reachable after each path character, so the work is
+ * at most 2 * (path length + 1) * (pattern length + 1) steps whatever the
+ * stars (a backtracking matcher is exponential in their number). */
+
+/* How many bytes the token at pat[i] spans. */
+static size_t glob_token(const char *pat, size_t i)
+{
+    if (pat[i] == '*' && pat[i + 1] == '*') return pat[i + 2] == '/' ? 3 : 2;
+    return 1;
+}
+
+/* Stars match the empty run: a star's state reaches the state after it. */
+static void glob_close(const char *pat, size_t m, unsigned char *set, uint64_t *steps)
+{
+    for (size_t i = 0; i < m; i++) {
+        (*steps)++;
+        if (set[i] && pat[i] == '*') set[i + glob_token(pat, i)] = 1;
+    }
+}
+
+int lu__glob_match_counted(const char *pat, const char *s, uint64_t *steps)
+{
+    size_t m = strlen(pat);
+    lu_env env = lu__default_env();
+    unsigned char small[2][257], *heap = NULL, *cur = small[0], *next = small[1];
+    if (m + 1 > sizeof small[0]) {
+        if (!(heap = lu__malloc(&env, 2 * (m + 1)))) return 0;
+        cur = heap;
+        next = heap + m + 1;
+    }
+    memset(cur, 0, m + 1);
+    cur[0] = 1;
+    glob_close(pat, m, cur, steps);
+    int match = 1;
+    for (const char *c = s; *c && match; c++) {
+        memset(next, 0, m + 1);
+        match = 0;
+        for (size_t i = 0; i < m; i++) {
+            (*steps)++;
+            if (!cur[i]) continue;
+            if (pat[i] == '*') {
+                if (pat[i + 1] == '*' || *c != '/') next[i] = 1, match = 1;   /* the star eats *c */
+            } else if (pat[i] == '?' ? *c != '/' : pat[i] == *c) {
+                next[i + 1] = 1, match = 1;
+            }
+        }
+        glob_close(pat, m, next, steps);
+        unsigned char *t = cur;
+        cur = next;
+        next = t;
+    }
+    match = match && cur[m];
+    lu__free(&env, heap);
+    return match;
+}
 
 int lu_glob_match(const char *pat, const char *s)
 {
-    if (pat[0] == '*' && pat[1] == '*') {
-        const char *rest = pat + 2;
-        if (*rest == '/') rest++;
-        for (const char *t = s;; t++) {   /* '**' eats any run, '/' included */
-            if (lu_glob_match(rest, t)) return 1;
-            if (!*t) return 0;
-        }
-    }
-    if (*pat == '*') {
-        for (const char *t = s;; t++) {
-            if (lu_glob_match(pat + 1, t)) return 1;
-            if (!*t || *t == '/') return 0;
-        }
-    }
-    if (!*pat) return !*s;
-    if (!*s) return 0;
-    if (*pat == '?' ? *s == '/' : *pat != *s) return 0;
-    return lu_glob_match(pat + 1, s + 1);
+    uint64_t steps = 0;
+    return lu__glob_match_counted(pat, s, &steps);
 }
 
 /* ---- model ---------------------------------------------------------- */
@@ -372,11 +417,12 @@ static lu_status add_proxy(const lu_env *env, const lu_project *p, const char *i
     snprintf(key, sizeof key, "proxy.%s.volume", id);
     px->volume = dup_or_null(env, lu_project_get(p, key));
     snprintf(key, sizeof key, "proxy.%s.exclude", id);
-    const char *ex = lu_project_get(p, key);
-    px->excluded = ex && strcmp(ex, "0") != 0;
-    if (!pats || !px->proxies || !px->id || !px->collection || !px->resources) {
+    bool excluded = false;
+    lu_status st = lu_project_get_bool(p, key, false, &excluded, err);
+    px->excluded = excluded;
+    if (st != LU_OK || !pats || !px->proxies || !px->id || !px->collection || !px->resources) {
         free_strv(env, pats, npat);
-        return lu__fail(err, LU_MEM_ERROR, "out of memory");
+        return st != LU_OK ? st : lu__fail(err, LU_MEM_ERROR, "out of memory");
     }
     bool have_coll = false;
     for (size_t i = 0; i < n; i++) {
@@ -391,8 +437,10 @@ static lu_status add_proxy(const lu_env *env, const lu_project *p, const char *i
     }
     px->nresources = nres;
     free_strv(env, pats, npat);
+    snprintf(key, sizeof key, "proxy.%s.collection", id);
     if (!have_coll)
-        return lu__fail(err, LU_NOT_FOUND, "game.project: [proxy.%s] collection '%s' is not in the content", id, coll);
+        return lu__fail(err, LU_NOT_FOUND, "%s:%d: [proxy.%s] collection '%s' is not in the content", lu_project_name(p),
+                        lu_project_line(p, key), id, coll);
     return LU_OK;
 }
 

@@ -11,10 +11,12 @@
 
 #include "internal.h"
 #include "liveupdate/project.h"
+#include "project_internal.h"
 
 typedef struct item {
     char *key, *value;
-    int line;   /* 0: set by the program */
+    int line;          /* 0: set by the program */
+    size_t sec_len;    /* key[0..sec_len) is the section */
 } item;
 
 struct lu_project {
@@ -44,7 +46,7 @@ static item *find(const lu_project *p, const char *key)
     return NULL;
 }
 
-static lu_status put(lu_project *p, const char *key, size_t klen, const char *val, size_t vlen,
+static lu_status put(lu_project *p, const char *key, size_t klen, size_t sec_len, const char *val, size_t vlen,
                      int line, lu_error *err)
 {
     char *k = lu__strndup(&p->env, key, klen), *v = lu__strndup(&p->env, val, vlen);
@@ -54,6 +56,7 @@ static lu_status put(lu_project *p, const char *key, size_t klen, const char *va
         lu__free(&p->env, k);
         it->value = v;
         it->line = line;
+        it->sec_len = sec_len;
         return LU_OK;
     }
     if (k && v && p->count == p->cap) {
@@ -66,7 +69,7 @@ static lu_status put(lu_project *p, const char *key, size_t klen, const char *va
         lu__free(&p->env, v);
         return lu__fail(err, LU_MEM_ERROR, "out of memory reading %s", p->name);
     }
-    p->items[p->count++] = (item){k, v, line};
+    p->items[p->count++] = (item){k, v, line, sec_len};
     return LU_OK;
 }
 
@@ -131,7 +134,7 @@ lu_status lu_project_parse(const char *name, const char *text, size_t len, lu_pr
             st = lu__fail(err, LU_FORMAT_ERROR, "%s:%d: key too long", name, line + 1);
             goto cleanup;
         }
-        st = put(p, key, (size_t)klen, vs, (size_t)(ve - vs), line + 1, err);
+        st = put(p, key, (size_t)klen, strlen(section), vs, (size_t)(ve - vs), line + 1, err);
         if (st != LU_OK) goto cleanup;
         s = next;
     }
@@ -165,7 +168,7 @@ lu_status lu_project_set(lu_project *p, const char *key, const char *value, lu_e
     const char *dot = strchr(key, '.');
     if (!dot || dot == key || !dot[1])
         return lu__fail(err, LU_INVAL, "setting '%s' must be written section.key", key);
-    return put(p, key, strlen(key), value, strlen(value), 0, err);
+    return put(p, key, strlen(key), (size_t)(strrchr(key, '.') - key), value, strlen(value), 0, err);
 }
 
 lu_status lu_project_set_assignment(lu_project *p, const char *assignment, lu_error *err)
@@ -255,5 +258,25 @@ const char *lu_project_key_at(const lu_project *p, size_t i, const char **value)
 {
     if (!p || i >= p->count) return NULL;
     if (value) *value = p->items[i].value;
+    return p->items[i].key;
+}
+
+int lu_project_line(const lu_project *p, const char *key)
+{
+    const item *it = p ? find(p, key) : NULL;
+    return it ? it->line : 0;
+}
+
+const char *lu_project_name(const lu_project *p)
+{
+    return p ? p->name : NULL;
+}
+
+const char *lu__project_item(const lu_project *p, size_t i, const char **value, int *line, size_t *sec_len)
+{
+    if (!p || i >= p->count) return NULL;
+    *value = p->items[i].value;
+    *line = p->items[i].line;
+    *sec_len = p->items[i].sec_len;
     return p->items[i].key;
 }

@@ -168,7 +168,9 @@ static bool file_exists(const char *p)
 }
 
 /* Save directory: --save-dir, else $XDG_DATA_HOME/<title>, else
- * ~/.local/share/<title>. sys.get_save_file uses the same root. */
+ * ~/.local/share/<title>; a project run's default is "<title> (project)"
+ * there, so it never serves what a bundle run of the game downloaded.
+ * sys.get_save_file uses the same root (and suffix, host_sys.c). */
 static bool save_paths(lu_host *h, const options *o, char *save, size_t cap)
 {
     const char *title = lu_project_get(h->project, "project.title");
@@ -196,7 +198,8 @@ static bool save_paths(lu_host *h, const options *o, char *save, size_t cap)
             fprintf(stderr, "lurun: neither XDG_DATA_HOME nor HOME is set; pass --save-dir\n");
             return false;
         }
-        if (!ok || !path_fmt(save, cap, "%s/%s", root, safe)) return false;
+        h->save_suffix = h->bundled ? "" : " (project)";
+        if (!ok || !path_fmt(save, cap, "%s/%s%s", root, safe, h->save_suffix)) return false;
     }
     h->save_root = strdup(root);
     return h->save_root != NULL;
@@ -227,13 +230,14 @@ static bool open_context(lu_host *h, const options *o, const char *absdir)
     cfg.base_uri = base;
     lu_error err;
     long long v;
-    if (lu_project_get_int(h->project, "liveupdate.mount_on_start", 1, &v, &err) != LU_OK) goto bad_config;
-    cfg.mount_on_start = v != 0;
+    bool on;
+    if (lu_project_get_bool(h->project, "liveupdate.mount_on_start", true, &on, &err) != LU_OK) goto bad_config;
+    cfg.mount_on_start = on;
     if (lu_project_get_int(h->project, "liveupdate.max_uncompressed", (long long)cfg.max_uncompressed, &v, &err) != LU_OK)
         goto bad_config;
     cfg.max_uncompressed = (uint64_t)v;
-    if (lu_project_get_int(h->project, "liveupdate.prune_stale", 0, &v, &err) != LU_OK) goto bad_config;
-    cfg.prune_stale = v != 0;
+    if (lu_project_get_bool(h->project, "liveupdate.prune_stale", false, &on, &err) != LU_OK) goto bad_config;
+    cfg.prune_stale = on;
     const char *min_key = lu_project_get(h->project, "liveupdate.minimum_version_key");
     if (lu_project_get_int(h->project, min_key ? min_key : "game.minimum_lu_version", 0, &v, &err) != LU_OK)
         goto bad_config;
@@ -589,6 +593,12 @@ static int run(lu_host *h, const options *o)
     return code;
 }
 
+static void print_warning(void *ud, const char *message)
+{
+    (void)ud;
+    fprintf(stderr, "lurun: %s\n", message);
+}
+
 int main(int argc, char **argv)
 {
     options o;
@@ -617,6 +627,14 @@ int main(int argc, char **argv)
             code = 2;
             goto cleanup;
         }
+    /* the schema: a mistake in the file stops the game (1), one in a --set
+     * is a bad command line (2) */
+    lu_status checked = lu_project_check(h.project, print_warning, NULL, &err);
+    if (checked != LU_OK) {
+        fprintf(stderr, "lurun: %s\n", err.message);
+        code = checked == LU_INVAL ? 2 : 1;
+        goto cleanup;
+    }
     h.project_dir = absdir;
     const char *api = lu_project_get(h.project, "liveupdate.defold_api");
     if (api && *api && lu_lua_defold_api_check(api) != 0) {

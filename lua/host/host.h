@@ -54,6 +54,7 @@ typedef struct lu_host {
     lu_manifest *manifest;   /* base manifest (bundle) or built from the project */
     char *project_dir;
     char *save_root;         /* where sys.get_save_file puts app folders */
+    const char *save_suffix; /* after each app folder's name: " (project)" in a project run without --save-dir */
     bool bundled;
     bool exit_requested;
     int exit_code;

@@ -3,7 +3,9 @@
  * platform; docs/RUNTIME.md lists the choices):
  *   sys.load_resource(path) -> data | nil, message   (through the mounts)
  *   sys.get_save_file(app, file) -> absolute path (creates the app folder;
- *       app "" is the save root itself, file "" the folder with a final "/")
+ *       app "" is the save root itself, file "" the folder with a final "/";
+ *       a project run without --save-dir names the folder "<app> (project)",
+ *       as its save directory, so it never sees a bundle run's files)
  *   sys.get_config(key[, default]) (Defold's old name of get_config_string)
  *   sys.get_config_string / get_config_int / get_config_number /
  *       get_config_boolean(key[, default])
@@ -76,7 +78,8 @@ static int l_get_save_file(lua_State *L)
         return luaL_argerror(L, 1, "application id must be a plain folder name");
     if (file[0] == '/' || strstr(file, ".."))
         return luaL_argerror(L, 2, "file name must be relative and stay inside the folder");
-    const char *dir = app[0] ? lua_pushfstring(L, "%s/%s", h->save_root, app) : h->save_root;
+    const char *suffix = h->save_suffix ? h->save_suffix : "";
+    const char *dir = app[0] ? lua_pushfstring(L, "%s/%s%s", h->save_root, app, suffix) : h->save_root;
     struct stat sb;
     if (stat(dir, &sb) != 0 && mkdir(dir, 0755) != 0)
         return luaL_error(L, "sys.get_save_file: cannot create '%s': %s", dir, strerror(errno));

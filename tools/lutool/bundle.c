@@ -31,6 +31,12 @@
  * method 93, level LU_ZIP_ZSTD_LEVEL) for the base and every volume;
  * [volume.<name>] compression overrides it for one volume. Any other value
  * is an error naming file, line and key, found before anything is written.
+ *
+ * Checks, all before anything is written: game.project against the schema
+ * (lu_project_check: unknown keys, values of the wrong type), the main
+ * script and every proxy's collection in the content, every `resources`
+ * and [bundle] base pattern matching at least one file, and no symbolic
+ * link anywhere under the content root.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -40,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -124,18 +131,66 @@ static bool in_list(char **v, size_t n, const char *s)
 
 /* ---- reading the project --------------------------------------------- */
 
+static void print_warning(void *ud, const char *message)
+{
+    (void)ud;
+    fprintf(stderr, "lutool bundle: %s\n", message);
+}
+
+/* Refuses every symbolic link under the content root `root` (its first
+ * `rlen` bytes are the root; the rest, the folder being walked): the
+ * runtime's folder mounts skip them, so a bundle that followed one would
+ * differ from the project run, and one leaving the root would ship a file
+ * from outside the game. 1 (reported) on the first link. */
+static int check_links(char *root, size_t rlen, int depth)
+{
+    DIR *d = opendir(root);
+    if (!d) return 0;   /* a missing root is the content layer's error to report */
+    size_t len = strlen(root);
+    int rc = 0;
+    for (struct dirent *de; !rc && (de = readdir(d));) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
+        if (len + 1 + strlen(de->d_name) >= PATH_MAX) continue;   /* the content layer reports it */
+        snprintf(root + len, PATH_MAX - len, "/%s", de->d_name);
+        struct stat sb;
+        if (lstat(root, &sb) != 0) continue;
+        if (S_ISLNK(sb.st_mode)) {
+            char target[PATH_MAX], real[PATH_MAX];
+            ssize_t n = readlink(root, target, sizeof target - 1);
+            target[n > 0 ? n : 0] = '\0';
+            char saved = root[rlen], top[PATH_MAX];
+            root[rlen] = '\0';
+            bool have_top = realpath(root, top) != NULL;
+            root[rlen] = saved;
+            bool resolves = realpath(root, real) != NULL;
+            bool inside = resolves && have_top && strncmp(real, top, strlen(top)) == 0 && real[strlen(top)] == '/';
+            rc = ERR("content file %s is a symbolic link to '%s', %s: the bundler takes no symbolic links (the "
+                     "runtime's folder mounts skip them); put a copy of the file there", root, target,
+                     !resolves ? "which points to nothing" : inside ? "inside the content root"
+                                                                     : "which leaves the content root");
+        } else if (S_ISDIR(sb.st_mode) && depth < 64) {
+            rc = check_links(root, rlen, depth + 1);
+        }
+        root[len] = '\0';
+    }
+    closedir(d);
+    return rc;
+}
+
 static int open_content(bundle *b)
 {
     char path[PATH_MAX + 32], uri[PATH_MAX + 40];
     lu_error err;
     snprintf(path, sizeof path, "%s/game.project", b->project_dir);
     if (lu_project_load(path, &b->project, &err) != LU_OK) return ERR("%s", err.message);
+    if (lu_project_check(b->project, print_warning, NULL, &err) != LU_OK) return ERR("%s", err.message);
     if (read_compression(b, "bundle.compression", LU_ZIP_DEFLATE, &b->method)) return 1;
     const char *root = lu_project_get(b->project, "project.content_root");
     char abs[PATH_MAX];
     if (!realpath(b->project_dir, abs)) return ERR("cannot open '%s': %s", b->project_dir, strerror(errno));
     if (snprintf(uri, sizeof uri, "dir:%s/%s", abs, root && *root ? root : "content") >= (int)sizeof uri)
         return ERR("path too long: %s", abs);
+    if (check_links(uri + 4, strlen(uri + 4), 0)) return 1;
     lu_config cfg;
     lu_config_init(&cfg);
     cfg.base_uri = uri;
@@ -167,6 +222,61 @@ static int list_resources(bundle *b)
         b->res[i].size = b->manifest->resources[i].size;
     }
     return 0;
+}
+
+/* [bootstrap] main_script, or lurun's default. */
+static const char *main_script_of(const bundle *b)
+{
+    const char *m = lu_project_get(b->project, "bootstrap.main_script");
+    return m && *m ? m : "/main/main.lua";
+}
+
+static bool have_resource(const bundle *b, const char *path)
+{
+    for (size_t i = 0; i < b->nres; i++)
+        if (strcmp(b->res[i].path, path) == 0) return true;
+    return false;
+}
+
+/* Every pattern of the glob list `key` matches some resource; else 1
+ * (reported, naming the pattern, file and line). */
+static int check_globs(const bundle *b, const char *key, const char *what)
+{
+    const char *list = lu_project_get(b->project, key);
+    for (const char *c = list ? list : ""; *c;) {
+        c += strspn(c, " ,");
+        size_t k = strcspn(c, " ,"), i;
+        if (!k) break;
+        char pat[PATH_MAX];
+        snprintf(pat, sizeof pat, "%.*s", (int)(k < sizeof pat ? k : sizeof pat - 1), c);
+        for (i = 0; i < b->nres && !lu_glob_match(pat, b->res[i].path); i++) {}
+        if (i == b->nres)
+            return ERR("%s:%d: %s pattern '%s' matches no file in the content", lu_project_name(b->project),
+                       lu_project_line(b->project, key), what, pat);
+        c += k;
+    }
+    return 0;
+}
+
+/* What must be in the content: the main script, a file for every glob. */
+static int check_content(bundle *b)
+{
+    const char *main_script = main_script_of(b);
+    if (!have_resource(b, main_script)) {
+        int line = lu_project_line(b->project, "bootstrap.main_script");
+        if (line)
+            return ERR("%s:%d: [bootstrap] main_script = %s is not in the content", lu_project_name(b->project), line,
+                       main_script);
+        return ERR("%s: the main script %s (the default: [bootstrap] main_script is not set) is not in the content",
+                   lu_project_name(b->project), main_script);
+    }
+    char key[300], what[300];
+    for (size_t i = 0; i < b->manifest->nproxies; i++) {
+        snprintf(key, sizeof key, "proxy.%s.resources", b->manifest->proxies[i].id);
+        snprintf(what, sizeof what, "[proxy.%s] resources", b->manifest->proxies[i].id);
+        if (check_globs(b, key, what)) return 1;
+    }
+    return check_globs(b, "bundle.base", "[bundle] base");
 }
 
 static int check_proxies(bundle *b)
@@ -258,10 +368,10 @@ static int read_key(bundle *b)
 /* Decides base or volumes for every resource (see the file comment). */
 static int assign(bundle *b)
 {
-    const char *main_script = lu_project_get(b->project, "bootstrap.main_script");
-    long long strict;
+    const char *main_script = main_script_of(b);
+    bool strict;
     lu_error err;
-    if (lu_project_get_int(b->project, "bundle.strict", 0, &strict, &err) != LU_OK) return ERR("%s", err.message);
+    if (lu_project_get_bool(b->project, "bundle.strict", false, &strict, &err) != LU_OK) return ERR("%s", err.message);
     size_t nbase = 0;
     char **base_globs = NULL;
     const char *bg = lu_project_get(b->project, "bundle.base");
@@ -634,6 +744,7 @@ int lutool_bundle(int argc, char **argv)
         b.vols = realloc(b.vols, (b.manifest->nproxies + 1) * sizeof *b.vols);
         rc = check_proxies(&b);
     }
+    if (!rc) rc = check_content(&b);
     if (!rc) rc = read_key(&b);
     if (!rc) rc = assign(&b);
     if (!rc) rc = hash_resources(&b);

@@ -60,6 +60,33 @@ lu_status lu_project_get_bool(const lu_project *p, const char *key, bool def, bo
 lu_status lu_project_get_choice(const lu_project *p, const char *key, const char *const *choices, int def,
                                 int *out, lu_error *err);
 
+/* The line of the file `key` ("section.key") was read from; 0 when it is
+ * absent or was set by lu_project_set (lurun --set, or the program). */
+int lu_project_line(const lu_project *p, const char *key);
+
+/* The name given to lu_project_load (the path) or lu_project_parse; valid
+ * until the project is freed. */
+const char *lu_project_name(const lu_project *p);
+
+/* Receives one warning of lu_project_check ("game.project:14: warning:
+ * ..."); `message` is valid during the call only. */
+typedef void (*lu_project_warn_fn)(void *ud, const char *message);
+
+/* Checks the project against the keys liveupdate reads (docs/BUNDLER.md,
+ * "game.project keys"). In [project], [bootstrap], [liveupdate], [update],
+ * [bundle], [proxy.<id>] and [volume.<name>] every key must be known and of
+ * its type; in [game] the known keys must be of their type and the others
+ * are the game's; other sections are the game's. Returns LU_OK;
+ * LU_FORMAT_ERROR for a mistake in the file, naming file, line and key
+ * ("game.project:14: unknown key 'exlude' in [proxy.level1] (did you mean
+ * 'exclude'?)"); LU_INVAL for one in a key set by lu_project_set (the
+ * command line), where a section or a [game] key close to a known one is
+ * an error too. Stops at the first error, in file order. `warn` (may be
+ * NULL) hears of sections of the file named close to an owned one and of
+ * [game] keys close to a known one. Reads only; thread-safe on a project
+ * no one modifies. */
+lu_status lu_project_check(const lu_project *p, lu_project_warn_fn warn, void *ud, lu_error *err);
+
 /* Iteration over keys in file order: returns the count; lu_project_key_at
  * gives key i ("section.key") and its value. */
 size_t lu_project_count(const lu_project *p);

@@ -1,0 +1,25 @@
+/* project_internal.h -- what the content layer's files share about a
+ * game.project beyond liveupdate/project.h: each key's origin, for the
+ * schema check (project_schema.c) and the glob matcher's work count. */
+#ifndef LU_PROJECT_INTERNAL_H
+#define LU_PROJECT_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "liveupdate/project.h"
+
+/* Key i ("section.key") in file order, with its value, the line it came
+ * from (0: lu_project_set, i.e. --set or the program) and the length of
+ * its section name within the key. NULL when i is past the end. */
+const char *lu__project_item(const lu_project *p, size_t i, const char **value, int *line, size_t *sec_len);
+
+/* lu_glob_match that adds the matcher's steps (one per pattern state per
+ * path character, plus one per state per epsilon pass) to *steps, so a
+ * test can bound the work: at most 2 * (strlen(path) + 1) *
+ * (strlen(pattern) + 1). Returns 1 on a match, 0 otherwise (also when a
+ * pattern over 256 bytes cannot get its working memory, 2 bytes a byte of
+ * pattern). */
+int lu__glob_match_counted(const char *pattern, const char *path, uint64_t *steps);
+
+#endif
