@@ -1,5 +1,5 @@
 /* lurun.c -- the game runtime: runs a Defold-style Lua game against the
- * liveupdate library (SPEC §12).
+ * liveupdate library (docs/RUNTIME.md).
  *
  *   lurun <bundle-dir|project-dir> [--save-dir D] [--frames N]
  *         [--console PORT] [--set section.key=value]...

@@ -1,6 +1,6 @@
 /* console.h -- the debug console server: a line protocol on 127.0.0.1 that
  * lets a person (or lutool console) inspect and change a running game's
- * mounts (SPEC §12). docs/CONSOLE.md describes the protocol and commands.
+ * mounts (docs/RUNTIME.md). docs/CONSOLE.md describes the protocol and commands.
  *
  * The server never blocks: lu_console_poll() accepts, reads and answers what
  * is ready, and is meant to be called once per frame from the thread that

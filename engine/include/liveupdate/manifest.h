@@ -64,7 +64,7 @@ lu_status lu_catalog_parse(const char *json, size_t len, lu_manifest **out, lu_e
  * resource paths `paths` (with `sizes`) of a content tree. Proxy
  * `resources` are glob patterns separated by spaces or commas ('*' within
  * a path component, '**' across components); `proxies` lists nested proxy
- * ids; `exclude` and `volume` as in SPEC §12.2. LU_FORMAT_ERROR for a bad
+ * ids; `exclude` and `volume` as in docs/BUNDLER.md. LU_FORMAT_ERROR for a bad
  * section (naming it), LU_NOT_FOUND for a missing collection. */
 lu_status lu_manifest_from_project(const lu_project *p, char *const *paths, const uint64_t *sizes,
                                    size_t n, lu_manifest **out, lu_error *err);
@@ -93,7 +93,7 @@ lu_status lu_manifest_missing(lu_context *ctx, const lu_manifest *m, const char 
 
 /* Checks the zip volume at `path` (absolute, or relative to the working
  * directory) against its own /liveupdate.manifest.json: it must open
- * (SPEC §6's safety checks), and every entry but the manifest and
+ * (the safety checks of docs/FORMATS.md), and every entry but the manifest and
  * /version_*.json files must be listed with its size and SHA-256 (an
  * empty sha256 checks the size only). Listed resources the volume lacks
  * are allowed. Reads the whole volume: call it off the game's thread
