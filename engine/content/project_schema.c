@@ -33,6 +33,7 @@ static const lu__key_spec schema[] = {
     {"bootstrap", "main_script", LU__KEY_RESOURCE, 0, 0, NULL},
     {"game", "http_url", LU__KEY_STRING, 0, 0, NULL},
     {"game", "minimum_lu_version", LU__KEY_INT, 0, LLONG_MAX, NULL},
+    {"liveupdate", "enabled", LU__KEY_BOOL, 0, 0, NULL},
     {"liveupdate", "mount_on_start", LU__KEY_BOOL, 0, 0, NULL},
     {"liveupdate", "prune_stale", LU__KEY_BOOL, 0, 0, NULL},
     {"liveupdate", "minimum_version_key", LU__KEY_KEY, 0, 0, NULL},

@@ -231,6 +231,17 @@ static bool open_context(lu_host *h, const options *o, const char *absdir)
     lu_error err;
     long long v;
     bool on;
+    /* [liveupdate] enabled = 0: the context gets no save directory, so its
+     * persisted mounts are neither loaded, pruned nor written (the file
+     * stays as it was for the next enabled build); the module refuses the
+     * calls that change or download (open_lua) and no update manager
+     * starts (lu_host_update_start). docs/RUNTIME.md. */
+    if (lu_project_get_bool(h->project, "liveupdate.enabled", true, &on, &err) != LU_OK) goto bad_config;
+    h->live_update_off = !on;
+    if (h->live_update_off) {
+        cfg.save_dir = NULL;
+        fprintf(stderr, "lurun: live update is off ([liveupdate] enabled = 0): the base content only\n");
+    }
     if (lu_project_get_bool(h->project, "liveupdate.mount_on_start", true, &on, &err) != LU_OK) goto bad_config;
     cfg.mount_on_start = on;
     if (lu_project_get_int(h->project, "liveupdate.max_uncompressed", (long long)cfg.max_uncompressed, &v, &err) != LU_OK)
@@ -391,6 +402,10 @@ static lua_State *open_lua(lu_host *h)
     if (url && *url) lu_lua_set_http_url(L, url);
     const char *api = lu_project_get(h->project, "liveupdate.defold_api");
     if (api && *api) lu_lua_set_defold_api(L, api);   /* checked in main() */
+    if (h->live_update_off && lu_lua_set_live_update_off(L, LU_HOST_OFF_MESSAGE) != 0) {
+        lua_close(L);
+        return NULL;
+    }
     return L;
 }
 

@@ -138,6 +138,7 @@ bool lu_host_update_start(lu_host *h)
     }
     const char *head = lu_project_get(h->project, "update.head_url");
     if ((!url || !*url) && (!head || !*head)) return true;   /* no [update] url: no update manager */
+    if (h->live_update_off) return true;                     /* [liveupdate] enabled = 0: none either */
     lu_updater_config cfg;
     lu_updater_config_init(&cfg);
     cfg.url = url && *url ? url : NULL;

@@ -47,6 +47,10 @@ typedef struct lu_proxy_rt {
     char *collection;    /* collectionproxy.set_collection's collection, or NULL */
 } lu_proxy_rt;
 
+/* What the module's calls that change or download answer with
+ * [liveupdate] enabled = 0 (status LIVEUPDATE_NOT_INITIALIZED). */
+#define LU_HOST_OFF_MESSAGE "live update is off: [liveupdate] enabled = 0 in game.project"
+
 typedef struct lu_host {
     lua_State *L;
     lu_context *ctx;
@@ -56,6 +60,7 @@ typedef struct lu_host {
     char *save_root;         /* where sys.get_save_file puts app folders */
     const char *save_suffix; /* after each app folder's name: " (project)" in a project run without --save-dir */
     bool bundled;
+    bool live_update_off;    /* [liveupdate] enabled = 0: base content only, no save dir for the context */
     bool exit_requested;
     int exit_code;
     long frame;

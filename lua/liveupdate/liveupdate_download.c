@@ -25,7 +25,8 @@
  *   cancel_download(handle) -> true | nil, message, status
  *   get_downloads() -> {{handle, file, url, done, total, attempt, state}, ...}
  *
- * Before init every function answers nil, message, NOT_INITIALIZED. A
+ * Before init every function answers nil, message, NOT_INITIALIZED, and so
+ * do download_volume and cancel_download with live update off. A
  * wrong argument type, an unknown catalog name, an unknown option or no
  * URL to fetch from raise "bad argument #n to 'download_volume' (...)";
  * refusals at start (a version below the floor, a download of the same
@@ -146,7 +147,7 @@ int lu_lua__download_volume(lua_State *L)
     static const char *const options[] = {"url", "base_url", "progress", "timeout", "retries", "max_size",
                                           "verify_signature", NULL};
     state *st = lu_lua__state(L);
-    if (!st->ctx) return lu_lua__not_initialized(L);
+    if (!lu_lua__can_change(st)) return lu_lua__not_initialized(L);
     const lu_manifest_volume *cat = NULL;
     const char *name, *file, *url = NULL, *sha = NULL;
     lua_Integer size = 0, prio = 10, version = 0;
@@ -245,7 +246,7 @@ int lu_lua__download_volume(lua_State *L)
 int lu_lua__cancel_download(lua_State *L)
 {
     state *st = lu_lua__state(L);
-    if (!st->ctx) return lu_lua__not_initialized(L);
+    if (!lu_lua__can_change(st)) return lu_lua__not_initialized(L);
     lua_Integer id = luaL_checkinteger(L, 1);
     lu_error err;
     if (id <= 0 || id > 0x7fffffff) return lu_lua__fail(L, LU_NOT_FOUND, "no download %I in progress", id);

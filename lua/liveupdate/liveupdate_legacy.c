@@ -36,8 +36,8 @@
  * delivered the same way, from poll(), as Defold does. On any failure
  * nothing is mounted or changed on disk but a stored resource whose mount
  * could not be reopened (it is mounted by the next store).
- * Caller mistakes raise; before init each answers nil, message,
- * LIVEUPDATE_NOT_INITIALIZED; a task that cannot be queued answers nil,
+ * Caller mistakes raise; before init (or with live update off, for the
+ * stores) each answers nil, message, LIVEUPDATE_NOT_INITIALIZED; a task that cannot be queued answers nil,
  * message, status and its callback never runs. Queued: true.
  */
 #include <lauxlib.h>
@@ -358,7 +358,7 @@ int lu_lua__is_using_liveupdate_data(lua_State *L)
 int lu_lua__store_resource(lua_State *L)
 {
     state *st = lu_lua__state(L);
-    if (!st->ctx) return lu_lua__not_initialized(L);
+    if (!lu_lua__can_change(st)) return lu_lua__not_initialized(L);
     luaL_checkany(L, 1);   /* the manifest reference: one manifest, so any value */
     size_t len, klen;
     const char *data = luaL_checklstring(L, 2, &len);
@@ -375,7 +375,7 @@ int lu_lua__store_resource(lua_State *L)
 int lu_lua__store_manifest(lua_State *L)
 {
     state *st = lu_lua__state(L);
-    if (!st->ctx) return lu_lua__not_initialized(L);
+    if (!lu_lua__can_change(st)) return lu_lua__not_initialized(L);
     size_t len;
     const char *data = luaL_checklstring(L, 1, &len);
     luaL_checktype(L, 2, LUA_TFUNCTION);
@@ -388,7 +388,7 @@ int lu_lua__store_archive(lua_State *L)
 {
     static const char *const options[] = {"verify", NULL};
     state *st = lu_lua__state(L);
-    if (!st->ctx) return lu_lua__not_initialized(L);
+    if (!lu_lua__can_change(st)) return lu_lua__not_initialized(L);
     size_t plen;
     const char *path = luaL_checklstring(L, 1, &plen);
     luaL_argcheck(L, plen > 0 && plen < PATH_MAX && strlen(path) == plen, 1, "expected the path of a zip file");

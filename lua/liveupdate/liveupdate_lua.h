@@ -74,6 +74,17 @@ int lu_lua_set_version_compare(lua_State *L);
  * script world on the new mounts. */
 bool lu_lua_take_restart(lua_State *L);
 
+/* Turns live update off for the module of L (lurun: [liveupdate]
+ * enabled = 0), or on again with NULL: the bound context keeps serving
+ * the reads (get_mounts, exists, which, load_resource, list, ...), and the
+ * calls that change or download (init, add_mount, remove_mount,
+ * download_volume, cancel_download, get_update_manager, store_resource,
+ * store_manifest, store_archive) answer LIVEUPDATE_NOT_INITIALIZED with
+ * `message` in their usual shape. Survives lu_lua_use_context and
+ * shutdown(); `message` is copied. Returns 0, or -1 (module not open, or
+ * out of memory: nothing changed). */
+int lu_lua_set_live_update_off(lua_State *L, const char *message);
+
 /* Sets the folder URL download_volume fetches volumes from when neither
  * the catalog entry nor the options give one (lurun: game.http_url).
  * `url` is copied; NULL clears it. Returns 0, or -1 (module not open, or

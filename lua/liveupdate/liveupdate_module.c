@@ -39,6 +39,12 @@
  * LIVEUPDATE_NOT_INITIALIZED before looking at its arguments; add_mount and
  * remove_mount, whose Defold shape is a status number, answer
  * LIVEUPDATE_NOT_INITIALIZED, message (docs/LUA_API.md has the table).
+ * A host that turned live update off (lu_lua_set_live_update_off: lurun's
+ * [liveupdate] enabled = 0) keeps its context for the reads (get_mounts,
+ * exists, which, load_resource, list, get_volumes_for...), and the calls
+ * that change or download (add_mount, remove_mount, init, download_volume,
+ * cancel_download, get_update_manager, the legacy stores) answer the same
+ * way with the host's message (lu_lua__can_change).
  *
  * The module's state is one userdata kept as an upvalue of every function
  * and in the registry (for hosts); require creates no globals.
@@ -85,6 +91,8 @@ static int state_gc(lua_State *L)
 {
     state *st = luaL_checkudata(L, 1, STATE_KEY);
     state_close(L, st);
+    free(st->off_message);
+    st->off_message = NULL;
     /* The Lua world ends: the host closes its context next without
      * updating it (liveupdate_lua.h), so no record is delivered any more. */
     lu_lua__pending_free_all(st);
@@ -136,11 +144,12 @@ static void check_name(lua_State *L, int arg, const char *name)
 }
 
 /* add_mount and remove_mount answer a status number (Defold's shape), so
- * before init they answer the number, then the message. */
+ * before init (or with live update off) they answer the number, then the
+ * message. */
 static int not_initialized_status(lua_State *L)
 {
     lua_pushinteger(L, LU_NOT_INITIALIZED);
-    lua_pushliteral(L, LU_LUA_NOT_INITIALIZED_MSG);
+    lua_pushstring(L, lu_lua__not_initialized_message(lu_lua__state(L)));
     return 2;
 }
 
@@ -148,7 +157,7 @@ static int l_add_mount(lua_State *L)
 {
     static const char *const options[] = {"replace", NULL};
     state *st = lu_lua__state(L);
-    if (!st->ctx) return not_initialized_status(L);
+    if (!lu_lua__can_change(st)) return not_initialized_status(L);
     const char *name = lu_lua__check_mount_name(L, 1);
     luaL_checkstring(L, 2);
     lua_Integer prio = luaL_checkinteger(L, 3);
@@ -175,7 +184,7 @@ static int l_add_mount(lua_State *L)
 static int l_remove_mount(lua_State *L)
 {
     state *st = lu_lua__state(L);
-    if (!st->ctx) return not_initialized_status(L);
+    if (!lu_lua__can_change(st)) return not_initialized_status(L);
     const char *name = lu_lua__check_mount_name(L, 1);
     luaL_argcheck(L, name[0] != '_', 1, lua_pushfstring(L, "Cannot remove base mounts: %s", name));
     check_name(L, 1, name);
@@ -341,6 +350,7 @@ static int l_init(lua_State *L)
     lua_getfield(L, 1, "update");
     lu_lua__check_options(L, -1, 1, "update.", update_known);
     lua_pop(L, 1);
+    if (st->off_message) return lu_lua__not_initialized(L);   /* the host turned live update off */
     if (st->ctx) return lu_lua__fail(L, LU_INVAL, "liveupdate is already initialized; call shutdown() first");
     lu_config cfg;
     lu_config_init(&cfg);
@@ -663,6 +673,17 @@ int lu_lua_use_context(lua_State *L, lu_context *ctx, const lu_manifest *manifes
     st->owned = 0;
     st->manifest = (lu_manifest *)manifest;
     st->owns_manifest = 0;
+    return 0;
+}
+
+int lu_lua_set_live_update_off(lua_State *L, const char *message)
+{
+    state *st = host_state(L);
+    if (!st) return -1;
+    char *copy = message ? strdup(message) : NULL;
+    if (message && !copy) return -1;
+    free(st->off_message);
+    st->off_message = copy;
     return 0;
 }
 

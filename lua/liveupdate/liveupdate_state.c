@@ -36,9 +36,14 @@ int lu_lua__fail_err(lua_State *L, const lu_error *err)
     return lu_lua__fail(L, err->status, "%s", err->message);
 }
 
+const char *lu_lua__not_initialized_message(const state *st)
+{
+    return st->off_message ? st->off_message : LU_LUA_NOT_INITIALIZED_MSG;
+}
+
 int lu_lua__not_initialized(lua_State *L)
 {
-    return lu_lua__fail(L, LU_NOT_INITIALIZED, "%s", LU_LUA_NOT_INITIALIZED_MSG);
+    return lu_lua__fail(L, LU_NOT_INITIALIZED, "%s", lu_lua__not_initialized_message(lu_lua__state(L)));
 }
 
 void lu_lua__check_options(lua_State *L, int idx, int arg, const char *prefix, const char *const known[])

@@ -34,6 +34,10 @@ typedef struct state {
     bool names_as_hashes;   /* defold_api 1.13: mount names given back as hashes */
     char lost_error[200];   /* a callback that could not even start (out of
                                memory): poll() raises this when non-empty */
+    char *off_message;      /* the host turned live update off (lurun:
+                               [liveupdate] enabled = 0): the calls that
+                               change or download answer NOT_INITIALIZED
+                               with this message; NULL: on */
 } state;
 
 /* A callback waiting for an asynchronous result (add_mount, download).
@@ -88,8 +92,21 @@ int lu_lua__fail(lua_State *L, lu_status status, const char *fmt, ...);
 /* lu_lua__fail with err's status and message. */
 int lu_lua__fail_err(lua_State *L, const lu_error *err);
 
-/* nil, "liveupdate is not initialized...", LIVEUPDATE_NOT_INITIALIZED. */
+/* nil, "liveupdate is not initialized...", LIVEUPDATE_NOT_INITIALIZED
+ * (with st->off_message instead when the host turned live update off). */
 int lu_lua__not_initialized(lua_State *L);
+
+/* The message of a NOT_INITIALIZED answer: st->off_message, else
+ * LU_LUA_NOT_INITIALIZED_MSG. */
+const char *lu_lua__not_initialized_message(const state *st);
+
+/* True when the calls that change mounts or download may run: a context
+ * is bound and the host has not turned live update off. The others (reads
+ * against the mounts) only need st->ctx. */
+static inline bool lu_lua__can_change(const state *st)
+{
+    return st->ctx && !st->off_message;
+}
 
 /* Checks that every key of the option table at stack index `idx` (argument
  * `arg` of the function, or a table inside it) is one of `known`

@@ -21,7 +21,7 @@
  *
  * Every method answers nil, message, LIVEUPDATE_NOT_INITIALIZED once the
  * module has no context (after shutdown()), before looking at its
- * arguments.
+ * arguments; get_update_manager answers so with live update off.
  *
  * Events that happened before a handler was registered (a start-up check in
  * sync mode, a failure) are delivered in order from the next poll() after
@@ -335,7 +335,7 @@ static int um_index(lua_State *L)
 int lu_lua__get_update_manager(lua_State *L)
 {
     state *st = lu_lua__state(L);
-    if (!st->ctx) return lu_lua__not_initialized(L);
+    if (!lu_lua__can_change(st)) return lu_lua__not_initialized(L);
     lu_updater_info in;
     lu_error err;
     if (lu_updater_get_info(st->ctx, &in, &err) != LU_OK)

@@ -417,3 +417,81 @@ end
     assert.are.equal("missing\t0\tnil\nloaded\n", out, "the second run finds the persisted mount")
   end)
 end)
+
+describe("[liveupdate] enabled = 0", function()
+  -- The main script prints what it reads, then mounts the patch when the
+  -- base serves /data.txt; with live update off it tries every call that
+  -- changes or downloads and prints their answers.
+  local MAIN = [[
+local function names()
+  local t = {}
+  for _, m in ipairs(liveupdate.get_mounts()) do t[#t + 1] = m.name end
+  return table.concat(t, ",")
+end
+function init(self)
+  self.frames = 0
+  print("data", sys.load_resource("/data.txt"), liveupdate.which("/data.txt"), names())
+  print("load_resource", liveupdate.load_resource("/data.txt"), liveupdate.exists("/data.txt"))
+  if liveupdate.which("/data.txt") ~= "_base" then sys.exit(0) return end
+  local status, message = liveupdate.add_mount("patch", "zip:%s", 10, function(self, name, uri, result)
+    print("mounted", name, result)
+    sys.exit(0)
+  end)
+  print("add_mount", status, message)
+  if status == 0 then return end
+  print("remove_mount", liveupdate.remove_mount("patch"))
+  print("download_volume", liveupdate.download_volume("patch", {url = "file:///nowhere/patch.zip"},
+                                                      function() print("callback ran") end))
+  print("get_update_manager", liveupdate.get_update_manager())
+  print("store_archive", liveupdate.store_archive("/nowhere.zip", function() print("callback ran") end))
+  print("init", liveupdate.init({}))
+  print("NOT_INITIALIZED", liveupdate.LIVEUPDATE_NOT_INITIALIZED)
+  self.off = true
+end
+function update(self)
+  self.frames = self.frames + 1
+  if self.off and self.frames == 3 then sys.exit(0) end   -- a callback ran by now would have printed
+end
+]]
+  local function ini(enabled)
+    return PROJECT .. "[liveupdate]\nenabled = " .. enabled .. "\n[update]\nurl = file:///nowhere/release.json\n"
+  end
+
+  it("runs the base alone, keeps the persisted mounts file as it was, refuses changes; enabled = 1 finds them again",
+     function()
+    local vols, save = H.tmpdir(), H.tmpdir()
+    H.zip(vols .. "/patch.zip", {["data.txt"] = "from the volume"})
+    local dir = game(MAIN:format(vols .. "/patch.zip"), {["data.txt"] = "from the base"},
+                     PROJECT .. "[liveupdate]\nenabled = 1\n")
+    local code, out, err = H.run(dir, "--save-dir " .. H.quote(save) .. " --frames 5000")
+    assert.are.equal(0, code, err)
+    assert.matches("mounted\tpatch\t0\n", out, 1, true)
+    local mounts = H.read(save .. "/liveupdate.mounts")
+    assert.matches('"patch"', mounts, 1, true)
+
+    H.write(dir .. "/game.project", ini("0"))
+    code, out, err = H.run(dir, "--save-dir " .. H.quote(save))
+    assert.are.equal(0, code, err)
+    local msg = "live update is off: [liveupdate] enabled = 0 in game.project"
+    assert.are.equal(table.concat({
+      "data\tfrom the base\t_base\t_base",
+      "load_resource\tfrom the base\ttrue",
+      "add_mount\t-12\t" .. msg,
+      "remove_mount\t-12\t" .. msg,
+      "download_volume\tnil\t" .. msg .. "\t-12",
+      "get_update_manager\tnil\t" .. msg .. "\t-12",
+      "store_archive\tnil\t" .. msg .. "\t-12",
+      "init\tnil\t" .. msg .. "\t-12",
+      "NOT_INITIALIZED\t-12",
+    }, "\n") .. "\n", out)
+    assert.matches("lurun: live update is off ([liveupdate] enabled = 0): the base content only", err, 1, true)
+    assert.is_nil(err:find("lurun: update", 1, true))   -- no update manager, though [update] url is set
+    assert.is_false(H.sh("test -e " .. H.quote(save .. "/update")))
+    assert.are.equal(mounts, H.read(save .. "/liveupdate.mounts"))   -- byte for byte
+
+    H.write(dir .. "/game.project", ini("1"):gsub("%[update%]\nurl = [^\n]*\n", ""))
+    code, out, err = H.run(dir, "--save-dir " .. H.quote(save))
+    assert.are.equal(0, code, err)
+    assert.are.equal("data\tfrom the volume\tpatch\tpatch,_base\nload_resource\tfrom the volume\ttrue\n", out)
+  end)
+end)

@@ -118,6 +118,26 @@ describe("game.project schema: lutool bundle", function()
   end)
 end)
 
+describe("game.project schema: [liveupdate] enabled", function()
+  it("is a boolean: 1 and 0 bundle (volumes and all), anything else is an error naming the key", function()
+    for _, v in ipairs({"1", "0"}) do
+      local code, _, err, out = bundle(ini("exclude = 1\nvolume = levels\n", "[liveupdate]\nenabled = " .. v .. "\n"))
+      assert.are.equal(0, code, err)
+      assert.is_true(H.exists(out .. "/liveupdate/levels.zip"), v)
+      assert.is_nil(unzip_list(out .. "/game.zip")["level1/tree.txt"], v)
+    end
+    local code, _, err = bundle(ini("", "[liveupdate]\nenabled = maybe\n"))
+    assert.are.equal(1, code)
+    assert.matches("game.project:11: liveupdate.enabled: 'maybe' is not a boolean (1, 0, true or false)", err, 1, true)
+    local proj = H.project(ini(""), CONTENT)
+    local out
+    code, out, err = H.run(proj, "--save-dir " .. H.quote(H.tmpdir()) .. " --set liveupdate.enabled=maybe")
+    assert.are.equal(2, code)
+    assert.are.equal("", out)
+    assert.matches("liveupdate.enabled (set on the command line): 'maybe' is not a boolean", err, 1, true)
+  end)
+end)
+
 describe("game.project schema: lurun", function()
   it("stops at a mistake in game.project, run on a project or on its bundle, before any script runs", function()
     local proj = H.project(ini("exclude = 1\nvolume = levels\n", "[liveupdate]\nconsole_port = 70000\n"), CONTENT)
