@@ -27,7 +27,9 @@ dependencies = {
 }
 build = {
     type = "command",
-    build_command = "tools/build release",
+    -- only the module and the library it links: no test, benchmark or tool
+    -- dependencies (Criterion, PhysicsFS, libedit) needed to install the rock
+    build_command = "tools/build release liveupdate_lua",
     install = {
         lib = {
             liveupdate = "build/lib/liveupdate.so",

@@ -34,12 +34,34 @@ static size_t glob_token(const char *pat, size_t i)
     return 1;
 }
 
-/* Stars match the empty run: a star's state reaches the state after it. */
-static void glob_close(const char *pat, size_t m, unsigned char *set, uint64_t *steps)
+/* What each pattern position is, as a state of the matcher. A token of
+ * two stars and a slash (whole components, docs/BUNDLER.md) has two
+ * states: at its own position, "at the start of a component" (it may
+ * match nothing, or eat whole components), and at the next, "inside a
+ * component" (it must reach a '/' first). So the pattern "a", "/", that
+ * token, "b" matches a/b and a/x/b but not a/xb. */
+enum { G_CHAR, G_STAR, G_DSTAR, G_DSTAR_SLASH, G_INSIDE, G_UNUSED };
+
+static void glob_roles(const char *pat, size_t m, unsigned char *role)
+{
+    for (size_t i = 0; i < m;) {
+        size_t k = glob_token(pat, i);
+        role[i] = pat[i] != '*' ? G_CHAR : k == 1 ? G_STAR : k == 2 ? G_DSTAR : G_DSTAR_SLASH;
+        for (size_t j = 1; j < k; j++) role[i + j] = j == 1 && k == 3 ? G_INSIDE : G_UNUSED;
+        i += k;
+    }
+}
+
+/* Stars match the empty run: a star's state reaches the state after it
+ * (a stars-and-slash token only from its start-of-component state). */
+static void glob_close(const unsigned char *role, size_t m, unsigned char *set, uint64_t *steps)
 {
     for (size_t i = 0; i < m; i++) {
         (*steps)++;
-        if (set[i] && pat[i] == '*') set[i + glob_token(pat, i)] = 1;
+        if (!set[i]) continue;
+        if (role[i] == G_STAR) set[i + 1] = 1;
+        else if (role[i] == G_DSTAR) set[i + 2] = 1;
+        else if (role[i] == G_DSTAR_SLASH) set[i + 3] = 1;
     }
 }
 
@@ -47,15 +69,17 @@ int lu__glob_match_counted(const char *pat, const char *s, uint64_t *steps)
 {
     size_t m = strlen(pat);
     lu_env env = lu__default_env();
-    unsigned char small[2][257], *heap = NULL, *cur = small[0], *next = small[1];
+    unsigned char small[3][257], *heap = NULL, *cur = small[0], *next = small[1], *role = small[2];
     if (m + 1 > sizeof small[0]) {
-        if (!(heap = lu__malloc(&env, 2 * (m + 1)))) return 0;
+        if (!(heap = lu__malloc(&env, 3 * (m + 1)))) return 0;
         cur = heap;
         next = heap + m + 1;
+        role = heap + 2 * (m + 1);
     }
+    glob_roles(pat, m, role);
     memset(cur, 0, m + 1);
     cur[0] = 1;
-    glob_close(pat, m, cur, steps);
+    glob_close(role, m, cur, steps);
     int match = 1;
     for (const char *c = s; *c && match; c++) {
         memset(next, 0, m + 1);
@@ -63,13 +87,17 @@ int lu__glob_match_counted(const char *pat, const char *s, uint64_t *steps)
         for (size_t i = 0; i < m; i++) {
             (*steps)++;
             if (!cur[i]) continue;
-            if (pat[i] == '*') {
-                if (pat[i + 1] == '*' || *c != '/') next[i] = 1, match = 1;   /* the star eats *c */
-            } else if (pat[i] == '?' ? *c != '/' : pat[i] == *c) {
-                next[i + 1] = 1, match = 1;
+            size_t to = m + 1;   /* none */
+            switch (role[i]) {
+            case G_CHAR: if (pat[i] == '?' ? *c != '/' : pat[i] == *c) to = i + 1; break;
+            case G_STAR: if (*c != '/') to = i; break;
+            case G_DSTAR: to = i; break;
+            case G_DSTAR_SLASH: to = *c == '/' ? i : i + 1; break;   /* a component starts */
+            case G_INSIDE: to = *c == '/' ? i - 1 : i; break;        /* a '/' ends it */
             }
+            if (to <= m) next[to] = 1, match = 1;
         }
-        glob_close(pat, m, next, steps);
+        glob_close(role, m, next, steps);
         unsigned char *t = cur;
         cur = next;
         next = t;
@@ -471,10 +499,13 @@ lu_status lu_manifest_from_project(const lu_project *p, char *const *paths, cons
         }
     }
     for (size_t i = 0; i < nkeys; i++) {
+        /* every [proxy.<id>] section is a proxy, with or without its
+         * collection key (add_proxy refuses one without) */
         const char *key = lu_project_key_at(p, i, NULL);
-        if (strncmp(key, "proxy.", 6) != 0 || !strstr(key + 6, ".collection")) continue;
+        const char *dot = strncmp(key, "proxy.", 6) == 0 ? strrchr(key + 6, '.') : NULL;
+        if (!dot || dot == key + 6) continue;
         char id[256];
-        snprintf(id, sizeof id, "%.*s", (int)(strstr(key + 6, ".collection") - (key + 6)), key + 6);
+        snprintf(id, sizeof id, "%.*s", (int)(dot - (key + 6)), key + 6);
         if (lu_manifest_find_proxy(m, id)) continue;
         st = add_proxy(env, p, id, paths, n, &m->proxies[m->nproxies++], err);
         if (st != LU_OK) goto cleanup;

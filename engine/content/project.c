@@ -2,7 +2,8 @@
  *
  * Keeps keys in file order, each with the line it came from, so typed
  * reads can say "game.project:7: game.minimum_lu_version: 'x' is not an
- * integer". Later duplicates override earlier ones, as in Defold.
+ * integer". Later duplicates override earlier ones, as in Defold (the
+ * schema check refuses a key set twice in a section the tools own).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 typedef struct item {
     char *key, *value;
     int line;          /* 0: set by the program */
+    int earlier;       /* the line of an earlier value of the key in the file (0: none) */
     size_t sec_len;    /* key[0..sec_len) is the section */
 } item;
 
@@ -54,6 +56,7 @@ static lu_status put(lu_project *p, const char *key, size_t klen, size_t sec_len
     if (k && v && it) {
         lu__free(&p->env, it->value);
         lu__free(&p->env, k);
+        if (line && it->line && !it->earlier) it->earlier = it->line;   /* the file set it twice */
         it->value = v;
         it->line = line;
         it->sec_len = sec_len;
@@ -69,7 +72,7 @@ static lu_status put(lu_project *p, const char *key, size_t klen, size_t sec_len
         lu__free(&p->env, v);
         return lu__fail(err, LU_MEM_ERROR, "out of memory reading %s", p->name);
     }
-    p->items[p->count++] = (item){k, v, line, sec_len};
+    p->items[p->count++] = (item){k, v, line, 0, sec_len};
     return LU_OK;
 }
 
@@ -175,11 +178,20 @@ lu_status lu_project_set_assignment(lu_project *p, const char *assignment, lu_er
 {
     const char *eq = strchr(assignment, '=');
     if (!eq) return lu__fail(err, LU_INVAL, "'%s' is not section.key=value", assignment);
-    char key[512];
-    if ((size_t)(eq - assignment) >= sizeof key)
-        return lu__fail(err, LU_INVAL, "key too long in '%s'", assignment);
-    snprintf(key, sizeof key, "%.*s", (int)(eq - assignment), assignment);
-    return lu_project_set(p, key, eq + 1, err);
+    /* spaces around the key and the value are dropped, as in the file:
+     * "app.x = 1" sets app.x, not a key "x " nothing reads */
+    const char *k = assignment, *kend = eq, *v = eq + 1;
+    while (k < kend && (*k == ' ' || *k == '\t')) k++;
+    while (kend > k && (kend[-1] == ' ' || kend[-1] == '\t')) kend--;
+    while (*v == ' ' || *v == '\t') v++;
+    size_t vlen = strlen(v);
+    while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t')) vlen--;
+    char key[512], value[4096];
+    if ((size_t)(kend - k) >= sizeof key || vlen >= sizeof value)
+        return lu__fail(err, LU_INVAL, "key or value too long in '%.200s'", assignment);
+    snprintf(key, sizeof key, "%.*s", (int)(kend - k), k);
+    snprintf(value, sizeof value, "%.*s", (int)vlen, v);
+    return lu_project_set(p, key, value, err);
 }
 
 static lu_status type_error(const lu_project *p, const char *key, const char *v, const char *type,
@@ -279,4 +291,9 @@ const char *lu__project_item(const lu_project *p, size_t i, const char **value, 
     *line = p->items[i].line;
     *sec_len = p->items[i].sec_len;
     return p->items[i].key;
+}
+
+int lu__project_item_earlier(const lu_project *p, size_t i)
+{
+    return p && i < p->count ? p->items[i].earlier : 0;
 }

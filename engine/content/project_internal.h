@@ -14,6 +14,11 @@
  * its section name within the key. NULL when i is past the end. */
 const char *lu__project_item(const lu_project *p, size_t i, const char **value, int *line, size_t *sec_len);
 
+/* The line of the first value key i had in the file when a later line set
+ * it again (the later value is the one kept); 0 when the file set it once
+ * or i is past the end. */
+int lu__project_item_earlier(const lu_project *p, size_t i);
+
 /* lu_glob_match that adds the matcher's steps (one per pattern state per
  * path character, plus one per state per epsilon pass) to *steps, so a
  * test can bound the work: at most 2 * (strlen(path) + 1) *

@@ -70,6 +70,7 @@ static const lu__key_spec schema[] = {
     {"project", "publisher", LU__KEY_DEFOLD, 0, 0, NULL},
     {"project", "developer", LU__KEY_DEFOLD, 0, 0, NULL},
     {"project", "write_log", LU__KEY_DEFOLD, 0, 0, NULL},
+    {"project", "minimum_log_level", LU__KEY_DEFOLD, 0, 0, NULL},
     {"project", "compress_archive", LU__KEY_DEFOLD, 0, 0, NULL},
     {"project", "dependencies", LU__KEY_DEFOLD, 0, 0, NULL},
     {"project", "custom_resources", LU__KEY_DEFOLD, 0, 0, NULL},
@@ -372,6 +373,10 @@ lu_status lu_project_check(const lu_project *p, lu_project_warn_fn warn, void *u
         const char *pattern = owned_pattern(key, slen);
         if (pattern) {
             LU_TRY(check_key(p, pattern, key, slen, name, value, line, warn, ud, err));
+            int earlier = lu__project_item_earlier(p, i);
+            if (earlier && strcmp(pattern, "game") != 0)   /* which one was meant? (exclude = 1, then = 0) */
+                return lu__fail(err, LU_FORMAT_ERROR, "%s:%d: %s is set twice (first at line %d); give it one value",
+                                lu_project_name(p), line, key, earlier);
             continue;
         }
         char like[300];

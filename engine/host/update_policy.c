@@ -26,6 +26,7 @@
  * the trial of a release; how the run ends (error, exit code, clean) is
  * told to the manager. Never a blocked game.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -168,7 +169,8 @@ bool lu_host_update_start(lu_host *h)
     h->next_check = now_s() + (double)h->check_interval_s;
     lu_updater_info in;
     lu_updater_get_info(h->ctx, &in, &err);
-    bool stale = stale_days > 0 && in.last_run > 0 && (long long)time(NULL) - in.last_run > stale_days * 86400;
+    bool stale = stale_days > 0 && stale_days <= LLONG_MAX / 86400 && in.last_run > 0 &&
+                 (long long)time(NULL) - in.last_run > stale_days * 86400;   /* more days than that: never stale */
     bool sync = (mode && strcmp(mode, "sync") == 0) || in.update_pending || stale || in.blocked;
     if (sync && !in.blocked && in.local_preferred) sync = false;
     if (lu_updater_check(h->ctx, &err) != LU_OK) {

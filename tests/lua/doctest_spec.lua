@@ -1,8 +1,8 @@
 -- doctest_spec.lua -- tools/doctest, the runner of the docs' marked shell
 -- recipes, on tests/doctest/fixture.md: a working block passes in a fresh
 -- TMPDIR, a block whose command fails (mid-block, or inside a pipe) fails
--- and shows its output, unmarked blocks and marked non-sh blocks are not
--- run, a block past its time is stopped and fails, and one failed block
+-- and shows its output, unmarked blocks are not run, a marker over no sh
+-- block fails (it would pass silently), a block past its time is stopped and fails, and one failed block
 -- makes the exit status non-zero, so a recipe that stops working fails
 -- tools/test.
 local H = require("helpers")
@@ -19,8 +19,10 @@ describe("tools/doctest", function()
     assert.matches("fixture: before the failing command", out, 1, true)
     assert.is_nil(out:find("    fixture: never printed", 1, true), "the block stops at its failed command")
     assert.matches("doctest tests/doctest/fixture.md:25 FAILED", out, 1, true)
-    assert.is_nil(out:find(":3[0-9] ", 1, true), "unmarked and non-sh blocks are not run")
-    assert.matches("\ndoctest: 1 passed, 2 failed\nexit=1\n$", out)
+    assert.is_nil(out:find("fixture.md:31 ", 1, true), "the unmarked block is not run")
+    assert.matches("doctest tests/doctest/fixture.md:39 FAILED", out, 1, true)
+    assert.matches("doctest: the marker above this line marks no sh block", out, 1, true)
+    assert.matches("\ndoctest: 1 passed, 3 failed\nexit=1\n$", out)
   end)
 
   it("gives each block a fresh TMPDIR under the one it was given and removes it when the block passes", function()

@@ -88,6 +88,15 @@ describe("game.project schema: lutool bundle", function()
                    err, 1, true)
   end)
 
+  it("refuses a [proxy.*] section without its collection (its exclude = 1 was ignored: the level shipped in the base)",
+     function()
+    local text = ini("") .. "[proxy.boss]\nresources = /level1/tree.txt\nexclude = 1\nvolume = levels\n"
+    local code, _, err, out = bundle(text)
+    assert.are.equal(1, code)
+    assert.matches("[proxy.boss] needs collection = /path/to.collection", err, 1, true)
+    assert.is_false(H.exists(out .. "/game.zip"))
+  end)
+
   it("refuses a missing main script and a missing collection", function()
     local code, _, err = bundle((ini(""):gsub("/main/main.lua", "/main/mian.lua")))
     assert.are.equal(1, code)
@@ -167,6 +176,10 @@ describe("game.project schema: lurun", function()
     assert.are.equal(2, code)
     assert.matches("[liveupdat] is not a section liveupdate reads (did you mean [liveupdate]?)", err, 1, true)
     code, _, err = H.run(proj, "--save-dir " .. H.quote(H.tmpdir()) .. " --set update.mode=later")
+    assert.are.equal(2, code)
+    assert.matches("update.mode (set on the command line): 'later' is not one of async, sync", err, 1, true)
+    -- spaces around '=' as in the file: the key is update.mode, not "update.mode "
+    code, _, err = H.run(proj, "--save-dir " .. H.quote(H.tmpdir()) .. " --set 'update.mode = later'")
     assert.are.equal(2, code)
     assert.matches("update.mode (set on the command line): 'later' is not one of async, sync", err, 1, true)
     code, out, err = H.run(proj, "--save-dir " .. H.quote(H.tmpdir()) ..

@@ -53,6 +53,29 @@ Test(project_schema, an_unknown_key_names_file_line_key_and_the_nearest_known_on
     cr_expect(strstr(err.message, "(did you mean 'mount_on_start'?)") != NULL, "%s", err.message);
 }
 
+Test(project_schema, a_key_set_twice_in_an_owned_section_is_an_error_naming_both_lines)
+{
+    lu_error err;
+    warnings w;
+    /* which one did the studio mean? the later silently shipped the level in the base */
+    cr_expect_eq(check("[project]\ntitle = t\n" PROXY "exclude = 1\nvolume = levels\nexclude = 0\n", &err, &w),
+                 LU_FORMAT_ERROR);
+    cr_expect_str_eq(err.message, "game.project:8: proxy.level1.exclude is set twice (first at line 6); give it one value");
+    /* the game's own sections and [game] keep Defold's rule: the later value wins */
+    cr_expect_eq(check("[display]\nwidth = 1\nwidth = 2\n[game]\nlabel = a\nlabel = b\n", &err, &w), LU_OK, "%s",
+                 err.message);
+    /* --set over a file value is no duplicate */
+    lu_project *p;
+    const char *text = "[update]\nurl = http://x\nmode = async\n";
+    cr_assert_eq(lu_project_parse("game.project", text, strlen(text), &p, &err), LU_OK);
+    cr_assert_eq(lu_project_set_assignment(p, "update.mode=sync", &err), LU_OK);
+    cr_expect_eq(lu_project_check(p, NULL, NULL, &err), LU_OK, "%s", err.message);
+    /* spaces around '=' in --set are dropped, as in the file */
+    cr_assert_eq(lu_project_set_assignment(p, " app.x = 1 ", &err), LU_OK);
+    cr_expect_str_eq(lu_project_get(p, "app.x"), "1");
+    lu_project_free(p);
+}
+
 Test(project_schema, booleans_are_0_1_true_or_false_and_nothing_else)
 {
     lu_error err;
@@ -120,6 +143,8 @@ Test(project_schema, game_keeps_its_own_settings_and_defold_keys_pass)
     cr_expect_eq(w.n, 1);
     cr_expect(strstr(w.all, "game.project:2: warning: [game] http_ulr is not a key liveupdate reads (did you mean "
                             "'http_url'?)") != NULL, "%s", w.all);
+    /* Defold's current editor writes minimum_log_level into [project] */
+    cr_expect_eq(check("[project]\ntitle = t\nminimum_log_level = 1\n", &err, &w), LU_OK, "%s", err.message);
     cr_expect_eq(check("[project]\ntitle = t\ndependencies#0 = https://x/y.zip\npublisher = me\n[bootstrap]\n"
                        "main_collection = /main/main.collectionc\n[display]\nwidth = 960\n",
                        &err, &w), LU_OK, "%s", err.message);
@@ -214,15 +239,20 @@ Test(project_schema, lines_and_names_of_keys)
 /* ---- globs --------------------------------------------------------------- */
 
 /* The backtracking matcher lu_glob_match was before (the reference for its
- * meaning), with a step budget: false and *steps > budget when it runs out. */
+ * meaning), with a step budget: false and *steps > budget when it runs out.
+ * One fix on top: two stars followed by '/' stand for whole components, so
+ * what follows them starts where a component does (the old matcher let
+ * them end inside one: "/a/", two stars, "/b" matched /a/xb, and a pattern
+ * for boss.png in any folder took /main/miniboss.png). */
 static int old_glob(const char *pat, const char *s, uint64_t *steps, uint64_t budget)
 {
     if (++*steps > budget) return 0;
     if (pat[0] == '*' && pat[1] == '*') {
         const char *rest = pat + 2;
-        if (*rest == '/') rest++;
+        bool whole = *rest == '/';
+        if (whole) rest++;
         for (const char *t = s;; t++) {
-            if (old_glob(rest, t, steps, budget)) return 1;
+            if ((!whole || t == s || t[-1] == '/') && old_glob(rest, t, steps, budget)) return 1;
             if (!*t || *steps > budget) return 0;
         }
     }
@@ -251,6 +281,11 @@ Test(project_schema, globs_mean_what_they_meant)
             cr_expect_eq(lu_glob_match(pats[i], paths[k]), old_glob(pats[i], paths[k], &n, UINT64_MAX),
                          "'%s' against '%s'", pats[i], paths[k]);
         }
+    /* two stars and a slash are whole components: never the end of one */
+    cr_expect(!lu_glob_match("/a/**/b", "/a/xb"));
+    cr_expect(lu_glob_match("/a/**/b", "/a/b") && lu_glob_match("/a/**/b", "/a/x/y/b"));
+    cr_expect(!lu_glob_match("/**/boss.png", "/main/miniboss.png"));
+    cr_expect(lu_glob_match("/**/boss.png", "/main/boss.png") && lu_glob_match("/**/boss.png", "/boss.png"));
     /* generated: every pattern of up to 4 tokens of {a, /, *, ?, **} against every path of up to 6 of {a, b, /} */
     static const char *const toks[] = {"a", "/", "*", "?", "**"};
     char pat[16], path[8];

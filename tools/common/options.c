@@ -59,12 +59,17 @@ int luopt_usage_error(const char *prefix, const char *fmt, ...)
 
 /* The value of the option at argv[*i] (its name `len` bytes long): after
  * its '=', else the next argument unless that starts with "--". NULL when
- * there is none (an empty "=" included). */
+ * there is none: an empty "=" or an empty next argument included (an unset
+ * variable in `-o "$OUT"` must not make "" a folder, whose files would be
+ * "/game.zip"). */
 static const char *take_value(int argc, char **argv, int *i, size_t len)
 {
     const char *a = argv[*i];
     if (a[len] == '=') return a[len + 1] ? a + len + 1 : NULL;
-    if (*i + 1 < argc && strncmp(argv[*i + 1], "--", 2) != 0) return argv[++*i];
+    if (*i + 1 < argc && strncmp(argv[*i + 1], "--", 2) != 0) {
+        const char *v = argv[++*i];
+        return *v ? v : NULL;
+    }
     return NULL;
 }
 
@@ -118,7 +123,9 @@ int luopt_parse(const luopt_cmd *c, int argc, char **argv)
             continue;
         }
         if (options_end || a[0] != '-' || a[1] == '\0') {   /* "-" alone is an argument (stdin) */
-            if (npos < c->max_pos) c->pos[npos++] = a;
+            if (!*a) {   /* a folder or file named "" is "/"'s files: never what was meant */
+                if (!*err) snprintf(err, sizeof err, "an empty argument where a file or folder is expected");
+            } else if (npos < c->max_pos) c->pos[npos++] = a;
             else if (!*err) snprintf(err, sizeof err, "unexpected argument '%s'", a);
             continue;
         }
