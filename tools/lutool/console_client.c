@@ -599,7 +599,8 @@ static int interactive_tty(session *s, const char *hist_file)
     el_set(el, EL_HIST, history, h);
     el_set(el, EL_PROMPT, prompt);
     el_source(el, NULL);   /* the user's ~/.editrc */
-    el_set(el, EL_ADDFN, "lu-complete", "complete a command, mount or resource path from the game", complete);
+    /* the wide call: libedit's narrow EL_ADDFN copies both strings and never frees them */
+    el_wset(el, EL_ADDFN, L"lu-complete", L"complete a command, mount or resource path from the game", complete);
     el_set(el, EL_BIND, "^I", "lu-complete", NULL);
     int last = 0;
     for (;;) {
