@@ -50,6 +50,9 @@ local GAME = [[
 title = Tty Spec
 [bootstrap]
 main_script = /main/main.lua
+[proxy.level1]
+collection = /level1/level1.collection
+resources = /level1/**
 ]]
 
 describe("lutool console in a terminal", function()
@@ -68,7 +71,7 @@ describe("lutool console in a terminal", function()
   setup(function()
     assert(H.sh("command -v tmux >/dev/null"), "tmux is not installed (tools/setup installs it)")
     dir = H.project(GAME, {["main/main.lua"] = "function update(self) end",
-                           ["level1/a.txt"] = "aaaa", ["level1/sub/b.txt"] = "b",
+                           ["level1/level1.collection"] = "", ["level1/a.txt"] = "aaaa", ["level1/sub/b.txt"] = "b",
                            ["level1/with space/c.txt"] = "cc"})
     state = H.tmpdir()
     port, save, stop = H.console_game(dir)
@@ -100,6 +103,16 @@ describe("lutool console in a terminal", function()
     assert.matches("NAME   PRIORITY  FORMAT   ENTRIES  URI", s, 1, true)
   end)
 
+  it("completes mount and proxy names asked from the game", function()
+    local c = client()
+    keys(c, "remove _b", "Tab")
+    wait_for(c, "lu> remove _base")
+    keys(c, "C-c")
+    keys(c, "missing l", "Tab", "Enter")
+    wait_for(c, "lu> missing level1")
+    wait_for(c, "proxy 'level1': nothing is missing")
+  end)
+
   it("completes resource paths asked from the game", function()
     local c = client()
     keys(c, "which /", "Tab")
@@ -107,6 +120,8 @@ describe("lutool console in a terminal", function()
     assert.matches("level1/%s+main/", s)
     keys(c, "l", "Tab")
     wait_for(c, "lu> which /level1/")
+    keys(c, "Tab")   -- a.txt, level1.collection, sub/, with space/: listed
+    wait_for(c, "with space/")
     keys(c, "w", "Tab")
     wait_for(c, "lu> which /level1/with\\ space/")
     keys(c, "Tab", "Enter")

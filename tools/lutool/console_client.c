@@ -5,7 +5,7 @@
  *       1 when the answer is an error line or the game is not there
  *   lutool console [--history FILE] [host:]port
  *       interactive on a terminal: libedit line editing, Tab completing
- *       commands, mount names and resource paths asked from the game,
+ *       commands, mount names, proxies and resource paths asked from the game,
  *       history kept after every line, Ctrl-C clearing the line, and a
  *       reconnection when the game restarts; one command per line from a
  *       pipe otherwise
@@ -63,7 +63,7 @@ typedef struct {
     char *line;         /* the last answer line read */
     size_t line_len, line_cap;
     cache commands;     /* per connection */
-    cache mounts, paths;/* per input line */
+    cache names, paths; /* per input line: mount or proxy names, paths */
     EditLine *el;
 } session;
 
@@ -464,8 +464,11 @@ static unsigned char complete(EditLine *el, int ch)
         cache_add(&extra, "--json");
         if (strcmp(cmd, "ls") == 0) cache_add(&extra, "--mount");
     } else if (strcmp(prev, "--mount") == 0 || (strcmp(cmd, "remove") == 0 && n == 2)) {
-        fill(s, &s->mounts, "mounts --json", "name", 0);
-        from = &s->mounts;
+        fill(s, &s->names, "mounts --json", "name", 0);
+        from = &s->names;
+    } else if (strcmp(cmd, "missing") == 0 && n == 2) {
+        fill(s, &s->names, "missing --json", "proxy", 0);
+        from = &s->names;
     } else if ((strcmp(cmd, "which") == 0 || strcmp(cmd, "ls") == 0) && (part[0] == '/' || !part[0])) {
         if (!part[0]) {   /* every resource path starts with '/' */
             el_insertstr(el, "/");
@@ -607,7 +610,7 @@ static int interactive_tty(session *s, const char *hist_file)
         int count;
         interrupted = 0;
         const char *got = el_gets(el, &count);
-        cache_clear(&s->mounts);
+        cache_clear(&s->names);
         cache_clear(&s->paths);
         if (!got && interrupted) {   /* Ctrl-C: a fresh, empty line */
             fputc('\n', stdout);
@@ -703,7 +706,7 @@ int lutool_console(int argc, char **argv)
     }
     disconnect(&s);
     cache_clear(&s.commands);
-    cache_clear(&s.mounts);
+    cache_clear(&s.names);
     cache_clear(&s.paths);
     free(s.line);
     return rc;
