@@ -1,9 +1,10 @@
 -- console_tty_spec.lua -- `lutool console` in a real terminal: tmux runs the
 -- client on a private server (-L), the spec types with send-keys and reads
 -- the screen with capture-pane, polling a bounded number of times. Blank
--- lines, Tab completion of commands and of resource paths asked from the
--- game, history kept through Ctrl-C and a killed client, reconnection to a
--- restarted game, a quoted path with a space.
+-- lines and Ctrl-D, Tab completion of commands, mounts, proxies and
+-- resource paths asked from the game, history kept through Ctrl-C and a
+-- killed client, reconnection to a restarted game, a quoted path with a
+-- space.
 local H = require("helpers")
 
 local SOCKET = "lu_tty_" .. tostring(os.time()) .. "_" .. tostring(math.random(1, 1e9))
@@ -92,6 +93,13 @@ describe("lutool console in a terminal", function()
     type_line(c, "status")
     local s = wait_for(c, "Tty Spec: frame")
     assert.matches("^lu>\nlu>\nlu> status\nTty Spec: frame %d+, project run", s)
+    keys(c, "C-d")   -- leaves: the session ends with the client
+    local gone = false
+    for _ = 1, TRIES do
+      if not H.sh("tmux -L " .. SOCKET .. " has-session -t " .. c .. " 2>/dev/null") then gone = true; break end
+      H.sh("sleep 0.05")
+    end
+    assert.is_true(gone, "Ctrl-D did not end the client")
   end)
 
   it("completes a command name with Tab", function()
