@@ -1,8 +1,10 @@
 /* console.c -- the debug console server (see liveupdate/console.h).
  *
- * Protocol: the client sends one command per line; the server answers with
- * zero or more body lines and then one status line, "%% ok" or
- * "%% error <STATUS> <message>". With --json the body is one line of JSON.
+ * Protocol: the client sends one command per line, its words split as a
+ * shell would (quotes and backslashes, see split_words); the server answers
+ * every line, a blank one included, with zero or more body lines and then
+ * one status line, "%% ok" or "%% error <STATUS> <message>". With --json
+ * the body is one line of JSON.
  * Sockets are non-blocking; a client that sends a line longer than
  * LU_CONSOLE_LINE_MAX gets an error and the rest of that line is skipped;
  * a client that goes away is dropped, mid-command or not.
@@ -415,29 +417,73 @@ static void drop_client(lu_console *c, size_t i)
     c->clients[i] = c->clients[--c->nclients];
 }
 
-/* Runs one request line and queues the answer. */
+/* Splits a request line into words, in place (a word is never longer than
+ * its text): words are separated by spaces and tabs; "double" and 'single'
+ * quotes keep spaces in a word and are removed; a backslash outside single
+ * quotes takes the next character as it is (\" \\ \  and so on); pieces
+ * written next to each other make one word (a"b c"d is `ab cd`). An
+ * unquoted `--json` is the JSON flag, not a word. Returns LU_OK, or LU_INVAL
+ * for an unterminated quote, a line ending in a backslash, or more than
+ * MAX_ARGS words. */
+static lu_status split_words(char *line, char **argv, int *argc, int *json, lu_error *err)
+{
+    char *r = line, *w = line;
+    *argc = 0;
+    for (;;) {
+        while (*r == ' ' || *r == '\t' || *r == '\r') r++;
+        if (!*r) break;
+        char *word = w;
+        bool quoted = false;
+        char quote = 0;
+        for (; *r; r++) {
+            if (quote == '\'') {
+                if (*r == '\'') quote = 0;
+                else *w++ = *r;
+            } else if (*r == '\\') {
+                if (!r[1]) return lu__fail(err, LU_INVAL, "the line ends in a backslash (nothing to escape)");
+                *w++ = *++r;
+                quoted = true;
+            } else if (quote == '"') {
+                if (*r == '"') quote = 0;
+                else *w++ = *r;
+            } else if (*r == '"' || *r == '\'') {
+                quote = *r;
+                quoted = true;
+            } else if (*r == ' ' || *r == '\t' || *r == '\r') {
+                break;
+            } else {
+                *w++ = *r;
+            }
+        }
+        if (quote) return lu__fail(err, LU_INVAL, "unterminated %c quote", quote);
+        bool more = *r != '\0';
+        if (more) r++;   /* the separator: w may now write over it */
+        *w++ = '\0';
+        if (!quoted && strcmp(word, "--json") == 0) *json = 1;
+        else if (*argc < MAX_ARGS) argv[(*argc)++] = word;
+        else return lu__fail(err, LU_INVAL, "more than %d words", MAX_ARGS);
+        if (!more) break;
+    }
+    return LU_OK;
+}
+
+/* Runs one request line and queues the answer. A line of no words (blank,
+ * or only spaces) is answered "%% ok" with no body, so a client that sent
+ * it is never left waiting. */
 static void execute(lu_console *c, client *cl, char *line)
 {
     char *argv[MAX_ARGS + 1];
     int argc = 0, json = 0;
     lu_error err = {LU_OK, ""};
-    for (char *save = NULL, *tok = strtok_r(line, " \t\r", &save); tok; tok = strtok_r(NULL, " \t\r", &save)) {
-        if (strcmp(tok, "--json") == 0) json = 1;
-        else if (argc < MAX_ARGS) argv[argc++] = tok;
-        else {
-            lu__fail(&err, LU_INVAL, "more than %d words", MAX_ARGS);
-            break;
-        }
-    }
+    split_words(line, argv, &argc, &json, &err);
     argv[argc] = NULL;
-    if (argc == 0 && err.status == LU_OK) return;   /* empty line: nothing to answer */
     lu_console_out out = {.env = &c->ctx->env};
     const command *cmd = NULL;
     for (size_t i = 0; argc && i < c->ncmds; i++)
         if (strcmp(c->cmds[i].name, argv[0]) == 0) cmd = &c->cmds[i];
     lu_status st = err.status;
-    if (st == LU_OK && !cmd) st = lu__fail(&err, LU_INVAL, "unknown command '%s' (try help)", argv[0]);
-    if (st == LU_OK) st = cmd->fn(cmd->ud, argc, argv, json, &out, &err);
+    if (st == LU_OK && argc && !cmd) st = lu__fail(&err, LU_INVAL, "unknown command '%s' (try help)", argv[0]);
+    if (st == LU_OK && cmd) st = cmd->fn(cmd->ud, argc, argv, json, &out, &err);
     bool ran = st == LU_OK;   /* whatever happens to its answer below */
     if (st == LU_OK && json && out.json_failed)
         st = lu__fail(&err, LU_MEM_ERROR, "out of memory building the JSON result of '%s' (the command itself ran)",

@@ -3,7 +3,7 @@
  * Keeps keys in file order, each with the line it came from, so typed
  * reads can say "game.project:7: game.minimum_lu_version: 'x' is not an
  * integer". Later duplicates override earlier ones, as in Defold (the
- * schema check refuses a key set twice in a section the tools own).
+ * schema check warns about a key set twice in a section the tools own).
  */
 #include <errno.h>
 #include <stdio.h>

@@ -373,10 +373,13 @@ lu_status lu_project_check(const lu_project *p, lu_project_warn_fn warn, void *u
         const char *pattern = owned_pattern(key, slen);
         if (pattern) {
             LU_TRY(check_key(p, pattern, key, slen, name, value, line, warn, ud, err));
+            /* Defold keeps the later value (an appended override file relies
+             * on it), but an exclude = 1 undone further down is a mistake
+             * worth seeing */
             int earlier = lu__project_item_earlier(p, i);
-            if (earlier && strcmp(pattern, "game") != 0)   /* which one was meant? (exclude = 1, then = 0) */
-                return lu__fail(err, LU_FORMAT_ERROR, "%s:%d: %s is set twice (first at line %d); give it one value",
-                                lu_project_name(p), line, key, earlier);
+            if (earlier && strcmp(pattern, "game") != 0)
+                warn_f(warn, ud, "%s:%d: warning: %s is set again (first at line %d); the later value is used",
+                       lu_project_name(p), line, key, earlier);
             continue;
         }
         char like[300];

@@ -1,5 +1,5 @@
 /* console_commands.c -- the debug-console commands lurun adds to the library's
- * (liveupdate/console.h): missing <proxy>, downloads, update (the update
+ * (liveupdate/console.h): missing [proxy], downloads, update (the update
  * manager's settings and state), status.
  */
 #include <stdio.h>
@@ -14,12 +14,47 @@
 #include "liveupdate/updater.h"
 #include "../console/console_json.h"
 
+/* `missing` alone: every proxy with how many of its resources (nested
+ * proxies included) no mount serves. */
+static lu_status missing_all(lu_host *h, int json, lu_console_out *out, lu_error *err)
+{
+    cJSON *arr = json ? cJSON_CreateArray() : NULL;
+    bool whole = arr != NULL;
+    size_t np = h->manifest ? h->manifest->nproxies : 0;
+    for (size_t i = 0; i < np; i++) {
+        const lu_manifest_proxy *p = &h->manifest->proxies[i];
+        char **missing;
+        size_t n;
+        lu_status st = lu_manifest_missing(h->ctx, h->manifest, p->id, 1, &missing, &n, err);
+        if (st != LU_OK) {
+            cJSON_Delete(arr);
+            return st;
+        }
+        lu_free(h->ctx, missing);
+        if (json) {
+            cJSON *o = cJSON_CreateObject();
+            whole = lu__console_append_item(arr, o,
+                                o && cJSON_AddStringToObject(o, "proxy", p->id) &&
+                                    cJSON_AddNumberToObject(o, "missing", (double)n) &&
+                                    (!p->volume || cJSON_AddStringToObject(o, "volume", p->volume))) &&
+                    whole;
+        } else {
+            lu_console_printf(out, "  %-20s %zu missing%s%s%s\n", p->id, n, n && p->volume ? "; they ship in volume '" : "",
+                              n && p->volume ? p->volume : "", n && p->volume ? "'" : "");
+        }
+    }
+    if (json) lu__console_put_json_whole(out, arr, whole);
+    else lu_console_printf(out, "%zu proxy(ies); missing <proxy> lists the paths\n", np);
+    return LU_OK;
+}
+
 static lu_status cmd_missing(void *ud, int argc, char **argv, int json, lu_console_out *out, lu_error *err)
 {
     lu_host *h = ud;
+    if (argc == 1) return missing_all(h, json, out, err);
     if (argc != 2) {
         err->status = LU_INVAL;
-        snprintf(err->message, sizeof err->message, "usage: missing <proxy>");
+        snprintf(err->message, sizeof err->message, "usage: missing [proxy]");
         return LU_INVAL;
     }
     char **missing;
@@ -173,7 +208,7 @@ static lu_status cmd_status(void *ud, int argc, char **argv, int json, lu_consol
 void lu_host_console_register(lu_host *h, lu_console *c)
 {
     lu_error err;
-    lu_console_register(c, "missing", "missing <proxy>              resources of a proxy no mount serves", cmd_missing, h, &err);
+    lu_console_register(c, "missing", "missing [proxy]              resources of a proxy no mount serves", cmd_missing, h, &err);
     lu_console_register(c, "downloads", "downloads                    HTTP transfers in flight, with progress", cmd_downloads, h, &err);
     lu_console_register(c, "update", "update                       the update manager's state", cmd_update, h, &err);
     lu_console_register(c, "status", "status                       the game: frame count, run kind, scripts", cmd_status, h, &err);

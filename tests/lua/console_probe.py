@@ -7,6 +7,9 @@ CASE is one of:
   disconnect  a half-sent command, the connection dropped; then `status`
               on a new connection
   many N      N connections at once, each asks `status --json`
+  send L...   each argument L as one line (a newline added), on one
+              connection, as a raw client (nc) would send it; one answer
+              is read per line (a line that got none hangs until timeout)
 Prints one line per answer, as received (status lines included).
 """
 import socket
@@ -49,6 +52,12 @@ def main():
         f.write(b"status\n")
         f.flush()
         print("\n".join(answer(f)))
+    elif case == "send":
+        s, f = connect(port)
+        for line in sys.argv[3:]:
+            f.write(line.encode() + b"\n")
+            f.flush()
+            print("\n".join(answer(f)))
     elif case == "many":
         conns = [connect(port) for _ in range(int(sys.argv[3]))]
         for _, f in conns:

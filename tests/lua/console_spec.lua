@@ -1,18 +1,12 @@
 -- console_spec.lua -- the debug console over real TCP against a running
--- lurun: every command in text and JSON, bad and oversized lines, a client
--- that disconnects mid-command, many clients at once, and the frame count
--- advancing while clients talk.
+-- lurun: every command in text and JSON, bad and oversized lines, blank
+-- lines, quoting, a client that disconnects mid-command, many clients at
+-- once, the frame count advancing while clients talk, and lutool console's
+-- exit status (its terminal side: console_tty_spec.lua).
 local H = require("helpers")
 local json = require("dkjson")
 
 local LUTOOL = H.lutool_bin
-
-local function free_port()
-  local p = io.popen([[python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"]])
-  local port = tonumber(p:read("l"))
-  p:close()
-  return port
-end
 
 local function capture(cmd)
   local out, err = os.tmpname(), os.tmpname()
@@ -26,27 +20,7 @@ local function console(port, cmd)
   return capture(H.quote(LUTOOL) .. " console " .. port .. " " .. cmd)
 end
 
--- Starts lurun on a game with the console on; returns port, save dir, stop().
--- `mounts` (optional) is written as the save dir's liveupdate.mounts first.
-local function start_game(dir, mounts)
-  local port, save = free_port(), H.tmpdir()
-  if mounts then H.write(save .. "/liveupdate.mounts", mounts) end
-  local p = io.popen(H.lurun_prefix .. " " .. H.quote(H.lurun) .. " " .. H.quote(dir) .. " --save-dir " .. H.quote(save) ..
-    " --console " .. port .. " --frames 100000 >/dev/null 2>" .. H.quote(save .. "/lurun.err") .. " & echo $!")
-  local pid = p:read("l")
-  p:close()
-  for _ = 1, 200 do
-    if console(port, "status") == 0 then break end
-    os.execute("sleep 0.05")
-  end
-  return port, save, function()
-    os.execute("kill " .. pid .. " 2>/dev/null")
-    for _ = 1, 100 do
-      if not H.sh("kill -0 " .. pid .. " 2>/dev/null") then break end
-      os.execute("sleep 0.05")
-    end
-  end
-end
+local function start_game(dir, mounts) return H.console_game(dir, {mounts = mounts}) end
 
 local GAME = [[
 [project]
@@ -102,6 +76,9 @@ describe("debug console", function()
     code, out = console(port, "missing level1")
     assert.are.equal(0, code)
     assert.matches("nothing is missing", out)
+    code, out = console(port, "missing")
+    assert.are.equal(0, code)
+    assert.are.equal("  level1               0 missing\n1 proxy(ies); missing <proxy> lists the paths\n", out)
     code, out = console(port, "downloads")
     assert.are.equal("0 transfer(s) in flight (0 http.request, 0 volume download(s))\n", out)
     code, out = console(port, "update")
@@ -138,6 +115,7 @@ describe("debug console", function()
     assert.are.equal("v", ask("which /level1/a.txt").mount)
     assert.are.equal(15, ask("ls /level1/")[1].size)
     assert.are.same({}, ask("missing level1").missing)
+    assert.are.same({{proxy = "level1", missing = 0}}, ask("missing"))
     assert.are.same({}, ask("downloads"))
     assert.is_false(ask("update").configured)
     assert.are.equal("old", ask("report")[1].name)
@@ -195,6 +173,85 @@ describe("debug console", function()
     assert.matches('"name":"kept"', H.read(save .. "/liveupdate.mounts"), 1, true)
     console(port, "remove kept")
     assert.is_nil(H.read(save .. "/liveupdate.mounts"):find('"kept"', 1, true))
+  end)
+
+  local function probe_send(...)
+    local args = {}
+    for i, l in ipairs({...}) do args[i] = H.quote(l) end
+    local code, out = capture("python3 " .. H.quote(H.root .. "/tests/lua/console_probe.py") .. " " .. port .. " send " ..
+                              table.concat(args, " "))
+    return code, out
+  end
+
+  it("answers a blank or whitespace-only line from a raw client, and the next command still works", function()
+    local code, out = probe_send("", "   ", "\t \r", "--json", "status")
+    assert.are.equal(0, code, out)
+    assert.matches('^%%%% ok\n%%%% ok\n%%%% ok\n{"ok":true,"result":null}\n%%%% ok\nConsole Spec: frame %d+', out)
+  end)
+
+  it("splits words with quotes and backslashes, so a path with a space can be added", function()
+    local spaced = vols .. "/my volumes"
+    H.sh("mkdir -p " .. H.quote(spaced))
+    H.zip(spaced .. "/v 2.zip", {["level1/a.txt"] = "spaced volume", ["version_sp.json"] = '{"version": 3}',
+                                ["version_sp2.json"] = '{"version": 3}'})
+    local code, out = probe_send('add sp "zip:' .. spaced .. '/v 2.zip" 9', "which /level1/a.txt", "remove 'sp'",
+                                 "add sp zip:" .. spaced:gsub(" ", "\\ ") .. "/v\\ 2.zip 9",
+                                 [[which "/level1/"'a.txt' --json]], [[remove s"p" --json]], [["--json"]])
+    assert.are.equal(0, code, out)
+    assert.are.equal("mounted 'sp' (zip:" .. spaced .. "/v 2.zip) at priority 9; persisted\n%% ok\n" ..
+                   "/level1/a.txt is served by mount 'sp' (13 B)\n%% ok\nremoved 'sp'; persisted\n%% ok\n" ..
+                   "mounted 'sp' (zip:" .. spaced .. "/v 2.zip) at priority 9; persisted\n%% ok\n" ..
+                   '{"ok":true,"result":{"path":"/level1/a.txt","mount":"sp","size":13}}\n%% ok\n' ..
+                   '{"ok":true,"result":"sp"}\n%% ok\n' ..
+                   "%% error INVAL unknown command '--json' (try help)\n", out)
+    -- lutool console with several words sends each as one word, quoting it
+    code, out = console(port, "add sp2 " .. H.quote("zip:" .. spaced .. "/v 2.zip") .. " 9")
+    assert.are.equal(0, code)
+    assert.matches("mounted 'sp2' (zip:" .. spaced .. "/v 2.zip)", out, 1, true)
+    -- and one argument as a whole command line
+    code, out = console(port, H.quote('which "/level1/a.txt"'))
+    assert.are.equal("/level1/a.txt is served by mount 'sp2' (13 B)\n", out)
+    assert.are.equal(0, (console(port, "remove sp2")))
+  end)
+
+  it("answers an unterminated quote or a trailing backslash with an error line, not a hang", function()
+    local code, out = probe_send('which "/level1/a.txt', "which 'x", "which x\\", "status")
+    assert.are.equal(0, code, out)
+    assert.matches('^%%%% error INVAL unterminated " quote\n%%%% error INVAL unterminated \' quote\n' ..
+                   "%%%% error INVAL the line ends in a backslash %(nothing to escape%)\nConsole Spec: frame %d+", out)
+    local err
+    code, out, err = console(port, H.quote('which "/level1/a.txt'))
+    assert.are.equal(1, code)
+    assert.are.equal("error: INVAL unterminated \" quote\n", err)
+  end)
+
+  it("exits non-zero in one-shot mode on an error line or when the game is not there", function()
+    local code, out, err = console(port, "which /nope")
+    assert.are.equal(1, code)
+    assert.are.equal("", out)
+    assert.are.equal("error: NOT_FOUND no mount serves '/nope'\n", err)
+    code, out = console(port, "which /level1/a.txt")
+    assert.are.equal(0, code, out)
+    local gone = H.free_port()
+    code, out, err = console(gone, "status")
+    assert.are.equal(1, code)
+    assert.matches("cannot connect to 127.0.0.1:" .. gone .. ": Connection refused (is lurun running with --console " ..
+                   gone .. "?)", err, 1, true)
+    code, _, err = capture(H.quote(LUTOOL) .. " console nope status")
+    assert.are.equal(2, code)
+    assert.matches("'nope' is not [host:]port", err, 1, true)
+    code, _, err = capture(H.quote(LUTOOL) .. " console --history")
+    assert.are.equal(2, code)
+    assert.matches("option --history needs a value", err, 1, true)
+  end)
+
+  it("skips blank lines read from a pipe and gives the last command's status", function()
+    -- (timeout: a client that waits for an answer to the blank line fails instead of hanging)
+    local code, out = capture("printf '\\n   \\nstatus\\n\\t\\n' | timeout 20 " .. H.quote(LUTOOL) .. " console " .. port)
+    assert.are.equal(0, code)
+    assert.matches("^Console Spec: frame %d+", out)
+    code = capture("printf 'status\\nwhich /nope\\n' | " .. H.quote(LUTOOL) .. " console " .. port)
+    assert.are.equal(1, code)
   end)
 
   it("is off unless asked, and binds 127.0.0.1 only", function()

@@ -275,4 +275,40 @@ function M.release_files(save)
   return t
 end
 
+
+-- A TCP port on 127.0.0.1 that is free now (the kernel's pick).
+function M.free_port()
+  local p = io.popen([[python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"]])
+  local port = tonumber(p:read("l"))
+  p:close()
+  return port
+end
+
+-- Starts lurun on the game in `dir` with its console on; waits (a bounded
+-- number of tries) until `lutool console PORT status` answers. opts: port
+-- (default a free one; give it to restart a game on the port it had), save
+-- (default a new folder), mounts (written as the save folder's
+-- liveupdate.mounts first). Returns port, save folder, stop() (kills the
+-- game and waits until it is gone).
+function M.console_game(dir, opts)
+  opts = opts or {}
+  local port, save = opts.port or M.free_port(), opts.save or M.tmpdir()
+  if opts.mounts then M.write(save .. "/liveupdate.mounts", opts.mounts) end
+  local p = io.popen(M.lurun_prefix .. " " .. M.quote(M.lurun) .. " " .. M.quote(dir) .. " --save-dir " .. M.quote(save) ..
+    " --console " .. port .. " --frames 100000 >/dev/null 2>" .. M.quote(save .. "/lurun.err") .. " & echo $!")
+  local pid = p:read("l")
+  p:close()
+  for _ = 1, 200 do
+    if sh(M.quote(M.lutool_bin) .. " console " .. port .. " status >/dev/null 2>&1") then break end
+    sh("sleep 0.05")
+  end
+  return port, save, function()
+    sh("kill " .. pid .. " 2>/dev/null")
+    for _ = 1, 100 do
+      if not sh("kill -0 " .. pid .. " 2>/dev/null") then break end
+      sh("sleep 0.05")
+    end
+  end
+end
+
 return M

@@ -1,5 +1,5 @@
-/* test_faults_console_host.c -- lurun's console commands (missing,
- * downloads, update, status: engine/host/console_commands.c, built here
+/* test_faults_console_host.c -- lurun's console commands (missing with and
+ * without a proxy, downloads, update, status: engine/host/console_commands.c, built here
  * against a stub host) under allocation faults by counter (faults.h),
  * transient and persistent, in one console session. Every answer is whole:
  * a JSON line parses and carries its result, every command gets its status
@@ -32,8 +32,8 @@ static const char MANIFEST[] =
     "\"liveupdate.zip\", \"version\": 1, \"priority\": 10}]}";
 static const char PROJECT[] = "[project]\ntitle = Faults\n\n[update]\nurl = file:///nonexistent/release.json\n";
 static const char SEQUENCE[] = "missing level1 --json\nmissing level1\ndownloads --json\ndownloads\nupdate --json\n"
-                               "update\nstatus --json\nstatus\n";
-#define COMMANDS 8
+                               "update\nstatus --json\nstatus\nmissing --json\nmissing\n";
+#define COMMANDS 10
 
 static void session(int mode)
 {
@@ -78,7 +78,9 @@ static void session(int mode)
                 const cJSON *r = cJSON_GetObjectItem(j, "result");
                 if (cJSON_IsTrue(cJSON_GetObjectItem(j, "ok"))) {
                     /* every result whole: each kind has its last field */
-                    bool whole = cJSON_IsArray(r) ? cJSON_GetArraySize(r) == 1 && cJSON_GetObjectItem(cJSON_GetArrayItem(r, 0), "total")
+                    const cJSON *first = cJSON_GetArrayItem(r, 0);   /* a transfer, or a proxy of `missing` */
+                    bool whole = cJSON_IsArray(r) ? cJSON_GetArraySize(r) == 1 &&
+                                                        (cJSON_GetObjectItem(first, "total") || cJSON_GetObjectItem(first, "volume"))
                                  : cJSON_GetObjectItem(r, "missing")  ? cJSON_GetObjectItem(r, "volume") != NULL
                                  : cJSON_GetObjectItem(r, "mode")     ? cJSON_GetObjectItem(r, "last_status") != NULL
                                                                       : cJSON_GetObjectItem(r, "scripts") != NULL;

@@ -53,17 +53,21 @@ Test(project_schema, an_unknown_key_names_file_line_key_and_the_nearest_known_on
     cr_expect(strstr(err.message, "(did you mean 'mount_on_start'?)") != NULL, "%s", err.message);
 }
 
-Test(project_schema, a_key_set_twice_in_an_owned_section_is_an_error_naming_both_lines)
+Test(project_schema, a_key_set_twice_in_an_owned_section_is_warned_about_naming_both_lines)
 {
     lu_error err;
     warnings w;
-    /* which one did the studio mean? the later silently shipped the level in the base */
-    cr_expect_eq(check("[project]\ntitle = t\n" PROXY "exclude = 1\nvolume = levels\nexclude = 0\n", &err, &w),
-                 LU_FORMAT_ERROR);
-    cr_expect_str_eq(err.message, "game.project:8: proxy.level1.exclude is set twice (first at line 6); give it one value");
+    /* the later value wins, as in Defold, but an exclude = 1 undone lower
+     * down silently shipped the level in the base: it is named */
+    cr_expect_eq(check("[project]\ntitle = t\n" PROXY "exclude = 1\nvolume = levels\nexclude = 0\n", &err, &w), LU_OK,
+                 "%s", err.message);
+    cr_expect_eq(w.n, 1, "%s", w.all);
+    cr_expect_str_eq(w.all, "game.project:8: warning: proxy.level1.exclude is set again (first at line 6); the later "
+                            "value is used\n");
     /* the game's own sections and [game] keep Defold's rule: the later value wins */
     cr_expect_eq(check("[display]\nwidth = 1\nwidth = 2\n[game]\nlabel = a\nlabel = b\n", &err, &w), LU_OK, "%s",
                  err.message);
+    cr_expect_eq(w.n, 0, "%s", w.all);
     /* --set over a file value is no duplicate */
     lu_project *p;
     const char *text = "[update]\nurl = http://x\nmode = async\n";

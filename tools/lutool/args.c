@@ -1,5 +1,5 @@
-/* args.c -- what every lutool command shares: reading its arguments (by
- * the rule of tools/common/options.c) and making its output folders.
+/* args.c -- what every lutool command shares beyond reading its arguments
+ * (tools/common/options.c): making its output folders.
  *
  * A leaf: main.c dispatches to the commands and the commands call in here,
  * so no command calls back into main.c.
@@ -12,20 +12,6 @@
 #include <sys/stat.h>
 
 #include "lutool.h"
-
-bool lutool_wants_help(int argc, char **argv)
-{
-    for (int i = 0; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return true;
-    return false;
-}
-
-int lutool_option(const char *cmd, int argc, char **argv, int *i, const char *name, const char **value)
-{
-    char prefix[64];
-    snprintf(prefix, sizeof prefix, "lutool %s", cmd);
-    return luopt_value(prefix, argc, argv, i, name, value);
-}
 
 int lutool_mkdir_p(const char *cmd, const char *path)
 {

@@ -25,18 +25,6 @@ int lutool_keygen(int argc, char **argv);
 int lutool_sign(int argc, char **argv);
 int lutool_console(int argc, char **argv);
 
-/* args.c. True when argv holds --help or -h. (The commands that read
- * their arguments with luopt_parse get --help from it.) */
-bool lutool_wants_help(int argc, char **argv);
-
-/* args.c. Reads option `name` ("--key") at argv[*i], given as "--key V" or
- * "--key=V" (luopt_value with the prefix "lutool <cmd>"). Returns 1 and
- * sets *value (advancing *i past a separate value); 0 when argv[*i] is
- * another argument; -1, after printing "lutool <cmd>: option <name> needs
- * a value", when the value is missing (the end of argv, an empty "=", or a
- * next argument that starts with "--"). */
-int lutool_option(const char *cmd, int argc, char **argv, int *i, const char *name, const char **value);
-
 /* args.c. Creates the folder `path` and its missing parents (mode 0755; an
  * existing folder is fine). Returns 0, or prints "lutool <cmd>: cannot
  * create ..." and returns 1. */

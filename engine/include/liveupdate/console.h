@@ -2,6 +2,10 @@
  * lets a person (or lutool console) inspect and change a running game's
  * mounts (docs/RUNTIME.md). docs/CONSOLE.md describes the protocol and commands.
  *
+ * Every request line gets an answer, a blank one included ("%% ok"); its
+ * words are split as a shell splits them ("double" and 'single' quotes,
+ * backslashes), so arguments may hold spaces.
+ *
  * The server never blocks: lu_console_poll() accepts, reads and answers what
  * is ready, and is meant to be called once per frame from the thread that
  * owns the context. Built-in commands: help, mounts, which, ls, add, remove,

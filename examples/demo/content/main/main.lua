@@ -102,6 +102,12 @@ local function maybe_finish(self)
 	end
 	say("demo: all levels played; mounts now:")
 	print_mounts()
+	if sys.get_config_int("demo.keep_running", 0) == 1 then
+		-- lurun --set demo.keep_running=1: left running for the debug
+		-- console (docs/CONSOLE.md); SIGINT or SIGTERM stops it
+		say("demo: still running (demo.keep_running = 1)")
+		return
+	end
 	sys.exit(0)
 end
 
