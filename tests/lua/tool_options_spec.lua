@@ -1,5 +1,5 @@
--- tool_options_spec.lua -- the one option rule of lutool (every command but
--- console), lurun and lubench (tools/common/options.c, docs/BUNDLER.md "Tool
+-- tool_options_spec.lua -- the one option rule of lutool (every command;
+-- console's command words after [host:]port are the game's), lurun and lubench (tools/common/options.c, docs/BUNDLER.md "Tool
 -- options"): --version and --help everywhere, --opt=value, "--", a missing
 -- value named as such, unknown options, flags that take no value, strictly
 -- parsed numbers with the exact message; lubench --only checking each case
@@ -59,6 +59,7 @@ describe("tool options", function()
       {lurun, "some/dir --frames 3 --version", "lurun"}, {lubench, "--quick --version", "lubench"},
     }
     for _, c in ipairs(COMMANDS) do lines[#lines + 1] = {lutool, c .. " --version", "lutool"} end
+    lines[#lines + 1] = {lutool, "console --version", "lutool"}
     for _, l in ipairs(lines) do
       local code, o, e = l[1](l[2])
       assert.are.equal(0, code, l[2] .. ": " .. e)
@@ -70,7 +71,8 @@ describe("tool options", function()
 
   it("--help and -h print the usage to stdout and exit 0, even after a mistake, but not after --", function()
     local lines = {{lutool, "--help", "usage: lutool <command>"}, {lurun, "-h", "usage: lurun "},
-                   {lubench, "--help", "usage: lubench "}, {lubench, "--bogus -h", "usage: lubench "}}
+                   {lubench, "--help", "usage: lubench "}, {lubench, "--bogus -h", "usage: lubench "},
+                   {lutool, "console -h", "usage: lutool console"}}
     for _, c in ipairs(COMMANDS) do
       lines[#lines + 1] = {lutool, c .. " -h", "usage: lutool " .. c}
       lines[#lines + 1] = {lutool, c .. " --bogus --help", "usage: lutool " .. c}
@@ -166,6 +168,11 @@ describe("tool options", function()
     usage_error("lutool", "release d --version 1 --bogus", "lutool release", "unknown option '--bogus'")
     usage_error("lurun", "dir --bogus=1", "lurun", "unknown option '--bogus'")
     usage_error("lubench", "--bogus", "lubench", "unknown option '--bogus'")
+    usage_error("lutool", "console --bogus 7000", "lutool console", "unknown option '--bogus'")
+    usage_error("lutool", "console", "lutool console", "missing [host:]port")
+    usage_error("lutool", "console --history", "lutool console", "option --history needs a value")
+    usage_error("lutool", "console 7000x", "lutool console", "'7000x' is not [host:]port (a port from 1 to 65535)")
+    usage_error("lutool", "console 0", "lutool console", "'0' is not [host:]port (a port from 1 to 65535)")
     usage_error("lutool", "keygen -o k --force=1", "lutool keygen", "option --force takes no value")
     usage_error("lutool", "release d --version 1 --mandatory=yes", "lutool release", "option --mandatory takes no value")
     usage_error("lubench", "--quick=1", "lubench", "option --quick takes no value")

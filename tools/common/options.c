@@ -79,7 +79,7 @@ int luopt_value(const char *prefix, int argc, char **argv, int *i, const char *n
     if (!is_named(argv[*i], len, name)) return 0;
     const char *v = take_value(argc, argv, i, len);
     if (!v) {
-        fprintf(stderr, "%s: option %s needs a value\n", prefix, name);
+        luopt_usage_error(prefix, "option %s needs a value", name);
         return -1;
     }
     *value = v;

@@ -79,7 +79,7 @@ int luopt_parse(const luopt_cmd *c, int argc, char **argv);
 /* Reads option `name` at argv[*i] as "name value" or "name=value" for a
  * caller walking argv itself. Returns 1 and sets *value (advancing *i past
  * a separate value); 0 when argv[*i] is another argument; -1, after
- * printing "<prefix>: option <name> needs a value", when the value is
+ * printing "<prefix>: option <name> needs a value (<prefix> --help)", when the value is
  * missing (the end of argv, an empty "=", an empty next argument, or a
  * next argument that starts with "--"). */
 int luopt_value(const char *prefix, int argc, char **argv, int *i, const char *name, const char **value);
