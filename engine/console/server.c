@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -270,8 +271,12 @@ static lu_status cmd_add(void *ud, int argc, char **argv, int json, lu_console_o
     lu_console *c = ud;
     LU_TRY(need_args(argc, 4, 4, "add <name> <uri> <priority>", err));
     char *end;
+    errno = 0;
     long prio = strtol(argv[3], &end, 10);
-    if (*end || end == argv[3]) return lu__fail(err, LU_INVAL, "priority '%s' is not an integer", argv[3]);
+    if (*end || end == argv[3] || argv[3][0] == ' ' || argv[3][0] == '\t')
+        return lu__fail(err, LU_INVAL, "priority '%s' is not an integer", argv[3]);
+    if (errno == ERANGE || prio < 0 || prio > INT_MAX)
+        return lu__fail(err, LU_INVAL, "priority '%s' is out of range (0..%d)", argv[3], INT_MAX);
     LU_TRY(lu_mount_add(c->ctx, argv[1], argv[2], (int)prio, 0, err));
     if (json) lu__console_put_json(out, cJSON_CreateString(argv[1]));
     else lu_console_printf(out, "mounted '%s' (%s) at priority %ld; persisted\n", argv[1], argv[2], prio);
@@ -502,7 +507,13 @@ static void execute(lu_console *c, client *cl, char *line)
                 append(ans.env, &ans.text, &ans.len, &ans.cap, result, strlen(result)) &&
                 append(ans.env, &ans.text, &ans.len, &ans.cap, "}\n", 2);
     } else if (st == LU_OK && out.text) {
-        whole = append(ans.env, &ans.text, &ans.len, &ans.cap, out.text, out.len);
+        /* A body line never starts "%% " (that ends an answer): a name with a
+         * line break in it (a zip entry "a\n%% ok") must not end it early. */
+        for (size_t i = 0; whole && i < out.len; i++) {
+            if ((i == 0 || out.text[i - 1] == '\n') && strncmp(out.text + i, "%%", 2) == 0)
+                whole = append(ans.env, &ans.text, &ans.len, &ans.cap, " ", 1);
+            whole = whole && append(ans.env, &ans.text, &ans.len, &ans.cap, out.text + i, 1);
+        }
     } else if (st != LU_OK && json) {
         cJSON *o = cJSON_CreateObject();
         char *s = o && cJSON_AddBoolToObject(o, "ok", 0) && cJSON_AddStringToObject(o, "status", lu_status_name(st)) &&
@@ -588,6 +599,9 @@ static int serve_input(lu_console *c, client *cl)
 {
     int answered = 0;
     for (;;) {
+        /* one frame serves a bounded share: a client that floods commands, or
+         * never reads its answers, waits for the next frame (back-pressure) */
+        if (answered >= 256 || cl->out_len - cl->out_sent > (1u << 20)) break;
         ssize_t r = recv(cl->fd, cl->in + cl->in_len, LU_CONSOLE_LINE_MAX - cl->in_len, MSG_DONTWAIT);
         if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
             cl->eof = true;

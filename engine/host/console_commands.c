@@ -205,9 +205,24 @@ static lu_status cmd_status(void *ud, int argc, char **argv, int json, lu_consol
     return LU_OK;
 }
 
+/* [liveupdate] enabled = 0: the commands that change the mounts answer as
+ * liveupdate.add_mount / remove_mount do (docs/RUNTIME.md, "Live update off"). */
+static lu_status cmd_off(void *ud, int argc, char **argv, int json, lu_console_out *out, lu_error *err)
+{
+    (void)ud, (void)argc, (void)argv, (void)json, (void)out;
+    err->status = LU_NOT_INITIALIZED;
+    snprintf(err->message, sizeof err->message, "%s", LU_HOST_OFF_MESSAGE);
+    return LU_NOT_INITIALIZED;
+}
+
 void lu_host_console_register(lu_host *h, lu_console *c)
 {
     lu_error err;
+    if (h->live_update_off) {   /* same names: the help lines stay, the function is replaced */
+        lu_console_register(c, "add", "", cmd_off, h, &err);
+        lu_console_register(c, "remove", "", cmd_off, h, &err);
+        lu_console_register(c, "prune", "", cmd_off, h, &err);
+    }
     lu_console_register(c, "missing", "missing [proxy]              resources of a proxy no mount serves", cmd_missing, h, &err);
     lu_console_register(c, "downloads", "downloads                    HTTP transfers in flight, with progress", cmd_downloads, h, &err);
     lu_console_register(c, "update", "update                       the update manager's state", cmd_update, h, &err);

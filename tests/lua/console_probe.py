@@ -7,6 +7,9 @@ CASE is one of:
   disconnect  a half-sent command, the connection dropped; then `status`
               on a new connection
   many N      N connections at once, each asks `status --json`
+  flood N     N `status --json` lines sent at once before reading any
+              answer; prints how many answers came and over how many
+              distinct frames ("answers A frames F")
   send L...   each argument L as one line (a newline added), on one
               connection, as a raw client (nc) would send it; one answer
               is read per line (a line that got none hangs until timeout)
@@ -58,6 +61,17 @@ def main():
             f.write(line.encode() + b"\n")
             f.flush()
             print("\n".join(answer(f)))
+    elif case == "flood":
+        n = int(sys.argv[3])
+        s, f = connect(port)
+        f.write(b"status --json\n" * n)
+        f.flush()
+        frames = set()
+        for _ in range(n):
+            for line in answer(f):
+                if line.startswith("{"):
+                    frames.add(line.split('"frame":')[1].split(",")[0].split("}")[0])
+        print("answers %d frames %d" % (n, len(frames)))
     elif case == "many":
         conns = [connect(port) for _ in range(int(sys.argv[3]))]
         for _, f in conns:

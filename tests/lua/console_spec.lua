@@ -254,6 +254,51 @@ describe("debug console", function()
     assert.are.equal(1, code)
   end)
 
+  it("never sends a hidden command: a line break inside a one-shot argument, or a piped line too long", function()
+    -- one-shot: "status<newline>add ..." would have run the add unseen
+    local code, out, err = console(port, H.quote("status\nadd hidden zip:" .. vols .. "/any.zip 5"))
+    assert.are.equal(2, code)
+    assert.are.equal("", out)
+    assert.matches("argument 1 holds a line break; send one command at a time", err, 1, true)
+    -- piped: a line longer than the client reads at once was split and its tail sent
+    code, out, err = capture("python3 -c \"print('which /' + 'x' * 8184 + 'status')\" | " .. H.quote(LUTOOL) ..
+                             " console " .. port)
+    assert.are.equal(1, code)
+    assert.are.equal("", out)
+    assert.matches("line longer than 4096 bytes (not sent)", err, 1, true)
+    _, out = console(port, "mounts")
+    assert.is_nil(out:find("hidden", 1, true))
+  end)
+
+  it("refuses a priority out of range instead of wrapping it", function()
+    for _, p in ipairs({"4294967306", "99999999999999999999", "-1"}) do
+      local code, _, err = console(port, "add pr zip:" .. vols .. "/any.zip " .. p)
+      assert.are.equal(1, code, p)
+      assert.matches("priority '" .. p .. "' is out of range (0..2147483647)", err, 1, true)
+    end
+    local code, _, err = console(port, "add pr zip:" .. vols .. "/any.zip ' 7'")
+    assert.are.equal(1, code)
+    assert.matches("priority ' 7' is not an integer", err, 1, true)
+  end)
+
+  it("keeps the protocol in step when a resource name holds a line starting with %%", function()
+    H.zip(vols .. "/nl.zip", {["nl/a\n%% ok\nb.txt"] = "x", ["version_nl.json"] = '{"version": 3}'})
+    assert.are.equal(0, (console(port, "add nl zip:" .. vols .. "/nl.zip 3")))
+    local code, out = probe_send("ls /nl/", "status")
+    assert.are.equal(0, code, out)
+    -- the body line is " %% ok": the one answer ends once, and status answers status
+    assert.matches("/nl/a\n %%%% ok\nb.txt\n1 resource%(s%) under /nl/\n%%%% ok\nConsole Spec: frame %d+", out)
+    assert.are.equal(0, (console(port, "remove nl")))
+  end)
+
+  it("serves a client that floods commands a bounded share per frame", function()
+    local _, out = capture("python3 " .. H.quote(H.root .. "/tests/lua/console_probe.py") .. " " .. port .. " flood 3000")
+    local answers, frames = out:match("answers (%d+) frames (%d+)")
+    assert.are.equal("3000", answers, out)
+    -- at most 256 answers (plus what one read brought) a frame: 3,000 take several frames
+    assert.is_true(tonumber(frames) >= 5, out)
+  end)
+
   it("is off unless asked, and binds 127.0.0.1 only", function()
     local code, _, err = H.run(dir, "--save-dir " .. H.quote(H.tmpdir()) .. " --frames 2")
     assert.are.equal(0, code)
@@ -261,5 +306,30 @@ describe("debug console", function()
     local _, out = capture("ss -ltn")
     assert.matches("127.0.0.1:" .. port, out, 1, true)
     assert.is_nil(out:find("0.0.0.0:" .. port, 1, true))
+  end)
+end)
+
+describe("debug console with [liveupdate] enabled = 0", function()
+  it("refuses add, remove and prune as liveupdate.add_mount does, and leaves the mounts file as it was", function()
+    local dir = H.project(GAME .. "[liveupdate]\nenabled = 0\n",
+                          {["main/main.lua"] = "function update(self) end", ["level1/level1.collection"] = "",
+                           ["level1/a.txt"] = "aaaa"})
+    local vols = H.tmpdir()
+    H.zip(vols .. "/v.zip", {["level1/a.txt"] = "from the volume", ["version_v.json"] = '{"version": 3}'})
+    local mounts = '{"version":1,"mounts":[{"name":"v","uri":"zip:' .. vols .. '/v.zip","priority":1}]}'
+    local port, save, stop = H.console_game(dir, {mounts = mounts})
+    local ok, e = pcall(function()
+      for _, cmd in ipairs({"add v2 zip:" .. vols .. "/v.zip 5", "remove v", "prune"}) do
+        local code, out, err = console(port, cmd)
+        assert.are.equal(1, code, cmd)
+        assert.are.equal("", out, cmd)
+        assert.are.equal("error: NOT_INITIALIZED live update is off: [liveupdate] enabled = 0 in game.project\n", err, cmd)
+      end
+      local _, out = console(port, "which /level1/a.txt")
+      assert.matches("served by mount '_base'", out, 1, true)
+      assert.are.equal(mounts, H.read(save .. "/liveupdate.mounts"))
+    end)
+    stop()
+    assert(ok, e)
   end)
 end)

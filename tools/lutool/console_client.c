@@ -395,7 +395,10 @@ static void fill(session *s, cache *c, const char *question, const char *field, 
     s->was_connected = true;
     char *body = NULL;
     int rc = ask(s, question, COMPLETE_TIMEOUT_MS, &body);
+    if (rc == ASK_LOST && connect_once(s, true) == 0)   /* the game restarted since the last command */
+        rc = ask(s, question, COMPLETE_TIMEOUT_MS, &body);
     if (rc == ASK_INTERRUPTED) interrupted = 0;   /* Ctrl-C during Tab: just no completion */
+    if (rc != ASK_OK) c->key[0] = '\0';   /* no answer is not an empty answer: ask again on the next Tab */
     cJSON *doc = rc == ASK_OK && body ? cJSON_Parse(body) : NULL;
     free(body);
     cJSON *item, *res = cJSON_GetObjectItem(doc, "result");
@@ -642,6 +645,14 @@ static int interactive_pipe(session *s)
     int last = 0;
     char line[2 * LU_CONSOLE_LINE_MAX];
     while (fgets(line, sizeof line, stdin)) {
+        size_t len = strlen(line);
+        if (len && line[len - 1] != '\n' && !feof(stdin)) {   /* longer than the buffer: refuse it whole */
+            int ch;
+            while ((ch = getchar()) != EOF && ch != '\n') {}
+            fprintf(stderr, "error: INVAL line longer than %d bytes (not sent)\n", LU_CONSOLE_LINE_MAX);
+            last = 1;
+            continue;
+        }
         line[strcspn(line, "\r\n")] = '\0';
         if (blank(line)) continue;
         if (strcmp(line, "quit") == 0 || strcmp(line, "exit") == 0) break;
@@ -685,6 +696,12 @@ int lutool_console(int argc, char **argv)
         char line[LU_CONSOLE_LINE_MAX + 1];
         line[0] = '\0';
         bool fits = true;
+        for (int k = i; k < argc; k++)
+            if (strpbrk(argv[k], "\n\r")) {   /* the protocol has one command per line */
+                fprintf(stderr, "lutool console: argument %d holds a line break; send one command at a time\n",
+                        k - i + 1);
+                return 2;
+            }
         if (argc - i == 1) fits = snprintf(line, sizeof line, "%s", argv[i]) < (int)sizeof line;
         else
             for (; fits && i < argc; i++) fits = append_word(line, sizeof line, argv[i]);
