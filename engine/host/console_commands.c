@@ -48,6 +48,16 @@ static lu_status missing_all(lu_host *h, int json, lu_console_out *out, lu_error
     return LU_OK;
 }
 
+/* The commands that take no argument: one more is a usage error, as the
+ * library's commands answer it. */
+static lu_status no_args(int argc, const char *name, lu_error *err)
+{
+    if (argc == 1) return LU_OK;
+    err->status = LU_INVAL;
+    snprintf(err->message, sizeof err->message, "usage: %s (it takes no argument)", name);
+    return LU_INVAL;
+}
+
 static lu_status cmd_missing(void *ud, int argc, char **argv, int json, lu_console_out *out, lu_error *err)
 {
     lu_host *h = ud;
@@ -83,7 +93,8 @@ static lu_status cmd_missing(void *ud, int argc, char **argv, int json, lu_conso
 static lu_status cmd_downloads(void *ud, int argc, char **argv, int json, lu_console_out *out, lu_error *err)
 {
     lu_host *h = ud;
-    (void)argc, (void)argv, (void)err;
+    (void)argv;
+    if (no_args(argc, "downloads", err) != LU_OK) return err->status;
     lu_http_transfer t[64];
     size_t n = lu_host_http_list(h, t, 64);
     cJSON *arr = json ? cJSON_CreateArray() : NULL;
@@ -143,7 +154,8 @@ static lu_status cmd_downloads(void *ud, int argc, char **argv, int json, lu_con
 static lu_status cmd_update(void *ud, int argc, char **argv, int json, lu_console_out *out, lu_error *err)
 {
     lu_host *h = ud;
-    (void)argc, (void)argv, (void)err;
+    (void)argv;
+    if (no_args(argc, "update", err) != LU_OK) return err->status;
     const char *url = lu_project_get(h->project, "update.url");
     const char *mode = lu_project_get(h->project, "update.mode");
     lu_updater_info in;
@@ -189,7 +201,8 @@ static lu_status cmd_update(void *ud, int argc, char **argv, int json, lu_consol
 static lu_status cmd_status(void *ud, int argc, char **argv, int json, lu_console_out *out, lu_error *err)
 {
     lu_host *h = ud;
-    (void)argc, (void)argv, (void)err;
+    (void)argv;
+    if (no_args(argc, "status", err) != LU_OK) return err->status;
     const char *title = lu_project_get(h->project, "project.title");
     if (json) {
         cJSON *o = cJSON_CreateObject();

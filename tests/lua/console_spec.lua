@@ -145,6 +145,11 @@ describe("debug console", function()
     assert.matches("usage: which <path>", err)
     code, _, err = console(port, "remove nothing")
     assert.matches("NOT_FOUND", err)
+    for _, c in ipairs({"status", "downloads", "update"}) do
+      code, _, err = console(port, c .. " extra")
+      assert.are.equal(1, code, c)
+      assert.are.equal("error: INVAL usage: " .. c .. " (it takes no argument)\n", err, c)
+    end
     local _, out = capture("python3 " .. H.quote(H.root .. "/tests/lua/console_probe.py") .. " " .. port .. " oversized")
     assert.matches("^%%%% error INVAL line longer than 4096 bytes\n", out)
     assert.matches("frame %d+", out)
