@@ -91,6 +91,41 @@ static bool append(const lu_env *env, char **buf, size_t *len, size_t *cap, cons
     return true;
 }
 
+/* The length of the well-formed UTF-8 sequence at s[0..n), or 0 when it is
+ * not one (a stray continuation byte, an overlong form, a surrogate, past
+ * U+10FFFF, or cut short). */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    if (s[0] < 0x80) return 1;
+    size_t k = s[0] >= 0xC2 && s[0] <= 0xDF ? 2 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3 : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : 0;
+    if (!k || k > n) return 0;
+    for (size_t i = 1; i < k; i++)
+        if ((s[i] & 0xC0) != 0x80) return 0;
+    if ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] > 0x9F) || (s[0] == 0xF0 && s[1] < 0x90) ||
+        (s[0] == 0xF4 && s[1] > 0x8F))
+        return 0;
+    return k;
+}
+
+/* append() of JSON text whose strings may hold bytes that are not UTF-8
+ * (a resource or file name, cJSON copies such bytes as they are): each
+ * such byte becomes U+FFFD, so a --json answer is always valid JSON. */
+static bool append_json(const lu_env *env, char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t run = 0;   /* well-formed bytes not yet appended, ending at i */
+    for (size_t i = 0; i < n;) {
+        size_t k = utf8_len(u + i, n - i);
+        if (k) {
+            i += k, run += k;
+            continue;
+        }
+        if (!append(env, buf, len, cap, s + i - run, run) || !append(env, buf, len, cap, "\xEF\xBF\xBD", 3)) return false;
+        i++, run = 0;
+    }
+    return append(env, buf, len, cap, s + n - run, run);
+}
+
 void lu_console_printf(lu_console_out *out, const char *fmt, ...)
 {
     char small[1024];
@@ -504,7 +539,7 @@ static void execute(lu_console *c, client *cl, char *line)
         /* the same bytes cJSON_PrintUnformatted gives for {"ok": true, "result": ...} */
         const char *result = out.json ? out.json : "null";
         whole = append(ans.env, &ans.text, &ans.len, &ans.cap, "{\"ok\":true,\"result\":", 20) &&
-                append(ans.env, &ans.text, &ans.len, &ans.cap, result, strlen(result)) &&
+                append_json(ans.env, &ans.text, &ans.len, &ans.cap, result, strlen(result)) &&
                 append(ans.env, &ans.text, &ans.len, &ans.cap, "}\n", 2);
     } else if (st == LU_OK && out.text) {
         /* A body line never starts "%% " (that ends an answer): a name with a
@@ -521,7 +556,7 @@ static void execute(lu_console *c, client *cl, char *line)
                       ? cJSON_PrintUnformatted(o)
                       : NULL;
         cJSON_Delete(o);
-        whole = s && append(ans.env, &ans.text, &ans.len, &ans.cap, s, strlen(s)) &&
+        whole = s && append_json(ans.env, &ans.text, &ans.len, &ans.cap, s, strlen(s)) &&
                 append(ans.env, &ans.text, &ans.len, &ans.cap, "\n", 1);
         cJSON_free(s);
     }

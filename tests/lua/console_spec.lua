@@ -296,6 +296,15 @@ describe("debug console", function()
     assert.are.equal(0, (console(port, "remove nl")))
   end)
 
+  it("answers --json with valid JSON even for names that are not UTF-8", function()
+    local py = "import json,socket,sys; s=socket.create_connection(('127.0.0.1'," .. port .. "),timeout=10); " ..
+               "f=s.makefile('rwb'); f.write(b'which /\\xff\\xc3x --json\\n'); f.flush(); " ..
+               "d=json.loads(f.readline().decode('utf-8')); print(d['ok'], d['status'], d['error'])"
+    local code, out, err = capture("python3 -c " .. H.quote(py))
+    assert.are.equal(0, code, err)
+    assert.are.equal("False NOT_FOUND no mount serves '/\u{FFFD}\u{FFFD}x'\n", out)
+  end)
+
   it("serves a client that floods commands a bounded share per frame", function()
     local _, out = capture("python3 " .. H.quote(H.root .. "/tests/lua/console_probe.py") .. " " .. port .. " flood 3000")
     local answers, frames = out:match("answers (%d+) frames (%d+)")
