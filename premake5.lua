@@ -111,6 +111,7 @@ project "liveupdate_lua"
     files { "lua/liveupdate/*.c" }
     includedirs { "/usr/include/lua5.4", "lua/liveupdate" }
     links { "liveupdate", "curl", "minizip", "deflate", "zstd", "z", "cjson", "crypto", "pthread" }
+    linkoptions { "-Wl,--version-script=../../lua/liveupdate/liveupdate_lua.map" }
     outdirs "lib"
 
 -- The runtime: build/bin/lurun (engine/host) with the module (lua/liveupdate) and the

@@ -77,6 +77,13 @@ nm -D --defined-only "$so" | awk '{print $NF}' > "$work/exports"
 grep -q '^lu_context_open$' "$work/exports" || fail "lu_context_open not exported"
 if grep -v '^lu_[a-z0-9]' "$work/exports"; then fail "exports other than public lu_ names (above)"; fi
 ok "SONAME libliveupdate.so.$major; $(wc -l < "$work/exports") exports, all public lu_ names"
+# The Lua module: luaopen_liveupdate and public lu_ names, none of the library's lu__ ones.
+nm -D --defined-only "$prefix/lib/lua/5.4/liveupdate.so" | awk '{print $NF}' > "$work/lua_exports"
+grep -q '^luaopen_liveupdate$' "$work/lua_exports" || fail "the Lua module does not export luaopen_liveupdate"
+if grep -v -e '^lu_[a-z0-9]' -e '^luaopen_liveupdate$' "$work/lua_exports"; then
+    fail "the Lua module exports other names (above)"
+fi
+ok "the Lua module exports luaopen_liveupdate and $(grep -c '^lu_' "$work/lua_exports") public lu_ names only"
 
 # 4. pkg-config, the shared link.
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
