@@ -73,7 +73,7 @@ describe("lutool console in a terminal", function()
     assert(H.sh("command -v tmux >/dev/null"), "tmux is not installed (tools/setup installs it)")
     dir = H.project(GAME, {["main/main.lua"] = "function update(self) end",
                            ["level1/level1.collection"] = "", ["level1/a.txt"] = "aaaa", ["level1/sub/b.txt"] = "b",
-                           ["level1/with space/c.txt"] = "cc"})
+                           ["level1/with space/c.txt"] = "cc", ["quote/it's.txt"] = "q"})
     state = H.tmpdir()
     port, save, stop = H.console_game(dir)
   end)
@@ -136,6 +136,16 @@ describe("lutool console in a terminal", function()
     s = wait_for(c, "served by mount")
     assert.matches("lu> which /level1/with\\ space/c.txt\n/level1/with space/c.txt is served by mount '_base' (2 B)", s, 1,
                    true)
+  end)
+
+  it("completes inside an open single quote, writing a quote in the name as '\\''", function()
+    local c = client()
+    keys(c, "-l", "which '/quote/i")
+    keys(c, "Tab")
+    wait_for(c, [[lu> which '/quote/it'\''s.txt']])
+    keys(c, "Enter")
+    local s = wait_for(c, "served by mount")
+    assert.matches("/quote/it's.txt is served by mount '_base' (1 B)", s, 1, true)
   end)
 
   it("keeps the history in XDG_STATE_HOME through Ctrl-C and a killed client", function()

@@ -434,9 +434,13 @@ static void insert_escaped(EditLine *el, const char *text, size_t len, char open
 {
     char buf[2048];
     size_t n = 0;
-    for (size_t i = 0; i < len && n < sizeof buf - 3; i++) {
+    for (size_t i = 0; i < len && n < sizeof buf - 5; i++) {
         char ch = text[i];
-        if (open == '\'' && ch == '\'') return;   /* cannot be written inside '...' */
+        if (open == '\'' && ch == '\'') {   /* no escape inside '...': close, \', reopen (pieces make one word) */
+            memcpy(buf + n, "'\\''", 4);
+            n += 4;
+            continue;
+        }
         if ((open == '"' && (ch == '"' || ch == '\\')) ||
             (!open && strchr(" \t\"'\\", ch)))
             buf[n++] = '\\';
