@@ -77,13 +77,15 @@ nm -D --defined-only "$so" | awk '{print $NF}' > "$work/exports"
 grep -q '^lu_context_open$' "$work/exports" || fail "lu_context_open not exported"
 if grep -v '^lu_[a-z0-9]' "$work/exports"; then fail "exports other than public lu_ names (above)"; fi
 ok "SONAME libliveupdate.so.$major; $(wc -l < "$work/exports") exports, all public lu_ names"
-# The Lua module: luaopen_liveupdate and public lu_ names, none of the library's lu__ ones.
+# The Lua module: its two luaopen_ functions and public lu_ names, none of the library's lu__ ones.
 nm -D --defined-only "$prefix/lib/lua/5.4/liveupdate.so" | awk '{print $NF}' > "$work/lua_exports"
-grep -q '^luaopen_liveupdate$' "$work/lua_exports" || fail "the Lua module does not export luaopen_liveupdate"
-if grep -v -e '^lu_[a-z0-9]' -e '^luaopen_liveupdate$' "$work/lua_exports"; then
+for f in luaopen_liveupdate luaopen_liveupdate_resource; do
+    grep -q "^$f\$" "$work/lua_exports" || fail "the Lua module does not export $f"
+done
+if grep -v -e '^lu_[a-z0-9]' -e '^luaopen_liveupdate$' -e '^luaopen_liveupdate_resource$' "$work/lua_exports"; then
     fail "the Lua module exports other names (above)"
 fi
-ok "the Lua module exports luaopen_liveupdate and $(grep -c '^lu_' "$work/lua_exports") public lu_ names only"
+ok "the Lua module exports luaopen_liveupdate, luaopen_liveupdate_resource and $(grep -c '^lu_' "$work/lua_exports") public lu_ names only"
 
 # 4. pkg-config, the shared link.
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
@@ -115,7 +117,9 @@ out=$(LUA_CPATH="$prefix/lib/lua/5.4/?.so" lua5.4 -e '
     local lu = require "liveupdate"
     print(lu._VERSION, package.searchpath("liveupdate", package.cpath))')
 [ "$out" = "$(printf 'liveupdate %s\t%s' "$version" "$prefix/lib/lua/5.4/liveupdate.so")" ] || fail "lua5.4 require: $out"
-ok "lua5.4: require \"liveupdate\" loads $prefix/lib/lua/5.4/liveupdate.so"
+out=$(LUA_CPATH="$prefix/lib/lua/5.4/?.so" lua5.4 -e 'print(type(require "liveupdate.resource"))')
+[ "$out" = table ] || fail "lua5.4 require \"liveupdate.resource\" (the legacy API, in the same file): $out"
+ok "lua5.4: require \"liveupdate\" and \"liveupdate.resource\" load $prefix/lib/lua/5.4/liveupdate.so"
 
 # 7. The tools and their man pages.
 for t in lutool lurun lubench; do
