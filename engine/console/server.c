@@ -544,10 +544,12 @@ static void execute(lu_console *c, client *cl, char *line)
     } else if (st == LU_OK && out.text) {
         /* A body line never starts "%% " (that ends an answer): a name with a
          * line break in it (a zip entry "a\n%% ok") must not end it early. */
-        for (size_t i = 0; whole && i < out.len; i++) {
-            if ((i == 0 || out.text[i - 1] == '\n') && strncmp(out.text + i, "%%", 2) == 0)
-                whole = append(ans.env, &ans.text, &ans.len, &ans.cap, " ", 1);
-            whole = whole && append(ans.env, &ans.text, &ans.len, &ans.cap, out.text + i, 1);
+        for (size_t i = 0; whole && i < out.len;) {   /* line by line */
+            const char *nl = memchr(out.text + i, '\n', out.len - i);
+            size_t n = nl ? (size_t)(nl - (out.text + i)) + 1 : out.len - i;
+            if (strncmp(out.text + i, "%%", 2) == 0) whole = append(ans.env, &ans.text, &ans.len, &ans.cap, " ", 1);
+            whole = whole && append(ans.env, &ans.text, &ans.len, &ans.cap, out.text + i, n);
+            i += n;
         }
     } else if (st != LU_OK && json) {
         cJSON *o = cJSON_CreateObject();

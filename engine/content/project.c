@@ -166,12 +166,18 @@ const char *lu_project_get(const lu_project *p, const char *key)
     return it ? it->value : NULL;
 }
 
-lu_status lu_project_set(lu_project *p, const char *key, const char *value, lu_error *err)
+/* lu_project_set with a value of `vlen` bytes (not NUL-terminated). */
+static lu_status set_n(lu_project *p, const char *key, const char *value, size_t vlen, lu_error *err)
 {
     const char *dot = strchr(key, '.');
     if (!dot || dot == key || !dot[1])
         return lu__fail(err, LU_INVAL, "setting '%s' must be written section.key", key);
-    return put(p, key, strlen(key), (size_t)(strrchr(key, '.') - key), value, strlen(value), 0, err);
+    return put(p, key, strlen(key), (size_t)(strrchr(key, '.') - key), value, vlen, 0, err);
+}
+
+lu_status lu_project_set(lu_project *p, const char *key, const char *value, lu_error *err)
+{
+    return set_n(p, key, value, strlen(value), err);
 }
 
 lu_status lu_project_set_assignment(lu_project *p, const char *assignment, lu_error *err)
@@ -180,18 +186,13 @@ lu_status lu_project_set_assignment(lu_project *p, const char *assignment, lu_er
     if (!eq) return lu__fail(err, LU_INVAL, "'%s' is not section.key=value", assignment);
     /* spaces around the key and the value are dropped, as in the file:
      * "app.x = 1" sets app.x, not a key "x " nothing reads */
-    const char *k = assignment, *kend = eq, *v = eq + 1;
-    while (k < kend && (*k == ' ' || *k == '\t')) k++;
-    while (kend > k && (kend[-1] == ' ' || kend[-1] == '\t')) kend--;
-    while (*v == ' ' || *v == '\t') v++;
-    size_t vlen = strlen(v);
-    while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t')) vlen--;
-    char key[512], value[4096];
-    if ((size_t)(kend - k) >= sizeof key || vlen >= sizeof value)
-        return lu__fail(err, LU_INVAL, "key or value too long in '%.200s'", assignment);
-    snprintf(key, sizeof key, "%.*s", (int)(kend - k), k);
-    snprintf(value, sizeof value, "%.*s", (int)vlen, v);
-    return lu_project_set(p, key, value, err);
+    const char *ks = assignment, *ke = eq, *vs = eq + 1, *ve = vs + strlen(vs);
+    trim(&ks, &ke);
+    trim(&vs, &ve);
+    char key[512];
+    if ((size_t)(ke - ks) >= sizeof key) return lu__fail(err, LU_INVAL, "key too long in '%.200s'", assignment);
+    snprintf(key, sizeof key, "%.*s", (int)(ke - ks), ks);
+    return set_n(p, key, vs, (size_t)(ve - vs), err);
 }
 
 static lu_status type_error(const lu_project *p, const char *key, const char *v, const char *type,
