@@ -136,7 +136,7 @@ void lu__mount_release(const lu_env *env, lu_mount *m);
 
 /* An immutable view: mounts in lookup order and the merged index. */
 typedef struct lu_snapshot {
-    atomic_long inner;     /* see snapshot.c: split reference count */
+    atomic_long inner;     /* see cell.c: split reference count */
     const lu_env *env;
     uint32_t slot;
     size_t nmounts;
@@ -160,7 +160,7 @@ bool lu__snapshot_find(const lu_snapshot *s, const char *path, size_t len, const
                        const lu_entry **e);
 lu_mount *lu__snapshot_mount(const lu_snapshot *s, const char *name);
 
-/* The published pointer with lock-free acquire (snapshot.c). */
+/* The published pointer with lock-free acquire (cell.c). */
 #define LU_SNAPSHOT_SLOTS 256
 typedef struct lu_snapshot_cell {
     _Atomic uint64_t word;                          /* slot << 48 | acquires */
