@@ -890,7 +890,9 @@ static lu_status zip_read(void *state, const lu_entries *tb, const lu_entry *e, 
  * decodes forward, from the start for a backward seek. The CRC-32 covers the
  * bytes from 0 in order (`chain`): reaching the end with an unbroken chain
  * checks it, and for compressed data that the stream ends exactly at the
- * declared size; the read (or seek) that gets there fails otherwise.
+ * declared size; the read (or seek) that gets there fails otherwise. A
+ * stored entry's chain stops at a forward seek and goes on when a later
+ * read covers the byte where it stopped.
  */
 
 #define ZS_IN (64u << 10)
@@ -1152,9 +1154,10 @@ static lu_status stream_step(zip_stream *s, unsigned char *buf, size_t cap, size
         } else {
             LU_TRY(stream_unzstd(s, buf, want, got, err));
         }
-        if (s->chain == s->pos) {
-            s->crc = (uint32_t)libdeflate_crc32(s->crc, buf, *got);
-            s->chain += *got;
+        if (s->pos <= s->chain && s->chain < s->pos + *got) {   /* the bytes after the chain's end */
+            size_t skip = (size_t)(s->chain - s->pos);
+            s->crc = (uint32_t)libdeflate_crc32(s->crc, buf + skip, *got - skip);
+            s->chain = s->pos + *got;
         }
         s->pos += *got;
     }

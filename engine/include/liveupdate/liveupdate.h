@@ -460,7 +460,7 @@ lu_status lu_open(lu_context *ctx, const char *path, lu_file **out, lu_error *er
  * by lu_seek), the zip entry's CRC-32 is checked, and that compressed data
  * ends exactly at the declared size: a mismatch fails the read that
  * reaches the end. After a seek that skipped bytes of a stored entry the
- * check waits for a pass from 0 (seek to 0 and read on).
+ * check waits until a read has covered them (seek back and read on).
  * Returns LU_OK; LU_FORMAT_ERROR (CRC mismatch, corrupt compressed data,
  * a size that differs from the declared one), LU_IO_ERROR, LU_MEM_ERROR,
  * each naming the mount and the entry; LU_INVAL for a NULL file, or a NULL

@@ -247,6 +247,36 @@ Test(stream, a_crc_mismatch_fails_the_read_that_reaches_the_end_naming_the_entry
     lu_context_close(ctx);
 }
 
+/* A stored entry read out of order: the CRC is checked once the skipped
+ * bytes have been read too (the chain goes on from where it stopped). */
+Test(stream, a_stored_entry_read_out_of_order_is_checked_once_every_byte_passed)
+{
+    unsigned char *data = make_data(BIG, 10);
+    char *zp = make_volume(data);
+    spoil_crcs(zp);
+    lu_context *ctx = ctx_with(zp, NULL);
+    lu_file *f = must_open(ctx, "/stored.bin");
+    lu_error err;
+    expect_bytes_at(f, data, 0, 1000, "head");
+    cr_assert_eq(lu_seek(f, 200000, &err), LU_OK);
+    expect_bytes_at(f, data, 200000, BIG - 200000, "tail");   /* the end, the chain broken: no check yet */
+    cr_assert_eq(lu_seek(f, BIG, &err), LU_OK, "%s", err.message);
+    cr_assert_eq(lu_seek(f, 500, &err), LU_OK);   /* from inside the chain: it goes on */
+    static unsigned char b[BIG];
+    uint64_t at = 500;
+    lu_status st;
+    size_t got;
+    while ((st = lu_read_some(f, b, 70000, &got, &err)) == LU_OK && got) {
+        cr_assert(memcmp(b, data + at, got) == 0);
+        at += got;
+    }
+    cr_assert_eq(st, LU_FORMAT_ERROR, "the chain reaches the end: the CRC is checked (%s at %llu: %s)", lu_status_name(st), (unsigned long long)at, st ? err.message : "");
+    cr_assert_gt(at + 70000, BIG, "at %llu", (unsigned long long)at);
+    cr_assert(strstr(err.message, "CRC mismatch"), "%s", err.message);
+    lu_close(f);
+    lu_context_close(ctx);
+}
+
 /* ---- lifetime ------------------------------------------------------------------ */
 
 Test(stream, removing_the_mount_while_a_file_is_open_leaves_the_file_reading)
