@@ -23,7 +23,11 @@
 #define LU_PRINTF(a, b)
 #endif
 
-#define LU_ARCHIVE_INTERFACE_VERSION 1
+/* 1: open, read, close. 2: the stream ops at the end of lu_archive_ops
+ * (the core reads their fields only from a backend of version 2 or more,
+ * so a version-1 backend, whose struct ends at `close`, still works: its
+ * entries are streamed from a whole read, engine/core/stream.c). */
+#define LU_ARCHIVE_INTERFACE_VERSION 2
 
 /* The context's allocator, I/O hooks and limits (opaque to a backend). */
 typedef struct lu_env lu_env;
@@ -94,6 +98,34 @@ typedef struct lu_archive_ops {
                       lu_error *err);
     /* Frees the state. Accepts NULL. */
     void (*close)(const lu_env *env, void *state);
+
+    /* ---- interface version 2: streaming reads (engine/core/stream.c) ----
+     * A stream reads one entry in pieces with memory that does not grow with
+     * the entry (compressed entries: a decoder and a 64 KiB input buffer).
+     * One stream is used by one thread at a time; streams of one volume may
+     * be used on several threads at once, beside `read`. The volume's state
+     * outlives its streams (the core holds the archive). NULL in a backend
+     * that cannot stream (the core then reads the entry whole). */
+
+    /* Opens a stream on entry `e` at position 0. Returns LU_OK and *stream,
+     * or LU_MEM_ERROR, LU_FORMAT_ERROR (bad local header...), LU_IO_ERROR,
+     * naming the entry; *stream NULL on failure. */
+    lu_status (*stream_open)(const lu_env *env, void *state, const lu_entries *tb, const lu_entry *e,
+                             void **stream, lu_error *err);
+    /* Reads up to `cap` bytes at the stream's position into `buf`; *got is
+     * 0 only at the end of the entry. When the bytes from 0 to the end have
+     * passed in order (read or decoded while seeking), the reader checks
+     * what it can (zip: the CRC-32; compressed data ending exactly at the
+     * declared size) and fails the read that reaches the end: LU_OK,
+     * LU_FORMAT_ERROR, LU_IO_ERROR, LU_MEM_ERROR, naming the entry. After a
+     * failure the stream's position is unspecified; the core stops using it. */
+    lu_status (*stream_read)(void *stream, void *buf, size_t cap, size_t *got, lu_error *err);
+    /* Moves to `offset` (at most e->size; the core checks). Compressed
+     * entries decode forward to it (from the start for a backward move), so
+     * a seek can fail as stream_read does. */
+    lu_status (*stream_seek)(void *stream, uint64_t offset, lu_error *err);
+    /* Frees the stream. Accepts NULL. */
+    void (*stream_close)(void *stream);
 } lu_archive_ops;
 
 extern const lu_archive_ops lu__archive_zip;

@@ -156,6 +156,79 @@ cleanup:
     return st;
 }
 
+/* ---- streams (interface version 2): the file opened once, read by pread */
+
+typedef struct dir_stream {
+    const lu_env *env;
+    int fd;
+    uint64_t pos, size;
+    const char *root, *rel;   /* the volume's state and table outlive the stream */
+} dir_stream;
+
+static void dir_stream_close(void *stream)
+{
+    dir_stream *s = stream;
+    if (!s) return;
+    if (s->fd >= 0) close(s->fd);
+    lu__free(s->env, s);
+}
+
+static lu_status dir_stream_open(const lu_env *env, void *state, const lu_entries *tb, const lu_entry *e,
+                                 void **stream, lu_error *err)
+{
+    dir_state *d = state;
+    *stream = NULL;
+    dir_stream *s = lu__calloc(env, 1, sizeof *s);
+    const char *rel = lu__entry_path(tb, e) + 1;
+    if (!s) return lu__fail(err, LU_MEM_ERROR, "'%s': '%s': out of memory", d->path, rel);
+    *s = (dir_stream){env, -1, 0, e->size, d->path, rel};
+    lu_status st = LU_OK;
+    struct stat sb;
+    s->fd = openat(d->fd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (s->fd < 0 || fstat(s->fd, &sb) != 0) {
+        int e2 = errno;
+        st = lu__fail(err, lu__errno_status(e2) == LU_NOT_FOUND ? LU_NOT_FOUND : LU_IO_ERROR,
+                      "'%s': cannot open '%s': %s", d->path, rel, strerror(e2));
+    } else if ((uint64_t)sb.st_size != e->size) {
+        st = lu__fail(err, LU_FORMAT_ERROR,
+                      "'%s': '%s' changed size since it was mounted (%llu, now %llu bytes); "
+                      "remount to see the new file",
+                      d->path, rel, (unsigned long long)e->size, (unsigned long long)sb.st_size);
+    }
+    if (st != LU_OK) {
+        dir_stream_close(s);
+        return st;
+    }
+    *stream = s;
+    return LU_OK;
+}
+
+static lu_status dir_stream_read(void *stream, void *buf, size_t cap, size_t *got, lu_error *err)
+{
+    dir_stream *s = stream;
+    *got = 0;
+    size_t want = s->size - s->pos < cap ? (size_t)(s->size - s->pos) : cap;
+    while (*got < want) {
+        ssize_t r = pread(s->fd, (char *)buf + *got, want - *got, (off_t)(s->pos + *got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            *got = 0;
+            return lu__fail(err, LU_IO_ERROR, "'%s': reading '%s' failed: %s", s->root, s->rel,
+                            r < 0 ? strerror(errno) : "file shrank");
+        }
+        *got += (size_t)r;
+    }
+    s->pos += *got;
+    return LU_OK;
+}
+
+static lu_status dir_stream_seek(void *stream, uint64_t offset, lu_error *err)
+{
+    ((dir_stream *)stream)->pos = offset;
+    return LU_OK;
+}
+
 const lu_archive_ops lu__archive_dir = {
     LU_ARCHIVE_INTERFACE_VERSION, "dir", dir_open, dir_read, dir_close,
+    dir_stream_open, dir_stream_read, dir_stream_seek, dir_stream_close,
 };

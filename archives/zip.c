@@ -879,6 +879,321 @@ static lu_status zip_read(void *state, const lu_entries *tb, const lu_entry *e, 
     return LU_OK;
 }
 
+/* ---- streams (interface version 2) -----------------------------------
+ *
+ * An entry read in pieces (lu_open, engine/core/stream.c) with memory that
+ * does not grow with it: stored data by pread at the data offset; deflated
+ * data by zlib's streaming inflate (libdeflate decodes whole buffers only)
+ * and zstd by ZSTD_decompressStream, each from a 64 KiB input buffer, all
+ * through the volume's allocator. The local header is checked as zip_read
+ * checks it. A seek in a stored entry is immediate; in a compressed one it
+ * decodes forward, from the start for a backward seek. The CRC-32 covers the
+ * bytes from 0 in order (`chain`): reaching the end with an unbroken chain
+ * checks it, and for compressed data that the stream ends exactly at the
+ * declared size; the read (or seek) that gets there fails otherwise. A
+ * stored entry's chain stops at a forward seek and goes on when a later
+ * read covers the byte where it stopped.
+ */
+
+#define ZS_IN (64u << 10)
+
+typedef struct zip_stream {
+    zip_state *z;
+    const char *name;       /* the entry's stored name (the table outlives the stream) */
+    int method;
+    uint64_t data, csize, size, crc_want;
+    uint64_t pos;           /* uncompressed position */
+    uint64_t chain;         /* bytes from 0 covered by `crc` (== pos while in order) */
+    uint32_t crc;
+    bool checked;           /* the end checks ran */
+    uint64_t in_done;       /* compressed bytes fed from the file */
+    unsigned char *in;      /* ZS_IN bytes (compressed methods) */
+    z_stream zs;
+    bool zs_live, zs_end;
+    ZSTD_DCtx *zd;
+    ZSTD_inBuffer zin;
+    size_t zr;              /* last ZSTD_decompressStream result (0: frame complete) */
+} zip_stream;
+
+static voidpf zs_alloc(voidpf opaque, uInt items, uInt size)
+{
+    return lu__calloc(opaque, items, size);
+}
+
+static void zs_free(voidpf opaque, voidpf p)
+{
+    lu__free(opaque, p);
+}
+
+/* The entry's data offset after the local-header checks of zip_read. */
+static lu_status stream_locate(zip_state *z, const lu_entry *e, const char *name, const cen *c, uint64_t *data,
+                               lu_error *err)
+{
+    *data = 0;
+    uint64_t local = c->local + z->prefix;
+    size_t nlen = strlen(name);
+    unsigned char small[LOC_SIZE + 256], *h = nlen <= 256 ? small : lu__malloc(z->env, LOC_SIZE + nlen);
+    if (!h) return lu__fail(err, LU_MEM_ERROR, "'%s': entry '%s': out of memory", z->path, name);
+    lu_status st = LU_OK;
+    if (!pread_full(z->fd, h, LOC_SIZE + nlen, local) || le(h, 4) != SIG_LOC) {
+        st = lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': bad local header", z->path, name);
+    } else if (le(h + 26, 2) != nlen || memcmp(h + LOC_SIZE, name, nlen) != 0) {
+        size_t ln = (size_t)le(h + 26, 2) < nlen ? (size_t)le(h + 26, 2) : nlen;
+        st = lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': the local header names '%.*s' instead", z->path, name,
+                      (int)ln, (const char *)h + LOC_SIZE);
+    } else if (le(h + 28, 2) > (e->locator & LOC_SLACK_MAX)) {
+        st = lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': its data overlaps the next entry or the central "
+                      "directory (a local extra field of %u bytes)", z->path, name, (unsigned)le(h + 28, 2));
+    }
+    *data = st == LU_OK ? local + LOC_SIZE + nlen + le(h + 28, 2) : 0;
+    if (h != small) lu__free(z->env, h);
+    return st;
+}
+
+static void zip_stream_close(void *stream)
+{
+    zip_stream *s = stream;
+    if (!s) return;
+    const lu_env *env = s->z->env;
+    if (s->zs_live) inflateEnd(&s->zs);
+    ZSTD_freeDCtx(s->zd);
+    lu__free(env, s->in);
+    lu__free(env, s);
+}
+
+/* Back to position 0 with a fresh decoder. */
+static lu_status stream_rewind(zip_stream *s, lu_error *err)
+{
+    zip_state *z = s->z;
+    s->pos = s->chain = 0;
+    s->crc = 0;
+    s->checked = false;
+    s->in_done = 0;
+    s->zs_end = false;
+    s->zr = 1;
+    if (s->method == Z_DEFLATED) {
+        if (s->zs_live) inflateEnd(&s->zs);
+        s->zs_live = false;
+        memset(&s->zs, 0, sizeof s->zs);
+        s->zs.zalloc = zs_alloc;
+        s->zs.zfree = zs_free;
+        s->zs.opaque = (voidpf)z->env;
+        int r = inflateInit2(&s->zs, -MAX_WBITS);
+        if (r != Z_OK)
+            return lu__fail(err, r == Z_MEM_ERROR ? LU_MEM_ERROR : LU_FORMAT_ERROR, "'%s': entry '%s': inflate "
+                            "failed to start", z->path, s->name);
+        s->zs_live = true;
+    } else if (s->method == ZIP_METHOD_ZSTD) {
+        s->zin = (ZSTD_inBuffer){s->in, 0, 0};
+        if (ZSTD_isError(ZSTD_DCtx_reset(s->zd, ZSTD_reset_session_only)))
+            return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': cannot reset zstd", z->path, s->name);
+    }
+    return LU_OK;
+}
+
+static lu_status zip_stream_open(const lu_env *env, void *state, const lu_entries *tb, const lu_entry *e,
+                                 void **stream, lu_error *err)
+{
+    zip_state *z = state;
+    *stream = NULL;
+    const char *name = lu__entry_path(tb, e) + 1;
+    cen c;
+    LU_TRY(read_cen(z, e, name, &c, err));
+    uint64_t data;
+    LU_TRY(stream_locate(z, e, name, &c, &data, err));
+    if (c.method == 0 && c.csize != e->size)
+        return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': stored sizes differ", z->path, name);
+    if (!method_supported(c.method))
+        return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s' uses compression method %s (%u), which is not "
+                        "supported", z->path, name, method_name((int)c.method), c.method);
+    zip_stream *s = lu__calloc(env, 1, sizeof *s);
+    if (!s) return lu__fail(err, LU_MEM_ERROR, "'%s': entry '%s': out of memory", z->path, name);
+    s->z = z;
+    s->name = name;
+    s->method = (int)c.method;
+    s->data = data;
+    s->csize = c.csize;
+    s->size = e->size;
+    s->crc_want = c.crc;
+    lu_status st = LU_OK;
+    if (s->method != 0) {
+        s->in = lu__malloc(env, ZS_IN);
+        if (!s->in) st = lu__fail(err, LU_MEM_ERROR, "'%s': entry '%s': out of memory", z->path, name);
+    }
+    if (st == LU_OK && s->method == ZIP_METHOD_ZSTD) {
+        ZSTD_customMem mem = {zstd_alloc, zstd_free, (void *)env};
+        s->zd = ZSTD_createDCtx_advanced(mem);
+        if (!s->zd || ZSTD_isError(ZSTD_DCtx_setParameter(s->zd, ZSTD_d_windowLogMax, 23)))
+            st = lu__fail(err, LU_MEM_ERROR, "'%s': entry '%s': out of memory", z->path, name);
+    }
+    if (st == LU_OK) st = stream_rewind(s, err);
+    if (st != LU_OK) {
+        zip_stream_close(s);
+        return st;
+    }
+    *stream = s;
+    return LU_OK;
+}
+
+/* A pread that failed with errno `e` (0: the file ended). */
+static lu_status stream_short(const zip_stream *s, int e, lu_error *err)
+{
+    if (e) return lu__fail(err, LU_IO_ERROR, "'%s': entry '%s': read failed: %s", s->z->path, s->name, strerror(e));
+    return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': data ends early", s->z->path, s->name);
+}
+
+/* Refills the input buffer from the file when it is empty; *n gets how
+ * many bytes are now there (0: the compressed data is all fed). */
+static lu_status stream_feed(zip_stream *s, size_t *n, lu_error *err)
+{
+    *n = 0;
+    if (s->in_done >= s->csize) return LU_OK;
+    size_t want = s->csize - s->in_done < ZS_IN ? (size_t)(s->csize - s->in_done) : ZS_IN;
+    if (!pread_full(s->z->fd, s->in, want, s->data + s->in_done)) return stream_short(s, errno, err);
+    s->in_done += want;
+    *n = want;
+    return LU_OK;
+}
+
+/* Decodes up to `cap` bytes (cap > 0, pos < size) into buf. */
+static lu_status stream_inflate(zip_stream *s, unsigned char *buf, size_t cap, size_t *got, lu_error *err)
+{
+    s->zs.next_out = buf;
+    s->zs.avail_out = cap > (1u << 30) ? (1u << 30) : (uInt)cap;
+    while (s->zs.avail_out > 0) {
+        if (s->zs_end) return size_mismatch(s->z, s->name, err);   /* ended before the declared size */
+        if (s->zs.avail_in == 0) {
+            size_t n;
+            LU_TRY(stream_feed(s, &n, err));
+            if (n == 0) return size_mismatch(s->z, s->name, err);
+            s->zs.next_in = s->in;
+            s->zs.avail_in = (uInt)n;
+        }
+        int r = inflate(&s->zs, Z_NO_FLUSH);
+        if (r == Z_STREAM_END) s->zs_end = true;
+        else if (r == Z_MEM_ERROR) return lu__fail(err, LU_MEM_ERROR, "'%s': entry '%s': out of memory", s->z->path, s->name);
+        else if (r != Z_OK && r != Z_BUF_ERROR)
+            return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': corrupt compressed data", s->z->path, s->name);
+        if (s->zs.next_out != buf) break;   /* some output: enough for one read */
+    }
+    *got = (size_t)(s->zs.next_out - buf);
+    return LU_OK;
+}
+
+static lu_status stream_unzstd(zip_stream *s, unsigned char *buf, size_t cap, size_t *got, lu_error *err)
+{
+    ZSTD_outBuffer out = {buf, cap, 0};
+    while (out.pos == 0) {
+        if (s->zin.pos == s->zin.size) {
+            size_t n;
+            LU_TRY(stream_feed(s, &n, err));
+            if (n == 0) return size_mismatch(s->z, s->name, err);
+            s->zin = (ZSTD_inBuffer){s->in, n, 0};
+        }
+        s->zr = ZSTD_decompressStream(s->zd, &out, &s->zin);
+        if (ZSTD_isError(s->zr)) return zstd_fail(s->z, s->name, s->zr, err);
+    }
+    *got = out.pos;
+    return LU_OK;
+}
+
+/* At the end of a compressed entry: the data must end there (no more
+ * output; deflate: the stream's end, bytes after it ignored as zip_read
+ * does; zstd: complete frames up to exactly csize). */
+static lu_status stream_end_check(zip_stream *s, lu_error *err)
+{
+    unsigned char spare;
+    if (s->method == Z_DEFLATED) {
+        while (!s->zs_end) {
+            if (s->zs.avail_in == 0) {
+                size_t n;
+                LU_TRY(stream_feed(s, &n, err));
+                if (n == 0) return size_mismatch(s->z, s->name, err);
+                s->zs.next_in = s->in;
+                s->zs.avail_in = (uInt)n;
+            }
+            s->zs.next_out = &spare;
+            s->zs.avail_out = 1;
+            int r = inflate(&s->zs, Z_NO_FLUSH);
+            if (s->zs.avail_out == 0) return size_mismatch(s->z, s->name, err);
+            if (r == Z_STREAM_END) s->zs_end = true;
+            else if (r != Z_OK && r != Z_BUF_ERROR)
+                return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': corrupt compressed data", s->z->path, s->name);
+        }
+    } else if (s->method == ZIP_METHOD_ZSTD) {
+        for (;;) {
+            if (s->zin.pos == s->zin.size) {
+                size_t n;
+                LU_TRY(stream_feed(s, &n, err));
+                if (n == 0) break;
+                s->zin = (ZSTD_inBuffer){s->in, n, 0};
+            }
+            ZSTD_outBuffer extra = {&spare, 1, 0};
+            s->zr = ZSTD_decompressStream(s->zd, &extra, &s->zin);
+            if (ZSTD_isError(s->zr)) return zstd_fail(s->z, s->name, s->zr, err);
+            if (extra.pos) return size_mismatch(s->z, s->name, err);
+        }
+        if (s->zr != 0) return size_mismatch(s->z, s->name, err);
+    }
+    return LU_OK;
+}
+
+/* Reads at most `cap` bytes at s->pos, extending the CRC chain; the read
+ * that reaches the end with the chain whole runs the end checks. */
+static lu_status stream_step(zip_stream *s, unsigned char *buf, size_t cap, size_t *got, lu_error *err)
+{
+    *got = 0;
+    uint64_t left = s->size - s->pos;
+    size_t want = left < cap ? (size_t)left : cap;
+    if (want > 0) {
+        if (s->method == 0) {
+            if (!pread_full(s->z->fd, buf, want, s->data + s->pos)) return stream_short(s, errno, err);
+            *got = want;
+        } else if (s->method == Z_DEFLATED) {
+            LU_TRY(stream_inflate(s, buf, want, got, err));
+        } else {
+            LU_TRY(stream_unzstd(s, buf, want, got, err));
+        }
+        if (s->pos <= s->chain && s->chain < s->pos + *got) {   /* the bytes after the chain's end */
+            size_t skip = (size_t)(s->chain - s->pos);
+            s->crc = (uint32_t)libdeflate_crc32(s->crc, buf + skip, *got - skip);
+            s->chain = s->pos + *got;
+        }
+        s->pos += *got;
+    }
+    if (s->pos == s->size && s->chain == s->size && !s->checked) {
+        s->checked = true;
+        LU_TRY(stream_end_check(s, err));
+        if (s->crc != s->crc_want) return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': CRC mismatch", s->z->path, s->name);
+    }
+    return LU_OK;
+}
+
+static lu_status zip_stream_read(void *stream, void *buf, size_t cap, size_t *got, lu_error *err)
+{
+    return stream_step(stream, buf, cap, got, err);
+}
+
+static lu_status zip_stream_seek(void *stream, uint64_t offset, lu_error *err)
+{
+    zip_stream *s = stream;
+    size_t got;
+    if (s->method == 0) {
+        s->pos = offset;   /* stored: at once (the CRC chain goes on only from where it stopped) */
+    } else {
+        if (offset < s->pos) LU_TRY(stream_rewind(s, err));
+        unsigned char skip[16 << 10];
+        while (s->pos < offset) {
+            uint64_t left = offset - s->pos;
+            LU_TRY(stream_step(s, skip, left < sizeof skip ? (size_t)left : sizeof skip, &got, err));
+            if (got == 0) return size_mismatch(s->z, s->name, err);
+        }
+    }
+    /* a seek that reaches the end with every byte passed in order checks them */
+    return offset == s->size ? stream_step(s, NULL, 0, &got, err) : LU_OK;
+}
+
 const lu_archive_ops lu__archive_zip = {
     LU_ARCHIVE_INTERFACE_VERSION, "zip", zip_open, zip_read, zip_close,
+    zip_stream_open, zip_stream_read, zip_stream_seek, zip_stream_close,
 };

@@ -98,6 +98,10 @@ void lu__archive_retain(lu_archive *a);
 void lu__archive_release(lu_archive *a);   /* accepts NULL */
 /* Reads entry `e` into a new buffer of e->size + 1 bytes (NUL-terminated). */
 lu_status lu__archive_read(lu_archive *a, const lu_entry *e, void **data, lu_error *err);
+/* Opens a streaming file on entry `e` of `a` served as mount `mount`
+ * (stream.c; lu_open after its lookup): the file holds a reference to `a`.
+ * Messages start with "mount '<mount>'". Returns what lu_open returns. */
+lu_status lu__file_open_entry(lu_archive *a, const lu_entry *e, const char *mount, lu_file **out, lu_error *err);
 
 /* ---- paths and URIs (uri.c) ----------------------------------------- */
 

@@ -17,6 +17,8 @@
  *   poll() -> number of callbacks run
  *   exists(path) -> boolean;  which(path) -> mount name | nil
  *   load_resource(path) -> string | nil, message, status
+ *   open(path) -> file (read, seek, close) | nil, message, status:
+ *       liveupdate_file.c
  *   list(prefix[, mount]) -> {path, ...} | nil, message, status
  *   get_startup_report() -> {{name, uri, action, status, message}, ...}
  *   shutdown() -> true (callbacks of requests in flight never run)
@@ -70,6 +72,7 @@ static void state_close(lua_State *L, state *st)
     st->manifest = NULL;
     st->owns_manifest = 0;
     lu_context *dropped = st->owned ? st->ctx : NULL;
+    lu_lua__files_close(st);   /* before their context may close */
     if (dropped) lu_context_close(dropped);
     lu_lua__pending_release(st, dropped);
     st->ctx = NULL;
@@ -559,6 +562,7 @@ static const luaL_Reg funcs[] = {
     {"exists", l_exists},
     {"which", l_which},
     {"load_resource", l_load_resource},
+    {"open", lu_lua__open_file},   /* liveupdate_file.c */
     {"list", l_list},
     {"get_startup_report", l_get_startup_report},
     {"shutdown", l_shutdown},

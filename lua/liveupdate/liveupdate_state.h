@@ -16,6 +16,7 @@
 #define STATE_KEY "liveupdate.state"
 
 typedef struct pending pending;
+struct lu_lua_file;
 
 typedef struct state {
     lu_context *ctx;
@@ -38,6 +39,7 @@ typedef struct state {
                                [liveupdate] enabled = 0): the calls that
                                change or download answer NOT_INITIALIZED
                                with this message; NULL: on */
+    struct lu_lua_file *files; /* open liveupdate.open files (liveupdate_file.c) */
 } state;
 
 /* A callback waiting for an asynchronous result (add_mount, download).
@@ -171,6 +173,11 @@ void lu_lua__updater_hooks(state *st, struct lu_updater_config *cfg);
 struct lu_updater_event;
 void lu_lua__updater_event(state *st, const struct lu_updater_event *ev);
 int lu_lua__compare(state *st, const char *a, const char *b);
+
+/* liveupdate_file.c: liveupdate.open(path), and the close of every file
+ * still open (when the module lets go of its context). Never raises. */
+int lu_lua__open_file(lua_State *L);
+void lu_lua__files_close(state *st);
 
 /* The functions of liveupdate_download.c. */
 int lu_lua__download_volume(lua_State *L);

@@ -11,7 +11,7 @@
  *    message naming what failed (path, mount name, zip entry).
  *  - On failure nothing changed: not the mount table, not the files on disk.
  *  - Lookups and reads (lu_exists, lu_stat, lu_read, lu_read_from,
- *    lu_list_paths, lu_mounts_get) are thread-safe and lock-free with
+ *    lu_list_paths, lu_mounts_get, lu_open) are thread-safe and lock-free with
  *    respect to each other and to mount changes. Mount changes (add/remove)
  *    may be called from any thread; they are serialized inside the context.
  *  - Strings are UTF-8, NUL-terminated. The library writes nothing to stdout.
@@ -425,6 +425,69 @@ lu_status lu_read_from(lu_context *ctx, const char *mount, const char *path, voi
  * mount), LU_MEM_ERROR. */
 lu_status lu_list_paths(lu_context *ctx, const char *prefix, const char *mount, char ***out,
                         size_t *count, lu_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Streaming reads                                                     */
+
+/* An open resource read in pieces (PhysicsFS's openRead/readBytes/seek):
+ * memory that does not grow with the resource. Created by lu_open, freed
+ * by lu_close. */
+typedef struct lu_file lu_file;
+
+/* Opens `path` for reading from the mount that serves it now (the same
+ * lookup as lu_read). The file keeps that volume open, not the whole
+ * mount table: removing or replacing the mount while the file is open is
+ * safe, and the file goes on reading the bytes it opened. Memory: a few
+ * hundred bytes for a stored zip entry or a file of a "dir:" volume,
+ * about 110 KiB for a deflated entry (zlib's state and window and a
+ * 64 KiB input buffer), libzstd's state plus the frame's window (at most
+ * the entry's size, and 8 MiB) and 64 KiB for a zstd entry; all through the
+ * context's allocator.
+ * Returns LU_OK and *out (close it with lu_close); LU_INVAL (not a
+ * canonical path); LU_NOT_FOUND naming the path (no mount serves it; a
+ * zip's directory entries are not resources); LU_FORMAT_ERROR (a bad
+ * local header, naming the entry); LU_IO_ERROR; LU_MEM_ERROR;
+ * LU_NOT_INITIALIZED for a NULL context. On failure *out is NULL.
+ * Thread-safe, as lu_read is. Every file must be closed before its
+ * context is (lu_context_close). */
+lu_status lu_open(lu_context *ctx, const char *path, lu_file **out, lu_error *err);
+
+/* Reads up to `cap` bytes at the file's position into `buf` and advances
+ * the position by *got. *got is 0 only at the end of the file (or when
+ * `cap` is 0); fewer than `cap` bytes may come before the end (a
+ * compressed entry hands over what one decoding step gives). The first
+ * time every byte from 0 to the end has passed in order (read, or decoded
+ * by lu_seek), the zip entry's CRC-32 is checked, and that compressed data
+ * ends exactly at the declared size: a mismatch fails the read that
+ * reaches the end. After a seek that skipped bytes of a stored entry the
+ * check waits until a read has covered them (seek back and read on).
+ * Returns LU_OK; LU_FORMAT_ERROR (CRC mismatch, corrupt compressed data,
+ * a size that differs from the declared one), LU_IO_ERROR, LU_MEM_ERROR,
+ * each naming the mount and the entry; LU_INVAL for a NULL file, or a NULL
+ * `buf` with `cap` > 0. A failure is final: *got is 0 and every later
+ * lu_read_some and lu_seek on the file returns the same status (close it;
+ * lu_file_tell is unchanged). One thread at a time per file; different
+ * files may be read on different threads at once. */
+lu_status lu_read_some(lu_file *f, void *buf, size_t cap, size_t *got, lu_error *err);
+
+/* Moves the position to `offset` bytes from the start. Stored zip entries
+ * and "dir:" files move at once; compressed entries decode forward to
+ * `offset` (from the start for a backward seek), so a seek costs up to the
+ * bytes it passes and can fail as lu_read_some does (a seek to the end
+ * that decodes every byte runs the end checks). An `offset` past the end
+ * (lu_file_size) is an error, not clamped: LU_INVAL naming the entry and its
+ * size, the position unchanged. Returns LU_OK, LU_INVAL, or a
+ * lu_read_some failure (final, as there). One thread at a time per file. */
+lu_status lu_seek(lu_file *f, uint64_t offset, lu_error *err);
+
+/* The resource's size in bytes (its uncompressed size), and the current
+ * position (0 to the size). Never fail; 0 for a NULL file. */
+uint64_t lu_file_size(const lu_file *f);
+uint64_t lu_file_tell(const lu_file *f);
+
+/* Closes the file and lets go of its volume (a removed mount's volume
+ * closes now if this was its last user). Accepts NULL. */
+void lu_close(lu_file *f);
 
 /* ------------------------------------------------------------------ */
 /* Writing zip volumes (bundler, tests)                                */
