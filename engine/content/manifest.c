@@ -236,11 +236,16 @@ void lu_manifest_proxy_id(const char *id, char *buf, size_t cap)
 /* ---- proxy index ------------------------------------------------------
  * Open addressing over the proxies' positions (slot = position + 1, 0 is
  * empty), at most half full; the first proxy of an id wins, as a scan finds
- * it. Positions, not pointers, so the index survives a realloc of the
- * array, but not a change of its ids: whoever changes them builds it again. */
+ * it. And the nested ids resolved once: edges[first[k] .. first[k + 1])
+ * are the positions (+1; 0: no such proxy) of proxy k's nested proxies in
+ * its order, so a recursive lu_manifest_missing hashes no id. Positions,
+ * not pointers, so the index survives a realloc of the array, but not a
+ * change of its ids or nesting: whoever changes them builds it again. */
 struct lu__proxy_index {
-    size_t mask;
-    size_t slot[];
+    uint32_t mask;
+    uint32_t *slot;    /* mask + 1 */
+    uint32_t *first;   /* nproxies + 1 */
+    uint32_t *edges;
 };
 
 #define PROXY_KEY_MAX 255   /* lu_manifest_find_proxy's key buffer holds 255 bytes */
@@ -273,25 +278,40 @@ static ptrdiff_t proxy_lookup(const lu_manifest *m, const char *key, size_t len)
     return -1;
 }
 
-/* Builds m's index again from its proxies. Out of memory leaves none
- * (lookups scan: slower, the same answers). */
+/* Builds m's index again from its proxies: one allocation. Out of memory
+ * (or more than 2^31 proxies or nested ids) leaves none: lookups scan,
+ * slower, with the same answers. */
 static void index_proxies(const lu_env *env, lu_manifest *m)
 {
     lu__free(env, m->proxy_index);
     m->proxy_index = NULL;
-    if (!m->nproxies) return;
-    size_t cap = 8;
+    size_t nedges = 0, cap = 8;
+    for (size_t i = 0; i < m->nproxies; i++) nedges += m->proxies[i].nproxies;
+    if (!m->nproxies || m->nproxies > INT32_MAX || nedges > INT32_MAX) return;
     while (cap < 2 * m->nproxies) cap *= 2;
-    struct lu__proxy_index *ix = lu__calloc(env, 1, sizeof *ix + cap * sizeof ix->slot[0]);
+    struct lu__proxy_index *ix = lu__calloc(env, 1, sizeof *ix + (cap + m->nproxies + 1 + nedges) * sizeof(uint32_t));
     if (!ix) return;
-    ix->mask = cap - 1;
+    ix->mask = (uint32_t)(cap - 1);
+    ix->slot = (uint32_t *)(ix + 1);
+    ix->first = ix->slot + cap;
+    ix->edges = ix->first + m->nproxies + 1;
     for (size_t i = 0; i < m->nproxies; i++) {
         const char *id = m->proxies[i].id;
         size_t len = strlen(id), h = lu__hash_path(id, len) & ix->mask;
         while (ix->slot[h] && strcmp(m->proxies[ix->slot[h] - 1].id, id) != 0) h = (h + 1) & ix->mask;
-        if (!ix->slot[h]) ix->slot[h] = i + 1;
+        if (!ix->slot[h]) ix->slot[h] = (uint32_t)i + 1;
     }
-    m->proxy_index = ix;
+    m->proxy_index = ix;   /* proxy_lookup uses the slots from here */
+    uint32_t e = 0;
+    for (size_t i = 0; i < m->nproxies; i++) {
+        ix->first[i] = e;
+        for (size_t c = 0; c < m->proxies[i].nproxies; c++) {
+            size_t len;
+            const char *key = proxy_key(m->proxies[i].proxies[c], &len);
+            ix->edges[e++] = (uint32_t)(proxy_lookup(m, key, len) + 1);
+        }
+    }
+    ix->first[m->nproxies] = e;
 }
 
 const lu_manifest_proxy *lu_manifest_find_proxy(const lu_manifest *m, const char *id)
@@ -691,11 +711,17 @@ static bool collect_missing(lu_context *ctx, const lu_manifest *m, size_t root, 
             work->checks++;
             ok = lu_exists(ctx, px->resources[i]) || push(out, px->resources[i]);
         }
+        const struct lu__proxy_index *ix = m->proxy_index;
         for (size_t i = recursive ? px->nproxies : 0; ok && i-- > 0;) {
-            size_t len;
-            const char *key = proxy_key(px->proxies[i], &len);
+            ptrdiff_t child;
             work->lookups++;
-            ptrdiff_t child = proxy_lookup(m, key, len);
+            if (ix) {
+                child = (ptrdiff_t)ix->edges[ix->first[k] + i] - 1;   /* resolved when the index was built */
+            } else {
+                size_t len;
+                const char *key = proxy_key(px->proxies[i], &len);
+                child = proxy_lookup(m, key, len);
+            }
             if (child >= 0 && !v.seen[child]) ok = stack_push(&v, (size_t)child);
         }
     }

@@ -62,6 +62,19 @@ Test(manifest_missing, cycle_and_diamond_each_proxy_once_in_order)
     cr_expect_eq(w.lookups, 2 + 2 + 1 + 2);  /* every nested id, once */
     lu_free(ctx, got);
 
+    /* without the index (a manifest built by hand): ids looked up by
+     * scanning, the same answer and the same visits */
+    struct lu__proxy_index *ix = m->proxy_index;
+    cr_assert_not_null(ix);
+    m->proxy_index = NULL;
+    w = (lu__missing_work){0};
+    cr_assert_eq(lu__manifest_missing_counted(ctx, m, "#a", 1, &got, &n, &w, &err), LU_OK, "%s", err.message);
+    expect_paths(got, n, (const char *const[]){"/a1", "/shared", "/b1", "/d1"}, 4);
+    cr_expect_eq(w.proxies, 4);
+    cr_expect_eq(w.checks, 8);
+    lu_free(ctx, got);
+    m->proxy_index = ix;
+
     /* from another root of the cycle: d, b, a, c */
     w = (lu__missing_work){0};
     cr_assert_eq(lu__manifest_missing_counted(ctx, m, "d", 1, &got, &n, &w, &err), LU_OK, "%s", err.message);
@@ -147,6 +160,22 @@ Test(manifest_missing, find_proxy_through_the_index)
     cr_expect_str_eq(lu_manifest_find_proxy(m, "#z")->collection, "/z");
     cr_expect_str_eq(lu_manifest_find_proxy(m, "x")->collection, "/1");
     lu_manifest_free(m);
+
+    /* an overlay that changes a proxy's nesting: the resolved edges follow */
+    lu_context *ctx = graph_context();
+    m = parse(GRAPH);
+    cr_assert_eq(lu_manifest_overlay(m, parse("{\"resources\": [], \"proxies\": ["
+                                              "{\"id\": \"a\", \"collection\": \"/a1\", \"resources\": [\"/a1\"], \"proxies\": [\"e\"]},"
+                                              "{\"id\": \"e\", \"collection\": \"/e1\", \"resources\": [\"/e1\"], \"proxies\": [\"c\"]}]}"),
+                                     &err),
+                 LU_OK, "%s", err.message);
+    char **got;
+    size_t n;
+    cr_assert_eq(lu_manifest_missing(ctx, m, "a", 1, &got, &n, &err), LU_OK, "%s", err.message);
+    expect_paths(got, n, (const char *const[]){"/a1", "/e1", "/d1", "/b1", "/shared"}, 5);   /* a, e, c, d, b */
+    lu_free(ctx, got);
+    lu_manifest_free(m);
+    lu_context_close(ctx);
 
     /* a manifest built by hand has no index: lookups scan, with the same answers */
     lu_manifest_proxy px[2] = {{.id = "p", .collection = "/p"}, {.id = "q", .collection = "/q"}};
