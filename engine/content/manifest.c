@@ -153,6 +153,7 @@ static void manifest_free(const lu_env *env, lu_manifest *m)
     lu__free(env, m->resources);
     lu__free(env, m->proxies);
     lu__free(env, m->volumes);
+    lu__free(env, m->proxy_index);
     lu__free(env, m);
 }
 
@@ -166,6 +167,8 @@ static int cmp_resource(const void *a, const void *b)
 {
     return strcmp(((const lu_manifest_resource *)a)->path, ((const lu_manifest_resource *)b)->path);
 }
+
+static void index_proxies(const lu_env *env, lu_manifest *m);
 
 lu_status lu_manifest_overlay(lu_manifest *m, lu_manifest *top, lu_error *err)
 {
@@ -214,10 +217,12 @@ lu_status lu_manifest_overlay(lu_manifest *m, lu_manifest *top, lu_error *err)
             m->volumes[m->nvolumes++] = *t;
         }
     }
+    index_proxies(&env, m);   /* ids replaced and added */
     /* every item moved: free only the arrays */
     lu__free(&env, top->resources);
     lu__free(&env, top->proxies);
     lu__free(&env, top->volumes);
+    lu__free(&env, top->proxy_index);
     lu__free(&env, top);
     return LU_OK;
 }
@@ -228,14 +233,94 @@ void lu_manifest_proxy_id(const char *id, char *buf, size_t cap)
     snprintf(buf, cap, "%s", hash ? hash + 1 : id);
 }
 
+/* ---- proxy index ------------------------------------------------------
+ * Open addressing over the proxies' positions (slot = position + 1, 0 is
+ * empty), at most half full; the first proxy of an id wins, as a scan finds
+ * it. And the nested ids resolved once: edges[first[k] .. first[k + 1])
+ * are the positions (+1; 0: no such proxy) of proxy k's nested proxies in
+ * its order, so a recursive lu_manifest_missing hashes no id. Positions,
+ * not pointers, so the index survives a realloc of the array, but not a
+ * change of its ids or nesting: whoever changes them builds it again. */
+struct lu__proxy_index {
+    uint32_t mask;
+    uint32_t *slot;    /* mask + 1 */
+    uint32_t *first;   /* nproxies + 1 */
+    uint32_t *edges;
+};
+
+#define PROXY_KEY_MAX 255   /* lu_manifest_find_proxy's key buffer holds 255 bytes */
+
+/* The normalised key of `id` ("main:/loader#level1" -> "level1"), in place. */
+static const char *proxy_key(const char *id, size_t *len)
+{
+    const char *hash = strrchr(id, '#'), *key = hash ? hash + 1 : id;
+    size_t n = strlen(key);
+    *len = n < PROXY_KEY_MAX ? n : PROXY_KEY_MAX;
+    return key;
+}
+
+static bool id_is(const char *id, const char *key, size_t len)
+{
+    return strncmp(id, key, len) == 0 && id[len] == '\0';
+}
+
+/* The position of the proxy whose id is key[0..len), or -1. */
+static ptrdiff_t proxy_lookup(const lu_manifest *m, const char *key, size_t len)
+{
+    const struct lu__proxy_index *ix = m->proxy_index;
+    if (!ix) {
+        for (size_t i = 0; i < m->nproxies; i++)
+            if (id_is(m->proxies[i].id, key, len)) return (ptrdiff_t)i;
+        return -1;
+    }
+    for (size_t h = lu__hash_path(key, len) & ix->mask; ix->slot[h]; h = (h + 1) & ix->mask)
+        if (id_is(m->proxies[ix->slot[h] - 1].id, key, len)) return (ptrdiff_t)ix->slot[h] - 1;
+    return -1;
+}
+
+/* Builds m's index again from its proxies: one allocation. Out of memory
+ * (or more than 2^31 proxies or nested ids) leaves none: lookups scan,
+ * slower, with the same answers. */
+static void index_proxies(const lu_env *env, lu_manifest *m)
+{
+    lu__free(env, m->proxy_index);
+    m->proxy_index = NULL;
+    size_t nedges = 0, cap = 8;
+    for (size_t i = 0; i < m->nproxies; i++) nedges += m->proxies[i].nproxies;
+    if (!m->nproxies || m->nproxies > INT32_MAX || nedges > INT32_MAX) return;
+    while (cap < 2 * m->nproxies) cap *= 2;
+    struct lu__proxy_index *ix = lu__calloc(env, 1, sizeof *ix + (cap + m->nproxies + 1 + nedges) * sizeof(uint32_t));
+    if (!ix) return;
+    ix->mask = (uint32_t)(cap - 1);
+    ix->slot = (uint32_t *)(ix + 1);
+    ix->first = ix->slot + cap;
+    ix->edges = ix->first + m->nproxies + 1;
+    for (size_t i = 0; i < m->nproxies; i++) {
+        const char *id = m->proxies[i].id;
+        size_t len = strlen(id), h = lu__hash_path(id, len) & ix->mask;
+        while (ix->slot[h] && strcmp(m->proxies[ix->slot[h] - 1].id, id) != 0) h = (h + 1) & ix->mask;
+        if (!ix->slot[h]) ix->slot[h] = (uint32_t)i + 1;
+    }
+    m->proxy_index = ix;   /* proxy_lookup uses the slots from here */
+    uint32_t e = 0;
+    for (size_t i = 0; i < m->nproxies; i++) {
+        ix->first[i] = e;
+        for (size_t c = 0; c < m->proxies[i].nproxies; c++) {
+            size_t len;
+            const char *key = proxy_key(m->proxies[i].proxies[c], &len);
+            ix->edges[e++] = (uint32_t)(proxy_lookup(m, key, len) + 1);
+        }
+    }
+    ix->first[m->nproxies] = e;
+}
+
 const lu_manifest_proxy *lu_manifest_find_proxy(const lu_manifest *m, const char *id)
 {
-    char key[256];
     if (!m || !id) return NULL;
-    lu_manifest_proxy_id(id, key, sizeof key);
-    for (size_t i = 0; i < m->nproxies; i++)
-        if (strcmp(m->proxies[i].id, key) == 0) return &m->proxies[i];
-    return NULL;
+    size_t len;
+    const char *key = proxy_key(id, &len);
+    ptrdiff_t k = proxy_lookup(m, key, len);
+    return k < 0 ? NULL : &m->proxies[k];
 }
 
 /* ---- parsing -------------------------------------------------------- */
@@ -386,6 +471,7 @@ static lu_status parse_document(const char *json, size_t len, bool catalog, lu_m
                       (st = parse_proxies(env, root, m, err)) != LU_OK)) ||
         (st = parse_volumes(env, root, m, err)) != LU_OK)
         goto cleanup;
+    index_proxies(env, m);
     *out = m;
     m = NULL;
 cleanup:
@@ -510,6 +596,7 @@ lu_status lu_manifest_from_project(const lu_project *p, char *const *paths, cons
         st = add_proxy(env, p, id, paths, n, &m->proxies[m->nproxies++], err);
         if (st != LU_OK) goto cleanup;
     }
+    index_proxies(env, m);
     *out = m;
     m = NULL;
 cleanup:
@@ -520,25 +607,34 @@ cleanup:
 /* ---- missing resources ---------------------------------------------- */
 
 /* A growing list of strings with a hash set, so each path appears once
- * even when nested proxies share resources. */
+ * even when nested proxies share resources: one hash and, nearly always,
+ * one probe a path. The set holds positions in v (+1; 0 is empty), and v
+ * keeps each string's hash and length, so growing rehashes no string and
+ * the answer is copied without measuring them again. */
+typedef struct strref {
+    const char *s;
+    uint32_t hash;
+    size_t len;
+} strref;
+
 typedef struct strlist {
     const lu_env *env;
-    const char **v;
-    size_t n, cap;
-    const char **set;   /* open addressing over v's strings */
+    strref *v;
+    size_t n, cap, bytes;   /* bytes: the strings' lengths + NULs */
+    uint32_t *set;
     size_t mask;
 } strlist;
 
 static bool rehash(strlist *l, size_t cap)
 {
-    const char **set = lu__calloc(l->env, cap, sizeof *set);
+    uint32_t *set = lu__calloc(l->env, cap, sizeof *set);
     if (!set) return false;
     for (size_t i = 0; i < l->n; i++) {
-        size_t h = lu__hash_path(l->v[i], strlen(l->v[i])) & (cap - 1);
+        size_t h = l->v[i].hash & (cap - 1);
         while (set[h]) h = (h + 1) & (cap - 1);
-        set[h] = l->v[i];
+        set[h] = (uint32_t)i + 1;
     }
-    lu__free(l->env, (void *)l->set);
+    lu__free(l->env, l->set);
     l->set = set;
     l->mask = cap - 1;
     return true;
@@ -547,77 +643,130 @@ static bool rehash(strlist *l, size_t cap)
 static bool push(strlist *l, const char *s)
 {
     if (!l->set && !rehash(l, 64)) return false;
-    size_t h = lu__hash_path(s, strlen(s)) & l->mask;
-    for (; l->set[h]; h = (h + 1) & l->mask)
-        if (strcmp(l->set[h], s) == 0) return true;
+    size_t len = strlen(s);
+    uint32_t hash = lu__hash_path(s, len);
+    size_t h = hash & l->mask;
+    for (; l->set[h]; h = (h + 1) & l->mask) {
+        const strref *r = &l->v[l->set[h] - 1];
+        if (r->hash == hash && r->len == len && memcmp(r->s, s, len) == 0) return true;
+    }
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 64;
-        const char **v = lu__realloc(l->env, (void *)l->v, cap * sizeof *v);
+        strref *v = l->n >= UINT32_MAX - 1 ? NULL : lu__realloc(l->env, l->v, cap * sizeof *v);
         if (!v) return false;
         l->v = v;
         l->cap = cap;
     }
-    l->v[l->n++] = s;
-    l->set[h] = s;
+    l->v[l->n++] = (strref){s, hash, len};
+    l->bytes += len + 1;
+    l->set[h] = (uint32_t)l->n;
     return 2 * l->n <= l->mask + 1 || rehash(l, 2 * (l->mask + 1));
 }
 
 static void strlist_free(strlist *l)
 {
-    lu__free(l->env, (void *)l->v);
-    lu__free(l->env, (void *)l->set);
+    lu__free(l->env, l->v);
+    lu__free(l->env, l->set);
 }
 
-/* Collects the missing paths of proxy `px` and (recursive) its nested
- * ones; `seen` holds the proxies visited, which guards against cycles. */
-static bool collect_missing(lu_context *ctx, const lu_manifest *m, const lu_manifest_proxy *px,
-                            int recursive, strlist *out, strlist *seen)
+/* The visit of lu_manifest_missing: an explicit stack of proxy positions
+ * (a chain of nested proxies as deep as the manifest costs no C stack) and
+ * one visited flag per proxy. A proxy is marked when it is popped and its
+ * nested proxies are pushed in reverse, so the order is the depth-first
+ * pre-order of the recursive definition (manifest.h). */
+typedef struct visit {
+    const lu_env *env;
+    size_t *stack;
+    size_t n, cap;
+    unsigned char *seen;   /* m->nproxies flags */
+} visit;
+
+static bool stack_push(visit *v, size_t k)
 {
-    for (size_t i = 0; i < px->nresources; i++)
-        if (!lu_exists(ctx, px->resources[i]) && !push(out, px->resources[i])) return false;
-    for (size_t i = 0; recursive && i < px->nproxies; i++) {
-        const lu_manifest_proxy *child = lu_manifest_find_proxy(m, px->proxies[i]);
-        size_t before = seen->n;
-        if (child && !push(seen, child->id)) return false;
-        if (child && seen->n > before && !collect_missing(ctx, m, child, recursive, out, seen)) return false;
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 64;
+        size_t *s = lu__realloc(v->env, v->stack, cap * sizeof *s);
+        if (!s) return false;
+        v->stack = s;
+        v->cap = cap;
     }
+    v->stack[v->n++] = k;
     return true;
 }
 
-lu_status lu_manifest_missing(lu_context *ctx, const lu_manifest *m, const char *proxy,
-                              int recursive, char ***out, size_t *count, lu_error *err)
+/* Collects the missing paths of the proxy at position `root` and (when
+ * `recursive`) of the proxies it nests, each once; counts the work. */
+static bool collect_missing(lu_context *ctx, const lu_manifest *m, size_t root, int recursive, strlist *out,
+                            lu__missing_work *work)
+{
+    visit v = {.env = &ctx->env};
+    bool ok = (v.seen = lu__calloc(v.env, m->nproxies, 1)) && stack_push(&v, root);
+    while (ok && v.n) {
+        size_t k = v.stack[--v.n];
+        if (v.seen[k]) continue;
+        v.seen[k] = 1;
+        const lu_manifest_proxy *px = &m->proxies[k];
+        work->proxies++;
+        for (size_t i = 0; ok && i < px->nresources; i++) {
+            work->checks++;
+            ok = lu_exists(ctx, px->resources[i]) || push(out, px->resources[i]);
+        }
+        const struct lu__proxy_index *ix = m->proxy_index;
+        for (size_t i = recursive ? px->nproxies : 0; ok && i-- > 0;) {
+            ptrdiff_t child;
+            work->lookups++;
+            if (ix) {
+                child = (ptrdiff_t)ix->edges[ix->first[k] + i] - 1;   /* resolved when the index was built */
+            } else {
+                size_t len;
+                const char *key = proxy_key(px->proxies[i], &len);
+                child = proxy_lookup(m, key, len);
+            }
+            if (child >= 0 && !v.seen[child]) ok = stack_push(&v, (size_t)child);
+        }
+    }
+    lu__free(v.env, v.stack);
+    lu__free(v.env, v.seen);
+    return ok;
+}
+
+lu_status lu__manifest_missing_counted(lu_context *ctx, const lu_manifest *m, const char *proxy, int recursive,
+                                       char ***out, size_t *count, lu__missing_work *work, lu_error *err)
 {
     *out = NULL;
     *count = 0;
     const lu_manifest_proxy *px = lu_manifest_find_proxy(m, proxy);
     if (!px) return lu__fail(err, LU_NOT_FOUND, "no collection proxy '%s' in the manifest", proxy ? proxy : "(null)");
-    strlist list = {.env = &ctx->env}, seen = {.env = &ctx->env};
+    strlist list = {.env = &ctx->env};
     lu_status st = LU_OK;
-    if (!push(&seen, px->id) || !collect_missing(ctx, m, px, recursive, &list, &seen)) {
+    if (!collect_missing(ctx, m, (size_t)(px - m->proxies), recursive, &list, work)) {
         st = lu__fail(err, LU_MEM_ERROR, "out of memory");
         goto cleanup;
     }
-    size_t bytes = (list.n + 1) * sizeof(char *);
-    for (size_t i = 0; i < list.n; i++) bytes += strlen(list.v[i]) + 1;
-    char **res = lu__malloc(&ctx->env, bytes);
+    char **res = lu__malloc(&ctx->env, (list.n + 1) * sizeof(char *) + list.bytes);
     if (!res) {
         st = lu__fail(err, LU_MEM_ERROR, "out of memory");
         goto cleanup;
     }
     char *p = (char *)(res + list.n + 1);
     for (size_t i = 0; i < list.n; i++) {
-        size_t len = strlen(list.v[i]) + 1;
-        memcpy(p, list.v[i], len);
+        memcpy(p, list.v[i].s, list.v[i].len + 1);
         res[i] = p;
-        p += len;
+        p += list.v[i].len + 1;
     }
     res[list.n] = NULL;
     *out = res;
     *count = list.n;
 cleanup:
     strlist_free(&list);
-    strlist_free(&seen);
     return st;
+}
+
+lu_status lu_manifest_missing(lu_context *ctx, const lu_manifest *m, const char *proxy,
+                              int recursive, char ***out, size_t *count, lu_error *err)
+{
+    lu__missing_work work = {0};
+    return lu__manifest_missing_counted(ctx, m, proxy, recursive, out, count, &work, err);
 }
 
 static int cmp_resource_path(const void *a, const void *b)

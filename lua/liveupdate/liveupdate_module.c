@@ -271,6 +271,11 @@ static void push_volume(lua_State *L, const lu_manifest_volume *v)
     lu_lua__set_int(L, "priority", v->priority);
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 /* The catalog entries of the volumes that hold what `proxy` (and its
  * nested proxies) is missing now, in catalog order. */
 static int l_get_volumes_for(lua_State *L)
@@ -282,25 +287,35 @@ static int l_get_volumes_for(lua_State *L)
     const lu_manifest *m = st->manifest;
     luaL_argcheck(L, m && lu_manifest_find_proxy(m, proxy), 1,
                   lua_pushfstring(L, "no collection proxy '%s' in the manifest", proxy));
+    /* the volumes of the proxies that miss something (before lu_manifest_missing:
+     * running out of Lua memory here raises with nothing to free) */
+    const char **needed = lua_newuserdatauv(L, (m->nproxies + 1) * sizeof *needed, 0);
     char **missing;
     size_t n;
     lu_error err;
     if (lu_manifest_missing(st->ctx, m, proxy, 1, &missing, &n, &err) != LU_OK) return lu_lua__fail_err(L, &err);
+    /* a volume is needed when an excluded proxy it holds has a missing
+     * resource: each resource looked up once in the sorted missing paths,
+     * each proxy's volume matched once (no scan of missing x resources) */
+    qsort(missing, n, sizeof *missing, cmp_str);
+    size_t nneeded = 0;
+    for (size_t p = 0; n && p < m->nproxies; p++) {
+        const lu_manifest_proxy *px = &m->proxies[p];
+        if (!px->excluded || !px->volume) continue;
+        bool miss = false;
+        for (size_t r = 0; r < px->nresources && !miss; r++)
+            miss = bsearch(&px->resources[r], missing, n, sizeof *missing, cmp_str) != NULL;
+        if (miss) needed[nneeded++] = px->volume;
+    }
+    lu_free(st->ctx, missing);   /* `needed` points into the manifest */
+    qsort(needed, nneeded, sizeof *needed, cmp_str);
     lua_newtable(L);
     lua_Integer k = 1;
     for (size_t v = 0; v < m->nvolumes; v++) {
-        bool needed = false;
-        for (size_t p = 0; p < m->nproxies && !needed; p++) {
-            const lu_manifest_proxy *px = &m->proxies[p];
-            if (!px->excluded || !px->volume || strcmp(px->volume, m->volumes[v].name) != 0) continue;
-            for (size_t i = 0; i < n && !needed; i++)
-                for (size_t r = 0; r < px->nresources && !needed; r++) needed = strcmp(px->resources[r], missing[i]) == 0;
-        }
-        if (!needed) continue;
+        if (!bsearch(&m->volumes[v].name, needed, nneeded, sizeof *needed, cmp_str)) continue;
         push_volume(L, &m->volumes[v]);
         lua_rawseti(L, -2, k++);
     }
-    lu_free(st->ctx, missing);
     return 1;
 }
 

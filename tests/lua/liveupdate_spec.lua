@@ -308,6 +308,32 @@ describe("liveupdate module", function()
     assert.is_false(lu.is_built_with_excluded_files())
   end)
 
+  it("get_volumes_for follows nested proxies once each, in catalog order", function()
+    local manifest = [[{"resources": [], "proxies": [
+      {"id": "main", "collection": "/main.c", "resources": ["/main.c"], "proxies": ["#l1", "main:/loader#l2"]},
+      {"id": "l1", "collection": "/l1.c", "resources": ["/l1.c", "/shared.txt"], "excluded": true, "volume": "v1"},
+      {"id": "l2", "collection": "/l2.c", "resources": ["/l2.c"], "proxies": ["main", "l1"], "excluded": true, "volume": "v2"},
+      {"id": "l3", "collection": "/l3.c", "resources": ["/l3.c"], "excluded": true, "volume": "v3"}],
+     "volumes": [{"name": "v3", "file": "v3.zip"}, {"name": "v2", "file": "v2.zip"},
+                 {"name": "v1", "file": "v1.zip"}, {"name": "v0", "file": "v0.zip"}]}]]
+    H.zip(vols .. "/nested.zip", {["liveupdate.manifest.json"] = manifest, ["main.c"] = "m", ["shared.txt"] = "s"})
+    H.zip(vols .. "/l1.zip", {["l1.c"] = "l1"})
+    assert.is_true(lu.init{save_dir = save, base = "zip:" .. vols .. "/nested.zip"})
+    local function names(t)
+      local out = {}
+      for i, v in ipairs(t) do out[i] = v.name end
+      return out
+    end
+    assert.are.same({"v2", "v1"}, names(lu.get_volumes_for("main")))
+    assert.are.same({"v3"}, names(lu.get_volumes_for("#l3")))
+    assert.are.same({"v2", "v1"}, names(lu.get_volumes_for("l2")), "the cycle back to main is cut")
+    lu.add_mount("l1", "zip:" .. vols .. "/l1.zip", 1, function() end)
+    wait(lu, 1)
+    assert.are.same({"v2"}, names(lu.get_volumes_for("main")), "l1's resources are all mounted now")
+    assert.are.same({}, names(lu.get_volumes_for("l1")))
+    assert.has_error(function() lu.get_volumes_for("nope") end)
+  end)
+
   it("the state userdata closes the context when collected", function()
     assert.is_true(lu.init{save_dir = save})
     lu = nil

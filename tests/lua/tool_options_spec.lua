@@ -110,7 +110,7 @@ describe("tool options", function()
     assert.are.equal(0, code, e)
     assert.truthy(o:find("\ncase lookup: ", 1, true), o)
     usage_error("lubench", "--only=nosuch", "lubench", "--only: unknown case 'nosuch'; the cases are: lookup mount " ..
-                "read read_zstd startup missing_resources download memory")
+                "read read_zstd startup missing_resources download memory missing_nested")
   end)
 
   it("-- ends the options: what follows is an argument, even when it starts with -", function()
@@ -201,7 +201,7 @@ describe("tool options", function()
   end)
 
   it("lubench --only checks every name it is given and runs only those", function()
-    local known = "lookup mount read read_zstd startup missing_resources download memory"
+    local known = "lookup mount read read_zstd startup missing_resources download memory missing_nested"
     usage_error("lubench", "--quick --only nosuch", "lubench", "--only: unknown case 'nosuch'; the cases are: " .. known)
     usage_error("lubench", "--quick --only lookup,nosuch", "lubench",
                 "--only: unknown case 'nosuch'; the cases are: " .. known)
@@ -212,6 +212,37 @@ describe("tool options", function()
     local ran = {}
     for name in o:gmatch("\ncase ([%w_]+):") do ran[#ran + 1] = name end
     assert.are.same({"lookup", "mount"}, ran)
+  end)
+
+  it("lubench --quick --curves writes three files of two numbers a line, and runs no case", function()
+    local dir = H.tmpdir() .. "/curves"   -- made by lubench
+    local code, o, e = lubench("--quick --curves " .. q(dir))
+    assert.are.equal(0, code, e)
+    assert.falsy(o:find("\ncase ", 1, true), o)
+    assert.truthy(o:find("\ncurves: 3 written to ", 1, true), o)
+    local want = {add = 16, open = 4, lookup = 4}   -- k = 1..16; 1, 2, 4, 8 mounts; 4 sizes
+    for name, rows in pairs(want) do
+      local text = H.read(dir .. "/" .. name .. ".dat")
+      assert.truthy(text, name)
+      local lines = {}
+      for line in text:gmatch("[^\n]+") do lines[#lines + 1] = line end
+      assert.matches("^# %S+ +%S+$", lines[1])
+      assert.are.equal(rows + 1, #lines, name)
+      local last = 0
+      for i = 2, #lines do
+        local x, y = lines[i]:match("^(%S+) (%S+)$")
+        assert.truthy(tonumber(x) and tonumber(y), name .. ": " .. lines[i])
+        assert.is_true(tonumber(x) > last and tonumber(y) >= 0, name .. ": " .. lines[i])
+        last = tonumber(x)
+      end
+    end
+    usage_error("lubench", "--curves", "lubench", "option --curves needs a value")
+    usage_error("lubench", "--curves=", "lubench", "option --curves needs a value")
+    usage_error("lubench", "--quick --curves " .. q(dir) .. " --only lookup", "lubench",
+                "--curves runs no case: --only and --reps do not apply")
+    code, _, e = lubench("--quick --curves " .. q(dir .. "/no/such/parent"))
+    assert.are.equal(1, code)
+    assert.matches("lubench: %-%-curves: .*no/such/parent: No such file or directory", e)
   end)
 
   it("keygen creates the folder, keeps an existing key unless --force, and --force replaces both", function()

@@ -66,5 +66,13 @@ void bench_download(bench *b);
 
 /* cases_stream.c */
 void bench_stream_heap(bench *b);
+/* curves.c: lubench --curves <out_dir> (docs/BENCHMARKS.md): writes
+ * add.dat, open.dat and lookup.dat into out_dir (made when missing; its
+ * parent must exist), tiny sizes when `quick`. Returns 0, or 1 after
+ * printing what failed. */
+int bench_curves(bench *b, const char *out_dir, bool quick);
+
+/* cases_missing.c */
+void bench_missing_nested(bench *b);
 
 #endif

@@ -1,6 +1,7 @@
 /* main.c -- lubench: liveupdate against its peers (docs/BENCHMARKS.md).
  *
  *   lubench [--quick] [--only <case>[,<case>...]] [--reps N]
+ *   lubench [--quick] --curves <out-dir>
  *
  * Generates its inputs in a temporary folder, runs every case for
  * liveupdate and for the peer in the same process (PhysicsFS, zlib, our
@@ -9,7 +10,9 @@
  * (a smoke run in the test suite; its figures mean little); the full run is
  * the one docs/BENCHMARKS.md records. --only runs the named cases (each
  * name checked: a misspelt one is an error, not an empty run); --reps sets
- * the repetitions whose median counts. Options follow tools/common/options.h.
+ * the repetitions whose median counts. --curves runs no case: it writes
+ * the growth curves (curves.c) as data files into <out-dir> for
+ * tools/benchplot. Options follow tools/common/options.h.
  * Exit status 0 whatever the bars say (1 when a case cannot run, 2 on bad
  * arguments).
  */
@@ -29,16 +32,20 @@ static const struct {
     {"missing_resources", bench_missing}, {"download", bench_download},
     {"memory", bench_memory},
     {"stream_heap", bench_stream_heap},
+    {"missing_nested", bench_missing_nested},
 };
 
 #define NCASES (sizeof cases / sizeof cases[0])
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: lubench [--quick] [--only <case>[,<case>...]] [--reps N]\ncases:");
+    fprintf(f, "usage: lubench [--quick] [--only <case>[,<case>...]] [--reps N]\n"
+               "       lubench [--quick] --curves <out-dir>\ncases:");
     for (size_t k = 0; k < NCASES; k++) fprintf(f, " %s", cases[k].name);
     fprintf(f, "\n--reps: repetitions of each case, 1 to %d (the median counts; default 5, --quick 3)\n"
-               "One line per case: case <name>: ours=... peer=... ratio=... bar=... ok|MISS\n", LUBENCH_MAX_REPS);
+               "One line per case: case <name>: ours=... peer=... ratio=... bar=... ok|MISS\n"
+               "--curves: instead of the cases, write add.dat, open.dat and lookup.dat (two columns each)\n"
+               "into <out-dir> for tools/benchplot (--quick: tiny sizes)\n", LUBENCH_MAX_REPS);
 }
 
 /* Marks in run[] the cases the comma-separated `only` names (every case
@@ -67,17 +74,20 @@ int main(int argc, char **argv)
     bench b;
     memset(&b, 0, sizeof b);
     bool quick = false, run[NCASES];
-    const char *only = NULL;
+    const char *only = NULL, *curves = NULL;
     long long reps = 0;
     const luopt opts[] = {
         LUOPT_BOOL("--quick", &quick),
         LUOPT_STR("--only", &only),
         LUOPT_NUM("--reps", &reps, 1, LUBENCH_MAX_REPS),
+        LUOPT_STR("--curves", &curves),
     };
     const luopt_cmd line = {"lubench", "lubench", usage, opts, sizeof opts / sizeof *opts, NULL, 0, NULL};
     int status = luopt_parse(&line, argc - 1, argv + 1);
     if (status != LUOPT_RUN) return status;
     if ((status = choose(only, run))) return status;
+    if (curves && !*curves) return luopt_usage_error("lubench", "option --curves needs a value");
+    if (curves && (only || reps)) return luopt_usage_error("lubench", "--curves runs no case: --only and --reps do not apply");
     b.size = quick ? (bench_sizes){8, 500, 50000, 2000, 8u << 20, 8, 200, 2000, 16u << 20, 3}
                    : (bench_sizes){64, 2000, 400000, 20000, 100u << 20, 32, 2000, 10000, 200u << 20, 5};
     if (reps) b.size.reps = (int)reps;
@@ -87,11 +97,17 @@ int main(int argc, char **argv)
         perror("lubench: mkdtemp");
         return 1;
     }
-    printf("lubench: %s run, inputs in %s\n", quick ? "quick" : "full", b.dir);
-    for (size_t k = 0; k < NCASES; k++)
-        if (run[k]) cases[k].run(&b);
-    printf("bench: %d ok, %d miss\n", b.ok, b.miss);
+    printf("lubench: %s %s, inputs in %s\n", quick ? "quick" : "full", curves ? "curves" : "run", b.dir);
+    fflush(stdout);
+    int rc = 0;
+    if (curves) {
+        rc = bench_curves(&b, curves, quick);
+    } else {
+        for (size_t k = 0; k < NCASES; k++)
+            if (run[k]) cases[k].run(&b);
+        printf("bench: %d ok, %d miss\n", b.ok, b.miss);
+    }
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", b.dir);
-    return system(cmd) == 0 ? 0 : 1;
+    return system(cmd) == 0 ? rc : 1;
 }

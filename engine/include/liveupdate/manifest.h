@@ -47,6 +47,10 @@ typedef struct lu_manifest {
     size_t nproxies;
     lu_manifest_volume *volumes;
     size_t nvolumes;
+    /* Private (manifest.c): proxy lookup by id, built by the functions that
+     * make or change a manifest. NULL in a manifest built by hand (or when
+     * memory ran out building it): lookups then scan the proxies. */
+    struct lu__proxy_index *proxy_index;
 } lu_manifest;
 
 /* Parses manifest JSON. LU_FORMAT_ERROR names the field that is wrong.
@@ -78,16 +82,22 @@ void lu_manifest_free(lu_manifest *m);   /* accepts NULL */
  * unchanged in content (the order of its resources may have changed). */
 lu_status lu_manifest_overlay(lu_manifest *m, lu_manifest *top, lu_error *err);
 
-/* The proxy named by `id` in any accepted form, or NULL. */
+/* The proxy named by `id` in any accepted form, or NULL (the first of
+ * that id). One hash probe in a manifest from the functions above. */
 const lu_manifest_proxy *lu_manifest_find_proxy(const lu_manifest *m, const char *id);
 
 /* Normalises a proxy id ("main:/loader#level1" -> "level1") into buf. */
 void lu_manifest_proxy_id(const char *id, char *buf, size_t cap);
 
 /* The paths of `proxy`'s resources that no mount of `ctx` serves now, in
- * manifest order, nested proxies included when `recursive`. *out is one
+ * manifest order, nested proxies included when `recursive`: the proxy's own
+ * resources first, then each nested proxy's in the order listed, depth
+ * first; each proxy is visited once (cycles are safe) and each path appears
+ * once, where it first occurs. The work is linear: one lu_exists per
+ * resource of the visited proxies, one hash probe per nested id. *out is one
  * allocation (free with lu_free(ctx, ...)) of *count pointers and the strings.
- * Returns LU_OK, LU_NOT_FOUND (unknown proxy), LU_MEM_ERROR. */
+ * Returns LU_OK, LU_NOT_FOUND (unknown proxy), LU_MEM_ERROR. Thread-safe
+ * for one manifest shared by threads that do not change it. */
 lu_status lu_manifest_missing(lu_context *ctx, const lu_manifest *m, const char *proxy,
                               int recursive, char ***out, size_t *count, lu_error *err);
 
