@@ -64,4 +64,8 @@ void bench_startup(bench *b);
 void bench_missing(bench *b);
 void bench_download(bench *b);
 
+/* cases_startup.c: open with many persisted mounts against opening the
+ * volumes and building one index. */
+void bench_startup_limit(bench *b);
+
 #endif
