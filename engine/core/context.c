@@ -4,7 +4,9 @@
  * Open order (docs/ARCHITECTURE.md, "Persistence and start-up"): save directory and its lock, built-in mounts, then
  * the persisted mounts. A persisted volume that fails to open is dropped and
  * reported; a corrupt mounts file is moved aside and reported; the game
- * always starts with at least its built-in mounts.
+ * always starts with at least its built-in mounts. Every volume is opened
+ * first and start-up pruning judged before ONE index is built over them all
+ * and the mounts file written at most once (publish_opening).
  */
 #include <errno.h>
 #include <limits.h>

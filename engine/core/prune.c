@@ -8,7 +8,10 @@
  * <save>/volumes/: a volume the game mounted from anywhere else is
  * unmounted, never removed from disk. The update manager's release volumes
  * (LU_RELEASE_FILE_PREFIX files there) are left alone: their versions are
- * the update manager's.
+ * the update manager's. A pass decides every stale mount first, then
+ * removes them all in one change (one index build, one mounts-file write)
+ * and only then deletes their files; at open, context.c leaves the stale
+ * ones out of its one index build instead.
  */
 #include <errno.h>
 #include <limits.h>
