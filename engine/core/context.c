@@ -4,7 +4,9 @@
  * Open order (docs/ARCHITECTURE.md, "Persistence and start-up"): save directory and its lock, built-in mounts, then
  * the persisted mounts. A persisted volume that fails to open is dropped and
  * reported; a corrupt mounts file is moved aside and reported; the game
- * always starts with at least its built-in mounts.
+ * always starts with at least its built-in mounts. Every volume is opened
+ * first and start-up pruning judged before ONE index is built over them all
+ * and the mounts file written at most once (publish_opening).
  */
 #include <errno.h>
 #include <limits.h>
@@ -135,17 +137,37 @@ static bool passing(lu_status st)
     return st == LU_MEM_ERROR || st == LU_IO_ERROR;
 }
 
-/* Mounts what liveupdate.mounts lists. A corrupt file is moved aside and
- * a volume that is missing or corrupt is dropped (both reported), and the
- * open goes on; a volume that failed to open for a passing reason is held:
- * reported as "kept", left in the file (ctx->held) and tried again at the
- * next start. A file that could not be read or parsed for want of memory
- * or through an I/O error is not corrupt: the open fails and the file
- * stays exactly as it was. */
-static lu_status load_persisted(lu_context *ctx, lu_error *out_err)
+/* The volumes a context opens with, gathered for its one index build
+ * (publish_opening). */
+typedef struct opening {
+    lu_mount *builtin[2];
+    size_t nbuiltin;
+    lu_saved_mount *saved;   /* the mounts file's entries, in its order */
+    lu_mount **mounted;      /* mounted[i]: saved[i] opened; NULL when held or dropped */
+    size_t n;                /* entries of saved and mounted */
+    size_t dropped;          /* dropped entries (saved[i].name NULL): the file is rewritten */
+} opening;
+
+static void opening_free(lu_context *ctx, opening *o)
+{
+    for (size_t i = 0; i < o->nbuiltin; i++) lu__mount_release(&ctx->env, o->builtin[i]);
+    for (size_t i = 0; o->mounted && i < o->n; i++) lu__mount_release(&ctx->env, o->mounted[i]);
+    lu__free(&ctx->env, o->mounted);
+    lu__persist_free(&ctx->env, o->saved, o->n);
+}
+
+/* Opens what liveupdate.mounts lists, into `o`; nothing is published yet.
+ * A corrupt file is moved aside and a volume that is missing or corrupt is
+ * dropped (both reported), and the open goes on; a volume that failed to
+ * open for a passing reason is held: reported as "kept", left in the file
+ * (ctx->held, publish_opening) and tried again at the next start. A file
+ * that could not be read or parsed for want of memory or through an I/O
+ * error is not corrupt: the open fails and the file stays exactly as it
+ * was. */
+static lu_status load_persisted(lu_context *ctx, opening *o, lu_error *out_err)
 {
     lu_saved_mount *saved = NULL;
-    size_t n = 0, dropped = 0;
+    size_t n = 0;
     lu_error err;
     lu_status st = lu__persist_read(&ctx->env, ctx->save_dir, &saved, &n, &err);
     if (st == LU_NOT_FOUND) return LU_OK;
@@ -165,58 +187,156 @@ static lu_status load_persisted(lu_context *ctx, lu_error *out_err)
         lu__free(&ctx->env, moved);
         return LU_OK;
     }
-    /* The file is in lookup order: add from the back so that among equal
-     * priorities the first listed stays first. */
-    size_t nheld = 0;
+    o->saved = saved;
+    o->n = n;
+    o->mounted = lu__calloc(&ctx->env, n + 1, sizeof *o->mounted);
+    if (!o->mounted)
+        return lu__fail(out_err, LU_MEM_ERROR, "out of memory opening %zu persisted mounts; the mounts file is kept as it was", n);
+    /* The file is in lookup order: open from the back so that among equal
+     * priorities the first listed stays first (the later seq). Mounts
+     * loaded from the file are persistent. */
     for (size_t i = n; i-- > 0;) {
-        st = lu__mount_add_internal(ctx, saved[i].name, saved[i].uri, saved[i].priority,
-                                    LU_MOUNT_NO_PERSIST | LU__MOUNT_RESTORED, false, &err);
-        if (st == LU_OK) {
-            lu__free(&ctx->env, saved[i].name);   /* mounted: only held entries stay in `saved` */
-            lu__free(&ctx->env, saved[i].uri);
-            saved[i].name = saved[i].uri = NULL;
-        } else if (passing(st)) {
+        st = lu__mount_open(ctx, saved[i].name, saved[i].uri, saved[i].priority, true, &o->mounted[i], &err);
+        if (st == LU_OK) continue;
+        if (passing(st)) {
             saved[i].seq = ctx->next_seq;   /* its place among mounts of its priority */
             lu__error_prefix(&err, "kept in the mounts file for the next start");
             lu__report_add(ctx, saved[i].name, saved[i].uri, "kept", &err);
-            nheld++;
         } else {
             lu__report_add(ctx, saved[i].name, saved[i].uri, "dropped", &err);
             lu__free(&ctx->env, saved[i].name);
             lu__free(&ctx->env, saved[i].uri);
             saved[i].name = saved[i].uri = NULL;
-            dropped++;
+            o->dropped++;
         }
     }
-    /* the held entries, in file order, stay with the context */
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (saved[i].name) saved[k++] = saved[i];
-    if (nheld) {
-        ctx->held = saved;
-        ctx->nheld = nheld;
-    } else {
-        lu__persist_free(&ctx->env, saved, 0);
-    }
-    /* Mounts loaded from the file are persistent; flag them and, if some
-     * were dropped, write the file without them. */
-    pthread_mutex_lock(&ctx->write_lock);
-    for (size_t i = 0; ctx->current && i < ctx->current->nmounts; i++)
-        if (ctx->current->mounts[i]->name[0] != '_') ctx->current->mounts[i]->persist = true;
-    if (dropped && lu__persist_write(&ctx->env, ctx->save_dir, ctx->current, ctx->held, ctx->nheld, NULL, 0,
-                                     &err) != LU_OK)
-        lu__log(&ctx->env, LU_LOG_WARN, "start-up: could not rewrite the mounts file: %s",
-                err.message);
-    pthread_mutex_unlock(&ctx->write_lock);
     return LU_OK;
 }
 
-static lu_status mount_builtin(lu_context *ctx, const char *name, const char *uri, int prio,
-                               lu_error *err)
+/* Sets ctx->held to the entries of o->saved that stay in the mounts file
+ * without being mounted, in file order: the held ones, and with `all` the
+ * opened ones too. The strings stay o->saved's until hold_settle. */
+static lu_status hold(lu_context *ctx, opening *o, bool all, lu_error *err)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < o->n; i++) k += o->saved[i].name && (all || !o->mounted[i]);
+    lu_saved_mount *h = k ? lu__calloc(&ctx->env, k, sizeof *h) : NULL;
+    if (k && !h) return lu__fail(err, LU_MEM_ERROR, "out of memory opening a context");
+    k = 0;
+    for (size_t i = 0; i < o->n; i++)
+        if (o->saved[i].name && (all || !o->mounted[i])) {
+            h[k] = o->saved[i];
+            if (o->mounted[i]) h[k].seq = o->mounted[i]->seq;   /* its place, as if it had failed to open */
+            k++;
+        }
+    lu__free(&ctx->env, ctx->held);   /* the array only */
+    ctx->held = h;
+    ctx->nheld = k;
+    return LU_OK;
+}
+
+/* The context owns the held entries' strings from now on. */
+static void hold_settle(opening *o, bool all)
+{
+    for (size_t i = 0; i < o->n; i++)
+        if (o->saved[i].name && (all || !o->mounted[i])) o->saved[i].name = o->saved[i].uri = NULL;
+}
+
+/* Publishes what `o` opened with ONE index build, after start-up pruning
+ * (cfg->prune_stale) has judged the restored mounts, and writes the mounts
+ * file at most once: when a mount was dropped or pruned, before the pruned
+ * volumes' files are deleted (a crash in between leaves no mount naming a
+ * deleted file). A failed write leaves the stale mounts mounted and their
+ * files in place (logged). If no index over them all can be built, the
+ * restored mounts are all kept for the next start and the built-in ones
+ * published alone. Fails only when the built-in mounts cannot be
+ * published, or on a small allocation (the mounts file as it was). */
+static lu_status publish_opening(lu_context *ctx, opening *o, const lu_config *cfg, lu_error *err)
+{
+    lu_status st = LU_OK;
+    lu_stale *stale = NULL;
+    lu_mount **list = lu__calloc(&ctx->env, o->nbuiltin + o->n + 1, sizeof *list);
+    bool *marks = lu__calloc(&ctx->env, o->n + 1, sizeof *marks);
+    bool all_held = false;
+    if (!list || !marks) {
+        st = lu__fail(err, LU_MEM_ERROR, "out of memory opening a context");
+        goto cleanup;
+    }
+    if ((st = hold(ctx, o, false, err)) != LU_OK) goto cleanup;
+    size_t nopen = 0;
+    for (size_t i = o->n; i-- > 0;)   /* add order */
+        if (o->mounted[i]) list[nopen++] = o->mounted[i];
+    if (cfg->prune_stale && nopen) {
+        lu_error perr;
+        if (lu__stale_find(ctx, list, nopen, cfg->minimum_version, marks, &stale, &perr) != LU_OK)
+            lu__log(&ctx->env, LU_LOG_WARN, "start-up: %s", perr.message);
+    }
+    /* the table: the built-in mounts and the restored ones not stale */
+    size_t k = 0;
+    for (size_t i = 0; i < nopen; i++)
+        if (!marks[i]) list[k++] = list[i];
+    memmove(list + o->nbuiltin, list, k * sizeof *list);
+    for (size_t i = 0; i < o->nbuiltin; i++) list[i] = o->builtin[i];
+    k += o->nbuiltin;
+    bool write = o->dropped || stale;
+    lu_error e;
+    st = lu__mounts_add_many(ctx, list, k, write, &e);
+    if (st != LU_OK && write) {
+        lu__log(&ctx->env, LU_LOG_WARN, "start-up: could not rewrite the mounts file (%zu dropped, %zu stale kept): %s",
+                o->dropped, lu__stale_count(stale), e.message);
+        if (stale) {   /* not pruned: the whole table, without a write */
+            lu__stale_free(ctx, stale);
+            stale = NULL;
+            k = o->nbuiltin;
+            for (size_t i = o->n; i-- > 0;)
+                if (o->mounted[i]) list[k++] = o->mounted[i];
+        }
+        st = lu__mounts_add_many(ctx, list, k, false, &e);
+    }
+    if (st != LU_OK && k > o->nbuiltin) {
+        /* no index over them all: the restored mounts wait for the next start */
+        lu__stale_free(ctx, stale);
+        stale = NULL;
+        if ((st = hold(ctx, o, true, err)) != LU_OK) goto cleanup;
+        all_held = true;
+        lu__error_prefix(&e, "kept in the mounts file for the next start");
+        for (size_t i = o->n; i-- > 0;)
+            if (o->mounted[i]) lu__report_add(ctx, o->saved[i].name, o->saved[i].uri, "kept", &e);
+        st = lu__mounts_add_many(ctx, o->builtin, o->nbuiltin, false, &e);
+        if (st == LU_OK && o->dropped) {
+            pthread_mutex_lock(&ctx->write_lock);
+            if (lu__persist_write(&ctx->env, ctx->save_dir, ctx->current, ctx->held, ctx->nheld, NULL, 0, &e) != LU_OK)
+                lu__log(&ctx->env, LU_LOG_WARN, "start-up: could not rewrite the mounts file: %s", e.message);
+            pthread_mutex_unlock(&ctx->write_lock);
+        }
+    }
+    if (st != LU_OK) {
+        *err = e;
+        lu__error_prefix(err, "built-in mounts");
+        goto cleanup;
+    }
+    if (stale) lu__stale_settle(ctx, stale, NULL);   /* the file without them is written */
+cleanup:
+    if (st == LU_OK) {
+        hold_settle(o, all_held);
+    } else {
+        lu__free(&ctx->env, ctx->held);   /* the array only: o->saved frees the strings */
+        ctx->held = NULL;
+        ctx->nheld = 0;
+    }
+    lu__stale_free(ctx, stale);
+    lu__free(&ctx->env, marks);
+    lu__free(&ctx->env, list);
+    return st;
+}
+
+static lu_status open_builtin(lu_context *ctx, opening *o, const char *name, const char *uri, int prio,
+                              lu_error *err)
 {
     if (!uri) return LU_OK;
-    lu_status st = lu__mount_add_internal(ctx, name, uri, prio, LU_MOUNT_NO_PERSIST, true, err);
+    lu_status st = lu__mount_open(ctx, name, uri, prio, false, &o->builtin[o->nbuiltin], err);
     if (st != LU_OK) lu__error_prefix(err, "built-in mount '%s'", name);
+    else o->nbuiltin++;
     return st;
 }
 
@@ -225,6 +345,7 @@ lu_status lu_context_open(const lu_config *cfg, lu_context **out, lu_error *err)
     *out = NULL;
     lu_status st = LU_OK;
     lu_context *ctx = NULL;
+    opening o = {0};
     lu_env env = lu__default_env();
     if (!cfg) return lu__fail(err, LU_INVAL, "missing configuration");
     if (cfg->allocator) env.alloc = *cfg->allocator;
@@ -273,19 +394,18 @@ lu_status lu_context_open(const lu_config *cfg, lu_context **out, lu_error *err)
     }
     st = options_copy(ctx, cfg, err);
     if (st != LU_OK) goto cleanup;
-    st = mount_builtin(ctx, LU_BASE_MOUNT, cfg->base_uri, LU_BASE_PRIORITY, err);
+    /* every volume first, then one index build over them all */
+    st = open_builtin(ctx, &o, LU_BASE_MOUNT, cfg->base_uri, LU_BASE_PRIORITY, err);
     if (st != LU_OK) goto cleanup;
-    st = mount_builtin(ctx, LU_BUILTIN_MOUNT, cfg->builtin_uri, LU_BUILTIN_PRIORITY, err);
+    st = open_builtin(ctx, &o, LU_BUILTIN_MOUNT, cfg->builtin_uri, LU_BUILTIN_PRIORITY, err);
     if (st != LU_OK) goto cleanup;
-    if (ctx->save_dir && cfg->mount_on_start && (st = load_persisted(ctx, err)) != LU_OK) goto cleanup;
-    if (cfg->prune_stale) {
-        lu_error perr;
-        if (lu_prune_stale(ctx, cfg->minimum_version, NULL, &perr) != LU_OK)
-            lu__log(&ctx->env, LU_LOG_WARN, "start-up: %s", perr.message);
-    }
+    if (ctx->save_dir && cfg->mount_on_start && (st = load_persisted(ctx, &o, err)) != LU_OK) goto cleanup;
+    if ((o.nbuiltin || o.n) && (st = publish_opening(ctx, &o, cfg, err)) != LU_OK) goto cleanup;
+    opening_free(ctx, &o);
     *out = ctx;
     ctx = NULL;
 cleanup:
+    if (ctx) opening_free(ctx, &o);   /* before the context (and its allocator) goes */
     lu_context_close(ctx);
     return st;
 }

@@ -348,6 +348,9 @@ struct lu_context {
     pthread_mutex_t write_lock;     /* serializes mount changes */
     lu_snapshot *current;           /* the published snapshot; writers only */
     uint64_t next_seq;
+    /* tables committed (mount_table.c: one index build and publish each):
+     * writers only; read by the tests and lubench to count builds */
+    uint64_t commits;
     lu_report_entry *report;
     size_t nreport;
     /* persisted mounts whose volume failed to open at start-up for a
@@ -397,6 +400,49 @@ static inline bool lu__closing(const lu_context *ctx)
  * before the table changes. */
 lu_status lu__mount_add_internal(lu_context *ctx, const char *name, const char *uri,
                                  int priority, unsigned flags, bool builtin, lu_error *err);
+/* Opens volume `uri` as mount `name` for context open (context.c) without
+ * changing the table: no name check, no version floor (the built-in and
+ * restored mounts skip it), seq ++ctx->next_seq. Only while the context is
+ * being opened: nothing else runs on it yet. Returns LU_OK and *out (one
+ * reference), or what the URI or the volume's open failed with (*out NULL). */
+lu_status lu__mount_open(lu_context *ctx, const char *name, const char *uri, int priority, bool persist,
+                         lu_mount **out, lu_error *err);
+/* Publishes the current mounts plus fresh[0..n) (names not in the table:
+ * the caller's rule) with one index build; when `persist`, the mounts file
+ * (the table's persistent mounts and the held entries) is written once
+ * before the publish. Takes the write lock. Returns LU_OK, or the build's
+ * or the write's failure with the table and the file as they were
+ * (mount_table.c). */
+lu_status lu__mounts_add_many(lu_context *ctx, lu_mount *const *fresh, size_t n, bool persist, lu_error *err);
+/* Removes the mounts (and held entries) named in names[0..n) (valid user
+ * names: the caller checks them) with one index build and at most one
+ * mounts-file write, before the publish; removed[j] tells whether
+ * names[j] was mounted or held (all false on failure). A name that is
+ * neither is no error. Takes the write lock. Returns LU_OK, LU_MEM_ERROR
+ * or the write's failure with the table and the file as they were
+ * (mount_table.c). */
+lu_status lu__mount_remove_many(lu_context *ctx, const char *const *names, size_t n, bool *removed, lu_error *err);
+
+/* The stale mounts of one pruning pass (prune.c). lu__stale_find reads the
+ * version file of each of mounts[0..n) that is not built in (each from
+ * that mount alone) and keeps those below `minimum` (or with no readable
+ * {"version": N}) in lookup order; marks[i] (marks may be NULL) is set
+ * true for a stale mounts[i]. Returns LU_OK or the last version file that
+ * could not be read (that mount kept, the rest still judged) with *out
+ * set, or LU_MEM_ERROR with *out NULL. *out is NULL when nothing is stale.
+ * Holds no lock; reads only the mounts given. */
+typedef struct lu_stale lu_stale;
+lu_status lu__stale_find(lu_context *ctx, lu_mount *const *mounts, size_t n, long long minimum, bool *marks,
+                         lu_stale **out, lu_error *err);
+size_t lu__stale_count(const lu_stale *p);
+/* Their names, in lookup order (owned by `p`). */
+const char *const *lu__stale_names(const lu_stale *p);
+/* Once the mounts file without them is written: deletes the volume file of
+ * each stale mount with removed[j] (removed NULL: all) that lies inside
+ * <save>/volumes/ and adds its "pruned" report line. Returns how many. */
+size_t lu__stale_settle(lu_context *ctx, const lu_stale *p, const bool *removed);
+void lu__stale_free(lu_context *ctx, lu_stale *p);   /* accepts NULL */
+
 /* Stops the worker and frees queued jobs and completions (mount_table.c). */
 void lu__jobs_shutdown(lu_context *ctx);
 /* Runs the callbacks of finished asynchronous adds; returns how many ran

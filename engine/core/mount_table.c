@@ -64,6 +64,7 @@ static lu_status commit(lu_context *ctx, lu_mount *const *mounts, size_t n, bool
 {
     lu_snapshot *s = NULL;
     LU_TRY(lu__snapshot_build(&ctx->env, mounts, n, &s, err));
+    ctx->commits++;
     if ((persist || nforget) && ctx->save_dir) {
         lu_status st = lu__persist_write(&ctx->env, ctx->save_dir, s, ctx->held, ctx->nheld, forget, nforget, err);
         if (st != LU_OK) {
@@ -184,6 +185,87 @@ cleanup:
     lu__archive_release(a);
     lu__free(&ctx->env, stored);
     lu__uri_free(&ctx->env, &u);
+    return st;
+}
+
+lu_status lu__mount_open(lu_context *ctx, const char *name, const char *uri, int priority, bool persist,
+                         lu_mount **out, lu_error *err)
+{
+    *out = NULL;
+    lu_uri u;
+    lu_archive *a = NULL;
+    lu_status st = lu__uri_parse(&ctx->env, uri, ctx->save_dir, &u, err);
+    if (st != LU_OK) return st;
+    char *stored = lu__uri_for_storage(&ctx->env, &u, ctx->save_dir);
+    if (!stored) st = lu__fail(err, LU_MEM_ERROR, "mount '%s': out of memory", name);
+    else if ((st = lu__archive_open(&ctx->env, u.format, u.path, &a, err)) != LU_OK)
+        lu__error_prefix(err, "mount '%s'", name);
+    else if (!(*out = lu__mount_new(&ctx->env, name, stored, priority, ++ctx->next_seq, persist, a)))
+        st = lu__fail(err, LU_MEM_ERROR, "mount '%s': out of memory", name);
+    lu__archive_release(a);
+    lu__free(&ctx->env, stored);
+    lu__uri_free(&ctx->env, &u);
+    return st;
+}
+
+lu_status lu__mounts_add_many(lu_context *ctx, lu_mount *const *fresh, size_t n, bool persist, lu_error *err)
+{
+    pthread_mutex_lock(&ctx->write_lock);
+    size_t have = 0;
+    lu_mount **list = current_except(ctx, NULL, n, &have);
+    lu_status st = LU_OK;
+    if (!list) st = lu__fail(err, LU_MEM_ERROR, "out of memory adding %zu mounts", n);
+    else {
+        memcpy(list + have, fresh, n * sizeof *fresh);
+        st = commit(ctx, list, have + n, persist, NULL, 0, err);
+    }
+    for (size_t i = 0; st == LU_OK && i < n; i++)
+        lu__log(&ctx->env, LU_LOG_INFO, "mounted '%s' (%s, priority %d, %zu entries)", fresh[i]->name,
+                fresh[i]->uri, fresh[i]->priority, fresh[i]->archive->entries.count);
+    pthread_mutex_unlock(&ctx->write_lock);
+    lu__free(&ctx->env, list);
+    return st;
+}
+
+lu_status lu__mount_remove_many(lu_context *ctx, const char *const *names, size_t n, bool *removed, lu_error *err)
+{
+    lu_status st = LU_OK;
+    pthread_mutex_lock(&ctx->write_lock);
+    size_t have = ctx->current ? ctx->current->nmounts : 0, k = 0, nforget = 0;
+    lu_mount **list = lu__calloc(&ctx->env, have + 1, sizeof *list);
+    const char **forget = lu__calloc(&ctx->env, n + 1, sizeof *forget);
+    bool persist = false, any = false;
+    for (size_t j = 0; j < n; j++) removed[j] = false;
+    if (!list || !forget) {
+        st = lu__fail(err, LU_MEM_ERROR, "out of memory removing %zu mounts", n);
+        goto cleanup;
+    }
+    for (size_t i = 0; i < have; i++) {
+        lu_mount *m = ctx->current->mounts[i];
+        size_t j = 0;
+        while (j < n && strcmp(m->name, names[j]) != 0) j++;
+        if (j == n) list[k++] = m;
+        else {
+            removed[j] = any = true;
+            persist |= m->persist;
+        }
+    }
+    for (size_t j = 0; j < n; j++)
+        if (is_held(ctx, names[j])) {   /* in the mounts file only: taken out of it */
+            forget[nforget++] = names[j];
+            removed[j] = any = true;
+        }
+    if (any) st = commit(ctx, list, k, persist, forget, nforget, err);
+    if (st != LU_OK) {
+        for (size_t j = 0; j < n; j++) removed[j] = false;
+        lu__error_prefix(err, "%zu mounts not removed", n);
+    } else if (any) {
+        lu__log(&ctx->env, LU_LOG_INFO, "mount table changed: %zu removed in one write", have - k + nforget);
+    }
+cleanup:
+    pthread_mutex_unlock(&ctx->write_lock);
+    lu__free(&ctx->env, list);
+    lu__free(&ctx->env, forget);
     return st;
 }
 

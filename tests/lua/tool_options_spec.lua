@@ -25,6 +25,9 @@ local function lurun(args, cwd) return run(H.lurun_prefix .. " " .. q(H.lurun) .
 local function lubench(args) return run(q(lubench_bin) .. " " .. args) end
 
 local tools = {lutool = lutool, lurun = lurun, lubench = lubench}
+-- lubench's cases in the order of tools/lubench/main.c's table (its usage errors list them)
+local LUBENCH_CASES = "lookup mount read read_zstd startup missing_resources download memory stream_heap " ..
+                      "missing_nested startup_limit"
 
 -- The library's version (LU_VERSION_STR), what every --version prints.
 local function version()
@@ -109,8 +112,7 @@ describe("tool options", function()
     code, o, e = lubench("--quick --only=lookup --reps=1")
     assert.are.equal(0, code, e)
     assert.truthy(o:find("\ncase lookup: ", 1, true), o)
-    usage_error("lubench", "--only=nosuch", "lubench", "--only: unknown case 'nosuch'; the cases are: lookup mount " ..
-                "read read_zstd startup missing_resources download memory missing_nested")
+    usage_error("lubench", "--only=nosuch", "lubench", "--only: unknown case 'nosuch'; the cases are: " .. LUBENCH_CASES)
   end)
 
   it("-- ends the options: what follows is an argument, even when it starts with -", function()
@@ -201,7 +203,7 @@ describe("tool options", function()
   end)
 
   it("lubench --only checks every name it is given and runs only those", function()
-    local known = "lookup mount read read_zstd startup missing_resources download memory missing_nested"
+    local known = LUBENCH_CASES
     usage_error("lubench", "--quick --only nosuch", "lubench", "--only: unknown case 'nosuch'; the cases are: " .. known)
     usage_error("lubench", "--quick --only lookup,nosuch", "lubench",
                 "--only: unknown case 'nosuch'; the cases are: " .. known)

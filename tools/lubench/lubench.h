@@ -74,5 +74,8 @@ int bench_curves(bench *b, const char *out_dir, bool quick);
 
 /* cases_missing.c */
 void bench_missing_nested(bench *b);
+/* cases_startup.c: open with many persisted mounts against opening the
+ * volumes and building one index. */
+void bench_startup_limit(bench *b);
 
 #endif

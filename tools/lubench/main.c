@@ -33,6 +33,7 @@ static const struct {
     {"memory", bench_memory},
     {"stream_heap", bench_stream_heap},
     {"missing_nested", bench_missing_nested},
+    {"startup_limit", bench_startup_limit},
 };
 
 #define NCASES (sizeof cases / sizeof cases[0])

@@ -160,7 +160,9 @@ void lu_config_init(lu_config *cfg);
  * many open files, LU_MEM_ERROR) is "kept": not mounted, left in the mounts
  * file and tried again at the next start. Both are recorded in the start-up
  * report; a corrupt mounts file is moved aside and reported. None of these
- * makes the open fail.
+ * makes the open fail. One merged index is built over every mount that
+ * opened, and the mounts file is written at most once (with prune_stale,
+ * the stale mounts are left out of that index and that write).
  * Returns LU_OK and *out, or LU_LOCKED when another context or process holds
  * the save directory, LU_IO_ERROR, LU_MEM_ERROR, or the failing built-in
  * mount's status. On failure *out is NULL. */
@@ -300,14 +302,17 @@ lu_status lu_version_floor_check(lu_context *ctx, const char *name, long long ve
 /* Version pruning (docs/FORMATS.md): for every user mount, reads
  * /version_<name>.json {"version": N} from that mount itself (never
  * through the merged index) and removes the mount when the file is
- * missing or not {"version": N} or N < minimum_version. A removed volume's file is
+ * missing or not {"version": N} or N < minimum_version. Every stale mount
+ * is decided first, then all are removed in one change (one index build,
+ * one mounts-file write), and only then are their files deleted: a crash
+ * leaves no mount naming a deleted file. A removed volume's file is
  * deleted only when it lies inside <save>/volumes/. Each removal is added
  * to the start-up report (action "pruned", status LU_VERSION_MISMATCH).
  * *pruned (may be NULL) gets the number removed. A volume whose version
  * file cannot be read for another reason (out of memory, a read error) is
- * kept. Returns LU_OK, or the status of a removal that could not be
- * persisted or of a version file that could not be read (the rest still
- * ran). */
+ * kept. Returns LU_OK, or the status of the removal when it could not be
+ * persisted (then no mount was removed and no file deleted) or of a
+ * version file that could not be read (the rest still ran). */
 lu_status lu_prune_stale(lu_context *ctx, long long minimum_version, size_t *pruned, lu_error *err);
 
 /* The absolute path <save>/volumes/<file> (the folder is created), where
