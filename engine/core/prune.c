@@ -57,7 +57,8 @@ lu_status lu_prune_stale(lu_context *ctx, long long minimum, size_t *pruned, lu_
 {
     if (pruned) *pruned = 0;
     if (!ctx) return lu__fail(err, LU_NOT_INITIALIZED, "no context");
-    lu_snapshot *s = lu__cell_acquire(&ctx->cell);
+    unsigned shard;
+    lu_snapshot *s = lu__cell_acquire(&ctx->cell, &shard);
     size_t n = 0;
     candidate *c = lu__calloc(&ctx->env, s ? s->nmounts + 1 : 1, sizeof *c);
     for (size_t i = 0; c && s && i < s->nmounts; i++) {
@@ -70,7 +71,7 @@ lu_status lu_prune_stale(lu_context *ctx, long long minimum, size_t *pruned, lu_
         lu__archive_retain(m->archive);
         n++;
     }
-    lu__cell_release(&ctx->cell, s);
+    lu__cell_release(&ctx->cell, s, shard);
     if (!c) return lu__fail(err, LU_MEM_ERROR, "out of memory pruning");
     lu_status result = LU_OK;
     for (size_t i = 0; i < n; i++) {

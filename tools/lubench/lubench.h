@@ -64,4 +64,7 @@ void bench_startup(bench *b);
 void bench_missing(bench *b);
 void bench_download(bench *b);
 
+/* cases_threads.c */
+void bench_threads(bench *b);
+
 #endif
