@@ -28,6 +28,7 @@ typedef struct reader {
     char (*probe)[32];
     int nprobes, passes, first;
     long hits;
+    double t0, t1;           /* this thread's start and end */
     pthread_barrier_t *start;
 } reader;
 
@@ -57,10 +58,12 @@ static void *read_loop(void *arg)
 {
     reader *r = arg;
     pthread_barrier_wait(r->start);
+    r->t0 = bench_now();
     long hits = 0;
     for (int p = 0; p < r->passes; p++)
         for (int i = 0; i < r->nprobes; i++) hits += lu_exists(r->ctx, r->probe[(r->first + i) % r->nprobes]);
     r->hits = hits;
+    r->t1 = bench_now();
     return NULL;
 }
 
@@ -73,19 +76,24 @@ static double run_readers(lu_context *const ctx[READERS], char (*probe)[32], int
     reader r[READERS];
     pthread_t t[READERS];
     for (int i = 0; i < READERS; i++) {
-        r[i] = (reader){ctx[i], probe, np, passes, i * np / READERS, 0, &start};
+        r[i] = (reader){ctx[i], probe, np, passes, i * np / READERS, 0, 0, 0, &start};
         if (pthread_create(&t[i], NULL, read_loop, &r[i]) != 0) {
             fprintf(stderr, "lubench: threads: cannot start a thread\n");
             exit(1);
         }
     }
     pthread_barrier_wait(&start);
-    double t0 = bench_now();
     for (int i = 0; i < READERS; i++) pthread_join(t[i], NULL);
-    double dt = bench_now() - t0;
     pthread_barrier_destroy(&start);
-    for (int i = 0; i < READERS; i++) *hits += r[i].hits;
-    return (double)READERS * passes * np / dt;
+    /* from the first thread's start to the last one's end, as the threads
+     * saw them (this thread may run late after the barrier) */
+    double t0 = r[0].t0, t1 = r[0].t1;
+    for (int i = 0; i < READERS; i++) {
+        *hits += r[i].hits;
+        t0 = r[i].t0 < t0 ? r[i].t0 : t0;
+        t1 = r[i].t1 > t1 ? r[i].t1 : t1;
+    }
+    return (double)READERS * passes * np / (t1 - t0);
 }
 
 void bench_threads(bench *b)
