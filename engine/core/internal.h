@@ -138,9 +138,26 @@ lu_mount *lu__mount_new(const lu_env *env, const char *name, const char *uri, in
 void lu__mount_retain(lu_mount *m);
 void lu__mount_release(const lu_env *env, lu_mount *m);
 
+/* The reader counts of the publication cell (cell.c) are split into
+ * shards, each on its own cache line, so readers on different CPUs never
+ * write the same line. 32 shards: 2 KiB in the cell and per snapshot. */
+#define LU_CELL_SHARDS 32
+#define LU_CACHE_LINE 64
+
+/* A snapshot's side of the split count (cell.c): per shard, the releases
+ * less the acquisitions its writer transferred; the shards not yet drained. */
+typedef struct lu_snapshot_refs {
+    char pad[LU_CACHE_LINE];       /* off the line of whatever is before */
+    struct {
+        atomic_long n;
+        char pad[LU_CACHE_LINE - sizeof(atomic_long)];
+    } inner[LU_CELL_SHARDS];
+    atomic_uint outstanding;
+} lu_snapshot_refs;
+
 /* An immutable view: mounts in lookup order and the merged index. */
 typedef struct lu_snapshot {
-    atomic_long inner;     /* see cell.c: split reference count */
+    lu_snapshot_refs refs; /* see cell.c: split reference count, sharded */
     const lu_env *env;
     uint32_t slot;
     size_t nmounts;
@@ -167,16 +184,23 @@ lu_mount *lu__snapshot_mount(const lu_snapshot *s, const char *name);
 /* The published pointer with lock-free acquire (cell.c). */
 #define LU_SNAPSHOT_SLOTS 256
 typedef struct lu_snapshot_cell {
-    _Atomic uint64_t word;                          /* slot << 48 | acquires */
+    char pad[LU_CACHE_LINE];                        /* off the context's other fields */
+    struct {
+        _Atomic uint64_t word;                      /* slot << 48 | acquires */
+        char pad[LU_CACHE_LINE - sizeof(uint64_t)];
+    } shards[LU_CELL_SHARDS];
     _Atomic(lu_snapshot *) slots[LU_SNAPSHOT_SLOTS];
 } lu_snapshot_cell;
 
 void lu__cell_init(lu_snapshot_cell *c);
-/* Publishes `s` (may be NULL) and drops the cell's hold on the old one.
- * Writers must be serialized by the caller. */
+/* Publishes `s` (may be NULL; never published before) and drops the cell's
+ * hold on the old one. Writers must be serialized by the caller. */
 void lu__cell_publish(lu_snapshot_cell *c, lu_snapshot *s);
-lu_snapshot *lu__cell_acquire(lu_snapshot_cell *c);  /* NULL when none published */
-void lu__cell_release(lu_snapshot_cell *c, lu_snapshot *s);
+/* The current snapshot (NULL when none is published), held until
+ * lu__cell_release with the same *shard (the count it was taken on). Never
+ * blocks; any thread may release. */
+lu_snapshot *lu__cell_acquire(lu_snapshot_cell *c, unsigned *shard);
+void lu__cell_release(lu_snapshot_cell *c, lu_snapshot *s, unsigned shard);
 
 /* ---- persistence (persist.c) ---------------------------------------- */
 

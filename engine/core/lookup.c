@@ -1,8 +1,9 @@
 /* lookup.c -- resource lookups and reads through the published snapshot.
  *
- * Every call acquires the current snapshot (one atomic add), answers from
- * its merged index, and releases it; nothing here takes a lock, so readers
- * on many threads never wait for each other or for a mount change.
+ * Every call acquires the current snapshot (one atomic add on its CPU's
+ * shard of the cell), answers from its merged index, and releases it on the
+ * same shard; nothing here takes a lock, so readers on many threads never
+ * wait for each other or for a mount change.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,25 +16,27 @@ int lu_exists(lu_context *ctx, const char *path)
     if (!ctx || !path) return 0;
     size_t len = strlen(path);
     if (lu_path_check(path, len, NULL) != LU_OK) return 0;
-    lu_snapshot *s = lu__cell_acquire(&ctx->cell);
+    unsigned shard;
+    lu_snapshot *s = lu__cell_acquire(&ctx->cell, &shard);
     const lu_mount *m;
     const lu_entry *e;
     int found = s && lu__snapshot_find(s, path, len, &m, &e);
-    lu__cell_release(&ctx->cell, s);
+    lu__cell_release(&ctx->cell, s, shard);
     return found;
 }
 
-/* Acquires the snapshot and finds `path`; on LU_OK the caller releases *sp. */
-static lu_status find(lu_context *ctx, const char *path, lu_snapshot **sp, const lu_mount **m,
+/* Acquires the snapshot and finds `path`; on LU_OK the caller releases *sp
+ * (on shard *shard). */
+static lu_status find(lu_context *ctx, const char *path, lu_snapshot **sp, unsigned *shard, const lu_mount **m,
                       const lu_entry **e, lu_error *err)
 {
     *sp = NULL;
     if (!ctx) return lu__fail(err, LU_NOT_INITIALIZED, "no context");
     size_t len = path ? strlen(path) : 0;
     LU_TRY(lu_path_check(path, len, err));
-    lu_snapshot *s = lu__cell_acquire(&ctx->cell);
+    lu_snapshot *s = lu__cell_acquire(&ctx->cell, shard);
     if (!s || !lu__snapshot_find(s, path, len, m, e)) {
-        lu__cell_release(&ctx->cell, s);
+        lu__cell_release(&ctx->cell, s, *shard);
         return lu__fail(err, LU_NOT_FOUND, "no mount serves '%s'", path);
     }
     *sp = s;
@@ -43,22 +46,23 @@ static lu_status find(lu_context *ctx, const char *path, lu_snapshot **sp, const
 lu_status lu_stat(lu_context *ctx, const char *path, lu_stat_info *out, lu_error *err)
 {
     lu_snapshot *s;
+    unsigned shard;
     const lu_mount *m;
     const lu_entry *e;
-    LU_TRY(find(ctx, path, &s, &m, &e, err));
+    LU_TRY(find(ctx, path, &s, &shard, &m, &e, err));
     out->size = e->size;
     snprintf(out->mount, sizeof out->mount, "%s", m->name);
-    lu__cell_release(&ctx->cell, s);
+    lu__cell_release(&ctx->cell, s, shard);
     return LU_OK;
 }
 
-static lu_status read_entry(lu_context *ctx, lu_snapshot *s, const lu_mount *m, const lu_entry *e,
+static lu_status read_entry(lu_context *ctx, lu_snapshot *s, unsigned shard, const lu_mount *m, const lu_entry *e,
                             void **data, size_t *size, lu_error *err)
 {
     lu_status st = lu__archive_read(m->archive, e, data, err);
     if (st == LU_OK) *size = (size_t)e->size;
     else lu__error_prefix(err, "mount '%s'", m->name);
-    lu__cell_release(&ctx->cell, s);
+    lu__cell_release(&ctx->cell, s, shard);
     return st;
 }
 
@@ -67,10 +71,11 @@ lu_status lu_read(lu_context *ctx, const char *path, void **data, size_t *size, 
     *data = NULL;
     *size = 0;
     lu_snapshot *s;
+    unsigned shard;
     const lu_mount *m;
     const lu_entry *e;
-    LU_TRY(find(ctx, path, &s, &m, &e, err));
-    return read_entry(ctx, s, m, e, data, size, err);
+    LU_TRY(find(ctx, path, &s, &shard, &m, &e, err));
+    return read_entry(ctx, s, shard, m, e, data, size, err);
 }
 
 lu_status lu_read_from(lu_context *ctx, const char *mount, const char *path, void **data,
@@ -81,15 +86,16 @@ lu_status lu_read_from(lu_context *ctx, const char *mount, const char *path, voi
     if (!ctx) return lu__fail(err, LU_NOT_INITIALIZED, "no context");
     size_t len = path ? strlen(path) : 0;
     LU_TRY(lu_path_check(path, len, err));
-    lu_snapshot *s = lu__cell_acquire(&ctx->cell);
+    unsigned shard;
+    lu_snapshot *s = lu__cell_acquire(&ctx->cell, &shard);
     const lu_mount *m = s && mount ? lu__snapshot_mount(s, mount) : NULL;
     const lu_entry *e = m ? lu__entries_find(&m->archive->entries, path, len) : NULL;
     if (!e) {
-        lu__cell_release(&ctx->cell, s);
+        lu__cell_release(&ctx->cell, s, shard);
         return m ? lu__fail(err, LU_NOT_FOUND, "mount '%s' has no '%s'", mount, path)
                  : lu__fail(err, LU_NOT_FOUND, "no mount named '%s'", mount ? mount : "(null)");
     }
-    return read_entry(ctx, s, m, e, data, size, err);
+    return read_entry(ctx, s, shard, m, e, data, size, err);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -124,7 +130,8 @@ lu_status lu_list_paths(lu_context *ctx, const char *prefix, const char *mount, 
     lu_status st = LU_OK;
     size_t plen = strlen(prefix), n = 0, total = 0, bytes = 0;
     const char **names = NULL;
-    lu_snapshot *s = lu__cell_acquire(&ctx->cell);
+    unsigned shard;
+    lu_snapshot *s = lu__cell_acquire(&ctx->cell, &shard);
     const lu_mount *only = NULL;
     if (mount && !(s && (only = lu__snapshot_mount(s, mount)))) {
         st = lu__fail(err, LU_NOT_FOUND, "no mount named '%s'", mount);
@@ -158,6 +165,6 @@ lu_status lu_list_paths(lu_context *ctx, const char *prefix, const char *mount, 
     *count = n;
 cleanup:
     lu__free(&ctx->env, names);
-    lu__cell_release(&ctx->cell, s);
+    lu__cell_release(&ctx->cell, s, shard);
     return st;
 }

@@ -119,7 +119,8 @@ static lu_status name_exists(lu_error *err, const char *name, const lu_mount *m)
 static mount_match match_mount(lu_context *ctx, const char *name, const char *stored, int priority, lu_status *st,
                                lu_error *err)
 {
-    lu_snapshot *s = lu__cell_acquire(&ctx->cell);
+    unsigned shard;
+    lu_snapshot *s = lu__cell_acquire(&ctx->cell, &shard);
     const lu_mount *m = s ? lu__snapshot_mount(s, name) : NULL;
     mount_match r = !m ? MOUNT_ABSENT : same_mount(m, stored, priority) ? MOUNT_SAME : MOUNT_OTHER;
     if (r == MOUNT_OTHER) *st = name_exists(err, name, m);
@@ -127,7 +128,7 @@ static mount_match match_mount(lu_context *ctx, const char *name, const char *st
      * may be mounted from an earlier run's mounts file, until a prune) */
     if (r == MOUNT_SAME && (*st = lu__version_floor(ctx, name, m->archive, err)) != LU_OK)
         lu__error_prefix(err, "mount '%s' not added", name);
-    lu__cell_release(&ctx->cell, s);
+    lu__cell_release(&ctx->cell, s, shard);
     return r;
 }
 
@@ -377,14 +378,15 @@ lu_status lu_mounts_get(lu_context *ctx, lu_mount_info **out, size_t *count, lu_
     *out = NULL;
     *count = 0;
     if (!ctx) return lu__fail(err, LU_NOT_INITIALIZED, "no context");
-    lu_snapshot *s = lu__cell_acquire(&ctx->cell);
+    unsigned shard;
+    lu_snapshot *s = lu__cell_acquire(&ctx->cell, &shard);
     size_t n = s ? s->nmounts : 0, bytes = n * sizeof(lu_mount_info);
     for (size_t i = 0; i < n; i++)
         bytes += strlen(s->mounts[i]->name) + strlen(s->mounts[i]->uri) +
                  strlen(s->mounts[i]->archive->path) + 3;
     lu_mount_info *info = lu__malloc(&ctx->env, bytes ? bytes : 1);
     if (!info) {
-        lu__cell_release(&ctx->cell, s);
+        lu__cell_release(&ctx->cell, s, shard);
         return lu__fail(err, LU_MEM_ERROR, "out of memory listing mounts");
     }
     char *p = (char *)(info + n);
@@ -402,7 +404,7 @@ lu_status lu_mounts_get(lu_context *ctx, lu_mount_info **out, size_t *count, lu_
         info[i].format = m->archive->ops->format;
         info[i].entries = m->archive->entries.count;
     }
-    lu__cell_release(&ctx->cell, s);
+    lu__cell_release(&ctx->cell, s, shard);
     *out = info;
     *count = n;
     return LU_OK;

@@ -185,10 +185,11 @@ lu_status lu_prune_stale(lu_context *ctx, long long minimum, size_t *pruned, lu_
 {
     if (pruned) *pruned = 0;
     if (!ctx) return lu__fail(err, LU_NOT_INITIALIZED, "no context");
-    lu_snapshot *s = lu__cell_acquire(&ctx->cell);
+    unsigned shard;
+    lu_snapshot *s = lu__cell_acquire(&ctx->cell, &shard);
     lu_stale *p = NULL;
     lu_status result = lu__stale_find(ctx, s ? s->mounts : NULL, s ? s->nmounts : 0, minimum, NULL, &p, err);
-    lu__cell_release(&ctx->cell, s);
+    lu__cell_release(&ctx->cell, s, shard);
     if (!p) return result;
     size_t n = p->n;
     bool *removed = lu__calloc(&ctx->env, n, sizeof *removed);

@@ -152,7 +152,6 @@ lu_status lu__snapshot_build(const lu_env *env, lu_mount *const *mounts, size_t 
     lu_snapshot *s = lu__calloc(env, 1, sizeof *s);
     if (!s) return lu__fail(err, LU_MEM_ERROR, "out of memory building the mount table");
     s->env = env;
-    atomic_init(&s->inner, 0);
     s->mounts = lu__calloc(env, n ? n : 1, sizeof *s->mounts);
     s->bases = lu__calloc(env, n ? n : 1, sizeof *s->bases);
     if (!s->mounts || !s->bases) {

@@ -77,5 +77,7 @@ void bench_missing_nested(bench *b);
 /* cases_startup.c: open with many persisted mounts against opening the
  * volumes and building one index. */
 void bench_startup_limit(bench *b);
+/* cases_threads.c */
+void bench_threads(bench *b);
 
 #endif

@@ -34,6 +34,7 @@ static const struct {
     {"stream_heap", bench_stream_heap},
     {"missing_nested", bench_missing_nested},
     {"startup_limit", bench_startup_limit},
+    {"threads", bench_threads},
 };
 
 #define NCASES (sizeof cases / sizeof cases[0])
