@@ -194,3 +194,13 @@ const char *lu__entry_path(const lu_entries *t, const lu_entry *e)
 {
     return lu__entry_name(t, e);
 }
+
+size_t lu__entries_count(const lu_entries *t)
+{
+    return t->count;
+}
+
+size_t lu__entry_index(const lu_entries *t, const lu_entry *e)
+{
+    return (size_t)(e - t->items);
+}
