@@ -64,4 +64,9 @@ void bench_startup(bench *b);
 void bench_missing(bench *b);
 void bench_download(bench *b);
 
+/* cases_read.c: reads and mounts against the limits of the design */
+void bench_read_limit(bench *b);
+void bench_read_small(bench *b);
+void bench_mount_limit(bench *b);
+
 #endif

@@ -28,6 +28,7 @@ static const struct {
     {"read", bench_read},       {"read_zstd", bench_read_zstd}, {"startup", bench_startup},
     {"missing_resources", bench_missing}, {"download", bench_download},
     {"memory", bench_memory},
+    {"read_limit", bench_read_limit}, {"read_small", bench_read_small}, {"mount_limit", bench_mount_limit},
 };
 
 #define NCASES (sizeof cases / sizeof cases[0])
