@@ -80,6 +80,10 @@ const char *lu__entry_path(const lu_entries *t, const lu_entry *e);
  * backend can keep side data per entry, indexed by it, for its reads. */
 size_t lu__entries_count(const lu_entries *t);
 size_t lu__entry_index(const lu_entries *t, const lu_entry *e);
+/* Entry number i (0 to count - 1) of a table being filled, in the order
+ * the entries were added: a backend may complete its locator before the
+ * open returns (the table is sorted after). */
+lu_entry *lu__entries_item(lu_entries *t, size_t i);
 
 /* ---- the interface ---------------------------------------------------- */
 

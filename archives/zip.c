@@ -27,22 +27,28 @@
  * classic end record that needs no zip64 record. docs/FORMATS.md lists the
  * rules and messages.
  *
- * Nothing per entry is kept but its locator: the file offset of its
- * central record and the room its local extra field has before the data
- * would overlap the next entry (LOC_SLACK_BITS), so a mount costs no more
- * memory than the entry table. Reads (zip_read) re-read the central record
- * (46 bytes; its extra field only for zip64 values), then the local header
- * and name in one pread, check the name against the central directory's
- * and the local extra length against the room, then the stored bytes in
- * one pread, or the deflated bytes in one pread and one libdeflate call
- * that must produce exactly the declared size (trailing bytes after the
- * end of the deflate stream are accepted, as every other reader does), or
- * the zstd bytes (method 93: one or more frames, skippable frames allowed)
- * in one libzstd call that must end exactly at the compressed size and
- * produce exactly the declared size, then the CRC (libdeflate's). All I/O goes
- * through one file descriptor opened at mount time with pread(), so a
- * volume replaced or deleted on disk keeps serving the bytes it was mounted
- * with, and any number of threads read one volume at once.
+ * At mount nothing per entry is kept but its locator: the file offset of
+ * its central record and the room its local extra field has before the
+ * data would overlap the next entry (LOC_SLACK_BITS), so a mount costs no
+ * more memory than the entry table. The first read of an entry
+ * (read_first) re-reads the central record (46 bytes; its extra field
+ * only for zip64 values), then the local header and name in one pread,
+ * checks the name against the central directory's and the local extra
+ * length against the room, then reads the data; what later reads need
+ * (data offset, method, compressed size, CRC) is then kept in a per-entry
+ * side array (zip_known, 16 bytes an entry, allocated at the volume's
+ * first read), so every later read is one pread: the stored bytes straight
+ * into the result, or the deflated bytes in one pread and one libdeflate
+ * call that must produce exactly the declared size (trailing bytes after
+ * the end of the deflate stream are accepted, as every other reader does),
+ * or the zstd bytes (method 93: one or more frames, skippable frames
+ * allowed) in one libzstd call that must end exactly at the compressed
+ * size and produce exactly the declared size; the CRC (libdeflate's) is
+ * checked at every read. All I/O goes through the context's pread hook
+ * (lu_io_hooks) on one file descriptor opened at mount time, so a volume
+ * replaced or deleted on disk keeps serving the bytes it was mounted with,
+ * and any number of threads read one volume at once. Mounting walks the
+ * records once (read_directory); entries.c sorts the table.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -126,11 +132,15 @@ typedef struct zip_end {
     bool zip64;
 } zip_end;
 
-static uint64_t le(const unsigned char *p, int n)
+/* The n-byte little-endian number at p (n is 2, 4 or 8 at every call, so
+ * the compiler makes each one a load). */
+static inline uint64_t le(const unsigned char *p, int n)
 {
-    uint64_t v = 0;
-    for (int i = n - 1; i >= 0; i--) v = v << 8 | p[i];
-    return v;
+    uint64_t lo = (uint64_t)p[0] | (uint64_t)p[1] << 8;
+    if (n == 2) return lo;
+    lo |= (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24;
+    if (n == 4) return lo;
+    return lo | (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
 }
 
 /* Reads n bytes at `off` through the context's I/O hooks (lu__pread).
@@ -461,8 +471,11 @@ static bool count_agrees(const zip_end *end, uint64_t found)
 typedef struct by_offset {
     uint64_t local, cen;   /* local-header offset; record's offset in the central directory */
     uint64_t csize;
-    size_t index;
+    size_t index;          /* the record's position in the central directory */
+    size_t entry;          /* its entry in the table (NO_ENTRY: a directory) */
 } by_offset;
+
+#define NO_ENTRY SIZE_MAX
 
 static int cmp_offset(const void *a, const void *b)
 {
@@ -480,10 +493,10 @@ static void name_of(const unsigned char *cd, uint64_t cen, char *out, size_t cap
 
 /* Sorts the records by local-header offset and checks that each entry's
  * header, name and data end before the next header, the last before the
- * central directory; sets slack[index] to the room left for the local
- * extra field (see LOC_SLACK_BITS). */
+ * central directory; adds to each entry's locator the room left for its
+ * local extra field (see LOC_SLACK_BITS). */
 static lu_status check_overlaps(zip_state *z, const unsigned char *cd, by_offset *o, size_t n, const zip_end *end,
-                                uint16_t *slack, lu_error *err)
+                                lu_entries *tb, lu_error *err)
 {
     bool sorted = true;
     for (size_t k = 1; k < n && sorted; k++) sorted = o[k - 1].local < o[k].local;
@@ -494,7 +507,7 @@ static lu_status check_overlaps(zip_state *z, const unsigned char *cd, by_offset
         uint64_t head = LOC_SIZE + le(cd + o[k].cen + 28, 2);
         if (r->local <= bound && bound - r->local >= head && bound - r->local - head >= r->csize) {
             uint64_t room = bound - r->local - head - r->csize;
-            slack[r->index] = (uint16_t)(room < LOC_SLACK_MAX ? room : LOC_SLACK_MAX);
+            if (r->entry != NO_ENTRY) lu__entries_item(tb, r->entry)->locator |= room < LOC_SLACK_MAX ? room : LOC_SLACK_MAX;
             continue;
         }
         char a[256], b[256];
@@ -526,8 +539,13 @@ static bool local_matches(zip_state *z, uint64_t off, const cen *c)
     return le(h, 4) == SIG_LOC && le(h + 26, 2) == c->nlen && memcmp(h + LOC_SIZE, c->name, c->nlen) == 0;
 }
 
-/* Reads the central directory `end` describes into `tb`: every record
- * checked (pass 1), the overlaps, then the entries added (pass 2). */
+/* Reads the central directory `end` describes into `tb` in one pass over
+ * its records: each record checked, and added unless an earlier record
+ * failed cen_add's checks; then the overlaps (which complete each entry's
+ * locator). A failure of cen_add's checks is reported only when every
+ * record passed the checks of this pass and the overlaps did too, so a
+ * volume with several faults reports the same one as checking the records
+ * first and adding them after would. */
 static lu_status read_directory(zip_state *z, const zip_end *end, lu_entries *tb, lu_error *err)
 {
     lu_status st = LU_OK;
@@ -535,8 +553,9 @@ static lu_status read_directory(zip_state *z, const zip_end *end, lu_entries *tb
     char *namebuf = lu__malloc(z->env, 65536);
     cen rec;
     by_offset *o = NULL;
-    uint16_t *slack = NULL;
     uint64_t n = 0;
+    lu_status add_failed = LU_OK;
+    lu_error add_err;
     if (!cd || !namebuf) {
         st = lu__fail(err, LU_MEM_ERROR, "'%s': out of memory", z->path);
         goto cleanup;
@@ -553,8 +572,7 @@ static lu_status read_directory(zip_state *z, const zip_end *end, lu_entries *tb
         goto cleanup;
     }
     o = lu__malloc(z->env, (n ? (size_t)n : 1) * sizeof *o);
-    slack = lu__malloc(z->env, (n ? (size_t)n : 1) * sizeof *slack);
-    if (!o || !slack) {
+    if (!o) {
         st = lu__fail(err, LU_MEM_ERROR, "'%s': out of memory", z->path);
         goto cleanup;
     }
@@ -581,19 +599,21 @@ static lu_status read_directory(zip_state *z, const zip_end *end, lu_entries *tb
                           (unsigned long long)end->cd_off);
             goto cleanup;
         }
-        o[i] = (by_offset){c->local + end->prefix, pos, c->csize, i};
+        size_t entry = NO_ENTRY;
+        if (add_failed == LU_OK) {
+            size_t before = lu__entries_count(tb);
+            add_failed = cen_add(z, c, (end->cd_start + pos) << LOC_SLACK_BITS, tb, &add_err);
+            if (lu__entries_count(tb) > before) entry = before;
+        }
+        o[i] = (by_offset){c->local + end->prefix, pos, c->csize, i, entry};
         pos += CEN_SIZE + c->nlen + c->xlen + le(p + 32, 2);
     }
-    st = check_overlaps(z, cd, o, (size_t)n, end, slack, err);
-    pos = 0;
-    for (size_t i = 0; i < n && st == LU_OK; i++) {
-        const unsigned char *p = cd + pos;
-        st = cen_parse(z, p, &rec, namebuf, err);
-        if (st == LU_OK) st = cen_add(z, &rec, (end->cd_start + pos) << LOC_SLACK_BITS | slack[i], tb, err);
-        pos += CEN_SIZE + rec.nlen + rec.xlen + le(p + 32, 2);
+    st = check_overlaps(z, cd, o, (size_t)n, end, tb, err);
+    if (st == LU_OK && add_failed != LU_OK) {
+        st = add_failed;
+        if (err) *err = add_err;
     }
 cleanup:
-    lu__free(z->env, slack);
     lu__free(z->env, o);
     lu__free(z->env, namebuf);
     lu__free(z->env, cd);

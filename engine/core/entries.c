@@ -29,7 +29,8 @@ void lu__entries_free(lu_entries *t)
     t->count = t->cap = t->pool_len = t->pool_cap = 0;
 }
 
-/* Why a stored name is unsafe, or NULL when it is fine. */
+/* Why a stored name is unsafe, or NULL when it is fine (memchr finds the
+ * bytes and the components: most of a mount is spent per name). */
 static const char *name_problem(const char *s, size_t len)
 {
     if (len == 0) return "empty name";
@@ -37,16 +38,15 @@ static const char *name_problem(const char *s, size_t len)
     if (memchr(s, '\\', len)) return "backslash in name";
     if (s[0] == '/') return "absolute path";
     if (len >= 2 && s[1] == ':') return "drive-letter path";
-    size_t start = 0;
-    for (size_t i = 0; i <= len; i++) {
-        if (i < len && s[i] != '/') continue;
-        size_t n = i - start;
+    const char *p = s, *end = s + len;
+    for (;;) {
+        const char *slash = memchr(p, '/', (size_t)(end - p));
+        size_t n = (size_t)((slash ? slash : end) - p);
         if (n == 0) return "empty path component";
-        if (n == 1 && s[start] == '.') return "'.' path component";
-        if (n == 2 && s[start] == '.' && s[start + 1] == '.') return "'..' path component";
-        start = i + 1;
+        if (n <= 2 && p[0] == '.' && (n == 1 || p[1] == '.')) return n == 1 ? "'.' path component" : "'..' path component";
+        if (!slash) return NULL;
+        p = slash + 1;
     }
-    return NULL;
 }
 
 static void printable_name(const char *s, size_t len, char *out, size_t cap)
@@ -288,4 +288,9 @@ size_t lu__entries_count(const lu_entries *t)
 size_t lu__entry_index(const lu_entries *t, const lu_entry *e)
 {
     return (size_t)(e - t->items);
+}
+
+lu_entry *lu__entries_item(lu_entries *t, size_t i)
+{
+    return &t->items[i];
 }
