@@ -183,25 +183,31 @@ static bool sort_entries(lu_entries *t, size_t *dup)
         while (j < skip && p[j] == first[j]) j++;
         skip = j;
     }
+    /* 8-bit digits (8 passes at most), 16-bit ones (4) for large tables */
+    int bits = n >= 32768 ? 16 : 8, digits = 64 / bits;
+    size_t radix = (size_t)1 << bits;
+    uint64_t mask = radix - 1;
     sort_key *k = lu__malloc(t->env, n * sizeof *k), *tmp = lu__malloc(t->env, n * sizeof *tmp);
     lu_entry *items = lu__malloc(t->env, n * sizeof *items);
-    size_t (*count)[256] = lu__calloc(t->env, 8, sizeof *count);
-    bool ok = k && tmp && items && count;
+    uint32_t *count = lu__calloc(t->env, (size_t)digits * radix, sizeof *count);
+    bool ok = k && tmp && items && count && n < UINT32_MAX;
     if (ok) {
         for (size_t i = 0; i < n; i++) {
             k[i] = (sort_key){key_of(t->pool + t->items[i].name + skip), (uint32_t)i};
-            for (int b = 0; b < 8; b++) count[b][(k[i].key >> (8 * b)) & 0xff]++;
+            for (int d = 0; d < digits; d++) count[(size_t)d * radix + ((k[i].key >> (bits * d)) & mask)]++;
         }
         sort_key *src = k, *dst = tmp;
-        for (int b = 0; b < 8; b++) {
-            if (count[b][(src[0].key >> (8 * b)) & 0xff] == n) continue;   /* one byte value: nothing moves */
-            size_t at = 0;
-            for (int v = 0; v < 256; v++) {
-                size_t c = count[b][v];
-                count[b][v] = at;
-                at += c;
+        for (int d = 0; d < digits; d++) {
+            uint32_t *c = count + (size_t)d * radix;
+            int shift = bits * d;
+            if (c[(src[0].key >> shift) & mask] == n) continue;   /* one digit value: nothing moves */
+            uint32_t at = 0;
+            for (size_t v = 0; v < radix; v++) {
+                uint32_t m = c[v];
+                c[v] = at;
+                at += m;
             }
-            for (size_t i = 0; i < n; i++) dst[count[b][(src[i].key >> (8 * b)) & 0xff]++] = src[i];
+            for (size_t i = 0; i < n; i++) dst[c[(src[i].key >> shift) & mask]++] = src[i];
             sort_key *x = src;
             src = dst;
             dst = x;
