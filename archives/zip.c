@@ -895,8 +895,9 @@ static lu_status read_cen(zip_state *z, const lu_entry *e, const char *name, cen
 {
     uint64_t at = e->locator >> LOC_SLACK_BITS;
     unsigned char h[CEN_SIZE];
-    if (!pread_full(z, h, sizeof h, at) || le(h, 4) != SIG_CEN)
-        return errno ? lu__fail(err, LU_IO_ERROR, "'%s': entry '%s': cannot read its central-directory record: %s",
+    bool got = pread_full(z, h, sizeof h, at);
+    if (!got || le(h, 4) != SIG_CEN)
+        return !got && errno ? lu__fail(err, LU_IO_ERROR, "'%s': entry '%s': cannot read its central-directory record: %s",
                                 z->path, name, strerror(errno))
                      : lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': bad central-directory record", z->path, name);
     cen_fields(h, c);
@@ -959,8 +960,9 @@ static lu_status read_first(zip_state *z, const char *name, const lu_entry *e, v
     unsigned char small[LOC_SIZE + 256], *h = nlen <= 256 ? small : lu__malloc(z->env, LOC_SIZE + nlen);
     if (!h) return lu__fail(err, LU_MEM_ERROR, "'%s': entry '%s': out of memory", z->path, name);
     lu_status st = LU_OK;
-    if (!pread_full(z, h, LOC_SIZE + nlen, local) || le(h, 4) != SIG_LOC) {
-        st = errno ? lu__fail(err, LU_IO_ERROR, "'%s': entry '%s': cannot read its local header: %s", z->path, name,
+    bool got = pread_full(z, h, LOC_SIZE + nlen, local);
+    if (!got || le(h, 4) != SIG_LOC) {
+        st = !got && errno ? lu__fail(err, LU_IO_ERROR, "'%s': entry '%s': cannot read its local header: %s", z->path, name,
                               strerror(errno))
                    : lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': bad local header", z->path, name);
     } else if (le(h + 26, 2) != nlen || memcmp(h + LOC_SIZE, name, nlen) != 0) {
