@@ -127,7 +127,7 @@ static uint64_t key_of(const char *s)
     uint64_t k = 0;
     int i = 0;
     for (; i < 8 && s[i]; i++) k = k << 8 | (unsigned char)s[i];
-    return k << (8 * (8 - i));
+    return i ? k << (8 * (8 - i)) : 0;   /* the path ends where the common prefix does */
 }
 
 /* Sorts keys[lo, hi) with equal keys by the rest of their paths (after
