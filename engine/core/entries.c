@@ -29,24 +29,42 @@ void lu__entries_free(lu_entries *t)
     t->count = t->cap = t->pool_len = t->pool_cap = 0;
 }
 
-/* Why a stored name is unsafe, or NULL when it is fine (memchr finds the
- * bytes and the components: most of a mount is spent per name). */
+/* The bytes name_problem stops at. */
+static const unsigned char name_special[256] = {['\0'] = 1, ['\\'] = 1, ['/'] = 1};
+
+/* Why a component of n bytes at p is unsafe, or NULL. */
+static const char *component_problem(const char *p, size_t n)
+{
+    if (n == 0) return "empty path component";
+    if (n <= 2 && p[0] == '.' && (n == 1 || p[1] == '.')) return n == 1 ? "'.' path component" : "'..' path component";
+    return NULL;
+}
+
+/* Why a stored name is unsafe, or NULL when it is fine: one pass over the
+ * bytes that stops only at NUL, backslash and '/' (most of a mount is
+ * spent per name); when a name has several problems the first of these
+ * is reported: empty, NUL, backslash, absolute, drive letter, the first
+ * bad component. */
 static const char *name_problem(const char *s, size_t len)
 {
     if (len == 0) return "empty name";
-    if (memchr(s, '\0', len)) return "NUL byte in name";
-    if (memchr(s, '\\', len)) return "backslash in name";
+    bool backslash = false;
+    const char *component = NULL;
+    size_t start = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (!name_special[(unsigned char)s[i]]) continue;
+        if (s[i] == '\0') return "NUL byte in name";
+        if (s[i] == '\\') {
+            backslash = true;
+            continue;
+        }
+        if (!component) component = component_problem(s + start, i - start);
+        start = i + 1;
+    }
+    if (backslash) return "backslash in name";
     if (s[0] == '/') return "absolute path";
     if (len >= 2 && s[1] == ':') return "drive-letter path";
-    const char *p = s, *end = s + len;
-    for (;;) {
-        const char *slash = memchr(p, '/', (size_t)(end - p));
-        size_t n = (size_t)((slash ? slash : end) - p);
-        if (n == 0) return "empty path component";
-        if (n <= 2 && p[0] == '.' && (n == 1 || p[1] == '.')) return n == 1 ? "'.' path component" : "'..' path component";
-        if (!slash) return NULL;
-        p = slash + 1;
-    }
+    return component ? component : component_problem(s + start, len - start);
 }
 
 static void printable_name(const char *s, size_t len, char *out, size_t cap)
