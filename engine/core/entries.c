@@ -140,8 +140,22 @@ typedef struct sort_key {
     uint32_t index;
 } sort_key;
 
-static uint64_t key_of(const char *s)
+static uint64_t key_of(const char *s, const char *end)
 {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (end - s >= 8) {   /* one load; the bytes from the first NUL on cleared */
+        uint64_t v;
+        memcpy(&v, s, 8);
+        uint64_t zero = (v - 0x0101010101010101ull) & ~v & 0x8080808080808080ull;   /* lowest: the first NUL */
+        if (zero) {
+            int n = __builtin_ctzll(zero) / 8;
+            v = n ? v & (~0ull >> (64 - 8 * n)) : 0;
+        }
+        return __builtin_bswap64(v);
+    }
+#else
+    (void)end;
+#endif
     uint64_t k = 0;
     int i = 0;
     for (; i < 8 && s[i]; i++) k = k << 8 | (unsigned char)s[i];
@@ -211,7 +225,7 @@ static bool sort_entries(lu_entries *t, size_t *dup)
     bool ok = k && tmp && items && count && n < UINT32_MAX;
     if (ok) {
         for (size_t i = 0; i < n; i++) {
-            k[i] = (sort_key){key_of(t->pool + t->items[i].name + skip), (uint32_t)i};
+            k[i] = (sort_key){key_of(t->pool + t->items[i].name + skip, t->pool + t->pool_len), (uint32_t)i};
             for (int d = 0; d < digits; d++) count[(size_t)d * radix + ((k[i].key >> (bits * d)) & mask)]++;
         }
         sort_key *src = k, *dst = tmp;
