@@ -51,6 +51,10 @@ void *lu__calloc(const lu_env *env, size_t count, size_t n);
 void lu__free(const lu_env *env, void *p);
 char *lu__strdup(const lu_env *env, const char *s);
 
+/* pread(2) through the context's I/O hooks (lu_io_hooks.pread; alloc.c):
+ * the same return value and errno. Thread-safe as the hook is. */
+long lu__pread(const lu_env *env, int fd, void *buf, size_t n, uint64_t offset);
+
 /* Sets err (when non-NULL) and returns status (status.c). */
 lu_status lu__fail(lu_error *err, lu_status status, const char *fmt, ...) LU_PRINTF(3, 4);
 /* Maps an errno value to a status (ENOENT -> NOT_FOUND, ENOSPC -> NO_SPACE, ...). */
@@ -75,6 +79,15 @@ lu_status lu__entries_add(lu_entries *t, const char *stored, size_t len, uint64_
 lu_status lu__entry_name_check(const char *stored, size_t len, lu_error *err);
 /* The canonical path ("/a/b.png") of entry `e` of table `t` (entries.c). */
 const char *lu__entry_path(const lu_entries *t, const lu_entry *e);
+/* How many entries table `t` holds, and the position (0 to count - 1) of
+ * its entry `e`: stable once the table is finished (after open), so a
+ * backend can keep side data per entry, indexed by it, for its reads. */
+size_t lu__entries_count(const lu_entries *t);
+size_t lu__entry_index(const lu_entries *t, const lu_entry *e);
+/* Entry number i (0 to count - 1) of a table being filled, in the order
+ * the entries were added: a backend may complete its locator before the
+ * open returns (the table is sorted after). */
+lu_entry *lu__entries_item(lu_entries *t, size_t i);
 
 /* ---- the interface ---------------------------------------------------- */
 

@@ -27,25 +27,32 @@
  * classic end record that needs no zip64 record. docs/FORMATS.md lists the
  * rules and messages.
  *
- * Nothing per entry is kept but its locator: the file offset of its
- * central record and the room its local extra field has before the data
- * would overlap the next entry (LOC_SLACK_BITS), so a mount costs no more
- * memory than the entry table. Reads (zip_read) re-read the central record
- * (46 bytes; its extra field only for zip64 values), then the local header
- * and name in one pread, check the name against the central directory's
- * and the local extra length against the room, then the stored bytes in
- * one pread, or the deflated bytes in one pread and one libdeflate call
- * that must produce exactly the declared size (trailing bytes after the
- * end of the deflate stream are accepted, as every other reader does), or
- * the zstd bytes (method 93: one or more frames, skippable frames allowed)
- * in one libzstd call that must end exactly at the compressed size and
- * produce exactly the declared size, then the CRC (libdeflate's). All I/O goes
- * through one file descriptor opened at mount time with pread(), so a
- * volume replaced or deleted on disk keeps serving the bytes it was mounted
- * with, and any number of threads read one volume at once.
+ * At mount nothing per entry is kept but its locator: the file offset of
+ * its central record and the room its local extra field has before the
+ * data would overlap the next entry (LOC_SLACK_BITS), so a mount costs no
+ * more memory than the entry table. The first read of an entry
+ * (read_first) re-reads the central record (46 bytes; its extra field
+ * only for zip64 values), then the local header and name in one pread,
+ * checks the name against the central directory's and the local extra
+ * length against the room, then reads the data; what later reads need
+ * (data offset, method, compressed size, CRC) is then kept in a per-entry
+ * side array (zip_known, 16 bytes an entry, allocated at the volume's
+ * first read), so every later read is one pread: the stored bytes straight
+ * into the result, or the deflated bytes in one pread and one libdeflate
+ * call that must produce exactly the declared size (trailing bytes after
+ * the end of the deflate stream are accepted, as every other reader does),
+ * or the zstd bytes (method 93: one or more frames, skippable frames
+ * allowed) in one libzstd call that must end exactly at the compressed
+ * size and produce exactly the declared size; the CRC (libdeflate's) is
+ * checked at every read. All I/O goes through the context's pread hook
+ * (lu_io_hooks) on one file descriptor opened at mount time, so a volume
+ * replaced or deleted on disk keeps serving the bytes it was mounted with,
+ * and any number of threads read one volume at once. Mounting walks the
+ * records once (read_directory); entries.c sorts the table.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +89,21 @@
 #define LOC_SLACK_BITS 16
 #define LOC_SLACK_MAX 0xffffu
 
+/* What a read needs of an entry, learned at its first read (every check
+ * passed) so that later reads make one pread: `where` is the data's file
+ * offset (below 2^48) | the method << KNOWN_METHOD_SHIFT, 0 while unknown
+ * (data never starts at 0); `sums` is the CRC-32 | the compressed size
+ * << 32 (an entry whose compressed size needs more than 32 bits is never
+ * learned: it is read the long way, which costs nothing next to 4 GiB).
+ * Written with relaxed `sums` then release `where`, read acquire `where`
+ * then relaxed `sums`, so threads may learn one entry at once. */
+typedef struct zip_known {
+    _Atomic uint64_t where, sums;
+} zip_known;
+
+#define KNOWN_METHOD_SHIFT 48
+#define KNOWN_OFFSET_MASK ((UINT64_C(1) << KNOWN_METHOD_SHIFT) - 1)
+
 typedef struct zip_state {
     const lu_env *env;
     int fd;
@@ -89,6 +111,13 @@ typedef struct zip_state {
     char *path;
     uint64_t prefix;   /* bytes before the archive, added to local-header offsets */
     int open_errno;    /* while opening: a read of a signature failed with this (not EOF) */
+    size_t files;      /* entries in the table (what `known` is indexed by) */
+    /* one zip_known per entry, allocated at the volume's first read (so a
+     * mount costs no more memory than its entry table); NULL until then */
+    zip_known *_Atomic known;
+    /* a libdeflate decompressor kept between reads (taken and given back
+     * with atomic exchanges; a reader that finds none allocates one) */
+    struct libdeflate_decompressor *_Atomic inflater;
 } zip_state;
 
 /* Where the central directory is, from the end records. */
@@ -103,18 +132,24 @@ typedef struct zip_end {
     bool zip64;
 } zip_end;
 
-static uint64_t le(const unsigned char *p, int n)
+/* The n-byte little-endian number at p (n is 2, 4 or 8 at every call, so
+ * the compiler makes each one a load). */
+static inline uint64_t le(const unsigned char *p, int n)
 {
-    uint64_t v = 0;
-    for (int i = n - 1; i >= 0; i--) v = v << 8 | p[i];
-    return v;
+    uint64_t lo = (uint64_t)p[0] | (uint64_t)p[1] << 8;
+    if (n == 2) return lo;
+    lo |= (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24;
+    if (n == 4) return lo;
+    return lo | (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
 }
 
-static bool pread_full(int fd, void *buf, size_t n, uint64_t off)
+/* Reads n bytes at `off` through the context's I/O hooks (lu__pread).
+ * False with errno set on an I/O error, errno 0 at the end of the file. */
+static bool pread_full(const zip_state *z, void *buf, size_t n, uint64_t off)
 {
     size_t got = 0;
     while (got < n) {
-        ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
+        long r = lu__pread(z->env, z->fd, (char *)buf + got, n - got, off + got);
         if (r < 0 && errno == EINTR) continue;
         if (r == 0) errno = 0;   /* end of file, not an I/O error */
         if (r <= 0) return false;
@@ -131,7 +166,7 @@ static bool sig_at(zip_state *z, uint64_t off, uint32_t sig)
 {
     unsigned char b[4];
     if (off > z->file_size || z->file_size - off < 4) return false;
-    if (pread_full(z->fd, b, 4, off)) return le(b, 4) == sig;
+    if (pread_full(z, b, 4, off)) return le(b, 4) == sig;
     if (errno && !z->open_errno) z->open_errno = errno;
     return false;
 }
@@ -157,7 +192,7 @@ static lu_status read_end64(zip_state *z, const unsigned char *loc, uint64_t loc
         at = loc_pos - EOCD64_SIZE;
     }
     unsigned char r[EOCD64_SIZE];
-    if (!pread_full(z->fd, r, sizeof r, at))
+    if (!pread_full(z, r, sizeof r, at))
         return lu__fail(err, LU_IO_ERROR, "'%s': cannot read the zip64 end record", z->path);
     uint64_t this_disk = le(r + 16, 4), cd_disk = le(r + 20, 4);
     if (cd_disk != this_disk) return split_archive(z, this_disk, err);
@@ -187,7 +222,7 @@ static lu_status try_end(zip_state *z, const unsigned char *r, uint64_t pos, con
         memcpy(loc, before + avail - LOC64_SIZE, LOC64_SIZE);
         have_loc = le(loc, 4) == SIG_LOC64;
     } else if (pos >= LOC64_SIZE) {
-        if (pread_full(z->fd, loc, LOC64_SIZE, pos - LOC64_SIZE)) have_loc = le(loc, 4) == SIG_LOC64;
+        if (pread_full(z, loc, LOC64_SIZE, pos - LOC64_SIZE)) have_loc = le(loc, 4) == SIG_LOC64;
         else if (errno && !z->open_errno) z->open_errno = errno;
     }
     lu_status st = have_loc ? read_end64(z, loc, pos - LOC64_SIZE, out, err) : LU_NOT_FOUND;
@@ -239,7 +274,7 @@ static lu_status find_end(zip_state *z, zip_end *out, lu_error *err)
     uint64_t base = z->file_size - w;
     unsigned char *tail = lu__malloc(z->env, w);
     if (!tail) return lu__fail(err, LU_MEM_ERROR, "'%s': out of memory", z->path);
-    if (!pread_full(z->fd, tail, w, base)) {
+    if (!pread_full(z, tail, w, base)) {
         lu__free(z->env, tail);
         return lu__fail(err, LU_IO_ERROR, "'%s': cannot read the end of the file", z->path);
     }
@@ -436,8 +471,11 @@ static bool count_agrees(const zip_end *end, uint64_t found)
 typedef struct by_offset {
     uint64_t local, cen;   /* local-header offset; record's offset in the central directory */
     uint64_t csize;
-    size_t index;
+    size_t index;          /* the record's position in the central directory */
+    size_t entry;          /* its entry in the table (NO_ENTRY: a directory) */
 } by_offset;
+
+#define NO_ENTRY SIZE_MAX
 
 static int cmp_offset(const void *a, const void *b)
 {
@@ -455,10 +493,10 @@ static void name_of(const unsigned char *cd, uint64_t cen, char *out, size_t cap
 
 /* Sorts the records by local-header offset and checks that each entry's
  * header, name and data end before the next header, the last before the
- * central directory; sets slack[index] to the room left for the local
- * extra field (see LOC_SLACK_BITS). */
+ * central directory; adds to each entry's locator the room left for its
+ * local extra field (see LOC_SLACK_BITS). */
 static lu_status check_overlaps(zip_state *z, const unsigned char *cd, by_offset *o, size_t n, const zip_end *end,
-                                uint16_t *slack, lu_error *err)
+                                lu_entries *tb, lu_error *err)
 {
     bool sorted = true;
     for (size_t k = 1; k < n && sorted; k++) sorted = o[k - 1].local < o[k].local;
@@ -469,7 +507,7 @@ static lu_status check_overlaps(zip_state *z, const unsigned char *cd, by_offset
         uint64_t head = LOC_SIZE + le(cd + o[k].cen + 28, 2);
         if (r->local <= bound && bound - r->local >= head && bound - r->local - head >= r->csize) {
             uint64_t room = bound - r->local - head - r->csize;
-            slack[r->index] = (uint16_t)(room < LOC_SLACK_MAX ? room : LOC_SLACK_MAX);
+            if (r->entry != NO_ENTRY) lu__entries_item(tb, r->entry)->locator |= room < LOC_SLACK_MAX ? room : LOC_SLACK_MAX;
             continue;
         }
         char a[256], b[256];
@@ -494,15 +532,20 @@ static bool local_matches(zip_state *z, uint64_t off, const cen *c)
 {
     unsigned char h[LOC_SIZE + 256];
     if (c->nlen > 256 || off > z->file_size) return false;
-    if (!pread_full(z->fd, h, LOC_SIZE + c->nlen, off)) {
+    if (!pread_full(z, h, LOC_SIZE + c->nlen, off)) {
         if (errno && !z->open_errno) z->open_errno = errno;
         return false;
     }
     return le(h, 4) == SIG_LOC && le(h + 26, 2) == c->nlen && memcmp(h + LOC_SIZE, c->name, c->nlen) == 0;
 }
 
-/* Reads the central directory `end` describes into `tb`: every record
- * checked (pass 1), the overlaps, then the entries added (pass 2). */
+/* Reads the central directory `end` describes into `tb` in one pass over
+ * its records: each record checked, and added unless an earlier record
+ * failed cen_add's checks; then the overlaps (which complete each entry's
+ * locator). A failure of cen_add's checks is reported only when every
+ * record passed the checks of this pass and the overlaps did too, so a
+ * volume with several faults reports the same one as checking the records
+ * first and adding them after would. */
 static lu_status read_directory(zip_state *z, const zip_end *end, lu_entries *tb, lu_error *err)
 {
     lu_status st = LU_OK;
@@ -510,13 +553,14 @@ static lu_status read_directory(zip_state *z, const zip_end *end, lu_entries *tb
     char *namebuf = lu__malloc(z->env, 65536);
     cen rec;
     by_offset *o = NULL;
-    uint16_t *slack = NULL;
     uint64_t n = 0;
+    lu_status add_failed = LU_OK;
+    lu_error add_err;
     if (!cd || !namebuf) {
         st = lu__fail(err, LU_MEM_ERROR, "'%s': out of memory", z->path);
         goto cleanup;
     }
-    if (!pread_full(z->fd, cd, (size_t)end->cd_size, end->cd_start)) {
+    if (!pread_full(z, cd, (size_t)end->cd_size, end->cd_start)) {
         st = lu__fail(err, LU_IO_ERROR, "'%s': cannot read the central directory", z->path);
         goto cleanup;
     }
@@ -528,8 +572,7 @@ static lu_status read_directory(zip_state *z, const zip_end *end, lu_entries *tb
         goto cleanup;
     }
     o = lu__malloc(z->env, (n ? (size_t)n : 1) * sizeof *o);
-    slack = lu__malloc(z->env, (n ? (size_t)n : 1) * sizeof *slack);
-    if (!o || !slack) {
+    if (!o) {
         st = lu__fail(err, LU_MEM_ERROR, "'%s': out of memory", z->path);
         goto cleanup;
     }
@@ -556,19 +599,21 @@ static lu_status read_directory(zip_state *z, const zip_end *end, lu_entries *tb
                           (unsigned long long)end->cd_off);
             goto cleanup;
         }
-        o[i] = (by_offset){c->local + end->prefix, pos, c->csize, i};
+        size_t entry = NO_ENTRY;
+        if (add_failed == LU_OK) {
+            size_t before = lu__entries_count(tb);
+            add_failed = cen_add(z, c, (end->cd_start + pos) << LOC_SLACK_BITS, tb, &add_err);
+            if (lu__entries_count(tb) > before) entry = before;
+        }
+        o[i] = (by_offset){c->local + end->prefix, pos, c->csize, i, entry};
         pos += CEN_SIZE + c->nlen + c->xlen + le(p + 32, 2);
     }
-    st = check_overlaps(z, cd, o, (size_t)n, end, slack, err);
-    pos = 0;
-    for (size_t i = 0; i < n && st == LU_OK; i++) {
-        const unsigned char *p = cd + pos;
-        st = cen_parse(z, p, &rec, namebuf, err);
-        if (st == LU_OK) st = cen_add(z, &rec, (end->cd_start + pos) << LOC_SLACK_BITS | slack[i], tb, err);
-        pos += CEN_SIZE + rec.nlen + rec.xlen + le(p + 32, 2);
+    st = check_overlaps(z, cd, o, (size_t)n, end, tb, err);
+    if (st == LU_OK && add_failed != LU_OK) {
+        st = add_failed;
+        if (err) *err = add_err;
     }
 cleanup:
-    lu__free(z->env, slack);
     lu__free(z->env, o);
     lu__free(z->env, namebuf);
     lu__free(z->env, cd);
@@ -576,6 +621,16 @@ cleanup:
 }
 
 /* ---- entry data ----------------------------------------------------- */
+
+/* A read of entry data that came up short: an I/O error (pread_full set
+ * errno) is LU_IO_ERROR, since the volume may read at the next attempt;
+ * the file ending early is LU_FORMAT_ERROR. */
+static lu_status short_read(const zip_state *z, const char *name, lu_error *err)
+{
+    if (errno)
+        return lu__fail(err, LU_IO_ERROR, "'%s': entry '%s': cannot read its data: %s", z->path, name, strerror(errno));
+    return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': data ends early", z->path, name);
+}
 
 static lu_status size_mismatch(zip_state *z, const char *name, lu_error *err)
 {
@@ -590,14 +645,15 @@ static lu_status inflate_whole(zip_state *z, const char *name, uint64_t off, uin
                                void *buf, lu_error *err)
 {
     unsigned char *in = lu__malloc(z->env, csize ? (size_t)csize : 1);
-    struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
+    struct libdeflate_decompressor *d = atomic_exchange_explicit(&z->inflater, NULL, memory_order_acquire);
+    if (!d) d = libdeflate_alloc_decompressor();
     lu_status st = LU_OK;
     if (!in || !d) {
         st = lu__fail(err, LU_MEM_ERROR, "'%s': entry '%s': out of memory", z->path, name);
         goto cleanup;
     }
-    if (!pread_full(z->fd, in, (size_t)csize, off)) {
-        st = lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': data ends early", z->path, name);
+    if (!pread_full(z, in, (size_t)csize, off)) {
+        st = short_read(z, name, err);
         goto cleanup;
     }
     size_t used = 0, produced = 0;
@@ -607,7 +663,12 @@ static lu_status inflate_whole(zip_state *z, const char *name, uint64_t off, uin
     else if (r != LIBDEFLATE_SUCCESS || produced != e->size)
         st = size_mismatch(z, name, err);
 cleanup:
-    libdeflate_free_decompressor(d);
+    if (d) {   /* kept for the next read, unless another reader kept one already */
+        struct libdeflate_decompressor *none = NULL;
+        if (!atomic_compare_exchange_strong_explicit(&z->inflater, &none, d, memory_order_release,
+                                                     memory_order_relaxed))
+            libdeflate_free_decompressor(d);
+    }
     lu__free(z->env, in);
     return st;
 }
@@ -651,8 +712,7 @@ static lu_status unzstd_stream(zip_state *z, ZSTD_DCtx *d, const char *name, uin
     size_t r = 1;
     for (uint64_t done_in = 0; done_in < csize;) {
         size_t n = csize - done_in < sizeof in ? (size_t)(csize - done_in) : sizeof in;
-        if (!pread_full(z->fd, in, n, off + done_in))
-            return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': data ends early", z->path, name);
+        if (!pread_full(z, in, n, off + done_in)) return short_read(z, name, err);
         done_in += n;
         ZSTD_inBuffer ib = {in, n, 0};
         while (ib.pos < ib.size) {
@@ -686,8 +746,8 @@ static lu_status unzstd(zip_state *z, const char *name, uint64_t off, uint64_t c
         st = lu__fail(err, LU_MEM_ERROR, "'%s': entry '%s': out of memory", z->path, name);
         goto cleanup;
     }
-    if (!pread_full(z->fd, in, (size_t)csize, off)) {
-        st = lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': data ends early", z->path, name);
+    if (!pread_full(z, in, (size_t)csize, off)) {
+        st = short_read(z, name, err);
         goto cleanup;
     }
     size_t r = ZSTD_decompressDCtx(d, e->size ? buf : &none, (size_t)e->size, in, (size_t)csize);
@@ -706,8 +766,7 @@ static lu_status read_data(zip_state *z, const char *name, int method, uint64_t 
 {
     if (method == 0) {
         if (csize != e->size) return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': stored sizes differ", z->path, name);
-        if (!pread_full(z->fd, buf, (size_t)csize, off))
-            return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': data ends early", z->path, name);
+        if (!pread_full(z, buf, (size_t)csize, off)) return short_read(z, name, err);
         return LU_OK;
     }
     if (method == ZIP_METHOD_ZSTD) return unzstd(z, name, off, csize, e, buf, err);
@@ -721,13 +780,16 @@ static lu_status read_data(zip_state *z, const char *name, int method, uint64_t 
     if (inflateInit2(&zs, -MAX_WBITS) != Z_OK) return lu__fail(err, LU_MEM_ERROR, "'%s': inflate failed to start", z->path);
     unsigned char in[1 << 16];
     uint64_t done_in = 0;
-    int zr = Z_OK;
+    int zr = Z_OK, io_errno = 0;
     zs.next_out = buf;
     uint64_t out_left = e->size;
     while (zr == Z_OK) {
         if (zs.avail_in == 0 && done_in < csize) {
             size_t n = csize - done_in < sizeof in ? (size_t)(csize - done_in) : sizeof in;
-            if (!pread_full(z->fd, in, n, off + done_in)) break;
+            if (!pread_full(z, in, n, off + done_in)) {
+                io_errno = errno;
+                break;
+            }
             zs.next_in = in;
             zs.avail_in = (uInt)n;
             done_in += n;
@@ -748,6 +810,8 @@ static lu_status read_data(zip_state *z, const char *name, int method, uint64_t 
     }
     bool ok = zr == Z_STREAM_END && zs.total_out == e->size;   /* bytes after the stream's end are ignored */
     inflateEnd(&zs);
+    if (!ok && io_errno) return lu__fail(err, LU_IO_ERROR, "'%s': entry '%s': cannot read its data: %s", z->path,
+                                         name, strerror(io_errno));
     return ok ? LU_OK : size_mismatch(z, name, err);
 }
 
@@ -758,6 +822,8 @@ static void zip_close(const lu_env *env, void *state)
     zip_state *z = state;
     if (!z) return;
     if (z->fd >= 0) close(z->fd);
+    libdeflate_free_decompressor(atomic_load_explicit(&z->inflater, memory_order_relaxed));
+    lu__free(env, atomic_load_explicit(&z->known, memory_order_relaxed));
     lu__free(env, z->path);
     lu__free(env, z);
 }
@@ -794,7 +860,7 @@ static lu_status zip_open(const lu_env *env, const char *path, lu_entries *tb, v
         goto cleanup;
     }
     unsigned char magic[4] = {0};
-    bool pk = pread_full(z->fd, magic, 4, 0) && magic[0] == 'P' && magic[1] == 'K';
+    bool pk = pread_full(z, magic, 4, 0) && magic[0] == 'P' && magic[1] == 'K';
     zip_end end;
     st = find_end(z, &end, err);
     if (st == LU_NOT_FOUND) {
@@ -815,6 +881,7 @@ static lu_status zip_open(const lu_env *env, const char *path, lu_entries *tb, v
     z->prefix = end.prefix;
     st = read_directory(z, &end, tb, err);
     if (st != LU_OK) goto cleanup;
+    z->files = lu__entries_count(tb);
     *state = z;
     z = NULL;
 cleanup:
@@ -822,14 +889,17 @@ cleanup:
     return st;
 }
 
-/* The entry's central-directory record, re-read (nothing per entry is
- * kept in memory but its locator), zip64 fields applied. */
+/* The entry's central-directory record, re-read at its first read (what
+ * later reads need is then in `known`), zip64 fields applied. */
 static lu_status read_cen(zip_state *z, const lu_entry *e, const char *name, cen *c, lu_error *err)
 {
     uint64_t at = e->locator >> LOC_SLACK_BITS;
     unsigned char h[CEN_SIZE];
-    if (!pread_full(z->fd, h, sizeof h, at) || le(h, 4) != SIG_CEN)
-        return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': bad central-directory record", z->path, name);
+    bool got = pread_full(z, h, sizeof h, at);
+    if (!got || le(h, 4) != SIG_CEN)
+        return !got && errno ? lu__fail(err, LU_IO_ERROR, "'%s': entry '%s': cannot read its central-directory record: %s",
+                                z->path, name, strerror(errno))
+                     : lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': bad central-directory record", z->path, name);
     cen_fields(h, c);
     c->cname = name;
     c->extra = NULL;
@@ -838,9 +908,10 @@ static lu_status read_cen(zip_state *z, const lu_entry *e, const char *name, cen
         unsigned char *x = lu__malloc(z->env, c->xlen ? c->xlen : 1);
         if (!x) return lu__fail(err, LU_MEM_ERROR, "'%s': entry '%s': out of memory", z->path, name);
         c->extra = x;
-        st = pread_full(z->fd, x, c->xlen, at + CEN_SIZE + c->nlen)
-                 ? cen_extra(z, c, err)
-                 : lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': bad central-directory record", z->path, name);
+        if (pread_full(z, x, c->xlen, at + CEN_SIZE + c->nlen)) st = cen_extra(z, c, err);
+        else if (errno) st = lu__fail(err, LU_IO_ERROR, "'%s': entry '%s': cannot read its central-directory "
+                                      "record: %s", z->path, name, strerror(errno));
+        else st = lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': bad central-directory record", z->path, name);
         lu__free(z->env, x);
     }
     if (st == LU_OK && c->usize != e->size)
@@ -848,20 +919,52 @@ static lu_status read_cen(zip_state *z, const lu_entry *e, const char *name, cen
     return st;
 }
 
-static lu_status zip_read(void *state, const lu_entries *tb, const lu_entry *e, void *buf,
-                          lu_error *err)
+/* Entry e's slot in `known`, allocating the array at the volume's first
+ * read; NULL when there is no memory for it (reads then take the long way,
+ * which is as safe). */
+static zip_known *known_slot(zip_state *z, const lu_entries *tb, const lu_entry *e)
 {
-    zip_state *z = state;
-    const char *name = lu__entry_path(tb, e) + 1;
-    cen c;
-    LU_TRY(read_cen(z, e, name, &c, err));
-    uint64_t local = c.local + z->prefix;
+    size_t i = lu__entry_index(tb, e);
+    if (i >= z->files) return NULL;
+    zip_known *all = atomic_load_explicit(&z->known, memory_order_acquire);
+    if (!all) {
+        zip_known *fresh = lu__calloc(z->env, z->files, sizeof *fresh);   /* all-zero: every entry unknown */
+        if (!fresh) return NULL;
+        if (atomic_compare_exchange_strong_explicit(&z->known, &all, fresh, memory_order_acq_rel,
+                                                    memory_order_acquire))
+            all = fresh;
+        else
+            lu__free(z->env, fresh);   /* another reader's array won */
+    }
+    return &all[i];
+}
+
+static lu_status check_crc(const zip_state *z, const char *name, const void *buf, uint64_t size, uint32_t crc,
+                           lu_error *err)
+{
+    if ((uint32_t)libdeflate_crc32(0, buf, (size_t)size) != crc)
+        return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': CRC mismatch", z->path, name);
+    return LU_OK;
+}
+
+/* The first read of an entry: its central record, its local header (the
+ * signature, the name agreeing with the central record's, the local extra
+ * field within the room check_overlaps left), then the data. Returns the
+ * data offset in *data for `known`. */
+static lu_status read_first(zip_state *z, const char *name, const lu_entry *e, void *buf, cen *c, uint64_t *data,
+                            lu_error *err)
+{
+    LU_TRY(read_cen(z, e, name, c, err));
+    uint64_t local = c->local + z->prefix;
     size_t nlen = strlen(name);
     unsigned char small[LOC_SIZE + 256], *h = nlen <= 256 ? small : lu__malloc(z->env, LOC_SIZE + nlen);
     if (!h) return lu__fail(err, LU_MEM_ERROR, "'%s': entry '%s': out of memory", z->path, name);
     lu_status st = LU_OK;
-    if (!pread_full(z->fd, h, LOC_SIZE + nlen, local) || le(h, 4) != SIG_LOC) {
-        st = lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': bad local header", z->path, name);
+    bool got = pread_full(z, h, LOC_SIZE + nlen, local);
+    if (!got || le(h, 4) != SIG_LOC) {
+        st = !got && errno ? lu__fail(err, LU_IO_ERROR, "'%s': entry '%s': cannot read its local header: %s", z->path, name,
+                              strerror(errno))
+                   : lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': bad local header", z->path, name);
     } else if (le(h + 26, 2) != nlen || memcmp(h + LOC_SIZE, name, nlen) != 0) {
         size_t ln = (size_t)le(h + 26, 2) < nlen ? (size_t)le(h + 26, 2) : nlen;
         st = lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': the local header names '%.*s' instead", z->path, name,
@@ -870,12 +973,36 @@ static lu_status zip_read(void *state, const lu_entries *tb, const lu_entry *e, 
         st = lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': its data overlaps the next entry or the central "
                       "directory (a local extra field of %u bytes)", z->path, name, (unsigned)le(h + 28, 2));
     }
-    uint64_t data = st == LU_OK ? local + LOC_SIZE + nlen + le(h + 28, 2) : 0;
+    *data = st == LU_OK ? local + LOC_SIZE + nlen + le(h + 28, 2) : 0;
     if (h != small) lu__free(z->env, h);
     if (st != LU_OK) return st;
-    LU_TRY(read_data(z, name, (int)c.method, data, c.csize, e, buf, err));
-    if ((uint32_t)libdeflate_crc32(0, buf, (size_t)e->size) != c.crc)
-        return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': CRC mismatch", z->path, name);
+    LU_TRY(read_data(z, name, (int)c->method, *data, c->csize, e, buf, err));
+    return check_crc(z, name, buf, e->size, c->crc, err);
+}
+
+/* One pread when the entry was read before (its data offset, method,
+ * compressed size and CRC in `known`), three the first time. The CRC is
+ * checked at every read. */
+static lu_status zip_read(void *state, const lu_entries *tb, const lu_entry *e, void *buf,
+                          lu_error *err)
+{
+    zip_state *z = state;
+    const char *name = lu__entry_path(tb, e) + 1;
+    zip_known *k = known_slot(z, tb, e);
+    uint64_t where = k ? atomic_load_explicit(&k->where, memory_order_acquire) : 0;
+    if (where) {
+        uint64_t sums = atomic_load_explicit(&k->sums, memory_order_relaxed);
+        LU_TRY(read_data(z, name, (int)(where >> KNOWN_METHOD_SHIFT), where & KNOWN_OFFSET_MASK, sums >> 32, e, buf,
+                         err));
+        return check_crc(z, name, buf, e->size, (uint32_t)sums, err);
+    }
+    cen c;
+    uint64_t data = 0;
+    LU_TRY(read_first(z, name, e, buf, &c, &data, err));
+    if (k && c.csize <= UINT32_MAX && data <= KNOWN_OFFSET_MASK) {
+        atomic_store_explicit(&k->sums, c.csize << 32 | c.crc, memory_order_relaxed);
+        atomic_store_explicit(&k->where, data | (uint64_t)c.method << KNOWN_METHOD_SHIFT, memory_order_release);
+    }
     return LU_OK;
 }
 

@@ -108,6 +108,12 @@ lu_io_hooks lu__io_complete(const lu_io_hooks *given)
     return io;
 }
 
+long lu__pread(const lu_env *env, int fd, void *buf, size_t n, uint64_t offset)
+{
+    if (!env->io.pread) return pread(fd, buf, n, (off_t)offset);   /* an environment built without hooks */
+    return env->io.pread(env->io.ud, fd, buf, n, (long long)offset);
+}
+
 lu_env lu__default_env(void)
 {
     lu_env env = {lu__default_allocator(), lu__default_io(), NULL, NULL, 0};

@@ -4,7 +4,8 @@
  * name-safety rules of docs/FORMATS.md once for all formats (absolute names, "..",
  * ".", empty components, backslashes, NUL, oversized declarations),
  * stores canonical paths ("/a/b.png") in one string pool, sorts the table
- * and rejects duplicate names. A sorted table gives per-volume lookups by
+ * (a radix sort on the bytes after the prefix every path shares) and
+ * rejects duplicate names. A sorted table gives per-volume lookups by
  * binary search without a second index.
  */
 #include <stdio.h>
@@ -28,24 +29,42 @@ void lu__entries_free(lu_entries *t)
     t->count = t->cap = t->pool_len = t->pool_cap = 0;
 }
 
-/* Why a stored name is unsafe, or NULL when it is fine. */
+/* The bytes name_problem stops at. */
+static const unsigned char name_special[256] = {['\0'] = 1, ['\\'] = 1, ['/'] = 1};
+
+/* Why a component of n bytes at p is unsafe, or NULL. */
+static const char *component_problem(const char *p, size_t n)
+{
+    if (n == 0) return "empty path component";
+    if (n <= 2 && p[0] == '.' && (n == 1 || p[1] == '.')) return n == 1 ? "'.' path component" : "'..' path component";
+    return NULL;
+}
+
+/* Why a stored name is unsafe, or NULL when it is fine: one pass over the
+ * bytes that stops only at NUL, backslash and '/' (most of a mount is
+ * spent per name); when a name has several problems the first of these
+ * is reported: empty, NUL, backslash, absolute, drive letter, the first
+ * bad component. */
 static const char *name_problem(const char *s, size_t len)
 {
     if (len == 0) return "empty name";
-    if (memchr(s, '\0', len)) return "NUL byte in name";
-    if (memchr(s, '\\', len)) return "backslash in name";
-    if (s[0] == '/') return "absolute path";
-    if (len >= 2 && s[1] == ':') return "drive-letter path";
+    bool backslash = false;
+    const char *component = NULL;
     size_t start = 0;
-    for (size_t i = 0; i <= len; i++) {
-        if (i < len && s[i] != '/') continue;
-        size_t n = i - start;
-        if (n == 0) return "empty path component";
-        if (n == 1 && s[start] == '.') return "'.' path component";
-        if (n == 2 && s[start] == '.' && s[start + 1] == '.') return "'..' path component";
+    for (size_t i = 0; i < len; i++) {
+        if (!name_special[(unsigned char)s[i]]) continue;
+        if (s[i] == '\0') return "NUL byte in name";
+        if (s[i] == '\\') {
+            backslash = true;
+            continue;
+        }
+        if (!component) component = component_problem(s + start, i - start);
         start = i + 1;
     }
-    return NULL;
+    if (backslash) return "backslash in name";
+    if (s[0] == '/') return "absolute path";
+    if (len >= 2 && s[1] == ':') return "drive-letter path";
+    return component ? component : component_problem(s + start, len - start);
 }
 
 static void printable_name(const char *s, size_t len, char *out, size_t cap)
@@ -112,29 +131,134 @@ static int cmp(const lu_entries *t, const lu_entry *a, const lu_entry *b)
     return strcmp(t->pool + a->name, t->pool + b->name);
 }
 
-/* Bottom-up merge sort (stable, O(n log n), needs the pool as context). */
-static bool sort_entries(lu_entries *t)
+/* An entry's sort key: the 8 bytes of its path after the prefix all paths
+ * share (`skip` bytes), big-endian, zero-padded where the path ends (no
+ * path holds a NUL), so keys order as strcmp does; equal keys with a
+ * nonzero last byte need the rest of the paths compared. */
+typedef struct sort_key {
+    uint64_t key;
+    uint32_t index;
+} sort_key;
+
+static uint64_t key_of(const char *s, const char *end)
 {
-    size_t n = t->count;
-    if (n < 2) return true;
-    lu_entry *tmp = lu__malloc(t->env, n * sizeof *tmp);
-    if (!tmp) return false;
-    lu_entry *src = t->items, *dst = tmp;
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (end - s >= 8) {   /* one load; the bytes from the first NUL on cleared */
+        uint64_t v;
+        memcpy(&v, s, 8);
+        uint64_t zero = (v - 0x0101010101010101ull) & ~v & 0x8080808080808080ull;   /* lowest: the first NUL */
+        if (zero) {
+            int n = __builtin_ctzll(zero) / 8;
+            v = n ? v & (~0ull >> (64 - 8 * n)) : 0;
+        }
+        return __builtin_bswap64(v);
+    }
+#else
+    (void)end;
+#endif
+    uint64_t k = 0;
+    int i = 0;
+    for (; i < 8 && s[i]; i++) k = k << 8 | (unsigned char)s[i];
+    return i ? k << (8 * (8 - i)) : 0;   /* the path ends where the common prefix does */
+}
+
+/* Sorts keys[lo, hi) with equal keys by the rest of their paths (after
+ * skip + 8 bytes): insertion sort, these runs are short unless the paths
+ * are made to share 8 bytes after their common prefix, when it is a
+ * bottom-up merge sort through `tmp`. */
+static void sort_run(const lu_entries *t, sort_key *k, sort_key *tmp, size_t n, size_t skip)
+{
+    const char *pool = t->pool;
+#define REST(x) (pool + t->items[(x).index].name + skip + 8)
+    if (n <= 16) {
+        for (size_t i = 1; i < n; i++) {
+            sort_key v = k[i];
+            size_t j = i;
+            while (j > 0 && strcmp(REST(k[j - 1]), REST(v)) > 0) k[j] = k[j - 1], j--;
+            k[j] = v;
+        }
+        return;
+    }
+    sort_key *src = k, *dst = tmp;
     for (size_t w = 1; w < n; w *= 2) {
         for (size_t lo = 0; lo < n; lo += 2 * w) {
             size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
-            size_t i = lo, j = mid, k = lo;
-            while (i < mid && j < hi) dst[k++] = cmp(t, &src[j], &src[i]) < 0 ? src[j++] : src[i++];
-            while (i < mid) dst[k++] = src[i++];
-            while (j < hi) dst[k++] = src[j++];
+            size_t i = lo, j = mid, o = lo;
+            while (i < mid && j < hi) dst[o++] = strcmp(REST(src[j]), REST(src[i])) < 0 ? src[j++] : src[i++];
+            while (i < mid) dst[o++] = src[i++];
+            while (j < hi) dst[o++] = src[j++];
         }
-        lu_entry *s = src;
+        sort_key *x = src;
         src = dst;
-        dst = s;
+        dst = x;
     }
-    if (src != t->items) memcpy(t->items, src, n * sizeof *tmp);
+    if (src != k) memcpy(k, src, n * sizeof *k);
+#undef REST
+}
+
+/* Sorts the table by path: a stable LSD radix sort on the 8-byte keys
+ * after the common prefix (a byte position where every key has the same
+ * byte costs no pass), then runs of equal keys by the rest of their paths.
+ * O(n) for the usual volume instead of O(n log n) strcmp calls. Sets
+ * *dup to the position of a duplicate path (after its twin), or count. */
+static bool sort_entries(lu_entries *t, size_t *dup)
+{
+    size_t n = t->count;
+    *dup = n;
+    if (n < 2) return true;
+    const char *first = t->pool + t->items[0].name;
+    size_t skip = strlen(first);
+    for (size_t i = 1; i < n && skip; i++) {
+        const char *p = t->pool + t->items[i].name;
+        if (strncmp(p, first, skip) == 0) continue;
+        size_t j = 0;
+        while (j < skip && p[j] == first[j]) j++;
+        skip = j;
+    }
+    /* 8-bit digits (8 passes at most), 16-bit ones (4) for large tables */
+    int bits = n >= 32768 ? 16 : 8, digits = 64 / bits;
+    size_t radix = (size_t)1 << bits;
+    uint64_t mask = radix - 1;
+    sort_key *k = lu__malloc(t->env, n * sizeof *k), *tmp = lu__malloc(t->env, n * sizeof *tmp);
+    lu_entry *items = lu__malloc(t->env, n * sizeof *items);
+    uint32_t *count = lu__calloc(t->env, (size_t)digits * radix, sizeof *count);
+    bool ok = k && tmp && items && count && n < UINT32_MAX;
+    if (ok) {
+        for (size_t i = 0; i < n; i++) {
+            k[i] = (sort_key){key_of(t->pool + t->items[i].name + skip, t->pool + t->pool_len), (uint32_t)i};
+            for (int d = 0; d < digits; d++) count[(size_t)d * radix + ((k[i].key >> (bits * d)) & mask)]++;
+        }
+        sort_key *src = k, *dst = tmp;
+        for (int d = 0; d < digits; d++) {
+            uint32_t *c = count + (size_t)d * radix;
+            int shift = bits * d;
+            if (c[(src[0].key >> shift) & mask] == n) continue;   /* one digit value: nothing moves */
+            uint32_t at = 0;
+            for (size_t v = 0; v < radix; v++) {
+                uint32_t m = c[v];
+                c[v] = at;
+                at += m;
+            }
+            for (size_t i = 0; i < n; i++) dst[c[(src[i].key >> shift) & mask]++] = src[i];
+            sort_key *x = src;
+            src = dst;
+            dst = x;
+        }
+        for (size_t lo = 0, hi; lo < n; lo = hi) {
+            for (hi = lo + 1; hi < n && src[hi].key == src[lo].key; hi++) {}
+            if (hi - lo > 1 && (src[lo].key & 0xff)) sort_run(t, src + lo, dst + lo, hi - lo, skip);
+        }
+        for (size_t i = 0; i < n; i++) items[i] = t->items[src[i].index];
+        for (size_t i = 1; i < n && *dup == n; i++)
+            if (src[i].key == src[i - 1].key && ((src[i].key & 0xff) == 0 || cmp(t, &items[i - 1], &items[i]) == 0))
+                *dup = i;
+        memcpy(t->items, items, n * sizeof *items);
+    }
+    lu__free(t->env, count);
+    lu__free(t->env, items);
     lu__free(t->env, tmp);
-    return true;
+    lu__free(t->env, k);
+    return ok;
 }
 
 /* Gives back the slack of the doubling growth; a failed shrink keeps the
@@ -154,11 +278,10 @@ static void shrink(lu_entries *t)
 lu_status lu__entries_finish(lu_entries *t, lu_error *err)
 {
     shrink(t);
-    if (!sort_entries(t)) return lu__fail(err, LU_MEM_ERROR, "out of memory sorting entries");
-    for (size_t i = 1; i < t->count; i++)
-        if (cmp(t, &t->items[i - 1], &t->items[i]) == 0)
-            return lu__fail(err, LU_UNSAFE_ARCHIVE, "entry '%s': duplicate name",
-                            t->pool + t->items[i].name + 1);
+    size_t dup;
+    if (!sort_entries(t, &dup)) return lu__fail(err, LU_MEM_ERROR, "out of memory sorting entries");
+    if (dup < t->count)
+        return lu__fail(err, LU_UNSAFE_ARCHIVE, "entry '%s': duplicate name", t->pool + t->items[dup].name + 1);
     return LU_OK;
 }
 
@@ -193,4 +316,19 @@ const lu_entry *lu__entries_find(const lu_entries *t, const char *path, size_t l
 const char *lu__entry_path(const lu_entries *t, const lu_entry *e)
 {
     return lu__entry_name(t, e);
+}
+
+size_t lu__entries_count(const lu_entries *t)
+{
+    return t->count;
+}
+
+size_t lu__entry_index(const lu_entries *t, const lu_entry *e)
+{
+    return (size_t)(e - t->items);
+}
+
+lu_entry *lu__entries_item(lu_entries *t, size_t i)
+{
+    return &t->items[i];
 }

@@ -1,5 +1,6 @@
 /* fuzz_zip_open.c -- bytes as a whole zip file: mount it, list it and read
- * every entry (docs/FORMATS.md: unsafe or corrupt archives are refused, never a
+ * every entry twice, the second read (one pread at the offset the first
+ * learned) giving the same bytes (docs/FORMATS.md: unsafe or corrupt archives are refused, never a
  * crash, a hang or an unbounded allocation). */
 #include "fuzz.h"
 #include "liveupdate/liveupdate.h"
@@ -24,9 +25,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n;
     if (lu_list_paths(ctx, "/", NULL, &paths, &n, &err) == LU_OK) {
         for (size_t i = 0; i < n; i++) {
-            void *buf;
-            size_t len;
-            if (lu_read(ctx, paths[i], &buf, &len, &err) == LU_OK) lu_free(ctx, buf);
+            void *buf, *again;
+            size_t len, len2;
+            if (lu_read(ctx, paths[i], &buf, &len, &err) != LU_OK) continue;
+            /* a second read takes the one-pread path the first one learned:
+             * the same bytes, or the fast path is wrong */
+            if (lu_read(ctx, paths[i], &again, &len2, &err) != LU_OK || len2 != len || memcmp(buf, again, len) != 0)
+                abort();
+            lu_free(ctx, again);
+            lu_free(ctx, buf);
         }
         lu_free(ctx, paths);
     }

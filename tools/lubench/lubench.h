@@ -79,5 +79,9 @@ void bench_missing_nested(bench *b);
 void bench_startup_limit(bench *b);
 /* cases_threads.c */
 void bench_threads(bench *b);
+/* cases_read.c: reads and mounts against the limits of the design */
+void bench_read_limit(bench *b);
+void bench_read_small(bench *b);
+void bench_mount_limit(bench *b);
 
 #endif

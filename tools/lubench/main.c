@@ -35,6 +35,7 @@ static const struct {
     {"missing_nested", bench_missing_nested},
     {"startup_limit", bench_startup_limit},
     {"threads", bench_threads},
+    {"read_limit", bench_read_limit}, {"read_small", bench_read_small}, {"mount_limit", bench_mount_limit},
 };
 
 #define NCASES (sizeof cases / sizeof cases[0])

@@ -272,7 +272,7 @@ static void prune_loop(bool alloc, int mode)
     cJSON_InitHooks(NULL);
     cr_log_info("pruning at open, %s %s faults: %ld points, each survived", alloc ? "allocation" : "I/O",
                 fault_mode_names[mode], n - 1);
-    cr_assert_gt(n, alloc ? 20 : 2);   /* zips are read through minizip, not lu_io_hooks */
+    cr_assert_gt(n, alloc ? 20 : 2);
 }
 
 Test(faults, pruning_never_removes_a_current_volume_for_a_failed_allocation, .timeout = 300)
