@@ -26,7 +26,9 @@ solution "liveupdate"
     language "C"
     includedirs { "engine/include", "engine/core", "archives" }
     defines { "_GNU_SOURCE" }
-    buildoptions { "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fPIC" }
+    buildoptions { "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fPIC",
+                   "-Werror=int-conversion", "-Werror=incompatible-pointer-types",
+                   "-Werror=implicit-function-declaration" }
 
     configuration "release"
         buildoptions { "-O2", "-g" }

@@ -947,14 +947,13 @@ static lu_status check_crc(const zip_state *z, const char *name, const void *buf
     return LU_OK;
 }
 
-/* The first read of an entry: its central record, its local header (the
+/* The offset of entry e's data: its local header read and checked (the
  * signature, the name agreeing with the central record's, the local extra
- * field within the room check_overlaps left), then the data. Returns the
- * data offset in *data for `known`. */
-static lu_status read_first(zip_state *z, const char *name, const lu_entry *e, void *buf, cen *c, uint64_t *data,
-                            lu_error *err)
+ * field within the room check_overlaps left). LU_IO_ERROR when the read
+ * failed, LU_FORMAT_ERROR naming what is wrong, LU_MEM_ERROR. */
+static lu_status locate_data(zip_state *z, const lu_entry *e, const char *name, const cen *c, uint64_t *data,
+                             lu_error *err)
 {
-    LU_TRY(read_cen(z, e, name, c, err));
     uint64_t local = c->local + z->prefix;
     size_t nlen = strlen(name);
     unsigned char small[LOC_SIZE + 256], *h = nlen <= 256 ? small : lu__malloc(z->env, LOC_SIZE + nlen);
@@ -975,7 +974,18 @@ static lu_status read_first(zip_state *z, const char *name, const lu_entry *e, v
     }
     *data = st == LU_OK ? local + LOC_SIZE + nlen + le(h + 28, 2) : 0;
     if (h != small) lu__free(z->env, h);
-    if (st != LU_OK) return st;
+    return st;
+}
+
+/* The first read of an entry: its central record, its local header (the
+ * signature, the name agreeing with the central record's, the local extra
+ * field within the room check_overlaps left), then the data. Returns the
+ * data offset in *data for `known`. */
+static lu_status read_first(zip_state *z, const char *name, const lu_entry *e, void *buf, cen *c, uint64_t *data,
+                            lu_error *err)
+{
+    LU_TRY(read_cen(z, e, name, c, err));
+    LU_TRY(locate_data(z, e, name, c, data, err));
     LU_TRY(read_data(z, name, (int)c->method, *data, c->csize, e, buf, err));
     return check_crc(z, name, buf, e->size, c->crc, err);
 }
@@ -1052,30 +1062,6 @@ static void zs_free(voidpf opaque, voidpf p)
     lu__free(opaque, p);
 }
 
-/* The entry's data offset after the local-header checks of zip_read. */
-static lu_status stream_locate(zip_state *z, const lu_entry *e, const char *name, const cen *c, uint64_t *data,
-                               lu_error *err)
-{
-    *data = 0;
-    uint64_t local = c->local + z->prefix;
-    size_t nlen = strlen(name);
-    unsigned char small[LOC_SIZE + 256], *h = nlen <= 256 ? small : lu__malloc(z->env, LOC_SIZE + nlen);
-    if (!h) return lu__fail(err, LU_MEM_ERROR, "'%s': entry '%s': out of memory", z->path, name);
-    lu_status st = LU_OK;
-    if (!pread_full(z->fd, h, LOC_SIZE + nlen, local) || le(h, 4) != SIG_LOC) {
-        st = lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': bad local header", z->path, name);
-    } else if (le(h + 26, 2) != nlen || memcmp(h + LOC_SIZE, name, nlen) != 0) {
-        size_t ln = (size_t)le(h + 26, 2) < nlen ? (size_t)le(h + 26, 2) : nlen;
-        st = lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': the local header names '%.*s' instead", z->path, name,
-                      (int)ln, (const char *)h + LOC_SIZE);
-    } else if (le(h + 28, 2) > (e->locator & LOC_SLACK_MAX)) {
-        st = lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': its data overlaps the next entry or the central "
-                      "directory (a local extra field of %u bytes)", z->path, name, (unsigned)le(h + 28, 2));
-    }
-    *data = st == LU_OK ? local + LOC_SIZE + nlen + le(h + 28, 2) : 0;
-    if (h != small) lu__free(z->env, h);
-    return st;
-}
 
 static void zip_stream_close(void *stream)
 {
@@ -1127,7 +1113,7 @@ static lu_status zip_stream_open(const lu_env *env, void *state, const lu_entrie
     cen c;
     LU_TRY(read_cen(z, e, name, &c, err));
     uint64_t data;
-    LU_TRY(stream_locate(z, e, name, &c, &data, err));
+    LU_TRY(locate_data(z, e, name, &c, &data, err));
     if (c.method == 0 && c.csize != e->size)
         return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': stored sizes differ", z->path, name);
     if (!method_supported(c.method))
@@ -1176,7 +1162,7 @@ static lu_status stream_feed(zip_stream *s, size_t *n, lu_error *err)
     *n = 0;
     if (s->in_done >= s->csize) return LU_OK;
     size_t want = s->csize - s->in_done < ZS_IN ? (size_t)(s->csize - s->in_done) : ZS_IN;
-    if (!pread_full(s->z->fd, s->in, want, s->data + s->in_done)) return stream_short(s, errno, err);
+    if (!pread_full(s->z, s->in, want, s->data + s->in_done)) return stream_short(s, errno, err);
     s->in_done += want;
     *n = want;
     return LU_OK;
@@ -1274,7 +1260,7 @@ static lu_status stream_step(zip_stream *s, unsigned char *buf, size_t cap, size
     size_t want = left < cap ? (size_t)left : cap;
     if (want > 0) {
         if (s->method == 0) {
-            if (!pread_full(s->z->fd, buf, want, s->data + s->pos)) return stream_short(s, errno, err);
+            if (!pread_full(s->z, buf, want, s->data + s->pos)) return stream_short(s, errno, err);
             *got = want;
         } else if (s->method == Z_DEFLATED) {
             LU_TRY(stream_inflate(s, buf, want, got, err));
