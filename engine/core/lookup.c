@@ -1,8 +1,10 @@
 /* lookup.c -- resource lookups and reads through the published snapshot.
  *
- * Every call acquires the current snapshot (one atomic add), answers from
- * its merged index, and releases it; nothing here takes a lock, so readers
- * on many threads never wait for each other or for a mount change.
+ * Every call checks and measures the path in one pass (lu__path_scan),
+ * hashes it (XXH3), acquires the current snapshot (one atomic add), answers
+ * from its merged index, and releases it; nothing here takes a lock, so
+ * readers on many threads never wait for each other or for a mount change.
+ * A path the scan refuses goes through lu_path_check for its message.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,27 +14,36 @@
 
 int lu_exists(lu_context *ctx, const char *path)
 {
-    if (!ctx || !path) return 0;
-    size_t len = strlen(path);
-    if (lu_path_check(path, len, NULL) != LU_OK) return 0;
+    size_t len;
+    if (!ctx || !path || !lu__path_scan(path, &len)) return 0;
+    uint32_t h = lu__hash_path(path, len);
     lu_snapshot *s = lu__cell_acquire(&ctx->cell);
     const lu_mount *m;
     const lu_entry *e;
-    int found = s && lu__snapshot_find(s, path, len, &m, &e);
+    int found = s && lu__snapshot_find(s, path, len, h, &m, &e);
     lu__cell_release(&ctx->cell, s);
     return found;
+}
+
+/* The length of a valid resource path, or lu_path_check's failure. */
+static lu_status checked_len(const char *path, size_t *len, lu_error *err)
+{
+    if (path && lu__path_scan(path, len)) return LU_OK;
+    LU_TRY(lu_path_check(path, path ? *len : 0, err));
+    return lu__fail(err, LU_INVAL, "resource path '%s' is not valid", path);   /* the two rules disagree */
 }
 
 /* Acquires the snapshot and finds `path`; on LU_OK the caller releases *sp. */
 static lu_status find(lu_context *ctx, const char *path, lu_snapshot **sp, const lu_mount **m,
                       const lu_entry **e, lu_error *err)
 {
+    size_t len = 0;
     *sp = NULL;
     if (!ctx) return lu__fail(err, LU_NOT_INITIALIZED, "no context");
-    size_t len = path ? strlen(path) : 0;
-    LU_TRY(lu_path_check(path, len, err));
+    LU_TRY(checked_len(path, &len, err));
+    uint32_t h = lu__hash_path(path, len);
     lu_snapshot *s = lu__cell_acquire(&ctx->cell);
-    if (!s || !lu__snapshot_find(s, path, len, m, e)) {
+    if (!s || !lu__snapshot_find(s, path, len, h, m, e)) {
         lu__cell_release(&ctx->cell, s);
         return lu__fail(err, LU_NOT_FOUND, "no mount serves '%s'", path);
     }
@@ -79,8 +90,8 @@ lu_status lu_read_from(lu_context *ctx, const char *mount, const char *path, voi
     *data = NULL;
     *size = 0;
     if (!ctx) return lu__fail(err, LU_NOT_INITIALIZED, "no context");
-    size_t len = path ? strlen(path) : 0;
-    LU_TRY(lu_path_check(path, len, err));
+    size_t len = 0;
+    LU_TRY(checked_len(path, &len, err));
     lu_snapshot *s = lu__cell_acquire(&ctx->cell);
     const lu_mount *m = s && mount ? lu__snapshot_mount(s, mount) : NULL;
     const lu_entry *e = m ? lu__entries_find(&m->archive->entries, path, len) : NULL;
@@ -108,7 +119,7 @@ static void collect(const lu_snapshot *s, const lu_mount *m, bool only, const ch
         if (strncmp(path, prefix, plen) != 0) break;
         const lu_mount *sm;
         const lu_entry *se;
-        if (only || (lu__snapshot_find(s, path, strlen(path), &sm, &se) && se == &t->items[i]))
+        if (only || (lu__snapshot_find(s, path, strlen(path), t->items[i].hash, &sm, &se) && se == &t->items[i]))
             names[(*n)++] = path;
     }
 }
