@@ -64,4 +64,8 @@ void bench_startup(bench *b);
 void bench_missing(bench *b);
 void bench_download(bench *b);
 
+/* cases_index.c: the merged index against a bare hash probe and its own first adds */
+void bench_lookup_probe(bench *b);
+void bench_add_growth(bench *b);
+
 #endif

@@ -28,6 +28,7 @@ static const struct {
     {"read", bench_read},       {"read_zstd", bench_read_zstd}, {"startup", bench_startup},
     {"missing_resources", bench_missing}, {"download", bench_download},
     {"memory", bench_memory},
+    {"lookup_probe", bench_lookup_probe}, {"add_growth", bench_add_growth},
 };
 
 #define NCASES (sizeof cases / sizeof cases[0])
