@@ -110,7 +110,7 @@ describe("tool options", function()
     assert.are.equal(0, code, e)
     assert.truthy(o:find("\ncase lookup: ", 1, true), o)
     usage_error("lubench", "--only=nosuch", "lubench", "--only: unknown case 'nosuch'; the cases are: lookup mount " ..
-                "read read_zstd startup missing_resources download memory")
+                "read read_zstd startup missing_resources download memory lookup_probe add_growth")
   end)
 
   it("-- ends the options: what follows is an argument, even when it starts with -", function()
@@ -201,7 +201,7 @@ describe("tool options", function()
   end)
 
   it("lubench --only checks every name it is given and runs only those", function()
-    local known = "lookup mount read read_zstd startup missing_resources download memory"
+    local known = "lookup mount read read_zstd startup missing_resources download memory lookup_probe add_growth"
     usage_error("lubench", "--quick --only nosuch", "lubench", "--only: unknown case 'nosuch'; the cases are: " .. known)
     usage_error("lubench", "--quick --only lookup,nosuch", "lubench",
                 "--only: unknown case 'nosuch'; the cases are: " .. known)
