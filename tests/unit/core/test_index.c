@@ -113,7 +113,9 @@ Test(index, random_adds_removes_and_replaces_serve_what_a_model_says)
         char name[8];
         snprintf(name, sizeof name, "m%d", n);
         lu_error err;
-        lu_snapshot *before = ctx->current;
+        bool had = ctx->current && ctx->current->dir;   /* the old snapshot is freed by the change */
+        uint64_t gen = had ? ctx->current->gen : 0;
+        size_t dirsize = had ? (size_t)1 << ctx->current->depth : 0;
         if (!mm[n].on) {   /* add */
             cr_assert_eq(lu_mount_add(ctx, name, uri[vol], prio, LU_MOUNT_NO_PERSIST, &err), LU_OK, "%s", err.message);
             mm[n] = (model_mount){true, vol, prio, ++seq};
@@ -125,8 +127,8 @@ Test(index, random_adds_removes_and_replaces_serve_what_a_model_says)
                          LU_OK, "%s", err.message);
             mm[n] = (model_mount){true, vol, prio, ++seq};
         }
-        if (before && ctx->current && ctx->current->derived && ctx->current->dir && before->dir &&
-            ctx->current->gen == before->gen + 1 && ctx->current->nretired < ((size_t)1 << before->depth))
+        if (had && ctx->current && ctx->current->derived && ctx->current->dir && ctx->current->gen == gen + 1 &&
+            ctx->current->nretired < dirsize)
             incremental++;
         check_model(ctx, mm, has, step);
     }
