@@ -147,7 +147,7 @@ void lu__mount_release(const lu_env *env, lu_mount *m);
  * entry through one table indexed by id >> LU_ID_SHIFT. A change copies the
  * directory and only the buckets it touches (copy on write); the others are
  * shared with the previous snapshot. */
-#define LU_BUCKET_BITS 6
+#define LU_BUCKET_BITS 5
 #define LU_BUCKET_SLOTS (1u << LU_BUCKET_BITS)
 #define LU_ID_SHIFT 10
 #define LU_ID_GRANULE (1u << LU_ID_SHIFT)
