@@ -49,7 +49,12 @@ void lu__log(const lu_env *env, lu_log_level level, const char *fmt, ...) LU_PRI
 
 /* ---- hashing (hash.c) ----------------------------------------------- */
 
+/* XXH3 of the bytes, folded to 32 bits (entry tables, the merged index). */
 uint32_t lu__hash_path(const char *s, size_t len);
+/* lu_path_check's rules in one pass that also measures the path: true and
+ * *len when `path` (NUL-terminated) is a valid resource path; false (with
+ * *len set) when not: call lu_path_check for the message (names.c). */
+bool lu__path_scan(const char *path, size_t *len);
 
 /* ---- entry tables (entries.c) --------------------------------------- */
 
@@ -155,6 +160,40 @@ typedef struct lu_snapshot_refs {
     atomic_uint outstanding;
 } lu_snapshot_refs;
 
+/* The merged index (snapshot.c) is an extendible hash: a directory of
+ * 2^depth bucket pointers indexed by the top bits of a path's hash, each
+ * bucket a small open-addressing table probed from the hash's low bits. A
+ * slot keeps the full 32-bit hash and a global entry id; ids are handed out
+ * per mount in ranges of granules (LU_ID_GRANULE ids), so a slot reaches its
+ * entry through one table indexed by id >> LU_ID_SHIFT. A change copies the
+ * directory and only the buckets it touches (copy on write); the others are
+ * shared with the previous snapshot. */
+#define LU_BUCKET_BITS 5
+#define LU_BUCKET_SLOTS (1u << LU_BUCKET_BITS)
+#define LU_ID_SHIFT 10
+#define LU_ID_GRANULE (1u << LU_ID_SHIFT)
+#define LU_SLOT_SHADOWS 0x80000000u   /* slot id bit: the entry may hide a lower mount's */
+
+struct lu_slot {
+    uint32_t hash;
+    uint32_t id;       /* global entry id + 1 (0 = empty), | LU_SLOT_SHADOWS */
+};
+
+typedef struct lu_bucket {
+    uint32_t depth;    /* local depth: the top `depth` bits of its hashes are equal */
+    uint32_t count;
+    uint64_t gen;      /* the snapshot generation that made it */
+    struct lu_slot slots[LU_BUCKET_SLOTS];
+} lu_bucket;
+
+/* What an id granule belongs to: its mount's entries, and the mount's first id. */
+typedef struct lu_granule {
+    const lu_entry *items;
+    const char *pool;
+    lu_mount *mount;
+    uint32_t base;
+} lu_granule;
+
 /* An immutable view: mounts in lookup order and the merged index. */
 typedef struct lu_snapshot {
     lu_snapshot_refs refs; /* see cell.c: split reference count, sharded */
@@ -162,23 +201,50 @@ typedef struct lu_snapshot {
     uint32_t slot;
     size_t nmounts;
     lu_mount **mounts;
-    uint32_t *bases;       /* global id of each mount's first entry */
-    struct lu_slot {
-        uint32_t hash;
-        uint32_t id;       /* global entry id + 1; 0 = empty */
-    } *index;              /* open addressing, linear probing, load <= 1/2 */
-    size_t mask;
+    uint32_t *bases;       /* global id of each mount's first entry (granule-aligned) */
+    lu_granule *granules;  /* by id >> LU_ID_SHIFT; mount NULL when free */
+    size_t ngranules;
+    lu_bucket **dir;       /* 2^depth buckets; NULL when nothing is mounted */
+    uint32_t depth;
+    uint32_t shift;        /* 32 - depth: a hash's bucket is dir[(uint64_t)h >> shift] */
     size_t entries;        /* distinct paths served */
+    uint64_t gen;
+    /* Buckets shared between snapshots are freed in order: a published
+     * snapshot holds a link to its successor (lu__snapshot_follow), so it is
+     * destroyed only after every older one; then the buckets it replaced
+     * (`retired`) are no longer seen by anyone. `links` counts the owner's
+     * hold and the predecessor's. A derived snapshot never followed is
+     * discarded: only the buckets it made are freed. */
+    atomic_long links;
+    struct lu_snapshot *next;
+    bool derived, followed;
+    bool alone;            /* its successor was built from scratch: shares none of its buckets */
+    lu_bucket **retired;
+    size_t nretired, retired_cap;
 } lu_snapshot;
 
 /* Builds a snapshot over `mounts` (sorted here into lookup order; each gets
- * a reference). Returns LU_OK or LU_MEM_ERROR. */
+ * a reference) from scratch, in time linear in their entries: one build
+ * for many mounts. Returns LU_OK, LU_MEM_ERROR, or LU_INVAL when more than
+ * 2^31 resources are mounted. Free with lu__snapshot_free. */
 lu_status lu__snapshot_build(const lu_env *env, lu_mount *const *mounts, size_t n,
                              lu_snapshot **out, lu_error *err);
+/* The snapshot after `prev` (may be NULL) for the table `mounts`: derived
+ * from `prev` by removing and adding only the mounts that differ, in time
+ * following their entries (a full build when they are most of the table).
+ * Same returns as lu__snapshot_build. Until lu__snapshot_follow, freeing it
+ * leaves `prev` intact. Write lock held; `prev` must be the newest. */
+lu_status lu__snapshot_next(const lu_env *env, lu_snapshot *prev, lu_mount *const *mounts, size_t n,
+                            lu_snapshot **out, lu_error *err);
+/* Records that `s` succeeds `prev` (may be NULL), just before `s` is
+ * published: `s` is destroyed only after `prev`. Write lock held. */
+void lu__snapshot_follow(lu_snapshot *prev, lu_snapshot *s);
+/* Drops the owner's hold (the cell's, or the builder's before publishing). */
 void lu__snapshot_free(lu_snapshot *s);
-/* Finds the serving mount of a canonical path; returns false if none. */
-bool lu__snapshot_find(const lu_snapshot *s, const char *path, size_t len, const lu_mount **m,
-                       const lu_entry **e);
+/* Finds the serving mount of a canonical path whose lu__hash_path is
+ * `hash`; returns false if none. */
+bool lu__snapshot_find(const lu_snapshot *s, const char *path, size_t len, uint32_t hash,
+                       const lu_mount **m, const lu_entry **e);
 lu_mount *lu__snapshot_mount(const lu_snapshot *s, const char *name);
 
 /* The published pointer with lock-free acquire (cell.c). */
@@ -472,6 +538,14 @@ void lu__jobs_shutdown(lu_context *ctx);
 /* Runs the callbacks of finished asynchronous adds; returns how many ran
  * (mount_table.c, from lu_update). */
 int lu__jobs_deliver(lu_context *ctx);
+
+/* Checks `path`, acquires the current snapshot and finds the entry that
+ * serves it (lookup.c). Returns LU_OK with *sp acquired on shard *shard —
+ * the caller releases it with lu__cell_release — and *m, *e; or
+ * LU_NOT_INITIALIZED (no context), lu_path_check's failure, LU_NOT_FOUND
+ * (nothing acquired). */
+lu_status lu__find(lu_context *ctx, const char *path, lu_snapshot **sp, unsigned *shard, const lu_mount **m,
+                   const lu_entry **e, lu_error *err);
 
 /* Attaches `state` under `ops` (context.c). Returns LU_OK, LU_INVAL when a
  * layer with these ops is attached already, LU_MEM_ERROR when all

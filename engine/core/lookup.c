@@ -1,9 +1,11 @@
 /* lookup.c -- resource lookups and reads through the published snapshot.
  *
- * Every call acquires the current snapshot (one atomic add on its CPU's
- * shard of the cell), answers from its merged index, and releases it on the
- * same shard; nothing here takes a lock, so readers on many threads never
- * wait for each other or for a mount change.
+ * Every call checks and measures the path in one pass (lu__path_scan),
+ * hashes it (XXH3), acquires the current snapshot (one atomic add on its
+ * CPU's shard of the cell), answers from its merged index, and releases it
+ * on the same shard; nothing here takes a lock, so readers on many threads
+ * never wait for each other or for a mount change. A path the scan refuses
+ * goes through lu_path_check for its message.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,29 +15,36 @@
 
 int lu_exists(lu_context *ctx, const char *path)
 {
-    if (!ctx || !path) return 0;
-    size_t len = strlen(path);
-    if (lu_path_check(path, len, NULL) != LU_OK) return 0;
+    size_t len;
+    if (!ctx || !path || !lu__path_scan(path, &len)) return 0;
+    uint32_t h = lu__hash_path(path, len);
     unsigned shard;
     lu_snapshot *s = lu__cell_acquire(&ctx->cell, &shard);
     const lu_mount *m;
     const lu_entry *e;
-    int found = s && lu__snapshot_find(s, path, len, &m, &e);
+    int found = s && lu__snapshot_find(s, path, len, h, &m, &e);
     lu__cell_release(&ctx->cell, s, shard);
     return found;
 }
 
-/* Acquires the snapshot and finds `path`; on LU_OK the caller releases *sp
- * (on shard *shard). */
-static lu_status find(lu_context *ctx, const char *path, lu_snapshot **sp, unsigned *shard, const lu_mount **m,
-                      const lu_entry **e, lu_error *err)
+/* The length of a valid resource path, or lu_path_check's failure. */
+static lu_status checked_len(const char *path, size_t *len, lu_error *err)
 {
+    if (path && lu__path_scan(path, len)) return LU_OK;
+    LU_TRY(lu_path_check(path, path ? *len : 0, err));
+    return lu__fail(err, LU_INVAL, "resource path '%s' is not valid", path);   /* the two rules disagree */
+}
+
+lu_status lu__find(lu_context *ctx, const char *path, lu_snapshot **sp, unsigned *shard, const lu_mount **m,
+                   const lu_entry **e, lu_error *err)
+{
+    size_t len = 0;
     *sp = NULL;
     if (!ctx) return lu__fail(err, LU_NOT_INITIALIZED, "no context");
-    size_t len = path ? strlen(path) : 0;
-    LU_TRY(lu_path_check(path, len, err));
+    LU_TRY(checked_len(path, &len, err));
+    uint32_t h = lu__hash_path(path, len);
     lu_snapshot *s = lu__cell_acquire(&ctx->cell, shard);
-    if (!s || !lu__snapshot_find(s, path, len, m, e)) {
+    if (!s || !lu__snapshot_find(s, path, len, h, m, e)) {
         lu__cell_release(&ctx->cell, s, *shard);
         return lu__fail(err, LU_NOT_FOUND, "no mount serves '%s'", path);
     }
@@ -49,7 +58,7 @@ lu_status lu_stat(lu_context *ctx, const char *path, lu_stat_info *out, lu_error
     unsigned shard;
     const lu_mount *m;
     const lu_entry *e;
-    LU_TRY(find(ctx, path, &s, &shard, &m, &e, err));
+    LU_TRY(lu__find(ctx, path, &s, &shard, &m, &e, err));
     out->size = e->size;
     snprintf(out->mount, sizeof out->mount, "%s", m->name);
     lu__cell_release(&ctx->cell, s, shard);
@@ -74,7 +83,7 @@ lu_status lu_read(lu_context *ctx, const char *path, void **data, size_t *size, 
     unsigned shard;
     const lu_mount *m;
     const lu_entry *e;
-    LU_TRY(find(ctx, path, &s, &shard, &m, &e, err));
+    LU_TRY(lu__find(ctx, path, &s, &shard, &m, &e, err));
     return read_entry(ctx, s, shard, m, e, data, size, err);
 }
 
@@ -84,8 +93,8 @@ lu_status lu_read_from(lu_context *ctx, const char *mount, const char *path, voi
     *data = NULL;
     *size = 0;
     if (!ctx) return lu__fail(err, LU_NOT_INITIALIZED, "no context");
-    size_t len = path ? strlen(path) : 0;
-    LU_TRY(lu_path_check(path, len, err));
+    size_t len = 0;
+    LU_TRY(checked_len(path, &len, err));
     unsigned shard;
     lu_snapshot *s = lu__cell_acquire(&ctx->cell, &shard);
     const lu_mount *m = s && mount ? lu__snapshot_mount(s, mount) : NULL;
@@ -114,7 +123,7 @@ static void collect(const lu_snapshot *s, const lu_mount *m, bool only, const ch
         if (strncmp(path, prefix, plen) != 0) break;
         const lu_mount *sm;
         const lu_entry *se;
-        if (only || (lu__snapshot_find(s, path, strlen(path), &sm, &se) && se == &t->items[i]))
+        if (only || (lu__snapshot_find(s, path, strlen(path), t->items[i].hash, &sm, &se) && se == &t->items[i]))
             names[(*n)++] = path;
     }
 }

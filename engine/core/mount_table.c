@@ -56,14 +56,15 @@ static void settle_held(lu_context *ctx, const lu_snapshot *s, const char *const
     ctx->nheld = k;
 }
 
-/* Builds, persists and publishes the table `mounts[0..n)`; the mounts file
+/* Builds (from the current snapshot: the cost follows the change),
+ * persists and publishes the table `mounts[0..n)`; the mounts file
  * also keeps the held entries except those named in `forget`. Write lock
  * held. */
 static lu_status commit(lu_context *ctx, lu_mount *const *mounts, size_t n, bool persist,
                         const char *const *forget, size_t nforget, lu_error *err)
 {
     lu_snapshot *s = NULL;
-    LU_TRY(lu__snapshot_build(&ctx->env, mounts, n, &s, err));
+    LU_TRY(lu__snapshot_next(&ctx->env, ctx->current, mounts, n, &s, err));
     ctx->commits++;
     if ((persist || nforget) && ctx->save_dir) {
         lu_status st = lu__persist_write(&ctx->env, ctx->save_dir, s, ctx->held, ctx->nheld, forget, nforget, err);
@@ -73,6 +74,7 @@ static lu_status commit(lu_context *ctx, lu_mount *const *mounts, size_t n, bool
         }
         settle_held(ctx, s, forget, nforget);
     }
+    lu__snapshot_follow(ctx->current, s);
     lu__cell_publish(&ctx->cell, s);
     ctx->current = s;
     return LU_OK;

@@ -47,6 +47,31 @@ lu_status lu_path_check(const char *path, size_t len, lu_error *err)
     return LU_OK;
 }
 
+bool lu__path_scan(const char *path, size_t *len)
+{
+    size_t i = 1, start = 1;
+    if (path[0] != '/') {
+        *len = strlen(path);
+        return false;
+    }
+    for (;; i++) {
+        unsigned char c = (unsigned char)path[i];
+        if (c == '/' || c == '\0') {
+            size_t n = i - start;
+            if (n == 0 || (n <= 2 && path[start] == '.' && (n == 1 || path[start + 1] == '.'))) break;
+            if (c == '\0') {
+                *len = i;
+                return true;
+            }
+            start = i + 1;
+        } else if (c == '\\') {
+            break;
+        }
+    }
+    *len = i + strlen(path + i);
+    return false;
+}
+
 lu_status lu_file_name_check(const char *file, lu_error *err)
 {
     if (!file || !file[0]) return lu__fail(err, LU_INVAL, "'' is not a plain file name: it is empty");

@@ -1,11 +1,22 @@
 /* snapshot.c -- immutable views of the mount table with their merged index.
  *
  * A snapshot lists the mounts in lookup order (priority descending, later
- * add first among equals) and one open-addressing hash table over the union
- * of their entries, in which each path appears once, pointing at the entry
- * of the mount that serves it. A lookup is one hash and a short probe,
- * whatever the number of mounts. Mount changes build a new snapshot and
- * publish it (cell.c); snapshots are never modified.
+ * add first among equals) and one hash index over the union of their
+ * entries, in which each path appears once, pointing at the entry of the
+ * mount that serves it. A lookup is one hash, one directory step and a
+ * short probe in one bucket, whatever the number of mounts.
+ *
+ * The index is an extendible hash (internal.h): a directory of buckets
+ * indexed by the top bits of the hash. A mount change derives the next
+ * snapshot from the current one (lu__snapshot_next): it copies the
+ * directory and only the buckets the changed mounts' entries fall in, so an
+ * add or a remove costs its own entries, not every mounted one. Slots keep
+ * the full hash; ids are given per mount in granule ranges, so a slot
+ * reaches its entry through one table. A slot's LU_SLOT_SHADOWS bit says the
+ * entry may hide a lower mount's entry of that path: removing a mount looks
+ * for the next server of a path only when it is set. Snapshots are never
+ * modified once published (cell.c publishes them); the buckets they share
+ * are freed in order (lu__snapshot_follow).
  */
 #include <string.h>
 
@@ -51,114 +62,301 @@ void lu__mount_release(const lu_env *env, lu_mount *m)
 
 /* ---- snapshots ------------------------------------------------------ */
 
+#define MAX_FILL (LU_BUCKET_SLOTS - LU_BUCKET_SLOTS / 8)   /* a bucket splits beyond 7/8 */
+#define FULL_FILL (LU_BUCKET_SLOTS * 3 / 4)                /* a full build fills to 3/4 */
+#define MAX_DEPTH (32 - LU_BUCKET_BITS)                    /* the bits left for the directory */
+#define MAX_GRANULES (((size_t)1 << 31) - 2) >> LU_ID_SHIFT
+
 static bool before(const lu_mount *a, const lu_mount *b)
 {
     return a->priority != b->priority ? a->priority > b->priority : a->seq > b->seq;
 }
 
-void lu__snapshot_free(lu_snapshot *s)
+static size_t granules_of(const lu_mount *m)
 {
-    if (!s) return;
+    size_t c = m->archive->entries.count;
+    return c ? (c + LU_ID_GRANULE - 1) >> LU_ID_SHIFT : 1;
+}
+
+static size_t dir_index(const lu_snapshot *s, uint32_t h)
+{
+    return (size_t)((uint64_t)h >> s->shift);
+}
+
+static void set_depth(lu_snapshot *s, uint32_t depth)
+{
+    s->depth = depth;
+    s->shift = 32 - depth;
+}
+
+/* Frees the buckets of the directory (each once) that this snapshot made,
+ * or all when `all`. */
+static void free_buckets(lu_snapshot *s, bool all)
+{
+    if (!s->dir) return;
+    size_t n = (size_t)1 << s->depth;
+    for (size_t i = 0; i < n;) {   /* a bucket of depth d fills 2^(depth-d) entries in a row */
+        lu_bucket *b = s->dir[i];
+        i += (size_t)1 << (s->depth - b->depth);
+        if (all || b->gen == s->gen) lu__free(s->env, b);
+    }
+}
+
+/* Frees what the snapshot holds, except its buckets and retired list. */
+static void free_shell(lu_snapshot *s)
+{
     for (size_t i = 0; i < s->nmounts; i++) lu__mount_release(s->env, s->mounts[i]);
     lu__free(s->env, s->mounts);
     lu__free(s->env, s->bases);
-    lu__free(s->env, s->index);
+    lu__free(s->env, s->granules);
+    lu__free(s->env, s->dir);
+    lu__free(s->env, s->retired);
     lu__free(s->env, s);
 }
 
-/* Maps a global id (0-based) to its mount and entry. */
-static void decode(const lu_snapshot *s, uint32_t id, const lu_mount **m, const lu_entry **e)
+void lu__snapshot_free(lu_snapshot *s)
 {
-    size_t lo = 0, hi = s->nmounts;   /* last mount whose base <= id */
-    while (hi - lo > 1) {
-        size_t mid = (lo + hi) / 2;
-        if (s->bases[mid] <= id) lo = mid;
-        else hi = mid;
+    if (s && s->derived && !s->followed) {   /* never published: prev still owns what it shares */
+        free_buckets(s, false);
+        free_shell(s);
+        return;
     }
-    *m = s->mounts[lo];
-    *e = &(*m)->archive->entries.items[id - s->bases[lo]];
-}
-
-static bool same_path(const lu_mount *m, const lu_entry *e, const char *path, size_t len)
-{
-    const char *name = lu__entry_name(&m->archive->entries, e);
-    return strncmp(name, path, len) == 0 && name[len] == '\0';
-}
-
-bool lu__snapshot_find(const lu_snapshot *s, const char *path, size_t len, const lu_mount **m,
-                       const lu_entry **e)
-{
-    if (!s->index) return false;
-    uint32_t h = lu__hash_path(path, len);
-    for (size_t i = h & s->mask;; i = (i + 1) & s->mask) {
-        const struct lu_slot *slot = &s->index[i];
-        if (slot->id == 0) return false;
-        if (slot->hash != h) continue;
-        decode(s, slot->id - 1, m, e);
-        if (same_path(*m, *e, path, len)) return true;
-    }
-}
-
-static lu_status build_index(lu_snapshot *s, lu_error *err)
-{
-    size_t total = 0;
-    for (size_t i = 0; i < s->nmounts; i++) {
-        s->bases[i] = (uint32_t)total;
-        total += s->mounts[i]->archive->entries.count;
-        if (total >= UINT32_MAX / 2)
-            return lu__fail(err, LU_INVAL, "more than %u resources mounted", UINT32_MAX / 2);
-    }
-    if (total == 0) return LU_OK;
-    /* open addressing, load factor at most 3/4: 8-byte slots, about 11-21
-     * bytes per resource (docs/BENCHMARKS.md, memory) with short probes */
-    size_t cap = 16;
-    while (cap * 3 < total * 4) cap *= 2;
-    s->index = lu__calloc(s->env, cap, sizeof *s->index);
-    if (!s->index) return lu__fail(err, LU_MEM_ERROR, "out of memory for the index of %zu resources", total);
-    s->mask = cap - 1;
-    for (size_t mi = 0; mi < s->nmounts; mi++) {
-        const lu_mount *m = s->mounts[mi];
-        const lu_entries *t = &m->archive->entries;
-        for (size_t k = 0; k < t->count; k++) {
-            const lu_entry *e = &t->items[k];
-            const char *path = lu__entry_name(t, e);
-            size_t len = strlen(path);
-            size_t i = e->hash & s->mask;
-            bool shadowed = false;
-            for (; s->index[i].id; i = (i + 1) & s->mask) {
-                if (s->index[i].hash != e->hash) continue;
-                const lu_mount *om;
-                const lu_entry *oe;
-                decode(s, s->index[i].id - 1, &om, &oe);
-                if (same_path(om, oe, path, len)) {
-                    shadowed = true;
-                    break;
-                }
-            }
-            if (shadowed) continue;
-            s->index[i].hash = e->hash;
-            s->index[i].id = s->bases[mi] + (uint32_t)k + 1;
-            s->entries++;
+    /* destroy in order: each destroyed snapshot drops its link on the next */
+    while (s && atomic_fetch_sub_explicit(&s->links, 1, memory_order_acq_rel) == 1) {
+        lu_snapshot *next = s->next;
+        for (size_t i = 0; i < s->nretired; i++) {
+            if (i + 8 < s->nretired) __builtin_prefetch(s->retired[i + 8]);   /* free() reads its header */
+            lu__free(s->env, s->retired[i]);
         }
+        if (!next || s->alone) free_buckets(s, true);   /* nothing shares its buckets */
+        free_shell(s);
+        s = next;
+    }
+}
+
+void lu__snapshot_follow(lu_snapshot *prev, lu_snapshot *s)
+{
+    s->followed = true;
+    if (!prev) return;
+    prev->alone = !s->derived;   /* built from scratch: shares no bucket with prev */
+    atomic_fetch_add_explicit(&s->links, 1, memory_order_relaxed);
+    prev->next = s;
+}
+
+/* Maps a slot id to its mount and entry. */
+static inline void decode(const lu_snapshot *s, uint32_t id, const lu_mount **m, const lu_entry **e)
+{
+    uint32_t gid = (id & ~LU_SLOT_SHADOWS) - 1;
+    const lu_granule *g = &s->granules[gid >> LU_ID_SHIFT];
+    *m = g->mount;
+    *e = g->items + (gid - g->base);
+}
+
+static inline bool same_name(const lu_snapshot *s, uint32_t id, const char *path, size_t len)
+{
+    uint32_t gid = (id & ~LU_SLOT_SHADOWS) - 1;
+    const lu_granule *g = &s->granules[gid >> LU_ID_SHIFT];
+    const char *name = g->pool + g->items[gid - g->base].name;
+    return memcmp(name, path, len) == 0 && name[len] == '\0';
+}
+
+bool lu__snapshot_find(const lu_snapshot *s, const char *path, size_t len, uint32_t hash,
+                       const lu_mount **m, const lu_entry **e)
+{
+    if (!s->dir) return false;
+    const lu_bucket *b = s->dir[dir_index(s, hash)];
+    for (uint32_t i = hash & (LU_BUCKET_SLOTS - 1);; i = (i + 1) & (LU_BUCKET_SLOTS - 1)) {
+        uint32_t id = b->slots[i].id;
+        if (id == 0) return false;
+        if (b->slots[i].hash != hash || !same_name(s, id, path, len)) continue;
+        decode(s, id, m, e);
+        return true;
+    }
+}
+
+/* ---- building the index ---------------------------------------------- */
+
+static lu_bucket *bucket_new(lu_snapshot *s, uint32_t depth)
+{
+    lu_bucket *b = lu__calloc(s->env, 1, sizeof *b);
+    if (b) {
+        b->depth = depth;
+        b->gen = s->gen;
+    }
+    return b;
+}
+
+static bool retire(lu_snapshot *s, lu_bucket *b)
+{
+    if (b->gen == s->gen) {   /* made by this build: no one else sees it */
+        lu__free(s->env, b);
+        return true;
+    }
+    if (s->nretired == s->retired_cap) {
+        size_t cap = s->retired_cap ? s->retired_cap * 2 : 64;
+        lu_bucket **r = lu__realloc(s->env, s->retired, cap * sizeof *r);
+        if (!r) return false;
+        s->retired = r;
+        s->retired_cap = cap;
+    }
+    s->retired[s->nretired++] = b;
+    return true;
+}
+
+/* Points the directory entries of the bucket at `idx` (depth d) to `b`. */
+static void dir_fill(lu_snapshot *s, size_t idx, uint32_t d, lu_bucket *b)
+{
+    size_t run = (size_t)1 << (s->depth - d), first = idx & ~(run - 1);
+    for (size_t i = 0; i < run; i++) s->dir[first + i] = b;
+}
+
+/* The bucket at `idx`, made writable in this snapshot (copied if shared). */
+static lu_bucket *own(lu_snapshot *s, size_t idx, lu_error *err)
+{
+    lu_bucket *b = s->dir[idx];
+    if (b->gen == s->gen) return b;
+    lu_bucket *c = lu__malloc(s->env, sizeof *c);
+    if (!c || !retire(s, b)) {
+        lu__free(s->env, c);
+        lu__fail(err, LU_MEM_ERROR, "out of memory updating the index");
+        return NULL;
+    }
+    memcpy(c, b, sizeof *c);
+    c->gen = s->gen;
+    dir_fill(s, idx, b->depth, c);
+    return c;
+}
+
+/* Empties slot i, shifting back the slots after it that probed past it. */
+static void slot_delete(lu_bucket *b, uint32_t i)
+{
+    const uint32_t mask = LU_BUCKET_SLOTS - 1;
+    for (uint32_t j = (i + 1) & mask; b->slots[j].id; j = (j + 1) & mask) {
+        uint32_t home = b->slots[j].hash & mask;
+        if (((j - home) & mask) >= ((j - i) & mask)) {   /* its home is not in (i, j] */
+            b->slots[i] = b->slots[j];
+            i = j;
+        }
+    }
+    b->slots[i] = (struct lu_slot){0, 0};
+    b->count--;
+}
+
+static void slot_put(lu_bucket *b, uint32_t hash, uint32_t id)
+{
+    uint32_t i = hash & (LU_BUCKET_SLOTS - 1);
+    while (b->slots[i].id) i = (i + 1) & (LU_BUCKET_SLOTS - 1);
+    b->slots[i].hash = hash;
+    b->slots[i].id = id;
+    b->count++;
+}
+
+/* Splits the bucket at `idx` in two (doubling the directory when needed). */
+static lu_status split(lu_snapshot *s, size_t idx, lu_error *err)
+{
+    lu_bucket *b = s->dir[idx];
+    if (b->depth >= MAX_DEPTH)
+        return lu__fail(err, LU_INVAL, "too many resource paths share a hash prefix (over %u)", MAX_FILL);
+    if (b->depth == s->depth) {
+        size_t n = (size_t)1 << s->depth;
+        lu_bucket **d = lu__malloc(s->env, 2 * n * sizeof *d);
+        if (!d) return lu__fail(err, LU_MEM_ERROR, "out of memory growing the index");
+        for (size_t i = 0; i < 2 * n; i++) d[i] = s->dir[i >> 1];
+        lu__free(s->env, s->dir);
+        s->dir = d;
+        set_depth(s, s->depth + 1);
+        idx *= 2;
+    }
+    lu_bucket *lo = bucket_new(s, b->depth + 1), *hi = bucket_new(s, b->depth + 1);
+    if (!lo || !hi) {
+        lu__free(s->env, lo);
+        lu__free(s->env, hi);
+        return lu__fail(err, LU_MEM_ERROR, "out of memory growing the index");
+    }
+    uint32_t bit = 31 - b->depth;
+    for (uint32_t i = 0; i < LU_BUCKET_SLOTS; i++)
+        if (b->slots[i].id) slot_put((b->slots[i].hash >> bit) & 1 ? hi : lo, b->slots[i].hash, b->slots[i].id);
+    size_t run = (size_t)1 << (s->depth - b->depth), first = idx & ~(run - 1);
+    for (size_t i = 0; i < run; i++) s->dir[first + i] = i < run / 2 ? lo : hi;
+    if (!retire(s, b)) {
+        /* keep the old bucket in place: undo */
+        for (size_t i = 0; i < run; i++) s->dir[first + i] = b;
+        lu__free(s->env, lo);
+        lu__free(s->env, hi);
+        return lu__fail(err, LU_MEM_ERROR, "out of memory growing the index");
     }
     return LU_OK;
 }
 
-lu_status lu__snapshot_build(const lu_env *env, lu_mount *const *mounts, size_t n,
-                             lu_snapshot **out, lu_error *err)
+/* Entries go to random buckets of a table larger than the caches: the
+ * loops over a mount's entries fetch the directory entry 16 entries ahead
+ * and the bucket's slot 8 ahead, so the misses overlap instead of queuing. */
+static inline void prefetch_ahead(const lu_snapshot *s, const lu_entries *t, size_t k)
 {
-    *out = NULL;
-    lu_status st = LU_OK;
-    lu_snapshot *s = lu__calloc(env, 1, sizeof *s);
-    if (!s) return lu__fail(err, LU_MEM_ERROR, "out of memory building the mount table");
-    s->env = env;
-    s->mounts = lu__calloc(env, n ? n : 1, sizeof *s->mounts);
-    s->bases = lu__calloc(env, n ? n : 1, sizeof *s->bases);
-    if (!s->mounts || !s->bases) {
-        st = lu__fail(err, LU_MEM_ERROR, "out of memory building the mount table");
-        goto cleanup;
+    if (k + 16 < t->count) __builtin_prefetch(&s->dir[dir_index(s, t->items[k + 16].hash)]);
+    if (k + 8 < t->count) {
+        uint32_t h = t->items[k + 8].hash;
+        __builtin_prefetch(&s->dir[dir_index(s, h)]->slots[h & (LU_BUCKET_SLOTS - 1)]);
     }
-    for (size_t i = 0; i < n; i++) {   /* insertion sort: n is small */
+}
+
+/* Where `path` (hash h) is in the index: its bucket's dir index and slot,
+ * or *slot = -1. */
+static int find_slot(const lu_snapshot *s, const char *path, size_t len, uint32_t h, size_t *idx)
+{
+    *idx = dir_index(s, h);
+    const lu_bucket *b = s->dir[*idx];
+    for (uint32_t i = h & (LU_BUCKET_SLOTS - 1);; i = (i + 1) & (LU_BUCKET_SLOTS - 1)) {
+        uint32_t id = b->slots[i].id;
+        if (id == 0) return -1;
+        if (b->slots[i].hash == h && same_name(s, id, path, len)) return (int)i;
+    }
+}
+
+/* Adds mount `m` (index mi in lookup order) to the index: each path it has
+ * goes to it unless a mount before it serves that path. */
+static lu_status add_mount(lu_snapshot *s, size_t mi, lu_error *err)
+{
+    const lu_mount *m = s->mounts[mi];
+    const lu_entries *t = &m->archive->entries;
+    for (size_t k = 0; k < t->count; k++) {
+        prefetch_ahead(s, t, k);
+        const lu_entry *e = &t->items[k];
+        const char *path = lu__entry_name(t, e);
+        size_t len = strlen(path), idx;
+        uint32_t id = s->bases[mi] + (uint32_t)k + 1;
+        int at = find_slot(s, path, len, e->hash, &idx);
+        if (at >= 0) {
+            uint32_t old = s->dir[idx]->slots[at].id;
+            const lu_mount *om;
+            const lu_entry *oe;
+            decode(s, old, &om, &oe);
+            uint32_t now = before(m, om) ? (id | LU_SLOT_SHADOWS) : (old | LU_SLOT_SHADOWS);
+            if (now == old) continue;
+            lu_bucket *b = own(s, idx, err);
+            if (!b) return LU_MEM_ERROR;
+            b->slots[at].id = now;
+            continue;
+        }
+        while (s->dir[idx]->count >= MAX_FILL) {
+            LU_TRY(split(s, idx, err));
+            idx = dir_index(s, e->hash);
+        }
+        lu_bucket *b = own(s, idx, err);
+        if (!b) return LU_MEM_ERROR;
+        slot_put(b, e->hash, id);
+        s->entries++;
+    }
+    return LU_OK;
+}
+
+/* Sorts `mounts` into s->mounts (lookup order), each retained. */
+static lu_status take_mounts(lu_snapshot *s, lu_mount *const *mounts, size_t n, lu_error *err)
+{
+    s->mounts = lu__calloc(s->env, n ? n : 1, sizeof *s->mounts);
+    s->bases = lu__calloc(s->env, n ? n : 1, sizeof *s->bases);
+    if (!s->mounts || !s->bases) return lu__fail(err, LU_MEM_ERROR, "out of memory building the mount table");
+    for (size_t i = 0; i < n; i++) {   /* insertion sort: the list comes nearly sorted */
         size_t j = i;
         while (j > 0 && before(mounts[i], s->mounts[j - 1])) {
             s->mounts[j] = s->mounts[j - 1];
@@ -168,12 +366,237 @@ lu_status lu__snapshot_build(const lu_env *env, lu_mount *const *mounts, size_t 
         lu__mount_retain(mounts[i]);
         s->nmounts++;
     }
-    st = build_index(s, err);
-    if (st != LU_OK) goto cleanup;
+    return LU_OK;
+}
+
+static lu_snapshot *snapshot_new(const lu_env *env, uint64_t gen)
+{
+    lu_snapshot *s = lu__calloc(env, 1, sizeof *s);
+    if (!s) return NULL;
+    s->env = env;
+    s->gen = gen;
+    atomic_init(&s->links, 1);
+    return s;
+}
+
+/* Marks the granules of mount mi (base already set) in s->granules. */
+static void claim(lu_snapshot *s, size_t mi)
+{
+    lu_mount *m = s->mounts[mi];
+    size_t g0 = s->bases[mi] >> LU_ID_SHIFT, ng = granules_of(m);
+    for (size_t g = g0; g < g0 + ng; g++)
+        s->granules[g] = (lu_granule){m->archive->entries.items, m->archive->entries.pool, m, s->bases[mi]};
+}
+
+static lu_status build_from_scratch(lu_snapshot *s, lu_error *err)
+{
+    size_t total = 0, ng = 0;
+    for (size_t i = 0; i < s->nmounts; i++) {
+        s->bases[i] = (uint32_t)(ng << LU_ID_SHIFT);
+        ng += granules_of(s->mounts[i]);
+        total += s->mounts[i]->archive->entries.count;
+        if (ng > MAX_GRANULES)
+            return lu__fail(err, LU_INVAL, "more than %u resources mounted", (unsigned)(MAX_GRANULES << LU_ID_SHIFT));
+    }
+    if (total == 0) return LU_OK;
+    s->granules = lu__calloc(s->env, ng, sizeof *s->granules);
+    if (!s->granules) return lu__fail(err, LU_MEM_ERROR, "out of memory for the index of %zu resources", total);
+    s->ngranules = ng;
+    for (size_t i = 0; i < s->nmounts; i++) claim(s, i);
+    /* buckets filled to at most 3/4 on average: 8-byte slots, about 11-21
+     * bytes per resource (docs/BENCHMARKS.md, memory) with short probes */
+    uint32_t depth = 0;
+    while (((size_t)FULL_FILL << depth) < total && depth < MAX_DEPTH) depth++;
+    size_t n = (size_t)1 << depth;
+    s->dir = lu__calloc(s->env, n, sizeof *s->dir);
+    if (!s->dir) return lu__fail(err, LU_MEM_ERROR, "out of memory for the index of %zu resources", total);
+    set_depth(s, depth);
+    for (size_t i = 0; i < n; i++)
+        if (!(s->dir[i] = bucket_new(s, depth))) {
+            while (i > 0) lu__free(s->env, s->dir[--i]);
+            lu__free(s->env, s->dir);
+            s->dir = NULL;
+            return lu__fail(err, LU_MEM_ERROR, "out of memory for the index of %zu resources", total);
+        }
+    for (size_t mi = 0; mi < s->nmounts; mi++) LU_TRY(add_mount(s, mi, err));
+    return LU_OK;
+}
+
+/* A full build with `prev`'s generation sequence (prev may be NULL). */
+static lu_status full_build(const lu_env *env, const lu_snapshot *prev, lu_mount *const *mounts, size_t n,
+                            lu_snapshot **out, lu_error *err)
+{
+    *out = NULL;
+    lu_snapshot *s = snapshot_new(env, prev ? prev->gen + 1 : 1);
+    if (!s) return lu__fail(err, LU_MEM_ERROR, "out of memory building the mount table");
+    lu_status st = take_mounts(s, mounts, n, err);
+    if (st == LU_OK) st = build_from_scratch(s, err);
+    if (st != LU_OK) {
+        free_buckets(s, false);
+        free_shell(s);
+        return st;
+    }
+    if (prev && prev->dir) {
+        /* every bucket of prev is replaced: freed once prev and older are gone */
+        s->derived = true;
+        size_t nb = (size_t)1 << prev->depth;
+        for (size_t i = 0; i < nb; i += (size_t)1 << (prev->depth - prev->dir[i]->depth))
+            if (!retire(s, prev->dir[i])) {
+                s->nretired = 0;
+                free_buckets(s, false);
+                free_shell(s);
+                return lu__fail(err, LU_MEM_ERROR, "out of memory building the mount table");
+            }
+    } else if (prev) {
+        s->derived = true;
+    }
     *out = s;
-    s = NULL;
-cleanup:
-    lu__snapshot_free(s);
+    return LU_OK;
+}
+
+lu_status lu__snapshot_build(const lu_env *env, lu_mount *const *mounts, size_t n,
+                             lu_snapshot **out, lu_error *err)
+{
+    return full_build(env, NULL, mounts, n, out, err);
+}
+
+/* The id of entry `e` of mount mi. */
+static uint32_t id_of(const lu_snapshot *s, size_t mi, const lu_entry *e)
+{
+    return s->bases[mi] + (uint32_t)(e - s->mounts[mi]->archive->entries.items) + 1;
+}
+
+/* Removes mount R (base bR, gone from s->mounts) from the index: each path
+ * it served goes to the next kept mount that has it, if any. */
+static lu_status remove_mount(lu_snapshot *s, const lu_mount *r, uint32_t base, const bool *kept,
+                              lu_error *err)
+{
+    const lu_entries *t = &r->archive->entries;
+    for (size_t k = 0; k < t->count; k++) {
+        prefetch_ahead(s, t, k);
+        const lu_entry *e = &t->items[k];
+        uint32_t id = base + (uint32_t)k + 1;
+        size_t idx = dir_index(s, e->hash);
+        const lu_bucket *rb = s->dir[idx];
+        uint32_t i = e->hash & (LU_BUCKET_SLOTS - 1);
+        while (rb->slots[i].id && (rb->slots[i].id & ~LU_SLOT_SHADOWS) != id) i = (i + 1) & (LU_BUCKET_SLOTS - 1);
+        if (!rb->slots[i].id) continue;   /* shadowed: another mount serves it */
+        uint32_t now = 0;
+        if (rb->slots[i].id & LU_SLOT_SHADOWS) {   /* find the next server, and whether it shadows */
+            const char *path = lu__entry_name(t, e);
+            size_t len = strlen(path);
+            for (size_t mi = 0; mi < s->nmounts; mi++) {
+                const lu_entry *f = kept[mi] ? lu__entries_find(&s->mounts[mi]->archive->entries, path, len) : NULL;
+                if (!f) continue;
+                if (now) {
+                    now |= LU_SLOT_SHADOWS;
+                    break;
+                }
+                now = id_of(s, mi, f);
+            }
+        }
+        lu_bucket *b = own(s, idx, err);
+        if (!b) return LU_MEM_ERROR;
+        if (now) b->slots[i].id = now;
+        else {
+            slot_delete(b, i);
+            s->entries--;
+        }
+    }
+    return LU_OK;
+}
+
+/* Gives mount mi a free run of granules (first fit, else at the end). */
+static bool place(lu_snapshot *s, size_t mi)
+{
+    size_t need = granules_of(s->mounts[mi]), run = 0, g = 0;
+    for (; g < s->ngranules && run < need; g++) run = s->granules[g].mount ? 0 : run + 1;
+    if (run < need) {
+        g = s->ngranules - run + need;   /* extend the free tail */
+        if (g > MAX_GRANULES) return false;
+        s->ngranules = g;
+    }
+    s->bases[mi] = (uint32_t)((g - need) << LU_ID_SHIFT);
+    claim(s, mi);
+    return true;
+}
+
+lu_status lu__snapshot_next(const lu_env *env, lu_snapshot *prev, lu_mount *const *mounts, size_t n,
+                            lu_snapshot **out, lu_error *err)
+{
+    *out = NULL;
+    if (!prev || !prev->dir) return full_build(env, prev, mounts, n, out, err);
+    lu_snapshot *s = snapshot_new(env, prev->gen + 1);
+    if (!s) return lu__fail(err, LU_MEM_ERROR, "out of memory building the mount table");
+    s->derived = true;
+    bool *kept = NULL;
+    size_t *gone = NULL, ngone = 0, changed = 0, total = 0, grow = 0;
+    lu_status st = take_mounts(s, mounts, n, err);
+    if (st != LU_OK) goto fail;
+    kept = lu__calloc(env, s->nmounts + 1, sizeof *kept);
+    gone = lu__calloc(env, prev->nmounts + 1, sizeof *gone);
+    if (!kept || !gone) {
+        st = lu__fail(err, LU_MEM_ERROR, "out of memory building the mount table");
+        goto fail;
+    }
+    /* both lists are in lookup order: one walk tells kept, gone and new */
+    for (size_t i = 0, j = 0; i < prev->nmounts || j < s->nmounts;) {
+        lu_mount *a = i < prev->nmounts ? prev->mounts[i] : NULL, *b = j < s->nmounts ? s->mounts[j] : NULL;
+        if (a && a == b) {
+            kept[j++] = true;
+            s->bases[j - 1] = prev->bases[i++];
+        } else if (a && (!b || before(a, b))) {
+            changed += a->archive->entries.count;
+            gone[ngone++] = i++;
+        } else if (b && (!a || before(b, a))) {
+            changed += b->archive->entries.count;
+            grow += granules_of(b);
+            j++;
+        } else {   /* two mounts in the same place: build from scratch */
+            changed = SIZE_MAX / 8;
+            break;
+        }
+    }
+    for (size_t j = 0; j < s->nmounts; j++) total += s->mounts[j]->archive->entries.count;
+    if (changed * 4 >= total) goto rebuild;   /* most of the table changes: a full build costs about as much */
+    s->granules = lu__calloc(env, prev->ngranules + grow, sizeof *s->granules);
+    s->dir = lu__malloc(env, ((size_t)1 << prev->depth) * sizeof *s->dir);
+    if (!s->granules || !s->dir) {
+        st = lu__fail(err, LU_MEM_ERROR, "out of memory building the mount table");
+        goto fail;
+    }
+    memcpy(s->dir, prev->dir, ((size_t)1 << prev->depth) * sizeof *s->dir);
+    set_depth(s, prev->depth);
+    s->entries = prev->entries;
+    s->ngranules = prev->ngranules;
+    for (size_t j = 0; j < s->nmounts; j++)
+        if (kept[j]) claim(s, j);
+    for (size_t j = 0; j < s->nmounts; j++)
+        if (!kept[j] && !place(s, j)) goto rebuild;   /* ids too scattered: a full build packs them */
+    for (size_t g = 0; g < ngone; g++) {
+        st = remove_mount(s, prev->mounts[gone[g]], prev->bases[gone[g]], kept, err);
+        if (st != LU_OK) goto fail;
+    }
+    for (size_t j = 0; j < s->nmounts; j++) {
+        if (kept[j]) continue;
+        st = add_mount(s, j, err);
+        if (st != LU_OK) goto fail;
+    }
+    lu__free(env, kept);
+    lu__free(env, gone);
+    *out = s;
+    return LU_OK;
+rebuild:
+    lu__free(env, kept);
+    lu__free(env, gone);
+    free_buckets(s, false);
+    free_shell(s);
+    return full_build(env, prev, mounts, n, out, err);
+fail:
+    lu__free(env, kept);
+    lu__free(env, gone);
+    free_buckets(s, false);
+    free_shell(s);
     return st;
 }
 

@@ -58,16 +58,11 @@ lu_status lu_open(lu_context *ctx, const char *path, lu_file **out, lu_error *er
     if (out) *out = NULL;
     if (!ctx) return lu__fail(err, LU_NOT_INITIALIZED, "no context");
     if (!out) return lu__fail(err, LU_INVAL, "lu_open: no place for the file");
-    size_t len = path ? strlen(path) : 0;
-    LU_TRY(lu_path_check(path, len, err));
     unsigned shard;
-    lu_snapshot *s = lu__cell_acquire(&ctx->cell, &shard);
+    lu_snapshot *s;
     const lu_mount *m;
     const lu_entry *e;
-    if (!s || !lu__snapshot_find(s, path, len, &m, &e)) {
-        lu__cell_release(&ctx->cell, s, shard);
-        return lu__fail(err, LU_NOT_FOUND, "no mount serves '%s'", path);
-    }
+    LU_TRY(lu__find(ctx, path, &s, &shard, &m, &e, err));
     lu_status st = lu__file_open_entry(m->archive, e, m->name, out, err);
     lu__cell_release(&ctx->cell, s, shard);
     return st;

@@ -83,5 +83,8 @@ void bench_threads(bench *b);
 void bench_read_limit(bench *b);
 void bench_read_small(bench *b);
 void bench_mount_limit(bench *b);
+/* cases_index.c: the merged index against a bare hash probe and its own first adds */
+void bench_lookup_probe(bench *b);
+void bench_add_growth(bench *b);
 
 #endif

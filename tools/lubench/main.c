@@ -36,6 +36,7 @@ static const struct {
     {"startup_limit", bench_startup_limit},
     {"threads", bench_threads},
     {"read_limit", bench_read_limit}, {"read_small", bench_read_small}, {"mount_limit", bench_mount_limit},
+    {"lookup_probe", bench_lookup_probe}, {"add_growth", bench_add_growth},
 };
 
 #define NCASES (sizeof cases / sizeof cases[0])

@@ -1,0 +1,309 @@
+/* test_index.c -- the merged index (engine/core/snapshot.c): snapshots derived
+ * change by change serve what a from-scratch model says, a change copies only
+ * what it touches, held snapshots survive many changes, the hash spreads, and
+ * the one-pass path check agrees with lu_path_check.
+ */
+#include "helpers.h"
+#include "internal.h"
+
+static char *vols;
+
+static void setup(void)
+{
+    vols = th_tempdir();
+}
+
+TestSuite(index, .init = setup);
+
+/* A small deterministic generator (the sequences must not depend on libc). */
+static uint32_t rnd(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(*s >> 33);
+}
+
+#define UNIVERSE 160
+#define NVOLS 10
+#define NNAMES 8
+
+/* Volume k holds about half the universe's paths p<i>.txt, chosen at random,
+ * each with the content "v<k>". */
+static char *make_volume(int k, uint64_t *seed, bool has[UNIVERSE])
+{
+    const char **e = calloc(2 * UNIVERSE + 1, sizeof *e);
+    char (*names)[16] = calloc(UNIVERSE, sizeof *names);
+    char content[16];
+    snprintf(content, sizeof content, "v%d", k);
+    size_t n = 0;
+    for (int i = 0; i < UNIVERSE; i++) {
+        has[i] = rnd(seed) % 2;
+        if (!has[i]) continue;
+        snprintf(names[i], sizeof names[i], "p%d.txt", i);
+        e[n++] = names[i];
+        e[n++] = content;
+    }
+    e[n] = NULL;
+    char file[32];
+    snprintf(file, sizeof file, "vol%d.zip", k);
+    char *p = th_path(vols, file);
+    th_make_zip(p, e);
+    free(e);
+    free(names);
+    char *uri = malloc(strlen(p) + 8);
+    sprintf(uri, "zip:%s", p);
+    return TH_KEEP(uri);
+}
+
+typedef struct model_mount {
+    bool on;
+    int vol, prio;
+    uint64_t seq;
+} model_mount;
+
+/* Every path of the universe: served as the model says (exists, and by
+ * which mount), and lu_list_paths lists exactly the served ones. */
+static void check_model(lu_context *ctx, const model_mount *mm, bool has[NVOLS][UNIVERSE], int step)
+{
+    size_t served = 0;
+    for (int i = 0; i < UNIVERSE; i++) {
+        int best = -1;
+        for (int n = 0; n < NNAMES; n++) {
+            if (!mm[n].on || !has[mm[n].vol][i]) continue;
+            if (best < 0 || mm[n].prio > mm[best].prio || (mm[n].prio == mm[best].prio && mm[n].seq > mm[best].seq))
+                best = n;
+        }
+        char path[32];
+        snprintf(path, sizeof path, "/p%d.txt", i);
+        cr_assert_eq(lu_exists(ctx, path), best >= 0, "step %d: %s exists %d, model %d", step, path,
+                     lu_exists(ctx, path), best >= 0);
+        lu_stat_info si;
+        lu_error err;
+        lu_status st = lu_stat(ctx, path, &si, &err);
+        if (best < 0) {
+            cr_assert_eq(st, LU_NOT_FOUND, "step %d: %s", step, path);
+            continue;
+        }
+        served++;
+        char want[16];
+        snprintf(want, sizeof want, "m%d", best);
+        cr_assert_eq(st, LU_OK, "step %d: %s: %s", step, path, err.message);
+        cr_assert_str_eq(si.mount, want, "step %d: %s served by %s, model says %s", step, path, si.mount, want);
+    }
+    char **list;
+    size_t count;
+    lu_error err;
+    cr_assert_eq(lu_list_paths(ctx, "/", NULL, &list, &count, &err), LU_OK, "%s", err.message);
+    cr_assert_eq(count, served, "step %d: %zu listed, %zu served", step, count, served);
+    lu_free(ctx, list);
+    cr_assert_eq(ctx->current ? ctx->current->entries : 0, served, "step %d: the index counts its paths", step);
+}
+
+Test(index, random_adds_removes_and_replaces_serve_what_a_model_says)
+{
+    uint64_t seed = 17;
+    static bool has[NVOLS][UNIVERSE];
+    char *uri[NVOLS];
+    for (int k = 0; k < NVOLS; k++) uri[k] = make_volume(k, &seed, has[k]);
+    lu_context *ctx = th_open(NULL, NULL);
+    model_mount mm[NNAMES] = {{0}};
+    uint64_t seq = 0;
+    size_t incremental = 0;
+    for (int step = 0; step < 400; step++) {
+        int n = (int)(rnd(&seed) % NNAMES), vol = (int)(rnd(&seed) % NVOLS), prio = (int)(rnd(&seed) % 3);
+        char name[8];
+        snprintf(name, sizeof name, "m%d", n);
+        lu_error err;
+        bool had = ctx->current && ctx->current->dir;   /* the old snapshot is freed by the change */
+        uint64_t gen = had ? ctx->current->gen : 0;
+        size_t dirsize = had ? (size_t)1 << ctx->current->depth : 0;
+        if (!mm[n].on) {   /* add */
+            cr_assert_eq(lu_mount_add(ctx, name, uri[vol], prio, LU_MOUNT_NO_PERSIST, &err), LU_OK, "%s", err.message);
+            mm[n] = (model_mount){true, vol, prio, ++seq};
+        } else if (rnd(&seed) % 2) {   /* remove */
+            cr_assert_eq(lu_mount_remove(ctx, name, &err), LU_OK, "%s", err.message);
+            mm[n].on = false;
+        } else {   /* replace: another volume and priority under the same name */
+            cr_assert_eq(lu_mount_add(ctx, name, uri[vol], prio, LU_MOUNT_REPLACE | LU_MOUNT_NO_PERSIST, &err),
+                         LU_OK, "%s", err.message);
+            mm[n] = (model_mount){true, vol, prio, ++seq};
+        }
+        if (had && ctx->current && ctx->current->derived && ctx->current->dir && ctx->current->gen == gen + 1 &&
+            ctx->current->nretired < dirsize)
+            incremental++;
+        check_model(ctx, mm, has, step);
+    }
+    cr_assert_gt(incremental, 100, "most changes derived the index (%zu of 400)", incremental);
+    lu_context_close(ctx);
+}
+
+/* n entries named <prefix>/<i>.txt */
+static char *make_sized(const char *file, const char *prefix, int n)
+{
+    const char **e = calloc(2 * (size_t)n + 1, sizeof *e);
+    char (*names)[32] = calloc((size_t)n, sizeof *names);
+    for (int i = 0; i < n; i++) {
+        snprintf(names[i], sizeof names[i], "%s/%d.txt", prefix, i);
+        e[2 * i] = names[i];
+        e[2 * i + 1] = "x";
+    }
+    char *p = th_path(vols, file);
+    th_make_zip(p, e);
+    free(e);
+    free(names);
+    char *uri = malloc(strlen(p) + 8);
+    sprintf(uri, "zip:%s", p);
+    return TH_KEEP(uri);
+}
+
+/* The work of a change is counted in buckets: the old table replaced none
+ * but rebuilt them all. */
+Test(index, an_add_or_remove_copies_only_the_buckets_its_entries_touch)
+{
+    lu_context *ctx = th_open(NULL, NULL);
+    lu_error err;
+    for (int k = 0; k < 8; k++) {
+        char file[32], prefix[16], name[16];
+        snprintf(file, sizeof file, "big%d.zip", k);
+        snprintf(prefix, sizeof prefix, "b%d", k);
+        snprintf(name, sizeof name, "big%d", k);
+        cr_assert_eq(lu_mount_add(ctx, name, make_sized(file, prefix, 2000), 1, LU_MOUNT_NO_PERSIST, &err), LU_OK,
+                     "%s", err.message);
+    }
+    lu_snapshot *prev = ctx->current;
+    size_t nbuckets = 0;
+    for (size_t i = 0; i < ((size_t)1 << prev->depth); i += (size_t)1 << (prev->depth - prev->dir[i]->depth))
+        nbuckets++;
+    cr_assert_gt(nbuckets, 200, "16,000 entries make over 200 buckets (%zu)", nbuckets);
+    cr_assert_eq(lu_mount_add(ctx, "small", make_sized("small.zip", "s", 10), 2, LU_MOUNT_NO_PERSIST, &err), LU_OK,
+                 "%s", err.message);
+    cr_assert(ctx->current->derived);
+    cr_assert_leq(ctx->current->nretired, 10, "10 entries copy at most 10 buckets, not %zu", ctx->current->nretired);
+    cr_assert_eq(lu_mount_remove(ctx, "small", &err), LU_OK, "%s", err.message);
+    cr_assert_leq(ctx->current->nretired, 10, "removing them copies at most 10 buckets, not %zu",
+                  ctx->current->nretired);
+    cr_assert_eq(ctx->current->entries, 16000);
+    cr_assert(lu_exists(ctx, "/b3/1999.txt"));
+    cr_assert(!lu_exists(ctx, "/s/3.txt"));
+    lu_context_close(ctx);
+}
+
+Test(index, removing_a_shadowing_mount_serves_the_lower_one_again)
+{
+    lu_context *ctx = th_open(NULL, NULL);
+    lu_error err;
+    /* enough below for every change to be derived, not rebuilt */
+    cr_assert_eq(lu_mount_add(ctx, "base", make_sized("base.zip", "a", 1000), 0, LU_MOUNT_NO_PERSIST, &err), LU_OK);
+    cr_assert_eq(lu_mount_add(ctx, "low", make_sized("low.zip", "s", 50), 1, LU_MOUNT_NO_PERSIST, &err), LU_OK);
+    cr_assert_eq(lu_mount_add(ctx, "mid", make_sized("mid.zip", "s", 50), 2, LU_MOUNT_NO_PERSIST, &err), LU_OK);
+    cr_assert_eq(lu_mount_add(ctx, "top", make_sized("top.zip", "s", 25), 3, LU_MOUNT_NO_PERSIST, &err), LU_OK);
+    lu_stat_info si;
+    cr_assert_eq(lu_stat(ctx, "/s/7.txt", &si, &err), LU_OK);
+    cr_assert_str_eq(si.mount, "top");
+    cr_assert_eq(lu_mount_remove(ctx, "top", &err), LU_OK);
+    cr_assert(ctx->current->derived);
+    cr_assert_eq(lu_stat(ctx, "/s/7.txt", &si, &err), LU_OK);
+    cr_assert_str_eq(si.mount, "mid");
+    cr_assert_eq(lu_mount_remove(ctx, "mid", &err), LU_OK);
+    cr_assert_eq(lu_stat(ctx, "/s/7.txt", &si, &err), LU_OK);
+    cr_assert_str_eq(si.mount, "low", "the next server's own shadow bit was set: it shadowed 'low'");
+    cr_assert_eq(lu_mount_remove(ctx, "low", &err), LU_OK);
+    cr_assert(!lu_exists(ctx, "/s/7.txt"));
+    cr_assert_eq(ctx->current->entries, 1000);
+    lu_context_close(ctx);
+}
+
+/* Readers may hold a snapshot through any number of changes (ASan: nothing
+ * they see is freed under them); they are released out of order. */
+Test(index, snapshots_held_across_many_changes_stay_valid)
+{
+    lu_context *ctx = th_open(NULL, NULL);
+    lu_error err;
+    cr_assert_eq(lu_mount_add(ctx, "base", make_sized("hbase.zip", "a", 3000), 0, LU_MOUNT_NO_PERSIST, &err), LU_OK);
+    char *u[4];
+    for (int k = 0; k < 4; k++) {
+        char file[32], prefix[16];
+        snprintf(file, sizeof file, "h%d.zip", k);
+        snprintf(prefix, sizeof prefix, "h%d", k);
+        u[k] = make_sized(file, prefix, 300);
+    }
+    enum { HOLD = 12 };
+    lu_snapshot *held[HOLD] = {0};
+    int held_k[HOLD];
+    unsigned shard[HOLD] = {0};
+    for (int step = 0; step < 240; step++) {
+        int k = step % 4;
+        char name[8];
+        snprintf(name, sizeof name, "h%d", k);
+        if ((step / 4) % 2 == 0)
+            cr_assert_eq(lu_mount_add(ctx, name, u[k], k, LU_MOUNT_NO_PERSIST, &err), LU_OK, "%s", err.message);
+        else
+            cr_assert_eq(lu_mount_remove(ctx, name, &err), LU_OK, "%s", err.message);
+        if (step % 20 == 0) {   /* hold one; release an older one, not the oldest */
+            int slot = (step / 20) % HOLD;
+            if (held[slot]) lu__cell_release(&ctx->cell, held[slot], shard[slot]);
+            held[slot] = lu__cell_acquire(&ctx->cell, &shard[slot]);
+            held_k[slot] = (step / 4) % 2 == 0 ? k : -1;
+        }
+    }
+    for (int i = 0; i < HOLD; i++) {
+        if (!held[i]) continue;
+        const lu_mount *m;
+        const lu_entry *e;
+        cr_assert(lu__snapshot_find(held[i], "/a/2999.txt", 11, lu__hash_path("/a/2999.txt", 11), &m, &e));
+        cr_assert_str_eq(m->name, "base");
+        if (held_k[i] >= 0) {
+            char p[32];
+            snprintf(p, sizeof p, "/h%d/299.txt", held_k[i]);
+            cr_assert(lu__snapshot_find(held[i], p, strlen(p), lu__hash_path(p, strlen(p)), &m, &e),
+                      "held snapshot %d still serves %s", i, p);
+        }
+    }
+    for (int i = HOLD - 1; i >= 0; i--)
+        if (held[i]) lu__cell_release(&ctx->cell, held[i], shard[i]);
+    lu_context_close(ctx);
+}
+
+/* The directory takes the hash's top bits and a bucket's probe its bottom
+ * bits: both must spread Defold-like paths evenly (within 6 standard
+ * deviations of a uniform count in every bin). */
+Test(index, the_hash_spreads_top_and_bottom_bits)
+{
+    enum { N = 65536, BINS = 256 };
+    static unsigned top[BINS], low[BINS];
+    for (int i = 0; i < N; i++) {
+        char p[64];
+        int len = snprintf(p, sizeof p, "/assets/level%d/sprite_%d.texturec", i % 37, i);
+        uint32_t h = lu__hash_path(p, (size_t)len);
+        top[h >> 24]++;
+        low[h & (BINS - 1)]++;
+    }
+    double mean = (double)N / BINS, limit = 6 * 16.0;   /* sd = sqrt(256) = 16 */
+    for (int b = 0; b < BINS; b++) {
+        cr_assert_lt(top[b] > mean ? top[b] - mean : mean - top[b], limit, "top bin %d: %u", b, top[b]);
+        cr_assert_lt(low[b] > mean ? low[b] - mean : mean - low[b], limit, "low bin %d: %u", b, low[b]);
+    }
+    cr_assert_neq(lu__hash_path("/a", 2), lu__hash_path("/b", 2));
+}
+
+Test(index, the_one_pass_path_check_agrees_with_lu_path_check)
+{
+    const char *paths[] = {"/a", "/a/b.png", "/", "//", "/a/", "/./a", "/a/.", "/a/..", "/../a", "/a\\b", "a", "",
+                           "/..a", "/.a", "/a/.../b", "/a//b", "/a.", "/.", "/..", "/a/b/c/d/e/f.txt", "\\", "/é/x"};
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+        size_t len = 99;
+        bool ok = lu__path_scan(paths[i], &len);
+        cr_assert_eq(len, strlen(paths[i]), "'%s': length", paths[i]);
+        cr_assert_eq(ok, lu_path_check(paths[i], strlen(paths[i]), NULL) == LU_OK, "'%s': the two disagree", paths[i]);
+    }
+    lu_context *ctx = th_open(NULL, NULL);
+    lu_error err;
+    void *data;
+    size_t size;
+    cr_assert_eq(lu_read(ctx, "/a/../b", &data, &size, &err), LU_INVAL);
+    cr_assert_str_eq(err.message, "resource path '/a/../b' has an empty, '.' or '..' component");
+    cr_assert_eq(lu_read(ctx, "/a\\b", &data, &size, &err), LU_INVAL);
+    cr_assert_str_eq(err.message, "resource path '/a\\b' contains a backslash");
+    cr_assert_eq(lu_read(ctx, NULL, &data, &size, &err), LU_INVAL);
+    cr_assert_str_eq(err.message, "missing resource path");
+    lu_context_close(ctx);
+}
