@@ -22,6 +22,7 @@
 #define DIR_MAX_DEPTH 64
 
 typedef struct dir_state {
+    const lu_env *env;   /* reads go through its I/O hooks */
     int fd;
     char *path;
 } dir_state;
@@ -100,6 +101,7 @@ static lu_status dir_open(const lu_env *env, const char *path, lu_entries *tb, v
         goto cleanup;
     }
     *claimed = 1;
+    d->env = env;
     d->path = lu__strdup(env, path);
     rel = lu__malloc(env, 4096);
     int walk_fd = dup(d->fd);
@@ -142,7 +144,7 @@ static lu_status dir_read(void *state, const lu_entries *tb, const lu_entry *e, 
     }
     uint64_t got = 0;
     while (got < e->size) {
-        ssize_t r = pread(fd, (char *)buf + got, (size_t)(e->size - got), (off_t)got);
+        long r = lu__pread(d->env, fd, (char *)buf + got, (size_t)(e->size - got), got);
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) {
             st = lu__fail(err, LU_IO_ERROR, "'%s': reading '%s' failed: %s", d->path, rel,
@@ -209,7 +211,7 @@ static lu_status dir_stream_read(void *stream, void *buf, size_t cap, size_t *go
     *got = 0;
     size_t want = s->size - s->pos < cap ? (size_t)(s->size - s->pos) : cap;
     while (*got < want) {
-        ssize_t r = pread(s->fd, (char *)buf + *got, want - *got, (off_t)(s->pos + *got));
+        long r = lu__pread(s->env, s->fd, (char *)buf + *got, want - *got, s->pos + *got);
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) {
             *got = 0;

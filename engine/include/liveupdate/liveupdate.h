@@ -110,9 +110,10 @@ typedef struct lu_allocator {
  * folders the library creates (save dir, volumes/, update/, downloads/),
  * the files it deletes (temporaries, a download's .part and sidecar, old
  * releases, the crash note), the truncation of a restarted .part, the
- * read-back of a resumed .part for its hash and every read of a zip
+ * read-back of a resumed .part for its hash, every read of a zip
  * volume (pread: its end records and central directory at mount, its
- * entries at lu_read) go through them. */
+ * entries at lu_read and through lu_open) and every read of a file of a
+ * dir: volume go through them. */
 typedef struct lu_io_hooks {
     int (*open)(void *ud, const char *path, int flags, int mode);
     long (*read)(void *ud, int fd, void *buf, size_t n);

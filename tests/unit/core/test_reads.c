@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 
 #include "helpers.h"
 
@@ -389,4 +390,37 @@ Test(reads, the_entry_table_sorts_as_strcmp_does, .timeout = 120)
         free(shuffled);
         free(names_);
     }
+}
+
+/* ---- dir: volumes ------------------------------------------------------- */
+
+/* A file of a dir: volume is read through the hooks too, whole and
+ * streamed: one pread for a small file, and a failing pread is an I/O
+ * error naming the file (it was a direct pread that no hook saw). */
+Test(reads, a_dir_volume_reads_through_the_io_hooks)
+{
+    char *dir = th_path(th_tempdir(), "folder");
+    cr_assert_eq(mkdir(dir, 0755), 0);
+    th_write_file(th_path(dir, "a.txt"), "folder bytes", 12);
+    lu_context *ctx = open_counting();
+    char uri[4200];
+    snprintf(uri, sizeof uri, "dir:%s", dir);
+    lu_error err;
+    cr_assert_eq(lu_mount_add(ctx, "f", uri, 1, LU_MOUNT_NO_PERSIST, &err), LU_OK, "%s", err.message);
+    preads = 0;
+    expect_read(ctx, "/a.txt", "folder bytes");
+    cr_assert_eq(preads, 1);
+    lu_file *f = NULL;
+    cr_assert_eq(lu_open(ctx, "/a.txt", &f, &err), LU_OK, "%s", err.message);
+    char buf[32];
+    size_t got = 0;
+    preads = 0;
+    cr_assert_eq(lu_read_some(f, buf, sizeof buf, &got, &err), LU_OK, "%s", err.message);
+    cr_assert_eq(got, 12);
+    cr_assert_eq(preads, 1);
+    lu_close(f);
+    fail_preads = true;
+    expect_failure(ctx, "/a.txt", LU_IO_ERROR, "reading 'a.txt' failed: ");
+    fail_preads = false;
+    lu_context_close(ctx);
 }
