@@ -1168,6 +1168,18 @@ static lu_status stream_feed(zip_stream *s, size_t *n, lu_error *err)
     return LU_OK;
 }
 
+/* Gives inflate the next input from the file; the compressed data ending
+ * before the stream did is a size mismatch. */
+static lu_status stream_refill_z(zip_stream *s, lu_error *err)
+{
+    size_t n;
+    LU_TRY(stream_feed(s, &n, err));
+    if (n == 0) return size_mismatch(s->z, s->name, err);
+    s->zs.next_in = s->in;
+    s->zs.avail_in = (uInt)n;
+    return LU_OK;
+}
+
 /* Decodes up to `cap` bytes (cap > 0, pos < size) into buf. */
 static lu_status stream_inflate(zip_stream *s, unsigned char *buf, size_t cap, size_t *got, lu_error *err)
 {
@@ -1175,13 +1187,7 @@ static lu_status stream_inflate(zip_stream *s, unsigned char *buf, size_t cap, s
     s->zs.avail_out = cap > (1u << 30) ? (1u << 30) : (uInt)cap;
     while (s->zs.avail_out > 0) {
         if (s->zs_end) return size_mismatch(s->z, s->name, err);   /* ended before the declared size */
-        if (s->zs.avail_in == 0) {
-            size_t n;
-            LU_TRY(stream_feed(s, &n, err));
-            if (n == 0) return size_mismatch(s->z, s->name, err);
-            s->zs.next_in = s->in;
-            s->zs.avail_in = (uInt)n;
-        }
+        if (s->zs.avail_in == 0) LU_TRY(stream_refill_z(s, err));
         int r = inflate(&s->zs, Z_NO_FLUSH);
         if (r == Z_STREAM_END) s->zs_end = true;
         else if (r == Z_MEM_ERROR) return lu__fail(err, LU_MEM_ERROR, "'%s': entry '%s': out of memory", s->z->path, s->name);
@@ -1218,13 +1224,7 @@ static lu_status stream_end_check(zip_stream *s, lu_error *err)
     unsigned char spare;
     if (s->method == Z_DEFLATED) {
         while (!s->zs_end) {
-            if (s->zs.avail_in == 0) {
-                size_t n;
-                LU_TRY(stream_feed(s, &n, err));
-                if (n == 0) return size_mismatch(s->z, s->name, err);
-                s->zs.next_in = s->in;
-                s->zs.avail_in = (uInt)n;
-            }
+            if (s->zs.avail_in == 0) LU_TRY(stream_refill_z(s, err));
             s->zs.next_out = &spare;
             s->zs.avail_out = 1;
             int r = inflate(&s->zs, Z_NO_FLUSH);
