@@ -273,13 +273,6 @@ void bench_read(bench *b)
 
 /* ---- zstd volumes ------------------------------------------------------------ */
 
-static double thread_cpu(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 /* CPU seconds of this thread to read every entry (`paths`) of ctx's one
  * mount: the files are in the page cache and nothing waits, so CPU time
  * is the reading cost, and it holds on a shared machine where wall time
@@ -287,7 +280,7 @@ static double thread_cpu(void)
 static double read_all(lu_context *ctx, char **paths, size_t n)
 {
     lu_error err;
-    double t = thread_cpu();
+    double t = bench_cpu_now();
     for (size_t i = 0; i < n; i++) {
         void *data;
         size_t len;
@@ -297,7 +290,7 @@ static double read_all(lu_context *ctx, char **paths, size_t n)
         }
         lu_free(ctx, data);
     }
-    return thread_cpu() - t;
+    return bench_cpu_now() - t;
 }
 
 static uint64_t file_size(const char *path)

@@ -53,15 +53,6 @@ static void add_zip(lu_context *ctx, const char *name, const char *path, int pri
     }
 }
 
-/* This thread's CPU seconds: the machine is shared, and time spent
- * descheduled is nobody's cost. */
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* ---- lookup_probe -------------------------------------------------------- */
 
 /* The hash the library uses (engine/core/hash.c). */
@@ -129,11 +120,11 @@ void bench_lookup_probe(bench *b)
         double to = 0, tp = 0;
         for (int c = 0; c < np; c += 4096) {
             int end = c + 4096 < np ? c + 4096 : np;
-            double t = cpu_now();
+            double t = bench_cpu_now();
             for (int i = c; i < end; i++) hits_p += bare_has(&set, probe[i]);
-            double t1 = cpu_now();
+            double t1 = bench_cpu_now();
             for (int i = c; i < end; i++) hits_o += lu_exists(ctx, probe[i]);
-            to += cpu_now() - t1;
+            to += bench_cpu_now() - t1;
             tp += t1 - t;
         }
         ours[r] = to / np * 1e9;
@@ -170,9 +161,9 @@ void bench_add_growth(bench *b)
             char name[32];
             snprintf(path, sizeof path, "%s/grow%d.zip", b->dir, k);
             snprintf(name, sizeof name, "g%d", k);
-            double t0 = cpu_now();
+            double t0 = bench_cpu_now();
             add_zip(ctx, name, path, k % 4);   /* a few priorities: adds land among the mounts, not only on top */
-            t[(size_t)k * (size_t)reps + (size_t)r] = (cpu_now() - t0) * 1e6;
+            t[(size_t)k * (size_t)reps + (size_t)r] = (bench_cpu_now() - t0) * 1e6;
         }
         lu_context_close(ctx);
     }

@@ -68,13 +68,6 @@ static char *nested_manifest(int children, size_t *len)
     return t.s;
 }
 
-static double cpu_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 void bench_missing_nested(bench *b)
 {
     int children = b->size.proxy_resources, nres = (children + 1) * PER_PROXY;
@@ -103,19 +96,19 @@ void bench_missing_nested(bench *b)
     for (int r = 0; r < b->size.reps; r++) {
         char **missing;
         size_t n = 0;
-        double t = cpu_now();
+        double t = bench_cpu_now();
         if (lu_manifest_missing(ctx, m, "p0", 1, &missing, &n, &err) != LU_OK) {
             fprintf(stderr, "lubench: missing_nested: %s\n", err.message);
             exit(1);
         }
-        ours[r] = (cpu_now() - t) * 1e3;
+        ours[r] = (bench_cpu_now() - t) * 1e3;
         lu_free(ctx, missing);
         got = n;
         want = 0;
-        t = cpu_now();
+        t = bench_cpu_now();
         for (size_t k = 0; k < m->nproxies; k++)
             for (size_t i = 0; i < m->proxies[k].nresources; i++) want += !lu_exists(ctx, m->proxies[k].resources[i]);
-        peer[r] = (cpu_now() - t) * 1e3;
+        peer[r] = (bench_cpu_now() - t) * 1e3;
     }
     if (got != want || (int)got != nres - nres / 2)
         fprintf(stderr, "lubench: missing_nested: %zu missing, %zu by lu_exists, %d expected\n", got, want,

@@ -38,13 +38,6 @@ uint32_t lu__hash_path(const char *s, size_t len);
 
 #define REPS_MAX LUBENCH_MAX_REPS
 
-static double cpu_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 static uint64_t le(const unsigned char *p, int n)
 {
     uint64_t v = 0;
@@ -155,14 +148,14 @@ static void mount(lu_context *ctx, const char *zip)
 static double read_ours(lu_context *ctx, const known *k, size_t n)
 {
     lu_error err;
-    double t = cpu_now();
+    double t = bench_cpu_now();
     for (size_t i = 0; i < n; i++) {
         void *data;
         size_t len;
         if (lu_read(ctx, k[i].path, &data, &len, &err) != LU_OK) die(err.message);
         lu_free(ctx, data);
     }
-    return cpu_now() - t;
+    return bench_cpu_now() - t;
 }
 
 /* CPU seconds to read every entry of `k` at its known offset: one pread
@@ -171,7 +164,7 @@ static double read_ours(lu_context *ctx, const known *k, size_t n)
 static double read_limit(int fd, const known *k, size_t n, struct libdeflate_decompressor *d, unsigned char **in,
                          size_t *in_cap)
 {
-    double t = cpu_now();
+    double t = bench_cpu_now();
     for (size_t i = 0; i < n; i++) {
         const known *e = &k[i];
         unsigned char *out = malloc(e->usize + 1);
@@ -191,7 +184,7 @@ static double read_limit(int fd, const known *k, size_t n, struct libdeflate_dec
         if ((uint32_t)libdeflate_crc32(0, out, e->usize) != e->crc) die("the limit's CRC differs");
         free(out);
     }
-    return cpu_now() - t;
+    return bench_cpu_now() - t;
 }
 
 /* ours and the limit over `zip`, reps times each, warmed up once; the
@@ -254,7 +247,7 @@ void bench_read_small(bench *b)
  * entries indexed. */
 static double mount_limit_once(const char *zip, size_t *found)
 {
-    double t = cpu_now();
+    double t = bench_cpu_now();
     int fd = open(zip, O_RDONLY);
     if (fd < 0) die("cannot open the mount zip");
     uint64_t off, size, count;
@@ -283,7 +276,7 @@ static double mount_limit_once(const char *zip, size_t *found)
     free(cd);
     close(fd);
     *found = n;
-    return cpu_now() - t;
+    return bench_cpu_now() - t;
 }
 
 void bench_mount_limit(bench *b)
@@ -297,9 +290,9 @@ void bench_mount_limit(bench *b)
     double o[REPS_MAX], l[REPS_MAX];
     for (int r = 0; r < b->size.reps; r++) {
         lu_error err;
-        double t = cpu_now();
+        double t = bench_cpu_now();
         mount(ctx, zip);
-        o[r] = cpu_now() - t;
+        o[r] = bench_cpu_now() - t;
         if (!lu_exists(ctx, "/assets/level/7.txt")) die("mount_limit: an entry is missing after the mount");
         if (lu_mount_remove(ctx, "v", &err) != LU_OK) die(err.message);
         l[r] = mount_limit_once(zip, &found);

@@ -40,14 +40,6 @@ typedef struct curve_sizes {
 static const curve_sizes FULL = {1024, 1000, 1024, 100, {10000, 100000, 1000000, 4000000}, 200000};
 static const curve_sizes QUICK = {16, 20, 8, 5, {100, 200, 400, 800}, 2000};
 
-/* CPU seconds of the calling thread. */
-static double cpu_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 static int fail(const char *what, const lu_error *err)
 {
     fprintf(stderr, "lubench: --curves: %s: %s\n", what, err ? err->message : strerror(errno));
@@ -172,9 +164,9 @@ static int curve_add(const bench *b, const curve_sizes *s, const char *out)
     for (int k = 0; !rc && k < s->adds; k++) {
         snprintf(zip, sizeof zip, "%s/add%d.zip", b->dir, k);
         snprintf(name, sizeof name, "v%d", k);
-        double t = cpu_now();
+        double t = bench_cpu_now();
         rc = mount(ctx, name, zip, LU_MOUNT_NO_PERSIST);
-        last = (cpu_now() - t) * 1e3;
+        last = (bench_cpu_now() - t) * 1e3;
         if (!k) first = last;
         snprintf(zip, sizeof zip, "/a%d/%d.txt", k, s->add_entries - 1);
         if (!rc && !lu_exists(ctx, zip)) {
@@ -277,9 +269,9 @@ static int curve_lookup(const bench *b, const curve_sizes *s, const char *out)
         double t[5];
         long hits = 0;
         for (int r = 0; r < 5; r++) {
-            double c0 = cpu_now();
+            double c0 = bench_cpu_now();
             for (int i = 0; i < s->probes; i++) hits += lu_exists(ctx, probe[i]);
-            t[r] = (cpu_now() - c0) / s->probes * 1e9;
+            t[r] = (bench_cpu_now() - c0) / s->probes * 1e9;
         }
         if (hits != 5L * (s->probes / 2)) {
             fprintf(stderr, "lubench: --curves: %ld hits, expected %d\n", hits, 5 * (s->probes / 2));

@@ -33,6 +33,11 @@ typedef struct bench {
 /* report.c. Monotonic seconds. */
 double bench_now(void);
 
+/* CPU seconds of the calling thread: a case whose work never waits (files
+ * in the page cache) times this, so a descheduled slice on a shared machine
+ * lands on nobody's cost. */
+double bench_cpu_now(void);
+
 /* Median of n values (sorts them). */
 double bench_median(double *v, int n);
 

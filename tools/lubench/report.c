@@ -18,6 +18,13 @@ double bench_now(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+double bench_cpu_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
