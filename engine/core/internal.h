@@ -221,6 +221,12 @@ typedef struct lu_snapshot {
     bool alone;            /* its successor was built from scratch: shares none of its buckets */
     lu_bucket **retired;
     size_t nretired, retired_cap;
+    /* Freed buckets are recycled: retired ones go to a pool shared by the
+     * context's snapshots (snapshot.c), which a derivation takes whole as
+     * its `spare` list and hands back what it did not use. */
+    struct lu_bucket_pool *pool;
+    lu_bucket *spare, *spare_tail;
+    size_t nspare;
 } lu_snapshot;
 
 /* Builds a snapshot over `mounts` (sorted here into lookup order; each gets

@@ -18,6 +18,7 @@
  * modified once published (cell.c publishes them); the buckets they share
  * are freed in order (lu__snapshot_follow).
  */
+#include <pthread.h>
 #include <string.h>
 
 #include "internal.h"
@@ -89,6 +90,112 @@ static void set_depth(lu_snapshot *s, uint32_t depth)
     s->shift = 32 - depth;
 }
 
+/* ---- the bucket pool -------------------------------------------------- */
+
+/* A mount change copies a bucket for each of its entries and, one change
+ * later, frees the buckets it replaced: a malloc and a free per entry, each
+ * on a cold heap chunk. Instead the replaced buckets go to a pool shared by
+ * the context's snapshots, and the next derivation copies into them. */
+
+#define POOL_MAX 4096   /* spare buckets kept (about 1.1 MB); beyond that, freed */
+
+struct lu_bucket_pool {
+    pthread_mutex_t lock;   /* lu__snapshot_free may run on any reader thread */
+    atomic_long refs;       /* one per snapshot */
+    atomic_size_t count;
+    lu_bucket *head, *tail;
+};
+
+/* A spare bucket's first slot holds the next spare. */
+static lu_bucket *next_of(const lu_bucket *b)
+{
+    lu_bucket *n;
+    memcpy(&n, b->slots, sizeof n);
+    return n;
+}
+
+static void set_next(lu_bucket *b, lu_bucket *n)
+{
+    memcpy(b->slots, &n, sizeof n);
+}
+
+static struct lu_bucket_pool *pool_new(const lu_env *env)
+{
+    struct lu_bucket_pool *p = lu__calloc(env, 1, sizeof *p);
+    if (!p) return NULL;
+    if (pthread_mutex_init(&p->lock, NULL) != 0) {
+        lu__free(env, p);
+        return NULL;
+    }
+    atomic_init(&p->refs, 1);
+    atomic_init(&p->count, 0);
+    return p;
+}
+
+static void pool_release(const lu_env *env, struct lu_bucket_pool *p)
+{
+    if (!p || atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1) return;
+    for (lu_bucket *b = p->head, *n; b; b = n) {
+        n = next_of(b);
+        lu__free(env, b);
+    }
+    pthread_mutex_destroy(&p->lock);
+    lu__free(env, p);
+}
+
+/* Adds the chain head..tail of n buckets to the pool. */
+static void pool_put(struct lu_bucket_pool *p, lu_bucket *head, lu_bucket *tail, size_t n)
+{
+    if (!n) return;
+    pthread_mutex_lock(&p->lock);
+    set_next(tail, p->head);
+    p->head = head;
+    if (!p->tail) p->tail = tail;
+    atomic_store_explicit(&p->count, atomic_load_explicit(&p->count, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* Takes every bucket of the pool as s's spares. */
+static void spare_take(lu_snapshot *s)
+{
+    struct lu_bucket_pool *p = s->pool;
+    pthread_mutex_lock(&p->lock);
+    s->spare = p->head;
+    s->spare_tail = p->tail;
+    s->nspare = atomic_load_explicit(&p->count, memory_order_relaxed);
+    p->head = p->tail = NULL;
+    atomic_store_explicit(&p->count, 0, memory_order_relaxed);
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* Gives s's unused spares back to the pool. */
+static void spare_return(lu_snapshot *s)
+{
+    pool_put(s->pool, s->spare, s->spare_tail, s->nspare);
+    s->spare = s->spare_tail = NULL;
+    s->nspare = 0;
+}
+
+static void spare_push(lu_snapshot *s, lu_bucket *b)
+{
+    set_next(b, s->spare);
+    s->spare = b;
+    if (!s->spare_tail) s->spare_tail = b;
+    s->nspare++;
+}
+
+/* An uninitialized bucket: a spare, else a new one. */
+static lu_bucket *bucket_alloc(lu_snapshot *s)
+{
+    lu_bucket *b = s->spare;
+    if (!b) return lu__malloc(s->env, sizeof *b);
+    s->spare = next_of(b);
+    if (!s->spare) s->spare_tail = NULL;
+    s->nspare--;
+    return b;
+}
+
 /* Frees the buckets of the directory (each once) that this snapshot made,
  * or all when `all`. */
 static void free_buckets(lu_snapshot *s, bool all)
@@ -111,6 +218,8 @@ static void free_shell(lu_snapshot *s)
     lu__free(s->env, s->granules);
     lu__free(s->env, s->dir);
     lu__free(s->env, s->retired);
+    if (s->pool) spare_return(s);
+    pool_release(s->env, s->pool);
     lu__free(s->env, s);
 }
 
@@ -124,10 +233,24 @@ void lu__snapshot_free(lu_snapshot *s)
     /* destroy in order: each destroyed snapshot drops its link on the next */
     while (s && atomic_fetch_sub_explicit(&s->links, 1, memory_order_acq_rel) == 1) {
         lu_snapshot *next = s->next;
+        /* the retired buckets go to the pool while it has room (the count
+         * read unlocked may be stale: the cap is loose) */
+        size_t have = atomic_load_explicit(&s->pool->count, memory_order_relaxed), n = 0;
+        size_t room = have < POOL_MAX ? POOL_MAX - have : 0;
+        lu_bucket *head = NULL, *tail = NULL;
         for (size_t i = 0; i < s->nretired; i++) {
-            if (i + 8 < s->nretired) __builtin_prefetch(s->retired[i + 8]);   /* free() reads its header */
-            lu__free(s->env, s->retired[i]);
+            if (i + 8 < s->nretired) __builtin_prefetch(s->retired[i + 8], 1);   /* the link or free()'s header */
+            lu_bucket *b = s->retired[i];
+            if (n == room) {
+                lu__free(s->env, b);
+                continue;
+            }
+            set_next(b, head);
+            head = b;
+            if (!tail) tail = b;
+            n++;
         }
+        pool_put(s->pool, head, tail, n);
         if (!next || s->alone) free_buckets(s, true);   /* nothing shares its buckets */
         free_shell(s);
         s = next;
@@ -178,8 +301,9 @@ bool lu__snapshot_find(const lu_snapshot *s, const char *path, size_t len, uint3
 
 static lu_bucket *bucket_new(lu_snapshot *s, uint32_t depth)
 {
-    lu_bucket *b = lu__calloc(s->env, 1, sizeof *b);
+    lu_bucket *b = bucket_alloc(s);
     if (b) {
+        memset(b, 0, sizeof *b);
         b->depth = depth;
         b->gen = s->gen;
     }
@@ -189,7 +313,7 @@ static lu_bucket *bucket_new(lu_snapshot *s, uint32_t depth)
 static bool retire(lu_snapshot *s, lu_bucket *b)
 {
     if (b->gen == s->gen) {   /* made by this build: no one else sees it */
-        lu__free(s->env, b);
+        spare_push(s, b);
         return true;
     }
     if (s->nretired == s->retired_cap) {
@@ -215,7 +339,7 @@ static lu_bucket *own(lu_snapshot *s, size_t idx, lu_error *err)
 {
     lu_bucket *b = s->dir[idx];
     if (b->gen == s->gen) return b;
-    lu_bucket *c = lu__malloc(s->env, sizeof *c);
+    lu_bucket *c = bucket_alloc(s);
     if (!c || !retire(s, b)) {
         lu__free(s->env, c);
         lu__fail(err, LU_MEM_ERROR, "out of memory updating the index");
@@ -391,13 +515,21 @@ static lu_status take_mounts(lu_snapshot *s, lu_mount *const *mounts, size_t n, 
     return LU_OK;
 }
 
-static lu_snapshot *snapshot_new(const lu_env *env, uint64_t gen)
+/* A new snapshot sharing `pool` (a new pool when NULL), holding its spares. */
+static lu_snapshot *snapshot_new(const lu_env *env, uint64_t gen, struct lu_bucket_pool *pool)
 {
     lu_snapshot *s = lu__calloc(env, 1, sizeof *s);
     if (!s) return NULL;
     s->env = env;
     s->gen = gen;
     atomic_init(&s->links, 1);
+    if (pool) atomic_fetch_add_explicit(&pool->refs, 1, memory_order_relaxed);
+    else if (!(pool = pool_new(env))) {
+        lu__free(env, s);
+        return NULL;
+    }
+    s->pool = pool;
+    spare_take(s);
     return s;
 }
 
@@ -449,7 +581,7 @@ static lu_status full_build(const lu_env *env, const lu_snapshot *prev, lu_mount
                             lu_snapshot **out, lu_error *err)
 {
     *out = NULL;
-    lu_snapshot *s = snapshot_new(env, prev ? prev->gen + 1 : 1);
+    lu_snapshot *s = snapshot_new(env, prev ? prev->gen + 1 : 1, prev ? prev->pool : NULL);
     if (!s) return lu__fail(err, LU_MEM_ERROR, "out of memory building the mount table");
     lu_status st = take_mounts(s, mounts, n, err);
     if (st == LU_OK) st = build_from_scratch(s, err);
@@ -472,6 +604,7 @@ static lu_status full_build(const lu_env *env, const lu_snapshot *prev, lu_mount
     } else if (prev) {
         s->derived = true;
     }
+    spare_return(s);
     *out = s;
     return LU_OK;
 }
@@ -548,7 +681,7 @@ lu_status lu__snapshot_next(const lu_env *env, lu_snapshot *prev, lu_mount *cons
 {
     *out = NULL;
     if (!prev || !prev->dir) return full_build(env, prev, mounts, n, out, err);
-    lu_snapshot *s = snapshot_new(env, prev->gen + 1);
+    lu_snapshot *s = snapshot_new(env, prev->gen + 1, prev->pool);
     if (!s) return lu__fail(err, LU_MEM_ERROR, "out of memory building the mount table");
     s->derived = true;
     bool *kept = NULL;
@@ -606,6 +739,7 @@ lu_status lu__snapshot_next(const lu_env *env, lu_snapshot *prev, lu_mount *cons
     }
     lu__free(env, kept);
     lu__free(env, gone);
+    spare_return(s);
     *out = s;
     return LU_OK;
 rebuild:

@@ -1,6 +1,6 @@
 /* test_index.c -- the merged index (engine/core/snapshot.c): snapshots derived
  * change by change serve what a from-scratch model says, a change copies only
- * what it touches, held snapshots survive many changes, the hash spreads, and
+ * what it touches (into recycled buckets), held snapshots survive many changes, the hash spreads, and
  * the one-pass path check agrees with lu_path_check.
  */
 #include "helpers.h"
@@ -184,6 +184,57 @@ Test(index, an_add_or_remove_copies_only_the_buckets_its_entries_touch)
     cr_assert_eq(ctx->current->entries, 16000);
     cr_assert(lu_exists(ctx, "/b3/1999.txt"));
     cr_assert(!lu_exists(ctx, "/s/3.txt"));
+    lu_context_close(ctx);
+}
+
+/* Counts the allocations of a bucket's size. */
+static atomic_long bucket_allocs;
+
+static void *counting_realloc(void *ud, void *ptr, size_t size)
+{
+    (void)ud;
+    if (!ptr && size == sizeof(lu_bucket)) atomic_fetch_add(&bucket_allocs, 1);
+    return realloc(ptr, size);
+}
+
+static void counting_free(void *ud, void *ptr)
+{
+    (void)ud;
+    free(ptr);
+}
+
+/* A change copies the buckets it touches into the ones an earlier change
+ * replaced (the context's pool), not into new allocations. */
+Test(index, a_change_copies_into_the_buckets_earlier_changes_replaced)
+{
+    lu_allocator al = {counting_realloc, counting_free, NULL};
+    lu_config cfg;
+    lu_config_init(&cfg);
+    cfg.allocator = &al;
+    lu_context *ctx = NULL;
+    lu_error err;
+    cr_assert_eq(lu_context_open(&cfg, &ctx, &err), LU_OK, "%s", err.message);
+    for (int k = 0; k < 8; k++) {
+        char file[32], prefix[16], name[16];
+        snprintf(file, sizeof file, "pool%d.zip", k);
+        snprintf(prefix, sizeof prefix, "p%d", k);
+        snprintf(name, sizeof name, "pool%d", k);
+        cr_assert_eq(lu_mount_add(ctx, name, make_sized(file, prefix, 2000), 1, LU_MOUNT_NO_PERSIST, &err), LU_OK,
+                     "%s", err.message);
+    }
+    const char *small = make_sized("pool_small.zip", "q", 100);
+    for (int round = 0; round < 3; round++) {   /* the first rounds fill the pool */
+        cr_assert_eq(lu_mount_add(ctx, "small", small, 2, LU_MOUNT_NO_PERSIST, &err), LU_OK, "%s", err.message);
+        cr_assert_eq(lu_mount_remove(ctx, "small", &err), LU_OK, "%s", err.message);
+    }
+    atomic_store(&bucket_allocs, 0);
+    cr_assert_eq(lu_mount_add(ctx, "small", small, 2, LU_MOUNT_NO_PERSIST, &err), LU_OK, "%s", err.message);
+    cr_assert(ctx->current->derived);
+    cr_assert_gt(ctx->current->nretired, 50, "100 entries copy over 50 buckets (%zu)", ctx->current->nretired);
+    cr_assert_lt(atomic_load(&bucket_allocs), 10, "%zu copies made %ld new buckets", ctx->current->nretired,
+                 atomic_load(&bucket_allocs));
+    cr_assert(lu_exists(ctx, "/q/99.txt"));
+    cr_assert(lu_exists(ctx, "/p7/1999.txt"));
     lu_context_close(ctx);
 }
 
