@@ -717,6 +717,8 @@ lu_status lu__snapshot_next(const lu_env *env, lu_snapshot *prev, lu_mount *cons
     s->granules = lu__calloc(env, prev->ngranules + grow, sizeof *s->granules);
     s->dir = lu__malloc(env, ((size_t)1 << prev->depth) * sizeof *s->dir);
     if (!s->granules || !s->dir) {
+        lu__free(env, s->dir);   /* not filled yet: free_buckets must not walk it */
+        s->dir = NULL;
         st = lu__fail(err, LU_MEM_ERROR, "out of memory building the mount table");
         goto fail;
     }

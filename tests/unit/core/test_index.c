@@ -238,6 +238,58 @@ Test(index, a_change_copies_into_the_buckets_earlier_changes_replaced)
     lu_context_close(ctx);
 }
 
+/* An allocator that fails its fail_at-th allocation (counting from the
+ * last reset), then succeeds again. */
+static long fail_at = -1, nallocs, nfailed;
+
+static void *failing_realloc(void *ud, void *ptr, size_t size)
+{
+    (void)ud;
+    if (size && fail_at >= 0 && ++nallocs == fail_at) {
+        nfailed++;
+        return NULL;
+    }
+    return realloc(ptr, size);
+}
+
+/* Every allocation of a derived add failed in turn: each failure is an
+ * error that leaves the table serving what it served (a failure between
+ * the id table and the directory walked a directory never filled in), and
+ * the add then succeeds. */
+Test(index, a_derived_change_that_runs_out_of_memory_leaves_the_table_as_it_was)
+{
+    lu_allocator al = {failing_realloc, counting_free, NULL};
+    lu_config cfg;
+    lu_config_init(&cfg);
+    cfg.allocator = &al;
+    lu_context *ctx = NULL;
+    lu_error err;
+    cr_assert_eq(lu_context_open(&cfg, &ctx, &err), LU_OK, "%s", err.message);
+    cr_assert_eq(lu_mount_add(ctx, "big", make_sized("oom_big.zip", "b", 2000), 1, LU_MOUNT_NO_PERSIST, &err), LU_OK,
+                 "%s", err.message);
+    const char *small = make_sized("oom_small.zip", "s", 20);
+    long failures = 0;
+    for (long f = 1;; f++) {
+        nallocs = 0;
+        nfailed = 0;
+        fail_at = f;
+        lu_status st = lu_mount_add(ctx, "small", small, 2, LU_MOUNT_NO_PERSIST, &err);
+        fail_at = -1;
+        if (st == LU_OK) {
+            if (nfailed == 0) break;   /* no allocation left to fail */
+            cr_assert_eq(lu_mount_remove(ctx, "small", &err), LU_OK, "%s", err.message);
+            continue;
+        }
+        failures++;
+        cr_assert(lu_exists(ctx, "/b/1999.txt"), "allocation %ld", f);
+        cr_assert(!lu_exists(ctx, "/s/0.txt"), "allocation %ld", f);
+    }
+    cr_assert_gt(failures, 3);
+    cr_assert(ctx->current->derived, "the add was derived, not rebuilt");
+    cr_assert(lu_exists(ctx, "/s/19.txt") && lu_exists(ctx, "/b/0.txt"));
+    lu_context_close(ctx);
+}
+
 Test(index, removing_a_shadowing_mount_serves_the_lower_one_again)
 {
     lu_context *ctx = th_open(NULL, NULL);
