@@ -203,17 +203,25 @@ static void counting_free(void *ud, void *ptr)
     free(ptr);
 }
 
+/* A context without a save dir whose every allocation goes through `al`. */
+static lu_context *open_with_allocator(const lu_allocator *al)
+{
+    lu_config cfg;
+    lu_config_init(&cfg);
+    cfg.allocator = al;
+    lu_context *ctx = NULL;
+    lu_error err;
+    cr_assert_eq(lu_context_open(&cfg, &ctx, &err), LU_OK, "%s", err.message);
+    return ctx;
+}
+
 /* A change copies the buckets it touches into the ones an earlier change
  * replaced (the context's pool), not into new allocations. */
 Test(index, a_change_copies_into_the_buckets_earlier_changes_replaced)
 {
     lu_allocator al = {counting_realloc, counting_free, NULL};
-    lu_config cfg;
-    lu_config_init(&cfg);
-    cfg.allocator = &al;
-    lu_context *ctx = NULL;
+    lu_context *ctx = open_with_allocator(&al);
     lu_error err;
-    cr_assert_eq(lu_context_open(&cfg, &ctx, &err), LU_OK, "%s", err.message);
     for (int k = 0; k < 8; k++) {
         char file[32], prefix[16], name[16];
         snprintf(file, sizeof file, "pool%d.zip", k);
@@ -259,12 +267,8 @@ static void *failing_realloc(void *ud, void *ptr, size_t size)
 Test(index, a_derived_change_that_runs_out_of_memory_leaves_the_table_as_it_was)
 {
     lu_allocator al = {failing_realloc, counting_free, NULL};
-    lu_config cfg;
-    lu_config_init(&cfg);
-    cfg.allocator = &al;
-    lu_context *ctx = NULL;
+    lu_context *ctx = open_with_allocator(&al);
     lu_error err;
-    cr_assert_eq(lu_context_open(&cfg, &ctx, &err), LU_OK, "%s", err.message);
     cr_assert_eq(lu_mount_add(ctx, "big", make_sized("oom_big.zip", "b", 2000), 1, LU_MOUNT_NO_PERSIST, &err), LU_OK,
                  "%s", err.message);
     const char *small = make_sized("oom_small.zip", "s", 20);
