@@ -38,7 +38,7 @@ enum {
     CONNECT_TRIES = 3,         /* a lost game is tried this often per command */
     CONNECT_PAUSE_MS = 300,    /* between those tries */
     CONNECT_TIMEOUT_MS = 2000, /* one connect() */
-    COMPLETE_TIMEOUT_MS = 2000,/* a completion's question to the game */
+    COMPLETE_TIMEOUT_MS = 5000,/* a completion's question to the game: a game starved by a busy machine still answers */
     ANSWER_LINE_MAX = 64 << 20,/* a longer answer line is a broken game */
     MAX_WORDS = 64,
 };
