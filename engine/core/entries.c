@@ -3,7 +3,8 @@
  * Backends report each entry as stored in the volume; this file applies the
  * name-safety rules of docs/FORMATS.md once for all formats (absolute names, "..",
  * ".", empty components, backslashes, NUL, oversized declarations),
- * stores canonical paths ("/a/b.png") in one string pool, sorts the table
+ * stores canonical paths ("/a/b.png") in one string pool, each after the
+ * 4-byte position of its entry in the sorted table (lu__entry_at), sorts the table
  * (a radix sort on the bytes after the prefix every path shares) and
  * rejects duplicate names. A sorted table gives per-volume lookups by
  * binary search without a second index.
@@ -132,21 +133,23 @@ lu_status lu__entries_add(lu_entries *t, const char *stored, size_t len, uint64_
                         "entry '%.*s': declared size %llu exceeds the limit of %llu bytes",
                         (int)len, stored, (unsigned long long)size,
                         (unsigned long long)t->env->max_uncompressed);
-    if (t->pool_len + len + 2 > UINT32_MAX || t->count >= UINT32_MAX - 1)
+    /* the entry's position, '/', the name, NUL */
+    if (t->pool_len + len + 6 > UINT32_MAX || t->count >= UINT32_MAX - 1)
         return lu__fail(err, LU_UNSAFE_ARCHIVE, "volume has too many or too long names");
     if (!grow(t->env, (void **)&t->items, &t->cap, t->count + 1, sizeof *t->items) ||
-        !grow(t->env, (void **)&t->pool, &t->pool_cap, t->pool_len + len + 2, 1))
+        !grow(t->env, (void **)&t->pool, &t->pool_cap, t->pool_len + len + 6, 1))
         return lu__fail(err, LU_MEM_ERROR, "out of memory indexing entry '%.*s'", (int)len, stored);
     lu_entry *e = &t->items[t->count++];
     e->locator = locator;
     e->size = size;
-    e->name = (uint32_t)t->pool_len;
-    char *dst = t->pool + t->pool_len;
+    e->name = (uint32_t)t->pool_len + 4;
+    char *dst = t->pool + e->name;
+    memset(dst - 4, 0, 4);   /* the position, set when the table is sorted */
     dst[0] = '/';
     memcpy(dst + 1, stored, len);
     dst[len + 1] = '\0';
     e->hash = lu__hash_path(dst, len + 1);
-    t->pool_len += len + 2;
+    t->pool_len += len + 6;
     return LU_OK;
 }
 
@@ -277,6 +280,10 @@ static bool sort_entries(lu_entries *t, size_t *dup)
             if (src[i].key == src[i - 1].key && ((src[i].key & 0xff) == 0 || cmp(t, &items[i - 1], &items[i]) == 0))
                 *dup = i;
         memcpy(t->items, items, n * sizeof *items);
+    }
+    for (size_t i = 0; ok && i < n; i++) {   /* each path learns its entry's position */
+        uint32_t at = (uint32_t)i;
+        memcpy(t->pool + t->items[i].name - 4, &at, sizeof at);
     }
     lu__free(t->env, count);
     lu__free(t->env, items);

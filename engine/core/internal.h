@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "liveupdate/liveupdate.h"
 
@@ -77,6 +78,14 @@ lu_status lu__entries_finish(lu_entries *t, lu_error *err);
 static inline const char *lu__entry_name(const lu_entries *t, const lu_entry *e)
 {
     return t->pool + e->name;
+}
+/* The position in its finished table of the entry whose path is `name`
+ * (a path in a table's pool): each path is stored after these 4 bytes. */
+static inline uint32_t lu__entry_at(const char *name)
+{
+    uint32_t i;
+    memcpy(&i, name - 4, sizeof i);
+    return i;
 }
 /* Binary search of a finished table. Returns the entry or NULL. */
 const lu_entry *lu__entries_find(const lu_entries *t, const char *path, size_t len);
@@ -163,20 +172,23 @@ typedef struct lu_snapshot_refs {
 /* The merged index (snapshot.c) is an extendible hash: a directory of
  * 2^depth bucket pointers indexed by the top bits of a path's hash, each
  * bucket a small open-addressing table probed from the hash's low bits. A
- * slot keeps the full 32-bit hash and a global entry id; ids are handed out
- * per mount in ranges of granules (LU_ID_GRANULE ids), so a slot reaches its
- * entry through one table indexed by id >> LU_ID_SHIFT. A change copies the
- * directory and only the buckets it touches (copy on write); the others are
- * shared with the previous snapshot. */
+ * slot keeps the full 32-bit hash and a global id: the offset of the path
+ * in its mount's name pool, plus the mount's base. Bases are handed out in
+ * granules (LU_ID_GRANULE bytes of pool), so a slot reaches its path
+ * through one small table indexed by id >> LU_ID_SHIFT, and a hit loads
+ * the bucket and the path, nothing between (the entry's position is stored
+ * before the path). A change copies the directory and only the buckets it
+ * touches (copy on write); the others are shared with the previous
+ * snapshot. */
 #define LU_BUCKET_BITS 5
 #define LU_BUCKET_SLOTS (1u << LU_BUCKET_BITS)
-#define LU_ID_SHIFT 10
+#define LU_ID_SHIFT 16
 #define LU_ID_GRANULE (1u << LU_ID_SHIFT)
 #define LU_SLOT_SHADOWS 0x80000000u   /* slot id bit: the entry may hide a lower mount's */
 
 struct lu_slot {
     uint32_t hash;
-    uint32_t id;       /* global entry id + 1 (0 = empty), | LU_SLOT_SHADOWS */
+    uint32_t id;       /* global path id + 1 (0 = empty), | LU_SLOT_SHADOWS */
 };
 
 typedef struct lu_bucket {
@@ -186,7 +198,7 @@ typedef struct lu_bucket {
     struct lu_slot slots[LU_BUCKET_SLOTS];
 } lu_bucket;
 
-/* What an id granule belongs to: its mount's entries, and the mount's first id. */
+/* What an id granule belongs to: its mount's entries and pool, and the mount's first id. */
 typedef struct lu_granule {
     const lu_entry *items;
     const char *pool;
@@ -201,7 +213,7 @@ typedef struct lu_snapshot {
     uint32_t slot;
     size_t nmounts;
     lu_mount **mounts;
-    uint32_t *bases;       /* global id of each mount's first entry (granule-aligned) */
+    uint32_t *bases;       /* global id of each mount's pool start (granule-aligned) */
     lu_granule *granules;  /* by id >> LU_ID_SHIFT; mount NULL when free */
     size_t ngranules;
     lu_bucket **dir;       /* 2^depth buckets; NULL when nothing is mounted */

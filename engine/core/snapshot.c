@@ -11,8 +11,10 @@
  * snapshot from the current one (lu__snapshot_next): it copies the
  * directory and only the buckets the changed mounts' entries fall in, so an
  * add or a remove costs its own entries, not every mounted one. Slots keep
- * the full hash; ids are given per mount in granule ranges, so a slot
- * reaches its entry through one table. A slot's LU_SLOT_SHADOWS bit says the
+ * the full hash and the path's offset in its mount's name pool (plus the
+ * mount's base, given in granule ranges), so a hit reaches the path through
+ * one small table and compares it, and the entry from the position stored
+ * before the path. A slot's LU_SLOT_SHADOWS bit says the
  * entry may hide a lower mount's entry of that path: removing a mount looks
  * for the next server of a path only when it is set. Snapshots are never
  * modified once published (cell.c publishes them); the buckets they share
@@ -73,9 +75,11 @@ static bool before(const lu_mount *a, const lu_mount *b)
     return a->priority != b->priority ? a->priority > b->priority : a->seq > b->seq;
 }
 
+/* A mount's ids are the offsets of its paths in its name pool, so it
+ * takes a granule per LU_ID_GRANULE bytes of the pool. */
 static size_t granules_of(const lu_mount *m)
 {
-    size_t c = m->archive->entries.count;
+    size_t c = m->archive->entries.pool_len;
     return c ? (c + LU_ID_GRANULE - 1) >> LU_ID_SHIFT : 1;
 }
 
@@ -266,20 +270,28 @@ void lu__snapshot_follow(lu_snapshot *prev, lu_snapshot *s)
     prev->next = s;
 }
 
-/* Maps a slot id to its mount and entry. */
-static inline void decode(const lu_snapshot *s, uint32_t id, const lu_mount **m, const lu_entry **e)
+/* The path a slot id names: the id is its offset in its mount's pool. */
+static inline const char *name_of(const lu_snapshot *s, uint32_t id, const lu_granule **g)
 {
     uint32_t gid = (id & ~LU_SLOT_SHADOWS) - 1;
-    const lu_granule *g = &s->granules[gid >> LU_ID_SHIFT];
+    *g = &s->granules[gid >> LU_ID_SHIFT];
+    return (*g)->pool + (gid - (*g)->base);
+}
+
+/* Maps a slot id to its mount and entry (the entry's position is stored
+ * before its path: lu__entry_at). */
+static inline void decode(const lu_snapshot *s, uint32_t id, const lu_mount **m, const lu_entry **e)
+{
+    const lu_granule *g;
+    const char *name = name_of(s, id, &g);
     *m = g->mount;
-    *e = g->items + (gid - g->base);
+    *e = g->items + lu__entry_at(name);
 }
 
 static inline bool same_name(const lu_snapshot *s, uint32_t id, const char *path, size_t len)
 {
-    uint32_t gid = (id & ~LU_SLOT_SHADOWS) - 1;
-    const lu_granule *g = &s->granules[gid >> LU_ID_SHIFT];
-    const char *name = g->pool + g->items[gid - g->base].name;
+    const lu_granule *g;
+    const char *name = name_of(s, id, &g);
     return memcmp(name, path, len) == 0 && name[len] == '\0';
 }
 
@@ -448,7 +460,7 @@ static lu_status add_mount(lu_snapshot *s, size_t mi, lu_error *err)
         const lu_entry *e = &t->items[k];
         const char *path = lu__entry_name(t, e);
         size_t len = strlen(path), idx;
-        uint32_t id = s->bases[mi] + (uint32_t)k + 1;
+        uint32_t id = s->bases[mi] + e->name + 1;
         int at = find_slot(s, path, len, e->hash, &idx);
         if (at >= 0) {
             uint32_t old = s->dir[idx]->slots[at].id;
@@ -490,7 +502,7 @@ static lu_status add_first(lu_snapshot *s, lu_error *err)
             LU_TRY(split(s, idx, err));
             idx = dir_index(s, h);
         }
-        slot_put(s->dir[idx], h, base + (uint32_t)k);
+        slot_put(s->dir[idx], h, base + t->items[k].name);
     }
     s->entries += t->count;
     return LU_OK;
@@ -550,7 +562,8 @@ static lu_status build_from_scratch(lu_snapshot *s, lu_error *err)
         ng += granules_of(s->mounts[i]);
         total += s->mounts[i]->archive->entries.count;
         if (ng > MAX_GRANULES)
-            return lu__fail(err, LU_INVAL, "more than %u resources mounted", (unsigned)(MAX_GRANULES << LU_ID_SHIFT));
+            return lu__fail(err, LU_INVAL, "more than %u MiB of resource paths mounted",
+                            (unsigned)((MAX_GRANULES << LU_ID_SHIFT) >> 20));
     }
     if (total == 0) return LU_OK;
     s->granules = lu__calloc(s->env, ng, sizeof *s->granules);
@@ -618,7 +631,7 @@ lu_status lu__snapshot_build(const lu_env *env, lu_mount *const *mounts, size_t 
 /* The id of entry `e` of mount mi. */
 static uint32_t id_of(const lu_snapshot *s, size_t mi, const lu_entry *e)
 {
-    return s->bases[mi] + (uint32_t)(e - s->mounts[mi]->archive->entries.items) + 1;
+    return s->bases[mi] + e->name + 1;
 }
 
 /* Removes mount R (base bR, gone from s->mounts) from the index: each path
@@ -630,7 +643,7 @@ static lu_status remove_mount(lu_snapshot *s, const lu_mount *r, uint32_t base, 
     for (size_t k = 0; k < t->count; k++) {
         prefetch_ahead(s, t, k);
         const lu_entry *e = &t->items[k];
-        uint32_t id = base + (uint32_t)k + 1;
+        uint32_t id = base + e->name + 1;
         size_t idx = dir_index(s, e->hash);
         const lu_bucket *rb = s->dir[idx];
         uint32_t i = e->hash & (LU_BUCKET_SLOTS - 1);

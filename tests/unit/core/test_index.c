@@ -319,6 +319,75 @@ Test(index, removing_a_shadowing_mount_serves_the_lower_one_again)
     lu_context_close(ctx);
 }
 
+/* A volume of n entries under `prefix` whose contents are their own paths. */
+static char *make_named(const char *file, const char *prefix, int n)
+{
+    const char **e = calloc(2 * (size_t)n + 1, sizeof *e);
+    char (*names)[64] = calloc((size_t)n, sizeof *names);
+    for (int i = 0; i < n; i++) {
+        snprintf(names[i], sizeof names[i], "%s/%05d.txt", prefix, i);
+        e[2 * i] = names[i];
+        e[2 * i + 1] = names[i];
+    }
+    char *p = th_path(vols, file);
+    th_make_zip(p, e);
+    free(e);
+    free(names);
+    char *uri = malloc(strlen(p) + 8);
+    sprintf(uri, "zip:%s", p);
+    return TH_KEEP(uri);
+}
+
+/* Every entry of mount `name` (n entries under prefix) is served with its
+ * own content and its position is stored before its path. */
+static void check_named(lu_context *ctx, const char *name, const char *prefix, int n)
+{
+    const lu_mount *m = lu__snapshot_mount(ctx->current, name);
+    cr_assert_not_null(m);
+    const lu_entries *t = &m->archive->entries;
+    cr_assert_eq(t->count, (size_t)n);
+    for (size_t i = 0; i < t->count; i++)
+        cr_assert_eq(lu__entry_at(lu__entry_name(t, &t->items[i])), i, "entry %zu", i);
+    for (int i = 0; i < n; i += 7) {
+        char path[64];
+        snprintf(path, sizeof path, "/%s/%05d.txt", prefix, i);
+        void *data;
+        size_t size;
+        lu_error err;
+        cr_assert_eq(lu_read(ctx, path, &data, &size, &err), LU_OK, "%s", err.message);
+        cr_assert_eq(size, strlen(path) - 1);
+        cr_assert_eq(memcmp(data, path + 1, size), 0, "%s served another entry's bytes", path);
+        lu_free(ctx, data);
+    }
+}
+
+/* A slot's id is its path's offset in the mount's name pool: a mount whose
+ * paths span several id granules (64 KiB of pool each) is served right, in
+ * a full build and in derived changes that reuse the granules a removed
+ * mount freed. */
+Test(index, a_slot_reaches_its_entry_through_its_path_across_id_granules)
+{
+    lu_context *ctx = th_open(NULL, NULL);
+    lu_error err;
+    const char *pa = "granules/a-directory-name-long-enough", *pc = "granules/c-directory-name-long-enough";
+    cr_assert_eq(lu_mount_add(ctx, "a", make_named("ga.zip", pa, 5000), 1, LU_MOUNT_NO_PERSIST, &err), LU_OK,
+                 "%s", err.message);
+    const lu_mount *ma = lu__snapshot_mount(ctx->current, "a");
+    cr_assert_gt(ma->archive->entries.pool_len, 3 * LU_ID_GRANULE, "the paths span over three granules");
+    check_named(ctx, "a", pa, 5000);
+    cr_assert_eq(lu_mount_add(ctx, "base", make_sized("gbase.zip", "base", 30000), 0, LU_MOUNT_NO_PERSIST, &err),
+                 LU_OK, "%s", err.message);
+    cr_assert_eq(lu_mount_remove(ctx, "a", &err), LU_OK, "%s", err.message);
+    cr_assert(ctx->current->derived);
+    cr_assert_eq(lu_mount_add(ctx, "c", make_named("gc.zip", pc, 4000), 2, LU_MOUNT_NO_PERSIST, &err), LU_OK,
+                 "%s", err.message);
+    cr_assert(ctx->current->derived, "a derived add, placed in the granules 'a' left");
+    check_named(ctx, "c", pc, 4000);
+    cr_assert(!lu_exists(ctx, "/granules/a-directory-name-long-enough/00001.txt"));
+    cr_assert(lu_exists(ctx, "/base/29999.txt"));
+    lu_context_close(ctx);
+}
+
 /* Readers may hold a snapshot through any number of changes (ASan: nothing
  * they see is freed under them); they are released out of order. */
 Test(index, snapshots_held_across_many_changes_stay_valid)
