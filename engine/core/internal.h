@@ -525,26 +525,32 @@ lu_status lu__mounts_add_many(lu_context *ctx, lu_mount *const *fresh, size_t n,
 /* Removes the mounts (and held entries) named in names[0..n) (valid user
  * names: the caller checks them) with one index build and at most one
  * mounts-file write, before the publish; removed[j] tells whether
- * names[j] was mounted or held (all false on failure). A name that is
- * neither is no error. Takes the write lock. Returns LU_OK, LU_MEM_ERROR
- * or the write's failure with the table and the file as they were
- * (mount_table.c). */
-lu_status lu__mount_remove_many(lu_context *ctx, const char *const *names, size_t n, bool *removed, lu_error *err);
+ * names[j] was mounted or held (all false on failure). With seqs (may be
+ * NULL) only the very mounts judged are removed: names[j] only while it is
+ * still the mount added as seqs[j] (one replaced or removed meanwhile is
+ * left as it is, removed[j] false), and held entries are not touched. A
+ * name that is neither is no error. Takes the write lock. Returns LU_OK,
+ * LU_MEM_ERROR or the write's failure with the table and the file as they
+ * were (mount_table.c). */
+lu_status lu__mount_remove_many(lu_context *ctx, const char *const *names, const uint64_t *seqs, size_t n,
+                                bool *removed, lu_error *err);
 
 /* The stale mounts of one pruning pass (prune.c). lu__stale_find reads the
  * version file of each of mounts[0..n) that is not built in (each from
  * that mount alone) and keeps those below `minimum` (or with no readable
  * {"version": N}) in lookup order; marks[i] (marks may be NULL) is set
- * true for a stale mounts[i]. Returns LU_OK or the last version file that
- * could not be read (that mount kept, the rest still judged) with *out
- * set, or LU_MEM_ERROR with *out NULL. *out is NULL when nothing is stale.
+ * true for a stale mounts[i]. Returns LU_OK, or the last failure to judge
+ * a mount (a version file that could not be read, or LU_MEM_ERROR copying
+ * its names: that mount kept, the rest still judged) with *out set, or
+ * LU_MEM_ERROR with *out NULL. *out is NULL when nothing is stale.
  * Holds no lock; reads only the mounts given. */
 typedef struct lu_stale lu_stale;
 lu_status lu__stale_find(lu_context *ctx, lu_mount *const *mounts, size_t n, long long minimum, bool *marks,
                          lu_stale **out, lu_error *err);
 size_t lu__stale_count(const lu_stale *p);
-/* Their names, in lookup order (owned by `p`). */
+/* Their names, in lookup order, and the seq of each mount judged (owned by `p`). */
 const char *const *lu__stale_names(const lu_stale *p);
+const uint64_t *lu__stale_seqs(const lu_stale *p);
 /* Once the mounts file without them is written: deletes the volume file of
  * each stale mount with removed[j] (removed NULL: all) that lies inside
  * <save>/volumes/ and adds its "pruned" report line. Returns how many. */

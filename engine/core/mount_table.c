@@ -230,7 +230,8 @@ lu_status lu__mounts_add_many(lu_context *ctx, lu_mount *const *fresh, size_t n,
     return st;
 }
 
-lu_status lu__mount_remove_many(lu_context *ctx, const char *const *names, size_t n, bool *removed, lu_error *err)
+lu_status lu__mount_remove_many(lu_context *ctx, const char *const *names, const uint64_t *seqs, size_t n,
+                                bool *removed, lu_error *err)
 {
     lu_status st = LU_OK;
     pthread_mutex_lock(&ctx->write_lock);
@@ -246,14 +247,14 @@ lu_status lu__mount_remove_many(lu_context *ctx, const char *const *names, size_
     for (size_t i = 0; i < have; i++) {
         lu_mount *m = ctx->current->mounts[i];
         size_t j = 0;
-        while (j < n && strcmp(m->name, names[j]) != 0) j++;
+        while (j < n && (strcmp(m->name, names[j]) != 0 || (seqs && m->seq != seqs[j]))) j++;
         if (j == n) list[k++] = m;
         else {
             removed[j] = any = true;
             persist |= m->persist;
         }
     }
-    for (size_t j = 0; j < n; j++)
+    for (size_t j = 0; j < n && !seqs; j++)
         if (is_held(ctx, names[j])) {   /* in the mounts file only: taken out of it */
             forget[nforget++] = names[j];
             removed[j] = any = true;

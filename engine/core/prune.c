@@ -37,6 +37,7 @@ typedef struct candidate {
 struct lu_stale {
     candidate *c;          /* the stale ones first, in lookup order */
     const char **names;
+    uint64_t *seqs;        /* each one's mount seq: prune removes that mount, not a later one */
     size_t n;
 };
 
@@ -90,6 +91,7 @@ void lu__stale_free(lu_context *ctx, lu_stale *p)
     for (size_t i = 0; i < p->n; i++) candidate_free(ctx, &p->c[i]);
     lu__free(&ctx->env, p->c);
     lu__free(&ctx->env, p->names);
+    lu__free(&ctx->env, p->seqs);
     lu__free(&ctx->env, p);
 }
 
@@ -103,6 +105,11 @@ const char *const *lu__stale_names(const lu_stale *p)
     return p->names;
 }
 
+const uint64_t *lu__stale_seqs(const lu_stale *p)
+{
+    return p->seqs;
+}
+
 lu_status lu__stale_find(lu_context *ctx, lu_mount *const *mounts, size_t n, long long minimum, bool *marks,
                          lu_stale **out, lu_error *err)
 {
@@ -110,7 +117,8 @@ lu_status lu__stale_find(lu_context *ctx, lu_mount *const *mounts, size_t n, lon
     lu_stale *p = lu__calloc(&ctx->env, 1, sizeof *p);
     if (p) p->c = lu__calloc(&ctx->env, n + 1, sizeof *p->c);
     if (p) p->names = lu__calloc(&ctx->env, n + 1, sizeof *p->names);
-    if (!p || !p->c || !p->names) {
+    if (p) p->seqs = lu__calloc(&ctx->env, n + 1, sizeof *p->seqs);
+    if (!p || !p->c || !p->names || !p->seqs) {
         lu__stale_free(ctx, p);
         return lu__fail(err, LU_MEM_ERROR, "out of memory pruning");
     }
@@ -133,7 +141,9 @@ lu_status lu__stale_find(lu_context *ctx, lu_mount *const *mounts, size_t n, lon
     lu_status result = LU_OK;
     for (size_t i = 0; i < k; i++) {
         int stale = 0;
-        if (c[i].uri && c[i].path) {
+        if (!c[i].uri || !c[i].path)
+            result = lu__fail(err, LU_MEM_ERROR, "pruning '%s' (kept): out of memory", c[i].name);
+        else {
             c[i].deletable = in_volumes_dir(ctx, c[i].path);
             const char *base = strrchr(c[i].path, '/');
             base = base ? base + 1 : c[i].path;
@@ -153,7 +163,10 @@ lu_status lu__stale_find(lu_context *ctx, lu_mount *const *mounts, size_t n, lon
         if (p->n != i) c[p->n] = c[i];   /* the stale ones move to the front, in order */
         p->n++;
     }
-    for (size_t j = 0; j < p->n; j++) p->names[j] = c[j].name;
+    for (size_t j = 0; j < p->n; j++) {
+        p->names[j] = c[j].name;
+        p->seqs[j] = c[j].seq;
+    }
     if (p->n) *out = p;
     else lu__stale_free(ctx, p);
     return result;
@@ -194,14 +207,16 @@ lu_status lu_prune_stale(lu_context *ctx, long long minimum, size_t *pruned, lu_
     size_t n = p->n;
     bool *removed = lu__calloc(&ctx->env, n, sizeof *removed);
     lu_error e2;
-    lu_status st = removed ? lu__mount_remove_many(ctx, p->names, n, removed, &e2)
+    lu_status st = removed ? lu__mount_remove_many(ctx, p->names, p->seqs, n, removed, &e2)
                            : lu__fail(&e2, LU_MEM_ERROR, "out of memory");
     if (st != LU_OK) {
         result = n > 1 ? lu__fail(err, st, "pruning '%s' and %zu more: %s", p->names[0], n - 1, e2.message)
                        : lu__fail(err, st, "pruning '%s': %s", p->names[0], e2.message);
     } else {
-        for (size_t j = 0; j < n; j++)   /* removed by another thread meanwhile */
-            if (!removed[j]) result = lu__fail(err, LU_NOT_FOUND, "pruning '%s': no mount named '%s'", p->names[j], p->names[j]);
+        for (size_t j = 0; j < n; j++)   /* removed or replaced by another thread meanwhile: left as it is */
+            if (!removed[j])
+                result = lu__fail(err, LU_NOT_FOUND, "pruning '%s': the mount judged stale was removed or replaced "
+                                  "meanwhile (left as it is)", p->names[j]);
         size_t done = lu__stale_settle(ctx, p, removed);
         if (pruned) *pruned = done;
     }

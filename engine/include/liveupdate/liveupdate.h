@@ -313,9 +313,13 @@ lu_status lu_version_floor_check(lu_context *ctx, const char *name, long long ve
  * to the start-up report (action "pruned", status LU_VERSION_MISMATCH).
  * *pruned (may be NULL) gets the number removed. A volume whose version
  * file cannot be read for another reason (out of memory, a read error) is
- * kept. Returns LU_OK, or the status of the removal when it could not be
- * persisted (then no mount was removed and no file deleted) or of a
- * version file that could not be read (the rest still ran). */
+ * kept. Only the very mount judged is removed: one that another thread
+ * removed or replaced (same name, another volume) between the judgement
+ * and the removal is left as it is, and its file kept (LU_NOT_FOUND, the
+ * message names it). Returns LU_OK, or the status of the removal when it
+ * could not be persisted (then no mount was removed and no file deleted),
+ * or of a mount that could not be judged or was changed meanwhile (the
+ * rest still ran). */
 lu_status lu_prune_stale(lu_context *ctx, long long minimum_version, size_t *pruned, lu_error *err);
 
 /* The absolute path <save>/volumes/<file> (the folder is created), where

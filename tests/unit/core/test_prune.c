@@ -1,6 +1,7 @@
 /* test_prune.c -- version-file pruning at start-up (docs/FORMATS.md) and the
- * volumes folder. */
+ * volumes folder, and a prune that removes only the mounts it judged. */
 #include "helpers.h"
+#include "internal.h"
 
 static char *save, *outside;
 
@@ -147,4 +148,102 @@ Test(prune, volume_path)
     cr_assert_eq(lu_volume_path(ctx, "..", buf, sizeof buf, &err), LU_INVAL);
     cr_assert_eq(lu_volume_path(ctx, "a.zip", buf, 8, &err), LU_INVAL);
     lu_context_close(ctx);
+}
+
+/* A prune removes the very mount it judged: one replaced by another
+ * thread between the judgement and the removal (here, by the test between
+ * the two internal steps lu_prune_stale takes) stays mounted, and its
+ * volume is not deleted. */
+Test(prune, a_mount_replaced_after_the_judgement_is_left_as_it_is)
+{
+    char *old = th_path(th_path(save, "volumes"), "old.zip");
+    char *fresh = th_path(th_path(save, "volumes"), "fresh.zip");
+    th_make_zip(old, (const char *[]){"version_lvl.json", "{\"version\": 1}", "a.txt", "old", NULL});
+    th_make_zip(fresh, (const char *[]){"version_lvl.json", "{\"version\": 7}", "a.txt", "fresh", NULL});
+    lu_context *ctx = th_open(save, NULL);
+    add(ctx, "lvl", old);
+    lu_stale *p = NULL;
+    lu_error err;
+    cr_assert_eq(lu__stale_find(ctx, ctx->current->mounts, ctx->current->nmounts, 5, NULL, &p, &err), LU_OK);
+    cr_assert_eq(lu__stale_count(p), 1);
+    char uri[PATH_MAX + 8];
+    snprintf(uri, sizeof uri, "zip:%s", fresh);
+    cr_assert_eq(lu_mount_add(ctx, "lvl", uri, 1, LU_MOUNT_REPLACE, &err), LU_OK, "%s", err.message);
+    bool removed[1];
+    cr_assert_eq(lu__mount_remove_many(ctx, lu__stale_names(p), lu__stale_seqs(p), 1, removed, &err), LU_OK);
+    cr_assert(!removed[0], "the mount judged is gone; its replacement is not the one judged");
+    cr_assert_eq(lu__stale_settle(ctx, p, removed), 0);
+    lu__stale_free(ctx, p);
+    void *data;
+    size_t size;
+    cr_assert_eq(lu_read(ctx, "/a.txt", &data, &size, &err), LU_OK, "%s", err.message);
+    cr_assert_eq(memcmp(data, "fresh", 5), 0);
+    lu_free(ctx, data);
+    cr_assert_eq(access(fresh, F_OK), 0);
+    lu_context_close(ctx);
+    ctx = reopen(0, 0);
+    cr_assert_eq(th_mount_count(ctx), 1, "the replacement stays persisted");
+    lu_context_close(ctx);
+}
+
+/* Every allocation of a prune fails in turn: each run either prunes the
+ * stale mount, or fails with a message and keeps it mounted; never an
+ * LU_OK that kept it. */
+static long prune_fail_at = -1, prune_allocs;
+
+static void *prune_failing_realloc(void *ud, void *ptr, size_t size)
+{
+    (void)ud;
+    if (size && prune_fail_at >= 0 && prune_allocs++ == prune_fail_at) return NULL;
+    return realloc(ptr, size);
+}
+
+static void prune_free(void *ud, void *ptr)
+{
+    (void)ud;
+    free(ptr);
+}
+
+Test(prune, every_allocation_failing_in_turn_keeps_or_prunes_never_silently_keeps)
+{
+    char *old = th_path(outside, "stale.zip");
+    char *keep = th_path(outside, "keep.zip");
+    th_make_zip(old, (const char *[]){"version_stale.json", "{\"version\": 1}", NULL});
+    th_make_zip(keep, (const char *[]){"version_keep.json", "{\"version\": 9}", NULL});
+    lu_allocator al = {prune_failing_realloc, prune_free, NULL};
+    bool pruned_once = false;
+    for (long k = 0; k < 400; k++) {
+        lu_config cfg;
+        lu_config_init(&cfg);
+        cfg.allocator = &al;
+        lu_context *ctx;
+        lu_error err;
+        prune_fail_at = -1;
+        cr_assert_eq(lu_context_open(&cfg, &ctx, &err), LU_OK, "%s", err.message);
+        char uri[PATH_MAX + 8];
+        snprintf(uri, sizeof uri, "zip:%s", old);
+        cr_assert_eq(lu_mount_add(ctx, "stale", uri, 1, LU_MOUNT_NO_PERSIST, &err), LU_OK, "%s", err.message);
+        snprintf(uri, sizeof uri, "zip:%s", keep);
+        cr_assert_eq(lu_mount_add(ctx, "keep", uri, 1, LU_MOUNT_NO_PERSIST, &err), LU_OK, "%s", err.message);
+        prune_allocs = 0;
+        prune_fail_at = k;
+        size_t pruned = 0;
+        lu_status st = lu_prune_stale(ctx, 5, &pruned, &err);
+        bool failed = prune_allocs > k;   /* allocation k was reached and failed */
+        prune_fail_at = -1;
+        size_t count = th_mount_count(ctx);
+        if (st == LU_OK) {
+            cr_assert_eq(pruned, 1, "allocation %ld failed and the prune said OK", k);
+            cr_assert_eq(count, 1, "allocation %ld failed: LU_OK, yet the stale mount is still mounted", k);
+        } else {
+            cr_assert_neq(err.message[0], '\0', "allocation %ld: a failure without a message", k);
+            cr_assert(count == 1 || count == 2);
+        }
+        lu_context_close(ctx);
+        if (!failed) {
+            pruned_once = st == LU_OK;
+            break;
+        }
+    }
+    cr_assert(pruned_once, "a run with no allocation failing prunes");
 }
