@@ -128,8 +128,8 @@ static int f_seek(lua_State *L)
     lu_error err;
     if ((offset < 0 && base + offset < 0) || (offset > 0 && base > LUA_MAXINTEGER - offset)) {
         err.status = LU_INVAL;
-        snprintf(err.message, sizeof err.message, "cannot seek to %lld%+lld: before the start", (long long)base,
-                 (long long)offset);
+        snprintf(err.message, sizeof err.message, "cannot seek to %lld%+lld: %s", (long long)base, (long long)offset,
+                 offset < 0 ? "before the start" : "past the largest offset a Lua integer holds");
         return fail_err(L, &err);
     }
     if (lu_seek(lf->f, (uint64_t)(base + offset), &err) != LU_OK) return fail_err(L, &err);
