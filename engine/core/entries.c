@@ -41,6 +41,22 @@ static const char *component_problem(const char *p, size_t n)
     return NULL;
 }
 
+/* One byte name_problem stops at (s[at] is NUL, backslash or '/'): a NUL
+ * is the answer; a backslash is remembered; a '/' ends a component, whose
+ * problem is kept if it is the first. */
+static inline const char *special_byte(const char *s, size_t at, size_t *start, bool *backslash,
+                                       const char **component)
+{
+    if (s[at] == '\0') return "NUL byte in name";
+    if (s[at] == '\\') {
+        *backslash = true;
+        return NULL;
+    }
+    if (!*component) *component = component_problem(s + *start, at - *start);
+    *start = at + 1;
+    return NULL;
+}
+
 /* Why a stored name is unsafe, or NULL when it is fine: one pass over the
  * bytes that stops only at NUL, backslash and '/' (most of a mount is
  * spent per name); when a name has several problems the first of these
@@ -50,7 +66,7 @@ static const char *name_problem(const char *s, size_t len)
 {
     if (len == 0) return "empty name";
     bool backslash = false;
-    const char *component = NULL;
+    const char *component = NULL, *nul;
     size_t start = 0;
     size_t i = 0;
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -63,29 +79,14 @@ static const char *name_problem(const char *s, size_t len)
         const uint64_t xs[3] = {v, v ^ (ones * '\\'), v ^ (ones * '/')};
         for (int j = 0; j < 3; j++)   /* exactly the zero bytes of xs[j], as 0x80 */
             special |= ~(((xs[j] & low7) + low7) | xs[j] | low7);
-        while (special) {
-            size_t at = i + (size_t)__builtin_ctzll(special) / 8;
-            special &= special - 1;
-            if (s[at] == '\0') return "NUL byte in name";
-            if (s[at] == '\\') {
-                backslash = true;
-                continue;
-            }
-            if (!component) component = component_problem(s + start, at - start);
-            start = at + 1;
-        }
+        for (; special; special &= special - 1)
+            if ((nul = special_byte(s, i + (size_t)__builtin_ctzll(special) / 8, &start, &backslash, &component)))
+                return nul;
     }
 #endif
-    for (; i < len; i++) {
-        if (!name_special[(unsigned char)s[i]]) continue;
-        if (s[i] == '\0') return "NUL byte in name";
-        if (s[i] == '\\') {
-            backslash = true;
-            continue;
-        }
-        if (!component) component = component_problem(s + start, i - start);
-        start = i + 1;
-    }
+    for (; i < len; i++)
+        if (name_special[(unsigned char)s[i]] && (nul = special_byte(s, i, &start, &backslash, &component)))
+            return nul;
     if (backslash) return "backslash in name";
     if (s[0] == '/') return "absolute path";
     if (len >= 2 && s[1] == ':') return "drive-letter path";
