@@ -71,6 +71,7 @@
 #define ZIP_METHOD_ZSTD 93
 #define EOCD_SIZE 22
 #define EOCD_WINDOW (EOCD_SIZE + 65535)   /* the record and the longest comment */
+#define EOCD_FIRST 4096                    /* the end searched first (find_end) */
 #define LOC64_SIZE 20
 #define EOCD64_SIZE 56
 #define CEN_SIZE 46
@@ -264,22 +265,14 @@ static lu_status try_end(zip_state *z, const unsigned char *r, uint64_t pos, con
     return LU_OK;
 }
 
-/* Finds the end record nearest the end of the file that describes a
- * central directory. LU_NOT_FOUND (no message) when there is no end-record
- * signature at all; otherwise the reason the nearest one is unusable. */
-static lu_status find_end(zip_state *z, zip_end *out, lu_error *err)
+/* Tries the end-record signatures at tail[0, from) (file offset base +
+ * i), nearest the end first: true when one decided the search (usable, or
+ * a memory or read error) with *first its status; else *first (and *err)
+ * keep the reason the nearest one was unusable, if any was found. */
+static bool scan_end(zip_state *z, const unsigned char *tail, uint64_t base, size_t from, zip_end *out,
+                     lu_status *first, lu_error *err)
 {
-    if (z->file_size < EOCD_SIZE) return LU_NOT_FOUND;
-    size_t w = z->file_size < EOCD_WINDOW ? (size_t)z->file_size : EOCD_WINDOW;
-    uint64_t base = z->file_size - w;
-    unsigned char *tail = lu__malloc(z->env, w);
-    if (!tail) return lu__fail(err, LU_MEM_ERROR, "'%s': out of memory", z->path);
-    if (!pread_full(z, tail, w, base)) {
-        lu__free(z->env, tail);
-        return lu__fail(err, LU_IO_ERROR, "'%s': cannot read the end of the file", z->path);
-    }
-    lu_status first = LU_NOT_FOUND;
-    for (size_t i = w - EOCD_SIZE + 1; i-- > 0;) {
+    for (size_t i = from; i-- > 0;) {
         if (tail[i] != 'P' || le(tail + i, 4) != SIG_EOCD) continue;
         lu_error why;
         lu_status st = try_end(z, tail + i, base + i, tail, i, out, &why);
@@ -287,14 +280,41 @@ static lu_status find_end(zip_state *z, zip_end *out, lu_error *err)
             st = lu__fail(&why, LU_IO_ERROR, "'%s': cannot read the end records: %s", z->path, strerror(z->open_errno));
         if (st == LU_OK || st == LU_MEM_ERROR || st == LU_IO_ERROR) {
             if (st != LU_OK && err) *err = why;
-            first = st;
-            break;
+            *first = st;
+            return true;
         }
-        if (first == LU_NOT_FOUND) {
+        if (*first == LU_NOT_FOUND) {
             if (err) *err = why;
-            first = st;
+            *first = st;
         }
     }
+    return false;
+}
+
+/* Finds the end record nearest the end of the file that describes a
+ * central directory. LU_NOT_FOUND (no message) when there is no end-record
+ * signature at all; otherwise the reason the nearest one is unusable. The
+ * last EOCD_FIRST bytes are searched first, from the stack (an archive
+ * without a long comment ends there); the rest of the window (the longest
+ * comment) only when they hold no usable record. */
+static lu_status find_end(zip_state *z, zip_end *out, lu_error *err)
+{
+    if (z->file_size < EOCD_SIZE) return LU_NOT_FOUND;
+    size_t w = z->file_size < EOCD_WINDOW ? (size_t)z->file_size : EOCD_WINDOW;
+    size_t near = w < EOCD_FIRST ? w : EOCD_FIRST;
+    unsigned char last[EOCD_FIRST];
+    lu_status first = LU_NOT_FOUND;
+    if (!pread_full(z, last, near, z->file_size - near))
+        return lu__fail(err, LU_IO_ERROR, "'%s': cannot read the end of the file", z->path);
+    if (scan_end(z, last, z->file_size - near, near - EOCD_SIZE + 1, out, &first, err) || near == w) return first;
+    uint64_t base = z->file_size - w;
+    unsigned char *tail = lu__malloc(z->env, w);
+    if (!tail) return lu__fail(err, LU_MEM_ERROR, "'%s': out of memory", z->path);
+    if (!pread_full(z, tail, w, base)) {
+        lu__free(z->env, tail);
+        return lu__fail(err, LU_IO_ERROR, "'%s': cannot read the end of the file", z->path);
+    }
+    scan_end(z, tail, base, w - near, out, &first, err);   /* the offsets before the `near` bytes */
     lu__free(z->env, tail);
     return first;
 }

@@ -282,8 +282,9 @@ Test(persist, a_volume_that_fails_to_open_for_a_passing_reason_is_kept_for_the_n
 }
 
 /* An allocator that refuses blocks of exactly 65,557 bytes (the window a
- * zip's end record is searched in) while `*ud` is set: the one volume
- * larger than that fails to open with LU_MEM_ERROR. */
+ * zip's end record is searched in when it is not in the last 4 KiB) while
+ * `*ud` is set: the one volume with a long comment fails to open with
+ * LU_MEM_ERROR. */
 static void *refuse_window(void *ud, void *p, size_t n)
 {
     if (*(int *)ud && n == 22 + 65535) return NULL;
@@ -316,6 +317,15 @@ Test(persist, a_kept_mount_keeps_its_place_among_equal_priorities)
     cr_assert_eq(lu_zip_writer_add(w, "x.txt", "A", 1, 0, &err), LU_OK);
     cr_assert_eq(lu_zip_writer_add(w, "pad.bin", pad, 70000, 0, &err), LU_OK);
     cr_assert_eq(lu_zip_writer_close(w, &err), LU_OK);
+    /* a 5,000-byte archive comment: the end record is then found only in
+     * the full 64 KiB window, whose allocation refuse_window refuses */
+    FILE *f = fopen(big, "r+b");
+    cr_assert_not_null(f);
+    unsigned char len[2] = {5000 & 0xff, 5000 >> 8};
+    cr_assert_eq(fseek(f, -2, SEEK_END), 0);
+    cr_assert_eq(fwrite(len, 1, 2, f), 2);
+    for (int i = 0; i < 5000; i++) fputc('c', f);
+    cr_assert_eq(fclose(f), 0);
     char *a_uri = malloc(strlen(big) + 5);
     TH_KEEP(a_uri);
     sprintf(a_uri, "zip:%s", big);
