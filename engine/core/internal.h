@@ -217,6 +217,7 @@ typedef struct lu_snapshot {
     lu_granule *granules;  /* by id >> LU_ID_SHIFT; mount NULL when free */
     size_t ngranules;
     lu_bucket **dir;       /* 2^depth buckets; NULL when nothing is mounted */
+    size_t dir_cap;        /* entries the dir's block has room for (>= 2^depth) */
     uint32_t depth;
     uint32_t shift;        /* 32 - depth: a hash's bucket is dir[(uint64_t)h >> shift] */
     size_t entries;        /* distinct paths served */
@@ -235,7 +236,9 @@ typedef struct lu_snapshot {
     size_t nretired, retired_cap;
     /* Freed buckets are recycled: retired ones go to a pool shared by the
      * context's snapshots (snapshot.c), which a derivation takes whole as
-     * its `spare` list and hands back what it did not use. */
+     * its `spare` list and hands back what it did not use. The pool also
+     * keeps the directory block of the last snapshot freed, for the next
+     * derivation to copy into. */
     struct lu_bucket_pool *pool;
     lu_bucket *spare, *spare_tail;
     size_t nspare;

@@ -108,6 +108,10 @@ struct lu_bucket_pool {
     atomic_long refs;       /* one per snapshot */
     atomic_size_t count;
     lu_bucket *head, *tail;
+    /* A directory block for the next derivation (a change copies the whole
+     * directory: a new block each time would be new pages each time). */
+    lu_bucket **dir;
+    size_t dir_cap;
 };
 
 /* A spare bucket's first slot holds the next spare. */
@@ -143,6 +147,7 @@ static void pool_release(const lu_env *env, struct lu_bucket_pool *p)
         n = next_of(b);
         lu__free(env, b);
     }
+    lu__free(env, p->dir);
     pthread_mutex_destroy(&p->lock);
     lu__free(env, p);
 }
@@ -158,6 +163,38 @@ static void pool_put(struct lu_bucket_pool *p, lu_bucket *head, lu_bucket *tail,
     atomic_store_explicit(&p->count, atomic_load_explicit(&p->count, memory_order_relaxed) + n,
                           memory_order_relaxed);
     pthread_mutex_unlock(&p->lock);
+}
+
+/* Keeps the directory block `dir` (room for cap entries) in the pool when
+ * it is larger than the one there; frees the other. */
+static void dir_give(const lu_env *env, struct lu_bucket_pool *p, lu_bucket **dir, size_t cap)
+{
+    pthread_mutex_lock(&p->lock);
+    if (!p->dir || p->dir_cap < cap) {
+        lu_bucket **d = p->dir;
+        p->dir = dir;
+        p->dir_cap = cap;
+        dir = d;
+    }
+    pthread_mutex_unlock(&p->lock);
+    lu__free(env, dir);
+}
+
+/* A directory block with room for `need` entries: the pool's when it is
+ * large enough, else a new one. Sets *cap. NULL when out of memory. */
+static lu_bucket **dir_take(const lu_env *env, struct lu_bucket_pool *p, size_t need, size_t *cap)
+{
+    lu_bucket **d = NULL;
+    pthread_mutex_lock(&p->lock);
+    if (p->dir && p->dir_cap >= need) {
+        d = p->dir;
+        *cap = p->dir_cap;
+        p->dir = NULL;
+        p->dir_cap = 0;
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (!d && (d = lu__malloc(env, need * sizeof *d))) *cap = need;
+    return d;
 }
 
 /* Takes every bucket of the pool as s's spares. */
@@ -220,7 +257,8 @@ static void free_shell(lu_snapshot *s)
     lu__free(s->env, s->mounts);
     lu__free(s->env, s->bases);
     lu__free(s->env, s->granules);
-    lu__free(s->env, s->dir);
+    if (s->dir && s->pool) dir_give(s->env, s->pool, s->dir, s->dir_cap);
+    else lu__free(s->env, s->dir);
     lu__free(s->env, s->retired);
     if (s->pool) spare_return(s);
     pool_release(s->env, s->pool);
@@ -400,6 +438,7 @@ static lu_status split(lu_snapshot *s, size_t idx, lu_error *err)
         for (size_t i = 0; i < 2 * n; i++) d[i] = s->dir[i >> 1];
         lu__free(s->env, s->dir);
         s->dir = d;
+        s->dir_cap = 2 * n;
         set_depth(s, s->depth + 1);
         idx *= 2;
     }
@@ -577,6 +616,7 @@ static lu_status build_from_scratch(lu_snapshot *s, lu_error *err)
     size_t n = (size_t)1 << depth;
     s->dir = lu__calloc(s->env, n, sizeof *s->dir);
     if (!s->dir) return lu__fail(err, LU_MEM_ERROR, "out of memory for the index of %zu resources", total);
+    s->dir_cap = n;
     set_depth(s, depth);
     for (size_t i = 0; i < n; i++)
         if (!(s->dir[i] = bucket_new(s, depth))) {
@@ -727,8 +767,8 @@ lu_status lu__snapshot_next(const lu_env *env, lu_snapshot *prev, lu_mount *cons
     }
     for (size_t j = 0; j < s->nmounts; j++) total += s->mounts[j]->archive->entries.count;
     if (changed * 4 >= total) goto rebuild;   /* most of the table changes: a full build costs about as much */
-    s->granules = lu__calloc(env, prev->ngranules + grow, sizeof *s->granules);
-    s->dir = lu__malloc(env, ((size_t)1 << prev->depth) * sizeof *s->dir);
+    s->granules = lu__malloc(env, (prev->ngranules + grow + 1) * sizeof *s->granules);
+    s->dir = dir_take(env, s->pool, (size_t)1 << prev->depth, &s->dir_cap);
     if (!s->granules || !s->dir) {
         lu__free(env, s->dir);   /* not filled yet: free_buckets must not walk it */
         s->dir = NULL;
@@ -739,8 +779,13 @@ lu_status lu__snapshot_next(const lu_env *env, lu_snapshot *prev, lu_mount *cons
     set_depth(s, prev->depth);
     s->entries = prev->entries;
     s->ngranules = prev->ngranules;
-    for (size_t j = 0; j < s->nmounts; j++)
-        if (kept[j]) claim(s, j);
+    /* the kept mounts keep their granules: prev's table, without the gone */
+    memcpy(s->granules, prev->granules, prev->ngranules * sizeof *s->granules);
+    memset(s->granules + prev->ngranules, 0, (grow + 1) * sizeof *s->granules);
+    for (size_t g = 0; g < ngone; g++) {
+        size_t g0 = prev->bases[gone[g]] >> LU_ID_SHIFT;
+        memset(s->granules + g0, 0, granules_of(prev->mounts[gone[g]]) * sizeof *s->granules);
+    }
     for (size_t j = 0; j < s->nmounts; j++)
         if (!kept[j] && !place(s, j)) goto rebuild;   /* ids too scattered: a full build packs them */
     for (size_t g = 0; g < ngone; g++) {
