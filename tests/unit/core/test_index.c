@@ -189,11 +189,14 @@ Test(index, an_add_or_remove_copies_only_the_buckets_its_entries_touch)
 
 /* Counts the allocations of a bucket's size. */
 static atomic_long bucket_allocs;
+static atomic_size_t watched_size;   /* allocations of this size are counted too */
+static atomic_long watched_allocs;
 
 static void *counting_realloc(void *ud, void *ptr, size_t size)
 {
     (void)ud;
     if (!ptr && size == sizeof(lu_bucket)) atomic_fetch_add(&bucket_allocs, 1);
+    if (!ptr && size && size == atomic_load(&watched_size)) atomic_fetch_add(&watched_allocs, 1);
     return realloc(ptr, size);
 }
 
@@ -243,6 +246,41 @@ Test(index, a_change_copies_into_the_buckets_earlier_changes_replaced)
                  atomic_load(&bucket_allocs));
     cr_assert(lu_exists(ctx, "/q/99.txt"));
     cr_assert(lu_exists(ctx, "/p7/1999.txt"));
+    lu_context_close(ctx);
+}
+
+/* A change copies the directory into the block the snapshot before the
+ * current one left when it was freed, not into a new block each time (at a
+ * million entries that was 512 KiB of new pages per change). */
+Test(index, a_change_copies_the_directory_into_the_block_a_freed_snapshot_left)
+{
+    lu_allocator al = {counting_realloc, counting_free, NULL};
+    lu_context *ctx = open_with_allocator(&al);
+    lu_error err;
+    for (int k = 0; k < 8; k++) {
+        char file[32], prefix[16], name[16];
+        snprintf(file, sizeof file, "dir%d.zip", k);
+        snprintf(prefix, sizeof prefix, "d%d", k);
+        snprintf(name, sizeof name, "dir%d", k);
+        cr_assert_eq(lu_mount_add(ctx, name, make_sized(file, prefix, 2000), 1, LU_MOUNT_NO_PERSIST, &err), LU_OK,
+                     "%s", err.message);
+    }
+    const char *small = make_sized("dir_small.zip", "r", 50);
+    cr_assert_eq(lu_mount_add(ctx, "small", small, 2, LU_MOUNT_NO_PERSIST, &err), LU_OK, "%s", err.message);
+    cr_assert_eq(lu_mount_remove(ctx, "small", &err), LU_OK, "%s", err.message);
+    uint32_t depth = ctx->current->depth;
+    atomic_store(&watched_allocs, 0);
+    atomic_store(&watched_size, ((size_t)1 << depth) * sizeof(lu_bucket *));
+    for (int round = 0; round < 6; round++) {
+        cr_assert_eq(lu_mount_add(ctx, "small", small, 2, LU_MOUNT_NO_PERSIST, &err), LU_OK, "%s", err.message);
+        cr_assert(ctx->current->derived);
+        cr_assert_eq(lu_mount_remove(ctx, "small", &err), LU_OK, "%s", err.message);
+    }
+    atomic_store(&watched_size, 0);
+    cr_assert_eq(ctx->current->depth, depth, "no change doubled the directory");
+    cr_assert_eq(atomic_load(&watched_allocs), 0, "12 changes allocated %ld directories",
+                 atomic_load(&watched_allocs));
+    cr_assert(lu_exists(ctx, "/d7/1999.txt") && !lu_exists(ctx, "/r/1.txt"));
     lu_context_close(ctx);
 }
 
