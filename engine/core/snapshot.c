@@ -68,7 +68,7 @@ void lu__mount_release(const lu_env *env, lu_mount *m)
 #define MAX_FILL (LU_BUCKET_SLOTS - LU_BUCKET_SLOTS / 8)   /* a bucket splits beyond 7/8 */
 #define FULL_FILL (LU_BUCKET_SLOTS * 3 / 4)                /* a full build fills to 3/4 */
 #define MAX_DEPTH (32 - LU_BUCKET_BITS)                    /* the bits left for the directory */
-#define MAX_GRANULES (((size_t)1 << 31) - 2) >> LU_ID_SHIFT
+#define MAX_GRANULES ((((size_t)1 << 31) - 2) >> LU_ID_SHIFT)   /* ids are 31 bits: 32,767 granules */
 
 static bool before(const lu_mount *a, const lu_mount *b)
 {
@@ -596,13 +596,15 @@ static void claim(lu_snapshot *s, size_t mi)
 static lu_status build_from_scratch(lu_snapshot *s, lu_error *err)
 {
     size_t total = 0, ng = 0;
+    if (s->nmounts > MAX_GRANULES)   /* each mount takes a granule at least */
+        return lu__fail(err, LU_INVAL, "%zu mounts: at most %zu can be mounted at once", s->nmounts, MAX_GRANULES);
     for (size_t i = 0; i < s->nmounts; i++) {
         s->bases[i] = (uint32_t)(ng << LU_ID_SHIFT);
         ng += granules_of(s->mounts[i]);
         total += s->mounts[i]->archive->entries.count;
         if (ng > MAX_GRANULES)
-            return lu__fail(err, LU_INVAL, "more than %u MiB of resource paths mounted",
-                            (unsigned)((MAX_GRANULES << LU_ID_SHIFT) >> 20));
+            return lu__fail(err, LU_INVAL, "the mounted resource paths exceed %zu MiB (each mount's paths counted "
+                            "in whole granules of %u KiB)", (MAX_GRANULES << LU_ID_SHIFT) >> 20, LU_ID_GRANULE >> 10);
     }
     if (total == 0) return LU_OK;
     s->granules = lu__calloc(s->env, ng, sizeof *s->granules);

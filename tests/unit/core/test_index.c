@@ -426,6 +426,36 @@ Test(index, a_slot_reaches_its_entry_through_its_path_across_id_granules)
     lu_context_close(ctx);
 }
 
+/* The ids limit: 32,767 mounts at once (each takes a granule at least),
+ * refused beyond with a message that says so. */
+Test(index, at_most_32767_mounts_are_indexed_at_once)
+{
+    lu_env env = lu__default_env();
+    env.max_uncompressed = 1u << 20;
+    const char *uri = make_sized("limit.zip", "l", 3);
+    lu_archive *a;
+    lu_error err;
+    cr_assert_eq(lu__archive_open(&env, "zip", uri + 4, &a, &err), LU_OK, "%s", err.message);
+    size_t n = 32768;
+    lu_mount **ms = calloc(n, sizeof *ms);
+    for (size_t i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "m%zu", i);
+        ms[i] = lu__mount_new(&env, name, uri, 1, i + 1, false, a);
+        cr_assert_not_null(ms[i]);
+    }
+    lu_snapshot *s = NULL;
+    cr_assert_eq(lu__snapshot_build(&env, ms, n, &s, &err), LU_INVAL);
+    cr_assert_null(s);
+    cr_assert(strstr(err.message, "32768 mounts: at most 32767") != NULL, "%s", err.message);
+    cr_assert_eq(lu__snapshot_build(&env, ms, n - 1, &s, &err), LU_OK, "%s", err.message);
+    cr_assert_eq(s->entries, 3, "one path served, by the first mount in lookup order");
+    lu__snapshot_free(s);
+    for (size_t i = 0; i < n; i++) lu__mount_release(&env, ms[i]);
+    free(ms);
+    lu__archive_release(a);
+}
+
 /* Readers may hold a snapshot through any number of changes (ASan: nothing
  * they see is freed under them); they are released out of order. */
 Test(index, snapshots_held_across_many_changes_stay_valid)
