@@ -539,6 +539,21 @@ Test(index, the_one_pass_path_check_agrees_with_lu_path_check)
         cr_assert_eq(len, strlen(paths[i]), "'%s': length", paths[i]);
         cr_assert_eq(ok, lu_path_check(paths[i], strlen(paths[i]), NULL) == LU_OK, "'%s': the two disagree", paths[i]);
     }
+    /* random paths of 1-40 bytes over the bytes the rules turn on, so the
+     * scan's 8-byte steps meet '/', '.', '\\' at every offset */
+    const char alphabet[] = "//..ab\\";
+    uint64_t seed = 17;
+    for (int k = 0; k < 20000; k++) {
+        char p[48];
+        size_t n = 1 + rnd(&seed) % 40;
+        for (size_t j = 0; j < n; j++) p[j] = alphabet[rnd(&seed) % (sizeof alphabet - 1)];
+        if (rnd(&seed) % 8) p[0] = '/';
+        p[n] = '\0';
+        size_t len = 99;
+        bool ok = lu__path_scan(p, &len);
+        cr_assert_eq(len, n, "'%s': length", p);
+        cr_assert_eq(ok, lu_path_check(p, n, NULL) == LU_OK, "'%s': the two disagree", p);
+    }
     lu_context *ctx = th_open(NULL, NULL);
     lu_error err;
     void *data;
