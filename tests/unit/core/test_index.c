@@ -136,15 +136,16 @@ Test(index, random_adds_removes_and_replaces_serve_what_a_model_says)
     lu_context_close(ctx);
 }
 
-/* n entries named <prefix>/<i>.txt */
-static char *make_sized(const char *file, const char *prefix, int n)
+/* A volume of n entries: <prefix>/<i>.txt holding "x", or when `named`
+ * <prefix>/<i as 5 digits>.txt holding its own path. Returns its URI. */
+static char *make_entries(const char *file, const char *prefix, int n, bool named)
 {
     const char **e = calloc(2 * (size_t)n + 1, sizeof *e);
-    char (*names)[32] = calloc((size_t)n, sizeof *names);
+    char (*names)[64] = calloc((size_t)n, sizeof *names);
     for (int i = 0; i < n; i++) {
-        snprintf(names[i], sizeof names[i], "%s/%d.txt", prefix, i);
+        snprintf(names[i], sizeof names[i], named ? "%s/%05d.txt" : "%s/%d.txt", prefix, i);
         e[2 * i] = names[i];
-        e[2 * i + 1] = "x";
+        e[2 * i + 1] = named ? names[i] : "x";
     }
     char *p = th_path(vols, file);
     th_make_zip(p, e);
@@ -155,20 +156,45 @@ static char *make_sized(const char *file, const char *prefix, int n)
     return TH_KEEP(uri);
 }
 
+/* n entries named <prefix>/<i>.txt */
+static char *make_sized(const char *file, const char *prefix, int n)
+{
+    return make_entries(file, prefix, n, false);
+}
+
+/* Mounts eight volumes of 2,000 entries, <tag>0 to <tag>7, each serving
+ * /<tag><k>/<i>.txt at priority 1. */
+static void mount_eight(lu_context *ctx, const char *tag)
+{
+    lu_error err;
+    for (int k = 0; k < 8; k++) {
+        char name[32], file[40];
+        snprintf(name, sizeof name, "%s%d", tag, k);
+        snprintf(file, sizeof file, "%s.zip", name);
+        cr_assert_eq(lu_mount_add(ctx, name, make_sized(file, name, 2000), 1, LU_MOUNT_NO_PERSIST, &err), LU_OK,
+                     "%s", err.message);
+    }
+}
+
+/* Adds volume `uri` as "small" (priority 2) and removes it, `rounds`
+ * times, each change derived from the one before. */
+static void add_and_remove(lu_context *ctx, const char *uri, int rounds)
+{
+    lu_error err;
+    for (int round = 0; round < rounds; round++) {
+        cr_assert_eq(lu_mount_add(ctx, "small", uri, 2, LU_MOUNT_NO_PERSIST, &err), LU_OK, "%s", err.message);
+        cr_assert(ctx->current->derived);
+        cr_assert_eq(lu_mount_remove(ctx, "small", &err), LU_OK, "%s", err.message);
+    }
+}
+
 /* The work of a change is counted in buckets: the old table replaced none
  * but rebuilt them all. */
 Test(index, an_add_or_remove_copies_only_the_buckets_its_entries_touch)
 {
     lu_context *ctx = th_open(NULL, NULL);
     lu_error err;
-    for (int k = 0; k < 8; k++) {
-        char file[32], prefix[16], name[16];
-        snprintf(file, sizeof file, "big%d.zip", k);
-        snprintf(prefix, sizeof prefix, "b%d", k);
-        snprintf(name, sizeof name, "big%d", k);
-        cr_assert_eq(lu_mount_add(ctx, name, make_sized(file, prefix, 2000), 1, LU_MOUNT_NO_PERSIST, &err), LU_OK,
-                     "%s", err.message);
-    }
+    mount_eight(ctx, "big");
     lu_snapshot *prev = ctx->current;
     size_t nbuckets = 0;
     for (size_t i = 0; i < ((size_t)1 << prev->depth); i += (size_t)1 << (prev->depth - prev->dir[i]->depth))
@@ -182,7 +208,7 @@ Test(index, an_add_or_remove_copies_only_the_buckets_its_entries_touch)
     cr_assert_leq(ctx->current->nretired, 10, "removing them copies at most 10 buckets, not %zu",
                   ctx->current->nretired);
     cr_assert_eq(ctx->current->entries, 16000);
-    cr_assert(lu_exists(ctx, "/b3/1999.txt"));
+    cr_assert(lu_exists(ctx, "/big3/1999.txt"));
     cr_assert(!lu_exists(ctx, "/s/3.txt"));
     lu_context_close(ctx);
 }
@@ -218,26 +244,24 @@ static lu_context *open_with_allocator(const lu_allocator *al)
     return ctx;
 }
 
+/* A context whose allocations are counted (counting_realloc; the
+ * allocator is copied at open) with mount_eight's volumes under `tag`. */
+static lu_context *counted_eight(const char *tag)
+{
+    lu_allocator al = {counting_realloc, counting_free, NULL};
+    lu_context *ctx = open_with_allocator(&al);
+    mount_eight(ctx, tag);
+    return ctx;
+}
+
 /* A change copies the buckets it touches into the ones an earlier change
  * replaced (the context's pool), not into new allocations. */
 Test(index, a_change_copies_into_the_buckets_earlier_changes_replaced)
 {
-    lu_allocator al = {counting_realloc, counting_free, NULL};
-    lu_context *ctx = open_with_allocator(&al);
+    lu_context *ctx = counted_eight("pool");
     lu_error err;
-    for (int k = 0; k < 8; k++) {
-        char file[32], prefix[16], name[16];
-        snprintf(file, sizeof file, "pool%d.zip", k);
-        snprintf(prefix, sizeof prefix, "p%d", k);
-        snprintf(name, sizeof name, "pool%d", k);
-        cr_assert_eq(lu_mount_add(ctx, name, make_sized(file, prefix, 2000), 1, LU_MOUNT_NO_PERSIST, &err), LU_OK,
-                     "%s", err.message);
-    }
     const char *small = make_sized("pool_small.zip", "q", 100);
-    for (int round = 0; round < 3; round++) {   /* the first rounds fill the pool */
-        cr_assert_eq(lu_mount_add(ctx, "small", small, 2, LU_MOUNT_NO_PERSIST, &err), LU_OK, "%s", err.message);
-        cr_assert_eq(lu_mount_remove(ctx, "small", &err), LU_OK, "%s", err.message);
-    }
+    add_and_remove(ctx, small, 3);   /* the first rounds fill the pool */
     atomic_store(&bucket_allocs, 0);
     cr_assert_eq(lu_mount_add(ctx, "small", small, 2, LU_MOUNT_NO_PERSIST, &err), LU_OK, "%s", err.message);
     cr_assert(ctx->current->derived);
@@ -245,7 +269,7 @@ Test(index, a_change_copies_into_the_buckets_earlier_changes_replaced)
     cr_assert_lt(atomic_load(&bucket_allocs), 10, "%zu copies made %ld new buckets", ctx->current->nretired,
                  atomic_load(&bucket_allocs));
     cr_assert(lu_exists(ctx, "/q/99.txt"));
-    cr_assert(lu_exists(ctx, "/p7/1999.txt"));
+    cr_assert(lu_exists(ctx, "/pool7/1999.txt"));
     lu_context_close(ctx);
 }
 
@@ -254,33 +278,18 @@ Test(index, a_change_copies_into_the_buckets_earlier_changes_replaced)
  * million entries that was 512 KiB of new pages per change). */
 Test(index, a_change_copies_the_directory_into_the_block_a_freed_snapshot_left)
 {
-    lu_allocator al = {counting_realloc, counting_free, NULL};
-    lu_context *ctx = open_with_allocator(&al);
-    lu_error err;
-    for (int k = 0; k < 8; k++) {
-        char file[32], prefix[16], name[16];
-        snprintf(file, sizeof file, "dir%d.zip", k);
-        snprintf(prefix, sizeof prefix, "d%d", k);
-        snprintf(name, sizeof name, "dir%d", k);
-        cr_assert_eq(lu_mount_add(ctx, name, make_sized(file, prefix, 2000), 1, LU_MOUNT_NO_PERSIST, &err), LU_OK,
-                     "%s", err.message);
-    }
+    lu_context *ctx = counted_eight("dir");
     const char *small = make_sized("dir_small.zip", "r", 50);
-    cr_assert_eq(lu_mount_add(ctx, "small", small, 2, LU_MOUNT_NO_PERSIST, &err), LU_OK, "%s", err.message);
-    cr_assert_eq(lu_mount_remove(ctx, "small", &err), LU_OK, "%s", err.message);
+    add_and_remove(ctx, small, 1);
     uint32_t depth = ctx->current->depth;
     atomic_store(&watched_allocs, 0);
     atomic_store(&watched_size, ((size_t)1 << depth) * sizeof(lu_bucket *));
-    for (int round = 0; round < 6; round++) {
-        cr_assert_eq(lu_mount_add(ctx, "small", small, 2, LU_MOUNT_NO_PERSIST, &err), LU_OK, "%s", err.message);
-        cr_assert(ctx->current->derived);
-        cr_assert_eq(lu_mount_remove(ctx, "small", &err), LU_OK, "%s", err.message);
-    }
+    add_and_remove(ctx, small, 6);
     atomic_store(&watched_size, 0);
     cr_assert_eq(ctx->current->depth, depth, "no change doubled the directory");
     cr_assert_eq(atomic_load(&watched_allocs), 0, "12 changes allocated %ld directories",
                  atomic_load(&watched_allocs));
-    cr_assert(lu_exists(ctx, "/d7/1999.txt") && !lu_exists(ctx, "/r/1.txt"));
+    cr_assert(lu_exists(ctx, "/dir7/1999.txt") && !lu_exists(ctx, "/r/1.txt"));
     lu_context_close(ctx);
 }
 
@@ -360,20 +369,7 @@ Test(index, removing_a_shadowing_mount_serves_the_lower_one_again)
 /* A volume of n entries under `prefix` whose contents are their own paths. */
 static char *make_named(const char *file, const char *prefix, int n)
 {
-    const char **e = calloc(2 * (size_t)n + 1, sizeof *e);
-    char (*names)[64] = calloc((size_t)n, sizeof *names);
-    for (int i = 0; i < n; i++) {
-        snprintf(names[i], sizeof names[i], "%s/%05d.txt", prefix, i);
-        e[2 * i] = names[i];
-        e[2 * i + 1] = names[i];
-    }
-    char *p = th_path(vols, file);
-    th_make_zip(p, e);
-    free(e);
-    free(names);
-    char *uri = malloc(strlen(p) + 8);
-    sprintf(uri, "zip:%s", p);
-    return TH_KEEP(uri);
+    return make_entries(file, prefix, n, true);
 }
 
 /* Every entry of mount `name` (n entries under prefix) is served with its
