@@ -330,7 +330,9 @@ static inline bool same_name(const lu_snapshot *s, uint32_t id, const char *path
 {
     const lu_granule *g;
     const char *name = name_of(s, id, &g);
-    return memcmp(name, path, len) == 0 && name[len] == '\0';
+    /* strncmp, not memcmp: after a full hash collision the stored path may
+     * be shorter than `len`, and the last one ends its pool's block */
+    return strncmp(name, path, len) == 0 && name[len] == '\0';
 }
 
 bool lu__snapshot_find(const lu_snapshot *s, const char *path, size_t len, uint32_t hash,

@@ -452,6 +452,26 @@ Test(index, at_most_32767_mounts_are_indexed_at_once)
     lu__archive_release(a);
 }
 
+/* "/c/44995" and "/c/2519104" have the same 32-bit hash (found by a search
+ * over "/c/<n>"): looking up the longer one compares it with the shorter,
+ * the last path of its pool, and must read no byte past that path's end
+ * (ASan reports it), and answer no. */
+Test(index, a_full_hash_collision_with_a_shorter_path_reads_nothing_past_it)
+{
+    cr_assert_eq(lu__hash_path("/c/44995", 8), lu__hash_path("/c/2519104", 10), "the two paths collide");
+    char *p = th_path(vols, "collide.zip");
+    th_make_zip(p, (const char *[]){"c/44995", "short", NULL});
+    char uri[PATH_MAX + 8];
+    snprintf(uri, sizeof uri, "zip:%s", p);
+    lu_context *ctx = th_open(NULL, NULL);
+    lu_error err;
+    cr_assert_eq(lu_mount_add(ctx, "c", uri, 1, LU_MOUNT_NO_PERSIST, &err), LU_OK, "%s", err.message);
+    cr_assert(lu_exists(ctx, "/c/44995"));
+    cr_assert(!lu_exists(ctx, "/c/2519104"));
+    cr_assert(!lu_exists(ctx, "/c/4499"));
+    lu_context_close(ctx);
+}
+
 /* Readers may hold a snapshot through any number of changes (ASan: nothing
  * they see is freed under them); they are released out of order. */
 Test(index, snapshots_held_across_many_changes_stay_valid)
