@@ -26,6 +26,17 @@ static uint32_t rnd(uint64_t *s)
 #define NVOLS 10
 #define NNAMES 8
 
+/* Writes the zip `file` in the test's folder from {name, content, ...,
+ * NULL}; returns its mount URI "zip:<path>" (kept until the test ends). */
+static char *write_zip(const char *file, const char **entries)
+{
+    char *p = th_path(vols, file);
+    th_make_zip(p, entries);
+    char *uri = malloc(strlen(p) + 8);
+    sprintf(uri, "zip:%s", p);
+    return TH_KEEP(uri);
+}
+
 /* Volume k holds about half the universe's paths p<i>.txt, chosen at random,
  * each with the content "v<k>". */
 static char *make_volume(int k, uint64_t *seed, bool has[UNIVERSE])
@@ -45,13 +56,10 @@ static char *make_volume(int k, uint64_t *seed, bool has[UNIVERSE])
     e[n] = NULL;
     char file[32];
     snprintf(file, sizeof file, "vol%d.zip", k);
-    char *p = th_path(vols, file);
-    th_make_zip(p, e);
+    char *uri = write_zip(file, e);
     free(e);
     free(names);
-    char *uri = malloc(strlen(p) + 8);
-    sprintf(uri, "zip:%s", p);
-    return TH_KEEP(uri);
+    return uri;
 }
 
 typedef struct model_mount {
@@ -147,13 +155,10 @@ static char *make_entries(const char *file, const char *prefix, int n, bool name
         e[2 * i] = names[i];
         e[2 * i + 1] = named ? names[i] : "x";
     }
-    char *p = th_path(vols, file);
-    th_make_zip(p, e);
+    char *uri = write_zip(file, e);
     free(e);
     free(names);
-    char *uri = malloc(strlen(p) + 8);
-    sprintf(uri, "zip:%s", p);
-    return TH_KEEP(uri);
+    return uri;
 }
 
 /* n entries named <prefix>/<i>.txt */
@@ -459,10 +464,7 @@ Test(index, at_most_32767_mounts_are_indexed_at_once)
 Test(index, a_full_hash_collision_with_a_shorter_path_reads_nothing_past_it)
 {
     cr_assert_eq(lu__hash_path("/c/44995", 8), lu__hash_path("/c/2519104", 10), "the two paths collide");
-    char *p = th_path(vols, "collide.zip");
-    th_make_zip(p, (const char *[]){"c/44995", "short", NULL});
-    char uri[PATH_MAX + 8];
-    snprintf(uri, sizeof uri, "zip:%s", p);
+    const char *uri = write_zip("collide.zip", (const char *[]){"c/44995", "short", NULL});
     lu_context *ctx = th_open(NULL, NULL);
     lu_error err;
     cr_assert_eq(lu_mount_add(ctx, "c", uri, 1, LU_MOUNT_NO_PERSIST, &err), LU_OK, "%s", err.message);
