@@ -308,6 +308,19 @@ void lu__snapshot_follow(lu_snapshot *prev, lu_snapshot *s)
     prev->next = s;
 }
 
+/* The slot id of entry `e` of the mount whose ids start at `base`: its
+ * path's offset in the mount's pool, + 1 (0 is an empty slot). */
+static inline uint32_t path_id(uint32_t base, const lu_entry *e)
+{
+    return base + e->name + 1;
+}
+
+/* The id of entry `e` of mount mi. */
+static uint32_t id_of(const lu_snapshot *s, size_t mi, const lu_entry *e)
+{
+    return path_id(s->bases[mi], e);
+}
+
 /* The path a slot id names: the id is its offset in its mount's pool. */
 static inline const char *name_of(const lu_snapshot *s, uint32_t id, const lu_granule **g)
 {
@@ -501,7 +514,7 @@ static lu_status add_mount(lu_snapshot *s, size_t mi, lu_error *err)
         const lu_entry *e = &t->items[k];
         const char *path = lu__entry_name(t, e);
         size_t len = strlen(path), idx;
-        uint32_t id = s->bases[mi] + e->name + 1;
+        uint32_t id = id_of(s, mi, e);
         int at = find_slot(s, path, len, e->hash, &idx);
         if (at >= 0) {
             uint32_t old = s->dir[idx]->slots[at].id;
@@ -534,7 +547,7 @@ static lu_status add_mount(lu_snapshot *s, size_t mi, lu_error *err)
 static lu_status add_first(lu_snapshot *s, lu_error *err)
 {
     const lu_entries *t = &s->mounts[0]->archive->entries;
-    const uint32_t base = s->bases[0] + 1;
+    const uint32_t base = s->bases[0];
     for (size_t k = 0; k < t->count; k++) {
         if (k + 8 < t->count) __builtin_prefetch(s->dir[dir_index(s, t->items[k + 8].hash)]);
         uint32_t h = t->items[k].hash;
@@ -543,7 +556,7 @@ static lu_status add_first(lu_snapshot *s, lu_error *err)
             LU_TRY(split(s, idx, err));
             idx = dir_index(s, h);
         }
-        slot_put(s->dir[idx], h, base + t->items[k].name);
+        slot_put(s->dir[idx], h, path_id(base, &t->items[k]));
     }
     s->entries += t->count;
     return LU_OK;
@@ -672,12 +685,6 @@ lu_status lu__snapshot_build(const lu_env *env, lu_mount *const *mounts, size_t 
     return full_build(env, NULL, mounts, n, out, err);
 }
 
-/* The id of entry `e` of mount mi. */
-static uint32_t id_of(const lu_snapshot *s, size_t mi, const lu_entry *e)
-{
-    return s->bases[mi] + e->name + 1;
-}
-
 /* Removes mount R (base bR, gone from s->mounts) from the index: each path
  * it served goes to the next kept mount that has it, if any. */
 static lu_status remove_mount(lu_snapshot *s, const lu_mount *r, uint32_t base, const bool *kept,
@@ -687,7 +694,7 @@ static lu_status remove_mount(lu_snapshot *s, const lu_mount *r, uint32_t base, 
     for (size_t k = 0; k < t->count; k++) {
         prefetch_ahead(s, t, k);
         const lu_entry *e = &t->items[k];
-        uint32_t id = base + e->name + 1;
+        uint32_t id = path_id(base, e);
         size_t idx = dir_index(s, e->hash);
         const lu_bucket *rb = s->dir[idx];
         uint32_t i = e->hash & (LU_BUCKET_SLOTS - 1);
