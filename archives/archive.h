@@ -4,7 +4,7 @@
  *
  * A backend knows how to open one volume format, describe its entries into a
  * shared entry table (engine/core/entries.c does the name-safety checks,
- * sorting and duplicate detection for all formats) and read one entry by the
+ * and duplicate detection for all formats) and read one entry by the
  * locator it recorded. Lookups never reach a backend: the core's merged
  * index answers them. The environment and the entry table are opaque here;
  * engine/core/internal.h defines them and includes this header.
@@ -37,7 +37,7 @@ typedef struct lu_entry {
     uint64_t locator;   /* backend-defined (zip: central record offset, see zip.c) */
     uint64_t size;      /* uncompressed size */
     uint32_t name;      /* offset of the canonical path in the table's pool */
-    uint32_t hash;      /* lu__hash_path of the canonical path */
+    uint32_t hash;      /* lu__hash_path of the stored name (the canonical path after its '/') */
 } lu_entry;
 
 /* The entry table a backend fills (opaque to a backend). */
@@ -75,18 +75,23 @@ void lu__error_prefix(lu_error *err, const char *fmt, ...) LU_PRINTF(2, 3);
  * LU_UNSAFE_ARCHIVE (the message names the entry), LU_MEM_ERROR (entries.c). */
 lu_status lu__entries_add(lu_entries *t, const char *stored, size_t len, uint64_t size,
                           uint64_t locator, lu_error *err);
+/* Makes room for `count` entries whose stored names take `name_bytes` in
+ * all, when the backend knows them before adding (an upper bound is fine:
+ * the slack is given back). Only spares the table's growth; a failure to
+ * allocate is reported by lu__entries_add. */
+void lu__entries_reserve(lu_entries *t, size_t count, size_t name_bytes);
 /* Checks a stored entry name alone (the rules lu__entries_add applies). */
 lu_status lu__entry_name_check(const char *stored, size_t len, lu_error *err);
 /* The canonical path ("/a/b.png") of entry `e` of table `t` (entries.c). */
 const char *lu__entry_path(const lu_entries *t, const lu_entry *e);
 /* How many entries table `t` holds, and the position (0 to count - 1) of
- * its entry `e`: stable once the table is finished (after open), so a
- * backend can keep side data per entry, indexed by it, for its reads. */
+ * its entry `e`: the order the backend added them in, which never changes,
+ * so a backend can keep side data per entry, indexed by it, for its reads. */
 size_t lu__entries_count(const lu_entries *t);
 size_t lu__entry_index(const lu_entries *t, const lu_entry *e);
 /* Entry number i (0 to count - 1) of a table being filled, in the order
  * the entries were added: a backend may complete its locator before the
- * open returns (the table is sorted after). */
+ * open returns. */
 lu_entry *lu__entries_item(lu_entries *t, size_t i);
 
 /* ---- the interface ---------------------------------------------------- */

@@ -787,7 +787,7 @@ lu_status lu_manifest_verify_volume(lu_context *ctx, const char *path, lu_error 
     static const char mpath[] = "/liveupdate.manifest.json";
     lu_status st = lu__archive_open(env, "zip", path, &a, err);
     if (st != LU_OK) return st == LU_SCHEME_MISMATCH ? LU_FORMAT_ERROR : st;
-    const lu_entry *me = lu__entries_find(&a->entries, mpath, sizeof mpath - 1);
+    const lu_entry *me = lu__entries_find_once(&a->entries, mpath, sizeof mpath - 1);
     if (!me) {
         st = lu__fail(err, LU_FORMAT_ERROR, "it has no %s to check its entries against", mpath);
         goto cleanup;
@@ -801,8 +801,9 @@ lu_status lu_manifest_verify_volume(lu_context *ctx, const char *path, lu_error 
         goto cleanup;
     }
     qsort(m->resources, m->nresources, sizeof *m->resources, cmp_resource_path);
+    const uint32_t *order = lu__entries_order(&a->entries);   /* by path: the first failing one is reported */
     for (size_t i = 0; i < a->entries.count && st == LU_OK; i++) {
-        const lu_entry *e = &a->entries.items[i];
+        const lu_entry *e = &a->entries.items[order ? order[i] : i];
         const char *name = lu__entry_name(&a->entries, e);
         size_t nl = strlen(name);
         if (strcmp(name, mpath) == 0 || (strncmp(name, "/version_", 9) == 0 && nl > 14 && strcmp(name + nl - 5, ".json") == 0))

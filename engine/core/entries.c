@@ -4,19 +4,28 @@
  * name-safety rules of docs/FORMATS.md once for all formats (absolute names, "..",
  * ".", empty components, backslashes, NUL, oversized declarations),
  * stores canonical paths ("/a/b.png") in one string pool, each after the
- * 4-byte position of its entry in the sorted table (lu__entry_at), sorts the table
- * (a radix sort on the bytes after the prefix every path shares) and
- * rejects duplicate names. A sorted table gives per-volume lookups by
- * binary search without a second index.
+ * 4-byte position of its entry in the table (lu__entry_at), and rejects
+ * duplicate names (a hash set of the entries, built and dropped by
+ * lu__entries_finish). The table stays in the order the backend added the
+ * entries: a mount needs no sort. Per-volume queries by path (lu_read_from,
+ * listings) use a sorted order of the table, a permutation built at the
+ * first such query (a radix sort on the bytes after the prefix every path
+ * shares) and kept with the table; one-off lookups (a volume's version
+ * file, its manifest) scan the table's hashes instead.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "internal.h"
 
 void lu__entries_init(lu_entries *t, const lu_env *env)
 {
     memset(t, 0, sizeof *t);
+    atomic_init(&t->order, NULL);
     t->env = env;
 }
 
@@ -25,6 +34,8 @@ void lu__entries_free(lu_entries *t)
     if (!t->env) return;
     lu__free(t->env, t->items);
     lu__free(t->env, t->pool);
+    lu__free(t->env, atomic_load_explicit(&t->order, memory_order_acquire));
+    atomic_store_explicit(&t->order, NULL, memory_order_relaxed);
     t->items = NULL;
     t->pool = NULL;
     t->count = t->cap = t->pool_len = t->pool_cap = 0;
@@ -93,6 +104,70 @@ static const char *name_problem(const char *s, size_t len)
     return component ? component : component_problem(s + start, len - start);
 }
 
+/* True when the stored name certainly passes name_problem: no NUL or
+ * backslash, no component that is empty or starts with '.', no drive
+ * letter. Most names pass, 16 bytes at a time (SSE2; else 8) with no
+ * branch per byte or per component; a name that does not (including
+ * every name with a component such as ".config", which is safe) goes to
+ * name_problem. */
+static bool name_surely_safe(const char *s, size_t len)
+{
+    if (len == 0 || s[len - 1] == '/' || (len >= 2 && s[1] == ':')) return false;
+#if defined(__SSE2__)
+    /* 16 bytes at a time, the last 16 again when len is not a multiple
+     * (a name under 16 bytes from a zero-filled copy, its tail masked) */
+    const __m128i nul = _mm_setzero_si128(), bs = _mm_set1_epi8('\\'), sl = _mm_set1_epi8('/'),
+                  dot = _mm_set1_epi8('.');
+    unsigned keep = 0xffff;
+    char tiny[16];
+    if (len < 16) {
+        memset(tiny, 0, sizeof tiny);
+        memcpy(tiny, s, len);
+        keep = (1u << len) - 1;
+    }
+    for (size_t at = 0;; at += 16) {
+        if (len >= 16 && at + 16 > len) at = len - 16;
+        __m128i v = _mm_loadu_si128((const __m128i *)(len < 16 ? tiny : s + at));
+        unsigned bad = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, nul), _mm_cmpeq_epi8(v, bs)));
+        unsigned slash = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, sl));
+        unsigned dots = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, dot));
+        /* a '/' or '.' right after a '/'; byte -1 counts as a '/' */
+        unsigned before = slash << 1 | (at == 0 || s[at - 1] == '/');
+        if ((bad | ((slash | dots) & before)) & keep) return false;
+        if (len < 16 || at + 16 >= len) return true;
+    }
+#elif defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t low7 = 0x7f7f7f7f7f7f7f7full, ones = 0x0101010101010101ull;
+#define EQ(v, c) (~(((((v) ^ (ones * (c))) & low7) + low7) | ((v) ^ (ones * (c))) | low7))
+    /* bad: a NUL, a backslash, or a '/' or '.' right after a '/' (byte -1
+     * counts as a '/': an absolute path, a leading '.'); each flag 0x80 */
+#define BAD(v, before) (EQ(v, 0) | EQ(v, '\\') | ((EQ(v, '/') | EQ(v, '.')) & ((EQ(v, '/') << 8) | (before))))
+    uint64_t bad = 0, v, before = 0x80;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        memcpy(&v, s + i, 8);
+        bad |= BAD(v, before);
+        before = EQ(v, '/') >> 56;
+    }
+    if (i < len) {
+        if (len >= 8) {   /* the last 8 bytes again, the byte before them known */
+            memcpy(&v, s + len - 8, 8);
+            bad |= BAD(v, s[len - 9] == '/' ? 0x80u : 0u);
+        } else {
+            v = 0;
+            memcpy(&v, s, len);
+            bad |= BAD(v, before) & (~0ull >> (64 - 8 * len));
+        }
+    }
+#undef BAD
+#undef EQ
+    return bad == 0;
+#else
+    (void)s;
+    return false;
+#endif
+}
+
 static void printable_name(const char *s, size_t len, char *out, size_t cap)
 {
     size_t o = 0;
@@ -128,7 +203,7 @@ static bool grow(const lu_env *env, void **p, size_t *cap, size_t need, size_t e
 lu_status lu__entries_add(lu_entries *t, const char *stored, size_t len, uint64_t size,
                           uint64_t locator, lu_error *err)
 {
-    LU_TRY(lu__entry_name_check(stored, len, err));
+    if (!name_surely_safe(stored, len)) LU_TRY(lu__entry_name_check(stored, len, err));
     if (size > t->env->max_uncompressed)
         return lu__fail(err, LU_UNSAFE_ARCHIVE,
                         "entry '%.*s': declared size %llu exceeds the limit of %llu bytes",
@@ -145,18 +220,14 @@ lu_status lu__entries_add(lu_entries *t, const char *stored, size_t len, uint64_
     e->size = size;
     e->name = (uint32_t)t->pool_len + 4;
     char *dst = t->pool + e->name;
-    memset(dst - 4, 0, 4);   /* the position, set when the table is sorted */
+    uint32_t at = (uint32_t)(t->count - 1);
+    memcpy(dst - 4, &at, sizeof at);
     dst[0] = '/';
     memcpy(dst + 1, stored, len);
     dst[len + 1] = '\0';
-    e->hash = lu__hash_path(dst, len + 1);
+    e->hash = lu__hash_path(stored, len);   /* lu__hash_canonical(dst, len + 1), from the bytes read */
     t->pool_len += len + 6;
     return LU_OK;
-}
-
-static int cmp(const lu_entries *t, const lu_entry *a, const lu_entry *b)
-{
-    return strcmp(t->pool + a->name, t->pool + b->name);
 }
 
 /* An entry's sort key: the 8 bytes of its path after the prefix all paths
@@ -224,16 +295,21 @@ static void sort_run(const lu_entries *t, sort_key *k, sort_key *tmp, size_t n, 
 #undef REST
 }
 
-/* Sorts the table by path: a stable LSD radix sort on the 8-byte keys
+/* The table's order by path: a stable LSD radix sort on the 8-byte keys
  * after the common prefix (a byte position where every key has the same
  * byte costs no pass), then runs of equal keys by the rest of their paths.
- * O(n) for the usual volume instead of O(n log n) strcmp calls. Sets
- * *dup to the position of a duplicate path (after its twin), or count. */
-static bool sort_entries(lu_entries *t, size_t *dup)
+ * O(n) for the usual volume instead of O(n log n) strcmp calls. Returns
+ * the positions of the entries in path order (allocated), or NULL when
+ * out of memory. */
+static uint32_t *sort_order(const lu_entries *t)
 {
     size_t n = t->count;
-    *dup = n;
-    if (n < 2) return true;
+    uint32_t *order = lu__malloc(t->env, (n ? n : 1) * sizeof *order);
+    if (!order) return NULL;
+    if (n < 2) {
+        if (n) order[0] = 0;
+        return order;
+    }
     const char *first = t->pool + t->items[0].name;
     size_t skip = strlen(first);
     for (size_t i = 1; i < n && skip; i++) {
@@ -248,9 +324,8 @@ static bool sort_entries(lu_entries *t, size_t *dup)
     size_t radix = (size_t)1 << bits;
     uint64_t mask = radix - 1;
     sort_key *k = lu__malloc(t->env, n * sizeof *k), *tmp = lu__malloc(t->env, n * sizeof *tmp);
-    lu_entry *items = lu__malloc(t->env, n * sizeof *items);
     uint32_t *count = lu__calloc(t->env, (size_t)digits * radix, sizeof *count);
-    bool ok = k && tmp && items && count && n < UINT32_MAX;
+    bool ok = k && tmp && count;
     if (ok) {
         for (size_t i = 0; i < n; i++) {
             k[i] = (sort_key){key_of(t->pool + t->items[i].name + skip, t->pool + t->pool_len), (uint32_t)i};
@@ -276,25 +351,39 @@ static bool sort_entries(lu_entries *t, size_t *dup)
             for (hi = lo + 1; hi < n && src[hi].key == src[lo].key; hi++) {}
             if (hi - lo > 1 && (src[lo].key & 0xff)) sort_run(t, src + lo, dst + lo, hi - lo, skip);
         }
-        for (size_t i = 0; i < n; i++) items[i] = t->items[src[i].index];
-        for (size_t i = 1; i < n && *dup == n; i++)
-            if (src[i].key == src[i - 1].key && ((src[i].key & 0xff) == 0 || cmp(t, &items[i - 1], &items[i]) == 0))
-                *dup = i;
-        memcpy(t->items, items, n * sizeof *items);
-    }
-    for (size_t i = 0; ok && i < n; i++) {   /* each path learns its entry's position */
-        uint32_t at = (uint32_t)i;
-        memcpy(t->pool + t->items[i].name - 4, &at, sizeof at);
+        for (size_t i = 0; i < n; i++) order[i] = src[i].index;
     }
     lu__free(t->env, count);
-    lu__free(t->env, items);
     lu__free(t->env, tmp);
     lu__free(t->env, k);
-    return ok;
+    if (ok) return order;
+    lu__free(t->env, order);
+    return NULL;
 }
 
-/* Gives back the slack of the doubling growth; a failed shrink keeps the
- * larger block, which is still valid. */
+const uint32_t *lu__entries_order(const lu_entries *t)
+{
+    lu_entries *w = (lu_entries *)t;   /* the order is a cache: the table itself does not change */
+    uint32_t *order = atomic_load_explicit(&w->order, memory_order_acquire);
+    if (order) return order;
+    uint32_t *mine = sort_order(t);
+    if (!mine) return NULL;
+    if (atomic_compare_exchange_strong_explicit(&w->order, &order, mine, memory_order_acq_rel, memory_order_acquire))
+        return mine;
+    lu__free(t->env, mine);   /* another thread published its order first */
+    return order;
+}
+
+void lu__entries_reserve(lu_entries *t, size_t count, size_t name_bytes)
+{
+    /* a failure leaves the growth to lu__entries_add, which reports it */
+    if (count <= UINT32_MAX && count > t->count) grow(t->env, (void **)&t->items, &t->cap, count, sizeof *t->items);
+    size_t pool = name_bytes + 6 * count;
+    if (pool <= UINT32_MAX && pool > t->pool_len) grow(t->env, (void **)&t->pool, &t->pool_cap, pool, 1);
+}
+
+/* Gives back the slack of the growth; a failed shrink keeps the larger
+ * block, which is still valid. */
 static void shrink(lu_entries *t)
 {
     if (t->count && t->count < t->cap) {
@@ -307,11 +396,41 @@ static void shrink(lu_entries *t)
     }
 }
 
+/* The first entry whose path another entry before it has, or count: an
+ * open-addressing set of the entries by their hash, compared by name only
+ * when the hashes are equal. *ok is false when out of memory. */
+static size_t find_duplicate(const lu_entries *t, bool *ok)
+{
+    size_t n = t->count, cap = 16;
+    *ok = true;
+    if (n < 2) return n;
+    while (cap < 2 * n) cap *= 2;
+    uint32_t *set = lu__calloc(t->env, cap, sizeof *set);   /* entry position + 1; 0: empty */
+    if (!set) {
+        *ok = false;
+        return n;
+    }
+    size_t dup = n;
+    for (size_t i = 0; i < n && dup == n; i++) {
+        uint32_t h = t->items[i].hash;
+        size_t at = h & (cap - 1);
+        for (uint32_t o; (o = set[at]); at = (at + 1) & (cap - 1))
+            if (t->items[o - 1].hash == h && strcmp(t->pool + t->items[o - 1].name, t->pool + t->items[i].name) == 0) {
+                dup = i;
+                break;
+            }
+        set[at] = (uint32_t)i + 1;
+    }
+    lu__free(t->env, set);
+    return dup;
+}
+
 lu_status lu__entries_finish(lu_entries *t, lu_error *err)
 {
     shrink(t);
-    size_t dup;
-    if (!sort_entries(t, &dup)) return lu__fail(err, LU_MEM_ERROR, "out of memory sorting entries");
+    bool ok;
+    size_t dup = find_duplicate(t, &ok);
+    if (!ok) return lu__fail(err, LU_MEM_ERROR, "out of memory checking entry names");
     if (dup < t->count)
         return lu__fail(err, LU_UNSAFE_ARCHIVE, "entry '%s': duplicate name", t->pool + t->items[dup].name + 1);
     return LU_OK;
@@ -327,22 +446,35 @@ static int cmp_key(const char *name, const char *key, size_t len)
     return name[len] == '\0' ? 0 : 1;
 }
 
-size_t lu__entries_lower_bound(const lu_entries *t, const char *prefix, size_t len)
+size_t lu__entries_lower_bound(const lu_entries *t, const uint32_t *order, const char *prefix, size_t len)
 {
     size_t lo = 0, hi = t->count;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (cmp_key(t->pool + t->items[mid].name, prefix, len) < 0) lo = mid + 1;
+        if (cmp_key(t->pool + t->items[order[mid]].name, prefix, len) < 0) lo = mid + 1;
         else hi = mid;
     }
     return lo;
 }
 
+const lu_entry *lu__entries_find_once(const lu_entries *t, const char *path, size_t len)
+{
+    const uint32_t *order = atomic_load_explicit(&((lu_entries *)t)->order, memory_order_acquire);
+    if (order) {
+        size_t i = lu__entries_lower_bound(t, order, path, len);
+        if (i < t->count && cmp_key(t->pool + t->items[order[i]].name, path, len) == 0) return &t->items[order[i]];
+        return NULL;
+    }
+    uint32_t h = lu__hash_canonical(path, len);
+    for (size_t i = 0; i < t->count; i++)
+        if (t->items[i].hash == h && cmp_key(t->pool + t->items[i].name, path, len) == 0) return &t->items[i];
+    return NULL;
+}
+
 const lu_entry *lu__entries_find(const lu_entries *t, const char *path, size_t len)
 {
-    size_t i = lu__entries_lower_bound(t, path, len);
-    if (i < t->count && cmp_key(t->pool + t->items[i].name, path, len) == 0) return &t->items[i];
-    return NULL;
+    lu__entries_order(t);   /* when out of memory, the scan answers */
+    return lu__entries_find_once(t, path, len);
 }
 
 const char *lu__entry_path(const lu_entries *t, const lu_entry *e)

@@ -52,6 +52,13 @@ void lu__log(const lu_env *env, lu_log_level level, const char *fmt, ...) LU_PRI
 
 /* XXH3 of the bytes, folded to 32 bits (entry tables, the merged index). */
 uint32_t lu__hash_path(const char *s, size_t len);
+/* The hash of canonical path `path` (`len` bytes, the first a '/'): of the
+ * bytes after the '/', which are the entry's name as a volume stores it,
+ * so a mount hashes each name where it reads it (lu_entry.hash). */
+static inline uint32_t lu__hash_canonical(const char *path, size_t len)
+{
+    return lu__hash_path(path + 1, len - 1);
+}
 /* lu_path_check's rules in one pass that also measures the path: true and
  * *len when `path` (NUL-terminated) is a valid resource path; false (with
  * *len set) when not: call lu_path_check for the message (names.c). */
@@ -63,34 +70,49 @@ bool lu__path_scan(const char *path, size_t *len);
 
 struct lu_entries {
     const lu_env *env;
-    lu_entry *items;
+    lu_entry *items;     /* in the order the backend added them */
     size_t count, cap;
     char *pool;
     size_t pool_len, pool_cap;
+    /* the positions of the items in path order, built at the first query
+     * that needs it (lu__entries_order), then kept; NULL until then */
+    uint32_t *_Atomic order;
 };
 
 void lu__entries_init(lu_entries *t, const lu_env *env);
 void lu__entries_free(lu_entries *t);
 /* lu__entries_add, lu__entry_name_check, lu__entry_path: archive.h */
-/* Sorts by path and rejects duplicate names (LU_UNSAFE_ARCHIVE). */
+/* Ends the filling: gives back the growth's slack and rejects duplicate
+ * names (LU_UNSAFE_ARCHIVE, the message names the entry; LU_MEM_ERROR). */
 lu_status lu__entries_finish(lu_entries *t, lu_error *err);
 /* The canonical path of an entry (lu__entry_path without the call). */
 static inline const char *lu__entry_name(const lu_entries *t, const lu_entry *e)
 {
     return t->pool + e->name;
 }
-/* The position in its finished table of the entry whose path is `name`
- * (a path in a table's pool): each path is stored after these 4 bytes. */
+/* The position in its table of the entry whose path is `name` (a path in
+ * a table's pool): each path is stored after these 4 bytes. */
 static inline uint32_t lu__entry_at(const char *name)
 {
     uint32_t i;
     memcpy(&i, name - 4, sizeof i);
     return i;
 }
-/* Binary search of a finished table. Returns the entry or NULL. */
+/* The positions of a finished table's entries in path order (count of
+ * them), built at the first call and kept with the table (4 bytes an
+ * entry); NULL when out of memory. Thread-safe: threads that call it at
+ * once may each sort, one order is kept. */
+const uint32_t *lu__entries_order(const lu_entries *t);
+/* The entry of a finished table whose path is `path` (`len` bytes), or
+ * NULL: a binary search of the path order, built for the purpose at the
+ * first call (for repeated per-volume lookups: lu_read_from). */
 const lu_entry *lu__entries_find(const lu_entries *t, const char *path, size_t len);
-/* Index of the first entry whose path is >= prefix (finished table). */
-size_t lu__entries_lower_bound(const lu_entries *t, const char *prefix, size_t len);
+/* The same answer without building the order: a scan of the entries'
+ * hashes when the table has none yet (one lookup in a volume: its version
+ * file, its manifest). */
+const lu_entry *lu__entries_find_once(const lu_entries *t, const char *path, size_t len);
+/* The place in `order` (lu__entries_order) of the first entry whose path is >= prefix. */
+size_t lu__entries_lower_bound(const lu_entries *t, const uint32_t *order, const char *prefix, size_t len);
 
 /* ---- archives (archive.c and the backends in archives/) ----------------------------- */
 
@@ -262,7 +284,7 @@ lu_status lu__snapshot_next(const lu_env *env, lu_snapshot *prev, lu_mount *cons
 void lu__snapshot_follow(lu_snapshot *prev, lu_snapshot *s);
 /* Drops the owner's hold (the cell's, or the builder's before publishing). */
 void lu__snapshot_free(lu_snapshot *s);
-/* Finds the serving mount of a canonical path whose lu__hash_path is
+/* Finds the serving mount of a canonical path whose lu__hash_canonical is
  * `hash`; returns false if none. */
 bool lu__snapshot_find(const lu_snapshot *s, const char *path, size_t len, uint32_t hash,
                        const lu_mount **m, const lu_entry **e);

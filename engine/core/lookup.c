@@ -17,7 +17,7 @@ int lu_exists(lu_context *ctx, const char *path)
 {
     size_t len;
     if (!ctx || !path || !lu__path_scan(path, &len)) return 0;
-    uint32_t h = lu__hash_path(path, len);
+    uint32_t h = lu__hash_canonical(path, len);
     unsigned shard;
     lu_snapshot *s = lu__cell_acquire(&ctx->cell, &shard);
     const lu_mount *m;
@@ -42,7 +42,7 @@ lu_status lu__find(lu_context *ctx, const char *path, lu_snapshot **sp, unsigned
     *sp = NULL;
     if (!ctx) return lu__fail(err, LU_NOT_INITIALIZED, "no context");
     LU_TRY(checked_len(path, &len, err));
-    uint32_t h = lu__hash_path(path, len);
+    uint32_t h = lu__hash_canonical(path, len);
     lu_snapshot *s = lu__cell_acquire(&ctx->cell, shard);
     if (!s || !lu__snapshot_find(s, path, len, h, m, e)) {
         lu__cell_release(&ctx->cell, s, *shard);
@@ -113,18 +113,24 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* Appends the entries of `m` under `prefix` that `m` serves (or all of
- * them when `only` is set) to names[*n]. names has room for all. */
+ * them when `only` is set) to names[*n]. names has room for all. The
+ * volume's path order finds the prefix's range; without it (no memory
+ * for it) every entry is tested: the caller sorts the names anyway. */
 static void collect(const lu_snapshot *s, const lu_mount *m, bool only, const char *prefix,
                     size_t plen, const char **names, size_t *n)
 {
     const lu_entries *t = &m->archive->entries;
-    for (size_t i = lu__entries_lower_bound(t, prefix, plen); i < t->count; i++) {
-        const char *path = lu__entry_name(t, &t->items[i]);
-        if (strncmp(path, prefix, plen) != 0) break;
+    const uint32_t *order = lu__entries_order(t);
+    for (size_t i = order ? lu__entries_lower_bound(t, order, prefix, plen) : 0; i < t->count; i++) {
+        const lu_entry *e = &t->items[order ? order[i] : i];
+        const char *path = lu__entry_name(t, e);
+        if (strncmp(path, prefix, plen) != 0) {
+            if (order) break;
+            continue;
+        }
         const lu_mount *sm;
         const lu_entry *se;
-        if (only || (lu__snapshot_find(s, path, strlen(path), t->items[i].hash, &sm, &se) && se == &t->items[i]))
-            names[(*n)++] = path;
+        if (only || (lu__snapshot_find(s, path, strlen(path), e->hash, &sm, &se) && se == e)) names[(*n)++] = path;
     }
 }
 

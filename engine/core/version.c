@@ -42,7 +42,7 @@ lu_status lu__volume_version(lu_archive *a, const char *name, long long *version
 {
     char vpath[LU_NAME_MAX + 32];
     snprintf(vpath, sizeof vpath, "/version_%s.json", name);
-    const lu_entry *e = lu__entries_find(&a->entries, vpath, strlen(vpath));
+    const lu_entry *e = lu__entries_find_once(&a->entries, vpath, strlen(vpath));
     if (!e) {
         snprintf(why, cap, "the volume has no %s", vpath);
         return LU_NOT_FOUND;

@@ -239,7 +239,7 @@ static void read_held(const hold *h)
 {
     const lu_mount *m;
     const lu_entry *e;
-    cr_assert(lu__snapshot_find(h->s, "/g.txt", 6, lu__hash_path("/g.txt", 6), &m, &e));
+    cr_assert(lu__snapshot_find(h->s, "/g.txt", 6, lu__hash_canonical("/g.txt", 6), &m, &e));
     void *data;
     lu_error err;
     cr_assert_eq(lu__archive_read(m->archive, e, &data, &err), LU_OK, "%s", err.message);

@@ -457,20 +457,32 @@ Test(index, at_most_32767_mounts_are_indexed_at_once)
     lu__archive_release(a);
 }
 
-/* "/c/44995" and "/c/2519104" have the same 32-bit hash (found by a search
- * over "/c/<n>"): looking up the longer one compares it with the shorter,
+/* "/c/53327" and "/c/101476" have the same 32-bit hash (found by a search
+ * over "c/<n>"): looking up the longer one compares it with the shorter,
  * the last path of its pool, and must read no byte past that path's end
- * (ASan reports it), and answer no. */
+ * (ASan reports it), and answer no. A volume may hold both: the mount's
+ * duplicate check compares the names of entries whose hashes are equal. */
 Test(index, a_full_hash_collision_with_a_shorter_path_reads_nothing_past_it)
 {
-    cr_assert_eq(lu__hash_path("/c/44995", 8), lu__hash_path("/c/2519104", 10), "the two paths collide");
-    const char *uri = write_zip("collide.zip", (const char *[]){"c/44995", "short", NULL});
+    cr_assert_eq(lu__hash_canonical("/c/53327", 8), lu__hash_canonical("/c/101476", 9), "the two paths collide");
+    const char *uri = write_zip("collide.zip", (const char *[]){"c/53327", "short", NULL});
     lu_context *ctx = th_open(NULL, NULL);
     lu_error err;
     cr_assert_eq(lu_mount_add(ctx, "c", uri, 1, LU_MOUNT_NO_PERSIST, &err), LU_OK, "%s", err.message);
-    cr_assert(lu_exists(ctx, "/c/44995"));
-    cr_assert(!lu_exists(ctx, "/c/2519104"));
-    cr_assert(!lu_exists(ctx, "/c/4499"));
+    cr_assert(lu_exists(ctx, "/c/53327"));
+    cr_assert(!lu_exists(ctx, "/c/101476"));
+    cr_assert(!lu_exists(ctx, "/c/5332"));
+    const char *both = write_zip("both.zip", (const char *[]){"c/101476", "long", "c/53327", "short", NULL});
+    cr_assert_eq(lu_mount_add(ctx, "both", both, 2, LU_MOUNT_NO_PERSIST, &err), LU_OK, "%s", err.message);
+    void *data;
+    size_t size;
+    cr_assert_eq(lu_read(ctx, "/c/101476", &data, &size, &err), LU_OK, "%s", err.message);
+    cr_assert_eq(size, 4);
+    cr_assert_eq(memcmp(data, "long", 4), 0);
+    lu_free(ctx, data);
+    cr_assert_eq(lu_read(ctx, "/c/53327", &data, &size, &err), LU_OK, "%s", err.message);
+    cr_assert_eq(memcmp(data, "short", 5), 0);
+    lu_free(ctx, data);
     lu_context_close(ctx);
 }
 
@@ -511,12 +523,12 @@ Test(index, snapshots_held_across_many_changes_stay_valid)
         if (!held[i]) continue;
         const lu_mount *m;
         const lu_entry *e;
-        cr_assert(lu__snapshot_find(held[i], "/a/2999.txt", 11, lu__hash_path("/a/2999.txt", 11), &m, &e));
+        cr_assert(lu__snapshot_find(held[i], "/a/2999.txt", 11, lu__hash_canonical("/a/2999.txt", 11), &m, &e));
         cr_assert_str_eq(m->name, "base");
         if (held_k[i] >= 0) {
             char p[32];
             snprintf(p, sizeof p, "/h%d/299.txt", held_k[i]);
-            cr_assert(lu__snapshot_find(held[i], p, strlen(p), lu__hash_path(p, strlen(p)), &m, &e),
+            cr_assert(lu__snapshot_find(held[i], p, strlen(p), lu__hash_canonical(p, strlen(p)), &m, &e),
                       "held snapshot %d still serves %s", i, p);
         }
     }
@@ -545,6 +557,86 @@ Test(index, the_hash_spreads_top_and_bottom_bits)
         cr_assert_lt(low[b] > mean ? low[b] - mean : mean - low[b], limit, "low bin %d: %u", b, low[b]);
     }
     cr_assert_neq(lu__hash_path("/a", 2), lu__hash_path("/b", 2));
+}
+
+/* A volume's entries stay in the order the volume lists them: a mount
+ * sorts nothing. One-off lookups (lu__entries_find_once: a version file,
+ * a manifest) scan; the path order is built at the first per-volume query
+ * that needs it (lu_read_from, a listing) and answers as a sorted table. */
+Test(index, the_path_order_is_built_at_the_first_query_that_needs_it)
+{
+    const char *uri = write_zip("unsorted.zip", (const char *[]){"m/2.txt", "2", "b.txt", "b", "a/z.txt", "z",
+                                                                 "m/10.txt", "10", "a.txt", "a", NULL});
+    lu_env env = lu__default_env();
+    env.max_uncompressed = 1u << 20;
+    lu_archive *a = NULL;
+    lu_error err;
+    cr_assert_eq(lu__archive_open(&env, "zip", uri + 4, &a, &err), LU_OK, "%s", err.message);
+    const lu_entries *t = &a->entries;
+    cr_assert_str_eq(lu__entry_name(t, &t->items[0]), "/m/2.txt", "the volume's order");
+    cr_assert_str_eq(lu__entry_name(t, &t->items[4]), "/a.txt");
+    for (size_t i = 0; i < t->count; i++)
+        cr_assert_eq(lu__entry_at(lu__entry_name(t, &t->items[i])), i, "entry %zu: its position", i);
+    cr_assert_null(atomic_load(&((lu_entries *)t)->order), "opening sorts nothing");
+    cr_assert_eq(lu__entries_find_once(t, "/a/z.txt", 8), &t->items[2]);
+    cr_assert_null(lu__entries_find_once(t, "/a/z", 4));
+    cr_assert_null(lu__entries_find_once(t, "/m/2.txt/", 9));
+    cr_assert_null(atomic_load(&((lu_entries *)t)->order), "a one-off lookup sorts nothing");
+    cr_assert_eq(lu__entries_find(t, "/m/10.txt", 9), &t->items[3]);
+    const uint32_t *order = atomic_load(&((lu_entries *)t)->order);
+    cr_assert_not_null(order, "a per-volume lookup builds the order");
+    const char *sorted[] = {"/a.txt", "/a/z.txt", "/b.txt", "/m/10.txt", "/m/2.txt"};
+    for (size_t i = 0; i < 5; i++) cr_assert_str_eq(lu__entry_name(t, &t->items[order[i]]), sorted[i]);
+    cr_assert_eq(lu__entries_order(t), order, "built once");
+    cr_assert_eq(lu__entries_lower_bound(t, order, "/m/", 3), 3);
+    cr_assert_eq(lu__entries_find_once(t, "/b.txt", 6), &t->items[1], "answered from the order now");
+    lu__archive_release(a);
+
+    lu_context *ctx = th_open(NULL, NULL);
+    cr_assert_eq(lu_mount_add(ctx, "u", uri, 1, LU_MOUNT_NO_PERSIST, &err), LU_OK, "%s", err.message);
+    char **paths;
+    size_t n;
+    cr_assert_eq(lu_list_paths(ctx, "/m/", "u", &paths, &n, &err), LU_OK, "%s", err.message);
+    cr_assert_eq(n, 2);
+    cr_assert_str_eq(paths[0], "/m/10.txt");
+    cr_assert_str_eq(paths[1], "/m/2.txt");
+    lu_free(ctx, paths);
+    void *data;
+    size_t size;
+    cr_assert_eq(lu_read_from(ctx, "u", "/a/z.txt", &data, &size, &err), LU_OK, "%s", err.message);
+    cr_assert_eq(memcmp(data, "z", 1), 0);
+    lu_free(ctx, data);
+    cr_assert_eq(lu_read_from(ctx, "u", "/a/z", &data, &size, &err), LU_NOT_FOUND);
+    lu_context_close(ctx);
+}
+
+/* Entry names: the 16-byte screen a mount runs first (entries.c) accepts
+ * no name the full check refuses, whatever the offsets of '/', '.', '\\',
+ * ':' and NUL (a name it does not accept goes to the full check, so the
+ * two agree on every name). */
+Test(index, the_entry_name_screen_accepts_only_what_the_full_check_accepts)
+{
+    const char alphabet[] = "//..ab\\:";
+    lu_env env = lu__default_env();
+    env.max_uncompressed = 1u << 20;
+    uint64_t seed = 23;
+    size_t accepted = 0;
+    for (int k = 0; k < 40000; k++) {
+        char p[80];
+        size_t n = rnd(&seed) % 70;
+        for (size_t j = 0; j < n; j++) p[j] = alphabet[rnd(&seed) % (sizeof alphabet - 1)];
+        for (size_t j = 0; j < n && rnd(&seed) % 2; j++) p[j] = 'a';   /* longer safe stretches too */
+        if (n && rnd(&seed) % 64 == 0) p[rnd(&seed) % n] = '\0';
+        lu_entries t;
+        lu__entries_init(&t, &env);
+        lu_error e1, e2;
+        lu_status added = lu__entries_add(&t, p, n, 1, 0, &e1), checked = lu__entry_name_check(p, n, &e2);
+        cr_assert_eq(added, checked, "name %d (%zu bytes): the two disagree", k, n);
+        if (added != LU_OK) cr_assert_str_eq(e1.message, e2.message);
+        accepted += added == LU_OK;
+        lu__entries_free(&t);
+    }
+    cr_assert_gt(accepted, 1000, "the names cover accepted ones too");
 }
 
 Test(index, the_one_pass_path_check_agrees_with_lu_path_check)

@@ -329,7 +329,8 @@ static lu_status mount_names(lu_context *ctx, char **names_, size_t n, lu_error 
  * '/', so bytes above 0x7f and paths that are prefixes of others), many
  * sharing 8 bytes after their common prefix "p/q" (runs the radix keys
  * cannot order), in 40,000 entries (16-bit digits) and in 300 (8-bit):
- * the listing is in strcmp order. */
+ * the listing is in strcmp order, and listings of a prefix (found in the
+ * volume's path order) hold exactly the names under it. */
 Test(reads, the_entry_table_sorts_as_strcmp_does, .timeout = 120)
 {
     static const char *const parts[] = {"a", "b", "z", "\xc3\xa9", "aaaaaaaaaaaa", "zzzzzzzzzzzz"};
@@ -378,6 +379,20 @@ Test(reads, the_entry_table_sorts_as_strcmp_does, .timeout = 120)
         for (size_t i = 0; i < m; i++)
             cr_assert_str_eq(list[i] + 1, names_[i], "%zu entries: position %zu", m, i);
         lu_free(ctx, list);
+        /* a prefix's range is found in the volume's path order (a wrong
+         * order drops or adds names), the merged listing and the mount's */
+        static const char *const prefixes[] = {"/p/qa", "/p/qzzzzzzzzzzzzb", "/p/q\xc3\xa9/", "/p/qaaaaaaaaaaaaz/a"};
+        for (size_t pi = 0; pi < 4; pi++)
+            for (int only = 0; only < 2; only++) {
+                cr_assert_eq(lu_list_paths(ctx, prefixes[pi], only ? "v" : NULL, &list, &count, &err), LU_OK, "%s",
+                             err.message);
+                size_t want_n = 0, plen = strlen(prefixes[pi]);
+                for (size_t i = 0; i < m; i++)
+                    if (strncmp(names_[i], prefixes[pi] + 1, plen - 1) == 0)
+                        cr_assert_str_eq(list[want_n++] + 1, names_[i], "prefix '%s', %zu entries", prefixes[pi], m);
+                cr_assert_eq(count, want_n, "prefix '%s', %zu entries", prefixes[pi], m);
+                lu_free(ctx, list);
+            }
         lu_context_close(ctx);
         /* a duplicate inside a run of equal keys is found */
         shuffled[m / 2] = shuffled[m / 3];
