@@ -327,8 +327,22 @@ typedef struct cen {
     uint32_t crc, ext_attr;
     uint64_t csize, usize, local, disk;
     const unsigned char *name, *extra;
-    const char *cname;   /* the name NUL-terminated, for messages and entries.c */
+    /* the name NUL-terminated, for messages: made from `name` into
+     * `namebuf` (65,536 bytes) when a message needs it (cen_name) */
+    const char *cname;
+    char *namebuf;
 } cen;
+
+/* The record's name NUL-terminated (for a message). */
+static const char *cen_name(cen *c)
+{
+    if (!c->cname) {
+        memcpy(c->namebuf, c->name, c->nlen);
+        c->namebuf[c->nlen] = '\0';
+        c->cname = c->namebuf;
+    }
+    return c->cname;
+}
 
 /* Applies the zip64 extra field (id 1) to the fields that hold their
  * maximum, in the order usize, csize, offset, disk. Up to 3 stray bytes
@@ -343,13 +357,13 @@ static lu_status cen_extra(const zip_state *z, cen *c, lu_error *err)
         unsigned id = (unsigned)le(x + i, 2), n = (unsigned)le(x + i + 2, 2);
         if (n > len - i - 4)
             return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': extra field 0x%04x of %u bytes runs past "
-                            "the entry's %zu-byte extra area", z->path, c->cname, id, n, len);
+                            "the entry's %zu-byte extra area", z->path, cen_name(c), id, n, len);
         if (id == 1 && !found) {
             found = true;
             unsigned need = 8u * (nu + nc + no) + 4u * nd;
             if (n < need)
                 return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': zip64 extra field of %u bytes, %u needed",
-                                z->path, c->cname, n, need);
+                                z->path, cen_name(c), n, need);
             const unsigned char *f = x + i + 4;
             if (nu) c->usize = le(f, 8), f += 8;
             if (nc) c->csize = le(f, 8), f += 8;
@@ -362,7 +376,7 @@ static lu_status cen_extra(const zip_state *z, cen *c, lu_error *err)
      * compressed size or an offset of 0xFFFFFFFF without zip64 never is. */
     if (!found && (nc || no))
         return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': %s marked as zip64 (0xFFFFFFFF) but no zip64 "
-                        "extra field", z->path, c->cname, nc ? "compressed size" : "local-header offset");
+                        "extra field", z->path, cen_name(c), nc ? "compressed size" : "local-header offset");
     return LU_OK;
 }
 
@@ -384,13 +398,14 @@ static void cen_fields(const unsigned char *p, cen *c)
     c->extra = c->name + c->nlen;
 }
 
-/* Parses the whole record at `p`; `namebuf` (65,536 bytes) receives the name. */
+/* Parses the whole record at `p`; `namebuf` (65,536 bytes) receives the
+ * name when a message needs it. */
 static lu_status cen_parse(const zip_state *z, const unsigned char *p, cen *c, char *namebuf, lu_error *err)
 {
     cen_fields(p, c);
-    memcpy(namebuf, c->name, c->nlen);
-    namebuf[c->nlen] = '\0';
-    c->cname = namebuf;
+    c->cname = NULL;
+    c->namebuf = namebuf;
+    if (c->xlen == 0 && c->csize != 0xffffffffu && c->local != 0xffffffffu) return LU_OK;   /* cen_extra's answer */
     return cen_extra(z, c, err);
 }
 
@@ -431,52 +446,28 @@ static bool is_symlink(const cen *c)
 }
 
 /* Checks one record against docs/FORMATS.md's rules and adds a file entry to `tb`. */
-static lu_status cen_add(zip_state *z, const cen *c, uint64_t locator, lu_entries *tb, lu_error *err)
+static lu_status cen_add(zip_state *z, cen *c, uint64_t locator, lu_entries *tb, lu_error *err)
 {
-    const char *name = c->cname;
+    const char *name = (const char *)c->name;   /* nlen bytes, not NUL-terminated */
     size_t len = c->nlen;
-    if (c->flags & 1) return lu__fail(err, LU_UNSAFE_ARCHIVE, "'%s': entry '%s' is encrypted", z->path, name);
+    if (c->flags & 1) return lu__fail(err, LU_UNSAFE_ARCHIVE, "'%s': entry '%s' is encrypted", z->path, cen_name(c));
     if (is_symlink(c))
-        return lu__fail(err, LU_UNSAFE_ARCHIVE, "'%s': entry '%s' is a symlink (not followed)", z->path, name);
+        return lu__fail(err, LU_UNSAFE_ARCHIVE, "'%s': entry '%s' is a symlink (not followed)", z->path, cen_name(c));
     bool is_dir = len > 0 && name[len - 1] == '/' && c->usize == 0;
     if (is_dir) {
-        if (lu__entry_name_check(c->cname, len - 1, NULL) == LU_OK) return LU_OK;
+        if (lu__entry_name_check(name, len - 1, NULL) == LU_OK) return LU_OK;
         /* a directory entry "../x/" is as unsafe as a file entry */
         lu_error why;
-        lu__entry_name_check(c->cname, len - 1, &why);
-        return lu__fail(err, LU_UNSAFE_ARCHIVE, "'%s': directory %s (entry '%s')", z->path, why.message, name);
+        lu__entry_name_check(name, len - 1, &why);
+        return lu__fail(err, LU_UNSAFE_ARCHIVE, "'%s': directory %s (entry '%s')", z->path, why.message, cen_name(c));
     }
     if (!method_supported(c->method))
         return lu__fail(err, LU_FORMAT_ERROR,
                         "'%s': entry '%s' uses compression method %s (%u), which is not supported "
-                        "(stored, deflate and zstd are)", z->path, name, method_name((int)c->method), c->method);
-    lu_status st = lu__entries_add(tb, c->cname, len, c->usize, locator, err);
+                        "(stored, deflate and zstd are)", z->path, cen_name(c), method_name((int)c->method), c->method);
+    lu_status st = lu__entries_add(tb, name, len, c->usize, locator, err);
     if (st != LU_OK) lu__error_prefix(err, "'%s'", z->path);
     return st;
-}
-
-/* Counts the records of the central directory `cd` (checking that each
- * lies inside it); a trailing digital-signature record is allowed. */
-static lu_status cen_count(const zip_state *z, const unsigned char *cd, uint64_t size, uint64_t *count,
-                           lu_error *err)
-{
-    uint64_t pos = 0, n = 0;
-    while (pos < size) {
-        const unsigned char *p = cd + pos;
-        if (size - pos >= 6 && le(p, 4) == SIG_DIGSIG && size - pos - 6 == le(p + 4, 2)) break;
-        if (size - pos < CEN_SIZE || le(p, 4) != SIG_CEN)
-            return lu__fail(err, LU_FORMAT_ERROR, "'%s': central directory: the bytes after entry %llu (offset %llu "
-                            "of %llu) are not an entry record", z->path, (unsigned long long)n,
-                            (unsigned long long)pos, (unsigned long long)size);
-        uint64_t len = CEN_SIZE + le(p + 28, 2) + le(p + 30, 2) + le(p + 32, 2);
-        if (len > size - pos)
-            return lu__fail(err, LU_FORMAT_ERROR, "'%s': central directory: record %llu runs past its end",
-                            z->path, (unsigned long long)n + 1);
-        pos += len;
-        n++;
-    }
-    *count = n;
-    return LU_OK;
 }
 
 /* The declared count agrees with the records present; an archive of more
@@ -488,10 +479,12 @@ static bool count_agrees(const zip_end *end, uint64_t found)
     return !end->zip64 && found > 0xffffu && (end->count == 0xffffu || end->count == (found & 0xffffu));
 }
 
+/* One record in file order, for the overlap checks. */
 typedef struct by_offset {
     uint64_t local, cen;   /* local-header offset; record's offset in the central directory */
     uint64_t csize;
-    size_t index;          /* the record's position in the central directory */
+    uint32_t index;        /* the record's position in the central directory */
+    uint32_t nlen;         /* its name's length */
     size_t entry;          /* its entry in the table (NO_ENTRY: a directory) */
 } by_offset;
 
@@ -503,6 +496,7 @@ static int cmp_offset(const void *a, const void *b)
     return x->local < y->local ? -1 : x->local > y->local ? 1 : x->index < y->index ? -1 : x->index > y->index;
 }
 
+/* The name of the record at `cen` in the central directory `cd`, for a message. */
 static void name_of(const unsigned char *cd, uint64_t cen, char *out, size_t cap)
 {
     size_t n = (size_t)le(cd + cen + 28, 2);
@@ -511,38 +505,31 @@ static void name_of(const unsigned char *cd, uint64_t cen, char *out, size_t cap
     out[n] = '\0';
 }
 
-/* Sorts the records by local-header offset and checks that each entry's
- * header, name and data end before the next header, the last before the
- * central directory; adds to each entry's locator the room left for its
- * local extra field (see LOC_SLACK_BITS). */
-static lu_status check_overlaps(zip_state *z, const unsigned char *cd, by_offset *o, size_t n, const zip_end *end,
-                                lu_entries *tb, lu_error *err)
+/* Checks that entry `r`'s local header, name and compressed data end at or
+ * before `bound` (the next entry's local header in file order, `next`, or
+ * the central directory when `next` is NULL), and adds to its locator the
+ * room left for its local extra field (see LOC_SLACK_BITS). */
+static lu_status check_one(zip_state *z, const unsigned char *cd, const by_offset *r, const by_offset *next,
+                           const zip_end *end, lu_entries *tb, lu_error *err)
 {
-    bool sorted = true;
-    for (size_t k = 1; k < n && sorted; k++) sorted = o[k - 1].local < o[k].local;
-    if (!sorted) qsort(o, n, sizeof *o, cmp_offset);
-    for (size_t k = 0; k < n; k++) {
-        const by_offset *r = &o[k];
-        uint64_t bound = k + 1 < n ? o[k + 1].local : end->cd_start;
-        uint64_t head = LOC_SIZE + le(cd + o[k].cen + 28, 2);
-        if (r->local <= bound && bound - r->local >= head && bound - r->local - head >= r->csize) {
-            uint64_t room = bound - r->local - head - r->csize;
-            if (r->entry != NO_ENTRY) lu__entries_item(tb, r->entry)->locator |= room < LOC_SLACK_MAX ? room : LOC_SLACK_MAX;
-            continue;
-        }
-        char a[256], b[256];
-        name_of(cd, o[k].cen, a, sizeof a);
-        if (k + 1 == n)
-            return lu__fail(err, LU_UNSAFE_ARCHIVE, "'%s': entry '%s' overlaps the central directory (local header "
-                            "at %llu, %llu bytes of data, directory at %llu)", z->path, a,
-                            (unsigned long long)r->local, (unsigned long long)r->csize,
-                            (unsigned long long)end->cd_start);
-        name_of(cd, o[k + 1].cen, b, sizeof b);
-        return lu__fail(err, LU_UNSAFE_ARCHIVE, "'%s': entry '%s' overlaps entry '%s' (local headers at %llu and "
-                        "%llu, %llu bytes of data)", z->path, a, b, (unsigned long long)r->local,
-                        (unsigned long long)o[k + 1].local, (unsigned long long)r->csize);
+    uint64_t bound = next ? next->local : end->cd_start;
+    uint64_t head = LOC_SIZE + (uint64_t)r->nlen;
+    if (r->local <= bound && bound - r->local >= head && bound - r->local - head >= r->csize) {
+        uint64_t room = bound - r->local - head - r->csize;
+        if (r->entry != NO_ENTRY) lu__entries_item(tb, r->entry)->locator |= room < LOC_SLACK_MAX ? room : LOC_SLACK_MAX;
+        return LU_OK;
     }
-    return LU_OK;
+    char a[256], b[256];
+    name_of(cd, r->cen, a, sizeof a);
+    if (!next)
+        return lu__fail(err, LU_UNSAFE_ARCHIVE, "'%s': entry '%s' overlaps the central directory (local header "
+                        "at %llu, %llu bytes of data, directory at %llu)", z->path, a,
+                        (unsigned long long)r->local, (unsigned long long)r->csize,
+                        (unsigned long long)end->cd_start);
+    name_of(cd, next->cen, b, sizeof b);
+    return lu__fail(err, LU_UNSAFE_ARCHIVE, "'%s': entry '%s' overlaps entry '%s' (local headers at %llu and "
+                    "%llu, %llu bytes of data)", z->path, a, b, (unsigned long long)r->local,
+                    (unsigned long long)next->local, (unsigned long long)r->csize);
 }
 
 /* Whether the local header at `off` is there and names the entry: an
@@ -559,23 +546,127 @@ static bool local_matches(zip_state *z, uint64_t off, const cen *c)
     return le(h, 4) == SIG_LOC && le(h + 26, 2) == c->nlen && memcmp(h + LOC_SIZE, c->name, c->nlen) == 0;
 }
 
-/* Reads the central directory `end` describes into `tb` in one pass over
- * its records: each record checked, and added unless an earlier record
- * failed cen_add's checks; then the overlaps (which complete each entry's
- * locator). A failure of cen_add's checks is reported only when every
- * record passed the checks of this pass and the overlaps did too, so a
- * volume with several faults reports the same one as checking the records
- * first and adding them after would. */
+/* A walk over the central directory, read whole in one pread. */
+typedef struct cd_reader {
+    zip_state *z;
+    const zip_end *end;
+    const unsigned char *cd;   /* end->cd_size bytes */
+    uint64_t n;                /* records walked */
+} cd_reader;
+
+/* The record of the walk at directory offset `pos`: LU_OK and *p, *len
+ * (the record's bytes), or *p NULL at the end of the directory (a
+ * trailing digital-signature record allowed); LU_FORMAT_ERROR when the
+ * bytes there are not a record that lies inside the directory. */
+static lu_status cd_next(cd_reader *r, uint64_t pos, const unsigned char **p, size_t *len, lu_error *err)
+{
+    uint64_t size = r->end->cd_size;
+    const unsigned char *q = r->cd + pos;
+    *p = NULL;
+    if (pos >= size) return LU_OK;
+    if (size - pos >= 6 && le(q, 4) == SIG_DIGSIG && size - pos - 6 == le(q + 4, 2)) return LU_OK;
+    if (size - pos < CEN_SIZE || le(q, 4) != SIG_CEN)
+        return lu__fail(err, LU_FORMAT_ERROR, "'%s': central directory: the bytes after entry %llu (offset %llu "
+                        "of %llu) are not an entry record", r->z->path, (unsigned long long)r->n,
+                        (unsigned long long)pos, (unsigned long long)size);
+    uint64_t n = CEN_SIZE + le(q + 28, 2) + le(q + 30, 2) + le(q + 32, 2);
+    if (n > size - pos)
+        return lu__fail(err, LU_FORMAT_ERROR, "'%s': central directory: record %llu runs past its end", r->z->path,
+                        (unsigned long long)r->n + 1);
+    *p = q;
+    *len = (size_t)n;
+    r->n++;
+    return LU_OK;
+}
+
+/* The overlap check when the central directory is not in file order (the
+ * walk checked the records as they came while they were): every record
+ * again, sorted by local-header offset; what the walk set is undone
+ * first. Each record's entry is found by its locator (entries are added
+ * in directory order; directories, and records after a failed add, are
+ * not). */
+static lu_status check_overlaps(zip_state *z, cd_reader *r, size_t n, const zip_end *end, lu_entries *tb,
+                                lu_error *err)
+{
+    by_offset *o = lu__malloc(z->env, (n ? n : 1) * sizeof *o);
+    if (!o) return lu__fail(err, LU_MEM_ERROR, "'%s': out of memory", z->path);
+    size_t items = lu__entries_count(tb), next_item = 0;
+    for (size_t j = 0; j < items; j++) lu__entries_item(tb, j)->locator &= ~(uint64_t)LOC_SLACK_MAX;
+    lu_status st = LU_OK;
+    uint64_t pos = 0;
+    size_t i = 0;
+    for (r->n = 0; i < n; i++) {
+        const unsigned char *p;
+        size_t len;
+        if (cd_next(r, pos, &p, &len, NULL) != LU_OK || !p) break;   /* never: the walk passed them all */
+        cen c;
+        cen_fields(p, &c);
+        c.cname = "";
+        c.namebuf = NULL;
+        cen_extra(z, &c, NULL);   /* passed at the walk */
+        size_t entry = NO_ENTRY;
+        if (next_item < items && lu__entries_item(tb, next_item)->locator >> LOC_SLACK_BITS == end->cd_start + pos)
+            entry = next_item++;
+        o[i] = (by_offset){c.local + end->prefix, pos, c.csize, (uint32_t)i, c.nlen, entry};
+        pos += len;
+    }
+    n = i;
+    qsort(o, n, sizeof *o, cmp_offset);
+    for (size_t k = 0; k < n && st == LU_OK; k++)
+        st = check_one(z, r->cd, &o[k], k + 1 < n ? &o[k + 1] : NULL, end, tb, err);
+    lu__free(z->env, o);
+    return st;
+}
+
+/* Checks the record `c` (at directory offset `pos`) beyond its own fields
+ * and adds its entry unless an earlier add failed (*add_failed, the
+ * failure in *add_err); *entry gets the entry's position or NO_ENTRY. */
+static lu_status cen_take(zip_state *z, const zip_end *end, cen *c, uint64_t pos, lu_entries *tb,
+                          lu_status *add_failed, lu_error *add_err, size_t *entry, lu_error *err)
+{
+    *entry = NO_ENTRY;
+    if (c->disk != end->disk && !local_matches(z, c->local + end->prefix, c)) {
+        if (z->open_errno)
+            return lu__fail(err, LU_IO_ERROR, "'%s': entry '%s': cannot read its local header: %s", z->path,
+                            cen_name(c), strerror(z->open_errno));
+        return lu__fail(err, LU_FORMAT_ERROR, "'%s': split archive (disk %llu of %llu) is not supported: entry "
+                        "'%s' starts on disk %llu", z->path, (unsigned long long)end->disk + 1,
+                        (unsigned long long)end->disk + 1, cen_name(c), (unsigned long long)c->disk + 1);
+    }
+    if (c->local >= end->cd_off)
+        return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': local header offset %llu is not before the "
+                        "central directory (%llu)", z->path, cen_name(c), (unsigned long long)c->local,
+                        (unsigned long long)end->cd_off);
+    if (*add_failed == LU_OK) {
+        size_t before = lu__entries_count(tb);
+        *add_failed = cen_add(z, c, (end->cd_start + pos) << LOC_SLACK_BITS, tb, add_err);
+        if (lu__entries_count(tb) > before) *entry = before;
+    }
+    return LU_OK;
+}
+
+/* Reads the central directory `end` describes into `tb`: one pread, one
+ * pass over its records (cd_reader): each record checked, and
+ * added unless an earlier record failed cen_add's checks; while the
+ * records come in file order (what every writer we know of does), each
+ * entry is checked against the next one for overlaps as the walk goes
+ * (check_one, which completes each entry's locator), otherwise
+ * check_overlaps does it after. The walk goes on to the end after a
+ * failure, checking only that the records lie inside the directory, and
+ * reports in this order: a directory that is not a sequence of records,
+ * a count that disagrees with the end record, the first record that
+ * failed its checks, an overlap, a failure of cen_add's checks; so a
+ * volume with several faults reports the same one whichever came first. */
 static lu_status read_directory(zip_state *z, const zip_end *end, lu_entries *tb, lu_error *err)
 {
-    lu_status st = LU_OK;
+    lu_status st = LU_OK, record = LU_OK, add_failed = LU_OK, overlap = LU_OK;
+    lu_error record_err, add_err, overlap_err;
     unsigned char *cd = lu__malloc(z->env, end->cd_size ? (size_t)end->cd_size : 1);
+    cd_reader r = {z, end, cd, 0};
     char *namebuf = lu__malloc(z->env, 65536);
-    cen rec;
-    by_offset *o = NULL;
-    uint64_t n = 0;
-    lu_status add_failed = LU_OK;
-    lu_error add_err;
+    bool in_order = true;   /* the records so far are in file order */
+    by_offset rec[2];       /* this record and the one before, taking turns */
+    int now = 0;
     if (!cd || !namebuf) {
         st = lu__fail(err, LU_MEM_ERROR, "'%s': out of memory", z->path);
         goto cleanup;
@@ -584,57 +675,58 @@ static lu_status read_directory(zip_state *z, const zip_end *end, lu_entries *tb
         st = lu__fail(err, LU_IO_ERROR, "'%s': cannot read the central directory", z->path);
         goto cleanup;
     }
-    st = cen_count(z, cd, end->cd_size, &n, err);
-    if (st != LU_OK) goto cleanup;
-    if (!count_agrees(end, n)) {
-        st = lu__fail(err, LU_FORMAT_ERROR, "'%s': the end record declares %llu entries but the central "
-                      "directory holds %llu", z->path, (unsigned long long)end->count, (unsigned long long)n);
-        goto cleanup;
-    }
-    o = lu__malloc(z->env, (n ? (size_t)n : 1) * sizeof *o);
-    if (!o) {
-        st = lu__fail(err, LU_MEM_ERROR, "'%s': out of memory", z->path);
-        goto cleanup;
-    }
+    /* room for the entries the end record declares (at most what fits) */
+    uint64_t declared = end->count < end->cd_size / CEN_SIZE ? end->count : end->cd_size / CEN_SIZE;
+    lu__entries_reserve(tb, (size_t)declared, (size_t)(end->cd_size - declared * CEN_SIZE));
     uint64_t pos = 0;
-    for (size_t i = 0; i < n; i++) {
-        const unsigned char *p = cd + pos;
-        cen *c = &rec;
-        st = cen_parse(z, p, c, namebuf, err);
+    for (;;) {
+        const unsigned char *p;
+        size_t len;
+        st = cd_next(&r, pos, &p, &len, err);
         if (st != LU_OK) goto cleanup;
-        if (c->disk != end->disk && !local_matches(z, c->local + end->prefix, c)) {
-            if (z->open_errno) {
-                st = lu__fail(err, LU_IO_ERROR, "'%s': entry '%s': cannot read its local header: %s", z->path,
-                              c->cname, strerror(z->open_errno));
-                goto cleanup;
+        if (!p) break;
+        if (r.n > UINT32_MAX) {
+            st = lu__fail(err, LU_UNSAFE_ARCHIVE, "'%s': volume has too many entries", z->path);
+            goto cleanup;
+        }
+        if (record == LU_OK) {
+            cen c;
+            size_t entry;
+            lu_status s = cen_parse(z, p, &c, namebuf, &record_err);
+            if (s == LU_OK) s = cen_take(z, end, &c, pos, tb, &add_failed, &add_err, &entry, &record_err);
+            if (s != LU_OK) record = s;
+            else {
+                by_offset *here = &rec[now], *prev = &rec[now ^ 1];
+                *here = (by_offset){c.local + end->prefix, pos, c.csize, (uint32_t)(r.n - 1), c.nlen, entry};
+                if (r.n > 1 && in_order) {
+                    if (here->local <= prev->local) in_order = false;
+                    else if (overlap == LU_OK) overlap = check_one(z, cd, prev, here, end, tb, &overlap_err);
+                }
+                now ^= 1;
             }
-            st = lu__fail(err, LU_FORMAT_ERROR, "'%s': split archive (disk %llu of %llu) is not supported: entry "
-                          "'%s' starts on disk %llu", z->path, (unsigned long long)end->disk + 1,
-                          (unsigned long long)end->disk + 1, c->cname, (unsigned long long)c->disk + 1);
-            goto cleanup;
         }
-        if (c->local >= end->cd_off) {
-            st = lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': local header offset %llu is not before the "
-                          "central directory (%llu)", z->path, c->cname, (unsigned long long)c->local,
-                          (unsigned long long)end->cd_off);
-            goto cleanup;
-        }
-        size_t entry = NO_ENTRY;
-        if (add_failed == LU_OK) {
-            size_t before = lu__entries_count(tb);
-            add_failed = cen_add(z, c, (end->cd_start + pos) << LOC_SLACK_BITS, tb, &add_err);
-            if (lu__entries_count(tb) > before) entry = before;
-        }
-        o[i] = (by_offset){c->local + end->prefix, pos, c->csize, i, entry};
-        pos += CEN_SIZE + c->nlen + c->xlen + le(p + 32, 2);
+        pos += len;
     }
-    st = check_overlaps(z, cd, o, (size_t)n, end, tb, err);
+    if (!count_agrees(end, r.n)) {
+        st = lu__fail(err, LU_FORMAT_ERROR, "'%s': the end record declares %llu entries but the central "
+                      "directory holds %llu", z->path, (unsigned long long)end->count, (unsigned long long)r.n);
+        goto cleanup;
+    }
+    if (record != LU_OK) {
+        st = record;
+        if (err) *err = record_err;
+        goto cleanup;
+    }
+    if (!in_order) st = check_overlaps(z, &r, (size_t)r.n, end, tb, err);
+    else if (overlap != LU_OK) {
+        st = overlap;
+        if (err) *err = overlap_err;
+    } else if (r.n > 0) st = check_one(z, cd, &rec[now ^ 1], NULL, end, tb, err);
     if (st == LU_OK && add_failed != LU_OK) {
         st = add_failed;
         if (err) *err = add_err;
     }
 cleanup:
-    lu__free(z->env, o);
     lu__free(z->env, namebuf);
     lu__free(z->env, cd);
     return st;
@@ -922,6 +1014,7 @@ static lu_status read_cen(zip_state *z, const lu_entry *e, const char *name, cen
                      : lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': bad central-directory record", z->path, name);
     cen_fields(h, c);
     c->cname = name;
+    c->namebuf = NULL;
     c->extra = NULL;
     lu_status st = LU_OK;
     if (c->usize == 0xffffffffu || c->csize == 0xffffffffu || c->local == 0xffffffffu || c->disk == 0xffffu) {

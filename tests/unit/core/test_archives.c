@@ -351,6 +351,7 @@ static const char *const kinds[] = {
     "infozip", "python", "zip64", "many", "empty", "zip_slip", "unsafe_name", "duplicate", "encrypted",
     "bomb", "symlink", "unsupported_method", "truncated", "corrupt_entry", "not_a_zip", "zstd", "zstd_corrupt",
     "prefix", "stray_extra", "comment", "overlap", "local_name", "count", "deflate_trailing", "messages", "others",
+    "order",
 };
 
 Test(archives, every_fixture_has_a_kind_a_test_covers)
@@ -389,6 +390,9 @@ Test(archives, the_longest_comment_and_bytes_after_the_end_record_are_served) { 
 Test(archives, overlapping_entries_are_refused_naming_the_entry) { run_kind("overlap"); }
 Test(archives, a_local_header_naming_another_file_fails_the_read) { run_kind("local_name"); }
 Test(archives, end_records_that_miscount_the_entries_are_refused) { run_kind("count"); }
+/* Central records out of file order (overlaps and the room for local
+ * extras measured in file order), and which of two faults is reported. */
+Test(archives, directory_order_and_the_fault_reported_first) { run_kind("order"); }
 Test(archives, bytes_after_the_end_of_a_deflate_stream_are_accepted) { run_kind("deflate_trailing"); }
 Test(archives, refusals_name_the_true_reason_and_the_entry) { run_kind("messages"); }
 Test(archives, other_readers_test_zips_get_our_stated_verdict) { run_kind("others"); }
