@@ -48,7 +48,7 @@
  * (lu_io_hooks) on one file descriptor opened at mount time, so a volume
  * replaced or deleted on disk keeps serving the bytes it was mounted with,
  * and any number of threads read one volume at once. Mounting walks the
- * records once (read_directory); entries.c sorts the table.
+ * records once (read_directory); entries.c checks the names.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1062,7 +1062,7 @@ static lu_status check_crc(const zip_state *z, const char *name, const void *buf
 
 /* The offset of entry e's data: its local header read and checked (the
  * signature, the name agreeing with the central record's, the local extra
- * field within the room check_overlaps left). LU_IO_ERROR when the read
+ * field within the room the overlap check left). LU_IO_ERROR when the read
  * failed, LU_FORMAT_ERROR naming what is wrong, LU_MEM_ERROR. */
 static lu_status locate_data(zip_state *z, const lu_entry *e, const char *name, const cen *c, uint64_t *data,
                              lu_error *err)
@@ -1092,7 +1092,7 @@ static lu_status locate_data(zip_state *z, const lu_entry *e, const char *name, 
 
 /* The first read of an entry: its central record, its local header (the
  * signature, the name agreeing with the central record's, the local extra
- * field within the room check_overlaps left), then the data. Returns the
+ * field within the room the overlap check left), then the data. Returns the
  * data offset in *data for `known`. */
 static lu_status read_first(zip_state *z, const char *name, const lu_entry *e, void *buf, cen *c, uint64_t *data,
                             lu_error *err)

@@ -1,4 +1,4 @@
-/* archive.c -- an opened volume: backend state plus its sorted entry table.
+/* archive.c -- an opened volume: backend state plus its entry table.
  *
  * Chooses the backend for a URI scheme, checks the backend's interface
  * version, and reference-counts the result: every snapshot that lists the

@@ -1,4 +1,4 @@
-/* entries.c -- the sorted entry table every archive backend fills.
+/* entries.c -- the entry table every archive backend fills.
  *
  * Backends report each entry as stored in the volume; this file applies the
  * name-safety rules of docs/FORMATS.md once for all formats (absolute names, "..",
@@ -6,7 +6,8 @@
  * stores canonical paths ("/a/b.png") in one string pool, each after the
  * 4-byte position of its entry in the table (lu__entry_at), and rejects
  * duplicate names (a hash set of the entries, built and dropped by
- * lu__entries_finish). The table stays in the order the backend added the
+ * lu__entries_finish; the path order when the set meets a duplicate or
+ * too many probes). The table stays in the order the backend added the
  * entries: a mount needs no sort. Per-volume queries by path (lu_read_from,
  * listings) use a sorted order of the table, a permutation built at the
  * first such query (a radix sort on the bytes after the prefix every path
@@ -396,33 +397,54 @@ static void shrink(lu_entries *t)
     }
 }
 
-/* The first entry whose path another entry before it has, or count: an
- * open-addressing set of the entries by their hash, compared by name only
- * when the hashes are equal. *ok is false when out of memory. */
-static size_t find_duplicate(const lu_entries *t, bool *ok)
+/* The smallest duplicated path's entry, found in the path order (equal
+ * paths are neighbours there), which is then kept as the table's order;
+ * count when the paths are unique. *ok is false when out of memory. */
+static size_t duplicate_in_order(lu_entries *t, bool *ok)
 {
-    size_t n = t->count, cap = 16;
+    const uint32_t *order = lu__entries_order(t);
+    if (!order) {
+        *ok = false;
+        return t->count;
+    }
+    for (size_t i = 1; i < t->count; i++)
+        if (t->items[order[i - 1]].hash == t->items[order[i]].hash &&
+            strcmp(t->pool + t->items[order[i - 1]].name, t->pool + t->items[order[i]].name) == 0)
+            return order[i];
+    return t->count;
+}
+
+/* An entry whose path another entry has, or count: an open-addressing set
+ * of the entries by their hash, names compared only when the hashes are
+ * equal. The hash is public, so a volume can be made whose names all
+ * probe into one run: past DUP_PROBES probes an entry on average the set
+ * gives up and the path order answers (O(n) whatever the names). The
+ * order answers a duplicate too, so the one reported is always the
+ * smallest duplicated path. *ok is false when out of memory. */
+#define DUP_PROBES 8
+static size_t find_duplicate(lu_entries *t, bool *ok)
+{
+    size_t n = t->count, cap = 16, budget = DUP_PROBES * n + 64;
     *ok = true;
     if (n < 2) return n;
     while (cap < 2 * n) cap *= 2;
     uint32_t *set = lu__calloc(t->env, cap, sizeof *set);   /* entry position + 1; 0: empty */
-    if (!set) {
-        *ok = false;
-        return n;
-    }
-    size_t dup = n;
-    for (size_t i = 0; i < n && dup == n; i++) {
+    if (!set) return duplicate_in_order(t, ok);
+    bool unsure = false;
+    for (size_t i = 0; i < n && !unsure; i++) {
         uint32_t h = t->items[i].hash;
         size_t at = h & (cap - 1);
-        for (uint32_t o; (o = set[at]); at = (at + 1) & (cap - 1))
-            if (t->items[o - 1].hash == h && strcmp(t->pool + t->items[o - 1].name, t->pool + t->items[i].name) == 0) {
-                dup = i;
+        for (uint32_t o; (o = set[at]); at = (at + 1) & (cap - 1)) {
+            if ((t->items[o - 1].hash == h && strcmp(t->pool + t->items[o - 1].name, t->pool + t->items[i].name) == 0) ||
+                budget-- == 0) {
+                unsure = true;   /* a duplicate, or too many probes */
                 break;
             }
+        }
         set[at] = (uint32_t)i + 1;
     }
     lu__free(t->env, set);
-    return dup;
+    return unsure ? duplicate_in_order(t, ok) : n;
 }
 
 lu_status lu__entries_finish(lu_entries *t, lu_error *err)
@@ -459,6 +481,7 @@ size_t lu__entries_lower_bound(const lu_entries *t, const uint32_t *order, const
 
 const lu_entry *lu__entries_find_once(const lu_entries *t, const char *path, size_t len)
 {
+    if (len == 0 || path[0] != '/') return NULL;   /* not a canonical path: no entry has it */
     const uint32_t *order = atomic_load_explicit(&((lu_entries *)t)->order, memory_order_acquire);
     if (order) {
         size_t i = lu__entries_lower_bound(t, order, path, len);

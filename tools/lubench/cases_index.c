@@ -55,10 +55,11 @@ static void add_zip(lu_context *ctx, const char *name, const char *path, int pri
 
 /* ---- lookup_probe -------------------------------------------------------- */
 
-/* The hash the library uses (engine/core/hash.c). */
+/* The hash the library uses for a path (engine/core/hash.c,
+ * lu__hash_canonical: the bytes after the leading '/'). */
 static uint32_t hash32(const char *s, size_t len)
 {
-    uint64_t h = XXH3_64bits(s, len);
+    uint64_t h = XXH3_64bits(s + 1, len - 1);
     return (uint32_t)(h ^ (h >> 32));
 }
 

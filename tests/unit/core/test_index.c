@@ -610,6 +610,44 @@ Test(index, the_path_order_is_built_at_the_first_query_that_needs_it)
     lu_context_close(ctx);
 }
 
+/* The duplicate check's hash set cannot be made slow: 4,000 names chosen
+ * so that all hash into 1/16 of the set's slots (one long probe run) make
+ * it give up and the path order answer, so the volume opens with its
+ * order built; with a duplicate it is refused. Of several duplicated
+ * paths the smallest is named, whatever the volume's order. */
+Test(index, the_duplicate_check_stays_linear_and_names_the_smallest_duplicate)
+{
+    enum { N = 4000, CAP = 8192 };   /* the set's size for N entries */
+    const char **entries = calloc(2 * N + 3, sizeof *entries);
+    char (*names)[16] = calloc(N + 1, sizeof *names);
+    int found = 0;
+    for (unsigned k = 0; found < N; k++) {
+        int len = snprintf(names[found], sizeof names[found], "x/%u", k);
+        if ((lu__hash_path(names[found], (size_t)len) & (CAP - 1)) < CAP / 16) found++;
+    }
+    for (int i = 0; i < N; i++) entries[2 * i] = names[i], entries[2 * i + 1] = "d";
+    lu_env env = lu__default_env();
+    env.max_uncompressed = 1u << 20;
+    lu_archive *a = NULL;
+    lu_error err;
+    const char *uri = write_zip("crowded.zip", entries);
+    cr_assert_eq(lu__archive_open(&env, "zip", uri + 4, &a, &err), LU_OK, "%s", err.message);
+    cr_assert_not_null(atomic_load(&a->entries.order), "the set gave up: the path order answered");
+    cr_assert_eq(a->entries.count, N);
+    lu__archive_release(a);
+    entries[2 * N] = names[N / 2], entries[2 * N + 1] = "again";
+    uri = write_zip("crowded_dup.zip", entries);
+    cr_assert_eq(lu__archive_open(&env, "zip", uri + 4, &a, &err), LU_UNSAFE_ARCHIVE);
+    char want[64];
+    snprintf(want, sizeof want, "entry '%s': duplicate name", names[N / 2]);
+    cr_assert(strstr(err.message, want), "%s", err.message);
+    uri = write_zip("two_dups.zip", (const char *[]){"z/q", "1", "b.txt", "2", "z/q", "3", "b.txt", "4", NULL});
+    cr_assert_eq(lu__archive_open(&env, "zip", uri + 4, &a, &err), LU_UNSAFE_ARCHIVE);
+    cr_assert(strstr(err.message, "entry 'b.txt': duplicate name"), "%s", err.message);
+    free(names);
+    free(entries);
+}
+
 /* Entry names: the 16-byte screen a mount runs first (entries.c) accepts
  * no name the full check refuses, whatever the offsets of '/', '.', '\\',
  * ':' and NUL (a name it does not accept goes to the full check, so the

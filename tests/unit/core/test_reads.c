@@ -329,8 +329,9 @@ static lu_status mount_names(lu_context *ctx, char **names_, size_t n, lu_error 
  * '/', so bytes above 0x7f and paths that are prefixes of others), many
  * sharing 8 bytes after their common prefix "p/q" (runs the radix keys
  * cannot order), in 40,000 entries (16-bit digits) and in 300 (8-bit):
- * the listing is in strcmp order, and listings of a prefix (found in the
- * volume's path order) hold exactly the names under it. */
+ * the listing is in strcmp order, listings of a prefix (found in the
+ * volume's path order) hold exactly the names under it, and lu_read_from
+ * (a binary search of that order) finds every name. */
 Test(reads, the_entry_table_sorts_as_strcmp_does, .timeout = 120)
 {
     static const char *const parts[] = {"a", "b", "z", "\xc3\xa9", "aaaaaaaaaaaa", "zzzzzzzzzzzz"};
@@ -393,6 +394,15 @@ Test(reads, the_entry_table_sorts_as_strcmp_does, .timeout = 120)
                 cr_assert_eq(count, want_n, "prefix '%s', %zu entries", prefixes[pi], m);
                 lu_free(ctx, list);
             }
+        /* lu_read_from finds every name by a binary search of that order */
+        for (size_t i = 0; i < m; i++) {
+            char path[160];
+            snprintf(path, sizeof path, "/%s", names_[i]);
+            void *data;
+            size_t size;
+            cr_assert_eq(lu_read_from(ctx, "v", path, &data, &size, &err), LU_OK, "%zu entries: %s", m, err.message);
+            lu_free(ctx, data);
+        }
         lu_context_close(ctx);
         /* a duplicate inside a run of equal keys is found */
         shuffled[m / 2] = shuffled[m / 3];
