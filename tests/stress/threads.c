@@ -6,7 +6,9 @@
  * Every volume vK holds /shared.bin (64 KiB of the byte 'A'+K) and
  * /own_K.txt. A reader must always get a whole /shared.bin of one volume,
  * never a mix, and never an error: the base volume keeps serving it when
- * no vK is mounted.
+ * no vK is mounted; lu_read_from(vK, /own_K.txt) gives its bytes or
+ * "not found" (vK not mounted), the volume's path order built by
+ * whichever reader asks first.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -72,6 +74,19 @@ static void *reader(void *arg)
         lu_stat_info si;
         if (lu_exists(ctx, own) && lu_stat(ctx, own, &si, &err) == LU_OK && si.size != strlen(own) - 1)
             fail("wrong size for own file");
+        /* a per-volume read: each new mount's path order is built by the
+         * first reader that asks, readers racing to publish it */
+        int k = rand_r(&seed) % NVOL;
+        char mount[8];
+        snprintf(mount, sizeof mount, "v%d", k);
+        snprintf(own, sizeof own, "/own_%d.txt", k);
+        lu_status st = lu_read_from(ctx, mount, own, &data, &size, &err);
+        if (st == LU_OK) {
+            if (size != strlen(own) - 1 || memcmp(data, own + 1, size) != 0) fail("lu_read_from: wrong bytes");
+            lu_free(ctx, data);
+        } else if (st != LU_NOT_FOUND) {
+            fail(err.message);
+        }
         if (rand_r(&seed) % 64 == 0) {
             char **paths;
             size_t n;
