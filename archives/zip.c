@@ -665,8 +665,7 @@ static lu_status read_directory(zip_state *z, const zip_end *end, lu_entries *tb
     cd_reader r = {z, end, cd, 0};
     char *namebuf = lu__malloc(z->env, 65536);
     bool in_order = true;   /* the records so far are in file order */
-    by_offset rec[2];       /* this record and the one before, taking turns */
-    int now = 0;
+    by_offset prev = {0};   /* the record before */
     if (!cd || !namebuf) {
         st = lu__fail(err, LU_MEM_ERROR, "'%s': out of memory", z->path);
         goto cleanup;
@@ -696,13 +695,12 @@ static lu_status read_directory(zip_state *z, const zip_end *end, lu_entries *tb
             if (s == LU_OK) s = cen_take(z, end, &c, pos, tb, &add_failed, &add_err, &entry, &record_err);
             if (s != LU_OK) record = s;
             else {
-                by_offset *here = &rec[now], *prev = &rec[now ^ 1];
-                *here = (by_offset){c.local + end->prefix, pos, c.csize, (uint32_t)(r.n - 1), c.nlen, entry};
+                by_offset here = {c.local + end->prefix, pos, c.csize, (uint32_t)(r.n - 1), c.nlen, entry};
                 if (r.n > 1 && in_order) {
-                    if (here->local <= prev->local) in_order = false;
-                    else if (overlap == LU_OK) overlap = check_one(z, cd, prev, here, end, tb, &overlap_err);
+                    if (here.local <= prev.local) in_order = false;
+                    else if (overlap == LU_OK) overlap = check_one(z, cd, &prev, &here, end, tb, &overlap_err);
                 }
-                now ^= 1;
+                prev = here;
             }
         }
         pos += len;
@@ -721,7 +719,7 @@ static lu_status read_directory(zip_state *z, const zip_end *end, lu_entries *tb
     else if (overlap != LU_OK) {
         st = overlap;
         if (err) *err = overlap_err;
-    } else if (r.n > 0) st = check_one(z, cd, &rec[now ^ 1], NULL, end, tb, err);
+    } else if (r.n > 0) st = check_one(z, cd, &prev, NULL, end, tb, err);
     if (st == LU_OK && add_failed != LU_OK) {
         st = add_failed;
         if (err) *err = add_err;

@@ -53,52 +53,27 @@ static const char *component_problem(const char *p, size_t n)
     return NULL;
 }
 
-/* One byte name_problem stops at (s[at] is NUL, backslash or '/'): a NUL
- * is the answer; a backslash is remembered; a '/' ends a component, whose
- * problem is kept if it is the first. */
-static inline const char *special_byte(const char *s, size_t at, size_t *start, bool *backslash,
-                                       const char **component)
-{
-    if (s[at] == '\0') return "NUL byte in name";
-    if (s[at] == '\\') {
-        *backslash = true;
-        return NULL;
-    }
-    if (!*component) *component = component_problem(s + *start, at - *start);
-    *start = at + 1;
-    return NULL;
-}
-
-/* Why a stored name is unsafe, or NULL when it is fine: one pass over the
- * bytes that stops only at NUL, backslash and '/' (most of a mount is
- * spent per name); when a name has several problems the first of these
- * is reported: empty, NUL, backslash, absolute, drive letter, the first
- * bad component. */
+/* Why a stored name is unsafe, or NULL when it is fine: the rule itself,
+ * one pass over the bytes that stops only at NUL, backslash and '/'
+ * (most names never come here: name_surely_safe passes them first); when
+ * a name has several problems the first of these is reported: empty,
+ * NUL, backslash, absolute, drive letter, the first bad component. */
 static const char *name_problem(const char *s, size_t len)
 {
     if (len == 0) return "empty name";
     bool backslash = false;
-    const char *component = NULL, *nul;
-    size_t start = 0;
-    size_t i = 0;
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    /* 8 bytes at a time: a word without NUL, backslash or '/' is skipped
-     * whole, and a word with some visits only those bytes (in order) */
-    const uint64_t low7 = 0x7f7f7f7f7f7f7f7full, ones = 0x0101010101010101ull;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t v, special = 0;
-        memcpy(&v, s + i, 8);
-        const uint64_t xs[3] = {v, v ^ (ones * '\\'), v ^ (ones * '/')};
-        for (int j = 0; j < 3; j++)   /* exactly the zero bytes of xs[j], as 0x80 */
-            special |= ~(((xs[j] & low7) + low7) | xs[j] | low7);
-        for (; special; special &= special - 1)
-            if ((nul = special_byte(s, i + (size_t)__builtin_ctzll(special) / 8, &start, &backslash, &component)))
-                return nul;
+    const char *component = NULL;   /* the first bad component's problem */
+    size_t start = 0;                /* where the current component starts */
+    for (size_t i = 0; i < len; i++) {
+        if (!name_special[(unsigned char)s[i]]) continue;
+        if (s[i] == '\0') return "NUL byte in name";
+        if (s[i] == '\\') {
+            backslash = true;
+            continue;
+        }
+        if (!component) component = component_problem(s + start, i - start);
+        start = i + 1;
     }
-#endif
-    for (; i < len; i++)
-        if (name_special[(unsigned char)s[i]] && (nul = special_byte(s, i, &start, &backslash, &component)))
-            return nul;
     if (backslash) return "backslash in name";
     if (s[0] == '/') return "absolute path";
     if (len >= 2 && s[1] == ':') return "drive-letter path";
