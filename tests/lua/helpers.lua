@@ -187,6 +187,35 @@ while time.time() < t:
   return tonumber(port), function() os.execute("kill " .. pid .. " 2>/dev/null") end
 end
 
+-- The lines of `out` that start with `tag` (a game's printed events).
+function M.lines(out, tag)
+  local t = {}
+  for l in out:gmatch("[^\n]+") do
+    if l:sub(1, #tag) == tag then t[#t + 1] = l end
+  end
+  return t
+end
+
+-- Runs curl with `args` (shell words), no sanitizer preload; returns the
+-- HTTP status (a number) and the body.
+function M.curl(args)
+  local out = os.tmpname()
+  local q = io.popen("env LD_PRELOAD= curl -s -o " .. M.quote(out) .. " -w '%{http_code}' " .. args)
+  local code = tonumber(q:read("*a"):match("%d+"))
+  q:close()
+  local body = M.read(out)
+  os.remove(out)
+  return code, body
+end
+
+-- The response headers of an anonymous HEAD of `url`, as sent (name case kept).
+function M.head(url)
+  local p = io.popen("env LD_PRELOAD= curl -s -I " .. M.quote(url))
+  local s = p:read("a")
+  p:close()
+  return s
+end
+
 -- Starts s3rver, an S3-compatible server (npm, pinned in tools/node and
 -- installed into build/node by tools/setup), on 127.0.0.1 on a port the
 -- kernel picks, keeping its buckets in `dir` (a new folder when nil). Waits,
@@ -200,15 +229,17 @@ end
 -- GET (and PUT) work without making anything public; a signed request must
 -- carry x-amz-content-sha256 and name a known access key, but the V4
 -- signature itself is not checked; user metadata comes back as lower-case
--- x-amz-meta-* headers, as S3 returns it.
-function M.s3rver(dir)
+-- x-amz-meta-* headers, as S3 returns it. opts.log: keep s3rver's log
+-- (a line 'Stored object "<key>" in bucket ...' per stored object, in
+-- order); its path is the fourth result.
+function M.s3rver(dir, opts)
   local bin = M.root .. "/build/node/node_modules/s3rver/bin/s3rver.js"
   assert(M.exists(bin), "s3rver is not installed (" .. bin .. "): run tools/setup")
   dir = dir or M.tmpdir()
   local log = M.tmpdir() .. "/s3rver.log"
   -- no LD_PRELOAD: the asan suite preloads the sanitizer runtimes for lua5.4, not for node or curl
   local p = io.popen("env LD_PRELOAD= node " .. M.quote(bin) .. " -d " .. M.quote(dir) ..
-                     " -a 127.0.0.1 -p 0 --silent </dev/null >" .. M.quote(log) .. " 2>&1 & echo $!")
+                     " -a 127.0.0.1 -p 0" .. ((opts or {}).log and "" or " --silent") .. " </dev/null >" .. M.quote(log) .. " 2>&1 & echo $!")
   local pid = p:read("*l"):match("%d+")
   p:close()
   local function alive() return sh("kill -0 " .. pid .. " 2>/dev/null") end
@@ -219,15 +250,7 @@ function M.s3rver(dir)
       sh("sleep 0.05")
     end
   end
-  local function http(args)
-    local out = os.tmpname()
-    local q = io.popen("env LD_PRELOAD= curl -s -o " .. M.quote(out) .. " -w '%{http_code}' " .. args)
-    local code = tonumber(q:read("*a"):match("%d+"))
-    q:close()
-    local body = M.read(out)
-    os.remove(out)
-    return code, body
-  end
+  local http = M.curl
   local port
   for _ = 1, 600 do                       -- node prints the port once it listens
     port = (M.read(log) or ""):match("listening on 127%.0%.0%.1:(%d+)")
@@ -253,7 +276,7 @@ function M.s3rver(dir)
     args[#args + 1] = M.quote(base .. path)
     return http(table.concat(args, " "))
   end
-  return base, stop, put
+  return base, stop, put, log
 end
 
 -- Requests for `uri` in the access log of the nginx whose folder is

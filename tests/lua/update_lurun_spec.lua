@@ -55,13 +55,7 @@ local function publish(www, version, extra, volume_url)
     #H.read(www .. "/" .. file), H.sha256(www .. "/" .. file), extra or ""))
 end
 
-local function lines(out, tag)
-  local t = {}
-  for l in out:gmatch("[^\n]+") do
-    if l:sub(1, #tag) == tag then t[#t + 1] = l end
-  end
-  return t
-end
+local lines = H.lines
 
 describe("update manager in lurun", function()
   local www, game, save, base, stop

@@ -69,21 +69,9 @@ main_script = /main/main.lua
   return out .. "/game.zip"
 end
 
-local function lines(out, tag)
-  local t = {}
-  for l in out:gmatch("[^\n]+") do
-    if l:sub(1, #tag) == tag then t[#t + 1] = l end
-  end
-  return t
-end
+local lines = H.lines
 
--- The response headers of an anonymous HEAD, as sent (name case kept).
-local function head(url)
-  local p = io.popen("env LD_PRELOAD= curl -s -I " .. H.quote(url))
-  local s = p:read("a")
-  p:close()
-  return s
-end
+local head = H.head
 
 describe("object-storage HEAD metadata through lurun against s3rver", function()
   local game, save, base, stop, put
