@@ -147,7 +147,8 @@ project "lubench"
 -- Tests (tests/): Criterion unit tests and the concurrency stress test.
 -- (lua/host and Lua's headers for test_faults_console_host.c, which builds
 -- engine/host/console_commands.c against a stub host; nothing of Lua is linked)
-program("lu_tests", { "tests/unit/*.c" }, { "criterion" }, { "tests/unit", "lua/host", "/usr/include/lua5.4" })
+-- (tools/lutool/s3.c for test_s3_sigv4.c: lutool publish's signed requests)
+program("lu_tests", { "tests/unit/*.c", "tools/lutool/s3.c" }, { "criterion" }, { "tests/unit", "lua/host", "/usr/include/lua5.4" })
 
 -- The core's unit tests, linked against the core library only: proof that it
 -- builds and works without libcurl or a crypto library.
