@@ -52,7 +52,7 @@ local function game()
                    {["main/main.lua"] = "function init(self) print('ran') sys.exit(0) end\n"})
 end
 
-local COMMANDS = {"bundle", "inspect", "verify", "keygen", "sign"}   -- release has its own --version V
+local COMMANDS = {"bundle", "inspect", "verify", "publish", "keygen", "sign"}   -- release has its own --version V
 
 describe("tool options", function()
   it("--version prints '<tool> (liveupdate) <version>' and exits 0, also after a command", function()

@@ -21,6 +21,7 @@ int lutool_bundle(int argc, char **argv);
 int lutool_inspect(int argc, char **argv);
 int lutool_verify(int argc, char **argv);
 int lutool_release(int argc, char **argv);
+int lutool_publish(int argc, char **argv);
 int lutool_keygen(int argc, char **argv);
 int lutool_sign(int argc, char **argv);
 int lutool_console(int argc, char **argv);

@@ -16,6 +16,7 @@ static const struct {
     {"inspect", "list a zip's or bundle's entries, manifest and version", lutool_inspect},
     {"verify", "check every entry's CRC and SHA-256, the manifest and the signature", lutool_verify},
     {"release", "write the update manager's release.json for a folder of volumes", lutool_release},
+    {"publish", "upload a release folder to S3-compatible object storage, release.json last", lutool_publish},
     {"keygen", "make an Ed25519 key pair for signing volumes", lutool_keygen},
     {"sign", "sign a file (writes <file>.sig)", lutool_sign},
     {"console", "talk to a running game's debug console", lutool_console},
