@@ -298,6 +298,11 @@ describe("lutool publish to s3rver", function()
       code, _, err = publish(H.quote(rel) .. " s3://" .. BUCKET .. " --endpoint " .. base, "AWS_ACCESS_KEY_ID=S3RVER")
       assert.are.equal(1, code)
       assert.matches("AWS_SECRET_ACCESS_KEY", err, 1, true)
+      -- a credential goes into a header line: a line break in it would add headers
+      code, _, err = publish(H.quote(rel) .. " s3://" .. BUCKET .. " --endpoint " .. base,
+                             CREDS .. [[ AWS_SESSION_TOKEN="$(printf 'a\r\nX-Injected: 1')"]])
+      assert.are.equal(1, code)
+      assert.matches("AWS_SESSION_TOKEN holds a control character", err, 1, true)
       code, _, err = publish(H.quote(rel))
       assert.are.equal(2, code)
       empty_bucket()

@@ -355,6 +355,12 @@ static int upload(plan *p)
     if (!access || !secret)
         return ERR("no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for "
                    "temporary ones)");
+    const char *names[] = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"};
+    for (size_t i = 0; i < 3; i++) {   /* each goes into a header line: a line break would add headers */
+        const char *v = env(names[i]);
+        for (const char *c = v; c && *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f) return ERR("%s holds a control character", names[i]);
+    }
     const lutool_s3 s3 = {
         .endpoint = p->endpoint,
         .region = p->region,
