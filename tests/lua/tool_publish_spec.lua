@@ -110,7 +110,7 @@ describe("lutool publish to s3rver", function()
     local code, out, err = publish(H.quote(rel) .. " s3://" .. BUCKET .. "/mygame/live --endpoint " .. base)
     assert.are.equal(0, code, err)
     local keys = stored(log)
-    assert.are.same({"mygame/live/" .. zip, "mygame/live/" .. zip .. ".sig",
+    assert.are.same({"mygame/live/" .. zip .. ".sig", "mygame/live/" .. zip,
                      "mygame/live/release.json.sig", "mygame/live/release.json"}, keys)
     assert.matches("4 uploaded", out, 1, true)
     -- every object reads back anonymously, byte for byte, with its hash as metadata
@@ -155,7 +155,8 @@ describe("lutool publish to s3rver", function()
     assert.are.equal(0, code, err)
     local keys = stored(log, 4)
     assert.are.equal(4, #keys, out)
-    assert.matches("^game%-%x+%.zip$", keys[1])
+    assert.matches("^game%-%x+%.zip%.sig$", keys[1])
+    assert.matches("^game%-%x+%.zip$", keys[2])
     assert.are.equal("release.json", keys[4])
     local status, doc = curl(H.quote(base .. "/" .. BUCKET .. "/release.json"))
     assert.are.equal(200, status)
@@ -183,7 +184,8 @@ describe("lutool publish to s3rver", function()
     assert.are.equal(6, #keys, out)
     assert.are.same({"g/latest.zip.sig", "g/latest.zip", "g/release.json.sig", "g/release.json"},
                     {keys[3], keys[4], keys[5], keys[6]})
-    local zip = keys[1]:match("^g/(.*)$")
+    local zip = keys[2]:match("^g/(.*)$")
+    assert.are.equal("g/" .. zip .. ".sig", keys[1])
     local hdr = head(base .. "/" .. BUCKET .. "/g/latest.zip")
     assert.matches("\nx%-amz%-meta%-version: 1%.1\r\n", hdr)
     assert.matches("\nx%-amz%-meta%-sha256: " .. H.sha256(rel .. "/" .. zip) .. "\r\n", hdr)
@@ -208,6 +210,32 @@ describe("lutool publish to s3rver", function()
     code, out = publish(H.quote(rel) .. " s3://" .. BUCKET .. "/g --endpoint " .. base .. " --head-alias latest.zip")
     assert.are.equal(0, code)
     assert.are.equal(6, #stored(log), out)
+  end)
+
+  it("a folder of zips: reused names go up no-cache, each signature first, with a warning when bytes change", function()
+    local dir = studio()
+    release(dir, "release 1.1", "1.1")
+    local folder = H.tmpdir()
+    os.execute("cp " .. H.quote(dir .. "/build/1.1/game.zip") .. " " .. H.quote(folder .. "/content.zip"))
+    local code, out, err = H.lutool("release " .. H.quote(folder) .. " --version 1.1 --sign " ..
+                                    H.quote(dir .. "/release.sec"))
+    assert.are.equal(0, code, err)
+    code, out, err = publish(H.quote(folder) .. " s3://" .. BUCKET .. " --endpoint " .. base)
+    assert.are.equal(0, code, err)
+    assert.are.same({"content.zip.sig", "content.zip", "release.json.sig", "release.json"}, stored(log))
+    assert.matches("\nCache%-Control: no%-cache\r\n", head(base .. "/" .. BUCKET .. "/content.zip"))
+    assert.are.equal("", err)
+    -- the next release under the same name: sent again, with the warning
+    release(dir, "release 1.2", "1.2")
+    os.execute("cp " .. H.quote(dir .. "/build/1.2/game.zip") .. " " .. H.quote(folder .. "/content.zip"))
+    code, out, err = H.lutool("release " .. H.quote(folder) .. " --version 1.2 --sign " ..
+                              H.quote(dir .. "/release.sec"))
+    assert.are.equal(0, code, err)
+    code, out, err = publish(H.quote(folder) .. " s3://" .. BUCKET .. " --endpoint " .. base)
+    assert.are.equal(0, code, err)
+    assert.are.same({"content.zip.sig", "content.zip", "release.json.sig", "release.json"}, stored(log, 4))
+    assert.matches("warning: content.zip holds other bytes", err, 1, true)
+    assert.are.equal(H.read(folder .. "/content.zip"), select(2, curl(H.quote(base .. "/" .. BUCKET .. "/content.zip"))))
   end)
 
   describe("refuses before the first upload", function()
@@ -244,8 +272,13 @@ describe("lutool publish to s3rver", function()
       code, _, err = publish(H.quote(dir .. "/mygame") .. " s3://" .. BUCKET .. " --endpoint " .. base)
       assert.are.equal(1, code)
       assert.matches("release.json", err, 1, true)
-      -- a damaged release.json
+      -- a damaged release.json, and one naming a file outside the folder
       H.write(rel .. "/release.json", '{"version": "1.1", "volumes": [')
+      code, _, err = publish(H.quote(rel) .. " s3://" .. BUCKET .. " --endpoint " .. base)
+      assert.are.equal(1, code)
+      assert.matches("release.json", err, 1, true)
+      H.write(rel .. "/release.json", '{"version": "1.1", "volumes": [{"name": "game", "file": "../x.zip", ' ..
+              '"size": 1, "sha256": "' .. string.rep("0", 64) .. '"}]}')
       code, _, err = publish(H.quote(rel) .. " s3://" .. BUCKET .. " --endpoint " .. base)
       assert.are.equal(1, code)
       assert.matches("release.json", err, 1, true)
@@ -272,6 +305,16 @@ describe("lutool publish to s3rver", function()
       code, _, err = publish(H.quote(rel) .. " s3://" .. BUCKET .. " --endpoint " .. base .. " --head-alias a/b.zip")
       assert.are.equal(2, code)
       assert.matches("plain file name", err, 1, true)
+      local zip
+      for _, f in ipairs(files(rel)) do zip = f:match("^game%-%x+%.zip$") or zip end
+      code, _, err = publish(H.quote(rel) .. " s3://" .. BUCKET .. " --endpoint " .. base .. " --head-alias " .. zip)
+      assert.are.equal(1, code)
+      assert.matches("own file", err, 1, true)
+      -- the volume's signature: the alias would replace it with the zip
+      code, _, err = publish(H.quote(rel) .. " s3://" .. BUCKET .. " --endpoint " .. base .. " --head-alias " ..
+                             zip .. ".sig")
+      assert.are.equal(1, code)
+      assert.matches("would both be uploaded as '" .. zip .. ".sig'", err, 1, true)
       empty_bucket()
     end)
 
@@ -295,6 +338,21 @@ describe("lutool publish to s3rver", function()
       code, _, err = publish(H.quote(rel) .. " s3://" .. BUCKET .. " --endpoint " .. base .. " --addressing dns")
       assert.are.equal(2, code)
       assert.matches("path or virtual", err, 1, true)
+      -- userinfo in the endpoint would drop the bucket from a virtual-host URL
+      code, _, err = publish(H.quote(rel) .. " s3://" .. BUCKET .. " --endpoint " ..
+                             base:gsub("//", "//u:p@") .. " --addressing virtual")
+      assert.are.equal(2, code)
+      -- a bucket that cannot be a host name, in the host name
+      code, _, err = publish(H.quote(rel) .. " s3://My_Bucket --endpoint " .. base .. " --addressing virtual")
+      assert.are.equal(2, code)
+      assert.matches("--addressing path", err, 1, true)
+      -- regions libcurl would cut (it reads 63 characters) or that break the credential scope
+      for _, region in ipairs({string.rep("r", 64), "us:east", "a/b"}) do
+        code, _, err = publish(H.quote(rel) .. " s3://" .. BUCKET .. " --endpoint " .. base .. " --region " ..
+                               H.quote(region))
+        assert.are.equal(2, code, region)
+        assert.matches("not a region", err, 1, true)
+      end
       code, _, err = publish(H.quote(rel) .. " s3://" .. BUCKET .. " --endpoint " .. base, "AWS_ACCESS_KEY_ID=S3RVER")
       assert.are.equal(1, code)
       assert.matches("AWS_SECRET_ACCESS_KEY", err, 1, true)
@@ -303,6 +361,10 @@ describe("lutool publish to s3rver", function()
                              CREDS .. [[ AWS_SESSION_TOKEN="$(printf 'a\r\nX-Injected: 1')"]])
       assert.are.equal(1, code)
       assert.matches("AWS_SESSION_TOKEN holds a control character", err, 1, true)
+      code, _, err = publish(H.quote(rel) .. " s3://" .. BUCKET .. " --endpoint " .. base,
+                             [[AWS_SECRET_ACCESS_KEY=S3RVER AWS_ACCESS_KEY_ID="$(printf 'S3RVER\nX: 1')"]])
+      assert.are.equal(1, code)
+      assert.matches("AWS_ACCESS_KEY_ID holds a control character", err, 1, true)
       code, _, err = publish(H.quote(rel))
       assert.are.equal(2, code)
       empty_bucket()
@@ -316,18 +378,19 @@ describe("lutool publish to s3rver", function()
     assert.are.equal(1, code)
     assert.matches("NoSuchBucket", err, 1, true)
     assert.matches("release.json was not uploaded", err, 1, true)
-    local port = H.free_port()
-    code, _, err = publish(H.quote(rel) .. " s3://" .. BUCKET .. " --endpoint http://127.0.0.1:" .. port)
+    -- port 1: privileged, nothing of the tests listens there
+    code, _, err = publish(H.quote(rel) .. " s3://" .. BUCKET .. " --endpoint http://127.0.0.1:1")
     assert.are.equal(1, code)
-    assert.matches("127.0.0.1:" .. port, err, 1, true)
+    assert.matches("127.0.0.1:1", err, 1, true)
     assert.are.same({}, stored(log))
   end)
 end)
 
--- A server that refuses the first upload (an S3 policy denying the key,
--- say): the run stops there and never sends release.json. s3rver cannot be
--- told to refuse one object, so a small server on 127.0.0.1 answers every
--- HEAD 404 and every PUT 403 and logs each request line.
+-- A server that refuses an upload (an S3 policy denying the key, say): the
+-- run stops there and never sends release.json. s3rver cannot be told to
+-- refuse one object, so a small server on 127.0.0.1 answers every HEAD 404,
+-- stores every .sig and refuses every other PUT (403), and logs each
+-- request line.
 describe("lutool publish, an upload refused", function()
   it("stops at the first failure: no later object, no release.json", function()
     local dir = studio()
@@ -348,7 +411,8 @@ class H(http.server.BaseHTTPRequestHandler):
     def do_HEAD(self): self.answer(404)
     def do_PUT(self):
         self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        self.answer(403, b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>")
+        if self.path.endswith(".sig"): self.answer(200)
+        else: self.answer(403, b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>")
 s = http.server.HTTPServer(("127.0.0.1", 0), H)
 open(sys.argv[2] + ".tmp", "w").write(str(s.server_address[1]))
 import os; os.rename(sys.argv[2] + ".tmp", sys.argv[2])
@@ -362,16 +426,21 @@ s.serve_forever()
       if port then break end
       H.sh("sleep 0.05")
     end
+    if not port then os.execute("kill " .. pid .. " 2>/dev/null") end
     assert(port, "the refusing server did not start")
     local code, _, err = publish(H.quote(rel) .. " s3://b/p --endpoint http://127.0.0.1:" .. port)
     os.execute("kill " .. pid .. " 2>/dev/null")
     assert.are.equal(1, code)
     assert.matches("AccessDenied: Access Denied", err, 1, true)
     assert.matches("release.json was not uploaded", err, 1, true)
+    -- the volume's signature went up before it: the message says it was replaced
+    assert.matches("p/game%-%x+%.zip%.sig was replaced already", err)
     local reqs = {}
     for l in (H.read(reqlog) or ""):gmatch("[^\n]+") do reqs[#reqs + 1] = l end
-    assert.are.equal(2, #reqs, table.concat(reqs, "\n"))
-    assert.matches("^HEAD /b/p/game%-%x+%.zip$", reqs[1])
-    assert.matches("^PUT /b/p/game%-%x+%.zip$", reqs[2])
+    assert.are.equal(4, #reqs, table.concat(reqs, "\n"))
+    assert.matches("^HEAD /b/p/game%-%x+%.zip%.sig$", reqs[1])
+    assert.matches("^PUT /b/p/game%-%x+%.zip%.sig$", reqs[2])
+    assert.matches("^HEAD /b/p/game%-%x+%.zip$", reqs[3])
+    assert.matches("^PUT /b/p/game%-%x+%.zip$", reqs[4])
   end)
 end)

@@ -209,6 +209,17 @@ Test(s3_sigv4, keys_are_encoded_and_the_session_token_is_signed)
     cr_expect_not_null(strstr(v, "Credential=AK/"), "%s", v);
     cr_expect_not_null(strstr(v, "/eu-central-1/s3/aws4_request"), "%s", v);
     cr_expect_not_null(strstr(v, "x-amz-security-token"), "the token is signed: %s", v);
+    /* a session token of any length (STS tokens have no fixed size) */
+    static char token[5000];
+    memset(token, 'T', sizeof token - 1);
+    s = start(OK_EMPTY);
+    snprintf(ct, sizeof ct, "minio.test:9000:127.0.0.1:%d", s->port);
+    s3.session_token = token;
+    cr_assert(lutool_s3_request(&s3, "HEAD", "k", NULL, LUTOOL_S3_EMPTY_SHA256, NULL, &r), "%s", r.error);
+    finish(s);
+    static char got[5100];
+    cr_assert_not_null(find_header(s->request, "x-amz-security-token", got, sizeof got));
+    cr_expect_str_eq(got, token);
     char url[256];
     cr_assert(lutool_s3_url(&s3, "a b/c.zip", url, sizeof url));
     cr_expect_str_eq(url, "http://minio.test:9000/games/a%20b/c.zip");
@@ -217,8 +228,8 @@ Test(s3_sigv4, keys_are_encoded_and_the_session_token_is_signed)
     cr_expect_str_eq(url, "http://games.minio.test:9000/a%20b/c.zip");
 }
 
-/* A HEAD answer's metadata is read whatever the case of the header names;
- * a malformed sha256 is not taken. */
+/* A HEAD answer's metadata is read whatever the case of the header names,
+ * in S3's spelling and OSS's; a malformed sha256 is not taken. */
 Test(s3_sigv4, a_head_answer_gives_size_and_metadata)
 {
     server *s = start("HTTP/1.1 200 OK\r\nContent-Length: 4124\r\n"
@@ -234,6 +245,17 @@ Test(s3_sigv4, a_head_answer_gives_size_and_metadata)
     cr_expect_eq(r.length, 4124);
     cr_expect_str_eq(r.meta_sha256, "1d85b70bcced7974f4d63e1c5f4b4636ec1a91242ff0dbbd5ae4164cd3ffb33b");
     cr_expect_str_eq(r.meta_version, "1.2.3");
+
+    /* OSS's spelling of the same metadata */
+    s = start("HTTP/1.1 200 OK\r\nContent-Length: 7\r\n"
+              "x-oss-meta-sha256: 1d85b70bcced7974f4d63e1c5f4b4636ec1a91242ff0dbbd5ae4164cd3ffb33b\r\n"
+              "x-oss-meta-version: 2\r\nConnection: close\r\n\r\n");
+    s3 = example(s, ct, sizeof ct);
+    cr_assert(lutool_s3_request(&s3, "HEAD", "latest.zip", NULL, LUTOOL_S3_EMPTY_SHA256, NULL, &r), "%s", r.error);
+    finish(s);
+    cr_expect_eq(r.length, 7);
+    cr_expect_str_eq(r.meta_sha256, "1d85b70bcced7974f4d63e1c5f4b4636ec1a91242ff0dbbd5ae4164cd3ffb33b");
+    cr_expect_str_eq(r.meta_version, "2");
 
     s = start("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nx-amz-meta-sha256: NOT-HEX\r\nConnection: close\r\n\r\n");
     s3 = example(s, ct, sizeof ct);

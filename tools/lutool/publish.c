@@ -1,6 +1,5 @@
 /* publish.c -- `lutool publish`: upload a release folder (lutool release's
- * output) to S3-compatible object storage (docs/BUNDLER.md, "Publishing to
- * object storage").
+ * output) to S3-compatible object storage (docs/BUNDLER.md, "publish").
  *
  *   lutool publish <release-dir> s3://<bucket>[/<prefix>] [--endpoint URL]
  *                  [--region R] [--addressing path|virtual] [--head-alias NAME]
@@ -9,10 +8,10 @@
  * every volume it names by "file" is in the folder with the size and
  * SHA-256 the document lists (volumes named by an absolute "url" live
  * elsewhere and are not uploaded); a signed release (release.json.sig
- * present) has each volume's .sig. Then the objects go up in an order that
- * never lets a client see a document whose files are missing: each volume
- * and its .sig, the HEAD-flow alias's .sig and the alias, release.json.sig,
- * and release.json last. A signature goes before the file it signs, so a
+ * present) has each volume's .sig, and no two files go to one key. Then the
+ * objects go up in an order that never lets a client see a document whose
+ * files are missing: each volume's .sig and the volume, the HEAD-flow
+ * alias's .sig and the alias, release.json.sig, and release.json last. A signature goes before the file it signs, so a
  * client that already reads the new file never pairs it with the old
  * signature. The first failure stops the run (exit 1) before the document,
  * so clients keep the previous release; running it again resumes.
@@ -62,12 +61,14 @@ typedef struct object {
     bool mutable_name;           /* a name whose bytes change between releases: not cached by a CDN */
     bool immutable_name;         /* a content-derived name: cached for good */
     bool alias;                  /* the HEAD-flow alias: also x-amz-meta-version */
+    bool volume;                 /* a volume of release.json or its .sig (not the alias) */
 } object;
 
 typedef struct plan {
     options o;
     char bucket[256], prefix[1024];
     char endpoint[512], region[128];
+    bool virtual_host;
     lu_release *rel;
     object *objs;
     size_t n, cap;
@@ -153,20 +154,27 @@ static int parse_args(int argc, char **argv, plan *p)
         return USAGE("--head-alias: '%s' is not a plain file name (it goes beside release.json)", o->alias);
     const char *region = o->region ? o->region : env("AWS_REGION") ? env("AWS_REGION") : env("AWS_DEFAULT_REGION");
     if (!region) region = "us-east-1";
-    if (!*region || strlen(region) >= sizeof p->region || strcspn(region, ":/ \t") != strlen(region))
-        return USAGE("'%s' is not a region", region);
+    /* libcurl reads at most 63 characters of it (and then guesses from the host name) */
+    if (!*region || strlen(region) > 63 || strcspn(region, ":/ \t\r\n") != strlen(region))
+        return USAGE("'%s' is not a region (1-63 characters, no ':', '/' or spaces)", region);
     snprintf(p->region, sizeof p->region, "%s", region);
     const char *ep = o->endpoint ? o->endpoint : env("AWS_ENDPOINT_URL_S3") ? env("AWS_ENDPOINT_URL_S3")
                                                                            : env("AWS_ENDPOINT_URL");
     if (ep) {
         const char *host = strncmp(ep, "https://", 8) == 0 ? ep + 8 : strncmp(ep, "http://", 7) == 0 ? ep + 7 : NULL;
         size_t hlen = host ? strcspn(host, "/?#") : 0;
-        if (!host || hlen == 0 || (host[hlen] && strcmp(host + hlen, "/") != 0) || strlen(ep) >= sizeof p->endpoint)
+        if (!host || hlen == 0 || (host[hlen] && strcmp(host + hlen, "/") != 0) || strlen(ep) >= sizeof p->endpoint ||
+            memchr(host, '@', hlen))
             return USAGE("endpoint '%s' is not http(s)://host[:port]", ep);
         snprintf(p->endpoint, sizeof p->endpoint, "%.*s", (int)(host + hlen - ep), ep);
     } else {
         snprintf(p->endpoint, sizeof p->endpoint, "https://s3.%s.amazonaws.com", p->region);
     }
+    /* The default: the bucket in the host name for AWS, unless its name has a '.', which AWS's
+     * wildcard certificate does not cover; in the path for any other endpoint. */
+    p->virtual_host = o->addressing ? strcmp(o->addressing, "virtual") == 0 : !ep && !strchr(p->bucket, '.');
+    if (p->virtual_host && strcspn(p->bucket, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_") != strlen(p->bucket))
+        return USAGE("bucket '%s' cannot be a host name (upper case or '_'): use --addressing path", p->bucket);
     return 0;
 }
 
@@ -271,18 +279,27 @@ static int make_plan(plan *p)
                        "(run lutool release again)",
                        path, v->name, (unsigned long long)v->size, v->sha256, ob->path, (unsigned long long)ob->size,
                        ob->sha256);
+        /* a name that a later release may reuse ("content.zip" from a folder of zips) is as
+         * mutable as release.json: no CDN may keep it */
         ob->immutable_name = content_named(v->file, v->sha256);
-        if (uploads++ == 0) first = p->n - 1;
+        ob->mutable_name = !ob->immutable_name;
+        ob->volume = true;
         char vsig[300];
         snprintf(vsig, sizeof vsig, "%s.sig", v->file);
         snprintf(sig, sizeof sig, "%s/%s", dir, vsig);
-        if (exists(sig)) {
+        if (exists(sig)) {   /* the signature goes first: swapped in front of its volume */
             if ((rc = add_object(p, vsig, vsig, &ob))) return rc;
-            ob->immutable_name = p->objs[p->n - 2].immutable_name;
+            object vol = p->objs[p->n - 2];
+            ob->immutable_name = vol.immutable_name;
+            ob->mutable_name = vol.mutable_name;
+            ob->volume = true;
+            p->objs[p->n - 2] = *ob;
+            p->objs[p->n - 1] = vol;
         } else if (signed_release) {
             return ERR("release.json is signed but '%s' is missing: a game with a public key would refuse the volume",
                        sig);
         }
+        if (uploads++ == 0) first = p->n - 1;
     }
     if (p->o.alias) {
         if (uploads != 1)
@@ -313,6 +330,11 @@ static int make_plan(plan *p)
     }
     if ((rc = add_object(p, "release.json", "release.json", &ob))) return rc;
     ob->mutable_name = true;
+    for (size_t i = 0; i < p->n; i++)   /* e.g. --head-alias naming a volume's .sig */
+        for (size_t j = i + 1; j < p->n; j++)
+            if (strcmp(p->objs[i].key, p->objs[j].key) == 0)
+                return ERR("'%s' and '%s' would both be uploaded as '%s'%s", p->objs[i].path, p->objs[j].path,
+                           p->objs[i].key, p->objs[i].alias || p->objs[j].alias ? " (choose another --head-alias)" : "");
     return 0;
 }
 
@@ -349,6 +371,13 @@ static bool put(const lutool_s3 *s3, const object *ob, const char *version, luto
            r->status < 300;
 }
 
+/* True when key `a` is the signature of key `b` (b + ".sig"). */
+static bool signs(const char *a, const char *b)
+{
+    size_t bl = strlen(b);
+    return strncmp(a, b, bl) == 0 && strcmp(a + bl, ".sig") == 0;
+}
+
 static int upload(plan *p)
 {
     const char *access = env("AWS_ACCESS_KEY_ID"), *secret = env("AWS_SECRET_ACCESS_KEY");
@@ -365,9 +394,7 @@ static int upload(plan *p)
         .endpoint = p->endpoint,
         .region = p->region,
         .bucket = p->bucket,
-        .virtual_host = p->o.addressing ? strcmp(p->o.addressing, "virtual") == 0 : !p->o.endpoint &&
-                                                                                         !env("AWS_ENDPOINT_URL_S3") &&
-                                                                                         !env("AWS_ENDPOINT_URL"),
+        .virtual_host = p->virtual_host,
         .access_key = access,
         .secret_key = secret,
         .session_token = env("AWS_SESSION_TOKEN"),
@@ -377,6 +404,7 @@ static int upload(plan *p)
     snprintf(where, sizeof where, "s3://%s%s%s", p->bucket, *p->prefix ? "/" : "", p->prefix);
     size_t sent = 0, kept = 0;
     uint64_t bytes = 0;
+    bool refused_head = false, sig_sent = false;
     for (size_t i = 0; i < p->n; i++) {
         const object *ob = &p->objs[i];
         lutool_s3_reply r;
@@ -384,15 +412,30 @@ static int upload(plan *p)
         if (have == 1) {
             printf("unchanged %s\n", ob->key);
             kept++;
+            sig_sent = false;
             continue;
         }
+        if (have == 0 && r.status == 403 && !refused_head) {
+            refused_head = true;
+            fprintf(stderr, "lutool publish: note: HEAD %s was refused (403): without read permission "
+                            "(s3:GetObject) nothing already stored is recognised, so every file is sent\n", ob->key);
+        }
+        if (have == 0 && r.status == 200 && ob->volume && ob->mutable_name)
+            fprintf(stderr, "lutool publish: warning: %s holds other bytes and a published release.json may still "
+                            "name it; until release.json is replaced, clients get the new file against the old "
+                            "document and refuse it (content-derived names avoid this: lutool release "
+                            "<bundle-dir>)\n", ob->key);
         if (have < 0 || !put(&s3, ob, p->rel->version, &r)) {
             fprintf(stderr, "lutool publish: cannot upload '%s' to %s (%s): %s\n", ob->path, where, p->endpoint,
                     *r.error ? r.error : "no answer");
+            if (sig_sent)   /* its signature went up just before it */
+                fprintf(stderr, "lutool publish: %s was replaced already: until the command runs again, games "
+                                "that check signatures refuse the old %s with it\n", p->objs[i - 1].key, ob->key);
             fprintf(stderr, "lutool publish: release.json was not uploaded, so clients still see the previous "
                             "release; run the command again to finish (what is stored already is skipped)\n");
             return 1;
         }
+        sig_sent = i + 1 < p->n && signs(ob->key, p->objs[i + 1].key);
         char human[32];
         lutool_human_size(ob->size, human, sizeof human);
         printf("uploaded %s (%s)\n", ob->key, human);

@@ -105,9 +105,11 @@ static size_t on_header(char *data, size_t size, size_t n, void *user)
         unsigned long long l = strtoull(v, &end, 10);
         x->out->has_length = *v && !*end;
         x->out->length = l;
-    } else if (header_value(data, len, "x-amz-meta-sha256", v, sizeof v)) {
+    } else if (header_value(data, len, "x-amz-meta-sha256", v, sizeof v) ||
+               header_value(data, len, "x-oss-meta-sha256", v, sizeof v)) {
         if (all_hex64(v)) memcpy(x->out->meta_sha256, v, 65);
-    } else if (header_value(data, len, "x-amz-meta-version", v, sizeof v)) {
+    } else if (header_value(data, len, "x-amz-meta-version", v, sizeof v) ||
+               header_value(data, len, "x-oss-meta-version", v, sizeof v)) {
         if (strlen(v) < sizeof x->out->meta_version) memcpy(x->out->meta_version, v, strlen(v) + 1);
     }
     return len;
@@ -164,7 +166,7 @@ bool lutool_s3_request(const lutool_s3 *s3, const char *method, const char *key,
                        const char *payload_sha256, const char *const *headers, lutool_s3_reply *out)
 {
     memset(out, 0, sizeof *out);
-    char url[4096], provider[160], line[1200];
+    char url[4096], provider[160], line[160];
     if (!lutool_s3_url(s3, key, url, sizeof url)) {
         snprintf(out->error, sizeof out->error, "the URL of key '%s' is too long or the endpoint '%s' has no scheme",
                  key, s3->endpoint);
@@ -188,10 +190,18 @@ bool lutool_s3_request(const lutool_s3 *s3, const char *method, const char *key,
     if (x) x->out = out;
     snprintf(line, sizeof line, "x-amz-content-sha256: %s", payload_sha256);
     ok = ok && (hl = curl_slist_append(hl, line));
-    if (ok && s3->session_token) {
+    if (ok && s3->session_token) {   /* a token has no fixed length: its line is made to fit */
+        static const char name[] = "x-amz-security-token: ";
+        size_t tl = strlen(s3->session_token);
+        char *tok = malloc(sizeof name + tl);
         struct curl_slist *t = NULL;
-        ok = snprintf(line, sizeof line, "x-amz-security-token: %s", s3->session_token) < (int)sizeof line &&
-             (t = curl_slist_append(hl, line));
+        if (tok) {
+            memcpy(tok, name, sizeof name - 1);
+            memcpy(tok + sizeof name - 1, s3->session_token, tl + 1);
+            t = curl_slist_append(hl, tok);
+            free(tok);
+        }
+        ok = t != NULL;
         if (t) hl = t;
     }
     for (size_t i = 0; ok && headers && headers[i]; i++) {

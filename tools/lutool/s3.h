@@ -21,7 +21,7 @@
 /* Where objects go and who signs. Strings are borrowed for the call. */
 typedef struct lutool_s3 {
     const char *endpoint;      /* scheme://host[:port], no path: "https://s3.eu-west-1.amazonaws.com" */
-    const char *region;        /* the signing region: "us-east-1", "oss-cn-hangzhou" */
+    const char *region;        /* the signing region, at most 63 characters: "us-east-1", "cn-hangzhou" */
     const char *bucket;
     bool virtual_host;         /* https://<bucket>.<host>/<key>; false: https://<host>/<bucket>/<key> */
     const char *access_key, *secret_key;
@@ -38,8 +38,9 @@ typedef struct lutool_s3_reply {
     long status;               /* the HTTP status; 0 when there was no answer */
     bool has_length;
     uint64_t length;           /* Content-Length of the answer (a HEAD: the object's size) */
-    char meta_sha256[65];      /* the x-amz-meta-sha256 header, "" when absent or not 64 hex */
-    char meta_version[65];     /* the x-amz-meta-version header, "" when absent or too long */
+    char meta_sha256[65];      /* the x-amz-meta-sha256 header (or OSS's x-oss-meta-sha256), "" when
+                                  absent or not 64 lower-case hex */
+    char meta_version[65];     /* x-amz-meta-version (or x-oss-meta-version), "" when absent or too long */
     char error[320];           /* after a failure: curl's reason, or S3's "<Code>: <Message>" */
 } lutool_s3_reply;
 
