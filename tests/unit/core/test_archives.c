@@ -427,7 +427,7 @@ static void write_own_zip(const char *zp, const cJSON *entries)
     int i = 0;
     const cJSON *e;
     cJSON_ArrayForEach(e, entries) {
-        size_t len;
+        size_t len = 0;
         char *want = th_path(th_path(th_fixtures(), "expected/py_deflated.zip"), e->string + 1);
         char *data = th_read_file(want, &len);
         cr_assert_not_null(data, "missing %s", want);
@@ -468,7 +468,7 @@ static void write_zstd_zip(const char *zp, const cJSON *entries, int level)
     cr_assert_eq(lu_zip_writer_open(zp, &w, &err), LU_OK, "%s", err.message);
     const cJSON *e;
     cJSON_ArrayForEach(e, entries) {
-        size_t len;
+        size_t len = 0;
         char *want = th_path(th_path(th_fixtures(), "expected/py_deflated.zip"), e->string + 1);
         char *data = th_read_file(want, &len);
         cr_assert_not_null(data, "missing %s", want);
