@@ -676,19 +676,12 @@ static int copy_project(bundle *b)
     FILE *f = fopen(from, "rb");
     if (!f) return ERR("cannot read '%s'", from);
     char *buf = NULL;
-    size_t len = 0, cap = 0, n;
-    char chunk[8192];
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (len + n > cap) {
-            cap = (len + n) * 2;
-            buf = realloc(buf, cap);
-        }
-        memcpy(buf + len, chunk, n);
-        len += n;
-    }
+    size_t len = 0;
+    int bad = lutool_read_all(f, &buf, &len);
     fclose(f);
-    if (b->key_renamed && buf && !(buf = rewrite_key(buf, &len, b->key_rel))) return ERR("out of memory");
-    int rc = write_file(to, buf ? buf : "", len);
+    if (bad) return ERR("cannot read '%s' (or out of memory)", from);
+    if (b->key_renamed && !(buf = rewrite_key(buf, &len, b->key_rel))) return ERR("out of memory");
+    int rc = write_file(to, buf, len);
     free(buf);
     return rc;
 }

@@ -31,6 +31,11 @@ int lutool_console(int argc, char **argv);
  * create ..." and returns 1. */
 int lutool_mkdir_p(const char *cmd, const char *path);
 
+/* args.c. Reads the rest of the open file `f` into *text (malloc'd, NUL-
+ * terminated, never NULL on success; free it) and *len. Returns 0, or -1
+ * on a read error or out of memory (*text is then NULL). Does not close f. */
+int lutool_read_all(FILE *f, char **text, size_t *len);
+
 /* open_volume.c. Each prints its error as "lutool <cmd>: ..." and
  * returns 1, or returns 0. */
 

@@ -65,26 +65,12 @@ int lutool_read_catalog(const char *cmd, const char *bundle_dir, lu_manifest **o
     FILE *f = fopen(path, "rb");
     if (!f) return 0;
     char *text = NULL;
-    size_t len = 0, cap = 0, n;
-    char chunk[8192];
-    int rc = 0;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (len + n > cap) {
-            char *bigger = realloc(text, (len + n) * 2);
-            if (!bigger) {
-                rc = 1;
-                break;
-            }
-            text = bigger;
-            cap = (len + n) * 2;
-        }
-        memcpy(text + len, chunk, n);
-        len += n;
-    }
+    size_t len = 0;
+    int rc = lutool_read_all(f, &text, &len) ? 1 : 0;
     fclose(f);
     lu_error err;
-    if (rc) fprintf(stderr, "lutool %s: %s: out of memory\n", cmd, path);
-    else if (lu_catalog_parse(text ? text : "", len, out, &err) != LU_OK) {
+    if (rc) fprintf(stderr, "lutool %s: %s: cannot read it (or out of memory)\n", cmd, path);
+    else if (lu_catalog_parse(text, len, out, &err) != LU_OK) {
         fprintf(stderr, "lutool %s: %s: %s\n", cmd, path, err.message);
         rc = 1;
     }

@@ -226,6 +226,37 @@ static int add_object(plan *p, const char *file, const char *key_name, object **
     return 0;
 }
 
+/* True when key `a` is the signature of key `b` (b + ".sig"). */
+static bool signs(const char *a, const char *b)
+{
+    size_t bl = strlen(b);
+    return strncmp(a, b, bl) == 0 && strcmp(a + bl, ".sig") == 0;
+}
+
+/* Adds the file of object `src` again as object <prefix>/<key_name>
+ * (the alias): its hash is already known. */
+static int add_copy(plan *p, size_t src, const char *key_name, object **out)
+{
+    char file[PATH_MAX];
+    snprintf(file, sizeof file, "%s", strrchr(p->objs[src].path, '/') + 1);
+    if (p->n == p->cap) {
+        object *bigger = realloc(p->objs, 2 * p->cap * sizeof *bigger);
+        if (!bigger) return ERR("out of memory");
+        p->objs = bigger;
+        p->cap *= 2;
+    }
+    object *ob = &p->objs[p->n];
+    *ob = p->objs[src];
+    ob->immutable_name = ob->volume = false;
+    if (snprintf(ob->key, sizeof ob->key, "%s%s%s", p->prefix, *p->prefix ? "/" : "", key_name) >=
+        (int)sizeof ob->key)
+        return ERR("path too long: '%s/%s'", p->o.pos[0], file);
+    ob->type = content_type(key_name);
+    p->n++;
+    *out = ob;
+    return 0;
+}
+
 /* Reads release.json and lists the objects in upload order. */
 static int make_plan(plan *p)
 {
@@ -237,18 +268,8 @@ static int make_plan(plan *p)
     if (!f)
         return ERR("cannot read '%s': %s (the folder lutool release writes holds it)", path, strerror(errno));
     char *text = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4096 > cap) {
-            char *bigger = realloc(text, cap = cap ? 2 * cap : 8192);
-            if (!bigger) break;
-            text = bigger;
-        }
-        size_t got = fread(text + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) break;
-    }
-    bool bad = ferror(f) || !text;
+    size_t len = 0;
+    bool bad = lutool_read_all(f, &text, &len) != 0;
     fclose(f);
     lu_error err = {0};
     lu_status st = bad ? LU_IO_ERROR : lu_release_parse(text, len, &p->rel, &err);
@@ -307,19 +328,16 @@ static int make_plan(plan *p)
                        uploads);
         if (strcmp(p->o.alias, "release.json") == 0 || strcmp(p->o.alias, "release.json.sig") == 0)
             return ERR("--head-alias %s would overwrite the version document", p->o.alias);
-        object vol = p->objs[first];
-        char vsig[300], asig[300];
-        const char *vfile = strrchr(vol.path, '/') + 1;
-        snprintf(vsig, sizeof vsig, "%s.sig", vfile);
+        char asig[300];
         snprintf(asig, sizeof asig, "%s.sig", p->o.alias);
         object *ob;
         int rc;
-        snprintf(sig, sizeof sig, "%s/%s", dir, vsig);
-        if (exists(sig)) {   /* the game checks <head_url>.sig when it has a public key */
-            if ((rc = add_object(p, vsig, asig, &ob))) return rc;
+        if (first > 0 && signs(p->objs[first - 1].key, p->objs[first].key)) {
+            /* the game checks <head_url>.sig when it has a public key */
+            if ((rc = add_copy(p, first - 1, asig, &ob))) return rc;
             ob->mutable_name = true;
         }
-        if ((rc = add_object(p, vfile, p->o.alias, &ob))) return rc;
+        if ((rc = add_copy(p, first, p->o.alias, &ob))) return rc;
         ob->mutable_name = ob->alias = true;
     }
     object *ob;
@@ -369,13 +387,6 @@ static bool put(const lutool_s3 *s3, const object *ob, const char *version, luto
     headers[n] = NULL;
     return lutool_s3_request(s3, "PUT", ob->key, ob->path, ob->sha256, headers, r) && r->status >= 200 &&
            r->status < 300;
-}
-
-/* True when key `a` is the signature of key `b` (b + ".sig"). */
-static bool signs(const char *a, const char *b)
-{
-    size_t bl = strlen(b);
-    return strncmp(a, b, bl) == 0 && strcmp(a + bl, ".sig") == 0;
 }
 
 static int upload(plan *p)
