@@ -418,6 +418,25 @@ char *lu__path_join(const lu_env *env, const char *dir, const char *name);
 lu_status lu__fs_move_aside(const lu_env *env, const char *dir, const char *name, char **moved_to,
                             lu_error *err);
 
+/* ---- the content-addressed store (store.c) ------------------------------ */
+
+/* <save>/volumes/sha256/<hex>.zip[.sig] for a 64-hex SHA-256 (any case)
+ * into out. LU_OK, or LU_INVAL (not 64 hex digits, no save directory, too
+ * long). */
+lu_status lu__store_path(const lu_context *ctx, const char *sha256, bool sig, char *out, size_t cap);
+/* Adds the installed, verified volume `path` (and `path`.sig when `sig`)
+ * to the store under `sha256` by hard links, replacing an entry already
+ * there (same bytes, another file: the entry follows the newest).
+ * Never fails: a file system without links has no store (logged). */
+void lu__store_add(lu_context *ctx, const char *path, const char *sha256, bool sig);
+/* Puts the stored file `from` in place as `to` (replacing it): a hard link
+ * in the store's folder (<basename>.tmp), then as lu__fs_install. LU_OK, LU_INVAL, LU_IO_ERROR or
+ * LU_NO_SPACE (then `to` is as before). */
+lu_status lu__store_install(lu_context *ctx, const char *from, const char *to, lu_error *err);
+/* Deletes the store's entries no other file name refers to (link count
+ * 1); returns how many. Run after volumes are deleted or replaced. */
+size_t lu__store_collect(lu_context *ctx);
+
 /* ---- the save directory's layout (layout.c) --------------------------- */
 
 typedef enum lu_save_area {
@@ -425,6 +444,7 @@ typedef enum lu_save_area {
     LU_SAVE_VOLUMES,    /* <save>/volumes */
     LU_SAVE_DOWNLOADS,  /* <save>/downloads */
     LU_SAVE_UPDATE,     /* <save>/update */
+    LU_SAVE_STORE,      /* <save>/volumes/sha256: the content-addressed store (store.c) */
 } lu_save_area;
 
 /* <save>/<area>[/<file>] into out; the area's folder is created first when

@@ -2,6 +2,7 @@
  *
  *   <save>/liveupdate.mounts, liveupdate.lock   the mount table (persist.c)
  *   <save>/volumes/<file>                        downloaded and released volumes
+ *   <save>/volumes/sha256/<hex>.zip              the same bytes by SHA-256 (store.c)
  *   <save>/downloads/<file>.part(.json)          transfers in progress (net/)
  *   <save>/update/                               the update manager's files (update/)
  *
@@ -23,6 +24,7 @@ static const char *const area_names[] = {
     [LU_SAVE_VOLUMES] = "volumes",
     [LU_SAVE_DOWNLOADS] = "downloads",
     [LU_SAVE_UPDATE] = "update",
+    [LU_SAVE_STORE] = "volumes/sha256",
 };
 
 lu_status lu__save_path(const lu_context *ctx, lu_save_area area, const char *file, bool create,
