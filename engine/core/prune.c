@@ -188,6 +188,7 @@ size_t lu__stale_settle(lu_context *ctx, const lu_stale *p, const bool *removed)
         lu__report_add(ctx, c->name, c->uri, "pruned", &e2);
         done++;
     }
+    if (done) lu__store_collect(ctx);   /* stored bytes only the deleted files used */
     return done;
 }
 

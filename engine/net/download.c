@@ -60,6 +60,7 @@ typedef struct dl {
     char abort_msg[LU_ERROR_MAX];
     char sig[160];
     size_t sig_len;
+    char got_sha256[LU_SHA256_HEX];  /* the received bytes' hash, once checked */
     lu_error result;
     char errbuf[CURL_ERROR_SIZE];
 } dl;
@@ -247,7 +248,100 @@ static lu_status install(lu_context *ctx, dl *d, lu_error *err)
         return st;
     }
     remove_file(ctx, d->meta);
+    if (!d->req.dest) {   /* volumes only (a destination elsewhere, say a document, is not stored) */
+        lu__store_add(ctx, d->final, d->got_sha256, d->sig_len > 0);
+        lu__store_collect(ctx);   /* the bytes this file replaced may have no other name now */
+    }
     return LU_OK;
+}
+
+/* Where bytes already on disk were found (from_store). */
+enum found { IN_PLACE, STORED, MOUNTED };
+
+/* Puts the file `src` in place as d->final: its signature first (when
+ * checked), then the volume, as install() orders them; a volume that cannot
+ * be moved takes its new signature away again. A hard link (no copy, no
+ * second use of the disk); a MOUNTED file on another file system (the
+ * bundle) is copied instead. */
+static lu_status install_found(lu_context *ctx, dl *d, const char *src, enum found kind, lu_error *err)
+{
+    char sig_from[PATH_MAX + 8], sig_to[PATH_MAX + 8], vdir[PATH_MAX];
+    snprintf(sig_from, sizeof sig_from, "%s.sig", src);
+    snprintf(sig_to, sizeof sig_to, "%s.sig", d->final);
+    snprintf(vdir, sizeof vdir, "%s", d->final);
+    *strrchr(vdir, '/') = '\0';
+    LU_TRY(lu__fs_mkdirs(&ctx->env, vdir, err));
+    lu_status st = LU_OK;
+    if (d->req.verify_signature && (st = lu__store_install(ctx, sig_from, sig_to, err)) != LU_OK && kind == MOUNTED)
+        st = lu__fs_copy_atomic(&ctx->env, sig_from, sig_to, err);
+    if (st != LU_OK) return st;
+    if ((st = lu__store_install(ctx, src, d->final, err)) != LU_OK && kind == MOUNTED)
+        st = lu__fs_copy_atomic(&ctx->env, src, d->final, err);
+    if (st != LU_OK && d->req.verify_signature) remove_file(ctx, sig_to);
+    return st;
+}
+
+/* Tries one file that may hold the request's bytes: re-hashed against the
+ * request's size and SHA-256, its .sig checked when signatures are, the
+ * version floor checked as install() would; then put in place. True when
+ * that settled the download (d->result: installed, or refused by the
+ * floor); false to try the next source or download. */
+static bool try_found(lu_context *ctx, dl *d, const char *p, enum found kind)
+{
+    char hex[LU_SHA256_HEX];
+    uint64_t size = 0;
+    lu_error e;
+    if (lu_sha256_file(p, hex, &size, &e) != LU_OK) return false;
+    if (strcasecmp(hex, d->sha256) != 0 || (d->req.size && size != d->req.size)) {
+        if (kind == STORED) {
+            lu__log(&ctx->env, LU_LOG_WARN, "store: '%s' does not hold the bytes its name says; removed", p);
+            remove_file(ctx, p);
+        }
+        return false;
+    }
+    if (d->req.verify_signature && lu_verify_file_signature(p, lu__options(ctx)->public_key, &e) != LU_OK) return false;
+    if (d->floor_name && lu__version_floor_file(ctx, d->floor_name, "zip", p, &e) != LU_OK) {
+        d->result = e;
+        lu__error_prefix(&d->result, "'%s' is not installed", d->file);
+        return true;
+    }
+    if (kind != IN_PLACE && install_found(ctx, d, p, kind, &e) != LU_OK) {
+        lu__log(&ctx->env, LU_LOG_WARN, "download '%s': %s; downloading it instead", d->url, e.message);
+        return false;
+    }
+    lu__store_add(ctx, d->final, hex, d->req.verify_signature);
+    lu__store_collect(ctx);
+    set_result(d, LU_OK, "'%s' was already here (sha256 %.16s...): nothing downloaded", d->final, hex);
+    lu__log(&ctx->env, LU_LOG_INFO, "download '%s': the same bytes are already here (%s); nothing downloaded", d->url,
+            kind == IN_PLACE ? "in place" : kind == STORED ? "the store" : p);
+    return true;
+}
+
+/* Are the bytes of a volume download (no explicit destination) already
+ * here? In order: the file in place, the store's entry for the request's
+ * SHA-256 (store.c; a damaged one is removed), then any mounted zip volume
+ * of exactly the request's size (the base bundle, a volume downloaded
+ * before there was a store). True when that settled the download. */
+static bool from_store(lu_context *ctx, dl *d)
+{
+    char stored[PATH_MAX];
+    if (!d->sha256 || d->req.dest) return false;
+    if (try_found(ctx, d, d->final, IN_PLACE)) return true;
+    if (lu__store_path(ctx, d->sha256, false, stored, sizeof stored) == LU_OK && try_found(ctx, d, stored, STORED))
+        return true;
+    lu_mount_info *m = NULL;
+    size_t n = 0;
+    lu_error e;
+    if (!d->req.size || lu_mounts_get(ctx, &m, &n, &e) != LU_OK) return false;
+    bool done = false;
+    for (size_t i = 0; i < n && !done; i++) {
+        struct stat sb;
+        if (m[i].path && strcmp(m[i].format, "zip") == 0 && strcmp(m[i].path, d->final) != 0 &&
+            stat(m[i].path, &sb) == 0 && S_ISREG(sb.st_mode) && (uint64_t)sb.st_size == d->req.size)
+            done = try_found(ctx, d, m[i].path, MOUNTED);
+    }
+    lu_free(ctx, m);
+    return done;
 }
 
 /* ---- curl callbacks ------------------------------------------------- */
@@ -531,6 +625,7 @@ static lu_status check_body(dl *d, lu_error *err)
                         (unsigned long long)d->have, (unsigned long long)d->req.size);
     if (d->sha256 && strcasecmp(hex, d->sha256) != 0)
         return lu__fail(err, LU_HASH_MISMATCH, "'%s': sha256 %s, expected %s", d->url, hex, d->sha256);
+    memcpy(d->got_sha256, hex, sizeof hex);
     return LU_OK;
 }
 
@@ -782,6 +877,16 @@ lu_status lu_download_start(lu_context *ctx, const lu_download_request *req, int
         dl_free(ctx, d);
         return lu__fail(err, LU_MEM_ERROR, "out of memory starting a download");
     }
+    d->id = ++downloads(ctx)->next_id;
+    d->attempt = 1;
+    dl **tail = &downloads(ctx)->list;
+    if (from_store(ctx, d)) {   /* settled here; the result comes from lu_update() */
+        d->phase = FINISHED;
+        while (*tail) tail = &(*tail)->next;
+        *tail = d;
+        *id = d->id;
+        return LU_OK;
+    }
     /* free space for what is left to fetch, plus 1 MiB of slack */
     struct statvfs vfs;
     struct stat pst;
@@ -796,10 +901,7 @@ lu_status lu_download_start(lu_context *ctx, const lu_download_request *req, int
             return st;
         }
     }
-    d->id = ++downloads(ctx)->next_id;
-    d->attempt = 1;
     d->phase = QUEUED;
-    dl **tail = &downloads(ctx)->list;
     while (*tail) tail = &(*tail)->next;
     *tail = d;
     *id = d->id;

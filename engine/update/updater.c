@@ -414,7 +414,8 @@ cleanup:
     return st;
 }
 
-/* Deletes <save>/volumes/rel-* files no kept release uses. */
+/* Deletes <save>/volumes/rel-* files no kept release uses, then the store
+ * entries no file uses any more. */
 static void collect_garbage(lu_updater *u)
 {
     char vdir[PATH_MAX];
@@ -441,6 +442,7 @@ static void collect_garbage(lu_updater *u)
         if (u->ctx->env.io.unlink(u->ctx->env.io.ud, path) == 0) lu__log(&u->ctx->env, LU_LOG_INFO, "update: deleted old release file '%s'", path);
     }
     closedir(d);
+    lu__store_collect(u->ctx);   /* bytes no release file uses any more */
 }
 
 /* Staged -> current (on trial). The release it replaces becomes the
@@ -843,13 +845,9 @@ static void start_staging(lu_updater *u)
             on_volume(u, 0, NULL, &(lu_error){LU_MEM_ERROR, "out of memory"});
             continue;
         }
-        /* already here from an earlier, interrupted staging? */
-        char have[PATH_MAX + 320], sha[LU_SHA256_HEX];
-        uint64_t size = 0;
+        /* bytes already here (an interrupted staging, an earlier release,
+         * download_volume) are found by lu_download_start: no request */
         lu_error e;
-        lu__save_path(u->ctx, LU_SAVE_VOLUMES, file, false, have, sizeof have, NULL);
-        if (v->sha256 && lu_sha256_file(have, sha, &size, &e) == LU_OK && size == v->size && strcmp(sha, v->sha256) == 0)
-            continue;
         volume_url(u, v, url, sizeof url);
         lu_download_request req;
         lu_download_request_init(&req);

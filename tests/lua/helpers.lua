@@ -289,15 +289,42 @@ function M.requests(ngdir, uri)
   return n
 end
 
--- The update manager's release files (rel-*) in <save>/volumes.
-function M.release_files(save)
-  local p = io.popen("ls " .. M.quote(save .. "/volumes") .. " 2>/dev/null")
+-- The file names in `dir`, sorted ({} when it does not exist).
+function M.ls(dir)
+  local p = io.popen("ls -A " .. M.quote(dir) .. " 2>/dev/null")
   local t = {}
-  for l in p:lines() do if l:match("^rel%-") then t[#t + 1] = l end end
+  for l in p:lines() do t[#t + 1] = l end
   p:close()
+  table.sort(t)
   return t
 end
 
+-- The update manager's release files (rel-*) in <save>/volumes, sorted.
+function M.release_files(save)
+  local t = {}
+  for _, f in ipairs(M.ls(save .. "/volumes")) do if f:match("^rel%-") then t[#t + 1] = f end end
+  return t
+end
+
+-- The content-addressed store's entries (<save>/volumes/sha256), sorted.
+function M.store_files(save)
+  return M.ls(save .. "/volumes/sha256")
+end
+
+-- The liveupdate module loaded afresh (a spec's own, after a shutdown).
+function M.fresh_liveupdate()
+  package.loaded.liveupdate = nil
+  return require("liveupdate")
+end
+
+-- Polls `lu` until `done()` is true, for at most `seconds` (default 20).
+function M.run_until(lu, done, seconds)
+  local deadline = os.time() + (seconds or 20)
+  while not done() and os.time() <= deadline do
+    lu.poll()
+    os.execute("sleep 0.01")
+  end
+end
 
 -- A TCP port on 127.0.0.1 that is free now (the kernel's pick).
 function M.free_port()

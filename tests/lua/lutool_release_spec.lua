@@ -28,15 +28,7 @@ local function bundle(ini, main, args)
   return out, proj
 end
 
--- The file names in `dir`, sorted ({} when it does not exist).
-local function ls(dir)
-  local p = io.popen("ls -A " .. q(dir) .. " 2>/dev/null")
-  local t = {}
-  for l in p:lines() do t[#t + 1] = l end
-  p:close()
-  table.sort(t)
-  return t
-end
+local ls = H.ls
 
 local function keygen()
   local keys = H.tmpdir() .. "/keys"

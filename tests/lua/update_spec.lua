@@ -4,18 +4,7 @@
 -- collection, signed documents, bad volumes, and the compare hook.
 local H = require("helpers")
 
-local function fresh()
-  package.loaded.liveupdate = nil
-  return require("liveupdate")
-end
-
-local function run_until(lu, done, seconds)
-  local deadline = os.time() + (seconds or 20)
-  while not done() and os.time() <= deadline do
-    lu.poll()
-    os.execute("sleep 0.01")
-  end
-end
+local fresh, run_until = H.fresh_liveupdate, H.run_until
 
 -- Publishes release `version` in www: its volumes (name -> {files}) as
 -- zips, and release.json naming them (by file, beside the document).
@@ -131,11 +120,14 @@ describe("update manager (stock Lua)", function()
     check(um)
     assert(um.apply_update())
     assert(um.confirm())
-    local files = {}
-    for f in io.popen("ls " .. H.quote(save .. "/volumes")):lines() do files[#files + 1] = f end
-    table.sort(files)
+    local files = H.release_files(save)
     -- current (1.3) and previous (1.2) kept; 1.1 deleted
     assert.are.same({"rel-1.2-a-1.2.zip", "rel-1.2-c-1.2.zip", "rel-1.3-a-1.3.zip"}, files)
+    -- the store keeps the bytes of those three files and nothing else
+    local want = {}
+    for _, f in ipairs(files) do want[#want + 1] = H.sha256(save .. "/volumes/" .. f) .. ".zip" end
+    table.sort(want)
+    assert.are.same(want, H.store_files(save))
     local ok, msg, st = um.apply_update()
     assert.is_nil(ok); assert.are.equal(lu.LIVEUPDATE_NOT_FOUND, st); assert.matches("no release is staged", msg)
   end)

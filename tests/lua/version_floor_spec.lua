@@ -8,18 +8,7 @@
 -- through lurun: examples_spec.lua.)
 local H = require("helpers")
 
-local function fresh()
-  package.loaded.liveupdate = nil
-  return require("liveupdate")
-end
-
-local function run_until(lu, done, seconds)
-  local deadline = os.time() + (seconds or 20)
-  while not done() and os.time() <= deadline do
-    lu.poll()
-    os.execute("sleep 0.01")
-  end
-end
+local fresh, run_until = H.fresh_liveupdate, H.run_until
 
 -- Writes <dir>/<name>.zip holding a.txt and (unless version is nil) its
 -- /version_<name>.json; returns the catalog entry.

@@ -69,14 +69,15 @@ static lu_context *child_open(const char *save, const char *base)
     return ctx;
 }
 
-static bool dir_has_only(const char *dir, const char *allowed, char *found, size_t cap)
+static bool dir_has_only(const char *dir, const char *allowed, const char *also, char *found, size_t cap)
 {
     DIR *d = opendir(dir);
     if (!d) return true;
     struct dirent *e;
     bool ok = true;
     while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, allowed)) {
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, allowed) &&
+            !(also && strcmp(e->d_name, also) == 0)) {
             snprintf(found, cap, "%s", e->d_name);
             ok = false;
         }
@@ -130,15 +131,44 @@ static void download_work(void *arg)
     if (lu_mount_add(ctx, "vol", uri, 5, 0, &err) != LU_OK) _exit(13);
 }
 
+static char *vol2_data;   /* release 1.2's volume (x.txt = "newer") */
+static size_t vol2_len;
+
+/* The store's folder may hold a served volume's bytes under their SHA-256
+ * (whole: a hard link to an installed file) and a crash's temporary link
+ * (whole too: links are made to finished files only); nothing else. */
+static void store_check(const char *save, int k, unsigned seed)
+{
+    char *dir = th_path(save, "volumes/sha256");
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        size_t len = strlen(e->d_name);
+        bool tmp = len > 4 && strcmp(e->d_name + len - 4, ".tmp") == 0;
+        char *path = th_path(dir, e->d_name), sha[LU_SHA256_HEX] = "", name[80];
+        if (cs_file_is(path, vol_data, vol_len)) memcpy(sha, vol_sha, sizeof sha);
+        else if (vol2_data && cs_file_is(path, vol2_data, vol2_len)) lu_sha256_hex(vol2_data, vol2_len, sha);
+        cr_assert(sha[0], "kill %d (seed %u): the store's '%s' is not whole", k, seed, e->d_name);
+        snprintf(name, sizeof name, "%s.zip", sha);
+        cr_assert(tmp || strcmp(e->d_name, name) == 0, "kill %d (seed %u): the store holds '%s'", k, seed, e->d_name);
+    }
+    closedir(d);
+}
+
 /* After a kill: checks the files and the mounts; returns true when the
- * volume is mounted (then unmounts it and deletes it, for the next round). */
+ * volume is mounted (then unmounts it and deletes it, for the next round;
+ * on even rounds its store entry goes too, so kills fall both in a real
+ * download and in an install from the store). */
 static bool dl_check(const char *save, int k, unsigned seed, bool *had_part)
 {
     char *vols = th_path(save, "volumes"), *vol = th_path(vols, "vol.zip");
     char *part = th_path(save, "downloads/vol.zip.part"), *meta = th_path(save, "downloads/vol.zip.part.json");
     char found[256];
-    cr_assert(dir_has_only(vols, "vol.zip", found, sizeof found), "kill %d (seed %u): volumes/ holds '%s'", k, seed,
-              found);
+    cr_assert(dir_has_only(vols, "vol.zip", "sha256", found, sizeof found), "kill %d (seed %u): volumes/ holds '%s'",
+              k, seed, found);
+    store_check(save, k, seed);
     bool installed = th_exists(vol);
     if (installed)
         cr_assert(cs_file_is(vol, vol_data, vol_len), "kill %d (seed %u): a partial or wrong file is in place as %s",
@@ -166,6 +196,11 @@ static bool dl_check(const char *save, int k, unsigned seed, bool *had_part)
         lu_error err;
         cr_assert_eq(lu_mount_remove(ctx, "vol", &err), LU_OK, "%s", err.message);
         cr_assert_eq(unlink(vol), 0);
+        if (k % 2 == 0) {
+            char entry[PATH_MAX];
+            snprintf(entry, sizeof entry, "%s/volumes/sha256/%s.zip", save, vol_sha);
+            unlink(entry);
+        }
     }
     lu_context_close(ctx);
     return mounts == 1;
@@ -182,12 +217,15 @@ Test(crash, sigkill_during_download_install_leaves_no_partial_volume, .timeout =
     cs_run full = cs_run_child(download_work, &c, -1, false, NULL, -1, seed);
     cr_assert(full.done && full.ops > 20, "a download and a mount take %ld operations", full.ops);
     cr_assert(dl_check(save, -1, seed, &part));
-    int mounted = 0, installed_only = 0, resumed = 0;
+    int mounted = 0, installed_only = 0, resumed = 0, stored = 0;
     for (int k = 0; k < kills; k++) {
         bool exact = rand() % 2;
         long at = 1 + rand() % full.ops;
         char *vol = th_path(save, "volumes/vol.zip");
         bool resume = th_exists(th_path(save, "downloads/vol.zip.part.json"));
+        char entry[PATH_MAX];
+        snprintf(entry, sizeof entry, "%s/volumes/sha256/%s.zip", save, vol_sha);
+        stored += th_exists(entry);
         cs_run r = cs_run_child(download_work, &c, at, exact, NULL, k, seed);
         cr_assert(r.ops >= at || r.done, "kill %d (seed %u): the child stopped after %ld operations", k, seed, r.ops);
         bool was_installed = th_exists(vol);
@@ -199,8 +237,10 @@ Test(crash, sigkill_during_download_install_leaves_no_partial_volume, .timeout =
         resumed += resume;
     }
     cr_log_info("download install: %d kills (%ld operations a run; %d after the mount, %d between install and "
-                "mount, %d children resumed a .part) (seed %u)",
-                kills, full.ops, mounted, installed_only, resumed, seed);
+                "mount, %d children resumed a .part, %d found the bytes in the store) (seed %u)",
+                kills, full.ops, mounted, installed_only, resumed, stored, seed);
+    cr_assert(stored > 0 && stored < kills, "kills fall in downloads and in installs from the store (%d of %d)", stored,
+              kills);
 }
 
 /* ---- a release staged, applied and rolled back ---------------------------- */
@@ -241,9 +281,6 @@ static lu_status open_updater(lu_context *ctx, up_child *c, lu_error *err)
     ucfg.ud = c;
     return lu_updater_open(ctx, &ucfg, err);
 }
-
-static char *vol2_data;   /* release 1.2's volume (x.txt = "newer") */
-static size_t vol2_len;
 
 /* The bytes a release file must hold, or NULL for a name no release has. */
 static const char *release_file_data(const char *file, size_t *len)
@@ -371,6 +408,10 @@ static bool release_check(up_child *c, const char *old, size_t old_len, const ch
     struct dirent *e;
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.') continue;
+        if (strcmp(e->d_name, "sha256") == 0) {
+            store_check(c->save, k, seed);
+            continue;
+        }
         size_t n = 0;
         const char *data = release_file_data(e->d_name, &n);
         cr_assert(data, "kill %d (seed %u): volumes/ holds '%s'", k, seed, e->d_name);

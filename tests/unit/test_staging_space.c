@@ -96,9 +96,15 @@ static void check_previous_intact(const char *save, lu_context *ctx, const char 
     DIR *d = opendir(vols);
     struct dirent *e;
     while ((e = readdir(d)))
-        cr_assert(e->d_name[0] == '.' || strcmp(e->d_name, "rel-1.1-small.zip") == 0, "%s: volumes/ holds '%s'",
-                  when, e->d_name);
+        cr_assert(e->d_name[0] == '.' || strcmp(e->d_name, "rel-1.1-small.zip") == 0 || strcmp(e->d_name, "sha256") == 0,
+                  "%s: volumes/ holds '%s'", when, e->d_name);
     closedir(d);
+    /* the store holds 1.1's bytes (a link: no space of its own), nothing of 1.2 */
+    char entry[PATH_MAX];
+    snprintf(entry, sizeof entry, "%s/volumes/sha256/%s.zip", save, small_sha);
+    cr_assert(cs_file_is(entry, small_data, small_len), "%s: the store's entry of 1.1", when);
+    snprintf(entry, sizeof entry, "%s/volumes/sha256/%s.zip", save, big_sha);
+    cr_assert(!th_exists(entry), "%s: the store holds bytes of 1.2", when);
     cr_assert(!th_exists(th_path(save, "downloads/rel-1.2-big.zip.part")) &&
                   !th_exists(th_path(save, "downloads/rel-1.2-big.zip.part.json")),
               "%s: the partial download is still there, holding the disk full", when);
