@@ -454,6 +454,9 @@ typedef enum lu_save_area {
 struct lu_context;
 lu_status lu__save_path(const struct lu_context *ctx, lu_save_area area, const char *file,
                         bool create, char *out, size_t cap, lu_error *err);
+/* True when `path` (resolved) is a regular file inside <save>/volumes/
+ * (directly inside it when `top_only`): the files the library may delete. */
+bool lu__in_volumes_dir(const struct lu_context *ctx, const char *path, bool top_only);
 /* The save directory, or NULL when the context has none. */
 const char *lu__save_dir(const struct lu_context *ctx);
 

@@ -15,7 +15,9 @@
  */
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "internal.h"
 
@@ -41,6 +43,17 @@ lu_status lu__save_path(const lu_context *ctx, lu_save_area area, const char *fi
     if (n < 0 || (size_t)n >= cap - used)
         return lu__fail(err, LU_INVAL, "path too long: '%s/%s'", out, file);
     return LU_OK;
+}
+
+bool lu__in_volumes_dir(const lu_context *ctx, const char *path, bool top_only)
+{
+    char vol[PATH_MAX], dir[PATH_MAX], real[PATH_MAX];
+    if (lu__save_path(ctx, LU_SAVE_VOLUMES, NULL, false, dir, sizeof dir, NULL) != LU_OK) return false;
+    if (!realpath(dir, vol) || !realpath(path, real)) return false;
+    size_t n = strlen(vol);
+    struct stat sb;
+    return strncmp(real, vol, n) == 0 && real[n] == '/' && !(top_only && strchr(real + n + 1, '/')) &&
+           stat(real, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
 const char *lu__save_dir(const lu_context *ctx)

@@ -10,8 +10,10 @@
  * The same worker runs lu_task_async's tasks, in one queue with the adds,
  * so a task queued after an add sees the add done.
  */
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
@@ -134,6 +136,28 @@ static mount_match match_mount(lu_context *ctx, const char *name, const char *st
     return r;
 }
 
+/* LU_MOUNT_DELETE_REPLACED: deletes the volume file of `old`, a mount this
+ * add has just replaced (the new snapshot is published and the mounts file
+ * written), when nothing else uses it (see the flag). Write lock held. */
+static void delete_replaced(lu_context *ctx, const lu_mount *old)
+{
+    const char *path = old->archive->path, *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    if (!lu__in_volumes_dir(ctx, path, true) ||
+        strncmp(base, LU_RELEASE_FILE_PREFIX, strlen(LU_RELEASE_FILE_PREFIX)) == 0)
+        return;
+    for (size_t i = 0; ctx->current && i < ctx->current->nmounts; i++)
+        if (strcmp(ctx->current->mounts[i]->archive->path, path) == 0) return;
+    for (size_t i = 0; i < ctx->nheld; i++)
+        if (strcmp(ctx->held[i].uri, old->uri) == 0) return;
+    char sig[PATH_MAX + 8];
+    snprintf(sig, sizeof sig, "%s.sig", path);
+    if (ctx->env.io.unlink(ctx->env.io.ud, path) == 0)
+        lu__log(&ctx->env, LU_LOG_INFO, "mount '%s': deleted '%s', which the mount it replaced used", old->name, path);
+    ctx->env.io.unlink(ctx->env.io.ud, sig);
+    lu__store_collect(ctx);
+}
+
 lu_status lu__mount_add_internal(lu_context *ctx, const char *name, const char *uri,
                                  int priority, unsigned flags, bool builtin, lu_error *err)
 {
@@ -177,10 +201,13 @@ lu_status lu__mount_add_internal(lu_context *ctx, const char *name, const char *
         goto cleanup;
     }
     list[n++] = m;
+    if (old) lu__mount_retain(old);   /* the commit may free the snapshot that held it */
     st = commit(ctx, list, n, persist || (old && old->persist) || is_held(ctx, name), NULL, 0, err);
     if (st != LU_OK) lu__error_prefix(err, "mount '%s' not added", name);
     else lu__log(&ctx->env, LU_LOG_INFO, "mounted '%s' (%s, priority %d, %zu entries)", name,
                  stored, priority, a->entries.count);
+    if (st == LU_OK && old && (flags & LU_MOUNT_DELETE_REPLACED)) delete_replaced(ctx, old);
+    if (old) lu__mount_release(&ctx->env, old);
 cleanup:
     if (locked) pthread_mutex_unlock(&ctx->write_lock);
     lu__free(&ctx->env, list);
@@ -278,7 +305,7 @@ lu_status lu_mount_add(lu_context *ctx, const char *name, const char *uri, int p
 {
     if (!ctx) return lu__fail(err, LU_NOT_INITIALIZED, "no context");
     LU_TRY(check_args(name, priority, err));
-    flags &= LU_MOUNT_REPLACE | LU_MOUNT_NO_PERSIST;   /* the internal bits are not the caller's */
+    flags &= LU_MOUNT_REPLACE | LU_MOUNT_NO_PERSIST | LU_MOUNT_DELETE_REPLACED;   /* not the internal bits */
     return lu__mount_add_internal(ctx, name, uri, priority, flags, false, err);
 }
 
@@ -485,7 +512,7 @@ lu_status lu_mount_add_async(lu_context *ctx, const char *name, const char *uri,
     j->name = lu__strdup(&ctx->env, name);
     j->uri = lu__strdup(&ctx->env, uri);
     j->priority = priority;
-    j->flags = flags & (LU_MOUNT_REPLACE | LU_MOUNT_NO_PERSIST);
+    j->flags = flags & (LU_MOUNT_REPLACE | LU_MOUNT_NO_PERSIST | LU_MOUNT_DELETE_REPLACED);
     j->done = done;
     j->ud = ud;
     if (!j->name || !j->uri) {

@@ -58,16 +58,6 @@ static int stale_reason(lu_archive *a, const char *name, long long minimum, char
 }
 
 /* True when `path` is a regular file inside <save>/volumes/. */
-static bool in_volumes_dir(const lu_context *ctx, const char *path)
-{
-    char vol[PATH_MAX], dir[PATH_MAX], real[PATH_MAX];
-    if (lu__save_path(ctx, LU_SAVE_VOLUMES, NULL, false, dir, sizeof dir, NULL) != LU_OK) return false;
-    if (!realpath(dir, vol) || !realpath(path, real)) return false;
-    size_t n = strlen(vol);
-    struct stat sb;
-    return strncmp(real, vol, n) == 0 && real[n] == '/' && stat(real, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
 /* Lookup order: priority descending, the later add first among equals. */
 static int lookup_order(const void *pa, const void *pb)
 {
@@ -144,7 +134,7 @@ lu_status lu__stale_find(lu_context *ctx, lu_mount *const *mounts, size_t n, lon
         if (!c[i].uri || !c[i].path)
             result = lu__fail(err, LU_MEM_ERROR, "pruning '%s' (kept): out of memory", c[i].name);
         else {
-            c[i].deletable = in_volumes_dir(ctx, c[i].path);
+            c[i].deletable = lu__in_volumes_dir(ctx, c[i].path, false);
             const char *base = strrchr(c[i].path, '/');
             base = base ? base + 1 : c[i].path;
             if (!(c[i].deletable && strncmp(base, LU_RELEASE_FILE_PREFIX, strlen(LU_RELEASE_FILE_PREFIX)) == 0)) {

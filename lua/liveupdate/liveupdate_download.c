@@ -102,7 +102,7 @@ static void on_done(void *ud, int id, const char *path, const lu_error *err)
     }
     lu_error merr = *err;
     if (err->status == LU_OK &&
-        lu_mount_add(p->ctx, p->name, p->uri, p->priority, LU_MOUNT_REPLACE, &merr) == LU_OK)
+        lu_mount_add(p->ctx, p->name, p->uri, p->priority, LU_MOUNT_REPLACE | LU_MOUNT_DELETE_REPLACED, &merr) == LU_OK)
         merr.status = LU_OK;
     if (p->orphan) {   /* mounted for the scripts of a new Lua state; nobody to tell */
         lu_lua__pending_free(p);

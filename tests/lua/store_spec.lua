@@ -177,6 +177,38 @@ describe("the content-addressed store", function()
     assert.are.equal(1, H.requests(ngdir, "/other.zip"))
   end)
 
+  it("download_volume replacing a volume under a new file name deletes the old file, unless another mount uses it",
+     function()
+    local v1 = volume(www, "castle", "castle-1.zip", {["c.txt"] = "castle 1"})
+    local v2 = volume(www, "castle", "castle-2.zip", {["c.txt"] = "castle 2"})
+    local v3 = volume(www, "castle", "castle-3.zip", {["c.txt"] = "castle 3"})
+    start()
+    assert.are.equal(lu.LIVEUPDATE_OK, (fetch(v1)))
+    assert.are.equal(lu.LIVEUPDATE_OK, (fetch(v2)))
+    assert.are.equal("castle 2", lu.load_resource("/c.txt"))
+    assert.are.same({"castle-2.zip", "sha256"}, H.ls(save .. "/volumes"))
+    assert.are.same({v2.sha256 .. ".zip"}, H.store_files(save))
+    -- a second mount of castle-2.zip keeps it when castle moves on to 3
+    local mounted = false
+    assert(lu.add_mount("keep", "zip:" .. save .. "/volumes/castle-2.zip", 1, function() mounted = true end))
+    run_until(lu, function() return mounted end)
+    assert.are.equal(lu.LIVEUPDATE_OK, (fetch(v3)))
+    assert.are.equal("castle 3", lu.load_resource("/c.txt"))
+    assert.are.same({"castle-2.zip", "castle-3.zip", "sha256"}, H.ls(save .. "/volumes"))
+    -- after a restart, castle-2.zip still serves "keep"
+    lu.shutdown()
+    start()
+    local names = {}
+    for _, m in ipairs(lu.get_mounts()) do names[m.name] = m.uri end
+    assert.matches("castle%-2%.zip$", names.keep)
+    -- add_mount's own replace never deletes files (the script may mount them again)
+    mounted = false
+    assert(lu.add_mount("keep", "zip:" .. save .. "/volumes/castle-3.zip", 1, function() mounted = true end,
+                        {replace = true}))
+    run_until(lu, function() return mounted end)
+    assert.is_true(H.exists(save .. "/volumes/castle-2.zip"))
+  end)
+
   it("a damaged store entry is removed and the volume downloaded again", function()
     local v = volume(www, "forest", "forest.zip", {["f.txt"] = string.rep("tree ", 4000)})
     start()

@@ -201,6 +201,13 @@ void lu_free(lu_context *ctx, void *ptr);
 /* Flags for lu_mount_add. */
 #define LU_MOUNT_REPLACE 1u  /* an existing mount of that name is swapped atomically */
 #define LU_MOUNT_NO_PERSIST 2u /* not written to the mounts file (tools, tests) */
+/* With LU_MOUNT_REPLACE: the replaced mount's volume file (and its .sig) is
+ * deleted once the mounts file no longer names it, when it lies directly in
+ * <save>/volumes/, is not an update-manager release file (rel-*), and no
+ * other mount, loaded or held in the mounts file, uses it. For a download
+ * that replaces a volume under a new file name (download_volume), so every
+ * content update does not leave the old bytes behind. */
+#define LU_MOUNT_DELETE_REPLACED 4u
 
 /* Description of a mount as returned by lu_mounts_get. */
 typedef struct lu_mount_info {

@@ -281,26 +281,6 @@ Test(persist, a_volume_that_fails_to_open_for_a_passing_reason_is_kept_for_the_n
     lu_context_close(ctx);
 }
 
-/* An allocator that refuses blocks of exactly 65,557 bytes (the window a
- * zip's end record is searched in when it is not in the last 4 KiB) while
- * `*ud` is set: the one volume with a long comment fails to open with
- * LU_MEM_ERROR. */
-static void *refuse_window(void *ud, void *p, size_t n)
-{
-    if (*(int *)ud && n == 22 + 65535) return NULL;
-    if (n == 0) {
-        free(p);
-        return NULL;
-    }
-    return realloc(p, n);
-}
-
-static void free_fn(void *ud, void *p)
-{
-    (void)ud;
-    free(p);
-}
-
 /* A held mount keeps its place among mounts of its priority when the file
  * is rewritten: it was added after 'b' (it shadows b's files), it still
  * does after a restart that could not open it and a change to another
@@ -318,7 +298,7 @@ Test(persist, a_kept_mount_keeps_its_place_among_equal_priorities)
     cr_assert_eq(lu_zip_writer_add(w, "pad.bin", pad, 70000, 0, &err), LU_OK);
     cr_assert_eq(lu_zip_writer_close(w, &err), LU_OK);
     /* a 5,000-byte archive comment: the end record is then found only in
-     * the full 64 KiB window, whose allocation refuse_window refuses */
+     * the full 64 KiB window, whose allocation th_refuse_size refuses */
     FILE *f = fopen(big, "r+b");
     cr_assert_not_null(f);
     unsigned char len[2] = {5000 & 0xff, 5000 >> 8};
@@ -336,8 +316,8 @@ Test(persist, a_kept_mount_keeps_its_place_among_equal_priorities)
     cr_assert_str_eq(th_read(ctx, "/x.txt"), "A");
     lu_context_close(ctx);
 
-    int refuse = 1;
-    lu_allocator al = {refuse_window, free_fn, &refuse};
+    size_t refuse = 22 + 65535;   /* the full end-record window */
+    lu_allocator al = {th_refuse_size, th_free_fn, &refuse};
     lu_config cfg;
     lu_config_init(&cfg);
     cfg.save_dir = save;
