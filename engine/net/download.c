@@ -255,95 +255,6 @@ static lu_status install(lu_context *ctx, dl *d, lu_error *err)
     return LU_OK;
 }
 
-/* Where bytes already on disk were found (from_store). */
-enum found { IN_PLACE, STORED, MOUNTED };
-
-/* Puts the file `src` in place as d->final: its signature first (when
- * checked), then the volume, as install() orders them; a volume that cannot
- * be moved takes its new signature away again. A hard link (no copy, no
- * second use of the disk); a MOUNTED file on another file system (the
- * bundle) is copied instead. */
-static lu_status install_found(lu_context *ctx, dl *d, const char *src, enum found kind, lu_error *err)
-{
-    char sig_from[PATH_MAX + 8], sig_to[PATH_MAX + 8], vdir[PATH_MAX];
-    snprintf(sig_from, sizeof sig_from, "%s.sig", src);
-    snprintf(sig_to, sizeof sig_to, "%s.sig", d->final);
-    snprintf(vdir, sizeof vdir, "%s", d->final);
-    *strrchr(vdir, '/') = '\0';
-    LU_TRY(lu__fs_mkdirs(&ctx->env, vdir, err));
-    lu_status st = LU_OK;
-    if (d->req.verify_signature && (st = lu__store_install(ctx, sig_from, sig_to, err)) != LU_OK && kind == MOUNTED)
-        st = lu__fs_copy_atomic(&ctx->env, sig_from, sig_to, err);
-    if (st != LU_OK) return st;
-    if ((st = lu__store_install(ctx, src, d->final, err)) != LU_OK && kind == MOUNTED)
-        st = lu__fs_copy_atomic(&ctx->env, src, d->final, err);
-    if (st != LU_OK && d->req.verify_signature) remove_file(ctx, sig_to);
-    return st;
-}
-
-/* Tries one file that may hold the request's bytes: re-hashed against the
- * request's size and SHA-256, its .sig checked when signatures are, the
- * version floor checked as install() would; then put in place. True when
- * that settled the download (d->result: installed, or refused by the
- * floor); false to try the next source or download. */
-static bool try_found(lu_context *ctx, dl *d, const char *p, enum found kind)
-{
-    char hex[LU_SHA256_HEX];
-    uint64_t size = 0;
-    lu_error e;
-    if (lu_sha256_file(p, hex, &size, &e) != LU_OK) return false;
-    if (strcasecmp(hex, d->sha256) != 0 || (d->req.size && size != d->req.size)) {
-        if (kind == STORED) {
-            lu__log(&ctx->env, LU_LOG_WARN, "store: '%s' does not hold the bytes its name says; removed", p);
-            remove_file(ctx, p);
-        }
-        return false;
-    }
-    if (d->req.verify_signature && lu_verify_file_signature(p, lu__options(ctx)->public_key, &e) != LU_OK) return false;
-    if (d->floor_name && lu__version_floor_file(ctx, d->floor_name, "zip", p, &e) != LU_OK) {
-        d->result = e;
-        lu__error_prefix(&d->result, "'%s' is not installed", d->file);
-        return true;
-    }
-    if (kind != IN_PLACE && install_found(ctx, d, p, kind, &e) != LU_OK) {
-        lu__log(&ctx->env, LU_LOG_WARN, "download '%s': %s; downloading it instead", d->url, e.message);
-        return false;
-    }
-    lu__store_add(ctx, d->final, hex, d->req.verify_signature);
-    lu__store_collect(ctx);
-    set_result(d, LU_OK, "'%s' was already here (sha256 %.16s...): nothing downloaded", d->final, hex);
-    lu__log(&ctx->env, LU_LOG_INFO, "download '%s': the same bytes are already here (%s); nothing downloaded", d->url,
-            kind == IN_PLACE ? "in place" : kind == STORED ? "the store" : p);
-    return true;
-}
-
-/* Are the bytes of a volume download (no explicit destination) already
- * here? In order: the file in place, the store's entry for the request's
- * SHA-256 (store.c; a damaged one is removed), then any mounted zip volume
- * of exactly the request's size (the base bundle, a volume downloaded
- * before there was a store). True when that settled the download. */
-static bool from_store(lu_context *ctx, dl *d)
-{
-    char stored[PATH_MAX];
-    if (!d->sha256 || d->req.dest) return false;
-    if (try_found(ctx, d, d->final, IN_PLACE)) return true;
-    if (lu__store_path(ctx, d->sha256, false, stored, sizeof stored) == LU_OK && try_found(ctx, d, stored, STORED))
-        return true;
-    lu_mount_info *m = NULL;
-    size_t n = 0;
-    lu_error e;
-    if (!d->req.size || lu_mounts_get(ctx, &m, &n, &e) != LU_OK) return false;
-    bool done = false;
-    for (size_t i = 0; i < n && !done; i++) {
-        struct stat sb;
-        if (m[i].path && strcmp(m[i].format, "zip") == 0 && strcmp(m[i].path, d->final) != 0 &&
-            stat(m[i].path, &sb) == 0 && S_ISREG(sb.st_mode) && (uint64_t)sb.st_size == d->req.size)
-            done = try_found(ctx, d, m[i].path, MOUNTED);
-    }
-    lu_free(ctx, m);
-    return done;
-}
-
 /* ---- curl callbacks ------------------------------------------------- */
 
 /* Copies the value when the header is `want` and the value fits (and is
@@ -645,6 +556,167 @@ static lu_status check_sig(lu_context *ctx, dl *d, lu_error *err)
     return st;
 }
 
+/* Where bytes already on disk were found (from_store). */
+enum found { IN_PLACE, STORED, MOUNTED };
+
+/* Copies `src` into the .part, hashing as it goes (d->hs, d->have), and
+ * its .sig (when signatures are checked) into d->sig. False when it cannot
+ * be read or written, or has no signature to check. For a file the
+ * library does not own: what is installed is this copy, hashed as written,
+ * never the outside file itself (which a tool may rewrite in place). */
+static bool copy_into_part(lu_context *ctx, dl *d, const char *src)
+{
+    const lu_io_hooks *io = &ctx->env.io;
+    char sig_path[PATH_MAX + 8];
+    snprintf(sig_path, sizeof sig_path, "%s.sig", src);
+    d->sig_len = 0;
+    if (d->req.verify_signature) {
+        FILE *f = fopen(sig_path, "rb");
+        if (!f) return false;
+        d->sig_len = fread(d->sig, 1, sizeof d->sig - 1, f);
+        bool whole = feof(f) && !ferror(f);
+        fclose(f);
+        if (!whole || d->sig_len == 0) return false;
+    }
+    int in = io->open(io->ud, src, O_RDONLY | O_CLOEXEC, 0);
+    if (in < 0) return false;
+    remove_part(d);   /* a fresh file, never a resumed or linked one */
+    d->fd = io->open(io->ud, d->part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    lu__sha256_reset(d->hs);
+    d->have = 0;
+    bool ok = d->fd >= 0;
+    unsigned char buf[65536];
+    while (ok) {
+        long r = io->read(io->ud, in, buf, sizeof buf);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            ok = r == 0;
+            break;
+        }
+        for (long done = 0; ok && done < r;) {
+            long w = io->write(io->ud, d->fd, buf + done, (size_t)(r - done));
+            if (w < 0 && errno == EINTR) continue;
+            ok = w > 0;
+            if (ok) done += w;
+        }
+        lu__sha256_update(d->hs, buf, (size_t)r);
+        d->have += (uint64_t)r;
+    }
+    io->close(io->ud, in);
+    if (d->fd >= 0) io->close(io->ud, d->fd);
+    d->fd = -1;
+    if (!ok) remove_part(d);
+    return ok;
+}
+
+/* Tries one file that may hold the request's bytes. Its size first (a
+ * stat), then its SHA-256; its .sig when signatures are checked; the
+ * version floor as install() checks it. A file in place or in the store is
+ * used as it is (a hard link: no copy); a MOUNTED file inside
+ * <save>/volumes (one from before the store) is linked too; one outside it
+ * (the base bundle) is copied into the .part and installed as a download
+ * is. True when that settled the download (d->result: installed, or
+ * refused by the floor); false to try the next source or download. */
+static bool try_found(lu_context *ctx, dl *d, const char *p, enum found kind)
+{
+    struct stat sb;
+    lu_error e;
+    if (stat(p, &sb) != 0 || !S_ISREG(sb.st_mode) || (d->req.size && (uint64_t)sb.st_size != d->req.size)) return false;
+    if (kind == MOUNTED && !lu__in_volumes_dir(ctx, p, true)) {
+        if (!copy_into_part(ctx, d, p)) return false;
+        if (check_body(d, &e) != LU_OK || (d->req.verify_signature && check_sig(ctx, d, &e) != LU_OK)) {
+            remove_part(d);
+            return false;
+        }
+        if (install(ctx, d, &e) != LU_OK) {   /* the floor, or the disk */
+            d->result = e;
+            return true;
+        }
+        set_result(d, LU_OK, "'%s' copied from '%s' (the same bytes): nothing downloaded", d->final, p);
+        lu__log(&ctx->env, LU_LOG_INFO, "download '%s': the same bytes are mounted from '%s'; copied, nothing downloaded",
+                d->url, p);
+        return true;
+    }
+    char hex[LU_SHA256_HEX];
+    uint64_t size = 0;
+    if (lu_sha256_file(p, hex, &size, &e) != LU_OK) return false;
+    if (strcasecmp(hex, d->sha256) != 0 || (d->req.size && size != d->req.size)) {
+        if (kind == STORED) {
+            lu__log(&ctx->env, LU_LOG_WARN, "store: '%s' does not hold the bytes its name says; removed", p);
+            remove_file(ctx, p);
+        }
+        return false;
+    }
+    if (d->req.verify_signature && lu_verify_file_signature(p, lu__options(ctx)->public_key, &e) != LU_OK) return false;
+    if (d->floor_name && lu__version_floor_file(ctx, d->floor_name, "zip", p, &e) != LU_OK) {
+        d->result = e;
+        lu__error_prefix(&d->result, "'%s' is not installed", d->file);
+        return true;
+    }
+    if (kind != IN_PLACE) {
+        /* the signature first, then the volume, as install() orders them;
+         * a volume that cannot be moved takes its new signature away again */
+        char sig_from[PATH_MAX + 8], sig_to[PATH_MAX + 8], vdir[PATH_MAX];
+        snprintf(sig_from, sizeof sig_from, "%s.sig", p);
+        snprintf(sig_to, sizeof sig_to, "%s.sig", d->final);
+        snprintf(vdir, sizeof vdir, "%s", d->final);
+        *strrchr(vdir, '/') = '\0';
+        lu_status st = lu__fs_mkdirs(&ctx->env, vdir, &e);
+        if (st == LU_OK && d->req.verify_signature) st = lu__store_install(ctx, sig_from, sig_to, &e);
+        if (st == LU_OK && (st = lu__store_install(ctx, p, d->final, &e)) != LU_OK && d->req.verify_signature)
+            remove_file(ctx, sig_to);
+        if (st != LU_OK) {
+            lu__log(&ctx->env, LU_LOG_WARN, "download '%s': %s; downloading it instead", d->url, e.message);
+            return false;
+        }
+    }
+    remove_part(d);   /* an interrupted download of this file is not needed any more */
+    lu__store_add(ctx, d->final, hex, d->req.verify_signature);
+    lu__store_collect(ctx);
+    set_result(d, LU_OK, "'%s' was already here (sha256 %.16s...): nothing downloaded", d->final, hex);
+    lu__log(&ctx->env, LU_LOG_INFO, "download '%s': the same bytes are already here (%s); nothing downloaded", d->url,
+            kind == IN_PLACE ? "in place" : kind == STORED ? "the store" : p);
+    return true;
+}
+
+/* Are the bytes of a volume download (no explicit destination) already
+ * here? In order: the file in place, the store's entry for the request's
+ * SHA-256 (store.c; a damaged one is removed), then any mounted zip volume
+ * of exactly the request's size (the base bundle, a volume installed
+ * before there was a store). Runs from lu_update() when the download would
+ * start; true when that settled it. */
+static bool from_store(lu_context *ctx, dl *d)
+{
+    char stored[PATH_MAX];
+    if (!d->sha256 || d->req.dest) return false;
+    if (try_found(ctx, d, d->final, IN_PLACE)) return true;
+    if (lu__store_path(ctx, d->sha256, false, stored, sizeof stored) == LU_OK && try_found(ctx, d, stored, STORED))
+        return true;
+    lu_mount_info *m = NULL;
+    size_t n = 0;
+    lu_error e;
+    if (!d->req.size || lu_mounts_get(ctx, &m, &n, &e) != LU_OK) return false;
+    bool done = false;
+    for (size_t i = 0; i < n && !done; i++)
+        if (m[i].path && strcmp(m[i].format, "zip") == 0 && strcmp(m[i].path, d->final) != 0)
+            done = try_found(ctx, d, m[i].path, MOUNTED);
+    lu_free(ctx, m);
+    return done;
+}
+
+/* Whether from_store may settle the download without fetching: a file of
+ * the request's size in place or in the store (a stat each, no hashing).
+ * Then lu_download_start does not ask for free space it may not need. */
+static bool maybe_here(lu_context *ctx, const dl *d)
+{
+    char stored[PATH_MAX];
+    struct stat sb;
+    if (!d->sha256 || d->req.dest || !d->req.size) return false;
+    if (stat(d->final, &sb) == 0 && (uint64_t)sb.st_size == d->req.size) return true;
+    return lu__store_path(ctx, d->sha256, false, stored, sizeof stored) == LU_OK && stat(stored, &sb) == 0 &&
+           (uint64_t)sb.st_size == d->req.size;
+}
+
 /* Schedules another attempt, or fails with `st`/`msg`. */
 static void retry_or_fail(lu_context *ctx, dl *d, lu_status st, const char *msg)
 {
@@ -880,18 +952,12 @@ lu_status lu_download_start(lu_context *ctx, const lu_download_request *req, int
     d->id = ++downloads(ctx)->next_id;
     d->attempt = 1;
     dl **tail = &downloads(ctx)->list;
-    if (from_store(ctx, d)) {   /* settled here; the result comes from lu_update() */
-        d->phase = FINISHED;
-        while (*tail) tail = &(*tail)->next;
-        *tail = d;
-        *id = d->id;
-        return LU_OK;
-    }
-    /* free space for what is left to fetch, plus 1 MiB of slack */
+    /* free space for what is left to fetch, plus 1 MiB of slack (none when
+     * the bytes may already be here: from_store decides at the start) */
     struct statvfs vfs;
     struct stat pst;
     uint64_t kept = stat(d->part, &pst) == 0 ? (uint64_t)pst.st_size : 0;
-    if (req->size && statvfs(dir, &vfs) == 0) {
+    if (req->size && !maybe_here(ctx, d) && statvfs(dir, &vfs) == 0) {
         uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
         uint64_t need = (req->size > kept ? req->size - kept : 0) + (UINT64_C(1) << 20);
         if (avail < need) {
@@ -963,6 +1029,10 @@ static int downloads_poll(lu_context *ctx, void *state)
     for (dl *d = all->list; d; d = d->next) active += d->phase == BODY || d->phase == SIG;
     for (dl *d = all->list; d && active < max_downloads(ctx); d = d->next) {
         if (d->phase != QUEUED || d->next_try_ms > now) continue;
+        if (d->attempt == 1 && from_store(ctx, d)) {   /* the bytes are here: no request */
+            finish(all, d);
+            continue;
+        }
         lu_error err;
         if (start_body(ctx, d, &err) != LU_OK) {
             d->result = err;

@@ -136,11 +136,13 @@ describe("the content-addressed store", function()
     assert.are.equal(1, H.requests(ngdir, "/level-x.zip"))
     assert.are.equal("level2", lu.which("/level.txt"))
     assert.are.equal(lvl.sha256, H.sha256(save .. "/volumes/level-x.zip"))
-    -- removed and downloaded again: still no request
+    -- removed, its file deleted, downloaded again: from the store, no request
     assert(lu.remove_mount("level2"))
+    os.remove(save .. "/volumes/level-x.zip")
     r, m = fetch({name = "level2", file = "level-x.zip", size = lvl.size, sha256 = lvl.sha256})
     assert.are.equal(lu.LIVEUPDATE_OK, r, m)
     assert.are.equal(1, H.requests(ngdir, "/level-x.zip"))
+    assert.are.equal("level one", lu.load_resource("/level.txt"))
     -- without a sha256 the bytes cannot be looked up: a download
     assert(lu.remove_mount("level2"))
     r, m = fetch({name = "level2", file = "level-x.zip"})
@@ -158,6 +160,19 @@ describe("the content-addressed store", function()
     assert.are.equal(0, H.requests(ngdir, "/copy-of-base.zip"))
     assert.are.equal(sha, H.sha256(save .. "/volumes/rel-1.1-copy-of-base.zip"))
     assert.are.same({sha .. ".zip"}, H.store_files(save))
+    -- a copy, never a link to a file the library does not own: a tool that
+    -- rewrites the bundle in place does not change the verified volume
+    local function inode(p)
+      local f = io.popen("stat -c %i " .. H.quote(p))
+      local n = f:read("l")
+      f:close()
+      return n
+    end
+    assert.are_not.equal(inode(www .. "/base.zip"), inode(save .. "/volumes/rel-1.1-copy-of-base.zip"))
+    local f = assert(io.open(www .. "/base.zip", "r+b"))
+    f:write("PK junk")
+    f:close()
+    assert.are.equal(sha, H.sha256(save .. "/volumes/rel-1.1-copy-of-base.zip"))
     -- a volume put in volumes/ by hand (or by an older liveupdate) and mounted
     local old = volume(www, "old", "old.zip", {["o.txt"] = "old bytes"})
     H.write(save .. "/volumes/hand.zip", H.read(www .. "/old.zip"))
@@ -207,6 +222,51 @@ describe("the content-addressed store", function()
                         {replace = true}))
     run_until(lu, function() return mounted end)
     assert.is_true(H.exists(save .. "/volumes/castle-2.zip"))
+  end)
+
+  it("with a public key, a mounted file's bytes are used only with a .sig beside it that verifies", function()
+    local keys = H.tmpdir() .. "/k"
+    assert.are.equal(0, (H.lutool("keygen -o " .. H.quote(keys))))
+    local v = volume(www, "s", "s.zip", {["s.txt"] = "signed"})
+    assert.are.equal(0, (H.lutool("sign " .. H.quote(www .. "/s.zip") .. " --key " .. H.quote(keys .. ".sec"))))
+    local outside = H.tmpdir()
+    H.write(outside .. "/hand.zip", H.read(www .. "/s.zip"))
+    start({public_key = keys .. ".pub"})
+    local mounted = false
+    assert(lu.add_mount("hand", "zip:" .. outside .. "/hand.zip", 1, function() mounted = true end))
+    run_until(lu, function() return mounted end)
+    assert.are.equal(lu.LIVEUPDATE_OK, (fetch(v)))              -- no .sig beside hand.zip: downloaded
+    assert.are.equal(1, H.requests(ngdir, "/s.zip"))
+    assert(lu.remove_mount("s"))
+    os.remove(save .. "/volumes/s.zip")
+    os.remove(save .. "/volumes/s.zip.sig")
+    for _, e in ipairs(H.store_files(save)) do os.remove(save .. "/volumes/sha256/" .. e) end
+    H.write(outside .. "/hand.zip.sig", H.read(www .. "/s.zip.sig"))
+    assert.are.equal(lu.LIVEUPDATE_OK, (fetch(v)))              -- with a good .sig: copied, no request
+    assert.are.equal(1, H.requests(ngdir, "/s.zip"))
+    assert.are.equal(H.read(www .. "/s.zip.sig"), H.read(save .. "/volumes/s.zip.sig"))
+  end)
+
+  it("a second start of the same file waits its turn, and a cancel before the start installs nothing", function()
+    local one = volume(www, "x", "x.zip", {["x.txt"] = "ONE"})
+    start()
+    assert.are.equal(lu.LIVEUPDATE_OK, (fetch(one)))
+    assert(lu.remove_mount("x"))
+    os.remove(save .. "/volumes/x.zip")                          -- the store still has ONE
+    local two = volume(www, "x", "x2.zip", {["x.txt"] = "TWO"})
+    two.file = "x.zip"
+    two.url = base .. "/x2.zip"
+    local results = {}
+    local h1 = assert(lu.download_volume(one, {}, function(self, name, r) results[#results + 1] = r end))
+    local h2, msg, st = lu.download_volume(two, {}, function() end)
+    assert.is_nil(h2)
+    assert.are.equal(lu.LIVEUPDATE_NAME_EXISTS, st, msg)
+    -- cancelled before the next poll: nothing is installed
+    assert(lu.cancel_download(h1))
+    run_until(lu, function() return #results > 0 end)
+    assert.are.same({lu.LIVEUPDATE_CANCELLED}, results)
+    assert.is_false(H.exists(save .. "/volumes/x.zip"))
+    assert.is_nil(lu.which("/x.txt"))
   end)
 
   it("a damaged store entry is removed and the volume downloaded again", function()
@@ -274,10 +334,17 @@ describe("the content-addressed store", function()
     assert(lu.remove_mount("lvl"))
     lu.shutdown()
     start({minimum_version = 5})
-    local r, m = fetch(old)
+    -- the same bytes under another file name: found in the store, refused there
+    local again = {name = "lvl", file = "lvl-again.zip", url = base .. "/lvl.zip", size = old.size,
+                   sha256 = old.sha256}
+    local r, m = fetch(again)
     assert.are.equal(lu.LIVEUPDATE_VERSION_MISMATCH, r, m)
     assert.are.equal(1, H.requests(ngdir, "/lvl.zip"))          -- refused without a request
     assert.is_nil(lu.which("/l.txt"))
+    assert.is_false(H.exists(save .. "/volumes/lvl-again.zip")) -- nothing linked into place
+    r, m = fetch(old)                                            -- and in place
+    assert.are.equal(lu.LIVEUPDATE_VERSION_MISMATCH, r, m)
+    assert.are.equal(1, H.requests(ngdir, "/lvl.zip"))
     lu.shutdown()
     -- a mounted volume pruned at start-up takes its store entry with it
     start()

@@ -67,7 +67,13 @@ void lu_download_request_init(lu_download_request *req);
 /* Queues a download; `*id` (> 0) names it. Checks at once: a save directory
  * exists, `file` is a plain name, the URL scheme, a public key when
  * `verify_signature`, no other download of the same file, and (when the
- * size is known) free disk space for what is left to fetch.
+ * size is known and no file of that size is in place or in the store)
+ * free disk space for what is left to fetch. When the download would
+ * start (from lu_update()), a request with `sha256` and no `dest` is first
+ * settled from bytes already on the device, with no request: the file in
+ * place, the store's entry (<save>/volumes/sha256/), or a mounted zip of
+ * that size, each hashed and checked as a download is (signature, version
+ * floor); `done` then reports LU_OK (or the floor's refusal) as usual.
  * Returns LU_OK (the result arrives through `done`), LU_INVAL,
  * LU_NAME_EXISTS (that file is downloading), LU_NO_SPACE, LU_IO_ERROR,
  * LU_MEM_ERROR. Strings are copied. */
