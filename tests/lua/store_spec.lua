@@ -18,6 +18,14 @@ local function volume(www, name, file, files, extra)
   return e
 end
 
+-- The inode number of `path` (two names of one file share it).
+local function inode(path)
+  local f = io.popen("stat -c %i " .. H.quote(path))
+  local n = f:read("l")
+  f:close()
+  return n
+end
+
 -- release.json for `version` listing the entries.
 local function document(www, version, entries)
   local list = {}
@@ -97,12 +105,6 @@ describe("the content-addressed store", function()
     assert.are.equal("a 1.2", lu.load_resource("/a.txt"))
     assert.are.equal(big, lu.load_resource("/b.txt"))
     -- the two release files of b share their bytes (one inode, no second copy)
-    local function inode(p)
-      local f = io.popen("stat -c %i " .. H.quote(p))
-      local n = f:read("l")
-      f:close()
-      return n
-    end
     assert.are.equal(inode(save .. "/volumes/rel-1.1-b-1.1.zip"), inode(save .. "/volumes/rel-1.2-b-1.1.zip"))
     -- 1.3 and 1.4 move on: a1's and b's bytes are collected with their last files
     document(www, "1.3", {volume(www, "a", "a-1.3.zip", {["a.txt"] = "a 1.3"})})
@@ -162,12 +164,6 @@ describe("the content-addressed store", function()
     assert.are.same({sha .. ".zip"}, H.store_files(save))
     -- a copy, never a link to a file the library does not own: a tool that
     -- rewrites the bundle in place does not change the verified volume
-    local function inode(p)
-      local f = io.popen("stat -c %i " .. H.quote(p))
-      local n = f:read("l")
-      f:close()
-      return n
-    end
     assert.are_not.equal(inode(www .. "/base.zip"), inode(save .. "/volumes/rel-1.1-copy-of-base.zip"))
     local f = assert(io.open(www .. "/base.zip", "r+b"))
     f:write("PK junk")
