@@ -846,7 +846,8 @@ static void start_staging(lu_updater *u)
             continue;
         }
         /* bytes already here (an interrupted staging, an earlier release,
-         * download_volume) are found by lu_download_start: no request */
+         * download_volume) are found by the downloader when the download
+         * would start: no request */
         lu_error e;
         volume_url(u, v, url, sizeof url);
         lu_download_request req;

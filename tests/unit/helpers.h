@@ -102,6 +102,20 @@ static inline const char *th_fixtures(void)
 }
 
 /* Opens a context on `save` with optional base URI; asserts success. */
+/* Gives the zip at `path` (written with no comment) an archive comment of
+ * `n` bytes ('c'): over 4 KiB, its end record is no longer in the last
+ * 4 KiB a zip open searches first. */
+static inline void th_add_zip_comment(const char *path, unsigned n)
+{
+    FILE *f = fopen(path, "r+b");
+    cr_assert_not_null(f);
+    unsigned char len[2] = {n & 0xff, (n >> 8) & 0xff};
+    cr_assert_eq(fseek(f, -2, SEEK_END), 0);
+    cr_assert_eq(fwrite(len, 1, 2, f), 2);
+    for (unsigned i = 0; i < n; i++) fputc('c', f);
+    cr_assert_eq(fclose(f), 0);
+}
+
 /* An allocator (lu_allocator's realloc and free, ud a size_t*) that refuses
  * blocks of exactly *ud bytes while *ud is not 0: used to make one volume's
  * open fail with LU_MEM_ERROR (the window its end record is searched in),

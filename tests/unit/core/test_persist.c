@@ -299,13 +299,7 @@ Test(persist, a_kept_mount_keeps_its_place_among_equal_priorities)
     cr_assert_eq(lu_zip_writer_close(w, &err), LU_OK);
     /* a 5,000-byte archive comment: the end record is then found only in
      * the full 64 KiB window, whose allocation th_refuse_size refuses */
-    FILE *f = fopen(big, "r+b");
-    cr_assert_not_null(f);
-    unsigned char len[2] = {5000 & 0xff, 5000 >> 8};
-    cr_assert_eq(fseek(f, -2, SEEK_END), 0);
-    cr_assert_eq(fwrite(len, 1, 2, f), 2);
-    for (int i = 0; i < 5000; i++) fputc('c', f);
-    cr_assert_eq(fclose(f), 0);
+    th_add_zip_comment(big, 5000);
     char *a_uri = malloc(strlen(big) + 5);
     TH_KEEP(a_uri);
     sprintf(a_uri, "zip:%s", big);
