@@ -49,6 +49,11 @@
  * replaced or deleted on disk keeps serving the bytes it was mounted with,
  * and any number of threads read one volume at once. Mounting walks the
  * records once (read_directory); entries.c checks the names.
+ *
+ * The same walk, with no entry table, gives a zip's layout (zip_layout.h:
+ * every record's offset, span and fields, for deltas), from a file or
+ * from its last bytes in memory (zip_state.win: a read before them fails
+ * and says where the bytes needed start).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -67,6 +72,7 @@
 #include <zstd_errors.h>
 
 #include "archive.h"
+#include "zip_layout.h"
 
 #define ZIP_METHOD_ZSTD 93
 #define EOCD_SIZE 22
@@ -119,6 +125,15 @@ typedef struct zip_state {
     /* a libdeflate decompressor kept between reads (taken and given back
      * with atomic exchanges; a reader that finds none allocates one) */
     struct libdeflate_decompressor *_Atomic inflater;
+    /* lu__zip_layout_mem: the file's bytes from win_from to its end are at
+     * win, and there is no descriptor; a read that starts before win_from
+     * fails (errno ENODATA) and lowers *need to its offset */
+    const unsigned char *win;
+    uint64_t win_from;
+    uint64_t *need;
+    /* lu__zip_layout_*: read_directory keeps each record here (and adds
+     * no entries: the table is NULL) */
+    lu_zip_layout *lay;
 } zip_state;
 
 /* Where the central directory is, from the end records. */
@@ -144,10 +159,24 @@ static inline uint64_t le(const unsigned char *p, int n)
     return lo | (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
 }
 
-/* Reads n bytes at `off` through the context's I/O hooks (lu__pread).
+/* Reads n bytes at `off` through the context's I/O hooks (lu__pread), or
+ * from the window of a layout read from memory (see zip_state.win).
  * False with errno set on an I/O error, errno 0 at the end of the file. */
 static bool pread_full(const zip_state *z, void *buf, size_t n, uint64_t off)
 {
+    if (z->win) {
+        if (off < z->win_from) {
+            if (off < *z->need) *z->need = off;
+            errno = ENODATA;
+            return false;
+        }
+        if (off > z->file_size || z->file_size - off < n) {
+            errno = 0;
+            return false;
+        }
+        memcpy(buf, z->win + (off - z->win_from), n);
+        return true;
+    }
     size_t got = 0;
     while (got < n) {
         long r = lu__pread(z->env, z->fd, (char *)buf + got, n - got, off + got);
@@ -590,7 +619,7 @@ static lu_status check_overlaps(zip_state *z, cd_reader *r, size_t n, const zip_
 {
     by_offset *o = lu__malloc(z->env, (n ? n : 1) * sizeof *o);
     if (!o) return lu__fail(err, LU_MEM_ERROR, "'%s': out of memory", z->path);
-    size_t items = lu__entries_count(tb), next_item = 0;
+    size_t items = tb ? lu__entries_count(tb) : 0, next_item = 0;
     for (size_t j = 0; j < items; j++) lu__entries_item(tb, j)->locator &= ~(uint64_t)LOC_SLACK_MAX;
     lu_status st = LU_OK;
     uint64_t pos = 0;
@@ -637,12 +666,38 @@ static lu_status cen_take(zip_state *z, const zip_end *end, cen *c, uint64_t pos
         return lu__fail(err, LU_FORMAT_ERROR, "'%s': entry '%s': local header offset %llu is not before the "
                         "central directory (%llu)", z->path, cen_name(c), (unsigned long long)c->local,
                         (unsigned long long)end->cd_off);
-    if (*add_failed == LU_OK) {
+    if (tb && *add_failed == LU_OK) {
         size_t before = lu__entries_count(tb);
         *add_failed = cen_add(z, c, (end->cd_start + pos) << LOC_SLACK_BITS, tb, add_err);
         if (lu__entries_count(tb) > before) *entry = before;
     }
     return LU_OK;
+}
+
+/* ---- layouts (zip_layout.h) ------------------------------------------ */
+
+/* Room in z->lay for every record the directory can hold (one per 46
+ * bytes) and their names (fewer bytes than the directory), so lay_add
+ * never allocates. */
+static bool lay_reserve(zip_state *z, const zip_end *end)
+{
+    size_t most = (size_t)(end->cd_size / CEN_SIZE);
+    z->lay->rec = lu__malloc(z->env, (most ? most : 1) * sizeof *z->lay->rec);
+    z->lay->names = lu__malloc(z->env, end->cd_size ? (size_t)end->cd_size : 1);
+    z->lay->cd_start = end->cd_start;
+    return z->lay->rec && z->lay->names;
+}
+
+/* Keeps the record at `p` (parsed into `c`, zip64 fields applied). */
+static void lay_add(lu_zip_layout *lay, const unsigned char *p, const cen *c, const zip_end *end)
+{
+    size_t used = lay->count ? lay->rec[lay->count - 1].name + lay->rec[lay->count - 1].nlen : 0;
+    memcpy(lay->names + used, c->name, c->nlen);
+    lay->rec[lay->count++] = (lu_zip_record){
+        .local = c->local + end->prefix, .csize = c->csize, .usize = c->usize, .crc = c->crc,
+        .version = (uint16_t)le(p + 6, 2), .flags = (uint16_t)c->flags, .method = (uint16_t)c->method,
+        .time = (uint16_t)le(p + 12, 2), .date = (uint16_t)le(p + 14, 2), .name = (uint32_t)used,
+        .nlen = c->nlen};
 }
 
 /* Reads the central directory `end` describes into `tb`: one pread, one
@@ -676,7 +731,11 @@ static lu_status read_directory(zip_state *z, const zip_end *end, lu_entries *tb
     }
     /* room for the entries the end record declares (at most what fits) */
     uint64_t declared = end->count < end->cd_size / CEN_SIZE ? end->count : end->cd_size / CEN_SIZE;
-    lu__entries_reserve(tb, (size_t)declared, (size_t)(end->cd_size - declared * CEN_SIZE));
+    if (tb) lu__entries_reserve(tb, (size_t)declared, (size_t)(end->cd_size - declared * CEN_SIZE));
+    if (z->lay && !lay_reserve(z, end)) {
+        st = lu__fail(err, LU_MEM_ERROR, "'%s': out of memory", z->path);
+        goto cleanup;
+    }
     uint64_t pos = 0;
     for (;;) {
         const unsigned char *p;
@@ -695,6 +754,7 @@ static lu_status read_directory(zip_state *z, const zip_end *end, lu_entries *tb
             if (s == LU_OK) s = cen_take(z, end, &c, pos, tb, &add_failed, &add_err, &entry, &record_err);
             if (s != LU_OK) record = s;
             else {
+                if (z->lay) lay_add(z->lay, p, &c, end);
                 by_offset here = {c.local + end->prefix, pos, c.csize, (uint32_t)(r.n - 1), c.nlen, entry};
                 if (r.n > 1 && in_order) {
                     if (here.local <= prev.local) in_order = false;
@@ -1421,3 +1481,87 @@ const lu_archive_ops lu__archive_zip = {
     LU_ARCHIVE_INTERFACE_VERSION, "zip", zip_open, zip_read, zip_close,
     zip_stream_open, zip_stream_read, zip_stream_seek, zip_stream_close,
 };
+
+/* ---- layouts: the entry points (zip_layout.h) ------------------------- */
+
+static int cmp_record(const void *a, const void *b)
+{
+    const lu_zip_record *x = a, *y = b;
+    return x->local < y->local ? -1 : x->local > y->local;
+}
+
+/* Walks the directory of the volume `z` describes into a new layout:
+ * read_directory's checks, no entry table; then the records in file order
+ * with their spans (read_directory refused overlaps, so each ends at or
+ * before the next local header). */
+static lu_status layout_scan(zip_state *z, lu_zip_layout **out, lu_error *err)
+{
+    *out = NULL;
+    lu_zip_layout *lay = lu__calloc(z->env, 1, sizeof *lay);
+    if (!lay) return lu__fail(err, LU_MEM_ERROR, "'%s': out of memory", z->path);
+    lay->size = z->file_size;
+    zip_end end;
+    lu_status st = find_end(z, &end, err);
+    if (st == LU_NOT_FOUND)
+        st = lu__fail(err, LU_FORMAT_ERROR, "'%s' is not a zip file (no end of central directory record in its "
+                      "last %llu bytes)", z->path,
+                      (unsigned long long)(z->file_size < EOCD_WINDOW ? z->file_size : EOCD_WINDOW));
+    if (st == LU_OK) {
+        z->lay = lay;
+        st = read_directory(z, &end, NULL, err);
+        z->lay = NULL;
+    }
+    if (st != LU_OK) {
+        lu__zip_layout_free(z->env, lay);
+        return st;
+    }
+    qsort(lay->rec, lay->count, sizeof *lay->rec, cmp_record);
+    for (size_t i = 0; i < lay->count; i++)
+        lay->rec[i].span = (i + 1 < lay->count ? lay->rec[i + 1].local : lay->cd_start) - lay->rec[i].local;
+    *out = lay;
+    return LU_OK;
+}
+
+lu_status lu__zip_layout_file(const lu_env *env, const char *path, lu_zip_layout **out, lu_error *err)
+{
+    *out = NULL;
+    zip_state z = {.env = env, .path = (char *)path};
+    z.fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (z.fd < 0 || fstat(z.fd, &sb) != 0) {
+        int e = errno;
+        if (z.fd >= 0) close(z.fd);
+        return lu__fail(err, lu__errno_status(e), "cannot open zip '%s': %s", path, strerror(e));
+    }
+    lu_status st = LU_OK;
+    if (!S_ISREG(sb.st_mode)) st = lu__fail(err, LU_FORMAT_ERROR, "'%s' is not a regular file, so not a zip", path);
+    z.file_size = (uint64_t)sb.st_size;
+    if (st == LU_OK) st = layout_scan(&z, out, err);
+    close(z.fd);
+    return st;
+}
+
+lu_status lu__zip_layout_mem(const lu_env *env, const char *name, const void *tail, size_t len, uint64_t size,
+                             lu_zip_layout **out, uint64_t *need_from, lu_error *err)
+{
+    *out = NULL;
+    *need_from = UINT64_MAX;
+    if (len > size)
+        return lu__fail(err, LU_FORMAT_ERROR, "'%s': %zu bytes of its end given for a file of %llu", name, len,
+                        (unsigned long long)size);
+    zip_state z = {.env = env, .fd = -1, .path = (char *)name, .file_size = size, .win = tail,
+                   .win_from = size - len, .need = need_from};
+    if (!tail) z.win = (const unsigned char *)"";   /* len 0: still a window */
+    lu_status st = layout_scan(&z, out, err);
+    if (st == LU_OK) *need_from = UINT64_MAX;
+    else if (*need_from != UINT64_MAX) st = LU_IO_ERROR;   /* whatever failed, it had not all it needed */
+    return st;
+}
+
+void lu__zip_layout_free(const lu_env *env, lu_zip_layout *lay)
+{
+    if (!lay) return;
+    lu__free(env, lay->rec);
+    lu__free(env, lay->names);
+    lu__free(env, lay);
+}
