@@ -3,14 +3,17 @@
  * transfer.c: libcurl's process-wide start, the defaults every easy handle
  * gets, and the one parser of response header lines. download.c: the
  * context's transfer loop (a curl multi handle polled by lu_update) that
- * downloads and HTTP requests (http.c) run on.
+ * downloads and HTTP requests (http.c) run on. delta.c: which bytes of a
+ * new volume to fetch and which to copy from the old one.
  */
 #ifndef LU_NET_INTERNAL_H
 #define LU_NET_INTERNAL_H
 
 #include <curl/curl.h>
 
+#include "../crypto/crypto_internal.h"
 #include "internal.h"
+#include "zip_layout.h"
 #include "liveupdate/http.h"
 
 /* ---- transfer.c --------------------------------------------------------- */
@@ -94,5 +97,49 @@ lu_status lu__xfer_add(lu_context *ctx, CURL *easy, lu__xfer_done_fn done, void 
 /* Takes `easy` out of the loop before it finished (`done` will not run).
  * Accepts a handle that is not in it. */
 void lu__xfer_remove(lu_context *ctx, CURL *easy);
+
+/* ---- delta.c: a new volume from an old one's unchanged entries ------ */
+
+#define LU__DELTA_FETCH UINT64_MAX   /* lu__delta_op.from of bytes to fetch */
+#define LU__DELTA_GAP 4096           /* copies this short between two fetches are fetched instead */
+#define LU__DELTA_RANGES 64          /* at most this many fetches */
+
+/* Bytes [at, at + len) of the new file: copied from the old file at
+ * `from`, or fetched (from == LU__DELTA_FETCH). */
+typedef struct lu__delta_op {
+    uint64_t at, len, from;
+} lu__delta_op;
+
+/* How to make the bytes [0, tail_from) of a new volume: ops in file order,
+ * each starting where the one before ends, covering them exactly (the
+ * caller holds [tail_from, size)). */
+typedef struct lu__delta_plan {
+    lu__delta_op *ops;
+    size_t n;
+    uint64_t size, tail_from;
+    uint64_t fetch, copy;      /* bytes fetched and copied below tail_from */
+    size_t ranges;             /* fetch ops (requests) */
+    size_t changed, entries;   /* records below tail_from with no unchanged old twin; records in all */
+} lu__delta_plan;
+
+/* Plans the new volume `neu` (its layout from its last size - tail_from
+ * bytes) from the old volume `old` (its layout from its file). Returns
+ * LU_OK and *out (lu__delta_plan_free it), or LU_MEM_ERROR (*out empty).
+ * Any two layouts give a plan: with nothing in common it fetches all. */
+lu_status lu__delta_plan_make(const lu_env *env, const lu_zip_layout *old, const lu_zip_layout *neu,
+                              uint64_t tail_from, lu__delta_plan *out, lu_error *err);
+/* Frees a plan's ops (the struct is the caller's). Accepts NULL. */
+void lu__delta_plan_free(const lu_env *env, lu__delta_plan *p);
+/* The one rule for when a delta is worth its requests: true when what it
+ * fetches, the tail included, is at most half the file. False, with the
+ * reason for the log in `why` (when non-NULL), otherwise. */
+bool lu__delta_worth(const lu__delta_plan *p, char *why, size_t cap);
+/* Appends `len` bytes of the old volume's descriptor `old_fd` at offset
+ * `from` to `out_fd` (at its position), feeding them to `hs` when
+ * non-NULL. LU_OK; LU_FORMAT_ERROR (the old file ends first: the message
+ * says where), LU_IO_ERROR / LU_NO_SPACE (a read or write failed),
+ * LU_MEM_ERROR. After a failure `out_fd` holds part of the bytes. */
+lu_status lu__delta_copy(const lu_env *env, int old_fd, uint64_t from, uint64_t len, int out_fd, lu__sha256 *hs,
+                         lu_error *err);
 
 #endif
