@@ -230,6 +230,17 @@ bool lu__delta_worth(const lu__delta_plan *p, char *why, size_t cap)
     return false;
 }
 
+bool lu__delta_may(uint64_t size)
+{
+    return size / 2 >= LU__DELTA_TAIL;
+}
+
+uint64_t lu__delta_tail_next(uint64_t size, uint64_t tail_from, uint64_t need)
+{
+    uint64_t held = size - tail_from, doubled = tail_from > held ? tail_from - held : 0;
+    return need < doubled ? need : doubled;
+}
+
 lu_status lu__delta_copy(const lu_env *env, int old_fd, uint64_t from, uint64_t len, int out_fd, lu__sha256 *hs,
                          lu_error *err)
 {

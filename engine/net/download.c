@@ -2,7 +2,8 @@
  * interface, advanced by lu_update() (contract: liveupdate/download.h).
  *
  * Each download is a small state machine: QUEUED (waiting for a free slot
- * or for its retry time), BODY (receiving into <file>.part), SIG (fetching
+ * or for its retry time), a delta's TAIL, RANGE and COPY when it has a
+ * base (see "deltas" below), BODY (receiving into <file>.part), SIG (fetching
  * "<url>.sig" into memory), then finished: a result waits in the list until
  * lu_update() runs its callback. Files: <save>/downloads/<file>.part, its
  * sidecar <file>.part.json ({"url", "etag", "last_modified", "size",
@@ -37,7 +38,8 @@
 #include "liveupdate/crypto.h"
 #include "liveupdate/download.h"
 
-enum phase { QUEUED, BODY, SIG, FINISHED };
+/* A delta (TAIL, RANGE, COPY) comes before BODY: see "deltas" below. */
+enum phase { QUEUED, TAIL, RANGE, COPY, BODY, SIG, FINISHED };
 
 typedef struct dl {
     struct dl *next;
@@ -61,6 +63,21 @@ typedef struct dl {
     char sig[160];
     size_t sig_len;
     char got_sha256[LU_SHA256_HEX];  /* the received bytes' hash, once checked */
+    /* a delta from req.base (see "deltas" below) */
+    char *base;                    /* the old volume on disk, or NULL */
+    bool whole;                    /* no (more) delta: the whole file is fetched */
+    int base_fd;
+    lu_zip_layout *old_lay;
+    unsigned char *tail;           /* the new file's bytes [tail_from, size) */
+    uint64_t tail_from;
+    uint64_t want_from, want_to;   /* the range being fetched */
+    int rounds;                    /* tail requests made */
+    char delta_etag[LU__ETAG_CAP], delta_lm[LU__LAST_MODIFIED_CAP];   /* the tail's validator */
+    char delta_why[LU_ERROR_MAX];  /* set by a callback: the delta stops, the whole file is fetched */
+    lu__delta_plan plan;
+    size_t op;                     /* plan ops done */
+    uint64_t op_done;              /* bytes of ops[op] done */
+    uint64_t received_now;         /* bytes of the current tail request received */
     lu_error result;
     char errbuf[CURL_ERROR_SIZE];
 } dl;
@@ -310,7 +327,7 @@ static size_t on_header(char *line, size_t size, size_t n, void *ud)
 {
     dl *d = ud;
     size_t len = size * n;
-    if (d->phase == BODY || lu__header_is_status(line, len))
+    if (d->phase == BODY || d->phase == TAIL || d->phase == RANGE || lu__header_is_status(line, len))
         lu__download_header(line, len, d->etag, d->last_modified, d->content_range);
     return len;
 }
@@ -369,6 +386,98 @@ static bool start_response(lu_context *ctx, dl *d)
     return true;
 }
 
+static void delta_drop(lu_context *ctx, dl *d);
+
+/* Appends received bytes to the .part and the hash: `len`, or 0 with the
+ * transfer stopped (a write failed; a full disk is LU_NO_SPACE). */
+static size_t append_part(dl *d, const char *data, size_t len)
+{
+    for (size_t done = 0; done < len;) {
+        long w = d->ctx->env.io.write(d->ctx->env.io.ud, d->fd, data + done, len - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) {
+            int e = errno;
+            return abort_with(d, lu__errno_status(e) == LU_NO_SPACE ? LU_NO_SPACE : LU_IO_ERROR,
+                              "cannot write '%s': %s", d->part, strerror(e));
+        }
+        done += (size_t)w;
+    }
+    lu__sha256_update(d->hs, (const unsigned char *)data, len);
+    d->have += len;
+    return len;
+}
+
+/* The first body bytes of a response to a delta's range request (TAIL,
+ * RANGE). A 206 must be exactly the range asked for, of a file of the
+ * request's size, with the validator the tail came with (a file replaced
+ * on the server between two requests is never spliced): otherwise
+ * delta_why says why and false stops the transfer (delta_done then
+ * fetches the whole file). A 200 is the server ignoring Range: the
+ * response is the whole file, so the download goes on as one (BODY), in
+ * this response, from byte 0. Other statuses: their body is not kept. */
+static bool delta_response(lu_context *ctx, dl *d)
+{
+    curl_easy_getinfo(d->easy, CURLINFO_RESPONSE_CODE, &d->http_code);
+    d->response_started = true;
+    if (d->http_code == 200) {
+        lu__log(&ctx->env, LU_LOG_INFO, "download '%s': the server ignores Range requests; taking its whole file",
+                d->url);
+        if (d->fd < 0) d->fd = ctx->env.io.open(ctx->env.io.ud, d->part, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (d->fd < 0 || ctx->env.io.ftruncate(ctx->env.io.ud, d->fd, 0) != 0 || lseek(d->fd, 0, SEEK_SET) != 0) {
+            abort_with(d, LU_IO_ERROR, "cannot write '%s': %s", d->part, strerror(errno));
+            return false;
+        }
+        lu__sha256_reset(d->hs);
+        d->have = d->range_from = d->flushed = 0;
+        d->whole = true;
+        delta_drop(ctx, d);
+        d->phase = BODY;
+        d->response_started = false;   /* start_response takes it from here */
+        return true;
+    }
+    if (d->http_code != 206) return true;
+    uint64_t first, last, total;
+    if (!lu__content_range_parse(d->content_range, &first, &last, &total) || first != d->want_from ||
+        last + 1 != d->want_to || total != d->req.size) {
+        snprintf(d->delta_why, sizeof d->delta_why, "asked for bytes %llu-%llu of %llu, the server sent '%s'",
+                 (unsigned long long)d->want_from, (unsigned long long)d->want_to - 1,
+                 (unsigned long long)d->req.size, d->content_range);
+        return false;
+    }
+    if (d->phase == TAIL && d->rounds == 1) {   /* the first answer sets the validator */
+        snprintf(d->delta_etag, sizeof d->delta_etag, "%s", d->etag);
+        snprintf(d->delta_lm, sizeof d->delta_lm, "%s", d->etag[0] ? "" : d->last_modified);
+        if (!d->delta_etag[0] && !d->delta_lm[0]) {
+            snprintf(d->delta_why, sizeof d->delta_why, "the server sends no ETag or Last-Modified");
+            return false;
+        }
+    } else if (d->delta_etag[0] ? strcmp(d->etag, d->delta_etag) != 0 : strcmp(d->last_modified, d->delta_lm) != 0) {
+        snprintf(d->delta_why, sizeof d->delta_why, "the server's file changed between requests (%s, then %s)",
+                 d->delta_etag[0] ? d->delta_etag : d->delta_lm, d->delta_etag[0] ? d->etag : d->last_modified);
+        return false;
+    }
+    return true;
+}
+
+/* Body bytes of a delta's range request: a tail round goes to the front
+ * of the tail buffer, a range onto the end of the .part (hashed). */
+static size_t delta_body(dl *d, const char *data, size_t len)
+{
+    if (d->http_code != 206) return len;
+    uint64_t at = d->phase == TAIL ? d->want_from + d->received_now : d->have;
+    if (at + len > d->want_to) {
+        snprintf(d->delta_why, sizeof d->delta_why, "the server sent more than bytes %llu-%llu",
+                 (unsigned long long)d->want_from, (unsigned long long)d->want_to - 1);
+        return 0;
+    }
+    if (d->phase == TAIL) {
+        memcpy(d->tail + d->received_now, data, len);
+        d->received_now += len;
+        return len;
+    }
+    return append_part(d, data, len);
+}
+
 static size_t on_body(char *data, size_t size, size_t n, void *ud)
 {
     dl *d = ud;
@@ -381,6 +490,8 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
         d->sig_len += len;
         return len;
     }
+    if ((d->phase == TAIL || d->phase == RANGE) && !d->response_started && !delta_response(d->ctx, d)) return 0;
+    if (d->phase == TAIL || d->phase == RANGE) return delta_body(d, data, len);
     if (!d->response_started && !start_response(d->ctx, d))
         return d->abort_status ? 0 : abort_with(d, LU_IO_ERROR, "cannot truncate '%s'", d->part);
     if (d->http_code != 200 && d->http_code != 206) return len;
@@ -390,19 +501,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
     if (d->req.size && d->have + len > d->req.size)
         return abort_with(d, LU_HASH_MISMATCH, "'%s' is larger than the expected %llu bytes", d->url,
                           (unsigned long long)d->req.size);
-    size_t done = 0;
-    while (done < len) {
-        long w = d->ctx->env.io.write(d->ctx->env.io.ud, d->fd, data + done, len - done);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) {
-            int e = errno;
-            return abort_with(d, lu__errno_status(e) == LU_NO_SPACE ? LU_NO_SPACE : LU_IO_ERROR,
-                              "cannot write '%s': %s", d->part, strerror(e));
-        }
-        done += (size_t)w;
-    }
-    lu__sha256_update(d->hs, (const unsigned char *)data, len);
-    d->have += len;
+    if (append_part(d, data, len) != len) return 0;
     /* start writing back every 8 MiB, so the fsync before the rename has
      * little left to do (Linux; elsewhere the fsync does it all) */
     if (d->have - d->flushed >= (8u << 20)) {
@@ -737,6 +836,24 @@ static void retry_or_fail(lu_context *ctx, dl *d, lu_status st, const char *msg)
     finish(downloads(ctx), d);
 }
 
+/* The .part holds the request's bytes (check_body passed): the
+ * signature next, or the install. */
+static void body_verified(lu_context *ctx, dl *d)
+{
+    lu_error err;
+    end_transfer(downloads(ctx), d);
+    if (d->req.verify_signature) {
+        if (start_sig(ctx, d, &err) != LU_OK) {
+            d->result = err;
+            finish(downloads(ctx), d);
+        }
+        return;
+    }
+    if (install(ctx, d, &err) != LU_OK) d->result = err;
+    else set_result(d, LU_OK, "downloaded '%s'", d->final);
+    finish(downloads(ctx), d);
+}
+
 static void body_done(lu_context *ctx, dl *d, CURLcode rc)
 {
     char msg[LU_ERROR_MAX];
@@ -784,17 +901,7 @@ static void body_done(lu_context *ctx, dl *d, CURLcode rc)
         finish(downloads(ctx), d);
         return;
     }
-    end_transfer(downloads(ctx), d);
-    if (d->req.verify_signature) {
-        if (start_sig(ctx, d, &err) != LU_OK) {
-            d->result = err;
-            finish(downloads(ctx), d);
-        }
-        return;
-    }
-    if (install(ctx, d, &err) != LU_OK) d->result = err;
-    else set_result(d, LU_OK, "downloaded '%s'", d->final);
-    finish(downloads(ctx), d);
+    body_verified(ctx, d);
 }
 
 static void sig_done(lu_context *ctx, dl *d, CURLcode rc)
@@ -828,11 +935,252 @@ static void sig_done(lu_context *ctx, dl *d, CURLcode rc)
     finish(downloads(ctx), d);
 }
 
+
+/* ---- deltas (delta.c; docs/DOWNLOADS.md, "Deltas") -------------------
+ *
+ * A download with a base (the old volume of the same name on disk), a
+ * sha256 and a size first fetches the new file's end (TAIL: its end
+ * records and central directory, more rounds when the layout asks), plans
+ * which bytes to copy from the base and which to fetch, then assembles the
+ * .part in file order: copies in slices from lu_update() (COPY), one
+ * request per fetched range (RANGE), the tail last. The assembled file is
+ * checked as a whole download is. Anything that goes wrong (no Range
+ * support, a base that is missing or not a zip, a file changed on the
+ * server, a plan not worth it, assembled bytes that do not match) falls
+ * back to one whole download, with the reason logged; a 200 to a range
+ * request is taken as that whole download. A delta writes no sidecar, so
+ * an interrupted one is never resumed as a whole download: it starts over. */
+
+static void delta_drop(lu_context *ctx, dl *d)
+{
+    lu__free(&ctx->env, d->tail);
+    d->tail = NULL;
+    lu__zip_layout_free(&ctx->env, d->old_lay);
+    d->old_lay = NULL;
+    lu__delta_plan_free(&ctx->env, &d->plan);
+    if (d->base_fd >= 0) ctx->env.io.close(ctx->env.io.ud, d->base_fd);
+    d->base_fd = -1;
+}
+
+/* Stops the delta and queues the whole download (same attempt, next poll). */
+static void delta_fallback(lu_context *ctx, dl *d, const char *why)
+{
+    lu__log(&ctx->env, LU_LOG_INFO, "download '%s': no delta (%s); downloading the whole file", d->url, why);
+    delta_drop(ctx, d);
+    end_transfer(downloads(ctx), d);
+    remove_part(d);
+    d->whole = true;
+    d->phase = QUEUED;
+    d->next_try_ms = 0;
+}
+
+/* Whether this download starts as a delta: a base that reads as a zip, a
+ * sha256 and size that make a delta worth trying, an http(s) URL, and no
+ * .part a whole download would resume (that costs less). */
+static bool delta_wanted(lu_context *ctx, dl *d)
+{
+    struct stat st;
+    if (!d->base || d->whole || !d->sha256 || !lu__delta_may(d->req.size) || strncasecmp(d->url, "file:", 5) == 0)
+        return false;
+    if (stat(d->part, &st) == 0 && st.st_size > 0 && sidecar_matches(ctx, d)) return false;
+    lu_error e;
+    d->base_fd = ctx->env.io.open(ctx->env.io.ud, d->base, O_RDONLY | O_CLOEXEC, 0);
+    if (d->base_fd < 0 || lu__zip_layout_file(&ctx->env, d->base, &d->old_lay, &e) != LU_OK) {
+        if (d->base_fd < 0) lu__fail(&e, LU_IO_ERROR, "cannot open '%s': %s", d->base, strerror(errno));
+        lu__log(&ctx->env, LU_LOG_INFO, "download '%s': no delta from the old volume (%s); downloading the whole file",
+                d->url, e.message);
+        delta_drop(ctx, d);
+        d->whole = true;
+        return false;
+    }
+    return true;
+}
+
+/* Requests bytes [from, to) of the new file in phase TAIL or RANGE. */
+static lu_status start_range(lu_context *ctx, dl *d, enum phase ph, uint64_t from, uint64_t to, lu_error *err)
+{
+    d->response_started = false;
+    d->abort_status = LU_OK;
+    d->http_code = 0;
+    d->errbuf[0] = d->delta_why[0] = '\0';
+    d->etag[0] = d->last_modified[0] = d->content_range[0] = '\0';
+    d->want_from = from;
+    d->want_to = to;
+    d->received_now = 0;
+    d->phase = ph;
+    d->easy = new_easy(ctx, d, d->url);
+    if (!d->easy) return lu__fail(err, LU_MEM_ERROR, "out of memory starting '%s'", d->url);
+    char range[64];
+    snprintf(range, sizeof range, "%llu-%llu", (unsigned long long)from, (unsigned long long)to - 1);
+    curl_easy_setopt(d->easy, CURLOPT_RANGE, range);
+    if (curl_multi_add_handle(downloads(ctx)->multi, d->easy) != CURLM_OK)
+        return lu__fail(err, LU_MEM_ERROR, "cannot start '%s'", d->url);
+    return LU_OK;
+}
+
+/* Asks for the tail's next round: bytes [from, tail_from), the tail held
+ * so far kept after them. */
+static lu_status start_tail(lu_context *ctx, dl *d, uint64_t from, lu_error *err)
+{
+    unsigned char *t = lu__malloc(&ctx->env, (size_t)(d->req.size - from));
+    if (!t) return lu__fail(err, LU_MEM_ERROR, "out of memory starting '%s'", d->url);
+    if (d->tail) memcpy(t + (d->tail_from - from), d->tail, (size_t)(d->req.size - d->tail_from));
+    lu__free(&ctx->env, d->tail);
+    d->tail = t;
+    d->rounds++;
+    return start_range(ctx, d, TAIL, from, d->tail_from, err);
+}
+
+/* Goes on with the plan: copies (at most LU__DELTA_SLICE bytes a call, the
+ * rest at the next poll, phase COPY), starts the next range request, or,
+ * with every op done, appends the tail and checks the whole. */
+static void delta_advance(lu_context *ctx, dl *d)
+{
+    uint64_t budget = LU__DELTA_SLICE;
+    lu_error e;
+    while (d->op < d->plan.n) {
+        const lu__delta_op *op = &d->plan.ops[d->op];
+        if (op->from == LU__DELTA_FETCH) {
+            if (start_range(ctx, d, RANGE, op->at, op->at + op->len, &e) != LU_OK) delta_fallback(ctx, d, e.message);
+            return;
+        }
+        if (!budget) {
+            d->phase = COPY;
+            return;
+        }
+        uint64_t n = op->len - d->op_done < budget ? op->len - d->op_done : budget;
+        if (lu__delta_copy(&ctx->env, d->base_fd, op->from + d->op_done, n, d->fd, d->hs, &e) != LU_OK) {
+            delta_fallback(ctx, d, e.message);
+            return;
+        }
+        d->have += n;
+        budget -= n;
+        if ((d->op_done += n) == op->len) d->op++, d->op_done = 0;
+    }
+    size_t tail = (size_t)(d->req.size - d->tail_from);
+    if (append_part(d, (const char *)d->tail, tail) != tail) {   /* the tail last */
+        remove_part(d);   /* a delta's .part is never resumed */
+        set_result(d, d->abort_status, "%s", d->abort_msg);
+        finish(downloads(ctx), d);
+        return;
+    }
+    if (check_body(d, &e) != LU_OK) {
+        lu__error_prefix(&e, "the assembled file does not match (the old volume may be damaged)");
+        delta_fallback(ctx, d, e.message);
+        return;
+    }
+    lu__log(&ctx->env, LU_LOG_INFO, "download '%s': assembled from '%s' with %llu bytes fetched of %llu",
+            d->url, d->base, (unsigned long long)(d->plan.fetch + (d->req.size - d->tail_from)),
+            (unsigned long long)d->req.size);
+    delta_drop(ctx, d);
+    body_verified(ctx, d);
+}
+
+/* A tail round arrived: asks for more when the layout needs it (up to 4
+ * rounds and LU__DELTA_TAIL_MAX bytes), else plans, and starts the
+ * assembly when the plan is worth it. */
+static void delta_plan(lu_context *ctx, dl *d)
+{
+    lu_zip_layout *neu;
+    uint64_t need;
+    lu_error e;
+    char why[LU_ERROR_MAX];
+    if (lu__zip_layout_mem(&ctx->env, d->url, d->tail, (size_t)(d->req.size - d->tail_from), d->req.size, &neu,
+                           &need, &e) != LU_OK) {
+        uint64_t from = need != UINT64_MAX ? lu__delta_tail_next(d->req.size, d->tail_from, need) : 0;
+        if (need != UINT64_MAX && d->rounds < 4 && d->req.size - from <= LU__DELTA_TAIL_MAX) {
+            if (start_tail(ctx, d, from, &e) != LU_OK) delta_fallback(ctx, d, e.message);
+            return;
+        }
+        delta_fallback(ctx, d, need != UINT64_MAX ? "its central directory is too large" : e.message);
+        return;
+    }
+    lu_status st = lu__delta_plan_make(&ctx->env, d->old_lay, neu, d->tail_from, &d->plan, &e);
+    lu__zip_layout_free(&ctx->env, neu);
+    if (st != LU_OK) {
+        delta_fallback(ctx, d, e.message);
+        return;
+    }
+    if (!lu__delta_worth(&d->plan, why, sizeof why)) {
+        delta_fallback(ctx, d, why);
+        return;
+    }
+    remove_file(ctx, d->meta);   /* a delta's .part is never resumed as a whole download */
+    d->fd = ctx->env.io.open(ctx->env.io.ud, d->part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (d->fd < 0) {
+        lu__fail(&e, LU_IO_ERROR, "cannot open '%s': %s", d->part, strerror(errno));
+        delta_fallback(ctx, d, e.message);
+        return;
+    }
+    lu__sha256_reset(d->hs);
+    d->have = d->flushed = 0;
+    d->op = 0;
+    d->op_done = 0;
+    lu__log(&ctx->env, LU_LOG_INFO, "download '%s': a delta from '%s': %zu of %zu entries changed, %llu bytes "
+            "in %zu ranges to fetch, %llu to copy", d->url, d->base, d->plan.changed, d->plan.entries,
+            (unsigned long long)d->plan.fetch, d->plan.ranges, (unsigned long long)d->plan.copy);
+    delta_advance(ctx, d);
+}
+
+/* A delta's request (TAIL or RANGE) ended. */
+static void delta_done(lu_context *ctx, dl *d, CURLcode rc)
+{
+    char why[LU_ERROR_MAX];
+    if (d->abort_status != LU_OK) {   /* a write failed (a delta's .part is never resumed) */
+        remove_part(d);
+        set_result(d, d->abort_status, "%s", d->abort_msg);
+        finish(downloads(ctx), d);
+        return;
+    }
+    uint64_t got = d->phase == TAIL ? d->received_now : d->have - d->want_from;
+    if (d->delta_why[0]) snprintf(why, sizeof why, "%s", d->delta_why);
+    else if (rc != CURLE_OK) snprintf(why, sizeof why, "%s", d->errbuf[0] ? d->errbuf : curl_easy_strerror(rc));
+    else if (d->http_code != 206) snprintf(why, sizeof why, "HTTP %ld to a range request", d->http_code);
+    else if (got != d->want_to - d->want_from)
+        snprintf(why, sizeof why, "%llu bytes of a %llu-byte range", (unsigned long long)got,
+                 (unsigned long long)(d->want_to - d->want_from));
+    else why[0] = '\0';
+    if (why[0]) {
+        delta_fallback(ctx, d, why);
+        return;
+    }
+    curl_multi_remove_handle(downloads(ctx)->multi, d->easy);
+    curl_easy_cleanup(d->easy);
+    d->easy = NULL;
+    if (d->phase == TAIL) {
+        d->tail_from = d->want_from;
+        delta_plan(ctx, d);
+    } else {
+        d->op++;
+        delta_advance(ctx, d);
+    }
+}
+
+/* Starts an attempt: a delta when delta_wanted, else the whole file. */
+static lu_status start_attempt(lu_context *ctx, dl *d, lu_error *err)
+{
+    if (!delta_wanted(ctx, d)) return start_body(ctx, d, err);
+    d->tail_from = d->req.size;
+    d->rounds = 0;
+    d->delta_etag[0] = d->delta_lm[0] = '\0';
+    d->have = 0;
+    lu_status st = start_tail(ctx, d, d->req.size > LU__DELTA_TAIL ? d->req.size - LU__DELTA_TAIL : 0, err);
+    if (st != LU_OK) {
+        end_transfer(downloads(ctx), d);
+        delta_drop(ctx, d);
+        d->whole = true;
+        return start_body(ctx, d, err);
+    }
+    return LU_OK;
+}
+
 /* ---- the public calls ------------------------------------------------ */
 
 static void dl_free(lu_context *ctx, dl *d)
 {
     end_transfer(downloads(ctx), d);
+    delta_drop(ctx, d);
+    lu__free(&ctx->env, d->base);
     lu__free(&ctx->env, d->url);
     lu__free(&ctx->env, d->file);
     lu__free(&ctx->env, d->sha256);
@@ -926,12 +1274,14 @@ lu_status lu_download_start(lu_context *ctx, const lu_download_request *req, int
     dl *d = lu__calloc(&ctx->env, 1, sizeof *d);
     if (!d) return lu__fail(err, LU_MEM_ERROR, "out of memory starting a download");
     d->fd = -1;
+    d->base_fd = -1;
     d->ctx = ctx;
     d->req = *req;
     d->url = lu__strdup(&ctx->env, req->url);
     d->file = lu__strdup(&ctx->env, req->file);
     d->sha256 = req->sha256 ? lu__strdup(&ctx->env, req->sha256) : NULL;
     d->floor_name = req->floor_name ? lu__strdup(&ctx->env, req->floor_name) : NULL;
+    d->base = req->base ? lu__strdup(&ctx->env, req->base) : NULL;
     if (!d->req.max_size) d->req.max_size = UINT64_C(1) << 30;
     if (d->req.timeout_ms <= 0) d->req.timeout_ms = 30000;
     if (d->req.connect_timeout_ms <= 0) d->req.connect_timeout_ms = 10000;
@@ -945,6 +1295,7 @@ lu_status lu_download_start(lu_context *ctx, const lu_download_request *req, int
         return lu__fail(err, LU_INVAL, "download '%s': the save directory path is too long", req->file);
     }
     if (!d->url || !d->file || (req->sha256 && !d->sha256) || (req->floor_name && !d->floor_name) ||
+        (req->base && !d->base) ||
         !(d->hs = lu__sha256_new())) {
         dl_free(ctx, d);
         return lu__fail(err, LU_MEM_ERROR, "out of memory starting a download");
@@ -972,6 +1323,21 @@ lu_status lu_download_start(lu_context *ctx, const lu_download_request *req, int
     *tail = d;
     *id = d->id;
     return LU_OK;
+}
+
+lu_status lu_download_base(lu_context *ctx, const char *name, char *out, size_t cap, lu_error *err)
+{
+    lu_mount_info *m = NULL;
+    size_t n = 0;
+    LU_TRY(lu_mounts_get(ctx, &m, &n, err));
+    lu_status st = LU_NOT_FOUND;
+    for (size_t i = 0; i < n && st == LU_NOT_FOUND; i++)
+        if (strcmp(m[i].name, name) == 0 && m[i].path && strcmp(m[i].format, "zip") == 0)
+            st = snprintf(out, cap, "%s", m[i].path) < (int)cap
+                     ? LU_OK
+                     : lu__fail(err, LU_INVAL, "the path of mount '%s' is over %zu bytes", name, cap);
+    lu_free(ctx, m);
+    return st;
 }
 
 lu_status lu_download_cancel(lu_context *ctx, int id, lu_error *err)
@@ -1013,7 +1379,8 @@ lu_status lu_downloads_get(lu_context *ctx, lu_download_info **out, size_t *coun
         o->done = d->have;
         o->total = d->total ? d->total : d->req.size;
         o->attempt = d->attempt;
-        o->state = d->phase == BODY ? "receiving" : d->phase == SIG ? "signature"
+        o->state = d->phase == BODY || d->phase == TAIL || d->phase == RANGE || d->phase == COPY ? "receiving"
+                   : d->phase == SIG ? "signature"
                    : d->next_try_ms > now ? "waiting" : "queued";
     }
     *out = info;
@@ -1026,15 +1393,18 @@ static int downloads_poll(lu_context *ctx, void *state)
     lu_downloads *all = state;
     long long now = now_ms();
     int active = 0;
-    for (dl *d = all->list; d; d = d->next) active += d->phase == BODY || d->phase == SIG;
+    for (dl *d = all->list; d; d = d->next)
+        active += d->phase != QUEUED && d->phase != FINISHED;
+    for (dl *d = all->list; d && !lu__closing(ctx); d = d->next)
+        if (d->phase == COPY) delta_advance(ctx, d);   /* the next slice of a delta's copies */
     for (dl *d = all->list; d && active < max_downloads(ctx); d = d->next) {
         if (d->phase != QUEUED || d->next_try_ms > now) continue;
-        if (d->attempt == 1 && from_store(ctx, d)) {   /* the bytes are here: no request */
+        if (d->attempt == 1 && !d->whole && from_store(ctx, d)) {   /* the bytes are here: no request */
             finish(all, d);
             continue;
         }
         lu_error err;
-        if (start_body(ctx, d, &err) != LU_OK) {
+        if (start_attempt(ctx, d, &err) != LU_OK) {
             d->result = err;
             finish(all, d);
             continue;
@@ -1045,7 +1415,8 @@ static int downloads_poll(lu_context *ctx, void *state)
     curl_multi_perform(all->multi, &running);
     /* progress (before completions, so a finished body reports its end) */
     for (dl *d = all->list; d && !lu__closing(ctx); d = d->next)
-        if (d->phase == BODY && d->req.progress && d->have != d->reported && d->response_started) {
+        if (d->req.progress && d->have != d->reported &&
+            ((d->phase == BODY && d->response_started) || d->phase == RANGE || d->phase == COPY)) {
             d->reported = d->have;
             d->req.progress(d->req.ud, d->id, d->have, d->total);
         }
@@ -1069,6 +1440,7 @@ static int downloads_poll(lu_context *ctx, void *state)
         CURLcode rc = m->data.result;
         if (d->phase == BODY) body_done(ctx, d, rc);
         else if (d->phase == SIG) sig_done(ctx, d, rc);
+        else if (d->phase == TAIL || d->phase == RANGE) delta_done(ctx, d, rc);
     }
     /* completions, unlinked first: a callback may start or cancel downloads */
     dl *finished = NULL, **tail = &finished;

@@ -103,6 +103,9 @@ void lu__xfer_remove(lu_context *ctx, CURL *easy);
 #define LU__DELTA_FETCH UINT64_MAX   /* lu__delta_op.from of bytes to fetch */
 #define LU__DELTA_GAP 4096           /* copies this short between two fetches are fetched instead */
 #define LU__DELTA_RANGES 64          /* at most this many fetches */
+#define LU__DELTA_TAIL (64 * 1024)   /* the end of a new file asked for first (its directory, mostly) */
+#define LU__DELTA_TAIL_MAX (16u << 20)   /* a directory larger than this is not held: a whole download */
+#define LU__DELTA_SLICE (8u << 20)   /* bytes copied from the old file per lu_update() */
 
 /* Bytes [at, at + len) of the new file: copied from the old file at
  * `from`, or fetched (from == LU__DELTA_FETCH). */
@@ -134,6 +137,15 @@ void lu__delta_plan_free(const lu_env *env, lu__delta_plan *p);
  * fetches, the tail included, is at most half the file. False, with the
  * reason for the log in `why` (when non-NULL), otherwise. */
 bool lu__delta_worth(const lu__delta_plan *p, char *why, size_t cap);
+/* Whether a file of `size` bytes may be worth a delta at all: its first
+ * tail request must be at most half of it (lu__delta_worth's rule). */
+bool lu__delta_may(uint64_t size);
+/* Where the next tail request of a file of `size` bytes starts, when the
+ * bytes from `tail_from` on are held and the layout asked for those from
+ * `need`: there, or lower so that at least twice the bytes are held (a
+ * zip whose end-record search needs a little more at every round, say
+ * fake end records in a comment, takes few rounds). */
+uint64_t lu__delta_tail_next(uint64_t size, uint64_t tail_from, uint64_t need);
 /* Appends `len` bytes of the old volume's descriptor `old_fd` at offset
  * `from` to `out_fd` (at its position), feeding them to `hs` when
  * non-NULL. LU_OK; LU_FORMAT_ERROR (the old file ends first: the message

@@ -861,6 +861,8 @@ static void start_staging(lu_updater *u)
         req.retries = u->retries;
         req.done = on_volume;
         req.ud = u;
+        char base[PATH_MAX];   /* the volume of that name mounted now: a delta from it */
+        if (lu_download_base(u->ctx, v->name, base, sizeof base, NULL) == LU_OK) req.base = base;
         int id;
         u->pending++;
         if (lu_download_start(u->ctx, &req, &id, &e) != LU_OK) on_volume(u, 0, NULL, &e);

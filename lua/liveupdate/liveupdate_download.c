@@ -36,6 +36,7 @@
 #include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 
 #include "liveupdate/download.h"
@@ -234,6 +235,8 @@ int lu_lua__download_volume(lua_State *L)
     req.done = on_done;
     req.ud = p;
     req.floor_name = p->name;
+    char old[PATH_MAX];   /* the volume of that name mounted now: a delta from it */
+    if (lu_download_base(st->ctx, name, old, sizeof old, NULL) == LU_OK) req.base = old;
     int id;
     if (lu_download_start(st->ctx, &req, &id, &err) != LU_OK) {
         lu_lua__pending_free(p);

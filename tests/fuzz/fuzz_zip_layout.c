@@ -24,13 +24,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     lu_zip_layout *mem = NULL, *file = NULL;
     lu_error err;
     lu_status st = LU_IO_ERROR;
-    for (int round = 0; round < 8 && !mem; round++) {
+    for (;;) {
         uint64_t need;
         st = lu__zip_layout_mem(&env, "input.zip", data + from, (size_t)(size - from), size, &mem, &need, &err);
-        if (st == LU_OK) break;
-        if (need == UINT64_MAX) break;
+        if (st == LU_OK || need == UINT64_MAX) break;
         if (need >= from) abort();   /* asked for what it had */
-        from = need;
+        from = lu__delta_tail_next(size, from, need);   /* as the downloader asks */
     }
     lu_status fst = lu__zip_layout_file(&env, path, &file, &err);
     if ((st == LU_OK) != (fst == LU_OK)) abort();   /* the window changed the verdict */

@@ -61,7 +61,7 @@ static lu_zip_layout *layout_from_end(const char *new_path, const unsigned char 
         cr_assert_eq(st, LU_IO_ERROR, "%s: %s", new_path, err.message);
         cr_assert(need < from, "%s: asked for %llu with %llu held", new_path, (unsigned long long)need,
                   (unsigned long long)from);
-        from = need;
+        from = lu__delta_tail_next(size, from, need);   /* as the downloader asks */
     }
     /* at most: the end search's first 4 KiB, its whole window, the
      * directory, the zip64 end record */

@@ -59,6 +59,16 @@ typedef struct lu_download_request {
                                  file the check cannot open or read (LU_IO_ERROR,
                                  LU_MEM_ERROR) is deleted too: the next try downloads it
                                  again */
+    const char *base;         /* or NULL; a zip on disk this file is a newer version of (the
+                                 volume of the same name it replaces). With `sha256` and `size`
+                                 set and an http(s) URL, the download fetches the new file's
+                                 central directory first, copies the entries the two share from
+                                 `base` and fetches only the others with Range requests; the
+                                 assembled file is checked as a whole download is. Whenever a
+                                 delta cannot be made or does not pay (no Range support, `base`
+                                 missing or damaged, the server's file changed, more than half
+                                 the file changed), the whole file is downloaded instead, with
+                                 the reason logged (docs/DOWNLOADS.md, "Deltas") */
 } lu_download_request;
 
 /* Fills `req` with the defaults. Never fails. */
@@ -74,10 +84,18 @@ void lu_download_request_init(lu_download_request *req);
  * place, the store's entry (<save>/volumes/sha256/), or a mounted zip of
  * that size, each hashed and checked as a download is (signature, version
  * floor); `done` then reports LU_OK (or the floor's refusal) as usual.
+ * Otherwise, with a `base`, the download may be a delta (see `base`).
  * Returns LU_OK (the result arrives through `done`), LU_INVAL,
  * LU_NAME_EXISTS (that file is downloading), LU_NO_SPACE, LU_IO_ERROR,
  * LU_MEM_ERROR. Strings are copied. */
 lu_status lu_download_start(lu_context *ctx, const lu_download_request *req, int *id, lu_error *err);
+
+/* The file of the zip volume mounted as `name`: what
+ * lu_download_request.base wants for a newer version of that volume
+ * (download_volume and the update manager use it). Copies the path into
+ * `out`. Returns LU_OK, LU_NOT_FOUND (no such mount, or not a zip: no
+ * message), LU_INVAL (`cap` too small), LU_MEM_ERROR. Thread-safe. */
+lu_status lu_download_base(lu_context *ctx, const char *name, char *out, size_t cap, lu_error *err);
 
 /* Cancels download `id`: its transfer stops now, the .part file and its
  * sidecar stay (a later download of the same file resumes), and `done`

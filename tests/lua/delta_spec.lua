@@ -1,0 +1,306 @@
+-- delta_spec.lua -- entry-level deltas (docs/DOWNLOADS.md, "Deltas") from
+-- stock Lua against nginx and the S3-compatible server on 127.0.0.1: a new
+-- version of a mounted volume fetches its central directory and its changed
+-- entries with Range requests, copies the rest from the old file, and is
+-- verified as a whole download is. Every fall-back (no Range support, a
+-- damaged old file, a file replaced on the server between two requests, a
+-- tampered range) is checked in nginx's access log, which lists
+-- "<status> <uri> <bytes sent>" per request.
+local H = require("helpers")
+
+local fresh, run_until = H.fresh_liveupdate, H.run_until
+
+local ENTRIES, EACH = 200, 100 * 1024
+local NAME = #"level/part000.bin"
+
+-- Writes `path`: a zip of ENTRIES stored entries of EACH pseudo-random
+-- bytes ("level/partNNN.bin", fixed times, as a reproducible bundler writes
+-- them) and version_levels.json; the entries listed in `changed` (a set of
+-- indexes) get other bytes, `tamper` other bytes again. Returns the bytes
+-- the changed entries take in the file (local headers included).
+local function make(path, changed, version, tamper)
+  local list = {}
+  for i in pairs(changed or {}) do list[#list + 1] = i end
+  local t = {}
+  for i in pairs(tamper or {}) do t[#t + 1] = i end
+  local p = io.popen(("python3 - %s %d %d %d '%s' '%s' <<'EOF'\n"):format(H.quote(path), ENTRIES, EACH, version,
+    table.concat(list, ","), table.concat(t, ",")) .. [[
+import random, sys, zipfile
+path, n, each, version = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+changed = {int(x) for x in sys.argv[5].split(",") if x}
+tamper = {int(x) for x in sys.argv[6].split(",") if x}
+moved = 0
+with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+    for i in range(n):
+        seed = i + (1000 if i in changed else 0) + (5000 if i in tamper else 0)
+        name = "level/part%03d.bin" % i
+        z.writestr(zipfile.ZipInfo(name, (2020, 1, 1, 0, 0, 0)), random.Random(seed).randbytes(each))
+        if i in changed: moved += 30 + len(name) + each
+    z.writestr(zipfile.ZipInfo("version_levels.json", (2020, 1, 1, 0, 0, 0)), '{"version": %d}' % version)
+print(moved)
+EOF]])
+  local moved = tonumber(p:read("l"))
+  p:close()
+  return moved
+end
+
+-- The requests nginx logged for `uri`: {status, bytes} in order.
+local function transfers(ngdir, uri)
+  local t = {}
+  for l in (H.read(ngdir .. "/access.log") or ""):gmatch("[^\n]+") do
+    local st, u, n = l:match("^(%d+) (%S+) (%d+)")
+    if u == uri then t[#t + 1] = {tonumber(st), tonumber(n)} end
+  end
+  return t
+end
+
+local function bytes_of(list)
+  local n = 0
+  for _, r in ipairs(list) do n = n + r[2] end
+  return n
+end
+
+local function entry(www, file, name)
+  local path = www .. "/" .. file
+  return {name = name or "levels", file = file, size = #H.read(path), sha256 = H.sha256(path), priority = 10}
+end
+
+-- Ten of 200 entries changed (every 20th, from the 5th).
+local function ten()
+  local c = {}
+  for i = 5, ENTRIES - 1, 20 do c[i] = true end
+  return c
+end
+
+describe("deltas", function()
+  local lu, save, www, base, stop, ngdir
+
+  local function serve(opts)
+    base, stop, _, ngdir = H.nginx(www, false, opts)
+  end
+
+  before_each(function()
+    lu = fresh()
+    save, www = H.tmpdir(), H.tmpdir()
+    H.zip(www .. "/base.zip", {["title.txt"] = "base"})
+  end)
+
+  after_each(function()
+    lu.shutdown()
+    if stop then stop() end
+    stop = nil
+  end)
+
+  local function start()
+    assert(lu.init({save_dir = save, base = "zip:" .. www .. "/base.zip", http_url = base}))
+  end
+
+  local function fetch(e)
+    local result, message, called = nil, nil, false
+    local handle, err, st = lu.download_volume(e, {url = base .. "/" .. e.file}, function(self, name, r, m)
+      called, result, message = true, r, m
+    end)
+    if not handle then return st, err end
+    run_until(lu, function() return called end, 60)
+    assert.is_true(called, "the callback never ran")
+    return result, message
+  end
+
+  -- levels-1.zip downloaded and mounted as "levels"; levels-2.zip (the
+  -- `changed` entries new) on the server; returns its entry and the
+  -- changed entries' bytes.
+  local function two_versions(changed)
+    make(www .. "/levels-1.zip", {}, 1)
+    local moved = make(www .. "/levels-2.zip", changed, 2)
+    start()
+    assert.are.equal(lu.LIVEUPDATE_OK, (fetch(entry(www, "levels-1.zip"))))
+    assert.are.equal("levels", lu.which("/level/part005.bin"))
+    return entry(www, "levels-2.zip"), moved
+  end
+
+  local function part(i)
+    return lu.load_resource(("/level/part%03d.bin"):format(i))
+  end
+
+  it("download_volume of a newer version fetches its directory and the changed entries alone", function()
+    serve()
+    local v2, moved = two_versions(ten())
+    local r, m = fetch(v2)
+    assert.are.equal(lu.LIVEUPDATE_OK, r, m)
+    local got = transfers(ngdir, "/levels-2.zip")
+    -- the tail, then one range per changed entry (each 100 KiB apart)
+    assert.are.equal(11, #got)
+    for _, t in ipairs(got) do assert.are.equal(206, t[1]) end
+    local sent = bytes_of(got)
+    assert.is_true(sent <= moved * 1.1 + 64 * 1024, ("sent %d for %d changed"):format(sent, moved))
+    assert.is_true(sent < v2.size / 10, ("sent %d of %d"):format(sent, v2.size))
+    -- the new content, byte for byte, mounted in place of the old
+    assert.are.equal(v2.sha256, H.sha256(save .. "/volumes/levels-2.zip"))
+    assert.is_nil(H.read(save .. "/volumes/levels-1.zip"))
+    assert.are.equal(H.sha256(www .. "/levels-2.zip"), H.sha256(save .. "/volumes/levels-2.zip"))
+    assert.are.equal('{"version": 2}', lu.load_resource("/version_levels.json"))
+    assert.are.equal(EACH, #part(25))
+  end)
+
+  it("a server without Range support sends the whole file, in the first response", function()
+    serve({extra = "max_ranges 0;"})
+    local v2 = two_versions(ten())
+    local r, m = fetch(v2)
+    assert.are.equal(lu.LIVEUPDATE_OK, r, m)
+    local got = transfers(ngdir, "/levels-2.zip")
+    assert.are.same({{200, v2.size}}, got)
+    assert.are.equal(v2.sha256, H.sha256(save .. "/volumes/levels-2.zip"))
+  end)
+
+  it("an old volume damaged on disk costs one whole download, never a wrong volume", function()
+    serve()
+    local v2 = two_versions(ten())
+    -- a flipped byte in an entry both versions share (part 100's data)
+    local old = save .. "/volumes/levels-1.zip"
+    local f = assert(io.open(old, "r+b"))
+    f:seek("set", 100 * (30 + NAME + EACH) + 30 + NAME + 500)
+    local b = f:read(1)
+    f:seek("cur", -1)
+    f:write(string.char((b:byte() + 1) % 256))
+    f:close()
+    local r, m = fetch(v2)
+    assert.are.equal(lu.LIVEUPDATE_OK, r, m)
+    local got = transfers(ngdir, "/levels-2.zip")
+    assert.are.equal(200, got[#got][1])
+    assert.are.equal(v2.size, got[#got][2])
+    assert.are.equal(v2.sha256, H.sha256(save .. "/volumes/levels-2.zip"))
+    -- an old file that is not a zip any more: no delta is tried
+    make(www .. "/levels-3.zip", {[7] = true}, 3)
+    f = assert(io.open(save .. "/volumes/levels-2.zip", "r+b"))
+    f:seek("end", -22)
+    f:write(string.rep("\0", 22))
+    f:close()
+    local v3 = entry(www, "levels-3.zip")
+    r, m = fetch(v3)
+    assert.are.equal(lu.LIVEUPDATE_OK, r, m)
+    assert.are.same({{200, v3.size}}, transfers(ngdir, "/levels-3.zip"))
+  end)
+
+  it("a tampered range fails the hash: nothing is installed and the old volume stays", function()
+    serve()
+    local v2 = two_versions(ten())
+    -- the server's file has other bytes in a changed entry than the catalog's hash says
+    make(www .. "/levels-2.zip", ten(), 2, {[45] = true})
+    local r, m = fetch(v2)
+    assert.are.equal(lu.LIVEUPDATE_HASH_MISMATCH, r, m)
+    assert.is_nil(H.read(save .. "/volumes/levels-2.zip"))
+    assert.are.equal("levels", lu.which("/level/part005.bin"))
+    assert.are.equal(EACH, #part(5))
+    assert.is_not_nil(H.read(save .. "/volumes/levels-1.zip"))
+    -- the delta, then one whole download, both refused
+    local got = transfers(ngdir, "/levels-2.zip")
+    assert.are.equal(200, got[#got][1])
+  end)
+
+  it("a file replaced on the server between two ranges is fetched whole, never spliced", function()
+    -- ranges slowed down, so the file can be replaced between two of them
+    serve({extra = "location = /levels-2.zip { if ($http_range) { set $limit_rate 300k; } }"})
+    local v2 = two_versions(ten())
+    local done, result = false, nil
+    assert(lu.download_volume(v2, {url = base .. "/levels-2.zip"}, function(self, name, r) done, result = true, r end))
+    -- once the tail and a range are in, the file is published again (a new mtime: a new ETag)
+    run_until(lu, function() return #transfers(ngdir, "/levels-2.zip") >= 2 end, 60)
+    assert.is_true(#transfers(ngdir, "/levels-2.zip") >= 2)
+    assert(os.execute("touch -d '2030-01-01 00:00:00' " .. H.quote(www .. "/levels-2.zip")))
+    run_until(lu, function() return done end, 120)
+    assert.are.equal(lu.LIVEUPDATE_OK, result)
+    local got = transfers(ngdir, "/levels-2.zip")
+    assert.are.equal(200, got[#got][1])
+    assert.are.equal(v2.size, got[#got][2])
+    assert.is_true(#got < 11, "ranges went on after the ETag changed")
+    assert.are.equal(v2.sha256, H.sha256(save .. "/volumes/levels-2.zip"))
+  end)
+
+  it("more than half the file changed: one whole download", function()
+    serve()
+    local c = {}
+    for i = 0, ENTRIES - 1, 2 do c[i] = true end
+    local v2 = two_versions(c)
+    local r, m = fetch(v2)
+    assert.are.equal(lu.LIVEUPDATE_OK, r, m)
+    local got = transfers(ngdir, "/levels-2.zip")
+    assert.are.equal(2, #got)                    -- the tail, then the whole file
+    assert.are.equal(206, got[1][1])
+    assert.are.same({200, v2.size}, got[2])
+  end)
+
+  it("a release that changes 10 of 200 entries of one volume moves those and its documents, nothing else", function()
+    serve()
+    make(www .. "/levels-1.1.zip", {}, 1)
+    local moved = make(www .. "/levels-1.2.zip", ten(), 2)
+    local other = {}
+    for i = 0, 59 do other[("o/%02d.txt"):format(i)] = ("other %d "):format(i):rep(3000) end
+    H.zip(www .. "/other.zip", other)
+    local function document(version, levels)
+      local list = {}
+      for _, e in ipairs({levels, entry(www, "other.zip", "other")}) do
+        list[#list + 1] = ('{"name": "%s", "file": "%s", "size": %d, "sha256": "%s", "priority": 10}'):format(
+          e.name, e.file, e.size, e.sha256)
+      end
+      H.write(www .. "/release.json", ('{"version": "%s", "volumes": [%s]}'):format(version, table.concat(list, ", ")))
+    end
+    document("1.1", entry(www, "levels-1.1.zip"))
+    assert(lu.init({save_dir = save, base = "zip:" .. www .. "/base.zip", http_url = base,
+                    update = {url = base .. "/release.json", local_version = "1.0"}}))
+    local um = assert(lu.get_update_manager())
+    local events = {}
+    um.on_update_ready(function(self, res) events[#events + 1] = {"ready", res.version} end)
+    um.on_update_failed(function(self, res) events[#events + 1] = {"failed", res.status, res.message} end)
+    local function check()
+      events = {}
+      assert(um.check())
+      run_until(lu, function() return #events > 0 end, 60)
+      return events[#events]
+    end
+    assert.are.same({"ready", "1.1"}, check())
+    assert(um.apply_update())
+    assert(um.confirm())
+    local log_before = #(H.read(ngdir .. "/access.log") or "")
+    document("1.2", entry(www, "levels-1.2.zip"))
+    assert.are.same({"ready", "1.2"}, check())
+    assert(um.apply_update())
+    assert(um.confirm())
+    -- what this release moved, from nginx's log
+    local sent, levels, others = 0, 0, 0
+    for l in (H.read(ngdir .. "/access.log") or ""):sub(log_before + 1):gmatch("[^\n]+") do
+      local st, u, n = l:match("^(%d+) (%S+) (%d+)")
+      sent = sent + tonumber(n)
+      if u == "/levels-1.2.zip" then levels = levels + 1; assert.are.equal("206", st) end
+      if u == "/other.zip" then others = others + 1 end
+    end
+    assert.are.equal(0, others)
+    assert.are.equal(11, levels)
+    assert.is_true(sent <= moved * 1.1 + 128 * 1024, ("sent %d for %d changed"):format(sent, moved))
+    -- the game runs the new content
+    assert.are.equal('{"version": 2}', lu.load_resource("/version_levels.json"))
+    assert.are.equal(H.sha256(www .. "/levels-1.2.zip"), H.sha256(save .. "/volumes/rel-1.2-levels-1.2.zip"))
+    assert.are.equal(other["o/07.txt"], lu.load_resource("/o/07.txt"))
+  end)
+
+  it("works the same from the S3-compatible server", function()
+    local s3, s3stop, put, log = H.s3rver(nil, {log = true})
+    stop = s3stop
+    base = s3 .. "/bucket"
+    assert.are.equal(200, put("/bucket"))
+    make(www .. "/levels-1.zip", {}, 1)
+    make(www .. "/levels-2.zip", ten(), 2)
+    assert.are.equal(200, put("/bucket/levels-1.zip", www .. "/levels-1.zip"))
+    assert.are.equal(200, put("/bucket/levels-2.zip", www .. "/levels-2.zip"))
+    start()
+    assert.are.equal(lu.LIVEUPDATE_OK, (fetch(entry(www, "levels-1.zip"))))
+    local v2 = entry(www, "levels-2.zip")
+    local r, m = fetch(v2)
+    assert.are.equal(lu.LIVEUPDATE_OK, r, m)
+    assert.are.equal(v2.sha256, H.sha256(save .. "/volumes/levels-2.zip"))
+    -- s3rver logs "<key> <status> <ms>ms <size>" per request (the size
+    -- rounded, as "97.7kb"): the upload, then the tail and 10 ranges
+    local got = {}
+    for st in (H.read(log) or ""):gmatch("levels%-2%.zip (%d+) %d+ms") do got[#got + 1] = tonumber(st) end
+    assert.are.same({200, 206, 206, 206, 206, 206, 206, 206, 206, 206, 206, 206}, got)
+  end)
+end)
