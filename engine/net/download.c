@@ -78,6 +78,9 @@ typedef struct dl {
     size_t op;                     /* plan ops done */
     uint64_t op_done;              /* bytes of ops[op] done */
     uint64_t received_now;         /* bytes of the current tail request received */
+    char base_id[96];              /* the old file's identity (base_identity), for a resume */
+    bool resuming;                 /* a delta's .part and sidecar were found: resume_have bytes kept */
+    uint64_t resume_have, resume_tail_from;
     lu_error result;
     char errbuf[CURL_ERROR_SIZE];
 } dl;
@@ -162,11 +165,15 @@ static void remove_part(dl *d)
  * cJSON call checked, so a sidecar is whole or not written). */
 static lu_status write_sidecar(lu_context *ctx, dl *d, lu_error *err)
 {
-    cJSON *j = cJSON_CreateObject();
-    bool ok = j && cJSON_AddStringToObject(j, "url", d->url) && cJSON_AddStringToObject(j, "etag", d->etag) &&
-              cJSON_AddStringToObject(j, "last_modified", d->last_modified) &&
+    bool delta = d->old_lay != NULL;   /* a delta: its validator, the old file and the tail's start */
+    cJSON *j = cJSON_CreateObject(), *x;
+    bool ok = j && cJSON_AddStringToObject(j, "url", d->url) &&
+              cJSON_AddStringToObject(j, "etag", delta ? d->delta_etag : d->etag) &&
+              cJSON_AddStringToObject(j, "last_modified", delta ? d->delta_lm : d->last_modified) &&
               cJSON_AddNumberToObject(j, "size", (double)d->req.size) &&
-              cJSON_AddStringToObject(j, "sha256", d->sha256 ? d->sha256 : "");
+              cJSON_AddStringToObject(j, "sha256", d->sha256 ? d->sha256 : "") &&
+              (!delta || ((x = cJSON_AddObjectToObject(j, "delta")) && cJSON_AddStringToObject(x, "base", d->base_id) &&
+                          cJSON_AddNumberToObject(x, "tail_from", (double)d->tail_from)));
     char *text = ok ? cJSON_PrintUnformatted(j) : NULL;
     cJSON_Delete(j);
     if (!text) return lu__fail(err, LU_MEM_ERROR, "out of memory writing '%s'", d->meta);
@@ -186,10 +193,11 @@ static bool header_safe(const char *s)
     return true;
 }
 
-bool lu__download_sidecar_resumes(const char *text, size_t len, const char *url, const char *sha256, uint64_t size,
-                                  char etag_out[LU__ETAG_CAP], char last_modified_out[LU__LAST_MODIFIED_CAP])
+/* What both resume rules check of the parsed sidecar `j` (see
+ * lu__download_sidecar_resumes); copies the validators out when true. */
+static bool sidecar_names(const cJSON *j, const char *url, const char *sha256, uint64_t size,
+                          char etag_out[LU__ETAG_CAP], char last_modified_out[LU__LAST_MODIFIED_CAP])
 {
-    cJSON *j = cJSON_ParseWithLength(text, len);
     const char *u = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "url"));
     const char *etag = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "etag"));
     const char *lm = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "last_modified"));
@@ -202,6 +210,31 @@ bool lu__download_sidecar_resumes(const char *text, size_t len, const char *url,
         snprintf(etag_out, LU__ETAG_CAP, "%s", etag);
         snprintf(last_modified_out, LU__LAST_MODIFIED_CAP, "%s", lm);
     }
+    return ok;
+}
+
+bool lu__download_sidecar_resumes(const char *text, size_t len, const char *url, const char *sha256, uint64_t size,
+                                  char etag_out[LU__ETAG_CAP], char last_modified_out[LU__LAST_MODIFIED_CAP])
+{
+    cJSON *j = cJSON_ParseWithLength(text, len);
+    bool ok = j && !cJSON_GetObjectItemCaseSensitive(j, "delta") &&   /* a delta's .part is no whole download's */
+              sidecar_names(j, url, sha256, size, etag_out, last_modified_out);
+    cJSON_Delete(j);
+    return ok;
+}
+
+bool lu__download_sidecar_delta(const char *text, size_t len, const char *url, const char *sha256, uint64_t size,
+                                 const char *base_id, uint64_t *tail_from, char etag_out[LU__ETAG_CAP],
+                                 char last_modified_out[LU__LAST_MODIFIED_CAP])
+{
+    cJSON *j = cJSON_ParseWithLength(text, len);
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(j, "delta");
+    const char *b = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(x, "base"));
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(x, "tail_from");
+    bool ok = j && b && b[0] && strcmp(b, base_id) == 0 && cJSON_IsNumber(t) && t->valuedouble > 0 &&
+              t->valuedouble < (double)size && t->valuedouble == (double)(uint64_t)t->valuedouble &&
+              sidecar_names(j, url, sha256, size, etag_out, last_modified_out);
+    if (ok) *tail_from = (uint64_t)t->valuedouble;
     cJSON_Delete(j);
     return ok;
 }
@@ -444,7 +477,7 @@ static bool delta_response(lu_context *ctx, dl *d)
                  (unsigned long long)d->req.size, d->content_range);
         return false;
     }
-    if (d->phase == TAIL && d->rounds == 1) {   /* the first answer sets the validator */
+    if (d->phase == TAIL && d->rounds == 1 && !d->resuming) {   /* the first answer sets the validator */
         snprintf(d->delta_etag, sizeof d->delta_etag, "%s", d->etag);
         snprintf(d->delta_lm, sizeof d->delta_lm, "%s", d->etag[0] ? "" : d->last_modified);
         if (!d->delta_etag[0] && !d->delta_lm[0]) {
@@ -970,26 +1003,42 @@ static void delta_fallback(lu_context *ctx, dl *d, const char *why)
     end_transfer(downloads(ctx), d);
     remove_part(d);
     d->whole = true;
+    d->resuming = false;
     d->phase = QUEUED;
     d->next_try_ms = 0;
 }
 
 /* Whether this download starts as a delta: a base that reads as a zip, a
  * sha256 and size that make a delta worth trying, an http(s) URL, and no
- * .part a whole download would resume (that costs less). */
+ * .part a whole download would resume (that costs less). A .part an
+ * interrupted delta from the same old file left is resumed (resuming). */
 static bool delta_wanted(lu_context *ctx, dl *d)
 {
-    struct stat st;
+    struct stat st, bs;
     if (!d->base || d->whole || !d->sha256 || !lu__delta_may(d->req.size) || strncasecmp(d->url, "file:", 5) == 0)
         return false;
-    if (stat(d->part, &st) == 0 && st.st_size > 0 && sidecar_matches(ctx, d)) return false;
+    bool part = stat(d->part, &st) == 0 && st.st_size > 0;
+    if (part && sidecar_matches(ctx, d)) return false;
     lu_error e;
     d->base_fd = ctx->env.io.open(ctx->env.io.ud, d->base, O_RDONLY | O_CLOEXEC, 0);
+    if (d->base_fd >= 0 && fstat(d->base_fd, &bs) == 0)
+        snprintf(d->base_id, sizeof d->base_id, "%llu:%llu:%llu:%lld.%09ld", (unsigned long long)bs.st_dev,
+                 (unsigned long long)bs.st_ino, (unsigned long long)bs.st_size, (long long)bs.st_mtim.tv_sec,
+                 (long)bs.st_mtim.tv_nsec);
+    char *text = NULL;
+    size_t len;
+    d->delta_etag[0] = d->delta_lm[0] = '\0';   /* the tail's, or a resumed delta's from its sidecar */
+    d->resuming = part && d->base_id[0] && lu__fs_read_all(&ctx->env, d->meta, &text, &len, &e) == LU_OK &&
+                  lu__download_sidecar_delta(text, len, d->url, d->sha256, d->req.size, d->base_id,
+                                             &d->resume_tail_from, d->delta_etag, d->delta_lm);
+    lu__free(&ctx->env, text);
+    if (d->resuming) d->resume_have = (uint64_t)st.st_size;
     if (d->base_fd < 0 || lu__zip_layout_file(&ctx->env, d->base, &d->old_lay, &e) != LU_OK) {
         if (d->base_fd < 0) lu__fail(&e, LU_IO_ERROR, "cannot open '%s': %s", d->base, strerror(errno));
         lu__log(&ctx->env, LU_LOG_INFO, "download '%s': no delta from the old volume (%s); downloading the whole file",
                 d->url, e.message);
         delta_drop(ctx, d);
+        d->resuming = false;
         d->whole = true;
         return false;
     }
@@ -1040,8 +1089,10 @@ static void delta_advance(lu_context *ctx, dl *d)
     lu_error e;
     while (d->op < d->plan.n) {
         const lu__delta_op *op = &d->plan.ops[d->op];
-        if (op->from == LU__DELTA_FETCH) {
-            if (start_range(ctx, d, RANGE, op->at, op->at + op->len, &e) != LU_OK) delta_fallback(ctx, d, e.message);
+        if (op->from == LU__DELTA_FETCH) {   /* (op_done > 0 only for a range a resume continues) */
+            if (start_range(ctx, d, RANGE, op->at + d->op_done, op->at + op->len, &e) != LU_OK)
+                delta_fallback(ctx, d, e.message);
+            d->op_done = 0;
             return;
         }
         if (!budget) {
@@ -1076,6 +1127,40 @@ static void delta_advance(lu_context *ctx, dl *d)
     body_verified(ctx, d);
 }
 
+/* Opens the .part for the plan: an interrupted delta's, when the plan
+ * is the one it was made by (the same old file and tail start; the
+ * validators matched the tail), rehashed and continued where it ends;
+ * else a new one, its sidecar written first (crash-safe: a delta's
+ * sidecar is never taken for a whole download's, and names the old file
+ * and the tail's start a resume must find again). */
+static lu_status delta_open_part(lu_context *ctx, dl *d, lu_error *err)
+{
+    d->op = 0;
+    d->op_done = 0;
+    d->have = d->flushed = 0;
+    lu__sha256_reset(d->hs);
+    if (d->resuming && d->plan.tail_from == d->resume_tail_from && d->resume_have <= d->plan.tail_from) {
+        d->fd = ctx->env.io.open(ctx->env.io.ud, d->part, O_RDWR | O_CLOEXEC, 0);
+        if (d->fd >= 0 && rehash_part(d, d->resume_have) && lseek(d->fd, (off_t)d->resume_have, SEEK_SET) >= 0 &&
+            ctx->env.io.ftruncate(ctx->env.io.ud, d->fd, (long long)d->resume_have) == 0) {
+            d->have = d->flushed = d->resume_have;
+            while (d->op < d->plan.n && d->plan.ops[d->op].at + d->plan.ops[d->op].len <= d->have) d->op++;
+            if (d->op < d->plan.n) d->op_done = d->have - d->plan.ops[d->op].at;
+            lu__log(&ctx->env, LU_LOG_INFO, "download '%s': resuming a delta at byte %llu", d->url,
+                    (unsigned long long)d->have);
+            return LU_OK;
+        }
+        if (d->fd >= 0) ctx->env.io.close(ctx->env.io.ud, d->fd);
+        d->fd = -1;
+        lu__sha256_reset(d->hs);
+        d->have = d->flushed = 0;
+    }
+    d->resuming = false;
+    d->fd = ctx->env.io.open(ctx->env.io.ud, d->part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (d->fd < 0) return lu__fail(err, LU_IO_ERROR, "cannot open '%s': %s", d->part, strerror(errno));
+    return write_sidecar(ctx, d, err);
+}
+
 /* A tail round arrived: asks for more when the layout needs it (up to 4
  * rounds and LU__DELTA_TAIL_MAX bytes), else plans, and starts the
  * assembly when the plan is worth it. */
@@ -1105,17 +1190,10 @@ static void delta_plan(lu_context *ctx, dl *d)
         delta_fallback(ctx, d, why);
         return;
     }
-    remove_file(ctx, d->meta);   /* a delta's .part is never resumed as a whole download */
-    d->fd = ctx->env.io.open(ctx->env.io.ud, d->part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (d->fd < 0) {
-        lu__fail(&e, LU_IO_ERROR, "cannot open '%s': %s", d->part, strerror(errno));
+    if (delta_open_part(ctx, d, &e) != LU_OK) {
         delta_fallback(ctx, d, e.message);
         return;
     }
-    lu__sha256_reset(d->hs);
-    d->have = d->flushed = 0;
-    d->op = 0;
-    d->op_done = 0;
     lu__log(&ctx->env, LU_LOG_INFO, "download '%s': a delta from '%s': %zu of %zu entries changed, %llu bytes "
             "in %zu ranges to fetch, %llu to copy", d->url, d->base, d->plan.changed, d->plan.entries,
             (unsigned long long)d->plan.fetch, d->plan.ranges, (unsigned long long)d->plan.copy);
@@ -1162,7 +1240,6 @@ static lu_status start_attempt(lu_context *ctx, dl *d, lu_error *err)
     if (!delta_wanted(ctx, d)) return start_body(ctx, d, err);
     d->tail_from = d->req.size;
     d->rounds = 0;
-    d->delta_etag[0] = d->delta_lm[0] = '\0';
     d->have = 0;
     lu_status st = start_tail(ctx, d, d->req.size > LU__DELTA_TAIL ? d->req.size - LU__DELTA_TAIL : 0, err);
     if (st != LU_OK) {

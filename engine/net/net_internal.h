@@ -67,11 +67,21 @@ lu_http_header *lu__http_headers_list(const lu_env *env, const lu__http_headers 
 
 /* True when the sidecar text (<file>.part.json) describes a download of
  * `url` with `sha256` (NULL: none) and `size` (0: unknown) and holds a
- * validator (ETag or Last-Modified) that fits and has no control bytes;
- * then copies the validators out (for If-Range). Does not allocate
+ * validator (ETag or Last-Modified) that fits and has no control bytes,
+ * and is not a delta's; then copies the validators out (for If-Range). Does not allocate
  * through a context (cJSON's allocator only); never fails otherwise. */
 bool lu__download_sidecar_resumes(const char *text, size_t len, const char *url, const char *sha256, uint64_t size,
                                   char etag[LU__ETAG_CAP], char last_modified[LU__LAST_MODIFIED_CAP]);
+
+/* The same for an interrupted delta (its sidecar has a "delta" member,
+ * which lu__download_sidecar_resumes refuses): true when the sidecar names
+ * `url`, `sha256` and `size`, holds a validator, and was written for the
+ * old file whose identity (its device, inode, size and modification
+ * time, as download.c writes them) is `base_id`; then copies out the
+ * validators and where the tail started (*tail_from, below `size`). */
+bool lu__download_sidecar_delta(const char *text, size_t len, const char *url, const char *sha256, uint64_t size,
+                                 const char *base_id, uint64_t *tail_from, char etag_out[LU__ETAG_CAP],
+                                 char last_modified_out[LU__LAST_MODIFIED_CAP]);
 
 /* One response header line of a volume download: a status line clears the
  * three values; ETag, Last-Modified and Content-Range (any case) are kept

@@ -216,6 +216,49 @@ describe("deltas", function()
     assert.are.equal(v2.sha256, H.sha256(save .. "/volumes/levels-2.zip"))
   end)
 
+  it("a delta killed with SIGKILL mid-assembly resumes where its .part ends, byte for byte", function()
+    serve({extra = "location = /levels-2.zip { if ($http_range) { set $limit_rate 300k; } }"})
+    local v2, moved = two_versions(ten())
+    lu.shutdown()   -- the child opens the save directory
+    local work = H.tmpdir()
+    H.write(work .. "/child.lua", ([[local lu = require("liveupdate")
+      assert(lu.init{save_dir = arg[1], base = %q, http_url = %q})
+      assert(lu.download_volume({name = "levels", file = "levels-2.zip", size = %d, sha256 = %q}, nil,
+                                function() os.exit(3) end))
+      while true do lu.poll(); os.execute("sleep 0.01") end]]):format("zip:" .. www .. "/base.zip", base, v2.size,
+                                                                       v2.sha256))
+    local p = io.popen(("lua5.4 %s %s >/dev/null 2>&1 & echo $!"):format(H.quote(work .. "/child.lua"), H.quote(save)))
+    local pid = p:read("l"):match("%d+")
+    p:close()
+    -- killed once its .part holds the first 45 entries: 3 ranges fetched, 42 entries copied
+    local part = save .. "/downloads/levels-2.zip.part"
+    for _ = 1, 6000 do
+      if #(H.read(part) or "") >= 45 * (30 + NAME + EACH) then break end
+      os.execute("sleep 0.01")
+    end
+    local kept = #(H.read(part) or "")
+    assert(os.execute("kill -9 " .. pid))
+    for _ = 1, 500 do   -- gone (its save-directory lock with it)
+      if not os.execute("kill -0 " .. pid .. " 2>/dev/null") then break end
+      os.execute("sleep 0.01")
+    end
+    assert.is_true(kept >= 45 * (30 + NAME + EACH), "the child assembled " .. kept .. " bytes")
+    assert.is_not_nil(H.read(save .. "/downloads/levels-2.zip.part.json"))
+    local before = #transfers(ngdir, "/levels-2.zip")
+    start()
+    local r, m = fetch(v2)
+    assert.are.equal(lu.LIVEUPDATE_OK, r, m)
+    assert.are.equal(v2.sha256, H.sha256(save .. "/volumes/levels-2.zip"))
+    -- after the restart: the tail again, then only the ranges not yet fetched
+    local got = transfers(ngdir, "/levels-2.zip")
+    local after = #got - before
+    assert.is_true(after <= 1 + 8, ("%d requests after the restart"):format(after))
+    local ranges = 0
+    for i = 1, #got do if got[i][2] ~= 64 * 1024 then ranges = ranges + got[i][2] end end
+    assert.is_true(ranges <= moved + EACH, ("%d bytes of ranges for %d changed"):format(ranges, moved))
+    assert.is_nil(H.read(part))
+  end)
+
   it("more than half the file changed: one whole download", function()
     serve()
     local c = {}

@@ -80,3 +80,31 @@ Test(net_parsers, a_header_line_with_a_nul_byte_is_no_header)
     lu__free(&env, list);
     lu__free(&env, h.buf);
 }
+
+/* An interrupted delta leaves a .part whose bytes are the new file's
+ * first bytes only up to where its plan got: resumed as a whole download
+ * (Range from its end) it would splice. Its sidecar's "delta" member makes
+ * the whole-download rule refuse it, and the delta rule takes it only for
+ * the same old file (identity) and a tail start inside the file. */
+Test(net_parsers, a_delta_sidecar_resumes_only_a_delta_from_the_same_old_file)
+{
+    char etag[LU__ETAG_CAP], lm[LU__LAST_MODIFIED_CAP];
+    uint64_t tail_from = 0;
+    const char *id = "2049:131:20502150:1796175235.868892765";
+    const char *delta = "{\"url\":\"" URL "\",\"etag\":\"\\\"e1\\\"\",\"last_modified\":\"\",\"size\":20502150,"
+                        "\"sha256\":\"\",\"delta\":{\"base\":\"2049:131:20502150:1796175235.868892765\","
+                        "\"tail_from\":20436614}}";
+    cr_expect_not(lu__download_sidecar_resumes(delta, strlen(delta), URL, NULL, 20502150, etag, lm));
+    cr_assert(lu__download_sidecar_delta(delta, strlen(delta), URL, NULL, 20502150, id, &tail_from, etag, lm));
+    cr_expect_eq(tail_from, 20436614);
+    cr_expect_str_eq(etag, "\"e1\"");
+    cr_expect_not(lu__download_sidecar_delta(delta, strlen(delta), URL, NULL, 20502150,
+                                             "2049:131:20502150:1796175299.000000000", &tail_from, etag, lm),
+                  "the old file was replaced since");
+    cr_expect_not(lu__download_sidecar_delta(delta, strlen(delta), URL, NULL, 20502151, id, &tail_from, etag, lm));
+    const char *outside = "{\"url\":\"" URL "\",\"etag\":\"\\\"e1\\\"\",\"last_modified\":\"\",\"size\":100,"
+                          "\"sha256\":\"\",\"delta\":{\"base\":\"x\",\"tail_from\":100}}";
+    cr_expect_not(lu__download_sidecar_delta(outside, strlen(outside), URL, NULL, 100, "x", &tail_from, etag, lm));
+    const char *whole = "{\"url\":\"" URL "\",\"etag\":\"\\\"e1\\\"\",\"last_modified\":\"\",\"size\":100,\"sha256\":\"\"}";
+    cr_expect_not(lu__download_sidecar_delta(whole, strlen(whole), URL, NULL, 100, "x", &tail_from, etag, lm));
+}
