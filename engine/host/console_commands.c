@@ -135,13 +135,18 @@ static lu_status cmd_downloads(void *ud, int argc, char **argv, int json, lu_con
                                     cJSON_AddNumberToObject(o, "done", (double)v[i].done) &&
                                     cJSON_AddNumberToObject(o, "total", (double)v[i].total) &&
                                     cJSON_AddNumberToObject(o, "attempt", v[i].attempt) &&
-                                    cJSON_AddStringToObject(o, "state", v[i].state)) &&
+                                    cJSON_AddStringToObject(o, "state", v[i].state) &&
+                                    cJSON_AddNumberToObject(o, "received", (double)v[i].received) &&
+                                    cJSON_AddNumberToObject(o, "saved", (double)v[i].saved)) &&
                     whole;
         } else {
-            lu_console_printf(out, "vol%-3d %10s of %-10s %-9s try %d  %s  %s\n", v[i].id,
+            char sv[32], delta[64] = "";
+            if (v[i].saved)
+                snprintf(delta, sizeof delta, "  (delta: %s saved)", lu_console_size(v[i].saved, sv, sizeof sv));
+            lu_console_printf(out, "vol%-3d %10s of %-10s %-9s try %d  %s  %s%s\n", v[i].id,
                               lu_console_size(v[i].done, d, sizeof d),
                               v[i].total ? lu_console_size(v[i].total, tot, sizeof tot) : "?", v[i].state,
-                              v[i].attempt, v[i].file, v[i].url);
+                              v[i].attempt, v[i].file, v[i].url, delta);
         }
     }
     lu_free(h->ctx, v);

@@ -80,6 +80,8 @@ typedef struct dl {
     uint64_t received_now;         /* bytes of the current tail request received */
     char base_id[96];              /* the old file's identity (base_identity), for a resume */
     bool resuming;                 /* a delta's .part and sidecar were found: resume_have bytes kept */
+    uint64_t received;             /* bytes the network brought, every request (lu_download_info) */
+    uint64_t to_receive;           /* a planned delta: `received` once its ranges are in; else 0 */
     uint64_t resume_have, resume_tail_from;
     lu_error result;
     char errbuf[CURL_ERROR_SIZE];
@@ -437,6 +439,7 @@ static size_t append_part(dl *d, const char *data, size_t len)
     }
     lu__sha256_update(d->hs, (const unsigned char *)data, len);
     d->have += len;
+    d->received += len;
     return len;
 }
 
@@ -463,6 +466,7 @@ static bool delta_response(lu_context *ctx, dl *d)
         lu__sha256_reset(d->hs);
         d->have = d->range_from = d->flushed = 0;
         d->whole = true;
+        d->to_receive = 0;
         delta_drop(ctx, d);
         d->phase = BODY;
         d->response_started = false;   /* start_response takes it from here */
@@ -506,6 +510,7 @@ static size_t delta_body(dl *d, const char *data, size_t len)
     if (d->phase == TAIL) {
         memcpy(d->tail + d->received_now, data, len);
         d->received_now += len;
+        d->received += len;
         return len;
     }
     return append_part(d, data, len);
@@ -1002,6 +1007,7 @@ static void delta_fallback(lu_context *ctx, dl *d, const char *why)
     delta_drop(ctx, d);
     end_transfer(downloads(ctx), d);
     remove_part(d);
+    d->to_receive = 0;
     d->whole = true;
     d->resuming = false;
     d->phase = QUEUED;
@@ -1194,6 +1200,10 @@ static void delta_plan(lu_context *ctx, dl *d)
         delta_fallback(ctx, d, e.message);
         return;
     }
+    uint64_t left = 0;   /* what the ranges still bring (a resume has some in its .part) */
+    for (size_t i = d->op; i < d->plan.n; i++)
+        if (d->plan.ops[i].from == LU__DELTA_FETCH) left += d->plan.ops[i].len - (i == d->op ? d->op_done : 0);
+    d->to_receive = d->received + left;
     lu__log(&ctx->env, LU_LOG_INFO, "download '%s': a delta from '%s': %zu of %zu entries changed, %llu bytes "
             "in %zu ranges to fetch, %llu to copy", d->url, d->base, d->plan.changed, d->plan.entries,
             (unsigned long long)d->plan.fetch, d->plan.ranges, (unsigned long long)d->plan.copy);
@@ -1402,6 +1412,20 @@ lu_status lu_download_start(lu_context *ctx, const lu_download_request *req, int
     return LU_OK;
 }
 
+/* What `progress` and lu_downloads_get report as done of total: a
+ * planned delta's received bytes of those it fetches; else the .part's
+ * bytes of the file's size. */
+static void progress_of(const dl *d, uint64_t *done, uint64_t *total)
+{
+    if (d->to_receive) {
+        *done = d->received;
+        *total = d->to_receive;
+    } else {
+        *done = d->have;
+        *total = d->total ? d->total : d->req.size;
+    }
+}
+
 lu_status lu_download_base(lu_context *ctx, const char *name, char *out, size_t cap, lu_error *err)
 {
     lu_mount_info *m = NULL;
@@ -1453,8 +1477,9 @@ lu_status lu_downloads_get(lu_context *ctx, lu_download_info **out, size_t *coun
         s += strlen(s) + 1;
         o->file = strcpy(s, d->file);
         s += strlen(s) + 1;
-        o->done = d->have;
-        o->total = d->total ? d->total : d->req.size;
+        progress_of(d, &o->done, &o->total);
+        o->received = d->received;
+        o->saved = d->to_receive ? d->plan.copy : 0;
         o->attempt = d->attempt;
         o->state = d->phase == BODY || d->phase == TAIL || d->phase == RANGE || d->phase == COPY ? "receiving"
                    : d->phase == SIG ? "signature"
@@ -1492,10 +1517,12 @@ static int downloads_poll(lu_context *ctx, void *state)
     curl_multi_perform(all->multi, &running);
     /* progress (before completions, so a finished body reports its end) */
     for (dl *d = all->list; d && !lu__closing(ctx); d = d->next)
-        if (d->req.progress && d->have != d->reported &&
-            ((d->phase == BODY && d->response_started) || d->phase == RANGE || d->phase == COPY)) {
-            d->reported = d->have;
-            d->req.progress(d->req.ud, d->id, d->have, d->total);
+        if (d->req.progress && ((d->phase == BODY && d->response_started) || d->phase == RANGE || d->phase == COPY)) {
+            uint64_t done, total;
+            progress_of(d, &done, &total);
+            if (done == d->reported) continue;
+            d->reported = done;
+            d->req.progress(d->req.ud, d->id, done, total);
         }
     CURLMsg *m;
     int left;

@@ -268,7 +268,7 @@ int lu_lua__get_downloads(lua_State *L)
     if (lu_downloads_get(st->ctx, &d, &n, &err) != LU_OK) return lu_lua__fail_err(L, &err);
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
-        lua_createtable(L, 0, 7);
+        lua_createtable(L, 0, 9);
         lu_lua__set_int(L, "handle", d[i].id);
         lu_lua__set_str(L, "file", d[i].file);
         lu_lua__set_str(L, "url", d[i].url);
@@ -276,6 +276,8 @@ int lu_lua__get_downloads(lua_State *L)
         lu_lua__set_int(L, "total", (lua_Integer)d[i].total);
         lu_lua__set_int(L, "attempt", d[i].attempt);
         lu_lua__set_str(L, "state", d[i].state);
+        lu_lua__set_int(L, "received", (lua_Integer)d[i].received);
+        lu_lua__set_int(L, "saved", (lua_Integer)d[i].saved);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
     lu_free(st->ctx, d);

@@ -259,6 +259,52 @@ describe("deltas", function()
     assert.is_nil(H.read(part))
   end)
 
+  it("progress, get_downloads and the console's downloads count the bytes that travel and those saved", function()
+    -- ranges slowed down, so the console finds the game's delta in flight
+    serve({extra = "location ~ ^/levels-[23]\\.zip$ { if ($http_range) { set $limit_rate 300k; } }"})
+    local v2 = two_versions(ten())
+    local calls, seen = {}, nil
+    assert(lu.download_volume(v2, {url = base .. "/levels-2.zip", progress = function(self, name, done, total)
+      calls[#calls + 1] = {done, total}
+    end}, function(self, name, r) calls.result = r end))
+    run_until(lu, function()
+      for _, d in ipairs(lu.get_downloads()) do if d.saved > 0 and not seen then seen = d end end
+      return calls.result ~= nil
+    end, 60)
+    assert.are.equal(lu.LIVEUPDATE_OK, calls.result)
+    local last = calls[#calls]
+    assert.are.equal(1090006, last[2], "the total is what the delta fetches")
+    assert.are.equal(last[2], last[1])
+    for _, c in ipairs(calls) do assert.is_true(c[1] <= c[2]) end
+    assert.is_not_nil(seen, "get_downloads never showed the delta")
+    assert.are.equal(1090006, seen.total)
+    assert.are.equal(v2.size - 1090006, seen.saved)
+    assert.is_true(seen.received >= 65536 and seen.received <= seen.total)
+    -- the same in a running game, through the console
+    lu.shutdown()
+    make(www .. "/levels-3.zip", {[17] = true, [18] = true, [150] = true}, 3)
+    local v3 = entry(www, "levels-3.zip")
+    local game = H.project("[project]\ntitle = Delta\n", {["main/main.lua"] = ([[
+function init(self)
+  liveupdate.add_mount("levels", %q, 10, function()
+    liveupdate.download_volume({name = "levels", file = "levels-3.zip", url = %q, size = %d, sha256 = %q}, nil,
+                               function() end)
+  end)
+end
+function update(self) end]]):format("zip:" .. save .. "/volumes/levels-2.zip", base .. "/levels-3.zip", v3.size,
+                                    v3.sha256)})
+    local port, _, gstop = H.console_game(game)
+    local text
+    for _ = 1, 1000 do   -- until the delta has planned (each try is a console round trip)
+      local p = io.popen(H.quote(H.lutool_bin) .. " console " .. port .. " downloads 2>/dev/null")
+      text = p:read("a")
+      p:close()
+      if text:find("delta:", 1, true) then break end
+    end
+    gstop()
+    assert.matches("vol%d+ +[%d.]+ %a+ of +[%d.]+ %a+ +receiving +try 1  levels%-3%.zip  http://%S+  %(delta: %d+%.%d MiB saved%)", text)
+  end)
+
   it("more than half the file changed: one whole download", function()
     serve()
     local c = {}

@@ -28,7 +28,9 @@ extern "C" {
 #endif
 
 /* Progress: bytes received so far (resumed bytes included) and the total
- * (0 when unknown). Runs from lu_update(). */
+ * (0 when unknown); for a delta, once it has planned, the bytes it has
+ * received of those it fetches (its tail and ranges; nothing moves while
+ * it copies). Runs from lu_update(). */
 typedef void (*lu_download_progress_fn)(void *ud, int id, uint64_t done, uint64_t total);
 
 /* Completion: runs once from lu_update(), with `err->status` LU_OK and
@@ -107,9 +109,17 @@ lu_status lu_download_cancel(lu_context *ctx, int id, lu_error *err);
 typedef struct lu_download_info {
     int id;
     const char *url, *file;
-    uint64_t done, total;
+    uint64_t done, total;     /* bytes received of those this download will receive (what
+                                 `progress` reports): for a delta, the bytes it fetches (its
+                                 total known once it has planned); else the file's bytes in
+                                 the .part, of its size */
     int attempt;              /* 1 for the first try */
     const char *state;        /* "queued", "waiting" (retry backoff), "receiving", "signature" */
+    uint64_t received;        /* bytes received over the network for this file since the
+                                 download started (every request: a delta's tail and ranges,
+                                 a whole download) */
+    uint64_t saved;           /* bytes of the file a delta copies from the old volume instead
+                                 of fetching them; 0 for a whole download */
 } lu_download_info;
 
 /* Copies the downloads in progress into one allocation (*out, free with
