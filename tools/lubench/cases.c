@@ -453,7 +453,7 @@ static void on_dl(void *ud, int id, const char *path, const lu_error *err)
 
 void bench_download(bench *b)
 {
-    char www[600], zp[700], conf[700], url[200], cmd[2400], save[600];
+    char www[600], zp[700], url[200], cmd[2400], save[600];
     path_in(b, www, sizeof www, "www");
     mkdir(www, 0755);
     snprintf(zp, sizeof zp, "%s/big.zip", www);
@@ -462,28 +462,8 @@ void bench_download(bench *b)
     uint64_t size;
     lu_error err;
     if (lu_crypto_init(&err) != LU_OK || lu_sha256_file(zp, sha, &size, &err) != LU_OK) exit(1);
-    /* nginx on a free loopback port */
-    int port = 0;
-    snprintf(conf, sizeof conf, "%s/nginx.conf", b->dir);
-    srand((unsigned)time(NULL));
-    for (int attempt = 0; attempt < 20 && !port; attempt++) {
-        int p = 20000 + rand() % 25000;
-        FILE *f = fopen(conf, "w");
-        if (!f) exit(1);
-        fprintf(f, "user root; worker_processes 1; error_log %s/nginx-error.log; pid %s/nginx.pid;\n"
-                   "events { worker_connections 64; }\n"
-                   "http { access_log off; sendfile on; client_body_temp_path %s/body; proxy_temp_path %s/proxy;\n"
-                   "  fastcgi_temp_path %s/fcgi; uwsgi_temp_path %s/uwsgi; scgi_temp_path %s/scgi;\n"
-                   "  server { listen 127.0.0.1:%d; root %s; } }\n",
-                b->dir, b->dir, b->dir, b->dir, b->dir, b->dir, b->dir, p, www);
-        fclose(f);
-        snprintf(cmd, sizeof cmd, "nginx -c %s -p %s 2>/dev/null", conf, b->dir);
-        if (system(cmd) == 0) port = p;
-    }
-    if (!port) {
-        fprintf(stderr, "lubench: cannot start nginx (tools/setup installs nginx-light)\n");
-        exit(1);
-    }
+    int port = bench_nginx_start(b, www, false);
+    if (!port) exit(1);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/big.zip", port);
     double ours[REPS_MAX], peer[REPS_MAX];
     int reps = b->size.reps;
@@ -521,7 +501,6 @@ void bench_download(bench *b)
         if (system(cmd) != 0) fprintf(stderr, "lubench: curl failed\n");
         peer[r] = (double)size / (bench_now() - t) / 1e6;
     }
-    snprintf(cmd, sizeof cmd, "nginx -c %s -p %s -s stop 2>/dev/null", conf, b->dir);
-    if (system(cmd) != 0) fprintf(stderr, "lubench: could not stop nginx\n");
+    bench_nginx_stop(b);
     bench_report(b, "download", bench_median(ours, reps), bench_median(peer, reps), "MB/s", ">=", 0.85);
 }

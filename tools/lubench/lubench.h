@@ -59,6 +59,12 @@ int bench_zip_text_pair(const char *deflate_path, const char *zstd_path, uint64_
 /* One stored entry of `bytes` random bytes. */
 int bench_zip_big(const char *path, uint64_t bytes);
 
+/* serve.c: nginx serving `root` on a free loopback port; with `log`, an
+ * access log <dir>/access.log of "<status> <uri> <bytes sent>" lines.
+ * Returns the port, or 0 after saying why. */
+int bench_nginx_start(bench *b, const char *root, bool log);
+void bench_nginx_stop(bench *b);
+
 /* cases.c */
 void bench_lookup(bench *b);
 void bench_mount(bench *b);
@@ -88,6 +94,9 @@ void bench_threads(bench *b);
 void bench_read_limit(bench *b);
 void bench_read_small(bench *b);
 void bench_mount_limit(bench *b);
+/* cases_update.c: the bytes a content release moves from nginx against
+ * the bytes of the entries it changed */
+void bench_update_bytes(bench *b);
 /* cases_index.c: the merged index against a bare hash probe and its own first adds */
 void bench_lookup_probe(bench *b);
 void bench_add_growth(bench *b);

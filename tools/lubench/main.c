@@ -37,6 +37,7 @@ static const struct {
     {"threads", bench_threads},
     {"read_limit", bench_read_limit}, {"read_small", bench_read_small}, {"mount_limit", bench_mount_limit},
     {"lookup_probe", bench_lookup_probe}, {"add_growth", bench_add_growth},
+    {"update_bytes", bench_update_bytes},
 };
 
 #define NCASES (sizeof cases / sizeof cases[0])
