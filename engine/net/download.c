@@ -423,6 +423,20 @@ static bool start_response(lu_context *ctx, dl *d)
 
 static void delta_drop(lu_context *ctx, dl *d);
 
+/* Starts writing back the .part every 8 MiB, so the fsync before the
+ * rename has little left to do (Linux; elsewhere the fsync does it all).
+ * Called after every write to it: a body, a delta's ranges, copies and
+ * tail. */
+static void write_back(dl *d)
+{
+    if (d->have - d->flushed >= (8u << 20)) {
+#ifdef SYNC_FILE_RANGE_WRITE
+        sync_file_range(d->fd, (off_t)d->flushed, (off_t)(d->have - d->flushed), SYNC_FILE_RANGE_WRITE);
+#endif
+        d->flushed = d->have;
+    }
+}
+
 /* Appends received bytes to the .part and the hash: `len`, or 0 with the
  * transfer stopped (a write failed; a full disk is LU_NO_SPACE). */
 static size_t append_part(dl *d, const char *data, size_t len)
@@ -440,6 +454,7 @@ static size_t append_part(dl *d, const char *data, size_t len)
     lu__sha256_update(d->hs, (const unsigned char *)data, len);
     d->have += len;
     d->received += len;
+    write_back(d);
     return len;
 }
 
@@ -539,16 +554,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
     if (d->req.size && d->have + len > d->req.size)
         return abort_with(d, LU_HASH_MISMATCH, "'%s' is larger than the expected %llu bytes", d->url,
                           (unsigned long long)d->req.size);
-    if (append_part(d, data, len) != len) return 0;
-    /* start writing back every 8 MiB, so the fsync before the rename has
-     * little left to do (Linux; elsewhere the fsync does it all) */
-    if (d->have - d->flushed >= (8u << 20)) {
-#ifdef SYNC_FILE_RANGE_WRITE
-        sync_file_range(d->fd, (off_t)d->flushed, (off_t)(d->have - d->flushed), SYNC_FILE_RANGE_WRITE);
-#endif
-        d->flushed = d->have;
-    }
-    return len;
+    return append_part(d, data, len);
 }
 
 /* ---- attempts -------------------------------------------------------- */
@@ -835,7 +841,8 @@ static bool from_store(lu_context *ctx, dl *d)
     if (!d->req.size || lu_mounts_get(ctx, &m, &n, &e) != LU_OK) return false;
     bool done = false;
     for (size_t i = 0; i < n && !done; i++)
-        if (m[i].path && strcmp(m[i].format, "zip") == 0 && strcmp(m[i].path, d->final) != 0)
+        if (m[i].path && strcmp(m[i].format, "zip") == 0 && strcmp(m[i].path, d->final) != 0 &&
+            (!d->base || strcmp(m[i].path, d->base) != 0))   /* a delta's old file: not the new bytes */
             done = try_found(ctx, d, m[i].path, MOUNTED);
     lu_free(ctx, m);
     return done;
@@ -1111,6 +1118,7 @@ static void delta_advance(lu_context *ctx, dl *d)
             return;
         }
         d->have += n;
+        write_back(d);
         budget -= n;
         if ((d->op_done += n) == op->len) d->op++, d->op_done = 0;
     }

@@ -115,7 +115,7 @@ void lu__xfer_remove(lu_context *ctx, CURL *easy);
 #define LU__DELTA_RANGES 64          /* at most this many fetches */
 #define LU__DELTA_TAIL (64 * 1024)   /* the end of a new file asked for first (its directory, mostly) */
 #define LU__DELTA_TAIL_MAX (16u << 20)   /* a directory larger than this is not held: a whole download */
-#define LU__DELTA_SLICE (8u << 20)   /* bytes copied from the old file per lu_update() */
+#define LU__DELTA_SLICE (1u << 20)   /* bytes a delta copies from the old file per step (a few ms) */
 
 /* Bytes [at, at + len) of the new file: copied from the old file at
  * `from`, or fetched (from == LU__DELTA_FETCH). */

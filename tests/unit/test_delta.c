@@ -13,6 +13,8 @@
 
 #include "helpers.h"
 #include "../../engine/net/net_internal.h"
+#include "liveupdate/crypto.h"
+#include "liveupdate/download.h"
 
 #define TAIL (64 * 1024)   /* what the downloader asks for first */
 
@@ -423,4 +425,70 @@ Test(delta, every_zip_a_mount_accepts_has_a_layout)
     cJSON_Delete(doc);
     free(text);
     cr_expect_gt(tried, 20, "only %d fixtures", tried);
+}
+
+/* Opens through the context's I/O hooks, counting those of `watched`. */
+static const char *watched;
+static int watched_opens;
+
+static int counting_open(void *ud, const char *path, int flags, int mode)
+{
+    (void)ud;
+    if (watched && strcmp(path, watched) == 0) watched_opens++;
+    return open(path, flags, mode);
+}
+
+static void on_done(void *ud, int id, const char *path, const lu_error *err)
+{
+    (void)id;
+    (void)path;
+    *(lu_status *)ud = err->status;
+}
+
+/* A new version of the same size as the old one it replaces (entry sizes
+ * unchanged: common) is not hashed as a candidate for the new bytes before
+ * the download: the old file is the delta's base, never the answer, and
+ * hashing (or, outside volumes/, first copying) a large volume would stall
+ * lu_update(). Without the exception the old file is opened to be copied. */
+Test(delta, the_old_version_is_not_taken_for_the_new_bytes)
+{
+    char *dir = th_tempdir(), *old, *neu;
+    make_pair(dir, 40, 20000, 3, 10, 2, &old, &neu);
+    struct stat a, b;
+    cr_assert(stat(old, &a) == 0 && stat(neu, &b) == 0);
+    cr_assert_eq(a.st_size, b.st_size, "the two versions have one size");
+    lu_io_hooks io = {.open = counting_open};
+    lu_config cfg;
+    lu_config_init(&cfg);
+    cfg.save_dir = th_path(dir, "save");
+    cfg.io = &io;
+    lu_context *ctx;
+    lu_error err;
+    cr_assert_eq(lu_context_open(&cfg, &ctx, &err), LU_OK, "%s", err.message);
+    char uri[700], url[700], sha[LU_SHA256_HEX];
+    uint64_t size;
+    snprintf(uri, sizeof uri, "zip:%s", old);
+    cr_assert_eq(lu_mount_add(ctx, "levels", uri, 10, 0, &err), LU_OK, "%s", err.message);
+    cr_assert_eq(lu_crypto_init(&err), LU_OK);
+    cr_assert_eq(lu_sha256_file(neu, sha, &size, &err), LU_OK);
+    snprintf(url, sizeof url, "file://%s", neu);
+    lu_download_request req;
+    lu_download_request_init(&req);
+    req.url = url;
+    req.file = "levels-2.zip";
+    req.size = size;
+    req.sha256 = sha;
+    req.base = old;
+    lu_status result = LU_UNKNOWN;
+    req.done = on_done;
+    req.ud = &result;
+    watched = old;
+    watched_opens = 0;
+    int id;
+    cr_assert_eq(lu_download_start(ctx, &req, &id, &err), LU_OK, "%s", err.message);
+    for (int i = 0; i < 100000 && result == LU_UNKNOWN; i++) lu_update(ctx);
+    watched = NULL;
+    cr_expect_eq(result, LU_OK);
+    cr_expect_eq(watched_opens, 0, "the old file was opened %d time(s) as a candidate", watched_opens);
+    lu_context_close(ctx);
 }
