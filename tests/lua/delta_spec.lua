@@ -318,13 +318,19 @@ function update(self) end]]):format("zip:" .. save .. "/volumes/levels-2.zip", b
     assert.are.same({200, v2.size}, got[2])
   end)
 
-  it("a release that changes 10 of 200 entries of one volume moves those and its documents, nothing else", function()
-    serve()
+  -- The issue's release through the update manager: 1.1 brings "levels"
+  -- (200 entries) and "other" whole; 1.2 changes 10 entries of levels and
+  -- lists other with the same bytes. `publish(file)` makes www/<file>
+  -- reachable under `base`; `requests()` lists what the server logged so
+  -- far: {uri, status, bytes}. Checks what 1.2 moved and that the game
+  -- runs it.
+  local function issue_release(publish, requests)
     make(www .. "/levels-1.1.zip", {}, 1)
     local moved = make(www .. "/levels-1.2.zip", ten(), 2)
     local other = {}
     for i = 0, 59 do other[("o/%02d.txt"):format(i)] = ("other %d "):format(i):rep(3000) end
     H.zip(www .. "/other.zip", other)
+    for _, f in ipairs({"levels-1.1.zip", "levels-1.2.zip", "other.zip"}) do publish(f) end
     local function document(version, levels)
       local list = {}
       for _, e in ipairs({levels, entry(www, "other.zip", "other")}) do
@@ -332,6 +338,7 @@ function update(self) end]]):format("zip:" .. save .. "/volumes/levels-2.zip", b
           e.name, e.file, e.size, e.sha256)
       end
       H.write(www .. "/release.json", ('{"version": "%s", "volumes": [%s]}'):format(version, table.concat(list, ", ")))
+      publish("release.json")
     end
     document("1.1", entry(www, "levels-1.1.zip"))
     assert(lu.init({save_dir = save, base = "zip:" .. www .. "/base.zip", http_url = base,
@@ -349,18 +356,18 @@ function update(self) end]]):format("zip:" .. save .. "/volumes/levels-2.zip", b
     assert.are.same({"ready", "1.1"}, check())
     assert(um.apply_update())
     assert(um.confirm())
-    local log_before = #(H.read(ngdir .. "/access.log") or "")
+    local before = #requests()
     document("1.2", entry(www, "levels-1.2.zip"))
     assert.are.same({"ready", "1.2"}, check())
     assert(um.apply_update())
     assert(um.confirm())
-    -- what this release moved, from nginx's log
     local sent, levels, others = 0, 0, 0
-    for l in (H.read(ngdir .. "/access.log") or ""):sub(log_before + 1):gmatch("[^\n]+") do
-      local st, u, n = l:match("^(%d+) (%S+) (%d+)")
-      sent = sent + tonumber(n)
-      if u == "/levels-1.2.zip" then levels = levels + 1; assert.are.equal("206", st) end
-      if u == "/other.zip" then others = others + 1 end
+    local all = requests()
+    for i = before + 1, #all do
+      local u, st, n = table.unpack(all[i])
+      sent = sent + n
+      if u == "levels-1.2.zip" then levels = levels + 1; assert.are.equal(206, st) end
+      if u == "other.zip" then others = others + 1 end
     end
     assert.are.equal(0, others)
     assert.are.equal(11, levels)
@@ -369,6 +376,35 @@ function update(self) end]]):format("zip:" .. save .. "/volumes/levels-2.zip", b
     assert.are.equal('{"version": 2}', lu.load_resource("/version_levels.json"))
     assert.are.equal(H.sha256(www .. "/levels-1.2.zip"), H.sha256(save .. "/volumes/rel-1.2-levels-1.2.zip"))
     assert.are.equal(other["o/07.txt"], lu.load_resource("/o/07.txt"))
+    return sent, moved
+  end
+
+  it("a release that changes 10 of 200 entries of one volume moves those and its documents, nothing else", function()
+    serve()
+    issue_release(function() end, function()
+      local t = {}
+      for l in (H.read(ngdir .. "/access.log") or ""):gmatch("[^\n]+") do
+        local st, u, n = l:match("^(%d+) /(%S+) (%d+)")
+        t[#t + 1] = {u, tonumber(st), tonumber(n)}
+      end
+      return t
+    end)
+  end)
+
+  it("the same release from the S3-compatible server", function()
+    local s3, s3stop, put, log = H.s3rver(nil, {log = true})
+    stop = s3stop
+    base = s3 .. "/bucket"
+    assert.are.equal(200, put("/bucket"))
+    local units = {b = 1, kb = 1024, mb = 1024 * 1024}
+    issue_release(function(f) assert.are.equal(200, put("/bucket/" .. f, www .. "/" .. f)) end, function()
+      -- "<key> <status> <ms>ms <size>" per request, the size rounded ("97.66kb"); uploads are not counted
+      local t = {}
+      for k, st, n, unit in (H.read(log) or ""):gmatch("/?([%w%.%-]+) (%d+) %d+ms ([%d%.]+)(%a+)") do
+        if not (st == "200" and n == "0") then t[#t + 1] = {k, tonumber(st), math.ceil(tonumber(n) * units[unit:lower()])} end
+      end
+      return t
+    end)
   end)
 
   it("works the same from the S3-compatible server", function()
