@@ -993,8 +993,11 @@ static void sig_done(lu_context *ctx, dl *d, CURLcode rc)
  * support, a base that is missing or not a zip, a file changed on the
  * server, a plan not worth it, assembled bytes that do not match) falls
  * back to one whole download, with the reason logged; a 200 to a range
- * request is taken as that whole download. A delta writes no sidecar, so
- * an interrupted one is never resumed as a whole download: it starts over. */
+ * request is taken as that whole download. A full disk fails the download
+ * (LU_NO_SPACE) as it fails a whole one. A delta's sidecar (written before
+ * its first byte) names the old file and the tail's start: an interrupted
+ * delta is resumed as a delta (delta_open_part), never as a whole
+ * download. */
 
 static void delta_drop(lu_context *ctx, dl *d)
 {
@@ -1114,7 +1117,14 @@ static void delta_advance(lu_context *ctx, dl *d)
         }
         uint64_t n = op->len - d->op_done < budget ? op->len - d->op_done : budget;
         if (lu__delta_copy(&ctx->env, d->base_fd, op->from + d->op_done, n, d->fd, d->hs, &e) != LU_OK) {
-            delta_fallback(ctx, d, e.message);
+            if (e.status != LU_NO_SPACE) {   /* the old file: fetch the whole file instead */
+                delta_fallback(ctx, d, e.message);
+                return;
+            }
+            /* a full disk, as for a whole download: the .part (every byte of it
+             * the new file's) and its sidecar stay for a resume */
+            set_result(d, LU_NO_SPACE, "'%s': %s", d->part, e.message);
+            finish(downloads(ctx), d);
             return;
         }
         d->have += n;
@@ -1124,7 +1134,7 @@ static void delta_advance(lu_context *ctx, dl *d)
     }
     size_t tail = (size_t)(d->req.size - d->tail_from);
     if (append_part(d, (const char *)d->tail, tail) != tail) {   /* the tail last */
-        remove_part(d);   /* a delta's .part is never resumed */
+        if (d->abort_status != LU_NO_SPACE) remove_part(d);   /* as for a whole download */
         set_result(d, d->abort_status, "%s", d->abort_msg);
         finish(downloads(ctx), d);
         return;
@@ -1222,8 +1232,8 @@ static void delta_plan(lu_context *ctx, dl *d)
 static void delta_done(lu_context *ctx, dl *d, CURLcode rc)
 {
     char why[LU_ERROR_MAX];
-    if (d->abort_status != LU_OK) {   /* a write failed (a delta's .part is never resumed) */
-        remove_part(d);
+    if (d->abort_status != LU_OK) {   /* a write failed: as for a whole download */
+        if (d->abort_status != LU_NO_SPACE) remove_part(d);
         set_result(d, d->abort_status, "%s", d->abort_msg);
         finish(downloads(ctx), d);
         return;

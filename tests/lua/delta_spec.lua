@@ -305,6 +305,35 @@ function update(self) end]]):format("zip:" .. save .. "/volumes/levels-2.zip", b
     assert.matches("vol%d+ +[%d.]+ %a+ of +[%d.]+ %a+ +receiving +try 1  levels%-3%.zip  http://%S+  %(delta: %d+%.%d MiB saved%)", text)
   end)
 
+  it("with a public key, the assembled file's signature is checked: a bad one installs nothing", function()
+    serve()
+    local keys = H.tmpdir() .. "/k"
+    assert.are.equal(0, (H.lutool("keygen -o " .. H.quote(keys))))
+    make(www .. "/levels-1.zip", {}, 1)
+    make(www .. "/levels-2.zip", ten(), 2)
+    for _, f in ipairs({"levels-1.zip", "levels-2.zip"}) do
+      assert.are.equal(0, (H.lutool("sign " .. H.quote(www .. "/" .. f) .. " --key " .. H.quote(keys .. ".sec"))))
+    end
+    assert(lu.init({save_dir = save, base = "zip:" .. www .. "/base.zip", http_url = base, public_key = keys .. ".pub"}))
+    assert.are.equal(lu.LIVEUPDATE_OK, (fetch(entry(www, "levels-1.zip"))))
+    -- a signature of other bytes: the delta is assembled and verified, then refused
+    local good = H.read(www .. "/levels-2.zip.sig")
+    H.write(www .. "/levels-2.zip.sig", H.read(www .. "/levels-1.zip.sig"))
+    local v2 = entry(www, "levels-2.zip")
+    local r, m = fetch(v2)
+    assert.are.equal(lu.LIVEUPDATE_SIGNATURE_MISMATCH, r, m)
+    assert.is_nil(H.read(save .. "/volumes/levels-2.zip"))
+    assert.are.equal('{"version": 1}', lu.load_resource("/version_levels.json"))
+    -- its own signature: installed, with the signature beside it, from a delta
+    H.write(www .. "/levels-2.zip.sig", good)
+    local before = #transfers(ngdir, "/levels-2.zip")
+    r, m = fetch(v2)
+    assert.are.equal(lu.LIVEUPDATE_OK, r, m)
+    assert.are.equal(11, #transfers(ngdir, "/levels-2.zip") - before)
+    assert.are.equal(good, H.read(save .. "/volumes/levels-2.zip.sig"))
+    assert.are.equal('{"version": 2}', lu.load_resource("/version_levels.json"))
+  end)
+
   it("more than half the file changed: one whole download", function()
     serve()
     local c = {}
@@ -427,5 +456,57 @@ function update(self) end]]):format("zip:" .. save .. "/volumes/levels-2.zip", b
     local got = {}
     for st in (H.read(log) or ""):gmatch("levels%-2%.zip (%d+) %d+ms") do got[#got + 1] = tonumber(st) end
     assert.are.same({200, 206, 206, 206, 206, 206, 206, 206, 206, 206, 206, 206}, got)
+  end)
+end)
+
+describe("a delta on a full disk", function()
+  it("reports NO_SPACE, keeps its .part, and resumes once there is room", function()
+    local mnt = H.tmpdir()
+    if not H.sh("mount -t tmpfs -o size=24m tmpfs " .. H.quote(mnt) .. " 2>/dev/null") then
+      error("cannot mount a tmpfs (the disk-full test needs root)")
+    end
+    local lu = fresh()
+    local www = H.tmpdir()
+    local base, stop, _, ngdir = H.nginx(www)
+    local ok, err = pcall(function()
+      H.zip(www .. "/base.zip", {["title.txt"] = "base"})
+      make(www .. "/levels-1.zip", {}, 1)
+      local moved = make(www .. "/levels-2.zip", ten(), 2)
+      local v2 = entry(www, "levels-2.zip")
+      assert(lu.init({save_dir = mnt .. "/save", base = "zip:" .. www .. "/base.zip", http_url = base}))
+      -- the old version mounted from outside the save directory (the disk is the save directory's)
+      local mounted = false
+      assert(lu.add_mount("levels", "zip:" .. www .. "/levels-1.zip", 10, function() mounted = true end))
+      run_until(lu, function() return mounted end)
+      local done, r, m = false, nil, nil
+      local cb = function(_, _, rr, mm) done, r, m = true, rr, mm end
+      assert.is_number(lu.download_volume(v2, nil, cb))   -- the start's free-space check passes
+      -- then something else fills the disk: 10 MiB left for the 20 MB the delta assembles
+      assert(H.sh("head -c 12582912 /dev/zero > " .. H.quote(mnt .. "/filler")))
+      run_until(lu, function() return done end, 60)
+      assert.are.equal(lu.LIVEUPDATE_NO_SPACE, r, m)
+      assert.matches("levels%-2%.zip%.part", m)
+      assert.are.equal("levels", lu.which("/level/part005.bin"))
+      assert.are.equal('{"version": 1}', lu.load_resource("/version_levels.json"))
+      assert.is_nil(H.read(mnt .. "/save/volumes/levels-2.zip"))
+      local kept = #(H.read(mnt .. "/save/downloads/levels-2.zip.part") or "")
+      assert.is_true(kept > 5000000, "kept " .. kept)
+      -- room again: the delta resumes from its .part
+      os.remove(mnt .. "/filler")
+      done = false
+      assert.is_number(lu.download_volume(v2, nil, cb))
+      run_until(lu, function() return done end, 60)
+      assert.are.equal(lu.LIVEUPDATE_OK, r, m)
+      assert.are.equal(v2.sha256, H.sha256(mnt .. "/save/volumes/levels-2.zip"))
+      local ranges = 0
+      for _, t in ipairs(transfers(ngdir, "/levels-2.zip")) do
+        if t[2] ~= 64 * 1024 then ranges = ranges + t[2] end
+      end
+      assert.is_true(ranges <= moved + EACH, ("%d bytes of ranges for %d changed"):format(ranges, moved))
+    end)
+    lu.shutdown()
+    stop()
+    H.sh("umount " .. H.quote(mnt))
+    assert(ok, err)
   end)
 end)
