@@ -453,9 +453,16 @@ static size_t append_part(dl *d, const char *data, size_t len)
     }
     lu__sha256_update(d->hs, (const unsigned char *)data, len);
     d->have += len;
-    d->received += len;
     write_back(d);
     return len;
+}
+
+/* append_part for bytes the network brought (counted in `received`). */
+static size_t append_received(dl *d, const char *data, size_t len)
+{
+    size_t n = append_part(d, data, len);
+    if (n == len) d->received += len;
+    return n;
 }
 
 /* The first body bytes of a response to a delta's range request (TAIL,
@@ -496,14 +503,20 @@ static bool delta_response(lu_context *ctx, dl *d)
                  (unsigned long long)d->req.size, d->content_range);
         return false;
     }
-    if (d->phase == TAIL && d->rounds == 1 && !d->resuming) {   /* the first answer sets the validator */
+    bool same = d->delta_etag[0] ? strcmp(d->etag, d->delta_etag) == 0 : strcmp(d->last_modified, d->delta_lm) == 0;
+    if (d->phase == TAIL && d->rounds == 1 && (!d->resuming || !same)) {   /* the first answer sets the validator */
+        if (d->resuming) {   /* republished since the delta stopped: the delta starts over (delta_open_part) */
+            lu__log(&ctx->env, LU_LOG_INFO, "download '%s': the server's file changed since the delta was "
+                    "interrupted; starting it over", d->url);
+            d->resuming = false;
+        }
         snprintf(d->delta_etag, sizeof d->delta_etag, "%s", d->etag);
         snprintf(d->delta_lm, sizeof d->delta_lm, "%s", d->etag[0] ? "" : d->last_modified);
         if (!d->delta_etag[0] && !d->delta_lm[0]) {
             snprintf(d->delta_why, sizeof d->delta_why, "the server sends no ETag or Last-Modified");
             return false;
         }
-    } else if (d->delta_etag[0] ? strcmp(d->etag, d->delta_etag) != 0 : strcmp(d->last_modified, d->delta_lm) != 0) {
+    } else if (!same) {
         snprintf(d->delta_why, sizeof d->delta_why, "the server's file changed between requests (%s, then %s)",
                  d->delta_etag[0] ? d->delta_etag : d->delta_lm, d->delta_etag[0] ? d->etag : d->last_modified);
         return false;
@@ -528,7 +541,7 @@ static size_t delta_body(dl *d, const char *data, size_t len)
         d->received += len;
         return len;
     }
-    return append_part(d, data, len);
+    return append_received(d, data, len);
 }
 
 static size_t on_body(char *data, size_t size, size_t n, void *ud)
@@ -554,7 +567,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
     if (d->req.size && d->have + len > d->req.size)
         return abort_with(d, LU_HASH_MISMATCH, "'%s' is larger than the expected %llu bytes", d->url,
                           (unsigned long long)d->req.size);
-    return append_part(d, data, len);
+    return append_received(d, data, len);
 }
 
 /* ---- attempts -------------------------------------------------------- */
@@ -865,6 +878,7 @@ static bool maybe_here(lu_context *ctx, const dl *d)
 static void retry_or_fail(lu_context *ctx, dl *d, lu_status st, const char *msg)
 {
     end_transfer(downloads(ctx), d);
+    d->to_receive = 0;   /* a new attempt plans (and counts) again */
     if (d->attempt <= d->req.retries && !d->cancelled) {
         long delay = d->req.backoff_ms;
         for (int i = 1; i < d->attempt && delay < 8000; i++) delay *= 2;
@@ -1044,6 +1058,7 @@ static bool delta_wanted(lu_context *ctx, dl *d)
     char *text = NULL;
     size_t len;
     d->delta_etag[0] = d->delta_lm[0] = '\0';   /* the tail's, or a resumed delta's from its sidecar */
+    if (d->base_fd < 0) d->base_id[0] = '\0';
     d->resuming = part && d->base_id[0] && lu__fs_read_all(&ctx->env, d->meta, &text, &len, &e) == LU_OK &&
                   lu__download_sidecar_delta(text, len, d->url, d->sha256, d->req.size, d->base_id,
                                              &d->resume_tail_from, d->delta_etag, d->delta_lm);
@@ -1163,11 +1178,14 @@ static lu_status delta_open_part(lu_context *ctx, dl *d, lu_error *err)
     d->op_done = 0;
     d->have = d->flushed = 0;
     lu__sha256_reset(d->hs);
-    if (d->resuming && d->plan.tail_from == d->resume_tail_from && d->resume_have <= d->plan.tail_from) {
+    /* (bytes past the tail's start, a tail written before a failure, are
+     * written again from the tail held now) */
+    uint64_t keep = d->resume_have < d->plan.tail_from ? d->resume_have : d->plan.tail_from;
+    if (d->resuming && d->plan.tail_from == d->resume_tail_from) {
         d->fd = ctx->env.io.open(ctx->env.io.ud, d->part, O_RDWR | O_CLOEXEC, 0);
-        if (d->fd >= 0 && rehash_part(d, d->resume_have) && lseek(d->fd, (off_t)d->resume_have, SEEK_SET) >= 0 &&
-            ctx->env.io.ftruncate(ctx->env.io.ud, d->fd, (long long)d->resume_have) == 0) {
-            d->have = d->flushed = d->resume_have;
+        if (d->fd >= 0 && rehash_part(d, keep) && lseek(d->fd, (off_t)keep, SEEK_SET) >= 0 &&
+            ctx->env.io.ftruncate(ctx->env.io.ud, d->fd, (long long)keep) == 0) {
+            d->have = d->flushed = keep;
             while (d->op < d->plan.n && d->plan.ops[d->op].at + d->plan.ops[d->op].len <= d->have) d->op++;
             if (d->op < d->plan.n) d->op_done = d->have - d->plan.ops[d->op].at;
             lu__log(&ctx->env, LU_LOG_INFO, "download '%s': resuming a delta at byte %llu", d->url,
@@ -1246,6 +1264,14 @@ static void delta_done(lu_context *ctx, dl *d, CURLcode rc)
         snprintf(why, sizeof why, "%llu bytes of a %llu-byte range", (unsigned long long)got,
                  (unsigned long long)(d->want_to - d->want_from));
     else why[0] = '\0';
+    bool again = why[0] && !d->delta_why[0] && (rc != CURLE_OK ? transient(rc, 0) : transient(rc, d->http_code));
+    if (again) {   /* a network blip: the attempt is retried as a delta, resuming from the .part */
+        char msg[LU_ERROR_MAX];
+        snprintf(msg, sizeof msg, "'%s': %s", d->url, why);
+        delta_drop(ctx, d);
+        retry_or_fail(ctx, d, rc == CURLE_OPERATION_TIMEDOUT ? LU_TIMEOUT : LU_NETWORK_ERROR, msg);
+        return;
+    }
     if (why[0]) {
         delta_fallback(ctx, d, why);
         return;
@@ -1265,6 +1291,7 @@ static void delta_done(lu_context *ctx, dl *d, CURLcode rc)
 /* Starts an attempt: a delta when delta_wanted, else the whole file. */
 static lu_status start_attempt(lu_context *ctx, dl *d, lu_error *err)
 {
+    d->to_receive = 0;
     if (!delta_wanted(ctx, d)) return start_body(ctx, d, err);
     d->tail_from = d->req.size;
     d->rounds = 0;

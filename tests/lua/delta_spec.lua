@@ -106,6 +106,24 @@ describe("deltas", function()
     return result, message
   end
 
+  -- Starts downloading `e` and polls until its callback, calling
+  -- watch(download) after each poll with its get_downloads() entry (nil
+  -- once it is gone) and its handle. Returns the result and message.
+  local function fetch_watching(e, watch)
+    local result, message, called = nil, nil, false
+    local handle = assert(lu.download_volume(e, {url = base .. "/" .. e.file}, function(self, name, r, m)
+      called, result, message = true, r, m
+    end))
+    run_until(lu, function()
+      local mine
+      for _, d in ipairs(lu.get_downloads()) do if d.handle == handle then mine = d end end
+      if not called then watch(mine, handle) end
+      return called
+    end, 60)
+    assert.is_true(called, "the callback never ran")
+    return result, message
+  end
+
   -- levels-1.zip downloaded and mounted as "levels"; levels-2.zip (the
   -- `changed` entries new) on the server; returns its entry and the
   -- changed entries' bytes.
@@ -327,11 +345,96 @@ function update(self) end]]):format("zip:" .. save .. "/volumes/levels-2.zip", b
     -- its own signature: installed, with the signature beside it, from a delta
     H.write(www .. "/levels-2.zip.sig", good)
     local before = #transfers(ngdir, "/levels-2.zip")
-    r, m = fetch(v2)
+    local seen = 0
+    r, m = fetch_watching(v2, function(d) if d then seen = math.max(seen, d.received) end end)
     assert.are.equal(lu.LIVEUPDATE_OK, r, m)
     assert.are.equal(11, #transfers(ngdir, "/levels-2.zip") - before)
+    -- the bytes that travelled, each counted once: the tail and the 10 ranges
+    assert.are.equal(1090006, seen)
     assert.are.equal(good, H.read(save .. "/volumes/levels-2.zip.sig"))
     assert.are.equal('{"version": 2}', lu.load_resource("/version_levels.json"))
+  end)
+
+  it("a .part a delta finished (but did not install) is resumed: the tail again, no range", function()
+    serve()
+    local v2 = two_versions(ten())
+    -- what a delta leaves when it stops after writing its tail (a signature
+    -- fetch that failed, a full disk at the last write): the whole new file
+    -- as the .part, and its sidecar naming the old file and the tail's start
+    local old = save .. "/volumes/levels-1.zip"
+    local p = io.popen("stat -c '%d:%i:%s:%.9Y' " .. H.quote(old))
+    local id = p:read("l")
+    p:close()
+    local etag = H.head(base .. "/levels-2.zip"):match('[Ee][Tt]ag: *("[^"]*")')
+    assert.is_not_nil(etag)
+    assert(os.execute("mkdir -p " .. H.quote(save .. "/downloads")))
+    H.write(save .. "/downloads/levels-2.zip.part", H.read(www .. "/levels-2.zip"))
+    H.write(save .. "/downloads/levels-2.zip.part.json", ('{"url":"%s","etag":%q,"last_modified":"","size":%d,' ..
+      '"sha256":"%s","delta":{"base":"%s","tail_from":%d}}'):format(base .. "/levels-2.zip", etag, v2.size,
+      v2.sha256, id, v2.size - 65536))
+    local before = #transfers(ngdir, "/levels-2.zip")   -- (the HEAD above)
+    local r, m = fetch(v2)
+    assert.are.equal(lu.LIVEUPDATE_OK, r, m)
+    local got = transfers(ngdir, "/levels-2.zip")
+    assert.are.equal(before + 1, #got)
+    assert.are.same({206, 65536}, got[#got])
+    assert.are.equal(v2.sha256, H.sha256(save .. "/volumes/levels-2.zip"))
+  end)
+
+  it("a delta cancelled mid-range and republished meanwhile starts over as a delta", function()
+    serve({extra = "location = /levels-2.zip { if ($http_range) { set $limit_rate 300k; } }"})
+    local v2 = two_versions(ten())
+    local r, m = fetch_watching(v2, function(d, handle)
+      if d and d.received > 300000 then assert(lu.cancel_download(handle)) end
+    end)
+    assert.are.equal(lu.LIVEUPDATE_CANCELLED, r, m)
+    assert.is_not_nil(H.read(save .. "/downloads/levels-2.zip.part.json"))
+    local before = #transfers(ngdir, "/levels-2.zip")
+    -- the same bytes published again: a new mtime, a new ETag
+    assert(os.execute("touch -d '2031-01-01 00:00:00' " .. H.quote(www .. "/levels-2.zip")))
+    r, m = fetch(v2)
+    assert.are.equal(lu.LIVEUPDATE_OK, r, m)
+    local got = transfers(ngdir, "/levels-2.zip")
+    for i = before + 1, #got do assert.are.equal(206, got[i][1], "request " .. i) end
+    assert.are.equal(11, #got - before, "a new delta: the tail and 10 ranges")
+    assert.are.equal(v2.sha256, H.sha256(save .. "/volumes/levels-2.zip"))
+  end)
+
+  it("a range that fails on the server is retried as a delta, and resumed once the server is well", function()
+    -- the third changed entry (45) answers 503 until the server is reconfigured
+    local at = 45 * (30 + NAME + EACH)
+    local dir = H.tmpdir()
+    local port
+    base, stop, _, ngdir, port = H.nginx(www, false, {dir = dir, extra = ([[
+      location = /levels-2.zip { if ($http_range ~ "^bytes=%d-") { return 503; } }]]):format(at)})
+    local v2, moved = two_versions(ten())
+    local result, message = nil, nil
+    local done = false
+    assert(lu.download_volume(v2, {url = base .. "/levels-2.zip", retries = 2}, function(self, name, r, m)
+      done, result, message = true, r, m
+    end))
+    run_until(lu, function() return done end, 60)
+    assert.are.equal(lu.LIVEUPDATE_NETWORK_ERROR, result, message)
+    local got = transfers(ngdir, "/levels-2.zip")
+    local failed, whole = 0, 0
+    for _, t in ipairs(got) do
+      if t[1] == 503 then failed = failed + 1 end
+      if t[1] == 200 then whole = whole + 1 end
+    end
+    assert.are.equal(3, failed, "the first try and 2 retries, each a delta")
+    assert.are.equal(0, whole)
+    assert.is_not_nil(H.read(save .. "/downloads/levels-2.zip.part.json"))
+    -- the server is well again (same port): the delta resumes from its .part
+    stop()
+    base, stop, _, ngdir = H.nginx(www, false, {dir = dir, port = port})
+    local r, m = fetch(v2)
+    assert.are.equal(lu.LIVEUPDATE_OK, r, m)
+    assert.are.equal(v2.sha256, H.sha256(save .. "/volumes/levels-2.zip"))
+    local ranges = 0
+    for _, t in ipairs(transfers(ngdir, "/levels-2.zip")) do
+      if t[1] == 206 and t[2] ~= 64 * 1024 then ranges = ranges + t[2] end
+    end
+    assert.is_true(ranges <= moved, ("%d bytes of ranges for %d changed"):format(ranges, moved))
   end)
 
   it("more than half the file changed: one whole download", function()
