@@ -245,7 +245,12 @@ describe("deltas", function()
                                 function() os.exit(3) end))
       while true do lu.poll(); os.execute("sleep 0.01") end]]):format("zip:" .. www .. "/base.zip", base, v2.size,
                                                                        v2.sha256))
-    local p = io.popen(("lua5.4 %s %s >/dev/null 2>&1 & echo $!"):format(H.quote(work .. "/child.lua"), H.quote(save)))
+    -- the child is this interpreter's kind: under the asan suite it loads the
+    -- asan module, so it needs the sanitizer runtimes this process has
+    -- preloaded (commands a spec starts run without them: LU_CHILD_ENV)
+    local preload = os.getenv("LD_PRELOAD") or ""
+    local p = io.popen(("env LD_PRELOAD=%s ASAN_OPTIONS=detect_leaks=0 lua5.4 %s %s >%s 2>&1 & echo $!"):format(
+      H.quote(preload), H.quote(work .. "/child.lua"), H.quote(save), H.quote(work .. "/child.log")))
     local pid = p:read("l"):match("%d+")
     p:close()
     -- killed once its .part holds the first 45 entries: 3 ranges fetched, 42 entries copied
@@ -255,7 +260,7 @@ describe("deltas", function()
       os.execute("sleep 0.01")
     end
     local kept = #(H.read(part) or "")
-    assert(os.execute("kill -9 " .. pid))
+    assert(os.execute("kill -9 " .. pid), "the child had ended: " .. (H.read(work .. "/child.log") or ""))
     for _ = 1, 500 do   -- gone (its save-directory lock with it)
       if not os.execute("kill -0 " .. pid .. " 2>/dev/null") then break end
       os.execute("sleep 0.01")
