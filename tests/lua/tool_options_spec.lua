@@ -27,7 +27,8 @@ local function lubench(args) return run(q(lubench_bin) .. " " .. args) end
 local tools = {lutool = lutool, lurun = lurun, lubench = lubench}
 -- lubench's cases in the order of tools/lubench/main.c's table (its usage errors list them)
 local LUBENCH_CASES = "lookup mount read read_zstd startup missing_resources download memory stream_heap " ..
-                      "missing_nested startup_limit threads read_limit read_small mount_limit lookup_probe add_growth"
+                      "missing_nested startup_limit threads read_limit read_small mount_limit lookup_probe add_growth " ..
+                      "update_bytes"
 
 -- The library's version (LU_VERSION_STR), what every --version prints.
 local function version()
