@@ -160,6 +160,26 @@ describe("deltas", function()
     assert.are.equal(EACH, #part(25))
   end)
 
+  it("a new version published under the old one's file name is a delta too", function()
+    serve()
+    make(www .. "/levels.zip", {}, 1)
+    start()
+    assert.are.equal(lu.LIVEUPDATE_OK, (fetch(entry(www, "levels.zip"))))
+    local moved = make(www .. "/levels.zip", ten(), 2)   -- replaced on the server, same name
+    local v2 = entry(www, "levels.zip")
+    local before = #transfers(ngdir, "/levels.zip")
+    local r, m = fetch(v2)
+    assert.are.equal(lu.LIVEUPDATE_OK, r, m)
+    local got = transfers(ngdir, "/levels.zip")
+    assert.are.equal(11, #got - before)
+    local sent = 0
+    for i = before + 1, #got do sent = sent + got[i][2] end
+    assert.is_true(sent <= moved * 1.1 + 64 * 1024, ("sent %d for %d changed"):format(sent, moved))
+    assert.are.equal(v2.sha256, H.sha256(save .. "/volumes/levels.zip"))
+    assert.are.equal('{"version": 2}', lu.load_resource("/version_levels.json"))
+    assert.are.equal(EACH, #part(25))
+  end)
+
   it("a server without Range support sends the whole file, in the first response", function()
     serve({extra = "max_ranges 0;"})
     local v2 = two_versions(ten())
