@@ -23,8 +23,8 @@
 
 #include "net_internal.h"
 
-/* The new file's records below tail_from, sorted by name, with the old
- * file's records sorted the same way for a binary search. */
+/* An old record with its layout (qsort's comparator has no context): the
+ * old file's records sorted by name, for a binary search per new record. */
 typedef struct by_name {
     const lu_zip_layout *lay;
     const lu_zip_record *r;
