@@ -7,8 +7,9 @@
  * cell is a 64-bit word: the slot number of the current snapshot (high 16
  * bits) and a count of acquisitions on that shard (low 48 bits). A reader
  * picks the shard of the CPU it runs on (one load from the thread's rseq
- * area: pick_shard), registers and learns the snapshot in one
- * fetch_add on that shard's word, and remembers the shard; it releases by
+ * area: lu__cell_shard), registers and learns the snapshot in one
+ * fetch_add on that shard's word, and remembers the shard (acquire and
+ * release are inline in internal.h: every lookup makes both); it releases by
  * decrementing the snapshot's `inner` count of the same shard (the thread
  * may have moved to another CPU meanwhile: that costs a shared line, never
  * correctness). When a writer replaces the snapshot it exchanges every
@@ -25,16 +26,10 @@
  * once, for a slot to free up.)
  */
 #include <sched.h>
-#if defined(__linux__) && defined(__has_include)
-#if __has_include(<sys/rseq.h>)
-#include <sys/rseq.h>
-#endif
-#endif
 
 #include "internal.h"
 
-#define COUNT_BITS 48
-#define COUNT_MASK ((UINT64_C(1) << COUNT_BITS) - 1)
+#define COUNT_MASK ((UINT64_C(1) << LU_CELL_COUNT_BITS) - 1)
 
 /* ---- the publication cell ------------------------------------------- */
 
@@ -50,50 +45,9 @@ static void retire(lu_snapshot_cell *c, lu_snapshot *s)
     lu__snapshot_free(s);
 }
 
-/* Shard k of `s` has drained (every acquisition on it released): the last
- * shard to drain frees the snapshot. */
-static void drained(lu_snapshot_cell *c, lu_snapshot *s)
+void lu__cell_drained(lu_snapshot_cell *c, lu_snapshot *s)
 {
     if (atomic_fetch_sub_explicit(&s->refs.outstanding, 1, memory_order_acq_rel) == 1) retire(c, s);
-}
-
-/* The shard of the CPU this thread runs on. glibc (>= 2.35) registers an
- * rseq area per thread in which the kernel keeps the CPU number: reading it
- * is one load (about 1 ns; sched_getcpu, a call that reads the same field,
- * measured 4-6 ns here). */
-static unsigned pick_shard(void)
-{
-#if defined(__linux__) && defined(__has_include)
-#if __has_include(<sys/rseq.h>)
-    if (__rseq_size > 0) {
-        const volatile struct rseq *r = (const volatile struct rseq *)((char *)__builtin_thread_pointer() + __rseq_offset);
-        return r->cpu_id_start % LU_CELL_SHARDS;
-    }
-#endif
-#endif
-#ifdef __linux__
-    int cpu = sched_getcpu();
-    if (cpu >= 0) return (unsigned)cpu % LU_CELL_SHARDS;
-#endif
-    /* no CPU number: a hash of the thread's stack spreads threads over the shards */
-    int here;
-    uint64_t a = (uint64_t)(uintptr_t)&here >> 16;
-    return (unsigned)((a * UINT64_C(0x9E3779B97F4A7C15)) >> 59) % LU_CELL_SHARDS;
-}
-
-lu_snapshot *lu__cell_acquire(lu_snapshot_cell *c, unsigned *shard)
-{
-    unsigned k = pick_shard();
-    *shard = k;
-    uint64_t w = atomic_fetch_add_explicit(&c->shards[k].word, 1, memory_order_acq_rel);
-    uint32_t slot = (uint32_t)(w >> COUNT_BITS);
-    if (slot == 0) return NULL;
-    return atomic_load_explicit(&c->slots[slot], memory_order_acquire);
-}
-
-void lu__cell_release(lu_snapshot_cell *c, lu_snapshot *s, unsigned shard)
-{
-    if (s && atomic_fetch_sub_explicit(&s->refs.inner[shard].n, 1, memory_order_acq_rel) == 1) drained(c, s);
 }
 
 void lu__cell_publish(lu_snapshot_cell *c, lu_snapshot *s)
@@ -111,16 +65,16 @@ void lu__cell_publish(lu_snapshot_cell *c, lu_snapshot *s)
             if (i + 1 == LU_SNAPSHOT_SLOTS) sched_yield();
         }
         atomic_store_explicit(&c->slots[s->slot], s, memory_order_release);
-        word = (uint64_t)s->slot << COUNT_BITS;
+        word = (uint64_t)s->slot << LU_CELL_COUNT_BITS;
     }
     /* Every shard held the old snapshot's slot (writers are serialized);
      * between these exchanges readers see the old or the new one. */
     for (size_t k = 0; k < LU_CELL_SHARDS; k++) {
         uint64_t old = atomic_exchange_explicit(&c->shards[k].word, word, memory_order_acq_rel);
-        uint32_t oslot = (uint32_t)(old >> COUNT_BITS);
+        uint32_t oslot = (uint32_t)(old >> LU_CELL_COUNT_BITS);
         if (oslot == 0) continue;
         lu_snapshot *os = atomic_load_explicit(&c->slots[oslot], memory_order_acquire);
         long n = (long)(old & COUNT_MASK);
-        if (atomic_fetch_add_explicit(&os->refs.inner[k].n, n, memory_order_acq_rel) + n == 0) drained(c, os);
+        if (atomic_fetch_add_explicit(&os->refs.inner[k].n, n, memory_order_acq_rel) + n == 0) lu__cell_drained(c, os);
     }
 }

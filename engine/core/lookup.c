@@ -20,9 +20,7 @@ int lu_exists(lu_context *ctx, const char *path)
     uint32_t h = lu__hash_canonical(path, len);
     unsigned shard;
     lu_snapshot *s = lu__cell_acquire(&ctx->cell, &shard);
-    const lu_mount *m;
-    const lu_entry *e;
-    int found = s && lu__snapshot_find(s, path, len, h, &m, &e);
+    int found = s && lu__snapshot_probe(s, path, len, h) != 0;
     lu__cell_release(&ctx->cell, s, shard);
     return found;
 }

@@ -47,42 +47,6 @@ lu_status lu_path_check(const char *path, size_t len, lu_error *err)
     return LU_OK;
 }
 
-/* Whether the n-byte component at p is empty, "." or "..". */
-static inline bool bad_component(const char *p, size_t n)
-{
-    return n == 0 || (n <= 2 && p[0] == '.' && (n == 1 || p[1] == '.'));
-}
-
-bool lu__path_scan(const char *path, size_t *len)
-{
-    size_t n = strlen(path), start = 1, i = 1;
-    *len = n;
-    if (path[0] != '/') return false;
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    /* 8 bytes at a time (inside the string: its length is known): a word
-     * with a backslash refuses the path, and each '/' ends a component */
-    const uint64_t low7 = 0x7f7f7f7f7f7f7f7full, ones = 0x0101010101010101ull;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t v;
-        memcpy(&v, path + i, 8);
-        uint64_t xs = v ^ (ones * '/'), xb = v ^ (ones * '\\');
-        if (~(((xb & low7) + low7) | xb | low7)) return false;   /* exactly the zero bytes, as 0x80 */
-        for (uint64_t slash = ~(((xs & low7) + low7) | xs | low7); slash; slash &= slash - 1) {
-            size_t at = i + (size_t)__builtin_ctzll(slash) / 8;
-            if (bad_component(path + start, at - start)) return false;
-            start = at + 1;
-        }
-    }
-#endif
-    for (; i < n; i++) {
-        if (path[i] == '\\') return false;
-        if (path[i] != '/') continue;
-        if (bad_component(path + start, i - start)) return false;
-        start = i + 1;
-    }
-    return !bad_component(path + start, n - start);
-}
-
 lu_status lu_file_name_check(const char *file, lu_error *err)
 {
     if (!file || !file[0]) return lu__fail(err, LU_INVAL, "'' is not a plain file name: it is empty");

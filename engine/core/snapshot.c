@@ -321,45 +321,22 @@ static uint32_t id_of(const lu_snapshot *s, size_t mi, const lu_entry *e)
     return path_id(s->bases[mi], e);
 }
 
-/* The path a slot id names: the id is its offset in its mount's pool. */
-static inline const char *name_of(const lu_snapshot *s, uint32_t id, const lu_granule **g)
-{
-    uint32_t gid = (id & ~LU_SLOT_SHADOWS) - 1;
-    *g = &s->granules[gid >> LU_ID_SHIFT];
-    return (*g)->pool + (gid - (*g)->base);
-}
-
 /* Maps a slot id to its mount and entry (the entry's position is stored
  * before its path: lu__entry_at). */
 static inline void decode(const lu_snapshot *s, uint32_t id, const lu_mount **m, const lu_entry **e)
 {
     const lu_granule *g;
-    const char *name = name_of(s, id, &g);
+    const char *name = lu__snapshot_name(s, id, &g);
     *m = g->mount;
     *e = g->items + lu__entry_at(name);
-}
-
-static inline bool same_name(const lu_snapshot *s, uint32_t id, const char *path, size_t len)
-{
-    const lu_granule *g;
-    const char *name = name_of(s, id, &g);
-    /* strncmp, not memcmp: after a full hash collision the stored path may
-     * be shorter than `len`, and the last one ends its pool's block */
-    return strncmp(name, path, len) == 0 && name[len] == '\0';
 }
 
 bool lu__snapshot_find(const lu_snapshot *s, const char *path, size_t len, uint32_t hash,
                        const lu_mount **m, const lu_entry **e)
 {
-    if (!s->dir) return false;
-    const lu_bucket *b = s->dir[dir_index(s, hash)];
-    for (uint32_t i = hash & (LU_BUCKET_SLOTS - 1);; i = (i + 1) & (LU_BUCKET_SLOTS - 1)) {
-        uint32_t id = b->slots[i].id;
-        if (id == 0) return false;
-        if (b->slots[i].hash != hash || !same_name(s, id, path, len)) continue;
-        decode(s, id, m, e);
-        return true;
-    }
+    uint32_t id = lu__snapshot_probe(s, path, len, hash);
+    if (id) decode(s, id, m, e);
+    return id != 0;
 }
 
 /* ---- building the index ---------------------------------------------- */
@@ -499,7 +476,7 @@ static int find_slot(const lu_snapshot *s, const char *path, size_t len, uint32_
     for (uint32_t i = h & (LU_BUCKET_SLOTS - 1);; i = (i + 1) & (LU_BUCKET_SLOTS - 1)) {
         uint32_t id = b->slots[i].id;
         if (id == 0) return -1;
-        if (b->slots[i].hash == h && same_name(s, id, path, len)) return (int)i;
+        if (b->slots[i].hash == h && lu__snapshot_names(s, id, path, len)) return (int)i;
     }
 }
 

@@ -55,7 +55,7 @@ static void add_zip(lu_context *ctx, const char *name, const char *path, int pri
 
 /* ---- lookup_probe -------------------------------------------------------- */
 
-/* The hash the library uses for a path (engine/core/hash.c,
+/* The hash the library uses for a path (engine/core/hash.h,
  * lu__hash_canonical: the bytes after the leading '/'). */
 static uint32_t hash32(const char *s, size_t len)
 {

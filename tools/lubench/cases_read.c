@@ -30,11 +30,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 #include "liveupdate/liveupdate.h"
 #include "lubench.h"
 
-/* The library's path hash (engine/core/hash.c): the limit hashes with it. */
-uint32_t lu__hash_path(const char *s, size_t len);
+/* The library's path hash (engine/core/hash.h, inline there): XXH3 folded
+ * to 32 bits. The limit hashes with it. */
+static uint32_t path_hash(const char *s, size_t len)
+{
+    uint64_t h = XXH3_64bits(s, len);
+    return (uint32_t)(h ^ (h >> 32));
+}
 
 #define REPS_MAX LUBENCH_MAX_REPS
 
@@ -264,7 +272,7 @@ static double mount_limit_once(const char *zip, size_t *found)
     for (uint64_t pos = 0; pos + 46 <= size && n < count;) {
         const unsigned char *p = cd + pos;
         uint32_t nlen = (uint32_t)le(p + 28, 2);
-        uint32_t h = lu__hash_path((const char *)p + 46, nlen);
+        uint32_t h = path_hash((const char *)p + 46, nlen);
         entries[n] = (slot_entry){pos, h, nlen};
         size_t s = h & (cap - 1);
         while (table[s]) s = (s + 1) & (cap - 1);
