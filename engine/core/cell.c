@@ -1,80 +1,200 @@
 /* cell.c -- the cell that publishes the current snapshot to readers
- * without a lock, and without a shared write per lookup.
+ * without a lock, without a shared write and, where the system allows,
+ * without a locked instruction per lookup.
  *
- * Publication uses a split reference count (the technique of lock-free
- * atomic shared pointers), split again into LU_CELL_SHARDS shards so that
- * readers on different CPUs write different cache lines. Each shard of the
- * cell is a 64-bit word: the slot number of the current snapshot (high 16
- * bits) and a count of acquisitions on that shard (low 48 bits). A reader
- * picks the shard of the CPU it runs on (one load from the thread's rseq
- * area: lu__cell_shard), registers and learns the snapshot in one
- * fetch_add on that shard's word, and remembers the shard (acquire and
- * release are inline in internal.h: every lookup makes both); it releases by
- * decrementing the snapshot's `inner` count of the same shard (the thread
- * may have moved to another CPU meanwhile: that costs a shared line, never
- * correctness). When a writer replaces the snapshot it exchanges every
- * shard's word and moves each shard's acquisition count into that shard's
- * `inner`. Before that transfer a shard's `inner` is <= 0, so no reader can
- * drain a shard of a snapshot that is still published; after it, whoever
- * brings the shard's `inner` to zero (the writer or the shard's last
- * reader) has drained the shard and decrements the snapshot's
- * `outstanding` shards; whoever brings that to zero frees the snapshot (and
- * with it the last references to removed volumes). Readers never wait and
- * writers never wait for readers: a reader may hold a snapshot as long as
- * it likes (one lu_read), the writer publishes the next one meanwhile.
- * (A writer waits only when LU_SNAPSHOT_SLOTS - 1 snapshots are held at
- * once, for a slot to free up.)
+ * The cell has LU_CELL_SLOTS slots; the published snapshot sits in one
+ * (`current`), snapshots retired but perhaps still held in others. A reader
+ * (cell.h, inline) loads `current`, counts an acquisition of that slot on
+ * its CPU's counters, loads the slot's snapshot, and later counts a
+ * release of the same slot, on whatever CPU it then runs on. Counts are
+ * never reset: a slot has no reader when, summed over every CPU, its
+ * releases equal its acquisitions.
+ *
+ * A writer (serialized by the caller) puts the new snapshot in a free slot,
+ * points `current` at it, empties the old slot (a reader that still finds
+ * the old slot number sees NULL there, lets go and looks again) and marks
+ * it retiring. Then it reclaims: after a barrier on every CPU running the
+ * process (membarrier; a fence when the readers fence themselves) it sums
+ * each retiring slot's releases and then its acquisitions; a slot whose
+ * sums are equal has no reader, and its snapshot is freed (with it the
+ * last references to removed volumes) and the slot freed. Why that is
+ * safe: a reader that loaded the snapshot from the slot did so before the
+ * barrier, and its acquisition, counted earlier, is then visible to the
+ * sums; a reader whose load came after the barrier found the slot empty.
+ * A release is counted after the reader's last use of the snapshot, and
+ * the release sums are read first, so a reader counted out is counted in.
+ *
+ * Readers never wait for writers, and writers never wait for readers: a
+ * held snapshot stays retiring, and the release of its last reader (which
+ * sees the slot marked) reclaims it, so a removed volume is closed as soon
+ * as nobody reads it. That reclaim takes the cell's lock only if it is
+ * free; if a writer holds it, the writer reclaims once more before it
+ * lets go (`again`). A writer waits only when every slot is held.
  */
 #include <sched.h>
+#include <stdlib.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#endif
 
 #include "internal.h"
 
-#define COUNT_MASK ((UINT64_C(1) << LU_CELL_COUNT_BITS) - 1)
-
-/* ---- the publication cell ------------------------------------------- */
-
-void lu__cell_init(lu_snapshot_cell *c)
+/* Asks the kernel for expedited private barriers (once per process; an
+ * idempotent request). False when it cannot give them. */
+static bool barriers_registered(void)
 {
-    for (size_t k = 0; k < LU_CELL_SHARDS; k++) atomic_init(&c->shards[k].word, 0);
-    for (size_t i = 0; i < LU_SNAPSHOT_SLOTS; i++) atomic_init(&c->slots[i], NULL);
+#if defined(__linux__) && defined(SYS_membarrier)
+    return syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+#else
+    return false;
+#endif
 }
 
-static void retire(lu_snapshot_cell *c, lu_snapshot *s)
+/* A full barrier on every CPU that runs a thread of this process (the
+ * fast path's readers do not fence), else on this one. False when the
+ * fast path's barrier failed: nothing may be reclaimed then. */
+static bool barrier_everywhere(const lu_snapshot_cell *c)
 {
-    atomic_store_explicit(&c->slots[s->slot], NULL, memory_order_release);
-    lu__snapshot_free(s);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (!c->fast) return true;
+#if defined(__linux__) && defined(SYS_membarrier)
+    if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0) return true;
+    /* a process that lost the registration (none is known to): ask again */
+    return barriers_registered() && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
+#else
+    return false;
+#endif
 }
 
-void lu__cell_drained(lu_snapshot_cell *c, lu_snapshot *s)
+lu_status lu__cell_init(lu_snapshot_cell *c, const lu_env *env, lu_error *err)
 {
-    if (atomic_fetch_sub_explicit(&s->refs.outstanding, 1, memory_order_acq_rel) == 1) retire(c, s);
+    memset(c, 0, sizeof *c);
+    c->env = env;
+    long n = sysconf(_SC_NPROCESSORS_CONF);
+    c->ncpu = n < 1 ? 1 : n > LU_CELL_MAX_CPUS ? LU_CELL_MAX_CPUS : (uint32_t)n;
+    size_t bytes = (size_t)c->ncpu * LU_CELL_SLOTS * sizeof(lu_cell_count);
+    c->cpu_block = lu__calloc(env, 1, bytes + LU_CACHE_LINE);
+    if (!c->cpu_block) return lu__fail(err, LU_MEM_ERROR, "out of memory for the reader counts");
+    /* each CPU's block (LU_CELL_SLOTS * 16 bytes) starts a cache line */
+    c->cpu = (lu_cell_count *)(((uintptr_t)c->cpu_block + LU_CACHE_LINE - 1) & ~(uintptr_t)(LU_CACHE_LINE - 1));
+    atomic_init(&c->current, 0);
+    atomic_init(&c->again, 0);
+    for (size_t i = 0; i < LU_CELL_SLOTS; i++) {
+        atomic_init(&c->slots[i], NULL);
+        atomic_init(&c->retiring[i], 0);
+        atomic_init(&c->shared[i].in, 0);
+        atomic_init(&c->shared[i].out, 0);
+    }
+    for (size_t i = 0; i < (size_t)c->ncpu * LU_CELL_SLOTS; i++) {
+        atomic_init(&c->cpu[i].in, 0);
+        atomic_init(&c->cpu[i].out, 0);
+    }
+#if defined(LU_CELL_RSEQ)
+    c->fast = __rseq_size > 0 && barriers_registered();
+#endif
+    if (pthread_mutex_init(&c->lock, NULL) != 0) {
+        lu__free(env, c->cpu_block);
+        c->cpu_block = NULL;
+        return lu__fail(err, LU_MEM_ERROR, "cannot make the reader counts' lock");
+    }
+    return LU_OK;
+}
+
+/* The sum of one count of slot w over every CPU and the shared block.
+ * Releases are read with acquire: a release's add (a release operation on
+ * the atomic path) then orders the reader's last use of the snapshot
+ * before its free, as ThreadSanitizer checks (it does not follow fences). */
+static uint64_t sum(const lu_snapshot_cell *c, uint32_t w, bool out)
+{
+    memory_order mo = out ? memory_order_acquire : memory_order_relaxed;
+    uint64_t t = atomic_load_explicit(out ? &c->shared[w].out : &c->shared[w].in, mo);
+    for (size_t k = 0; k < c->ncpu; k++) {
+        const lu_cell_count *n = &c->cpu[k * LU_CELL_SLOTS + w];
+        t += atomic_load_explicit(out ? &n->out : &n->in, mo);
+    }
+    return t;
+}
+
+/* Frees every retiring slot's snapshot that no reader holds. Under c->lock. */
+static void reclaim_locked(lu_snapshot_cell *c)
+{
+    bool any = false;
+    for (uint32_t w = 1; w < LU_CELL_SLOTS && !any; w++) any = atomic_load_explicit(&c->retiring[w], memory_order_relaxed);
+    if (!any || !barrier_everywhere(c)) return;
+    for (uint32_t w = 1; w < LU_CELL_SLOTS; w++) {
+        if (!atomic_load_explicit(&c->retiring[w], memory_order_relaxed)) continue;
+        uint64_t out = sum(c, w, true);
+        atomic_thread_fence(memory_order_acquire);   /* the releases first: a reader counted out is counted in */
+        if (sum(c, w, false) != out) continue;
+        lu_snapshot *s = c->held[w];
+        c->held[w] = NULL;
+        atomic_store_explicit(&c->retiring[w], 0, memory_order_relaxed);
+        lu__snapshot_free(s);
+    }
+}
+
+/* Reclaims again while a reclaim was skipped for the lock (`again`). */
+static void reclaim_pending(lu_snapshot_cell *c)
+{
+    while (atomic_load_explicit(&c->again, memory_order_acquire) && pthread_mutex_trylock(&c->lock) == 0) {
+        atomic_store_explicit(&c->again, 0, memory_order_relaxed);
+        reclaim_locked(c);
+        pthread_mutex_unlock(&c->lock);
+    }
+}
+
+void lu__cell_reclaim(lu_snapshot_cell *c)
+{
+    atomic_store_explicit(&c->again, 1, memory_order_release);
+    reclaim_pending(c);
 }
 
 void lu__cell_publish(lu_snapshot_cell *c, lu_snapshot *s)
 {
-    uint64_t word = 0;
-    if (s) {
-        for (size_t k = 0; k < LU_CELL_SHARDS; k++) atomic_init(&s->refs.inner[k].n, 0);
-        atomic_init(&s->refs.outstanding, LU_CELL_SHARDS);
-        /* Slot 0 means "none". Slots free up as old snapshots drain. */
-        for (uint32_t i = 1;; i = i + 1 < LU_SNAPSHOT_SLOTS ? i + 1 : 1) {
-            if (atomic_load_explicit(&c->slots[i], memory_order_acquire) == NULL) {
-                s->slot = i;
-                break;
-            }
-            if (i + 1 == LU_SNAPSHOT_SLOTS) sched_yield();
+    pthread_mutex_lock(&c->lock);
+    uint32_t old = atomic_load_explicit(&c->current, memory_order_relaxed), w = 0;
+    while (s && !w) {
+        for (uint32_t i = 1; i < LU_CELL_SLOTS && !w; i++)
+            if (!c->held[i]) w = i;
+        if (w) break;
+        reclaim_locked(c);   /* every slot is held: wait for one */
+        for (uint32_t i = 1; i < LU_CELL_SLOTS && !w; i++)
+            if (!c->held[i]) w = i;
+        if (!w) {
+            pthread_mutex_unlock(&c->lock);
+            sched_yield();
+            pthread_mutex_lock(&c->lock);
         }
-        atomic_store_explicit(&c->slots[s->slot], s, memory_order_release);
-        word = (uint64_t)s->slot << LU_CELL_COUNT_BITS;
     }
-    /* Every shard held the old snapshot's slot (writers are serialized);
-     * between these exchanges readers see the old or the new one. */
-    for (size_t k = 0; k < LU_CELL_SHARDS; k++) {
-        uint64_t old = atomic_exchange_explicit(&c->shards[k].word, word, memory_order_acq_rel);
-        uint32_t oslot = (uint32_t)(old >> LU_CELL_COUNT_BITS);
-        if (oslot == 0) continue;
-        lu_snapshot *os = atomic_load_explicit(&c->slots[oslot], memory_order_acquire);
-        long n = (long)(old & COUNT_MASK);
-        if (atomic_fetch_add_explicit(&os->refs.inner[k].n, n, memory_order_acq_rel) + n == 0) lu__cell_drained(c, os);
+    if (s) {
+        s->slot = w;
+        c->held[w] = s;
+        atomic_store_explicit(&c->slots[w], s, memory_order_release);
     }
+    atomic_store_explicit(&c->current, w, memory_order_seq_cst);
+    if (old) {
+        atomic_store_explicit(&c->slots[old], NULL, memory_order_seq_cst);
+        atomic_store_explicit(&c->retiring[old], 1, memory_order_seq_cst);
+    }
+    reclaim_locked(c);
+    pthread_mutex_unlock(&c->lock);
+    reclaim_pending(c);
+}
+
+void lu__cell_fini(lu_snapshot_cell *c)
+{
+    if (!c->cpu_block) return;
+    lu__cell_publish(c, NULL);
+    /* no reader is left (the caller's contract): free whatever a failed
+     * barrier kept */
+    for (uint32_t w = 1; w < LU_CELL_SLOTS; w++)
+        if (c->held[w]) {
+            lu__snapshot_free(c->held[w]);
+            c->held[w] = NULL;
+        }
+    pthread_mutex_destroy(&c->lock);
+    lu__free((const lu_env *)c->env, c->cpu_block);
+    c->cpu_block = NULL;
 }

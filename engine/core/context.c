@@ -357,10 +357,10 @@ lu_status lu_context_open(const lu_config *cfg, lu_context **out, lu_error *err)
     if (!ctx) return lu__fail(err, LU_MEM_ERROR, "out of memory opening a context");
     ctx->env = env;
     ctx->lock_fd = -1;
-    lu__cell_init(&ctx->cell);
     pthread_mutex_init(&ctx->write_lock, NULL);
     pthread_mutex_init(&ctx->queue_lock, NULL);
     pthread_cond_init(&ctx->queue_cond, NULL);
+    if ((st = lu__cell_init(&ctx->cell, &ctx->env, err)) != LU_OK) goto cleanup;
     if (cfg->save_dir) {
         if (!cfg->save_dir[0]) {
             st = lu__fail(err, LU_INVAL, "empty save directory");
@@ -424,7 +424,7 @@ static void context_free(lu_context *ctx)
 {
     layers_close(ctx);
     lu__jobs_shutdown(ctx);
-    lu__cell_publish(&ctx->cell, NULL);
+    lu__cell_fini(&ctx->cell);
     ctx->current = NULL;
     lu__report_free(ctx);
     lu__persist_free(&ctx->env, ctx->held, ctx->nheld);

@@ -19,7 +19,7 @@
 #include <xxhash.h>
 
 /* XXH3 of the `len` bytes at s, folded to 32 bits. */
-static inline uint32_t lu__hash_path(const char *s, size_t len)
+static LU_ALWAYS_INLINE uint32_t lu__hash_path(const char *s, size_t len)
 {
     uint64_t h = XXH3_64bits(s, len);
     return (uint32_t)(h ^ (h >> 32));

@@ -11,15 +11,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#ifdef __linux__
-#include <sched.h>
-#if defined(__has_include)
-#if __has_include(<sys/rseq.h>)
-#include <sys/rseq.h>
-#define LU_HAVE_RSEQ 1
-#endif
-#endif
-#endif
 
 #include "liveupdate/liveupdate.h"
 
@@ -59,11 +50,19 @@ void lu__log(const lu_env *env, lu_log_level level, const char *fmt, ...) LU_PRI
 
 /* ---- hashing (hash.h) ----------------------------------------------- */
 
+/* The few functions every lookup runs: inlined whatever the compiler's
+ * size heuristics would choose (a call costs a lookup nanoseconds). */
+#if defined(__GNUC__)
+#define LU_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define LU_ALWAYS_INLINE inline
+#endif
+
 #include "hash.h"   /* lu__hash_path */
 /* The hash of canonical path `path` (`len` bytes, the first a '/'): of the
  * bytes after the '/', which are the entry's name as a volume stores it,
  * so a mount hashes each name where it reads it (lu_entry.hash). */
-static inline uint32_t lu__hash_canonical(const char *path, size_t len)
+static LU_ALWAYS_INLINE uint32_t lu__hash_canonical(const char *path, size_t len)
 {
     return lu__hash_path(path + 1, len - 1);
 }
@@ -77,7 +76,7 @@ static inline bool lu__bad_component(const char *p, size_t n)
  * true and *len when `path` (NUL-terminated) is a valid resource path;
  * false (with *len set) when not: call lu_path_check for the message.
  * Inline: every lookup starts with it. */
-static inline bool lu__path_scan(const char *path, size_t *len)
+static LU_ALWAYS_INLINE bool lu__path_scan(const char *path, size_t *len)
 {
     size_t n = strlen(path), start = 1, i = 1;
     *len = n;
@@ -217,23 +216,6 @@ lu_mount *lu__mount_new(const lu_env *env, const char *name, const char *uri, in
 void lu__mount_retain(lu_mount *m);
 void lu__mount_release(const lu_env *env, lu_mount *m);
 
-/* The reader counts of the publication cell (cell.c) are split into
- * shards, each on its own cache line, so readers on different CPUs never
- * write the same line. 32 shards: 2 KiB in the cell and per snapshot. */
-#define LU_CELL_SHARDS 32
-#define LU_CACHE_LINE 64
-
-/* A snapshot's side of the split count (cell.c): per shard, the releases
- * less the acquisitions its writer transferred; the shards not yet drained. */
-typedef struct lu_snapshot_refs {
-    char pad[LU_CACHE_LINE];       /* off the line of whatever is before */
-    struct {
-        atomic_long n;
-        char pad[LU_CACHE_LINE - sizeof(atomic_long)];
-    } inner[LU_CELL_SHARDS];
-    atomic_uint outstanding;
-} lu_snapshot_refs;
-
 /* The merged index (snapshot.c) is an extendible hash: a directory of
  * 2^depth bucket pointers indexed by the top bits of a path's hash, each
  * bucket a small open-addressing table probed from the hash's low bits. A
@@ -273,7 +255,6 @@ typedef struct lu_granule {
 
 /* An immutable view: mounts in lookup order and the merged index. */
 typedef struct lu_snapshot {
-    lu_snapshot_refs refs; /* see cell.c: split reference count, sharded */
     const lu_env *env;
     uint32_t slot;
     size_t nmounts;
@@ -328,7 +309,7 @@ void lu__snapshot_follow(lu_snapshot *prev, lu_snapshot *s);
 /* Drops the owner's hold (the cell's, or the builder's before publishing). */
 /* The path a slot id names: the id is its offset in its mount's pool,
  * found through the granule table (*g gets the granule). */
-static inline const char *lu__snapshot_name(const lu_snapshot *s, uint32_t id, const lu_granule **g)
+static LU_ALWAYS_INLINE const char *lu__snapshot_name(const lu_snapshot *s, uint32_t id, const lu_granule **g)
 {
     uint32_t gid = (id & ~LU_SLOT_SHADOWS) - 1;
     *g = &s->granules[gid >> LU_ID_SHIFT];
@@ -339,7 +320,7 @@ static inline const char *lu__snapshot_name(const lu_snapshot *s, uint32_t id, c
  * the first difference: after a full hash collision the stored path may be
  * shorter than `len` and end its pool's block, so nothing past its NUL is
  * read (the paths are short: a library call costs more than the loop). */
-static inline bool lu__snapshot_names(const lu_snapshot *s, uint32_t id, const char *path, size_t len)
+static LU_ALWAYS_INLINE bool lu__snapshot_names(const lu_snapshot *s, uint32_t id, const char *path, size_t len)
 {
     const lu_granule *g;
     const char *name = lu__snapshot_name(s, id, &g);
@@ -351,7 +332,7 @@ static inline bool lu__snapshot_names(const lu_snapshot *s, uint32_t id, const c
 /* The slot id serving canonical path `path` (len bytes, lu__hash_canonical
  * `hash`) in s's index, 0 when no mount serves it: one directory step and
  * a probe of one bucket. Inline: every lookup starts here. */
-static inline uint32_t lu__snapshot_probe(const lu_snapshot *s, const char *path, size_t len, uint32_t hash)
+static LU_ALWAYS_INLINE uint32_t lu__snapshot_probe(const lu_snapshot *s, const char *path, size_t len, uint32_t hash)
 {
     if (!s->dir) return 0;
     const lu_bucket *b = s->dir[(uint64_t)hash >> s->shift];
@@ -369,69 +350,19 @@ bool lu__snapshot_find(const lu_snapshot *s, const char *path, size_t len, uint3
                        const lu_mount **m, const lu_entry **e);
 lu_mount *lu__snapshot_mount(const lu_snapshot *s, const char *name);
 
-/* The published pointer with lock-free acquire (cell.c). */
-#define LU_SNAPSHOT_SLOTS 256
-typedef struct lu_snapshot_cell {
-    char pad[LU_CACHE_LINE];                        /* off the context's other fields */
-    struct {
-        _Atomic uint64_t word;                      /* slot << 48 | acquires */
-        char pad[LU_CACHE_LINE - sizeof(uint64_t)];
-    } shards[LU_CELL_SHARDS];
-    _Atomic(lu_snapshot *) slots[LU_SNAPSHOT_SLOTS];
-} lu_snapshot_cell;
+/* The published snapshot, with lock-free acquire and release (cell.c;
+ * the reader's side is inline in cell.h). */
+#include "cell.h"
 
-void lu__cell_init(lu_snapshot_cell *c);
-/* Publishes `s` (may be NULL; never published before) and drops the cell's
- * hold on the old one. Writers must be serialized by the caller. */
+/* Readies `c` (zeroed by it): LU_MEM_ERROR when out of memory. */
+lu_status lu__cell_init(lu_snapshot_cell *c, const lu_env *env, lu_error *err);
+/* Publishes `s` (may be NULL; never published before) and retires the old
+ * one, freed once no reader holds it. Writers must be serialized by the
+ * caller. */
 void lu__cell_publish(lu_snapshot_cell *c, lu_snapshot *s);
-/* The current snapshot (NULL when none is published), held until
- * lu__cell_release with the same *shard (the count it was taken on). Never
- * blocks; any thread may release. */
-static inline lu_snapshot *lu__cell_acquire(lu_snapshot_cell *c, unsigned *shard);
-static inline void lu__cell_release(lu_snapshot_cell *c, lu_snapshot *s, unsigned shard);
-/* Shard k of `s` has drained (every acquisition on it released): the last
- * shard to drain frees the snapshot (cell.c; lu__cell_release calls it). */
-void lu__cell_drained(lu_snapshot_cell *c, lu_snapshot *s);
-
-/* Inline, as every lookup acquires and releases once: the shard of the CPU
- * this thread runs on. glibc (>= 2.35) registers an rseq area per thread
- * in which the kernel keeps the CPU number: reading it is one load (about
- * 1 ns; sched_getcpu, a call that reads the same field, measured 4-6 ns
- * here). */
-static inline unsigned lu__cell_shard(void)
-{
-#if defined(LU_HAVE_RSEQ)
-    if (__rseq_size > 0) {
-        const volatile struct rseq *r = (const volatile struct rseq *)((char *)__builtin_thread_pointer() + __rseq_offset);
-        return r->cpu_id_start % LU_CELL_SHARDS;
-    }
-#endif
-#ifdef __linux__
-    int cpu = sched_getcpu();
-    if (cpu >= 0) return (unsigned)cpu % LU_CELL_SHARDS;
-#endif
-    /* no CPU number: a hash of the thread's stack spreads threads over the shards */
-    int here;
-    uint64_t a = (uint64_t)(uintptr_t)&here >> 16;
-    return (unsigned)((a * UINT64_C(0x9E3779B97F4A7C15)) >> 59) % LU_CELL_SHARDS;
-}
-
-#define LU_CELL_COUNT_BITS 48   /* a shard's word: slot << 48 | acquisitions */
-
-static inline lu_snapshot *lu__cell_acquire(lu_snapshot_cell *c, unsigned *shard)
-{
-    unsigned k = lu__cell_shard();
-    *shard = k;
-    uint64_t w = atomic_fetch_add_explicit(&c->shards[k].word, 1, memory_order_acq_rel);
-    uint32_t slot = (uint32_t)(w >> LU_CELL_COUNT_BITS);
-    if (slot == 0) return NULL;
-    return atomic_load_explicit(&c->slots[slot], memory_order_acquire);
-}
-
-static inline void lu__cell_release(lu_snapshot_cell *c, lu_snapshot *s, unsigned shard)
-{
-    if (s && atomic_fetch_sub_explicit(&s->refs.inner[shard].n, 1, memory_order_acq_rel) == 1) lu__cell_drained(c, s);
-}
+/* Publishes nothing, frees every snapshot and the counts. No reader may
+ * hold a snapshot any more. Safe on a cell whose init failed. */
+void lu__cell_fini(lu_snapshot_cell *c);
 
 /* ---- persistence (persist.c) ---------------------------------------- */
 

@@ -1,9 +1,12 @@
 /* test_cell.c -- the publication cell (engine/core/cell.c, docs/ARCHITECTURE.md
  * "Concurrency"): readers on several threads during thousands of mount
  * changes get only valid answers (run under ASan: no use after free, no
- * leak), and a snapshot is freed -- its removed volume closed -- exactly
- * when the last reader holding it releases, on whichever shard, from
- * whichever thread, across any number of publishes. Counts work, never time.
+ * leak); a snapshot is freed -- its removed volume closed -- exactly
+ * when the last reader holding it releases, on whichever CPU, from
+ * whichever thread, across any number of publishes; a writer waits for a
+ * slot only while every slot is held; and the per-CPU counts (plain adds
+ * in restartable sequences where the system offers them) stay exact with
+ * many more threads than CPUs. Counts work, never time.
  */
 #include <dirent.h>
 #include <pthread.h>
@@ -295,5 +298,123 @@ Test(cell, unheld_snapshot_freed_at_the_next_publish)
     cr_assert(fd_open_on(gone));
     drop(ctx, "gone");
     cr_assert_not(fd_open_on(gone), "no reader holds it: the writer's transfer frees it");
+    lu_context_close(ctx);
+}
+
+/* ---- the per-CPU counts ------------------------------------------------- */
+
+/* The sums over every CPU of slot w's acquisitions and releases. */
+static void sums(const lu_snapshot_cell *c, uint32_t w, uint64_t *in, uint64_t *out)
+{
+    *in = atomic_load(&c->shared[w].in);
+    *out = atomic_load(&c->shared[w].out);
+    for (size_t k = 0; k < c->ncpu; k++) {
+        *in += atomic_load(&c->cpu[k * LU_CELL_SLOTS + w].in);
+        *out += atomic_load(&c->cpu[k * LU_CELL_SLOTS + w].out);
+    }
+}
+
+Test(cell, the_per_cpu_fast_path_is_in_use_where_the_system_offers_it)
+{
+    lu_context *ctx = th_open(dir, NULL);
+#if defined(LU_CELL_RSEQ)
+    /* x86-64 Linux with glibc >= 2.35 (this project's machines): rseq is
+     * registered for every thread and membarrier is there; the plain-add
+     * path must be the one the other tests exercise */
+    cr_assert(ctx->cell.fast, "rseq area %u bytes: the per-CPU fast path is off", (unsigned)__rseq_size);
+    /* after a lookup no critical section is left registered: its
+     * descriptor lies in the library, and a Lua module is unloaded with
+     * its state (the kernel would fault reading an unmapped descriptor) */
+    char *p = th_path(dir, "cs.zip");
+    th_make_zip(p, (const char *[]){"a.txt", "a", NULL});
+    add(ctx, "cs", uri_of(p));
+    cr_assert(lu_exists(ctx, "/a.txt"));
+    const struct rseq *r = (const struct rseq *)((char *)__builtin_thread_pointer() + __rseq_offset);
+    cr_assert_eq(r->rseq_cs, 0, "a critical section is still registered after the lookup");
+#else
+    cr_assert_not(ctx->cell.fast);
+    cr_log_info("cell: this build counts with atomic adds (no rseq fast path)");
+#endif
+    lu_context_close(ctx);
+}
+
+#define COUNTERS 6           /* threads: three times the CPUs of this project's machines */
+#define COUNT_PAIRS 5000000   /* acquisitions and releases each: some 20 ms of CPU a thread, many time slices */
+
+static void *count_pairs(void *arg)
+{
+    lu_context *ctx = arg;
+    for (int i = 0; i < COUNT_PAIRS; i++) {
+        unsigned token;
+        lu_snapshot *s = lu__cell_acquire(&ctx->cell, &token);
+        lu__cell_release(&ctx->cell, s, token);
+    }
+    return NULL;
+}
+
+/* Six threads on two CPUs are preempted and moved between CPUs in the
+ * middle of their counts, millions of times over: an add that an rseq
+ * critical section did not protect would lose counts (two threads of one
+ * CPU adding from the same old value) and the slot's sums would disagree
+ * with the number of calls made. */
+Test(cell, counts_stay_exact_across_preemption_and_migration, .timeout = 600)
+{
+    char *p = th_path(dir, "count.zip");
+    th_make_zip(p, (const char *[]){"c.txt", "count", NULL});
+    lu_context *ctx = th_open(dir, NULL);
+    add(ctx, "count", uri_of(p));
+    uint32_t w = atomic_load(&ctx->cell.current);
+    uint64_t in0, out0, in, out;
+    sums(&ctx->cell, w, &in0, &out0);
+    pthread_t t[COUNTERS];
+    for (int i = 0; i < COUNTERS; i++) cr_assert_eq(pthread_create(&t[i], NULL, count_pairs, ctx), 0);
+    for (int i = 0; i < COUNTERS; i++) pthread_join(t[i], NULL);
+    sums(&ctx->cell, w, &in, &out);
+    cr_assert_eq(in - in0, (uint64_t)COUNTERS * COUNT_PAIRS, "acquisitions counted %llu of %llu",
+                 (unsigned long long)(in - in0), (unsigned long long)COUNTERS * COUNT_PAIRS);
+    cr_assert_eq(out - out0, (uint64_t)COUNTERS * COUNT_PAIRS, "releases counted %llu of %llu",
+                 (unsigned long long)(out - out0), (unsigned long long)COUNTERS * COUNT_PAIRS);
+    cr_assert(lu_exists(ctx, "/c.txt"));
+    lu_context_close(ctx);
+}
+
+/* Every slot but one held by readers: the writer's next publish waits for
+ * a release (it never frees what a reader holds), and every held snapshot
+ * is freed by its release. */
+Test(cell, a_writer_waits_for_a_free_slot_and_frees_each_held_snapshot_on_release, .timeout = 600)
+{
+    char *gone = th_path(dir, "gone.zip"), *other = th_path(dir, "other.zip");
+    th_make_zip(gone, (const char *[]){"g.txt", "held", NULL});
+    th_make_zip(other, (const char *[]){"o.txt", "other", NULL});
+    lu_context *ctx = th_open(dir, NULL);
+    add(ctx, "gone", uri_of(gone));
+    /* hold the snapshot with "gone" (slot 1), then publish and hold the
+     * next, up to slot LU_CELL_SLOTS - 2; the last publish fills the last slot */
+    hold h[LU_CELL_SLOTS - 2];
+    for (int i = 0; i < LU_CELL_SLOTS - 2; i++) {
+        h[i] = (hold){ctx, -1, NULL, 0};
+        on_thread(take, &h[i]);
+        cr_assert_not_null(h[i].s);
+        if (i == 0) drop(ctx, "gone");
+        else if (i % 2) add(ctx, "other", uri_of(other));
+        else drop(ctx, "other");
+    }
+    /* every slot is taken now: held by a reader, or published; release the
+     * first on another thread while a publish waits for a slot */
+    cr_assert(unlink(gone) == 0);
+    cr_assert(fd_open_on(gone));
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, give_back, &h[0]), 0);
+    add(ctx, "other", uri_of(other));   /* returns once h[0]'s slot is free */
+    pthread_join(t, NULL);
+    cr_assert_not(fd_open_on(gone), "the release freed the snapshot that held the removed volume");
+    for (int i = 1; i < LU_CELL_SLOTS - 2; i++) on_thread(give_back, &h[i]);
+    for (uint32_t w = 1; w < LU_CELL_SLOTS; w++) {
+        uint64_t in, out;
+        sums(&ctx->cell, w, &in, &out);
+        cr_assert_eq(in, out, "slot %u: %llu acquisitions, %llu releases", w, (unsigned long long)in,
+                     (unsigned long long)out);
+        if (w != atomic_load(&ctx->cell.current)) cr_assert_null(ctx->cell.held[w], "slot %u still holds a snapshot", w);
+    }
     lu_context_close(ctx);
 }
