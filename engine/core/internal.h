@@ -72,15 +72,13 @@ static inline bool lu__bad_component(const char *p, size_t n)
     return n == 0 || (n <= 2 && p[0] == '.' && (n == 1 || p[1] == '.'));
 }
 
-/* lu_path_check's rules (names.c) in one pass that also measures the path:
- * true and *len when `path` (NUL-terminated) is a valid resource path;
- * false (with *len set) when not: call lu_path_check for the message.
- * Inline: every lookup starts with it. */
-static LU_ALWAYS_INLINE bool lu__path_scan(const char *path, size_t *len)
+/* lu_path_check's rules (names.c) in one pass over the n bytes of `path`
+ * (NUL-terminated at n): whether it is a valid resource path; when not,
+ * lu_path_check gives the message. Inline: every lookup runs it. */
+static LU_ALWAYS_INLINE bool lu__path_valid(const char *path, size_t n)
 {
-    size_t n = strlen(path), start = 1, i = 1;
-    *len = n;
-    if (path[0] != '/') return false;
+    size_t start = 1, i = 1;
+    if (n == 0 || path[0] != '/') return false;
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     /* 8 bytes at a time (inside the string: its length is known): a word
      * with a backslash refuses the path, and each '/' ends a component */
@@ -104,6 +102,13 @@ static LU_ALWAYS_INLINE bool lu__path_scan(const char *path, size_t *len)
         start = i + 1;
     }
     return !lu__bad_component(path + start, n - start);
+}
+
+/* lu__path_valid that also measures the path (*len). */
+static LU_ALWAYS_INLINE bool lu__path_scan(const char *path, size_t *len)
+{
+    *len = strlen(path);
+    return lu__path_valid(path, *len);
 }
 
 /* ---- entry tables (entries.c) --------------------------------------- */
@@ -327,6 +332,13 @@ static LU_ALWAYS_INLINE bool lu__snapshot_names(const lu_snapshot *s, uint32_t i
     for (size_t i = 0; i < len; i++)
         if (name[i] != path[i]) return false;
     return name[len] == '\0';
+}
+
+/* Starts fetching the bucket slot where hash `hash` is probed, so that a
+ * lookup can check its path while the line comes in. */
+static LU_ALWAYS_INLINE void lu__snapshot_prefetch(const lu_snapshot *s, uint32_t hash)
+{
+    if (s->dir) __builtin_prefetch(&s->dir[(uint64_t)hash >> s->shift]->slots[hash & (LU_BUCKET_SLOTS - 1)]);
 }
 
 /* The slot id serving canonical path `path` (len bytes, lu__hash_canonical

@@ -1,10 +1,12 @@
 /* lookup.c -- resource lookups and reads through the published snapshot.
  *
- * Every call checks and measures the path in one pass (lu__path_scan),
- * hashes it (XXH3), acquires the current snapshot (one atomic add on its
- * CPU's shard of the cell), answers from its merged index, and releases it
- * on the same shard; nothing here takes a lock, so readers on many threads
- * never wait for each other or for a mount change. A path the scan refuses
+ * Every call checks and measures the path in one pass (lu__path_valid),
+ * hashes it (XXH3), acquires the current snapshot (a plain add on its
+ * CPU's counters: cell.h), answers from its merged index, and releases it;
+ * nothing here takes a lock, so readers on many threads never wait for
+ * each other or for a mount change. lu_exists, the call made most, hashes
+ * and starts fetching the index's bucket before it checks the path, so
+ * that the check runs while the line comes in. A path the scan refuses
  * goes through lu_path_check for its message.
  */
 #include <stdio.h>
@@ -15,12 +17,15 @@
 
 int lu_exists(lu_context *ctx, const char *path)
 {
-    size_t len;
-    if (!ctx || !path || !lu__path_scan(path, &len)) return 0;
+    if (!ctx || !path || path[0] != '/') return 0;
+    /* hash, hold the snapshot and fetch the bucket first: the path check
+     * runs while the bucket's line comes in */
+    size_t len = strlen(path);
     uint32_t h = lu__hash_canonical(path, len);
     unsigned shard;
     lu_snapshot *s = lu__cell_acquire(&ctx->cell, &shard);
-    int found = s && lu__snapshot_probe(s, path, len, h) != 0;
+    if (s) lu__snapshot_prefetch(s, h);
+    int found = s && lu__path_valid(path, len) && lu__snapshot_probe(s, path, len, h) != 0;
     lu__cell_release(&ctx->cell, s, shard);
     return found;
 }
