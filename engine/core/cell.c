@@ -33,6 +33,7 @@
  */
 #include <sched.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #ifdef __linux__
 #include <linux/membarrier.h>
@@ -52,20 +53,42 @@ static bool barriers_registered(void)
 #endif
 }
 
+/* The barrier of runtimes without membarrier: lowering a page's
+ * protection makes the kernel shoot its TLB entries down, with an
+ * interrupt, on every CPU that runs a thread of this process, and the
+ * interrupt orders that CPU's earlier stores before its later loads. */
+static bool barrier_by_tlb(lu_snapshot_cell *c)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0) return false;
+    if (!c->tlb_block && !(c->tlb_block = lu__malloc((const lu_env *)c->env, 2 * (size_t)page))) return false;
+    char *p = (char *)(((uintptr_t)c->tlb_block + (uintptr_t)page - 1) & ~((uintptr_t)page - 1));
+    *(volatile char *)p = 1;   /* mapped, and in this CPU's TLB */
+    if (mprotect(p, (size_t)page, PROT_READ) != 0) return false;
+    return mprotect(p, (size_t)page, PROT_READ | PROT_WRITE) == 0;
+}
+
 /* A full barrier on every CPU that runs a thread of this process (the
  * fast path's readers do not fence), else on this one. False when the
- * fast path's barrier failed: nothing may be reclaimed then. */
-static bool barrier_everywhere(const lu_snapshot_cell *c)
+ * fast path's barrier failed both ways: nothing may be reclaimed then
+ * (logged once). */
+static bool barrier_everywhere(lu_snapshot_cell *c)
 {
     atomic_thread_fence(memory_order_seq_cst);
     if (!c->fast) return true;
 #if defined(__linux__) && defined(SYS_membarrier)
     if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0) return true;
-    /* a process that lost the registration (none is known to): ask again */
-    return barriers_registered() && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
-#else
-    return false;
+    /* the registration lost, or membarrier forbidden since (a seccomp
+     * filter installed after the context opened) */
+    if (barriers_registered() && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0) return true;
 #endif
+    if (barrier_by_tlb(c)) return true;
+    if (!c->barrier_failed) {
+        c->barrier_failed = true;
+        lu__log((const lu_env *)c->env, LU_LOG_ERROR,
+                "neither membarrier nor mprotect works: retired mount tables (and removed volumes) stay open");
+    }
+    return false;
 }
 
 lu_status lu__cell_init(lu_snapshot_cell *c, const lu_env *env, lu_error *err)
@@ -117,12 +140,27 @@ static uint64_t sum(const lu_snapshot_cell *c, uint32_t w, bool out)
     return t;
 }
 
-/* Frees every retiring slot's snapshot that no reader holds. Under c->lock. */
+/* Frees every retiring slot's snapshot that no reader holds. Under c->lock.
+ * The barrier is needed once per retirement: after it, every reader that
+ * found the snapshot in the slot has its acquisition visible, and every
+ * later one finds the slot empty; reclaims after that (a releasing
+ * reader's) only sum, with a fence. */
 static void reclaim_locked(lu_snapshot_cell *c)
 {
-    bool any = false;
-    for (uint32_t w = 1; w < LU_CELL_SLOTS && !any; w++) any = atomic_load_explicit(&c->retiring[w], memory_order_relaxed);
-    if (!any || !barrier_everywhere(c)) return;
+    bool any = false, unfenced = false;
+    for (uint32_t w = 1; w < LU_CELL_SLOTS; w++)
+        if (atomic_load_explicit(&c->retiring[w], memory_order_relaxed)) {
+            any = true;
+            unfenced |= !c->fenced[w];
+        }
+    if (!any) return;
+    if (unfenced) {
+        if (!barrier_everywhere(c)) return;
+        for (uint32_t w = 1; w < LU_CELL_SLOTS; w++)
+            c->fenced[w] = atomic_load_explicit(&c->retiring[w], memory_order_relaxed);
+    } else {
+        atomic_thread_fence(memory_order_seq_cst);
+    }
     for (uint32_t w = 1; w < LU_CELL_SLOTS; w++) {
         if (!atomic_load_explicit(&c->retiring[w], memory_order_relaxed)) continue;
         uint64_t out = sum(c, w, true);
@@ -130,16 +168,23 @@ static void reclaim_locked(lu_snapshot_cell *c)
         if (sum(c, w, false) != out) continue;
         lu_snapshot *s = c->held[w];
         c->held[w] = NULL;
+        c->fenced[w] = 0;
         atomic_store_explicit(&c->retiring[w], 0, memory_order_relaxed);
         lu__snapshot_free(s);
     }
 }
 
-/* Reclaims again while a reclaim was skipped for the lock (`again`). */
+/* Reclaims again while a reclaim was skipped for the lock (`again`). The
+ * flag and the lock form a store-then-load pattern on both sides (set
+ * `again`, try the lock; let go of the lock, read `again`): the fences
+ * keep either side from missing the other on any architecture. */
 static void reclaim_pending(lu_snapshot_cell *c)
 {
-    while (atomic_load_explicit(&c->again, memory_order_acquire) && pthread_mutex_trylock(&c->lock) == 0) {
-        atomic_store_explicit(&c->again, 0, memory_order_relaxed);
+    for (;;) {
+        atomic_thread_fence(memory_order_seq_cst);
+        if (!atomic_load_explicit(&c->again, memory_order_seq_cst)) return;
+        if (pthread_mutex_trylock(&c->lock) != 0) return;   /* its holder reads `again` after it lets go */
+        atomic_store_explicit(&c->again, 0, memory_order_seq_cst);
         reclaim_locked(c);
         pthread_mutex_unlock(&c->lock);
     }
@@ -147,7 +192,7 @@ static void reclaim_pending(lu_snapshot_cell *c)
 
 void lu__cell_reclaim(lu_snapshot_cell *c)
 {
-    atomic_store_explicit(&c->again, 1, memory_order_release);
+    atomic_store_explicit(&c->again, 1, memory_order_seq_cst);
     reclaim_pending(c);
 }
 
@@ -195,6 +240,7 @@ void lu__cell_fini(lu_snapshot_cell *c)
             c->held[w] = NULL;
         }
     pthread_mutex_destroy(&c->lock);
+    lu__free((const lu_env *)c->env, c->tlb_block);
     lu__free((const lu_env *)c->env, c->cpu_block);
     c->cpu_block = NULL;
 }

@@ -35,7 +35,14 @@
 /* The per-CPU counts with plain adds: x86-64 only (the critical section is
  * written in its assembly), not under ThreadSanitizer (which cannot see
  * membarrier's ordering and would report the writer's reads as races). */
-#if defined(LU_HAVE_RSEQ_AREA) && defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_THREAD__)
+#if defined(__SANITIZE_THREAD__)
+#define LU_CELL_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)   /* clang does not define __SANITIZE_THREAD__ */
+#define LU_CELL_TSAN 1
+#endif
+#endif
+#if defined(LU_HAVE_RSEQ_AREA) && defined(__x86_64__) && defined(__GNUC__) && !defined(LU_CELL_TSAN)
 #define LU_CELL_RSEQ 1
 #endif
 
@@ -64,6 +71,7 @@ typedef struct lu_snapshot_cell {
     void *cpu_block;                      /* the allocation `cpu` lies in */
     _Atomic(lu_snapshot *) slots[LU_CELL_SLOTS];
     _Atomic unsigned char retiring[LU_CELL_SLOTS];   /* unpublished, maybe still held */
+    unsigned char fenced[LU_CELL_SLOTS];  /* retiring, and a barrier ran since (under lock) */
     char pad2[LU_CACHE_LINE];
     /* the counts of readers on CPUs beyond `ncpu` (atomic adds) */
     lu_cell_count shared[LU_CELL_SLOTS];
@@ -73,6 +81,8 @@ typedef struct lu_snapshot_cell {
     _Atomic int again;                    /* a reclaim was skipped while the lock was taken */
     lu_snapshot *held[LU_CELL_SLOTS];     /* the snapshot in each slot that is not free */
     const void *env;                      /* const lu_env *: the allocator of cpu_block */
+    void *tlb_block;                      /* the page of the fallback barrier (cell.c), when used */
+    bool barrier_failed;                  /* logged once */
 } lu_snapshot_cell;
 
 /* Frees the retired snapshots no reader holds any more (cell.c). */

@@ -418,3 +418,46 @@ Test(cell, a_writer_waits_for_a_free_slot_and_frees_each_held_snapshot_on_releas
     }
     lu_context_close(ctx);
 }
+
+#if defined(LU_CELL_RSEQ)
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+/* Makes membarrier fail with EPERM in this process from now on (Criterion
+ * runs each test in a process of its own). */
+static void forbid_membarrier(void)
+{
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_membarrier, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {(unsigned short)(sizeof f / sizeof f[0]), f};
+    cr_assert_eq(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+    cr_assert_eq(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog), 0, "seccomp: %s", strerror(errno));
+    cr_assert_neq(syscall(SYS_membarrier, 0, 0, 0), 0, "membarrier still works");
+}
+
+/* A sandbox that forbids membarrier after the context opened (its fast
+ * path chosen): the writer's barrier falls back to a TLB shootdown, held
+ * snapshots are still freed by their last release, and nothing hangs. */
+Test(cell, a_sandbox_that_forbids_membarrier_later_still_frees_retired_snapshots, .timeout = 120)
+{
+    lu_context *ctx = th_open(dir, NULL);
+    cr_assert(ctx->cell.fast);
+    forbid_membarrier();
+    hold h[1];
+    char *gone = held_volume(ctx, h, 1, 3 * LU_CELL_SLOTS);   /* more publishes than slots */
+    read_held(&h[0]);
+    on_thread(give_back, &h[0]);
+    cr_assert_not(fd_open_on(gone), "the last release freed the snapshot");
+    cr_assert_not_null(ctx->cell.tlb_block, "the fallback barrier was not used");
+    cr_assert_not(ctx->cell.barrier_failed);
+    lu_context_close(ctx);
+}
+#endif
