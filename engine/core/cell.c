@@ -196,22 +196,24 @@ void lu__cell_reclaim(lu_snapshot_cell *c)
     reclaim_pending(c);
 }
 
+/* A slot that holds no snapshot, or 0. Under c->lock. */
+static uint32_t free_slot(const lu_snapshot_cell *c)
+{
+    for (uint32_t i = 1; i < LU_CELL_SLOTS; i++)
+        if (!c->held[i]) return i;
+    return 0;
+}
+
 void lu__cell_publish(lu_snapshot_cell *c, lu_snapshot *s)
 {
     pthread_mutex_lock(&c->lock);
     uint32_t old = atomic_load_explicit(&c->current, memory_order_relaxed), w = 0;
-    while (s && !w) {
-        for (uint32_t i = 1; i < LU_CELL_SLOTS && !w; i++)
-            if (!c->held[i]) w = i;
-        if (w) break;
-        reclaim_locked(c);   /* every slot is held: wait for one */
-        for (uint32_t i = 1; i < LU_CELL_SLOTS && !w; i++)
-            if (!c->held[i]) w = i;
-        if (!w) {
-            pthread_mutex_unlock(&c->lock);
-            sched_yield();
-            pthread_mutex_lock(&c->lock);
-        }
+    while (s && !(w = free_slot(c))) {   /* every slot is held: reclaim, else wait for a release */
+        reclaim_locked(c);
+        if ((w = free_slot(c))) break;
+        pthread_mutex_unlock(&c->lock);
+        sched_yield();
+        pthread_mutex_lock(&c->lock);
     }
     if (s) {
         s->slot = w;

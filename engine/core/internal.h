@@ -311,7 +311,6 @@ lu_status lu__snapshot_next(const lu_env *env, lu_snapshot *prev, lu_mount *cons
 /* Records that `s` succeeds `prev` (may be NULL), just before `s` is
  * published: `s` is destroyed only after `prev`. Write lock held. */
 void lu__snapshot_follow(lu_snapshot *prev, lu_snapshot *s);
-/* Drops the owner's hold (the cell's, or the builder's before publishing). */
 /* The path a slot id names: the id is its offset in its mount's pool,
  * found through the granule table (*g gets the granule). */
 static LU_ALWAYS_INLINE const char *lu__snapshot_name(const lu_snapshot *s, uint32_t id, const lu_granule **g)
@@ -334,11 +333,17 @@ static LU_ALWAYS_INLINE bool lu__snapshot_names(const lu_snapshot *s, uint32_t i
     return name[len] == '\0';
 }
 
+/* The directory entry of hash `hash`: its top `depth` bits. */
+static LU_ALWAYS_INLINE size_t lu__snapshot_dir_index(const lu_snapshot *s, uint32_t hash)
+{
+    return (size_t)((uint64_t)hash >> s->shift);
+}
+
 /* Starts fetching the bucket slot where hash `hash` is probed, so that a
  * lookup can check its path while the line comes in. */
 static LU_ALWAYS_INLINE void lu__snapshot_prefetch(const lu_snapshot *s, uint32_t hash)
 {
-    if (s->dir) __builtin_prefetch(&s->dir[(uint64_t)hash >> s->shift]->slots[hash & (LU_BUCKET_SLOTS - 1)]);
+    if (s->dir) __builtin_prefetch(&s->dir[lu__snapshot_dir_index(s, hash)]->slots[hash & (LU_BUCKET_SLOTS - 1)]);
 }
 
 /* The slot id serving canonical path `path` (len bytes, lu__hash_canonical
@@ -347,7 +352,7 @@ static LU_ALWAYS_INLINE void lu__snapshot_prefetch(const lu_snapshot *s, uint32_
 static LU_ALWAYS_INLINE uint32_t lu__snapshot_probe(const lu_snapshot *s, const char *path, size_t len, uint32_t hash)
 {
     if (!s->dir) return 0;
-    const lu_bucket *b = s->dir[(uint64_t)hash >> s->shift];
+    const lu_bucket *b = s->dir[lu__snapshot_dir_index(s, hash)];
     for (uint32_t i = hash & (LU_BUCKET_SLOTS - 1);; i = (i + 1) & (LU_BUCKET_SLOTS - 1)) {
         uint32_t id = b->slots[i].id;
         if (id == 0) return 0;
@@ -355,6 +360,7 @@ static LU_ALWAYS_INLINE uint32_t lu__snapshot_probe(const lu_snapshot *s, const 
     }
 }
 
+/* Drops the owner's hold (the cell's, or the builder's before publishing). */
 void lu__snapshot_free(lu_snapshot *s);
 /* Finds the serving mount of a canonical path whose lu__hash_canonical is
  * `hash`; returns false if none. */

@@ -83,11 +83,6 @@ static size_t granules_of(const lu_mount *m)
     return c ? (c + LU_ID_GRANULE - 1) >> LU_ID_SHIFT : 1;
 }
 
-static size_t dir_index(const lu_snapshot *s, uint32_t h)
-{
-    return (size_t)((uint64_t)h >> s->shift);
-}
-
 static void set_depth(lu_snapshot *s, uint32_t depth)
 {
     s->depth = depth;
@@ -460,18 +455,15 @@ static lu_status split(lu_snapshot *s, size_t idx, lu_error *err)
  * and the bucket's slot 8 ahead, so the misses overlap instead of queuing. */
 static inline void prefetch_ahead(const lu_snapshot *s, const lu_entries *t, size_t k)
 {
-    if (k + 16 < t->count) __builtin_prefetch(&s->dir[dir_index(s, t->items[k + 16].hash)]);
-    if (k + 8 < t->count) {
-        uint32_t h = t->items[k + 8].hash;
-        __builtin_prefetch(&s->dir[dir_index(s, h)]->slots[h & (LU_BUCKET_SLOTS - 1)]);
-    }
+    if (k + 16 < t->count) __builtin_prefetch(&s->dir[lu__snapshot_dir_index(s, t->items[k + 16].hash)]);
+    if (k + 8 < t->count) lu__snapshot_prefetch(s, t->items[k + 8].hash);
 }
 
 /* Where `path` (hash h) is in the index: its bucket's dir index and slot,
  * or *slot = -1. */
 static int find_slot(const lu_snapshot *s, const char *path, size_t len, uint32_t h, size_t *idx)
 {
-    *idx = dir_index(s, h);
+    *idx = lu__snapshot_dir_index(s, h);
     const lu_bucket *b = s->dir[*idx];
     for (uint32_t i = h & (LU_BUCKET_SLOTS - 1);; i = (i + 1) & (LU_BUCKET_SLOTS - 1)) {
         uint32_t id = b->slots[i].id;
@@ -507,7 +499,7 @@ static lu_status add_mount(lu_snapshot *s, size_t mi, lu_error *err)
         }
         while (s->dir[idx]->count >= MAX_FILL) {
             LU_TRY(split(s, idx, err));
-            idx = dir_index(s, e->hash);
+            idx = lu__snapshot_dir_index(s, e->hash);
         }
         lu_bucket *b = own(s, idx, err);
         if (!b) return LU_MEM_ERROR;
@@ -526,12 +518,12 @@ static lu_status add_first(lu_snapshot *s, lu_error *err)
     const lu_entries *t = &s->mounts[0]->archive->entries;
     const uint32_t base = s->bases[0];
     for (size_t k = 0; k < t->count; k++) {
-        if (k + 8 < t->count) __builtin_prefetch(s->dir[dir_index(s, t->items[k + 8].hash)]);
+        if (k + 8 < t->count) __builtin_prefetch(s->dir[lu__snapshot_dir_index(s, t->items[k + 8].hash)]);
         uint32_t h = t->items[k].hash;
-        size_t idx = dir_index(s, h);
+        size_t idx = lu__snapshot_dir_index(s, h);
         while (s->dir[idx]->count >= MAX_FILL) {
             LU_TRY(split(s, idx, err));
-            idx = dir_index(s, h);
+            idx = lu__snapshot_dir_index(s, h);
         }
         slot_put(s->dir[idx], h, path_id(base, &t->items[k]));
     }
@@ -672,7 +664,7 @@ static lu_status remove_mount(lu_snapshot *s, const lu_mount *r, uint32_t base, 
         prefetch_ahead(s, t, k);
         const lu_entry *e = &t->items[k];
         uint32_t id = path_id(base, e);
-        size_t idx = dir_index(s, e->hash);
+        size_t idx = lu__snapshot_dir_index(s, e->hash);
         const lu_bucket *rb = s->dir[idx];
         uint32_t i = e->hash & (LU_BUCKET_SLOTS - 1);
         while (rb->slots[i].id && (rb->slots[i].id & ~LU_SLOT_SHADOWS) != id) i = (i + 1) & (LU_BUCKET_SLOTS - 1);
