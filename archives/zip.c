@@ -81,6 +81,7 @@
 #define LOC64_SIZE 20
 #define EOCD64_SIZE 56
 #define CEN_SIZE 46
+#define CEN_NAMEBUF LU_ERROR_MAX   /* a name in a message: no longer than the message */
 #define LOC_SIZE 30
 #define SIG_LOC 0x04034b50u
 #define SIG_CEN 0x02014b50u
@@ -357,7 +358,8 @@ typedef struct cen {
     uint64_t csize, usize, local, disk;
     const unsigned char *name, *extra;
     /* the name NUL-terminated, for messages: made from `name` into
-     * `namebuf` (65,536 bytes) when a message needs it (cen_name) */
+     * `namebuf` (CEN_NAMEBUF bytes; a longer name is cut, as the message
+     * would cut it) when a message needs it (cen_name) */
     const char *cname;
     char *namebuf;
 } cen;
@@ -366,8 +368,9 @@ typedef struct cen {
 static const char *cen_name(cen *c)
 {
     if (!c->cname) {
-        memcpy(c->namebuf, c->name, c->nlen);
-        c->namebuf[c->nlen] = '\0';
+        size_t n = c->nlen < CEN_NAMEBUF ? c->nlen : CEN_NAMEBUF - 1;
+        memcpy(c->namebuf, c->name, n);
+        c->namebuf[n] = '\0';
         c->cname = c->namebuf;
     }
     return c->cname;
@@ -427,7 +430,7 @@ static void cen_fields(const unsigned char *p, cen *c)
     c->extra = c->name + c->nlen;
 }
 
-/* Parses the whole record at `p`; `namebuf` (65,536 bytes) receives the
+/* Parses the whole record at `p`; `namebuf` (CEN_NAMEBUF bytes) receives the
  * name when a message needs it. */
 static lu_status cen_parse(const zip_state *z, const unsigned char *p, cen *c, char *namebuf, lu_error *err)
 {
@@ -718,10 +721,10 @@ static lu_status read_directory(zip_state *z, const zip_end *end, lu_entries *tb
     lu_error record_err, add_err, overlap_err;
     unsigned char *cd = lu__malloc(z->env, end->cd_size ? (size_t)end->cd_size : 1);
     cd_reader r = {z, end, cd, 0};
-    char *namebuf = lu__malloc(z->env, 65536);
+    char namebuf[CEN_NAMEBUF];   /* on the stack: a mount allocates nothing it does not keep but `cd` */
     bool in_order = true;   /* the records so far are in file order */
     by_offset prev = {0};   /* the record before */
-    if (!cd || !namebuf) {
+    if (!cd) {
         st = lu__fail(err, LU_MEM_ERROR, "'%s': out of memory", z->path);
         goto cleanup;
     }
@@ -785,7 +788,6 @@ static lu_status read_directory(zip_state *z, const zip_end *end, lu_entries *tb
         if (err) *err = add_err;
     }
 cleanup:
-    lu__free(z->env, namebuf);
     lu__free(z->env, cd);
     return st;
 }
