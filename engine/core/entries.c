@@ -403,20 +403,26 @@ static size_t find_duplicate(lu_entries *t, bool *ok)
     *ok = true;
     if (n < 2) return n;
     while (cap < 2 * n) cap *= 2;
-    uint32_t *set = lu__calloc(t->env, cap, sizeof *set);   /* entry position + 1; 0: empty */
+    /* each slot: the hash, and the entry position + 1 (0: empty), so a
+     * probe reads the table only when the hashes are equal */
+    struct dup_slot {
+        uint32_t hash, pos;
+    } *set = lu__calloc(t->env, cap, sizeof *set);
     if (!set) return duplicate_in_order(t, ok);
     bool unsure = false;
     for (size_t i = 0; i < n && !unsure; i++) {
+        if (i + 8 < n) __builtin_prefetch(&set[t->items[i + 8].hash & (cap - 1)], 1);
         uint32_t h = t->items[i].hash;
         size_t at = h & (cap - 1);
-        for (uint32_t o; (o = set[at]); at = (at + 1) & (cap - 1)) {
-            if ((t->items[o - 1].hash == h && strcmp(t->pool + t->items[o - 1].name, t->pool + t->items[i].name) == 0) ||
+        for (uint32_t o; (o = set[at].pos); at = (at + 1) & (cap - 1)) {
+            if ((set[at].hash == h && strcmp(t->pool + t->items[o - 1].name, t->pool + t->items[i].name) == 0) ||
                 budget-- == 0) {
                 unsure = true;   /* a duplicate, or too many probes */
                 break;
             }
         }
-        set[at] = (uint32_t)i + 1;
+        set[at].hash = h;
+        set[at].pos = (uint32_t)i + 1;
     }
     lu__free(t->env, set);
     return unsure ? duplicate_in_order(t, ok) : n;

@@ -518,7 +518,12 @@ static lu_status add_first(lu_snapshot *s, lu_error *err)
     const lu_entries *t = &s->mounts[0]->archive->entries;
     const uint32_t base = s->bases[0];
     for (size_t k = 0; k < t->count; k++) {
-        if (k + 8 < t->count) __builtin_prefetch(s->dir[lu__snapshot_dir_index(s, t->items[k + 8].hash)]);
+        if (k + 8 < t->count) {   /* the bucket's count and the slot the entry probes first */
+            uint32_t ah = t->items[k + 8].hash;
+            const lu_bucket *ab = s->dir[lu__snapshot_dir_index(s, ah)];
+            __builtin_prefetch(ab, 1);
+            __builtin_prefetch(&ab->slots[ah & (LU_BUCKET_SLOTS - 1)], 1);
+        }
         uint32_t h = t->items[k].hash;
         size_t idx = lu__snapshot_dir_index(s, h);
         while (s->dir[idx]->count >= MAX_FILL) {
