@@ -8,7 +8,8 @@
  * the prefix as minizip does: where the central directory actually ends
  * minus where the end record says it ends (self-extracting executables, a
  * zip appended to anything; `zip -A` output has a prefix of 0). It reads
- * the central directory in one pread and walks every record in it:
+ * the central directory in windows of 256 KiB (cd_reader) and walks every
+ * record in it:
  * extra-field areas may end in 1-3 stray bytes (zipalign), zip64 extra
  * fields supply the sizes and offsets marked 0xFFFFFFFF, the prefix is
  * added to every local-header offset. The records present are the truth;
@@ -528,12 +529,20 @@ static int cmp_offset(const void *a, const void *b)
     return x->local < y->local ? -1 : x->local > y->local ? 1 : x->index < y->index ? -1 : x->index > y->index;
 }
 
-/* The name of the record at `cen` in the central directory `cd`, for a message. */
-static void name_of(const unsigned char *cd, uint64_t cen, char *out, size_t cap)
+/* The name of the record at `cen` in the central directory, for a
+ * message: read again from the file (the walk keeps only a window of the
+ * directory), "?" when that read fails. */
+static void name_of(const zip_state *z, const zip_end *end, uint64_t cen, char *out, size_t cap)
 {
-    size_t n = (size_t)le(cd + cen + 28, 2);
+    unsigned char len[2];
+    strcpy(out, "?");
+    if (!pread_full(z, len, sizeof len, end->cd_start + cen + 28)) return;
+    size_t n = (size_t)le(len, 2);
     if (n >= cap) n = cap - 1;
-    memcpy(out, cd + cen + CEN_SIZE, n);
+    if (!pread_full(z, out, n, end->cd_start + cen + CEN_SIZE)) {
+        strcpy(out, "?");
+        return;
+    }
     out[n] = '\0';
 }
 
@@ -541,8 +550,8 @@ static void name_of(const unsigned char *cd, uint64_t cen, char *out, size_t cap
  * before `bound` (the next entry's local header in file order, `next`, or
  * the central directory when `next` is NULL), and adds to its locator the
  * room left for its local extra field (see LOC_SLACK_BITS). */
-static lu_status check_one(zip_state *z, const unsigned char *cd, const by_offset *r, const by_offset *next,
-                           const zip_end *end, lu_entries *tb, lu_error *err)
+static lu_status check_one(zip_state *z, const by_offset *r, const by_offset *next, const zip_end *end,
+                           lu_entries *tb, lu_error *err)
 {
     uint64_t bound = next ? next->local : end->cd_start;
     uint64_t head = LOC_SIZE + (uint64_t)r->nlen;
@@ -552,13 +561,13 @@ static lu_status check_one(zip_state *z, const unsigned char *cd, const by_offse
         return LU_OK;
     }
     char a[256], b[256];
-    name_of(cd, r->cen, a, sizeof a);
+    name_of(z, end, r->cen, a, sizeof a);
     if (!next)
         return lu__fail(err, LU_UNSAFE_ARCHIVE, "'%s': entry '%s' overlaps the central directory (local header "
                         "at %llu, %llu bytes of data, directory at %llu)", z->path, a,
                         (unsigned long long)r->local, (unsigned long long)r->csize,
                         (unsigned long long)end->cd_start);
-    name_of(cd, next->cen, b, sizeof b);
+    name_of(z, end, next->cen, b, sizeof b);
     return lu__fail(err, LU_UNSAFE_ARCHIVE, "'%s': entry '%s' overlaps entry '%s' (local headers at %llu and "
                     "%llu, %llu bytes of data)", z->path, a, b, (unsigned long long)r->local,
                     (unsigned long long)next->local, (unsigned long long)r->csize);
@@ -578,24 +587,80 @@ static bool local_matches(zip_state *z, uint64_t off, const cen *c)
     return le(h, 4) == SIG_LOC && le(h + 26, 2) == c->nlen && memcmp(h + LOC_SIZE, c->name, c->nlen) == 0;
 }
 
-/* A walk over the central directory, read whole in one pread. */
+/* A walk over the central directory, read in windows of CD_WINDOW bytes
+ * (a window holds at least the record being walked): a mount's only
+ * transient memory stays small and in cache however large the directory
+ * (6.6 MB at 100,000 entries, each page of it a page fault when fresh). */
+#define CD_WINDOW (256u << 10)
+
 typedef struct cd_reader {
     zip_state *z;
     const zip_end *end;
-    const unsigned char *cd;   /* end->cd_size bytes */
-    uint64_t n;                /* records walked */
+    unsigned char *buf;   /* directory bytes [at, at + have) */
+    size_t cap;           /* buf's room */
+    uint64_t at, have;
+    uint64_t n;           /* records walked */
 } cd_reader;
 
+/* An empty window of min(CD_WINDOW, the directory) bytes; false when out of memory. */
+static bool cd_open(cd_reader *r, zip_state *z, const zip_end *end)
+{
+    *r = (cd_reader){z, end, NULL, 0, 0, 0, 0};
+    r->cap = end->cd_size < CD_WINDOW ? (size_t)end->cd_size + 1 : CD_WINDOW;
+    r->buf = lu__malloc(z->env, r->cap);
+    return r->buf != NULL;
+}
+
+static void cd_close(cd_reader *r)
+{
+    lu__free(r->z->env, r->buf);
+    r->buf = NULL;
+}
+
+/* *q gets directory bytes [pos, pos + need) (need <= cd_size - pos), read
+ * into the window from pos on when it does not hold them. LU_IO_ERROR
+ * when the read fails, LU_MEM_ERROR when a record is longer than the
+ * window and a larger one cannot be had. */
+static lu_status cd_window(cd_reader *r, uint64_t pos, size_t need, const unsigned char **q, lu_error *err)
+{
+    if (pos >= r->at && pos - r->at <= r->have && need <= r->have - (pos - r->at)) {
+        *q = r->buf + (pos - r->at);
+        return LU_OK;
+    }
+    if (need > r->cap) {   /* a record with long names and fields: at most 196,651 bytes */
+        unsigned char *b = lu__malloc(r->z->env, need);   /* the window is read again: nothing to keep */
+        if (!b) return lu__fail(err, LU_MEM_ERROR, "'%s': out of memory", r->z->path);
+        lu__free(r->z->env, r->buf);
+        r->buf = b;
+        r->have = 0;
+        r->cap = need;
+    }
+    uint64_t rest = r->end->cd_size - pos;
+    size_t want = rest < r->cap ? (size_t)rest : r->cap;
+    r->have = 0;
+    if (!pread_full(r->z, r->buf, want, r->end->cd_start + pos))
+        return lu__fail(err, LU_IO_ERROR, "'%s': cannot read the central directory", r->z->path);
+    r->at = pos;
+    r->have = want;
+    *q = r->buf;
+    return LU_OK;
+}
+
 /* The record of the walk at directory offset `pos`: LU_OK and *p, *len
- * (the record's bytes), or *p NULL at the end of the directory (a
- * trailing digital-signature record allowed); LU_FORMAT_ERROR when the
- * bytes there are not a record that lies inside the directory. */
+ * (the record's bytes, valid until the next call), or *p NULL at the end
+ * of the directory (a trailing digital-signature record allowed);
+ * LU_FORMAT_ERROR when the bytes there are not a record that lies inside
+ * the directory; cd_window's failures. */
 static lu_status cd_next(cd_reader *r, uint64_t pos, const unsigned char **p, size_t *len, lu_error *err)
 {
     uint64_t size = r->end->cd_size;
-    const unsigned char *q = r->cd + pos;
+    const unsigned char *q;
     *p = NULL;
     if (pos >= size) return LU_OK;
+    if (pos >= r->at && pos + CEN_SIZE <= r->at + r->have)   /* the usual record is in the window: no call */
+        q = r->buf + (pos - r->at);
+    else
+        LU_TRY(cd_window(r, pos, size - pos < CEN_SIZE ? (size_t)(size - pos) : CEN_SIZE, &q, err));
     if (size - pos >= 6 && le(q, 4) == SIG_DIGSIG && size - pos - 6 == le(q + 4, 2)) return LU_OK;
     if (size - pos < CEN_SIZE || le(q, 4) != SIG_CEN)
         return lu__fail(err, LU_FORMAT_ERROR, "'%s': central directory: the bytes after entry %llu (offset %llu "
@@ -605,6 +670,7 @@ static lu_status cd_next(cd_reader *r, uint64_t pos, const unsigned char **p, si
     if (n > size - pos)
         return lu__fail(err, LU_FORMAT_ERROR, "'%s': central directory: record %llu runs past its end", r->z->path,
                         (unsigned long long)r->n + 1);
+    if (pos + n > r->at + r->have) LU_TRY(cd_window(r, pos, (size_t)n, &q, err));
     *p = q;
     *len = (size_t)n;
     r->n++;
@@ -630,7 +696,12 @@ static lu_status check_overlaps(zip_state *z, cd_reader *r, size_t n, const zip_
     for (r->n = 0; i < n; i++) {
         const unsigned char *p;
         size_t len;
-        if (cd_next(r, pos, &p, &len, NULL) != LU_OK || !p) break;   /* never: the walk passed them all */
+        st = cd_next(r, pos, &p, &len, err);   /* the walk passed them all: only a read can fail */
+        if (st != LU_OK) {
+            lu__free(z->env, o);
+            return st;
+        }
+        if (!p) break;
         cen c;
         cen_fields(p, &c);
         c.cname = "";
@@ -645,7 +716,7 @@ static lu_status check_overlaps(zip_state *z, cd_reader *r, size_t n, const zip_
     n = i;
     qsort(o, n, sizeof *o, cmp_offset);
     for (size_t k = 0; k < n && st == LU_OK; k++)
-        st = check_one(z, r->cd, &o[k], k + 1 < n ? &o[k + 1] : NULL, end, tb, err);
+        st = check_one(z, &o[k], k + 1 < n ? &o[k + 1] : NULL, end, tb, err);
     lu__free(z->env, o);
     return st;
 }
@@ -703,8 +774,8 @@ static void lay_add(lu_zip_layout *lay, const unsigned char *p, const cen *c, co
         .nlen = c->nlen};
 }
 
-/* Reads the central directory `end` describes into `tb`: one pread, one
- * pass over its records (cd_reader): each record checked, and
+/* Reads the central directory `end` describes into `tb`: one pass over
+ * its records (cd_reader, a window at a time): each record checked, and
  * added unless an earlier record failed cen_add's checks; while the
  * records come in file order (what every writer we know of does), each
  * entry is checked against the next one for overlaps as the walk goes
@@ -719,17 +790,14 @@ static lu_status read_directory(zip_state *z, const zip_end *end, lu_entries *tb
 {
     lu_status st = LU_OK, record = LU_OK, add_failed = LU_OK, overlap = LU_OK;
     lu_error record_err, add_err, overlap_err;
-    unsigned char *cd = lu__malloc(z->env, end->cd_size ? (size_t)end->cd_size : 1);
-    cd_reader r = {z, end, cd, 0};
-    char namebuf[CEN_NAMEBUF];   /* on the stack: a mount allocates nothing it does not keep but `cd` */
+    cd_reader r;
+    char namebuf[CEN_NAMEBUF];   /* on the stack: a mount allocates nothing it does not keep but the window */
     bool in_order = true;   /* the records so far are in file order */
-    by_offset prev = {0};   /* the record before */
-    if (!cd) {
+    /* the record before and this one, in turn in two slots: a struct
+     * copy per record stalled on the stores that had just written it */
+    by_offset pair[2] = {{0}}, *prev = &pair[0];
+    if (!cd_open(&r, z, end)) {
         st = lu__fail(err, LU_MEM_ERROR, "'%s': out of memory", z->path);
-        goto cleanup;
-    }
-    if (!pread_full(z, cd, (size_t)end->cd_size, end->cd_start)) {
-        st = lu__fail(err, LU_IO_ERROR, "'%s': cannot read the central directory", z->path);
         goto cleanup;
     }
     /* room for the entries the end record declares (at most what fits) */
@@ -758,10 +826,11 @@ static lu_status read_directory(zip_state *z, const zip_end *end, lu_entries *tb
             if (s != LU_OK) record = s;
             else {
                 if (z->lay) lay_add(z->lay, p, &c, end);
-                by_offset here = {c.local + end->prefix, pos, c.csize, (uint32_t)(r.n - 1), c.nlen, entry};
+                by_offset *here = prev == &pair[0] ? &pair[1] : &pair[0];
+                *here = (by_offset){c.local + end->prefix, pos, c.csize, (uint32_t)(r.n - 1), c.nlen, entry};
                 if (r.n > 1 && in_order) {
-                    if (here.local <= prev.local) in_order = false;
-                    else if (overlap == LU_OK) overlap = check_one(z, cd, &prev, &here, end, tb, &overlap_err);
+                    if (here->local <= prev->local) in_order = false;
+                    else if (overlap == LU_OK) overlap = check_one(z, prev, here, end, tb, &overlap_err);
                 }
                 prev = here;
             }
@@ -782,13 +851,13 @@ static lu_status read_directory(zip_state *z, const zip_end *end, lu_entries *tb
     else if (overlap != LU_OK) {
         st = overlap;
         if (err) *err = overlap_err;
-    } else if (r.n > 0) st = check_one(z, cd, &prev, NULL, end, tb, err);
+    } else if (r.n > 0) st = check_one(z, prev, NULL, end, tb, err);
     if (st == LU_OK && add_failed != LU_OK) {
         st = add_failed;
         if (err) *err = add_err;
     }
 cleanup:
-    lu__free(z->env, cd);
+    cd_close(&r);
     return st;
 }
 
