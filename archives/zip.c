@@ -588,10 +588,12 @@ static bool local_matches(zip_state *z, uint64_t off, const cen *c)
 }
 
 /* A walk over the central directory, read in windows of CD_WINDOW bytes
- * (a window holds at least the record being walked): a mount's only
- * transient memory stays small and in cache however large the directory
- * (6.6 MB at 100,000 entries, each page of it a page fault when fresh). */
+ * (a window holds the longest record there can be, so always the one
+ * being walked): a mount's only transient memory stays small and in
+ * cache however large the directory (6.6 MB at 100,000 entries, each
+ * page of it a page fault when fresh). */
 #define CD_WINDOW (256u << 10)
+_Static_assert(CD_WINDOW >= CEN_SIZE + 3 * 65535, "a window holds any record");
 
 typedef struct cd_reader {
     zip_state *z;
@@ -617,23 +619,14 @@ static void cd_close(cd_reader *r)
     r->buf = NULL;
 }
 
-/* *q gets directory bytes [pos, pos + need) (need <= cd_size - pos), read
- * into the window from pos on when it does not hold them. LU_IO_ERROR
- * when the read fails, LU_MEM_ERROR when a record is longer than the
- * window and a larger one cannot be had. */
+/* *q gets directory bytes [pos, pos + need) (need <= cd_size - pos, and
+ * no more than a record: the window's room), read into the window from
+ * pos on when it does not hold them. LU_IO_ERROR when the read fails. */
 static lu_status cd_window(cd_reader *r, uint64_t pos, size_t need, const unsigned char **q, lu_error *err)
 {
     if (pos >= r->at && pos - r->at <= r->have && need <= r->have - (pos - r->at)) {
         *q = r->buf + (pos - r->at);
         return LU_OK;
-    }
-    if (need > r->cap) {   /* a record with long names and fields: at most 196,651 bytes */
-        unsigned char *b = lu__malloc(r->z->env, need);   /* the window is read again: nothing to keep */
-        if (!b) return lu__fail(err, LU_MEM_ERROR, "'%s': out of memory", r->z->path);
-        lu__free(r->z->env, r->buf);
-        r->buf = b;
-        r->have = 0;
-        r->cap = need;
     }
     uint64_t rest = r->end->cd_size - pos;
     size_t want = rest < r->cap ? (size_t)rest : r->cap;
