@@ -411,7 +411,7 @@ static size_t find_duplicate(lu_entries *t, bool *ok)
     if (!set) return duplicate_in_order(t, ok);
     bool unsure = false;
     for (size_t i = 0; i < n && !unsure; i++) {
-        if (i + 8 < n) __builtin_prefetch(&set[t->items[i + 8].hash & (cap - 1)], 1);
+        if (i + 32 < n) __builtin_prefetch(&set[t->items[i + 32].hash & (cap - 1)], 1);
         uint32_t h = t->items[i].hash;
         size_t at = h & (cap - 1);
         for (uint32_t o; (o = set[at].pos); at = (at + 1) & (cap - 1)) {

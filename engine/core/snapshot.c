@@ -98,29 +98,40 @@ static void set_depth(lu_snapshot *s, uint32_t depth)
 
 #define POOL_MAX 4096   /* spare buckets kept (about 1.1 MB); beyond that, freed */
 
+/* A write a change made to its directory: entries [first, first + run)
+ * point to `b`. */
+typedef struct dir_write {
+    uint64_t gen;   /* the snapshot that made it */
+    uint32_t first, run;
+    lu_bucket *b;
+} dir_write;
+
+#define NO_GEN UINT64_MAX   /* a directory block that is no published snapshot's */
+
 struct lu_bucket_pool {
     pthread_mutex_t lock;   /* lu__snapshot_free may run on any reader thread */
     atomic_long refs;       /* one per snapshot */
-    atomic_size_t count;
-    lu_bucket *head, *tail;
-    /* A directory block for the next derivation (a change copies the whole
-     * directory: a new block each time would be new pages each time). */
+    /* the spare buckets, an array grown on demand up to POOL_MAX (a
+     * context that only ever mounted once has none); taken whole by a
+     * derivation while it runs (lu_snapshot.spare) */
+    lu_bucket **spares;
+    size_t nspares, spares_cap;
+    /* A directory block for the next derivation: the directory of the
+     * published snapshot dir_gen (NO_GEN: of none), 2^dir_depth entries. */
     lu_bucket **dir;
     size_t dir_cap;
+    uint64_t dir_gen;
+    uint32_t dir_depth;
+    /* The directory writes of every change after log_base, in order, so
+     * that a derivation brings the block of a snapshot freed since up to
+     * date by replaying the few writes made after it, not by copying the
+     * whole directory (2 MiB at a million entries: its copy was most of
+     * the growth of a change's cost). The writer's alone: changes are
+     * made under the context's write lock. */
+    dir_write *log;
+    size_t nlog, log_cap;
+    uint64_t log_base;
 };
-
-/* A spare bucket's first slot holds the next spare. */
-static lu_bucket *next_of(const lu_bucket *b)
-{
-    lu_bucket *n;
-    memcpy(&n, b->slots, sizeof n);
-    return n;
-}
-
-static void set_next(lu_bucket *b, lu_bucket *n)
-{
-    memcpy(b->slots, &n, sizeof n);
-}
 
 static struct lu_bucket_pool *pool_new(const lu_env *env)
 {
@@ -131,44 +142,64 @@ static struct lu_bucket_pool *pool_new(const lu_env *env)
         return NULL;
     }
     atomic_init(&p->refs, 1);
-    atomic_init(&p->count, 0);
     return p;
 }
 
 static void pool_release(const lu_env *env, struct lu_bucket_pool *p)
 {
     if (!p || atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1) return;
-    for (lu_bucket *b = p->head, *n; b; b = n) {
-        n = next_of(b);
-        lu__free(env, b);
-    }
+    for (size_t i = 0; p->spares && i < p->nspares; i++) lu__free(env, p->spares[i]);
+    lu__free(env, p->spares);
     lu__free(env, p->dir);
+    lu__free(env, p->log);
     pthread_mutex_destroy(&p->lock);
     lu__free(env, p);
 }
 
-/* Adds the chain head..tail of n buckets to the pool. */
-static void pool_put(struct lu_bucket_pool *p, lu_bucket *head, lu_bucket *tail, size_t n)
+/* Grows the spare array *a (room *cap, n used) to hold `need` more, up to
+ * POOL_MAX; false when it cannot grow at all. */
+static bool spares_grow(const lu_env *env, lu_bucket ***a, size_t *cap, size_t n, size_t need)
 {
-    if (!n) return;
-    pthread_mutex_lock(&p->lock);
-    set_next(tail, p->head);
-    p->head = head;
-    if (!p->tail) p->tail = tail;
-    atomic_store_explicit(&p->count, atomic_load_explicit(&p->count, memory_order_relaxed) + n,
-                          memory_order_relaxed);
-    pthread_mutex_unlock(&p->lock);
+    if (n + need <= *cap) return true;
+    if (*cap >= POOL_MAX) return false;
+    size_t c = *cap ? *cap : 64;
+    while (c < n + need && c < POOL_MAX) c *= 2;
+    if (c > POOL_MAX) c = POOL_MAX;
+    lu_bucket **g = lu__realloc(env, *a, c * sizeof *g);
+    if (!g) return false;
+    *a = g;
+    *cap = c;
+    return true;
 }
 
-/* Keeps the directory block `dir` (room for cap entries) in the pool when
- * it is larger than the one there; frees the other. */
-static void dir_give(const lu_env *env, struct lu_bucket_pool *p, lu_bucket **dir, size_t cap)
+/* Adds the n buckets at `b` to the pool while it has room; returns how
+ * many it took (the caller frees the rest). */
+static size_t pool_put(const lu_env *env, struct lu_bucket_pool *p, lu_bucket *const *b, size_t n)
+{
+    if (!n) return 0;
+    pthread_mutex_lock(&p->lock);
+    spares_grow(env, &p->spares, &p->spares_cap, p->nspares, n);
+    size_t k = p->spares_cap - p->nspares < n ? p->spares_cap - p->nspares : n;
+    if (k) memcpy(p->spares + p->nspares, b, k * sizeof *b);
+    p->nspares += k;
+    pthread_mutex_unlock(&p->lock);
+    return k;
+}
+
+/* Keeps the directory block `dir` (room for cap entries; the directory
+ * of snapshot `gen`, 2^depth entries, or of none: NO_GEN) in the pool when
+ * it is larger than the one there, or as large and newer; frees the other. */
+static void dir_give(const lu_env *env, struct lu_bucket_pool *p, lu_bucket **dir, size_t cap, uint64_t gen,
+                     uint32_t depth)
 {
     pthread_mutex_lock(&p->lock);
-    if (!p->dir || p->dir_cap < cap) {
+    bool newer = gen != NO_GEN && (p->dir_gen == NO_GEN || gen > p->dir_gen);
+    if (!p->dir || p->dir_cap < cap || (p->dir_cap == cap && newer)) {
         lu_bucket **d = p->dir;
         p->dir = dir;
         p->dir_cap = cap;
+        p->dir_gen = gen;
+        p->dir_depth = depth;
         dir = d;
     }
     pthread_mutex_unlock(&p->lock);
@@ -176,14 +207,19 @@ static void dir_give(const lu_env *env, struct lu_bucket_pool *p, lu_bucket **di
 }
 
 /* A directory block with room for `need` entries: the pool's when it is
- * large enough, else a new one. Sets *cap. NULL when out of memory. */
-static lu_bucket **dir_take(const lu_env *env, struct lu_bucket_pool *p, size_t need, size_t *cap)
+ * large enough (*gen, *depth: whose directory it holds), else a new one
+ * (*gen NO_GEN). Sets *cap. NULL when out of memory. */
+static lu_bucket **dir_take(const lu_env *env, struct lu_bucket_pool *p, size_t need, size_t *cap, uint64_t *gen,
+                            uint32_t *depth)
 {
     lu_bucket **d = NULL;
+    *gen = NO_GEN;
     pthread_mutex_lock(&p->lock);
     if (p->dir && p->dir_cap >= need) {
         d = p->dir;
         *cap = p->dir_cap;
+        *gen = p->dir_gen;
+        *depth = p->dir_depth;
         p->dir = NULL;
         p->dir_cap = 0;
     }
@@ -192,43 +228,100 @@ static lu_bucket **dir_take(const lu_env *env, struct lu_bucket_pool *p, size_t 
     return d;
 }
 
-/* Takes every bucket of the pool as s's spares. */
+/* Starts a new log after snapshot `gen`: every write kept is of a later one. */
+static void log_restart(struct lu_bucket_pool *p, uint64_t gen)
+{
+    p->nlog = 0;
+    p->log_base = gen;
+}
+
+/* Records s's write of `run` directory entries from `first` to `b`. A
+ * write that cannot be recorded (out of memory, or more writes than a
+ * quarter of the directory or 256, past which a copy is cheaper) stops
+ * the log for this change: lu__snapshot_next then restarts it after s. */
+static void log_write(lu_snapshot *s, size_t first, size_t run, lu_bucket *b)
+{
+    struct lu_bucket_pool *p = s->pool;
+    if (s->log_lost) return;
+    if (p->nlog == p->log_cap) {
+        size_t cap = p->log_cap ? 2 * p->log_cap : 256;
+        size_t most = ((size_t)1 << s->depth) / 4 > 256 ? ((size_t)1 << s->depth) / 4 : 256;
+        dir_write *l = cap <= most ? lu__realloc(s->env, p->log, cap * sizeof *l) : NULL;
+        if (!l) {
+            s->log_lost = true;
+            return;
+        }
+        p->log = l;
+        p->log_cap = cap;
+    }
+    p->log[p->nlog++] = (dir_write){s->gen, (uint32_t)first, (uint32_t)run, b};
+}
+
+/* Brings `dir`, the directory of snapshot `from`, to that of snapshot
+ * `to` by replaying the log's writes in between (from >= log_base, and
+ * the log holds every write after it). */
+static void log_replay(const struct lu_bucket_pool *p, lu_bucket **dir, uint64_t from, uint64_t to)
+{
+    for (size_t i = 0; i < p->nlog && p->log[i].gen <= to; i++) {
+        const dir_write *w = &p->log[i];
+        if (w->gen <= from) continue;
+        for (uint32_t k = 0; k < w->run; k++) dir[w->first + k] = w->b;
+    }
+}
+
+/* Takes the pool's spare buckets, their array and all, as s's. */
 static void spare_take(lu_snapshot *s)
 {
     struct lu_bucket_pool *p = s->pool;
     pthread_mutex_lock(&p->lock);
-    s->spare = p->head;
-    s->spare_tail = p->tail;
-    s->nspare = atomic_load_explicit(&p->count, memory_order_relaxed);
-    p->head = p->tail = NULL;
-    atomic_store_explicit(&p->count, 0, memory_order_relaxed);
+    s->spare = p->spares;
+    s->nspare = p->nspares;
+    s->spare_cap = p->spares_cap;
+    p->spares = NULL;
+    p->nspares = p->spares_cap = 0;
     pthread_mutex_unlock(&p->lock);
 }
 
-/* Gives s's unused spares back to the pool. */
+/* Gives s's unused spares and their array back to the pool. */
 static void spare_return(lu_snapshot *s)
 {
-    pool_put(s->pool, s->spare, s->spare_tail, s->nspare);
-    s->spare = s->spare_tail = NULL;
-    s->nspare = 0;
+    struct lu_bucket_pool *p = s->pool;
+    if (!s->spare) return;
+    pthread_mutex_lock(&p->lock);
+    bool took = !p->spares;
+    if (took) {
+        p->spares = s->spare;
+        p->nspares = s->nspare;
+        p->spares_cap = s->spare_cap;
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (!took) {   /* a freed snapshot's buckets made the pool a new array meanwhile */
+        size_t k = pool_put(s->env, p, s->spare, s->nspare);
+        for (size_t i = k; i < s->nspare; i++) lu__free(s->env, s->spare[i]);
+        lu__free(s->env, s->spare);
+    }
+    s->spare = NULL;
+    s->nspare = s->spare_cap = 0;
 }
 
+/* Keeps bucket b, made by this derivation and replaced in it, as a spare. */
 static void spare_push(lu_snapshot *s, lu_bucket *b)
 {
-    set_next(b, s->spare);
-    s->spare = b;
-    if (!s->spare_tail) s->spare_tail = b;
-    s->nspare++;
+    if (spares_grow(s->env, &s->spare, &s->spare_cap, s->nspare, 1)) s->spare[s->nspare++] = b;
+    else lu__free(s->env, b);
 }
 
-/* An uninitialized bucket: a spare, else a new one. */
+/* An uninitialized bucket: a spare, else a new one. The spares are an
+ * array, not a list: the bucket four pops ahead is fetched (for writing)
+ * while this one is filled, where a list's next link was a miss each. */
 static lu_bucket *bucket_alloc(lu_snapshot *s)
 {
-    lu_bucket *b = s->spare;
-    if (!b) return lu__malloc(s->env, sizeof *b);
-    s->spare = next_of(b);
-    if (!s->spare) s->spare_tail = NULL;
-    s->nspare--;
+    if (!s->nspare) return lu__malloc(s->env, sizeof(lu_bucket));
+    lu_bucket *b = s->spare[--s->nspare];
+    if (s->nspare >= 4) {
+        const char *n = (const char *)s->spare[s->nspare - 4];
+        for (size_t o = 0; o < sizeof *b; o += 64) __builtin_prefetch(n + o, 1);
+    }
     return b;
 }
 
@@ -252,7 +345,7 @@ static void free_shell(lu_snapshot *s)
     lu__free(s->env, s->mounts);
     lu__free(s->env, s->bases);
     lu__free(s->env, s->granules);
-    if (s->dir && s->pool) dir_give(s->env, s->pool, s->dir, s->dir_cap);
+    if (s->dir && s->pool) dir_give(s->env, s->pool, s->dir, s->dir_cap, s->followed ? s->gen : NO_GEN, s->depth);
     else lu__free(s->env, s->dir);
     lu__free(s->env, s->retired);
     if (s->pool) spare_return(s);
@@ -270,24 +363,12 @@ void lu__snapshot_free(lu_snapshot *s)
     /* destroy in order: each destroyed snapshot drops its link on the next */
     while (s && atomic_fetch_sub_explicit(&s->links, 1, memory_order_acq_rel) == 1) {
         lu_snapshot *next = s->next;
-        /* the retired buckets go to the pool while it has room (the count
-         * read unlocked may be stale: the cap is loose) */
-        size_t have = atomic_load_explicit(&s->pool->count, memory_order_relaxed), n = 0;
-        size_t room = have < POOL_MAX ? POOL_MAX - have : 0;
-        lu_bucket *head = NULL, *tail = NULL;
-        for (size_t i = 0; i < s->nretired; i++) {
-            if (i + 8 < s->nretired) __builtin_prefetch(s->retired[i + 8], 1);   /* the link or free()'s header */
-            lu_bucket *b = s->retired[i];
-            if (n == room) {
-                lu__free(s->env, b);
-                continue;
-            }
-            set_next(b, head);
-            head = b;
-            if (!tail) tail = b;
-            n++;
+        /* the retired buckets go to the pool while it has room */
+        size_t n = pool_put(s->env, s->pool, s->retired, s->nretired);
+        for (size_t i = n; i < s->nretired; i++) {
+            if (i + 8 < s->nretired) __builtin_prefetch(s->retired[i + 8], 1);   /* free()'s header */
+            lu__free(s->env, s->retired[i]);
         }
-        pool_put(s->pool, head, tail, n);
         if (!next || s->alone) free_buckets(s, true);   /* nothing shares its buckets */
         free_shell(s);
         s = next;
@@ -369,6 +450,7 @@ static void dir_fill(lu_snapshot *s, size_t idx, uint32_t d, lu_bucket *b)
 {
     size_t run = (size_t)1 << (s->depth - d), first = idx & ~(run - 1);
     for (size_t i = 0; i < run; i++) s->dir[first + i] = b;
+    log_write(s, first, run, b);
 }
 
 /* The bucket at `idx`, made writable in this snapshot (copied if shared). */
@@ -428,6 +510,7 @@ static lu_status split(lu_snapshot *s, size_t idx, lu_error *err)
         s->dir_cap = 2 * n;
         set_depth(s, s->depth + 1);
         idx *= 2;
+        s->log_lost = true;   /* the log's indexes are of the smaller directory */
     }
     lu_bucket *lo = bucket_new(s, b->depth + 1), *hi = bucket_new(s, b->depth + 1);
     if (!lo || !hi) {
@@ -447,6 +530,8 @@ static lu_status split(lu_snapshot *s, size_t idx, lu_error *err)
         lu__free(s->env, hi);
         return lu__fail(err, LU_MEM_ERROR, "out of memory growing the index");
     }
+    log_write(s, first, run / 2, lo);
+    log_write(s, first + run / 2, run / 2, hi);
     return LU_OK;
 }
 
@@ -518,8 +603,8 @@ static lu_status add_first(lu_snapshot *s, lu_error *err)
     const lu_entries *t = &s->mounts[0]->archive->entries;
     const uint32_t base = s->bases[0];
     for (size_t k = 0; k < t->count; k++) {
-        if (k + 8 < t->count) {   /* the bucket's count and the slot the entry probes first */
-            uint32_t ah = t->items[k + 8].hash;
+        if (k + 32 < t->count) {   /* the bucket's count and the slot the entry probes first */
+            uint32_t ah = t->items[k + 32].hash;
             const lu_bucket *ab = s->dir[lu__snapshot_dir_index(s, ah)];
             __builtin_prefetch(ab, 1);
             __builtin_prefetch(&ab->slots[ah & (LU_BUCKET_SLOTS - 1)], 1);
@@ -627,6 +712,7 @@ static lu_status full_build(const lu_env *env, const lu_snapshot *prev, lu_mount
     *out = NULL;
     lu_snapshot *s = snapshot_new(env, prev ? prev->gen + 1 : 1, prev ? prev->pool : NULL);
     if (!s) return lu__fail(err, LU_MEM_ERROR, "out of memory building the mount table");
+    s->log_lost = true;   /* a new directory: nothing to replay onto an old one */
     lu_status st = take_mounts(s, mounts, n, err);
     if (st == LU_OK) st = build_from_scratch(s, err);
     if (st != LU_OK) {
@@ -648,6 +734,7 @@ static lu_status full_build(const lu_env *env, const lu_snapshot *prev, lu_mount
     } else if (prev) {
         s->derived = true;
     }
+    log_restart(s->pool, s->gen);
     spare_return(s);
     *out = s;
     return LU_OK;
@@ -722,6 +809,7 @@ lu_status lu__snapshot_next(const lu_env *env, lu_snapshot *prev, lu_mount *cons
     lu_snapshot *s = snapshot_new(env, prev->gen + 1, prev->pool);
     if (!s) return lu__fail(err, LU_MEM_ERROR, "out of memory building the mount table");
     s->derived = true;
+    struct lu_bucket_pool *p = s->pool;
     bool *kept = NULL;
     size_t *gone = NULL, ngone = 0, changed = 0, total = 0, grow = 0;
     lu_status st = take_mounts(s, mounts, n, err);
@@ -753,14 +841,23 @@ lu_status lu__snapshot_next(const lu_env *env, lu_snapshot *prev, lu_mount *cons
     for (size_t j = 0; j < s->nmounts; j++) total += s->mounts[j]->archive->entries.count;
     if (changed * 4 >= total) goto rebuild;   /* most of the table changes: a full build costs about as much */
     s->granules = lu__malloc(env, (prev->ngranules + grow + 1) * sizeof *s->granules);
-    s->dir = dir_take(env, s->pool, (size_t)1 << prev->depth, &s->dir_cap);
+    uint64_t dir_gen;
+    uint32_t dir_depth = 0;
+    s->dir = dir_take(env, p, (size_t)1 << prev->depth, &s->dir_cap, &dir_gen, &dir_depth);
     if (!s->granules || !s->dir) {
         lu__free(env, s->dir);   /* not filled yet: free_buckets must not walk it */
         s->dir = NULL;
         st = lu__fail(err, LU_MEM_ERROR, "out of memory building the mount table");
         goto fail;
     }
-    memcpy(s->dir, prev->dir, ((size_t)1 << prev->depth) * sizeof *s->dir);
+    /* prev's directory: the block's own brought up to date when the log
+     * reaches back to it, else a copy; the log then restarts after prev */
+    s->dir_replayed = dir_gen != NO_GEN && dir_gen >= p->log_base && dir_gen < prev->gen && dir_depth == prev->depth;
+    if (s->dir_replayed)
+        log_replay(p, s->dir, dir_gen, prev->gen);
+    else
+        memcpy(s->dir, prev->dir, ((size_t)1 << prev->depth) * sizeof *s->dir);
+    log_restart(p, prev->gen);
     set_depth(s, prev->depth);
     s->entries = prev->entries;
     s->ngranules = prev->ngranules;
@@ -782,6 +879,7 @@ lu_status lu__snapshot_next(const lu_env *env, lu_snapshot *prev, lu_mount *cons
         st = add_mount(s, j, err);
         if (st != LU_OK) goto fail;
     }
+    if (s->log_lost) log_restart(p, s->gen);
     lu__free(env, kept);
     lu__free(env, gone);
     spare_return(s);
