@@ -16,6 +16,7 @@
  * Exit status 0 whatever the bars say (1 when a case cannot run, 2 on bad
  * arguments).
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,13 @@ static int choose(const char *only, bool run[NCASES])
 
 int main(int argc, char **argv)
 {
+    /* Freed memory stays in the process: a case measures the work of the
+     * code, not when glibc handed pages back to the kernel and the next
+     * allocation faulted them in again (about 15 us a page on the VMs we
+     * run on: the same mount measured 0.3x to 7.6x its limit depending on
+     * which side freed a large block last). docs/BENCHMARKS.md, "Heap". */
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, -1);
     bench b;
     memset(&b, 0, sizeof b);
     bool quick = false, run[NCASES];
