@@ -305,14 +305,18 @@ void bench_mount_limit(bench *b)
     lu_context *ctx = open_context();
     size_t found = 0;
     double o[REPS_MAX], l[REPS_MAX];
-    for (int r = 0; r < b->size.reps; r++) {
+    /* three rounds untimed first: the first mounts of a process grow its
+     * heap (each page a fault) until it holds a mount and what the one
+     * before left; a case run alone measured that growth, not the mount */
+    for (int r = -3; r < b->size.reps; r++) {
         lu_error err;
         double t = bench_cpu_now();
         mount(ctx, zip);
-        o[r] = bench_cpu_now() - t;
+        double ours = bench_cpu_now() - t;
         if (!lu_exists(ctx, "/assets/level/7.txt")) die("mount_limit: an entry is missing after the mount");
         if (lu_mount_remove(ctx, "v", &err) != LU_OK) die(err.message);
-        l[r] = mount_limit_once(zip, &found);
+        double limit = mount_limit_once(zip, &found);
+        if (r >= 0) o[r] = ours, l[r] = limit;
     }
     lu_context_close(ctx);
     if (found != (size_t)entries) die("mount_limit: the limit indexed a different number of entries");
