@@ -283,16 +283,13 @@ typedef struct lu_snapshot {
     struct lu_snapshot *next;
     bool derived, followed;
     bool alone;            /* its successor was built from scratch: shares none of its buckets */
-    bool log_lost;         /* the pool's log of directory writes misses some of this one's */
-    bool dir_replayed;     /* its directory is a freed one's with the log's later writes replayed */
     lu_bucket **retired;
     size_t nretired, retired_cap;
     /* Freed buckets are recycled: retired ones go to a pool shared by the
      * context's snapshots (snapshot.c), which a derivation takes whole as
-     * its `spare` list and hands back what it did not use. The pool also
-     * keeps the directory block of the last snapshot freed and a log of
-     * the directory writes made since, which the next derivation replays
-     * onto that block instead of copying the whole directory. */
+     * its `spare` array and hands back what it did not use. The pool also
+     * keeps the directory block of the last snapshot freed, for the next
+     * derivation to copy into. */
     struct lu_bucket_pool *pool;
     lu_bucket **spare;     /* the pool's array of spares while this one is built */
     size_t nspare, spare_cap;

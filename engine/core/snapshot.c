@@ -98,16 +98,6 @@ static void set_depth(lu_snapshot *s, uint32_t depth)
 
 #define POOL_MAX 4096   /* spare buckets kept (about 1.1 MB); beyond that, freed */
 
-/* A write a change made to its directory: entries [first, first + run)
- * point to `b`. */
-typedef struct dir_write {
-    uint64_t gen;   /* the snapshot that made it */
-    uint32_t first, run;
-    lu_bucket *b;
-} dir_write;
-
-#define NO_GEN UINT64_MAX   /* a directory block that is no published snapshot's */
-
 struct lu_bucket_pool {
     pthread_mutex_t lock;   /* lu__snapshot_free may run on any reader thread */
     atomic_long refs;       /* one per snapshot */
@@ -116,21 +106,10 @@ struct lu_bucket_pool {
      * derivation while it runs (lu_snapshot.spare) */
     lu_bucket **spares;
     size_t nspares, spares_cap;
-    /* A directory block for the next derivation: the directory of the
-     * published snapshot dir_gen (NO_GEN: of none), 2^dir_depth entries. */
+    /* A directory block for the next derivation (a change copies the whole
+     * directory: a new block each time would be new pages each time). */
     lu_bucket **dir;
     size_t dir_cap;
-    uint64_t dir_gen;
-    uint32_t dir_depth;
-    /* The directory writes of every change after log_base, in order, so
-     * that a derivation brings the block of a snapshot freed since up to
-     * date by replaying the few writes made after it, not by copying the
-     * whole directory (2 MiB at a million entries: its copy was most of
-     * the growth of a change's cost). The writer's alone: changes are
-     * made under the context's write lock. */
-    dir_write *log;
-    size_t nlog, log_cap;
-    uint64_t log_base;
 };
 
 static struct lu_bucket_pool *pool_new(const lu_env *env)
@@ -151,7 +130,6 @@ static void pool_release(const lu_env *env, struct lu_bucket_pool *p)
     for (size_t i = 0; p->spares && i < p->nspares; i++) lu__free(env, p->spares[i]);
     lu__free(env, p->spares);
     lu__free(env, p->dir);
-    lu__free(env, p->log);
     pthread_mutex_destroy(&p->lock);
     lu__free(env, p);
 }
@@ -186,20 +164,15 @@ static size_t pool_put(const lu_env *env, struct lu_bucket_pool *p, lu_bucket *c
     return k;
 }
 
-/* Keeps the directory block `dir` (room for cap entries; the directory
- * of snapshot `gen`, 2^depth entries, or of none: NO_GEN) in the pool when
- * it is larger than the one there, or as large and newer; frees the other. */
-static void dir_give(const lu_env *env, struct lu_bucket_pool *p, lu_bucket **dir, size_t cap, uint64_t gen,
-                     uint32_t depth)
+/* Keeps the directory block `dir` (room for cap entries) in the pool when
+ * it is larger than the one there; frees the other. */
+static void dir_give(const lu_env *env, struct lu_bucket_pool *p, lu_bucket **dir, size_t cap)
 {
     pthread_mutex_lock(&p->lock);
-    bool newer = gen != NO_GEN && (p->dir_gen == NO_GEN || gen > p->dir_gen);
-    if (!p->dir || p->dir_cap < cap || (p->dir_cap == cap && newer)) {
+    if (!p->dir || p->dir_cap < cap) {
         lu_bucket **d = p->dir;
         p->dir = dir;
         p->dir_cap = cap;
-        p->dir_gen = gen;
-        p->dir_depth = depth;
         dir = d;
     }
     pthread_mutex_unlock(&p->lock);
@@ -207,66 +180,20 @@ static void dir_give(const lu_env *env, struct lu_bucket_pool *p, lu_bucket **di
 }
 
 /* A directory block with room for `need` entries: the pool's when it is
- * large enough (*gen, *depth: whose directory it holds), else a new one
- * (*gen NO_GEN). Sets *cap. NULL when out of memory. */
-static lu_bucket **dir_take(const lu_env *env, struct lu_bucket_pool *p, size_t need, size_t *cap, uint64_t *gen,
-                            uint32_t *depth)
+ * large enough, else a new one. Sets *cap. NULL when out of memory. */
+static lu_bucket **dir_take(const lu_env *env, struct lu_bucket_pool *p, size_t need, size_t *cap)
 {
     lu_bucket **d = NULL;
-    *gen = NO_GEN;
     pthread_mutex_lock(&p->lock);
     if (p->dir && p->dir_cap >= need) {
         d = p->dir;
         *cap = p->dir_cap;
-        *gen = p->dir_gen;
-        *depth = p->dir_depth;
         p->dir = NULL;
         p->dir_cap = 0;
     }
     pthread_mutex_unlock(&p->lock);
     if (!d && (d = lu__malloc(env, need * sizeof *d))) *cap = need;
     return d;
-}
-
-/* Starts a new log after snapshot `gen`: every write kept is of a later one. */
-static void log_restart(struct lu_bucket_pool *p, uint64_t gen)
-{
-    p->nlog = 0;
-    p->log_base = gen;
-}
-
-/* Records s's write of `run` directory entries from `first` to `b`. A
- * write that cannot be recorded (out of memory, or more writes than a
- * quarter of the directory or 256, past which a copy is cheaper) stops
- * the log for this change: lu__snapshot_next then restarts it after s. */
-static void log_write(lu_snapshot *s, size_t first, size_t run, lu_bucket *b)
-{
-    struct lu_bucket_pool *p = s->pool;
-    if (s->log_lost) return;
-    if (p->nlog == p->log_cap) {
-        size_t cap = p->log_cap ? 2 * p->log_cap : 256;
-        size_t most = ((size_t)1 << s->depth) / 4 > 256 ? ((size_t)1 << s->depth) / 4 : 256;
-        dir_write *l = cap <= most ? lu__realloc(s->env, p->log, cap * sizeof *l) : NULL;
-        if (!l) {
-            s->log_lost = true;
-            return;
-        }
-        p->log = l;
-        p->log_cap = cap;
-    }
-    p->log[p->nlog++] = (dir_write){s->gen, (uint32_t)first, (uint32_t)run, b};
-}
-
-/* Brings `dir`, the directory of snapshot `from`, to that of snapshot
- * `to` by replaying the log's writes in between (from >= log_base, and
- * the log holds every write after it). */
-static void log_replay(const struct lu_bucket_pool *p, lu_bucket **dir, uint64_t from, uint64_t to)
-{
-    for (size_t i = 0; i < p->nlog && p->log[i].gen <= to; i++) {
-        const dir_write *w = &p->log[i];
-        if (w->gen <= from) continue;
-        for (uint32_t k = 0; k < w->run; k++) dir[w->first + k] = w->b;
-    }
 }
 
 /* Takes the pool's spare buckets, their array and all, as s's. */
@@ -345,7 +272,7 @@ static void free_shell(lu_snapshot *s)
     lu__free(s->env, s->mounts);
     lu__free(s->env, s->bases);
     lu__free(s->env, s->granules);
-    if (s->dir && s->pool) dir_give(s->env, s->pool, s->dir, s->dir_cap, s->followed ? s->gen : NO_GEN, s->depth);
+    if (s->dir && s->pool) dir_give(s->env, s->pool, s->dir, s->dir_cap);
     else lu__free(s->env, s->dir);
     lu__free(s->env, s->retired);
     if (s->pool) spare_return(s);
@@ -450,7 +377,6 @@ static void dir_fill(lu_snapshot *s, size_t idx, uint32_t d, lu_bucket *b)
 {
     size_t run = (size_t)1 << (s->depth - d), first = idx & ~(run - 1);
     for (size_t i = 0; i < run; i++) s->dir[first + i] = b;
-    log_write(s, first, run, b);
 }
 
 /* The bucket at `idx`, made writable in this snapshot (copied if shared). */
@@ -510,7 +436,6 @@ static lu_status split(lu_snapshot *s, size_t idx, lu_error *err)
         s->dir_cap = 2 * n;
         set_depth(s, s->depth + 1);
         idx *= 2;
-        s->log_lost = true;   /* the log's indexes are of the smaller directory */
     }
     lu_bucket *lo = bucket_new(s, b->depth + 1), *hi = bucket_new(s, b->depth + 1);
     if (!lo || !hi) {
@@ -530,8 +455,6 @@ static lu_status split(lu_snapshot *s, size_t idx, lu_error *err)
         lu__free(s->env, hi);
         return lu__fail(err, LU_MEM_ERROR, "out of memory growing the index");
     }
-    log_write(s, first, run / 2, lo);
-    log_write(s, first + run / 2, run / 2, hi);
     return LU_OK;
 }
 
@@ -712,7 +635,6 @@ static lu_status full_build(const lu_env *env, const lu_snapshot *prev, lu_mount
     *out = NULL;
     lu_snapshot *s = snapshot_new(env, prev ? prev->gen + 1 : 1, prev ? prev->pool : NULL);
     if (!s) return lu__fail(err, LU_MEM_ERROR, "out of memory building the mount table");
-    s->log_lost = true;   /* a new directory: nothing to replay onto an old one */
     lu_status st = take_mounts(s, mounts, n, err);
     if (st == LU_OK) st = build_from_scratch(s, err);
     if (st != LU_OK) {
@@ -734,7 +656,6 @@ static lu_status full_build(const lu_env *env, const lu_snapshot *prev, lu_mount
     } else if (prev) {
         s->derived = true;
     }
-    log_restart(s->pool, s->gen);
     spare_return(s);
     *out = s;
     return LU_OK;
@@ -809,7 +730,6 @@ lu_status lu__snapshot_next(const lu_env *env, lu_snapshot *prev, lu_mount *cons
     lu_snapshot *s = snapshot_new(env, prev->gen + 1, prev->pool);
     if (!s) return lu__fail(err, LU_MEM_ERROR, "out of memory building the mount table");
     s->derived = true;
-    struct lu_bucket_pool *p = s->pool;
     bool *kept = NULL;
     size_t *gone = NULL, ngone = 0, changed = 0, total = 0, grow = 0;
     lu_status st = take_mounts(s, mounts, n, err);
@@ -841,23 +761,14 @@ lu_status lu__snapshot_next(const lu_env *env, lu_snapshot *prev, lu_mount *cons
     for (size_t j = 0; j < s->nmounts; j++) total += s->mounts[j]->archive->entries.count;
     if (changed * 4 >= total) goto rebuild;   /* most of the table changes: a full build costs about as much */
     s->granules = lu__malloc(env, (prev->ngranules + grow + 1) * sizeof *s->granules);
-    uint64_t dir_gen;
-    uint32_t dir_depth = 0;
-    s->dir = dir_take(env, p, (size_t)1 << prev->depth, &s->dir_cap, &dir_gen, &dir_depth);
+    s->dir = dir_take(env, s->pool, (size_t)1 << prev->depth, &s->dir_cap);
     if (!s->granules || !s->dir) {
         lu__free(env, s->dir);   /* not filled yet: free_buckets must not walk it */
         s->dir = NULL;
         st = lu__fail(err, LU_MEM_ERROR, "out of memory building the mount table");
         goto fail;
     }
-    /* prev's directory: the block's own brought up to date when the log
-     * reaches back to it, else a copy; the log then restarts after prev */
-    s->dir_replayed = dir_gen != NO_GEN && dir_gen >= p->log_base && dir_gen < prev->gen && dir_depth == prev->depth;
-    if (s->dir_replayed)
-        log_replay(p, s->dir, dir_gen, prev->gen);
-    else
-        memcpy(s->dir, prev->dir, ((size_t)1 << prev->depth) * sizeof *s->dir);
-    log_restart(p, prev->gen);
+    memcpy(s->dir, prev->dir, ((size_t)1 << prev->depth) * sizeof *s->dir);
     set_depth(s, prev->depth);
     s->entries = prev->entries;
     s->ngranules = prev->ngranules;
@@ -879,7 +790,6 @@ lu_status lu__snapshot_next(const lu_env *env, lu_snapshot *prev, lu_mount *cons
         st = add_mount(s, j, err);
         if (st != LU_OK) goto fail;
     }
-    if (s->log_lost) log_restart(p, s->gen);
     lu__free(env, kept);
     lu__free(env, gone);
     spare_return(s);

@@ -298,64 +298,6 @@ Test(index, a_change_copies_the_directory_into_the_block_a_freed_snapshot_left)
     lu_context_close(ctx);
 }
 
-/* A change brings the directory block a freed snapshot left up to date
- * by replaying the directory writes made since (the pool's log), not by
- * copying the whole directory (at a million entries, 2 MiB per change).
- * What it serves stays what a model says through adds, removes, splits,
- * a change of more writes than the log keeps, and a held snapshot that
- * keeps blocks from the pool for a while. */
-Test(index, a_change_replays_the_directory_writes_made_since_its_block_was_freed)
-{
-    lu_context *ctx = th_open(NULL, NULL);
-    lu_error err;
-    mount_eight(ctx, "rep");
-    enum { SMALL = 3 };
-    static const char *prefix[SMALL] = {"ra", "rb", "rc"};
-    static const int size[SMALL] = {40, 600, 7};   /* 600: more writes than the log keeps at this size */
-    char *uri[SMALL];
-    bool on[SMALL] = {false};
-    for (int k = 0; k < SMALL; k++) {
-        char file[32];
-        snprintf(file, sizeof file, "%s.zip", prefix[k]);
-        uri[k] = make_sized(file, prefix[k], size[k]);
-    }
-    size_t derived = 0, replayed = 0;
-    lu_snapshot *held = NULL;
-    unsigned shard = 0;
-    for (int step = 0; step < 120; step++) {
-        int k = step % 5 == 4 ? 1 : step % 2 == 0 ? 0 : 2;
-        if (step == 40) held = lu__cell_acquire(&ctx->cell, &shard);
-        if (step == 60) lu__cell_release(&ctx->cell, held, shard);
-        if (on[k]) cr_assert_eq(lu_mount_remove(ctx, prefix[k], &err), LU_OK, "%s", err.message);
-        else cr_assert_eq(lu_mount_add(ctx, prefix[k], uri[k], 2, LU_MOUNT_NO_PERSIST, &err), LU_OK, "%s", err.message);
-        on[k] = !on[k];
-        if (ctx->current->derived) {
-            derived++;
-            replayed += ctx->current->dir_replayed;
-        }
-        size_t want = 16000;
-        for (int j = 0; j < SMALL; j++) {
-            want += on[j] ? (size_t)size[j] : 0;
-            for (int i = 0; i < size[j]; i++) {
-                char p[32];
-                snprintf(p, sizeof p, "/%s/%d.txt", prefix[j], i);
-                cr_assert_eq(lu_exists(ctx, p), on[j], "step %d: %s", step, p);
-            }
-        }
-        cr_assert_eq(ctx->current->entries, want, "step %d", step);
-        for (int m = 0; m < 8 && step % 10 == 0; m++)
-            for (int i = 0; i < 2000; i++) {
-                char p[32];
-                snprintf(p, sizeof p, "/rep%d/%d.txt", m, i);
-                cr_assert(lu_exists(ctx, p), "step %d: %s", step, p);
-            }
-    }
-    cr_assert_gt(derived, 100, "%zu of 120 changes derived", derived);
-    cr_assert_gt(replayed, derived / 2, "%zu of %zu derived changes replayed the log", replayed, derived);
-    cr_assert_lt(replayed, derived, "some changes copied (a held snapshot, a change past the log)");
-    lu_context_close(ctx);
-}
-
 /* An allocator that fails its fail_at-th allocation (counting from the
  * last reset), then succeeds again. */
 static long fail_at = -1, nallocs, nfailed;
