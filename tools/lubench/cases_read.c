@@ -274,10 +274,11 @@ static double mount_limit_once(const char *zip, size_t *found)
     size_t n = 0;
     for (uint64_t pos = 0; pos + 46 <= size && n < count;) {
         if (pos + 46 > at + have || pos + 46 + le(win + (pos - at) + 28, 2) > at + have) {
-            /* lubench's records are a few dozen bytes: one always fits a window */
             have = size - pos < LIMIT_WINDOW ? size - pos : LIMIT_WINDOW;
             at = pos;
             full_pread(fd, win, (size_t)have, off + pos);
+            if (pos + 46 > at + have || pos + 46 + le(win + 28, 2) > at + have)
+                die("mount_limit: a central record runs past the directory or the window");
         }
         const unsigned char *p = win + (pos - at);
         uint32_t nlen = (uint32_t)le(p + 28, 2);

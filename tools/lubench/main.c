@@ -77,13 +77,17 @@ static int choose(const char *only, bool run[NCASES])
 
 int main(int argc, char **argv)
 {
-    /* Freed memory stays in the process: a case measures the work of the
+    /* Freed memory stays in the process (blocks under 32 MiB come from
+     * the heap, which is never trimmed): a case measures the work of the
      * code, not when glibc handed pages back to the kernel and the next
      * allocation faulted them in again (about 15 us a page on the VMs we
      * run on: the same mount measured 0.3x to 7.6x its limit depending on
      * which side freed a large block last). docs/BENCHMARKS.md, "Heap". */
-    mallopt(M_MMAP_THRESHOLD, 1 << 30);
-    mallopt(M_TRIM_THRESHOLD, -1);
+    if (mallopt(M_MMAP_THRESHOLD, 32 << 20) != 1 || mallopt(M_TRIM_THRESHOLD, -1) != 1) {
+        /* the largest threshold glibc takes (HEAP_MAX_SIZE / 2 on 64 bits) */
+        fprintf(stderr, "lubench: mallopt refused to keep freed memory\n");
+        return 1;
+    }
     bench b;
     memset(&b, 0, sizeof b);
     bool quick = false, run[NCASES];
