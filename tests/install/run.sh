@@ -17,6 +17,9 @@
 #   - the rockspec installs the Lua module with luarocks, without a network.
 # Writes only under $TMPDIR. The last line counts the checks.
 set -euo pipefail
+# No `cmd | grep -q`: grep -q exits at its match, the writer still writing
+# gets SIGPIPE, and pipefail fails the check (it did, under load, on ldd).
+# Output is taken whole first: grep -q ... <<< "$(cmd)".
 cd "$(dirname "$0")/../.."
 work=$(mktemp -d "${TMPDIR:-/tmp}/install_test.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -71,7 +74,7 @@ ok "a changed file is reinstalled, and only it"
 
 # 3. The shared library: SONAME and exports.
 so="$prefix/lib/libliveupdate.so.$version"
-readelf -d "$so" | grep -q "(SONAME) *Library soname: \[libliveupdate.so.$major\]" || fail "no SONAME libliveupdate.so.$major"
+grep -q "(SONAME) *Library soname: \[libliveupdate.so.$major\]" <<< "$(readelf -d "$so")" || fail "no SONAME libliveupdate.so.$major"
 nm -D --defined-only "$so" | awk '{print $NF}' > "$work/exports"
 [ "$(grep -c . "$work/exports")" -gt 50 ] || fail "too few exports"
 grep -q '^lu_context_open$' "$work/exports" || fail "lu_context_open not exported"
@@ -94,9 +97,9 @@ mkdir -p "$work/content/levels"
 printf 'level one\n' > "$work/content/levels/one.txt"
 cc -std=c11 -Wall -Werror -o "$work/app_shared" tests/install/mount_folder.c $(pkg-config --cflags --libs liveupdate) ||
     fail "cc with pkg-config --cflags --libs liveupdate"
-readelf -d "$work/app_shared" | grep -q "(NEEDED) *Shared library: \[libliveupdate.so.$major\]" ||
+grep -q "(NEEDED) *Shared library: \[libliveupdate.so.$major\]" <<< "$(readelf -d "$work/app_shared")" ||
     fail "app_shared does not need libliveupdate.so.$major"
-LD_LIBRARY_PATH=$prefix/lib ldd "$work/app_shared" | grep -q "libliveupdate.so.$major => $prefix/lib/libliveupdate.so.$major" ||
+grep -q "libliveupdate.so.$major => $prefix/lib/libliveupdate.so.$major" <<< "$(LD_LIBRARY_PATH=$prefix/lib ldd "$work/app_shared")" ||
     fail "app_shared does not load the installed shared library"
 out=$(LD_LIBRARY_PATH=$prefix/lib "$work/app_shared" "$work/content" /levels/one.txt "$work/save_shared")
 [ "$out" = "$(printf 'liveupdate %s\nlevel one' "$version")" ] || fail "app_shared printed: $out"
@@ -107,7 +110,7 @@ ok "pkg-config --cflags --libs: mount_folder built against libliveupdate.so.$maj
 static_libs=$(pkg-config --static --libs liveupdate | sed 's/-lliveupdate\b/-l:libliveupdate.a/')
 cc -std=c11 -Wall -Werror -o "$work/app_static" tests/install/mount_folder.c $(pkg-config --cflags liveupdate) $static_libs ||
     fail "cc with pkg-config --static --libs liveupdate: $static_libs"
-if readelf -d "$work/app_static" | grep -q "libliveupdate"; then fail "app_static needs a shared libliveupdate"; fi
+if grep -q "libliveupdate" <<< "$(readelf -d "$work/app_static")"; then fail "app_static needs a shared libliveupdate"; fi
 out=$("$work/app_static" "$work/content" /levels/one.txt "$work/save_static")
 [ "$out" = "$(printf 'liveupdate %s\nlevel one' "$version")" ] || fail "app_static printed: $out"
 ok "pkg-config --static --libs: mount_folder linked against libliveupdate.a runs"
@@ -125,15 +128,15 @@ ok "lua5.4: require \"liveupdate\" and \"liveupdate.resource\" load $prefix/lib/
 for t in lutool lurun lubench; do
     [ "$("$prefix/bin/$t" --version)" = "$t (liveupdate) $version" ] || fail "$t --version"
 done
-"$prefix/bin/lubench" --help | grep -q "^usage: lubench" || fail "lubench --help"
+grep -q "^usage: lubench" <<< "$("$prefix/bin/lubench" --help)" || fail "lubench --help"
 for t in lutool lurun lubench; do
     page="$prefix/share/man/man1/$t.1"
     if command -v groff >/dev/null 2>&1; then
         warnings=$(LC_ALL=C.UTF-8 groff -man -Tutf8 -ww -z "$page" 2>&1)
         [ -z "$warnings" ] || fail "$t.1: $warnings"
-        LC_ALL=C.UTF-8 groff -man -Tutf8 -P-cbou "$page" 2>/dev/null | grep -q "^NAME" || fail "$t.1 renders no NAME section"
+        grep -q "^NAME" <<< "$(LC_ALL=C.UTF-8 groff -man -Tutf8 -P-cbou "$page" 2>/dev/null)" || fail "$t.1 renders no NAME section"
     elif command -v lexgrog >/dev/null 2>&1; then
-        lexgrog "$page" | grep -q "$t" || fail "lexgrog $t.1"
+        grep -q "$t" <<< "$(lexgrog "$page")" || fail "lexgrog $t.1"
     fi
     grep -q "^\.TH ${t^^} 1 .*\"liveupdate $version\"" "$page" || fail "$t.1: .TH does not say liveupdate $version"
 done
@@ -155,8 +158,9 @@ tools/install --prefix "$staged_prefix" --destdir "$stage" > /dev/null
 # As a packager builds against a staged tree: pkg-config's sysroot.
 cc -std=c11 -o "$work/app_staged" tests/install/mount_folder.c \
     $(PKG_CONFIG_PATH="$stage$staged_prefix/lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$stage" pkg-config --cflags --libs liveupdate)
-LD_LIBRARY_PATH=$stage$staged_prefix/lib "$work/app_staged" "$work/content" /levels/one.txt "$work/save_staged" | grep -q "^level one$" ||
-    fail "app_staged"
+staged_out=$(LD_LIBRARY_PATH=$stage$staged_prefix/lib "$work/app_staged" "$work/content" /levels/one.txt "$work/save_staged") ||
+    fail "app_staged exited with $?"
+grep -q "^level one$" <<< "$staged_out" || fail "app_staged"
 ok "--destdir: every file under DESTDIR$staged_prefix, the .pc names $staged_prefix, idempotent, builds with PKG_CONFIG_SYSROOT_DIR"
 
 # 9. Bad arguments are refused with status 2.
@@ -164,7 +168,7 @@ set +e
 tools/install --prefix > /dev/null 2> "$work/err"; rc=$?
 set -e
 [ "$rc" = 2 ] && grep -q "option --prefix needs a value" "$work/err" || fail "--prefix without a value: status $rc, $(cat "$work/err")"
-tools/install --help | grep -q "^usage: tools/install" || fail "--help"
+grep -q "^usage: tools/install" <<< "$(tools/install --help)" || fail "--help"
 ok "--prefix without a value exits 2 naming it; --help"
 
 # 10. The rockspec: luarocks builds and installs the module, with no network
