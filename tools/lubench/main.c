@@ -83,11 +83,15 @@ int main(int argc, char **argv)
      * allocation faulted them in again (about 15 us a page on the VMs we
      * run on: the same mount measured 0.3x to 7.6x its limit depending on
      * which side freed a large block last). docs/BENCHMARKS.md, "Heap". */
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+    /* (a sanitizer's allocator takes no mallopt, and its figures mean
+     * nothing anyway: there lubench runs for its checks only) */
     if (mallopt(M_MMAP_THRESHOLD, 32 << 20) != 1 || mallopt(M_TRIM_THRESHOLD, -1) != 1) {
-        /* the largest threshold glibc takes (HEAP_MAX_SIZE / 2 on 64 bits) */
+        /* 32 MiB: the largest threshold glibc takes (HEAP_MAX_SIZE / 2 on 64 bits) */
         fprintf(stderr, "lubench: mallopt refused to keep freed memory\n");
         return 1;
     }
+#endif
     bench b;
     memset(&b, 0, sizeof b);
     bool quick = false, run[NCASES];
