@@ -259,11 +259,33 @@ typedef struct lu_granule {
 } lu_granule;
 
 /* An immutable view: mounts in lookup order and the merged index. */
+/* What a snapshot keeps of each of its mounts, in the mounts' order, so
+ * that a change sorts and a name lookup scans contiguous keys instead of
+ * reading every mount. */
+typedef struct lu_mount_key {
+    uint64_t seq;
+    int priority;
+    uint32_t name_hash;   /* lu__hash_path of its name */
+} lu_mount_key;
+
 typedef struct lu_snapshot {
     const lu_env *env;
     uint32_t slot;
     size_t nmounts;
     lu_mount **mounts;
+    lu_mount_key *keys;    /* keys[i] is mounts[i]'s */
+    size_t mount_entries;  /* the entries of all mounts (paths counted once per mount) */
+    /* Mount references. A snapshot made from a predecessor (`derived`)
+     * borrows the mounts they share: it takes a reference only on its new
+     * mounts (`fresh`), and when the predecessor is destroyed its
+     * references on the shared mounts pass to this one; it releases only
+     * those this one did not borrow (`dropped`). So a change touches its
+     * own mounts, not every mounted one. A snapshot with no predecessor
+     * has every mount fresh. */
+    lu_mount **fresh;
+    size_t nfresh, fresh_cap;
+    lu_mount **dropped;
+    size_t ndropped, dropped_cap;
     uint32_t *bases;       /* global id of each mount's pool start (granule-aligned) */
     lu_granule *granules;  /* by id >> LU_ID_SHIFT; mount NULL when free */
     size_t ngranules;
@@ -304,8 +326,11 @@ lu_status lu__snapshot_build(const lu_env *env, lu_mount *const *mounts, size_t 
 /* The snapshot after `prev` (may be NULL) for the table `mounts`: derived
  * from `prev` by removing and adding only the mounts that differ, in time
  * following their entries (a full build when they are most of the table).
- * Same returns as lu__snapshot_build. Until lu__snapshot_follow, freeing it
- * leaves `prev` intact. Write lock held; `prev` must be the newest. */
+ * It retains only the mounts `prev` does not have and borrows the others
+ * (lu_snapshot): list them in prev's order, or each mount out of that order
+ * costs a scan of prev's list and a reference of its own. Same returns as
+ * lu__snapshot_build. Until lu__snapshot_follow, freeing it leaves `prev`
+ * intact. Write lock held; `prev` must be the newest. */
 lu_status lu__snapshot_next(const lu_env *env, lu_snapshot *prev, lu_mount *const *mounts, size_t n,
                             lu_snapshot **out, lu_error *err);
 /* Records that `s` succeeds `prev` (may be NULL), just before `s` is

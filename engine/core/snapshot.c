@@ -18,7 +18,10 @@
  * entry may hide a lower mount's entry of that path: removing a mount looks
  * for the next server of a path only when it is set. Snapshots are never
  * modified once published (cell.c publishes them); the buckets they share
- * are freed in order (lu__snapshot_follow).
+ * are freed in order (lu__snapshot_follow), and so are the mount
+ * references: a derived snapshot retains only the mounts it adds and
+ * inherits the others' references from its predecessor (internal.h,
+ * lu_snapshot), so a change reads no kept mount.
  */
 #include <pthread.h>
 #include <string.h>
@@ -73,6 +76,37 @@ void lu__mount_release(const lu_env *env, lu_mount *m)
 static bool before(const lu_mount *a, const lu_mount *b)
 {
     return a->priority != b->priority ? a->priority > b->priority : a->seq > b->seq;
+}
+
+/* before() on the keys the snapshots keep. */
+static bool key_before(const lu_mount_key *a, const lu_mount_key *b)
+{
+    return a->priority != b->priority ? a->priority > b->priority : a->seq > b->seq;
+}
+
+static lu_mount_key key_of(const lu_mount *m)
+{
+    return (lu_mount_key){m->seq, m->priority, lu__hash_path(m->name, strlen(m->name))};
+}
+
+static void release_all(const lu_env *env, lu_mount *const *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++) lu__mount_release(env, m[i]);
+}
+
+/* Appends m to the list *a (n used, room *cap); false when out of memory.
+ * A change lists few mounts here: the list starts small. */
+static bool list_push(const lu_env *env, lu_mount ***a, size_t *n, size_t *cap, lu_mount *m)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 4;
+        lu_mount **g = lu__realloc(env, *a, c * sizeof *g);
+        if (!g) return false;
+        *a = g;
+        *cap = c;
+    }
+    (*a)[(*n)++] = m;
+    return true;
 }
 
 /* A mount's ids are the offsets of its paths in its name pool, so it
@@ -265,11 +299,14 @@ static void free_buckets(lu_snapshot *s, bool all)
     }
 }
 
-/* Frees what the snapshot holds, except its buckets and retired list. */
+/* Frees what the snapshot holds, except its buckets, retired list and
+ * mount references. */
 static void free_shell(lu_snapshot *s)
 {
-    for (size_t i = 0; i < s->nmounts; i++) lu__mount_release(s->env, s->mounts[i]);
     lu__free(s->env, s->mounts);
+    lu__free(s->env, s->keys);
+    lu__free(s->env, s->fresh);
+    lu__free(s->env, s->dropped);
     lu__free(s->env, s->bases);
     lu__free(s->env, s->granules);
     if (s->dir && s->pool) dir_give(s->env, s->pool, s->dir, s->dir_cap);
@@ -283,6 +320,7 @@ static void free_shell(lu_snapshot *s)
 void lu__snapshot_free(lu_snapshot *s)
 {
     if (s && s->derived && !s->followed) {   /* never published: prev still owns what it shares */
+        release_all(s->env, s->fresh, s->nfresh);
         free_buckets(s, false);
         free_shell(s);
         return;
@@ -297,6 +335,9 @@ void lu__snapshot_free(lu_snapshot *s)
             lu__free(s->env, s->retired[i]);
         }
         if (!next || s->alone) free_buckets(s, true);   /* nothing shares its buckets */
+        /* its references pass to the next, but for the mounts the next dropped */
+        if (next && next->derived) release_all(s->env, next->dropped, next->ndropped);
+        else release_all(s->env, s->mounts, s->nmounts);
         free_shell(s);
         s = next;
     }
@@ -544,23 +585,55 @@ static lu_status add_first(lu_snapshot *s, lu_error *err)
     return LU_OK;
 }
 
-/* Sorts `mounts` into s->mounts (lookup order), each retained. */
-static lu_status take_mounts(lu_snapshot *s, lu_mount *const *mounts, size_t n, lu_error *err)
+/* Sorts `mounts` into s->mounts (lookup order) with their keys. The
+ * mounts `prev` (may be NULL) has are borrowed, with its keys: callers
+ * list them in prev's order, so one forward walk of prev's list finds
+ * them without reading a mount (any other order is still correct: a
+ * mount not found ahead is taken as new). The others are retained
+ * (`fresh`); prev's mounts not borrowed are `dropped`. */
+static lu_status take_mounts(lu_snapshot *s, const lu_snapshot *prev, lu_mount *const *mounts, size_t n,
+                             lu_error *err)
 {
+    size_t np = prev ? prev->nmounts : 0, p = 0;
     s->mounts = lu__calloc(s->env, n ? n : 1, sizeof *s->mounts);
+    s->keys = lu__calloc(s->env, n ? n : 1, sizeof *s->keys);
     s->bases = lu__calloc(s->env, n ? n : 1, sizeof *s->bases);
-    if (!s->mounts || !s->bases) return lu__fail(err, LU_MEM_ERROR, "out of memory building the mount table");
-    for (size_t i = 0; i < n; i++) {   /* insertion sort: the list comes nearly sorted */
-        size_t j = i;
-        while (j > 0 && before(mounts[i], s->mounts[j - 1])) {
+    if (!s->mounts || !s->keys || !s->bases) goto oom;
+    s->mount_entries = prev ? prev->mount_entries : 0;
+    for (size_t i = 0; i < n; i++) {
+        lu_mount *m = mounts[i];
+        lu_mount_key k;
+        size_t q = p;
+        while (q < np && prev->mounts[q] != m) q++;
+        if (q < np) {
+            for (; p < q; p++) {
+                if (!list_push(s->env, &s->dropped, &s->ndropped, &s->dropped_cap, prev->mounts[p])) goto oom;
+                s->mount_entries -= prev->mounts[p]->archive->entries.count;
+            }
+            k = prev->keys[p++];
+        } else {
+            if (!list_push(s->env, &s->fresh, &s->nfresh, &s->fresh_cap, m)) goto oom;
+            lu__mount_retain(m);
+            k = key_of(m);
+            s->mount_entries += m->archive->entries.count;
+        }
+        size_t j = i;   /* insertion sort: the list comes nearly sorted */
+        while (j > 0 && key_before(&k, &s->keys[j - 1])) {
             s->mounts[j] = s->mounts[j - 1];
+            s->keys[j] = s->keys[j - 1];
             j--;
         }
-        s->mounts[j] = mounts[i];
-        lu__mount_retain(mounts[i]);
+        s->mounts[j] = m;
+        s->keys[j] = k;
         s->nmounts++;
     }
+    for (; p < np; p++) {
+        if (!list_push(s->env, &s->dropped, &s->ndropped, &s->dropped_cap, prev->mounts[p])) goto oom;
+        s->mount_entries -= prev->mounts[p]->archive->entries.count;
+    }
     return LU_OK;
+oom:
+    return lu__fail(err, LU_MEM_ERROR, "out of memory building the mount table");
 }
 
 /* A new snapshot sharing `pool` (a new pool when NULL), holding its spares. */
@@ -635,9 +708,10 @@ static lu_status full_build(const lu_env *env, const lu_snapshot *prev, lu_mount
     *out = NULL;
     lu_snapshot *s = snapshot_new(env, prev ? prev->gen + 1 : 1, prev ? prev->pool : NULL);
     if (!s) return lu__fail(err, LU_MEM_ERROR, "out of memory building the mount table");
-    lu_status st = take_mounts(s, mounts, n, err);
+    lu_status st = take_mounts(s, prev, mounts, n, err);
     if (st == LU_OK) st = build_from_scratch(s, err);
     if (st != LU_OK) {
+        release_all(env, s->fresh, s->nfresh);
         free_buckets(s, false);
         free_shell(s);
         return st;
@@ -649,6 +723,7 @@ static lu_status full_build(const lu_env *env, const lu_snapshot *prev, lu_mount
         for (size_t i = 0; i < nb; i += (size_t)1 << (prev->depth - prev->dir[i]->depth))
             if (!retire(s, prev->dir[i])) {
                 s->nretired = 0;
+                release_all(env, s->fresh, s->nfresh);
                 free_buckets(s, false);
                 free_shell(s);
                 return lu__fail(err, LU_MEM_ERROR, "out of memory building the mount table");
@@ -732,7 +807,7 @@ lu_status lu__snapshot_next(const lu_env *env, lu_snapshot *prev, lu_mount *cons
     s->derived = true;
     bool *kept = NULL;
     size_t *gone = NULL, ngone = 0, changed = 0, total = 0, grow = 0;
-    lu_status st = take_mounts(s, mounts, n, err);
+    lu_status st = take_mounts(s, prev, mounts, n, err);
     if (st != LU_OK) goto fail;
     kept = lu__calloc(env, s->nmounts + 1, sizeof *kept);
     gone = lu__calloc(env, prev->nmounts + 1, sizeof *gone);
@@ -746,10 +821,10 @@ lu_status lu__snapshot_next(const lu_env *env, lu_snapshot *prev, lu_mount *cons
         if (a && a == b) {
             kept[j++] = true;
             s->bases[j - 1] = prev->bases[i++];
-        } else if (a && (!b || before(a, b))) {
+        } else if (a && (!b || key_before(&prev->keys[i], &s->keys[j]))) {
             changed += a->archive->entries.count;
             gone[ngone++] = i++;
-        } else if (b && (!a || before(b, a))) {
+        } else if (b && (!a || key_before(&s->keys[j], &prev->keys[i]))) {
             changed += b->archive->entries.count;
             grow += granules_of(b);
             j++;
@@ -758,7 +833,7 @@ lu_status lu__snapshot_next(const lu_env *env, lu_snapshot *prev, lu_mount *cons
             break;
         }
     }
-    for (size_t j = 0; j < s->nmounts; j++) total += s->mounts[j]->archive->entries.count;
+    total = s->mount_entries;
     if (changed * 4 >= total) goto rebuild;   /* most of the table changes: a full build costs about as much */
     s->granules = lu__malloc(env, (prev->ngranules + grow + 1) * sizeof *s->granules);
     s->dir = dir_take(env, s->pool, (size_t)1 << prev->depth, &s->dir_cap);
@@ -798,12 +873,14 @@ lu_status lu__snapshot_next(const lu_env *env, lu_snapshot *prev, lu_mount *cons
 rebuild:
     lu__free(env, kept);
     lu__free(env, gone);
+    release_all(env, s->fresh, s->nfresh);
     free_buckets(s, false);
     free_shell(s);
     return full_build(env, prev, mounts, n, out, err);
 fail:
     lu__free(env, kept);
     lu__free(env, gone);
+    release_all(env, s->fresh, s->nfresh);
     free_buckets(s, false);
     free_shell(s);
     return st;
@@ -811,7 +888,8 @@ fail:
 
 lu_mount *lu__snapshot_mount(const lu_snapshot *s, const char *name)
 {
+    uint32_t h = lu__hash_path(name, strlen(name));
     for (size_t i = 0; i < s->nmounts; i++)
-        if (strcmp(s->mounts[i]->name, name) == 0) return s->mounts[i];
+        if (s->keys[i].name_hash == h && strcmp(s->mounts[i]->name, name) == 0) return s->mounts[i];
     return NULL;
 }
