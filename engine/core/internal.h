@@ -392,6 +392,11 @@ void lu__snapshot_free(lu_snapshot *s);
 bool lu__snapshot_find(const lu_snapshot *s, const char *path, size_t len, uint32_t hash,
                        const lu_mount **m, const lu_entry **e);
 lu_mount *lu__snapshot_mount(const lu_snapshot *s, const char *name);
+/* The hash a snapshot keeps of a mount's name (lu_mount_key.name_hash). */
+uint32_t lu__mount_name_hash(const char *name);
+/* Whether s's mount i is named `name` (its lu__mount_name_hash
+ * `name_hash`): the kept hash first, the name only when they agree. */
+bool lu__snapshot_mount_is(const lu_snapshot *s, size_t i, const char *name, uint32_t name_hash);
 
 /* The published snapshot, with lock-free acquire and release (cell.c;
  * the reader's side is inline in cell.h). */

@@ -265,16 +265,19 @@ lu_status lu__mount_remove_many(lu_context *ctx, const char *const *names, const
     size_t have = ctx->current ? ctx->current->nmounts : 0, k = 0, nforget = 0;
     lu_mount **list = lu__calloc(&ctx->env, have + 1, sizeof *list);
     const char **forget = lu__calloc(&ctx->env, n + 1, sizeof *forget);
+    uint32_t *hashes = lu__calloc(&ctx->env, n + 1, sizeof *hashes);
     bool persist = false, any = false;
     for (size_t j = 0; j < n; j++) removed[j] = false;
-    if (!list || !forget) {
+    if (!list || !forget || !hashes) {
         st = lu__fail(err, LU_MEM_ERROR, "out of memory removing %zu mounts", n);
         goto cleanup;
     }
+    for (size_t j = 0; j < n; j++) hashes[j] = lu__mount_name_hash(names[j]);
     for (size_t i = 0; i < have; i++) {
         lu_mount *m = ctx->current->mounts[i];
         size_t j = 0;
-        while (j < n && (strcmp(m->name, names[j]) != 0 || (seqs && m->seq != seqs[j]))) j++;
+        while (j < n && (!lu__snapshot_mount_is(ctx->current, i, names[j], hashes[j]) || (seqs && m->seq != seqs[j])))
+            j++;
         if (j == n) list[k++] = m;
         else {
             removed[j] = any = true;
@@ -297,6 +300,7 @@ cleanup:
     pthread_mutex_unlock(&ctx->write_lock);
     lu__free(&ctx->env, list);
     lu__free(&ctx->env, forget);
+    lu__free(&ctx->env, hashes);
     return st;
 }
 
@@ -351,6 +355,7 @@ lu_status lu_mounts_apply(lu_context *ctx, const lu_mount_spec *add, size_t nadd
     for (size_t i = 0; i < nremove; i++) LU_TRY(lu_mount_name_check(remove[i], err));
     lu_status st = LU_OK;
     lu_mount **fresh = lu__calloc(&ctx->env, nadd + 1, sizeof *fresh), **list = NULL;
+    uint32_t *hashes = NULL;
     bool locked = false;
     if (!fresh) return lu__fail(err, LU_MEM_ERROR, "out of memory changing mounts");
     /* open every volume before touching the table */
@@ -375,17 +380,19 @@ lu_status lu_mounts_apply(lu_context *ctx, const lu_mount_spec *add, size_t nadd
     }
     pthread_mutex_lock(&ctx->write_lock);
     locked = true;
-    size_t have = ctx->current ? ctx->current->nmounts : 0, n = 0;
+    size_t have = ctx->current ? ctx->current->nmounts : 0, n = 0, nnames = nremove + nadd;
     list = lu__calloc(&ctx->env, have + nadd + 1, sizeof *list);
-    if (!list) {
+    hashes = lu__calloc(&ctx->env, nnames + 1, sizeof *hashes);
+    if (!list || !hashes) {
         st = lu__fail(err, LU_MEM_ERROR, "out of memory changing mounts");
         goto cleanup;
     }
+    /* the mounts named in the change are dropped: removed, or replaced */
+    for (size_t k = 0; k < nnames; k++) hashes[k] = lu__mount_name_hash(k < nremove ? remove[k] : add[k - nremove].name);
     for (size_t i = 0; i < have; i++) {
-        const lu_mount *m = ctx->current->mounts[i];
         bool drop = false;
-        for (size_t k = 0; k < nremove && !drop; k++) drop = strcmp(m->name, remove[k]) == 0;
-        for (size_t k = 0; k < nadd && !drop; k++) drop = strcmp(m->name, add[k].name) == 0;
+        for (size_t k = 0; k < nnames && !drop; k++)
+            drop = lu__snapshot_mount_is(ctx->current, i, k < nremove ? remove[k] : add[k - nremove].name, hashes[k]);
         if (!drop) list[n++] = ctx->current->mounts[i];
     }
     for (size_t i = 0; i < nadd; i++) {
@@ -400,6 +407,7 @@ cleanup:
     for (size_t i = 0; i < nadd; i++) lu__mount_release(&ctx->env, fresh[i]);
     lu__free(&ctx->env, fresh);
     lu__free(&ctx->env, list);
+    lu__free(&ctx->env, hashes);
     return st;
 }
 

@@ -86,7 +86,7 @@ static bool key_before(const lu_mount_key *a, const lu_mount_key *b)
 
 static lu_mount_key key_of(const lu_mount *m)
 {
-    return (lu_mount_key){m->seq, m->priority, lu__hash_path(m->name, strlen(m->name))};
+    return (lu_mount_key){m->seq, m->priority, lu__mount_name_hash(m->name)};
 }
 
 static void release_all(const lu_env *env, lu_mount *const *m, size_t n)
@@ -886,10 +886,20 @@ fail:
     return st;
 }
 
+uint32_t lu__mount_name_hash(const char *name)
+{
+    return lu__hash_path(name, strlen(name));
+}
+
+bool lu__snapshot_mount_is(const lu_snapshot *s, size_t i, const char *name, uint32_t name_hash)
+{
+    return s->keys[i].name_hash == name_hash && strcmp(s->mounts[i]->name, name) == 0;
+}
+
 lu_mount *lu__snapshot_mount(const lu_snapshot *s, const char *name)
 {
-    uint32_t h = lu__hash_path(name, strlen(name));
+    uint32_t h = lu__mount_name_hash(name);
     for (size_t i = 0; i < s->nmounts; i++)
-        if (s->keys[i].name_hash == h && strcmp(s->mounts[i]->name, name) == 0) return s->mounts[i];
+        if (lu__snapshot_mount_is(s, i, name, h)) return s->mounts[i];
     return NULL;
 }

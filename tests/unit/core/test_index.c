@@ -530,6 +530,38 @@ Test(index, a_change_takes_references_only_on_its_own_mounts)
     }
 }
 
+/* "m25758" and "m84625" have the same name hash (found by a search):
+ * every lookup of a mount by name (add, the same add again, remove, a
+ * batch, the removal of many) tells them apart by the name itself. */
+Test(index, mounts_whose_names_share_a_hash_are_told_apart)
+{
+    cr_assert_eq(lu__mount_name_hash("m25758"), lu__mount_name_hash("m84625"), "the two names collide");
+    lu_context *ctx = th_open(NULL, NULL);
+    lu_error err;
+    char *ua = make_sized("ca.zip", "ca", 3), *ub = make_sized("cb.zip", "cb", 3);
+    cr_assert_eq(lu_mount_add(ctx, "m25758", ua, 1, LU_MOUNT_NO_PERSIST, &err), LU_OK, "%s", err.message);
+    cr_assert_eq(lu_mount_add(ctx, "m84625", ub, 2, LU_MOUNT_NO_PERSIST, &err), LU_OK, "%s", err.message);
+    cr_assert_eq(lu_mount_add(ctx, "m84625", ub, 2, LU_MOUNT_NO_PERSIST, &err), LU_OK, "the same mount again");
+    cr_assert_eq(lu_mount_add(ctx, "m25758", ub, 1, LU_MOUNT_NO_PERSIST, &err), LU_NAME_EXISTS);
+    cr_assert(strstr(err.message, "ca.zip") != NULL, "names m25758's volume: %s", err.message);
+    cr_assert_eq(lu_mount_remove(ctx, "m25758", &err), LU_OK, "%s", err.message);
+    cr_assert(!lu_exists(ctx, "/ca/0.txt"));
+    cr_assert(lu_exists(ctx, "/cb/0.txt"));
+    const char *gone[] = {"m84625"};
+    lu_mount_spec back = {"m25758", ua, 1};
+    cr_assert_eq(lu_mounts_apply(ctx, &back, 1, gone, 1, &err), LU_OK, "%s", err.message);
+    cr_assert(lu_exists(ctx, "/ca/0.txt"));
+    cr_assert(!lu_exists(ctx, "/cb/0.txt"));
+    cr_assert_eq(lu_mount_add(ctx, "m84625", ub, 2, LU_MOUNT_NO_PERSIST, &err), LU_OK, "%s", err.message);
+    const char *one[] = {"m84625"};
+    bool removed[1];
+    cr_assert_eq(lu__mount_remove_many(ctx, one, NULL, 1, removed, &err), LU_OK, "%s", err.message);
+    cr_assert(removed[0]);
+    cr_assert(lu_exists(ctx, "/ca/0.txt"));
+    cr_assert(!lu_exists(ctx, "/cb/0.txt"));
+    lu_context_close(ctx);
+}
+
 /* "/c/53327" and "/c/101476" have the same 32-bit hash (found by a search
  * over "c/<n>"): looking up the longer one compares it with the shorter,
  * the last path of its pool, and must read no byte past that path's end
