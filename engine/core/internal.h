@@ -258,7 +258,6 @@ typedef struct lu_granule {
     uint32_t base;
 } lu_granule;
 
-/* An immutable view: mounts in lookup order and the merged index. */
 /* What a snapshot keeps of each of its mounts, in the mounts' order, so
  * that a change sorts and a name lookup scans contiguous keys instead of
  * reading every mount. */
@@ -268,6 +267,7 @@ typedef struct lu_mount_key {
     uint32_t name_hash;   /* lu__hash_path of its name */
 } lu_mount_key;
 
+/* An immutable view: mounts in lookup order and the merged index. */
 typedef struct lu_snapshot {
     const lu_env *env;
     uint32_t slot;
@@ -275,6 +275,7 @@ typedef struct lu_snapshot {
     lu_mount **mounts;
     lu_mount_key *keys;    /* keys[i] is mounts[i]'s */
     size_t mount_entries;  /* the entries of all mounts (paths counted once per mount) */
+    uint64_t max_seq;      /* the highest sequence among its mounts */
     /* Mount references. A snapshot made from a predecessor (`derived`)
      * borrows the mounts they share: it takes a reference only on its new
      * mounts (`fresh`), and when the predecessor is destroyed its
@@ -330,11 +331,14 @@ lu_status lu__snapshot_build(const lu_env *env, lu_mount *const *mounts, size_t 
  * (lu_snapshot): list them in prev's order, or each mount out of that order
  * costs a scan of prev's list and a reference of its own. Same returns as
  * lu__snapshot_build. Until lu__snapshot_follow, freeing it leaves `prev`
- * intact. Write lock held; `prev` must be the newest. */
+ * intact, and `prev` must outlive it (it holds the borrowed mounts).
+ * Write lock held; `prev` must be the newest. */
 lu_status lu__snapshot_next(const lu_env *env, lu_snapshot *prev, lu_mount *const *mounts, size_t n,
                             lu_snapshot **out, lu_error *err);
-/* Records that `s` succeeds `prev` (may be NULL), just before `s` is
- * published: `s` is destroyed only after `prev`. Write lock held. */
+/* Records that `s` succeeds `prev`, just before `s` is published: `s` is
+ * destroyed only after `prev`, and takes over its references. `prev` is
+ * the snapshot `s` was made from: NULL only when it was made from none.
+ * Write lock held. */
 void lu__snapshot_follow(lu_snapshot *prev, lu_snapshot *s);
 /* The path a slot id names: the id is its offset in its mount's pool,
  * found through the granule table (*g gets the granule). */

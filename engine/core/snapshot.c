@@ -21,7 +21,7 @@
  * are freed in order (lu__snapshot_follow), and so are the mount
  * references: a derived snapshot retains only the mounts it adds and
  * inherits the others' references from its predecessor (internal.h,
- * lu_snapshot), so a change reads no kept mount.
+ * lu_snapshot), so a change does not read every mount.
  */
 #include <pthread.h>
 #include <string.h>
@@ -588,9 +588,10 @@ static lu_status add_first(lu_snapshot *s, lu_error *err)
 /* Sorts `mounts` into s->mounts (lookup order) with their keys. The
  * mounts `prev` (may be NULL) has are borrowed, with its keys: callers
  * list them in prev's order, so one forward walk of prev's list finds
- * them without reading a mount (any other order is still correct: a
- * mount not found ahead is taken as new). The others are retained
- * (`fresh`); prev's mounts not borrowed are `dropped`. */
+ * them without reading a mount, and a mount made after all of prev's
+ * (a higher sequence) is new without a search (any other order is still
+ * correct: a mount not found ahead is taken as new). The others are
+ * retained (`fresh`); prev's mounts not borrowed are `dropped`. */
 static lu_status take_mounts(lu_snapshot *s, const lu_snapshot *prev, lu_mount *const *mounts, size_t n,
                              lu_error *err)
 {
@@ -604,6 +605,7 @@ static lu_status take_mounts(lu_snapshot *s, const lu_snapshot *prev, lu_mount *
         lu_mount *m = mounts[i];
         lu_mount_key k;
         size_t q = p;
+        if (q < np && prev->mounts[q] != m && m->seq > prev->max_seq) q = np;   /* newer than all of prev's */
         while (q < np && prev->mounts[q] != m) q++;
         if (q < np) {
             for (; p < q; p++) {
@@ -626,6 +628,7 @@ static lu_status take_mounts(lu_snapshot *s, const lu_snapshot *prev, lu_mount *
         s->mounts[j] = m;
         s->keys[j] = k;
         s->nmounts++;
+        if (k.seq > s->max_seq) s->max_seq = k.seq;
     }
     for (; p < np; p++) {
         if (!list_push(s->env, &s->dropped, &s->ndropped, &s->dropped_cap, prev->mounts[p])) goto oom;

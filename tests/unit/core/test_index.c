@@ -465,64 +465,71 @@ static long refs_of(const lu_mount *m)
 /* A change takes a reference only on the mounts it adds: the mounts it
  * keeps are borrowed from the snapshot before, whose references pass on
  * when it is destroyed, and it releases only the mounts the next one
- * dropped. A list out of the previous order, and a snapshot never
- * published, keep the counts right. */
+ * dropped. Derived changes (a small volume added to large ones), a list
+ * out of the previous order, a snapshot never published and a full
+ * build from a predecessor keep the counts right. */
 Test(index, a_change_takes_references_only_on_its_own_mounts)
 {
     lu_env env = lu__default_env();
     env.max_uncompressed = 1u << 20;
-    const char *uri = make_sized("refs.zip", "r", 5);
-    lu_archive *arc[4];
+    const char *big = make_sized("refs_big.zip", "r", 100), *small = make_sized("refs_small.zip", "r", 5);
     lu_mount *m[4];
     lu_error err;
-    for (int i = 0; i < 4; i++) {   /* priorities 4, 3, 2, 1: lookup order a, b, c, d */
+    for (int i = 0; i < 4; i++) {   /* priorities 4, 3, 2, 1: lookup order a, b, c, d; a and b large */
         char name[8];
+        const char *uri = i < 2 ? big : small;
+        lu_archive *arc;
         snprintf(name, sizeof name, "%c", 'a' + i);
-        cr_assert_eq(lu__archive_open(&env, "zip", uri + 4, &arc[i], &err), LU_OK, "%s", err.message);
-        m[i] = lu__mount_new(&env, name, uri, 4 - i, (uint64_t)i + 1, false, arc[i]);
-        lu__archive_release(arc[i]);
+        cr_assert_eq(lu__archive_open(&env, "zip", uri + 4, &arc, &err), LU_OK, "%s", err.message);
+        m[i] = lu__mount_new(&env, name, uri, 4 - i, (uint64_t)i + 1, false, arc);
+        lu__archive_release(arc);
     }
     lu_snapshot *s1, *s2, *s3, *s4, *x;
     cr_assert_eq(lu__snapshot_next(&env, NULL, (lu_mount *[]){m[0], m[1]}, 2, &s1, &err), LU_OK, "%s", err.message);
+    lu__snapshot_follow(NULL, s1);
     cr_assert_eq(refs_of(m[0]), 2);
     cr_assert_eq(refs_of(m[1]), 2);
-    /* a, b kept, c added: only c gains a reference */
+    /* a, b kept, c added (derived: a few of s1's buckets copied): only c gains a reference */
     cr_assert_eq(lu__snapshot_next(&env, s1, (lu_mount *[]){m[0], m[1], m[2]}, 3, &s2, &err), LU_OK);
+    cr_assert_lt(s2->nretired, (size_t)1 << s1->depth, "derived, not built from scratch");
     cr_assert_eq(refs_of(m[0]), 2, "a kept mount is borrowed, not retained");
     cr_assert_eq(refs_of(m[2]), 2);
-    cr_assert_eq(s2->mount_entries, 15);
+    cr_assert_eq(s2->mount_entries, 205);
     lu__snapshot_follow(s1, s2);
     /* never published: freeing it releases d only */
     cr_assert_eq(lu__snapshot_next(&env, s2, (lu_mount *[]){m[0], m[1], m[2], m[3]}, 4, &x, &err), LU_OK);
+    cr_assert_lt(x->nretired, (size_t)1 << s2->depth, "derived, not built from scratch");
     cr_assert_eq(refs_of(m[3]), 2);
     lu__snapshot_free(x);
     cr_assert_eq(refs_of(m[3]), 1);
     cr_assert_eq(refs_of(m[0]), 2);
-    /* a removed; the list given out of order (c before b) */
-    cr_assert_eq(lu__snapshot_next(&env, s2, (lu_mount *[]){m[2], m[1]}, 2, &s3, &err), LU_OK);
+    /* c removed (derived); the list given out of order (b before a) */
+    cr_assert_eq(lu__snapshot_next(&env, s2, (lu_mount *[]){m[1], m[0]}, 2, &s3, &err), LU_OK);
+    cr_assert_lt(s3->nretired, (size_t)1 << s2->depth, "derived, not built from scratch");
     cr_assert_eq(s3->nmounts, 2);
-    cr_assert(s3->mounts[0] == m[1] && s3->mounts[1] == m[2], "sorted into lookup order");
-    cr_assert_eq(s3->mount_entries, 10);
+    cr_assert(s3->mounts[0] == m[0] && s3->mounts[1] == m[1], "sorted into lookup order");
+    cr_assert_eq(s3->mount_entries, 200);
     lu__snapshot_follow(s2, s3);
     lu__snapshot_free(s1);   /* its references pass to s2 */
-    cr_assert_eq(refs_of(m[0]), 2);
-    cr_assert_eq(refs_of(m[1]), 3, "b, found out of order, was retained by s3 as well");
-    lu__snapshot_free(s2);   /* releases what s3 dropped (a, and b, found out of order and retained again) */
-    cr_assert_eq(refs_of(m[0]), 1, "a removed mount is released when the snapshots that had it are gone");
+    cr_assert_eq(refs_of(m[0]), 3, "a, found out of order, was retained by s3 as well");
     cr_assert_eq(refs_of(m[1]), 2);
     cr_assert_eq(refs_of(m[2]), 2);
+    lu__snapshot_free(s2);   /* releases what s3 dropped: c, and a (s3 holds its own) */
+    cr_assert_eq(refs_of(m[2]), 1, "a removed mount is released when the snapshots that had it are gone");
+    cr_assert_eq(refs_of(m[0]), 2);
+    cr_assert_eq(refs_of(m[1]), 2);
     const lu_mount *fm;
     const lu_entry *fe;
     cr_assert(lu__snapshot_find(s3, "/r/4.txt", 8, lu__hash_canonical("/r/4.txt", 8), &fm, &fe));
-    cr_assert(fm == m[1], "b (priority 3) serves the path");
-    cr_assert(lu__snapshot_mount(s3, "c") == m[2]);
-    cr_assert_null(lu__snapshot_mount(s3, "a"));
-    /* everything removed: the last snapshot releases what it holds */
+    cr_assert(fm == m[0], "a (priority 4) serves the path");
+    cr_assert(lu__snapshot_mount(s3, "b") == m[1]);
+    cr_assert_null(lu__snapshot_mount(s3, "c"));
+    /* everything removed (a full build from s3): the last snapshot releases what it holds */
     cr_assert_eq(lu__snapshot_next(&env, s3, NULL, 0, &s4, &err), LU_OK);
     lu__snapshot_follow(s3, s4);
     lu__snapshot_free(s3);
+    cr_assert_eq(refs_of(m[0]), 1);
     cr_assert_eq(refs_of(m[1]), 1);
-    cr_assert_eq(refs_of(m[2]), 1);
     lu__snapshot_free(s4);
     for (int i = 0; i < 4; i++) {
         cr_assert_eq(refs_of(m[i]), 1, "mount %d", i);
