@@ -73,15 +73,21 @@ void lu__mount_release(const lu_env *env, lu_mount *m)
 #define MAX_DEPTH (32 - LU_BUCKET_BITS)                    /* the bits left for the directory */
 #define MAX_GRANULES ((((size_t)1 << 31) - 2) >> LU_ID_SHIFT)   /* ids are 31 bits: 32,767 granules */
 
+/* Lookup order, the one rule: higher priority first, then the later add. */
+static bool ranks_before(int pa, uint64_t sa, int pb, uint64_t sb)
+{
+    return pa != pb ? pa > pb : sa > sb;
+}
+
 static bool before(const lu_mount *a, const lu_mount *b)
 {
-    return a->priority != b->priority ? a->priority > b->priority : a->seq > b->seq;
+    return ranks_before(a->priority, a->seq, b->priority, b->seq);
 }
 
 /* before() on the keys the snapshots keep. */
 static bool key_before(const lu_mount_key *a, const lu_mount_key *b)
 {
-    return a->priority != b->priority ? a->priority > b->priority : a->seq > b->seq;
+    return ranks_before(a->priority, a->seq, b->priority, b->seq);
 }
 
 static lu_mount_key key_of(const lu_mount *m)
@@ -317,12 +323,19 @@ static void free_shell(lu_snapshot *s)
     lu__free(s->env, s);
 }
 
+/* Frees a snapshot never published: its own mounts' references and the
+ * buckets it made (what it shares, its predecessor still owns). */
+static void discard(lu_snapshot *s)
+{
+    release_all(s->env, s->fresh, s->nfresh);
+    free_buckets(s, false);
+    free_shell(s);
+}
+
 void lu__snapshot_free(lu_snapshot *s)
 {
-    if (s && s->derived && !s->followed) {   /* never published: prev still owns what it shares */
-        release_all(s->env, s->fresh, s->nfresh);
-        free_buckets(s, false);
-        free_shell(s);
+    if (s && s->derived && !s->followed) {
+        discard(s);
         return;
     }
     /* destroy in order: each destroyed snapshot drops its link on the next */
@@ -714,9 +727,7 @@ static lu_status full_build(const lu_env *env, const lu_snapshot *prev, lu_mount
     lu_status st = take_mounts(s, prev, mounts, n, err);
     if (st == LU_OK) st = build_from_scratch(s, err);
     if (st != LU_OK) {
-        release_all(env, s->fresh, s->nfresh);
-        free_buckets(s, false);
-        free_shell(s);
+        discard(s);
         return st;
     }
     if (prev && prev->dir) {
@@ -726,9 +737,7 @@ static lu_status full_build(const lu_env *env, const lu_snapshot *prev, lu_mount
         for (size_t i = 0; i < nb; i += (size_t)1 << (prev->depth - prev->dir[i]->depth))
             if (!retire(s, prev->dir[i])) {
                 s->nretired = 0;
-                release_all(env, s->fresh, s->nfresh);
-                free_buckets(s, false);
-                free_shell(s);
+                discard(s);
                 return lu__fail(err, LU_MEM_ERROR, "out of memory building the mount table");
             }
     } else if (prev) {
@@ -876,16 +885,12 @@ lu_status lu__snapshot_next(const lu_env *env, lu_snapshot *prev, lu_mount *cons
 rebuild:
     lu__free(env, kept);
     lu__free(env, gone);
-    release_all(env, s->fresh, s->nfresh);
-    free_buckets(s, false);
-    free_shell(s);
+    discard(s);
     return full_build(env, prev, mounts, n, out, err);
 fail:
     lu__free(env, kept);
     lu__free(env, gone);
-    release_all(env, s->fresh, s->nfresh);
-    free_buckets(s, false);
-    free_shell(s);
+    discard(s);
     return st;
 }
 
