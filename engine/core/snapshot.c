@@ -513,12 +513,20 @@ static lu_status split(lu_snapshot *s, size_t idx, lu_error *err)
 }
 
 /* Entries go to random buckets of a table larger than the caches: the
- * loops over a mount's entries fetch the directory entry 16 entries ahead
- * and the bucket's slot 8 ahead, so the misses overlap instead of queuing. */
-static inline void prefetch_ahead(const lu_snapshot *s, const lu_entries *t, size_t k)
+ * loops over a mount's entries fetch the directory entry 24 entries ahead
+ * and the whole bucket 12 ahead (a new entry copies it), so the misses
+ * overlap instead of queuing. Always inlined: GCC takes a function whose
+ * only effect is a prefetch for one without effects and drops the call
+ * before it would inline it, and then no prefetch is made at all (so it
+ * was until 2026-12-02: docs/BENCHMARKS.md). */
+static LU_ALWAYS_INLINE void prefetch_ahead(const lu_snapshot *s, const lu_entries *t, size_t k)
 {
-    if (k + 16 < t->count) __builtin_prefetch(&s->dir[lu__snapshot_dir_index(s, t->items[k + 16].hash)]);
-    if (k + 8 < t->count) lu__snapshot_prefetch(s, t->items[k + 8].hash);
+    if (k + 24 < t->count) __builtin_prefetch(&s->dir[lu__snapshot_dir_index(s, t->items[k + 24].hash)]);
+    if (k + 12 < t->count) {
+        const char *b = (const char *)s->dir[lu__snapshot_dir_index(s, t->items[k + 12].hash)];
+        for (size_t o = 0; o < sizeof(lu_bucket); o += 64) __builtin_prefetch(b + o);
+        __builtin_prefetch(b + sizeof(lu_bucket) - 1);
+    }
 }
 
 /* Where `path` (hash h) is in the index: its bucket's dir index and slot,
