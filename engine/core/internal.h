@@ -229,9 +229,9 @@ void lu__mount_release(const lu_env *env, lu_mount *m);
  * granules (LU_ID_GRANULE bytes of pool), so a slot reaches its path
  * through one small table indexed by id >> LU_ID_SHIFT, and a hit loads
  * the bucket and the path, nothing between (the entry's position is stored
- * before the path). A change copies the directory and only the buckets it
- * touches (copy on write); the others are shared with the previous
- * snapshot. */
+ * before the path). A change copies the directory (or the runs the last
+ * change wrote: lu_snapshot.dlog) and only the buckets it touches (copy on
+ * write); the others are shared with the previous snapshot. */
 #define LU_BUCKET_BITS 5
 #define LU_BUCKET_SLOTS (1u << LU_BUCKET_BITS)
 #define LU_ID_SHIFT 16
@@ -292,6 +292,15 @@ typedef struct lu_snapshot {
     size_t ngranules;
     lu_bucket **dir;       /* 2^depth buckets; NULL when nothing is mounted */
     size_t dir_cap;        /* entries the dir's block has room for (>= 2^depth) */
+    /* The directory runs this snapshot wrote (lu_dir_run: first << 5 |
+     * log2 of the run) since its predecessor's directory, so that the next
+     * change can bring an older block up to date instead of copying it all;
+     * `dlog_lost` when they are not all there (a new or doubled directory,
+     * or more than the log keeps). */
+    uint32_t *dlog;
+    size_t ndlog, dlog_cap;
+    bool dlog_lost;
+    size_t dir_copied;     /* directory entries copied from its predecessor's (the work; tests) */
     uint32_t depth;
     uint32_t shift;        /* 32 - depth: a hash's bucket is dir[(uint64_t)h >> shift] */
     size_t entries;        /* distinct paths served */

@@ -9,8 +9,9 @@
  * The index is an extendible hash (internal.h): a directory of buckets
  * indexed by the top bits of the hash. A mount change derives the next
  * snapshot from the current one (lu__snapshot_next): it copies the
- * directory and only the buckets the changed mounts' entries fall in, so an
- * add or a remove costs its own entries, not every mounted one. Slots keep
+ * directory (or only the runs the last change wrote, into a block that
+ * holds the directory before it) and only the buckets the changed mounts'
+ * entries fall in, so an add or a remove costs its own entries, not every mounted one. Slots keep
  * the full hash and the path's offset in its mount's name pool (plus the
  * mount's base, given in granule ranges), so a hit reaches the path through
  * one small table and compares it, and the entry from the position stored
@@ -147,9 +148,13 @@ struct lu_bucket_pool {
     lu_bucket **spares;
     size_t nspares, spares_cap;
     /* A directory block for the next derivation (a change copies the whole
-     * directory: a new block each time would be new pages each time). */
+     * directory: a new block each time would be new pages each time), and
+     * the generation of the snapshot whose directory it holds (0: none, a
+     * snapshot never published): when that is the new one's predecessor's
+     * predecessor, only the runs its predecessor wrote are copied. */
     lu_bucket **dir;
     size_t dir_cap;
+    uint64_t dir_gen;
 };
 
 static struct lu_bucket_pool *pool_new(const lu_env *env)
@@ -204,15 +209,17 @@ static size_t pool_put(const lu_env *env, struct lu_bucket_pool *p, lu_bucket *c
     return k;
 }
 
-/* Keeps the directory block `dir` (room for cap entries) in the pool when
- * it is larger than the one there; frees the other. */
-static void dir_give(const lu_env *env, struct lu_bucket_pool *p, lu_bucket **dir, size_t cap)
+/* Keeps the directory block `dir` (room for cap entries; the directory of
+ * generation `gen`, 0 if none) in the pool when it is newer than the one
+ * there, or as new and larger; frees the other. */
+static void dir_give(const lu_env *env, struct lu_bucket_pool *p, lu_bucket **dir, size_t cap, uint64_t gen)
 {
     pthread_mutex_lock(&p->lock);
-    if (!p->dir || p->dir_cap < cap) {
+    if (!p->dir || gen > p->dir_gen || (gen == p->dir_gen && cap > p->dir_cap)) {
         lu_bucket **d = p->dir;
         p->dir = dir;
         p->dir_cap = cap;
+        p->dir_gen = gen;
         dir = d;
     }
     pthread_mutex_unlock(&p->lock);
@@ -220,20 +227,57 @@ static void dir_give(const lu_env *env, struct lu_bucket_pool *p, lu_bucket **di
 }
 
 /* A directory block with room for `need` entries: the pool's when it is
- * large enough, else a new one. Sets *cap. NULL when out of memory. */
-static lu_bucket **dir_take(const lu_env *env, struct lu_bucket_pool *p, size_t need, size_t *cap)
+ * large enough, else a new one. Sets *cap and *gen (what it holds, as
+ * dir_give). NULL when out of memory. */
+static lu_bucket **dir_take(const lu_env *env, struct lu_bucket_pool *p, size_t need, size_t *cap, uint64_t *gen)
 {
     lu_bucket **d = NULL;
+    *gen = 0;
     pthread_mutex_lock(&p->lock);
     if (p->dir && p->dir_cap >= need) {
         d = p->dir;
         *cap = p->dir_cap;
+        *gen = p->dir_gen;
         p->dir = NULL;
         p->dir_cap = 0;
+        p->dir_gen = 0;
     }
     pthread_mutex_unlock(&p->lock);
     if (!d && (d = lu__malloc(env, need * sizeof *d))) *cap = need;
     return d;
+}
+
+#define DLOG_MAX ((size_t)1 << 16)   /* runs logged at most; a larger change copies the whole directory */
+
+/* Logs that s wrote the directory run at `first` of 2^lg entries. */
+static void dlog_add(lu_snapshot *s, size_t first, uint32_t lg)
+{
+    if (s->dlog_lost) return;
+    if (s->ndlog == s->dlog_cap) {
+        size_t c = s->dlog_cap ? s->dlog_cap * 2 : 1024;
+        uint32_t *g = c <= DLOG_MAX ? lu__realloc(s->env, s->dlog, c * sizeof *g) : NULL;
+        if (!g) {
+            s->dlog_lost = true;
+            return;
+        }
+        s->dlog = g;
+        s->dlog_cap = c;
+    }
+    s->dlog[s->ndlog++] = (uint32_t)first << 5 | lg;   /* first < 2^MAX_DEPTH = 2^27 */
+}
+
+/* Brings `to`, the directory of prev's predecessor, up to prev's: copies
+ * the runs prev wrote. */
+static size_t dir_replay(lu_bucket **to, const lu_snapshot *prev)
+{
+    size_t copied = 0;
+    for (size_t i = 0; i < prev->ndlog; i++) {
+        if (i + 16 < prev->ndlog) __builtin_prefetch(&to[prev->dlog[i + 16] >> 5], 1);
+        size_t first = prev->dlog[i] >> 5, run = (size_t)1 << (prev->dlog[i] & 31);
+        memcpy(to + first, prev->dir + first, run * sizeof *to);
+        copied += run;
+    }
+    return copied;
 }
 
 /* Takes the pool's spare buckets, their array and all, as s's. */
@@ -306,8 +350,8 @@ static void free_buckets(lu_snapshot *s, bool all)
 }
 
 /* Frees what the snapshot holds, except its buckets, retired list and
- * mount references. */
-static void free_shell(lu_snapshot *s)
+ * mount references; `published`: its directory is that of its generation. */
+static void free_shell(lu_snapshot *s, bool published)
 {
     lu__free(s->env, s->mounts);
     lu__free(s->env, s->keys);
@@ -315,8 +359,9 @@ static void free_shell(lu_snapshot *s)
     lu__free(s->env, s->dropped);
     lu__free(s->env, s->bases);
     lu__free(s->env, s->granules);
-    if (s->dir && s->pool) dir_give(s->env, s->pool, s->dir, s->dir_cap);
+    if (s->dir && s->pool) dir_give(s->env, s->pool, s->dir, s->dir_cap, published ? s->gen : 0);
     else lu__free(s->env, s->dir);
+    lu__free(s->env, s->dlog);
     lu__free(s->env, s->retired);
     if (s->pool) spare_return(s);
     pool_release(s->env, s->pool);
@@ -329,7 +374,7 @@ static void discard(lu_snapshot *s)
 {
     release_all(s->env, s->fresh, s->nfresh);
     free_buckets(s, false);
-    free_shell(s);
+    free_shell(s, false);
 }
 
 void lu__snapshot_free(lu_snapshot *s)
@@ -351,7 +396,7 @@ void lu__snapshot_free(lu_snapshot *s)
         /* its references pass to the next, but for the mounts the next dropped */
         if (next && next->derived) release_all(s->env, next->dropped, next->ndropped);
         else release_all(s->env, s->mounts, s->nmounts);
-        free_shell(s);
+        free_shell(s, true);
         s = next;
     }
 }
@@ -431,6 +476,7 @@ static void dir_fill(lu_snapshot *s, size_t idx, uint32_t d, lu_bucket *b)
 {
     size_t run = (size_t)1 << (s->depth - d), first = idx & ~(run - 1);
     for (size_t i = 0; i < run; i++) s->dir[first + i] = b;
+    dlog_add(s, first, s->depth - d);
 }
 
 /* The bucket at `idx`, made writable in this snapshot (copied if shared). */
@@ -488,6 +534,7 @@ static lu_status split(lu_snapshot *s, size_t idx, lu_error *err)
         lu__free(s->env, s->dir);
         s->dir = d;
         s->dir_cap = 2 * n;
+        s->dlog_lost = true;   /* every position moved */
         set_depth(s, s->depth + 1);
         idx *= 2;
     }
@@ -502,6 +549,7 @@ static lu_status split(lu_snapshot *s, size_t idx, lu_error *err)
         if (b->slots[i].id) slot_put((b->slots[i].hash >> bit) & 1 ? hi : lo, b->slots[i].hash, b->slots[i].id);
     size_t run = (size_t)1 << (s->depth - b->depth), first = idx & ~(run - 1);
     for (size_t i = 0; i < run; i++) s->dir[first + i] = i < run / 2 ? lo : hi;
+    dlog_add(s, first, s->depth - b->depth);
     if (!retire(s, b)) {
         /* keep the old bucket in place: undo */
         for (size_t i = 0; i < run; i++) s->dir[first + i] = b;
@@ -713,6 +761,7 @@ static lu_status build_from_scratch(lu_snapshot *s, lu_error *err)
     s->dir = lu__calloc(s->env, n, sizeof *s->dir);
     if (!s->dir) return lu__fail(err, LU_MEM_ERROR, "out of memory for the index of %zu resources", total);
     s->dir_cap = n;
+    s->dlog_lost = true;
     set_depth(s, depth);
     for (size_t i = 0; i < n; i++)
         if (!(s->dir[i] = bucket_new(s, depth))) {
@@ -856,14 +905,20 @@ lu_status lu__snapshot_next(const lu_env *env, lu_snapshot *prev, lu_mount *cons
     total = s->mount_entries;
     if (changed * 4 >= total) goto rebuild;   /* most of the table changes: a full build costs about as much */
     s->granules = lu__malloc(env, (prev->ngranules + grow + 1) * sizeof *s->granules);
-    s->dir = dir_take(env, s->pool, (size_t)1 << prev->depth, &s->dir_cap);
+    uint64_t dir_gen;
+    s->dir = dir_take(env, s->pool, (size_t)1 << prev->depth, &s->dir_cap, &dir_gen);
     if (!s->granules || !s->dir) {
         lu__free(env, s->dir);   /* not filled yet: free_buckets must not walk it */
         s->dir = NULL;
         st = lu__fail(err, LU_MEM_ERROR, "out of memory building the mount table");
         goto fail;
     }
-    memcpy(s->dir, prev->dir, ((size_t)1 << prev->depth) * sizeof *s->dir);
+    if (dir_gen && dir_gen + 1 == prev->gen && !prev->dlog_lost) {
+        s->dir_copied = dir_replay(s->dir, prev);
+    } else {
+        s->dir_copied = (size_t)1 << prev->depth;
+        memcpy(s->dir, prev->dir, s->dir_copied * sizeof *s->dir);
+    }
     set_depth(s, prev->depth);
     s->entries = prev->entries;
     s->ngranules = prev->ngranules;

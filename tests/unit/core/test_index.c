@@ -167,6 +167,29 @@ static char *make_sized(const char *file, const char *prefix, int n)
     return make_entries(file, prefix, n, false);
 }
 
+/* Makes n volumes <tag><k>.zip (k < n) of `entries` entries each under
+ * <tag><k>/; their URIs go to u[k]. */
+static void make_series(char **u, int n, const char *tag, int entries)
+{
+    for (int k = 0; k < n; k++) {
+        char file[32], prefix[16];
+        snprintf(file, sizeof file, "%s%d.zip", tag, k);
+        snprintf(prefix, sizeof prefix, "%s%d", tag, k);
+        u[k] = make_sized(file, prefix, entries);
+    }
+}
+
+/* A context with "base" mounted at priority 0: n entries under /a/ in the
+ * volume `file`. */
+static lu_context *with_base(const char *file, int n)
+{
+    lu_context *ctx = th_open(NULL, NULL);
+    lu_error err;
+    cr_assert_eq(lu_mount_add(ctx, "base", make_sized(file, "a", n), 0, LU_MOUNT_NO_PERSIST, &err), LU_OK, "%s",
+                 err.message);
+    return ctx;
+}
+
 /* Mounts eight volumes of 2,000 entries, <tag>0 to <tag>7, each serving
  * /<tag><k>/<i>.txt at priority 1. */
 static void mount_eight(lu_context *ctx, const char *tag)
@@ -295,6 +318,71 @@ Test(index, a_change_copies_the_directory_into_the_block_a_freed_snapshot_left)
     cr_assert_eq(atomic_load(&watched_allocs), 0, "12 changes allocated %ld directories",
                  atomic_load(&watched_allocs));
     cr_assert(lu_exists(ctx, "/dir7/1999.txt") && !lu_exists(ctx, "/r/1.txt"));
+    lu_context_close(ctx);
+}
+
+/* A change does not copy the whole directory: the block the snapshot
+ * before the current one left holds that snapshot's directory, so copying
+ * the runs the current one wrote brings it up to date (at a million
+ * entries the directory is 1 MiB, an add of 1,000 entries writes about
+ * 3,000 of its 131,072 entries). */
+Test(index, a_change_copies_only_the_directory_runs_the_change_before_it_wrote)
+{
+    lu_context *ctx = th_open(NULL, NULL);
+    mount_eight(ctx, "runs");
+    const char *small = make_sized("runs_small.zip", "r", 50);
+    add_and_remove(ctx, small, 2);
+    size_t dirsize = (size_t)1 << ctx->current->depth;
+    cr_assert_gt(dirsize, 256);
+    for (int round = 0; round < 4; round++) {
+        add_and_remove(ctx, small, 1);
+        cr_assert_lt(ctx->current->dir_copied, dirsize / 4, "round %d: copied %zu of %zu directory entries", round,
+                     ctx->current->dir_copied, dirsize);
+    }
+    cr_assert(lu_exists(ctx, "/runs7/1999.txt") && !lu_exists(ctx, "/r/1.txt"));
+    lu_context_close(ctx);
+}
+
+/* Asserts that every /<prefix><k>/<i>.txt for k in [k0, k1) and i < n is
+ * served. */
+static void all_served(lu_context *ctx, int k0, int k1, int n)
+{
+    for (int k = k0; k < k1; k++)
+        for (int i = 0; i < n; i++) {
+            char p[32];
+            snprintf(p, sizeof p, "/x%d/%d.txt", k, i);
+            cr_assert(lu_exists(ctx, p), "%s", p);
+        }
+}
+
+/* With readers holding older snapshots, the pool's block can be a
+ * directory several changes old: then it is copied whole, not patched
+ * with the last change's runs only (which would serve the buckets of the
+ * changes between, without what they added). */
+Test(index, a_directory_block_older_than_the_change_before_is_copied_whole)
+{
+    lu_context *ctx = with_base("obase.zip", 6000);
+    lu_error err;
+    char *u[5];
+    make_series(u, 5, "x", 40);
+    cr_assert_eq(lu_mount_add(ctx, "x0", u[0], 1, LU_MOUNT_NO_PERSIST, &err), LU_OK, "%s", err.message);
+    uint32_t depth = ctx->current->depth;   /* no change below doubles it: the blocks stay the same size */
+    unsigned sh1, sh2;
+    lu_snapshot *r1 = lu__cell_acquire(&ctx->cell, &sh1);
+    cr_assert_eq(lu_mount_add(ctx, "x1", u[1], 1, LU_MOUNT_NO_PERSIST, &err), LU_OK, "%s", err.message);
+    lu_snapshot *r2 = lu__cell_acquire(&ctx->cell, &sh2);
+    cr_assert_eq(lu_mount_add(ctx, "x2", u[2], 1, LU_MOUNT_NO_PERSIST, &err), LU_OK, "%s", err.message);
+    cr_assert_eq(lu_mount_add(ctx, "x3", u[3], 1, LU_MOUNT_NO_PERSIST, &err), LU_OK, "%s", err.message);
+    lu__cell_release(&ctx->cell, r1, sh1);   /* its block, three changes old, goes to the pool */
+    cr_assert_eq(lu_mount_add(ctx, "x4", u[4], 1, LU_MOUNT_NO_PERSIST, &err), LU_OK, "%s", err.message);
+    cr_assert(ctx->current->derived);
+    cr_assert_eq(ctx->current->depth, depth);
+    cr_assert_eq(ctx->current->dir_copied, (size_t)1 << depth, "copied whole");
+    all_served(ctx, 0, 5, 40);
+    lu__cell_release(&ctx->cell, r2, sh2);
+    cr_assert_eq(lu_mount_add(ctx, "x0", u[0], 2, LU_MOUNT_REPLACE | LU_MOUNT_NO_PERSIST, &err), LU_OK);
+    all_served(ctx, 0, 5, 40);
+    cr_assert(lu_exists(ctx, "/a/2999.txt"));
     lu_context_close(ctx);
 }
 
@@ -602,16 +690,10 @@ Test(index, a_full_hash_collision_with_a_shorter_path_reads_nothing_past_it)
  * they see is freed under them); they are released out of order. */
 Test(index, snapshots_held_across_many_changes_stay_valid)
 {
-    lu_context *ctx = th_open(NULL, NULL);
+    lu_context *ctx = with_base("hbase.zip", 3000);
     lu_error err;
-    cr_assert_eq(lu_mount_add(ctx, "base", make_sized("hbase.zip", "a", 3000), 0, LU_MOUNT_NO_PERSIST, &err), LU_OK);
     char *u[4];
-    for (int k = 0; k < 4; k++) {
-        char file[32], prefix[16];
-        snprintf(file, sizeof file, "h%d.zip", k);
-        snprintf(prefix, sizeof prefix, "h%d", k);
-        u[k] = make_sized(file, prefix, 300);
-    }
+    make_series(u, 4, "h", 300);
     enum { HOLD = 12 };
     lu_snapshot *held[HOLD] = {0};
     int held_k[HOLD];
