@@ -292,13 +292,15 @@ typedef struct lu_snapshot {
     size_t ngranules;
     lu_bucket **dir;       /* 2^depth buckets; NULL when nothing is mounted */
     size_t dir_cap;        /* entries the dir's block has room for (>= 2^depth) */
-    /* The directory runs this snapshot wrote (lu_dir_run: first << 5 |
-     * log2 of the run) since its predecessor's directory, so that the next
+    /* The directory runs this snapshot wrote (each first << 5 | log2 of
+     * its length) since its predecessor's directory, so that the next
      * change can bring an older block up to date instead of copying it all;
      * `dlog_lost` when they are not all there (a new or doubled directory,
-     * or more than the log keeps). */
+     * more runs than the log keeps, or as many entries as the directory
+     * has: then a whole copy is cheaper). */
     uint32_t *dlog;
     size_t ndlog, dlog_cap;
+    size_t dlog_entries;   /* the directory entries the logged runs cover */
     bool dlog_lost;
     size_t dir_copied;     /* directory entries copied from its predecessor's (the work; tests) */
     uint32_t depth;

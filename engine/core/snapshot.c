@@ -11,12 +11,13 @@
  * snapshot from the current one (lu__snapshot_next): it copies the
  * directory (or only the runs the last change wrote, into a block that
  * holds the directory before it) and only the buckets the changed mounts'
- * entries fall in, so an add or a remove costs its own entries, not every mounted one. Slots keep
- * the full hash and the path's offset in its mount's name pool (plus the
- * mount's base, given in granule ranges), so a hit reaches the path through
- * one small table and compares it, and the entry from the position stored
- * before the path. A slot's LU_SLOT_SHADOWS bit says the
- * entry may hide a lower mount's entry of that path: removing a mount looks
+ * entries fall in, so an add or a remove costs its own entries, not every
+ * mounted one. Slots keep the full hash and the path's offset in its
+ * mount's name pool (plus the mount's base, given in granule ranges), so a
+ * hit reaches the path through one small table and compares it, and the
+ * entry from the position stored before the path. A slot's LU_SLOT_SHADOWS
+ * bit says the entry may hide a lower mount's entry of that path: removing
+ * a mount looks
  * for the next server of a path only when it is set. Snapshots are never
  * modified once published (cell.c publishes them); the buckets they share
  * are freed in order (lu__snapshot_follow), and so are the mount
@@ -249,10 +250,18 @@ static lu_bucket **dir_take(const lu_env *env, struct lu_bucket_pool *p, size_t 
 
 #define DLOG_MAX ((size_t)1 << 16)   /* runs logged at most; a larger change copies the whole directory */
 
-/* Logs that s wrote the directory run at `first` of 2^lg entries. */
+/* Logs that s wrote the directory run at `first` of 2^lg entries. A run
+ * can be logged more than once (a bucket copied, then split): once the
+ * runs cover as many entries as the directory has, copying it whole is
+ * cheaper, and the log is given up. */
 static void dlog_add(lu_snapshot *s, size_t first, uint32_t lg)
 {
     if (s->dlog_lost) return;
+    s->dlog_entries += (size_t)1 << lg;
+    if (s->dlog_entries >= (size_t)1 << s->depth) {
+        s->dlog_lost = true;
+        return;
+    }
     if (s->ndlog == s->dlog_cap) {
         size_t c = s->dlog_cap ? s->dlog_cap * 2 : 1024;
         uint32_t *g = c <= DLOG_MAX ? lu__realloc(s->env, s->dlog, c * sizeof *g) : NULL;

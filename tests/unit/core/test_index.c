@@ -204,6 +204,17 @@ static void mount_eight(lu_context *ctx, const char *tag)
     }
 }
 
+/* Asserts that every path of mount_eight's volumes under `tag` is served. */
+static void eight_served(lu_context *ctx, const char *tag)
+{
+    for (int k = 0; k < 8; k++)
+        for (int i = 0; i < 2000; i++) {
+            char p[48];
+            snprintf(p, sizeof p, "/%s%d/%d.txt", tag, k, i);
+            cr_assert(lu_exists(ctx, p), "%s", p);
+        }
+}
+
 /* Adds volume `uri` as "small" (priority 2) and removes it, `rounds`
  * times, each change derived from the one before. */
 static void add_and_remove(lu_context *ctx, const char *uri, int rounds)
@@ -338,8 +349,21 @@ Test(index, a_change_copies_only_the_directory_runs_the_change_before_it_wrote)
         add_and_remove(ctx, small, 1);
         cr_assert_lt(ctx->current->dir_copied, dirsize / 4, "round %d: copied %zu of %zu directory entries", round,
                      ctx->current->dir_copied, dirsize);
+        eight_served(ctx, "runs");
     }
-    cr_assert(lu_exists(ctx, "/runs7/1999.txt") && !lu_exists(ctx, "/r/1.txt"));
+    /* a change that touches most buckets logs runs (copies, then splits of
+     * the copies) covering more entries than the directory has: the next
+     * change copies it whole instead */
+    lu_error err;
+    cr_assert_eq(lu_mount_add(ctx, "wide", make_sized("runs_wide.zip", "w", 4000), 2, LU_MOUNT_NO_PERSIST, &err),
+                 LU_OK, "%s", err.message);
+    cr_assert(ctx->current->derived);
+    dirsize = (size_t)1 << ctx->current->depth;
+    cr_assert_eq(lu_mount_add(ctx, "small", small, 2, LU_MOUNT_NO_PERSIST, &err), LU_OK, "%s", err.message);
+    cr_assert_leq(ctx->current->dir_copied, dirsize, "copied %zu entries of a directory of %zu",
+                  ctx->current->dir_copied, dirsize);
+    eight_served(ctx, "runs");
+    cr_assert(lu_exists(ctx, "/w/3999.txt") && lu_exists(ctx, "/r/1.txt"));
     lu_context_close(ctx);
 }
 
@@ -373,14 +397,17 @@ Test(index, a_directory_block_older_than_the_change_before_is_copied_whole)
     lu_snapshot *r2 = lu__cell_acquire(&ctx->cell, &sh2);
     cr_assert_eq(lu_mount_add(ctx, "x2", u[2], 1, LU_MOUNT_NO_PERSIST, &err), LU_OK, "%s", err.message);
     cr_assert_eq(lu_mount_add(ctx, "x3", u[3], 1, LU_MOUNT_NO_PERSIST, &err), LU_OK, "%s", err.message);
+    lu_bucket **old = r1->dir;
     lu__cell_release(&ctx->cell, r1, sh1);   /* its block, three changes old, goes to the pool */
     cr_assert_eq(lu_mount_add(ctx, "x4", u[4], 1, LU_MOUNT_NO_PERSIST, &err), LU_OK, "%s", err.message);
+    cr_assert(ctx->current->dir == old, "the change took the old block");
     cr_assert(ctx->current->derived);
     cr_assert_eq(ctx->current->depth, depth);
     cr_assert_eq(ctx->current->dir_copied, (size_t)1 << depth, "copied whole");
     all_served(ctx, 0, 5, 40);
     lu__cell_release(&ctx->cell, r2, sh2);
-    cr_assert_eq(lu_mount_add(ctx, "x0", u[0], 2, LU_MOUNT_REPLACE | LU_MOUNT_NO_PERSIST, &err), LU_OK);
+    cr_assert_eq(lu_mount_add(ctx, "x0", u[0], 2, LU_MOUNT_REPLACE | LU_MOUNT_NO_PERSIST, &err), LU_OK, "%s",
+                 err.message);
     all_served(ctx, 0, 5, 40);
     cr_assert(lu_exists(ctx, "/a/2999.txt"));
     lu_context_close(ctx);
