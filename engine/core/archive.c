@@ -11,8 +11,8 @@
 
 static const lu_archive_ops *const formats[] = {&lu__archive_zip, &lu__archive_dir};
 
-lu_status lu__archive_open(const lu_env *env, const char *scheme, const char *path,
-                           lu_archive **out, lu_error *err)
+static lu_status archive_open(const lu_env *env, const char *scheme, const char *path, bool check,
+                              lu_archive **out, lu_error *err)
 {
     *out = NULL;
     const lu_archive_ops *ops = NULL;
@@ -37,8 +37,8 @@ lu_status lu__archive_open(const lu_env *env, const char *scheme, const char *pa
     }
     st = ops->open(env, path, &a->entries, &a->state, &claimed, err);
     if (st != LU_OK) goto cleanup;
-    st = lu__entries_finish(&a->entries, err);
-    if (st != LU_OK) {
+    st = lu__entries_finish(&a->entries, check, err);
+    if (st != LU_OK) {   /* the same prefix as lu__archive_unique's */
         lu__error_prefix(err, "'%s'", path);
         goto cleanup;
     }
@@ -46,6 +46,25 @@ lu_status lu__archive_open(const lu_env *env, const char *scheme, const char *pa
     a = NULL;
 cleanup:
     lu__archive_release(a);
+    return st;
+}
+
+lu_status lu__archive_open(const lu_env *env, const char *scheme, const char *path,
+                           lu_archive **out, lu_error *err)
+{
+    return archive_open(env, scheme, path, true, out, err);
+}
+
+lu_status lu__archive_open_to_mount(const lu_env *env, const char *scheme, const char *path,
+                                    lu_archive **out, lu_error *err)
+{
+    return archive_open(env, scheme, path, false, out, err);
+}
+
+lu_status lu__archive_unique(lu_archive *a, lu_error *err)
+{
+    lu_status st = lu__entries_unique(&a->entries, err);
+    if (st != LU_OK) lu__error_prefix(err, "'%s'", a->path);
     return st;
 }
 

@@ -5,10 +5,11 @@
  * ".", empty components, backslashes, NUL, oversized declarations),
  * stores canonical paths ("/a/b.png") in one string pool, each after the
  * 4-byte position of its entry in the table (lu__entry_at), and rejects
- * duplicate names (a hash set of the entries, built and dropped by
- * lu__entries_finish; the path order when the set meets a duplicate or
- * too many probes). The table stays in the order the backend added the
- * entries: a mount needs no sort. Per-volume queries by path (lu_read_from,
+ * duplicate names (lu__entries_unique: a hash set of the entries, built
+ * and dropped by the check; the path order when the set meets a
+ * duplicate or too many probes; a volume about to be mounted is checked
+ * by the index build instead, snapshot.c). The table stays in the order
+ * the backend added the entries: a mount needs no sort. Per-volume queries by path (lu_read_from,
  * listings) use a sorted order of the table, a permutation built at the
  * first such query (a radix sort on the bytes after the prefix every path
  * shares) and kept with the table; one-off lookups (a volume's version
@@ -428,15 +429,22 @@ static size_t find_duplicate(lu_entries *t, bool *ok)
     return unsure ? duplicate_in_order(t, ok) : n;
 }
 
-lu_status lu__entries_finish(lu_entries *t, lu_error *err)
+lu_status lu__entries_unique(lu_entries *t, lu_error *err)
 {
-    shrink(t);
+    if (t->unique) return LU_OK;
     bool ok;
     size_t dup = find_duplicate(t, &ok);
     if (!ok) return lu__fail(err, LU_MEM_ERROR, "out of memory checking entry names");
     if (dup < t->count)
         return lu__fail(err, LU_UNSAFE_ARCHIVE, "entry '%s': duplicate name", t->pool + t->items[dup].name + 1);
+    t->unique = true;
     return LU_OK;
+}
+
+lu_status lu__entries_finish(lu_entries *t, bool check, lu_error *err)
+{
+    shrink(t);
+    return check ? lu__entries_unique(t, err) : LU_OK;
 }
 
 /* strcmp(name, key) where key is `len` bytes without NUL. */

@@ -124,14 +124,23 @@ struct lu_entries {
     /* the positions of the items in path order, built at the first query
      * that needs it (lu__entries_order), then kept; NULL until then */
     uint32_t *_Atomic order;
+    /* its paths are known to be unique (lu__entries_unique, or the index
+     * build that met every one of them); set once, by the thread that
+     * opened or indexes the volume, before any other thread sees it */
+    bool unique;
 };
 
 void lu__entries_init(lu_entries *t, const lu_env *env);
 void lu__entries_free(lu_entries *t);
 /* lu__entries_add, lu__entry_name_check, lu__entry_path: archive.h */
-/* Ends the filling: gives back the growth's slack and rejects duplicate
- * names (LU_UNSAFE_ARCHIVE, the message names the entry; LU_MEM_ERROR). */
-lu_status lu__entries_finish(lu_entries *t, lu_error *err);
+/* Ends the filling: gives back the growth's slack; then, when `check`,
+ * lu__entries_unique. */
+lu_status lu__entries_finish(lu_entries *t, bool check, lu_error *err);
+/* Rejects duplicate paths unless t->unique, then sets it: LU_OK;
+ * LU_UNSAFE_ARCHIVE naming the smallest duplicated path ("entry '/x':
+ * duplicate name" without the '/'); LU_MEM_ERROR. Not thread-safe: for
+ * the thread that opened the table or indexes it (mount lock held). */
+lu_status lu__entries_unique(lu_entries *t, lu_error *err);
 /* The canonical path of an entry (lu__entry_path without the call). */
 static inline const char *lu__entry_name(const lu_entries *t, const lu_entry *e)
 {
@@ -177,6 +186,16 @@ typedef struct lu_archive {
  * unknown scheme or a file not in that format; the backend's failure. */
 lu_status lu__archive_open(const lu_env *env, const char *scheme, const char *path,
                            lu_archive **out, lu_error *err);
+/* lu__archive_open without the check for duplicate paths, for a volume
+ * about to be mounted: the index build that takes it checks them
+ * (snapshot.c: a first mount as its entries go in, any other with
+ * lu__entries_unique), so a volume with a duplicate is never mounted.
+ * Whoever else reads its table first calls lu__entries_unique. */
+lu_status lu__archive_open_to_mount(const lu_env *env, const char *scheme, const char *path,
+                                    lu_archive **out, lu_error *err);
+/* lu__entries_unique on a's table, the message after its path as
+ * lu__archive_open gives it. */
+lu_status lu__archive_unique(lu_archive *a, lu_error *err);
 void lu__archive_retain(lu_archive *a);
 void lu__archive_release(lu_archive *a);   /* accepts NULL */
 /* Reads entry `e` into a new buffer of e->size + 1 bytes (NUL-terminated). */

@@ -176,7 +176,7 @@ lu_status lu__mount_add_internal(lu_context *ctx, const char *name, const char *
     }
     if (!(flags & LU_MOUNT_REPLACE) && match_mount(ctx, name, stored, priority, &st, err) != MOUNT_ABSENT)
         goto cleanup;   /* the same again: LU_OK */
-    st = lu__archive_open(&ctx->env, u.format, u.path, &a, err);
+    st = lu__archive_open_to_mount(&ctx->env, u.format, u.path, &a, err);   /* the index checks its paths */
     if (st != LU_OK) {
         lu__error_prefix(err, "mount '%s'", name);
         goto cleanup;

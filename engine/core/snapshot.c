@@ -600,11 +600,14 @@ static int find_slot(const lu_snapshot *s, const char *path, size_t len, uint32_
 }
 
 /* Adds mount `m` (index mi in lookup order) to the index: each path it has
- * goes to it unless a mount before it serves that path. */
+ * goes to it unless a mount before it serves that path. Its paths are
+ * checked for duplicates first, if they have not been: here a path met
+ * twice may be another mount's (lu__archive_open_to_mount). */
 static lu_status add_mount(lu_snapshot *s, size_t mi, lu_error *err)
 {
     const lu_mount *m = s->mounts[mi];
     const lu_entries *t = &m->archive->entries;
+    if (!t->unique) LU_TRY(lu__archive_unique(m->archive, err));
     for (size_t k = 0; k < t->count; k++) {
         prefetch_ahead(s, t, k);
         const lu_entry *e = &t->items[k];
@@ -636,14 +639,27 @@ static lu_status add_mount(lu_snapshot *s, size_t mi, lu_error *err)
     return LU_OK;
 }
 
-/* add_mount for the first mount of a build from scratch: no path is in
- * the index yet and a volume's names are unique (lu__entries_finish
- * rejects duplicates), so each entry goes in without a search or a name
- * compare, and every bucket is this build's own. */
+/* A path met twice in volume `a` as its entries went in: the volume is
+ * refused, naming its smallest duplicated path as lu__archive_open would. */
+static lu_status duplicate_met(lu_archive *a, lu_error *err)
+{
+    lu_status st = lu__archive_unique(a, err);
+    return st != LU_OK ? st : lu__fail(err, LU_UNSAFE_ARCHIVE, "'%s': duplicate names", a->path);
+}
+
+/* add_mount for the first mount of a build from scratch: no other path is
+ * in the index yet, so each entry goes in without a search, and every
+ * bucket is this build's own. Two entries of one path have one hash, so
+ * the second's probe passes the first (linear probing, nothing deleted):
+ * a volume whose paths were not checked (lu__archive_open_to_mount) is
+ * checked here for the price of a compare of each slot's hash it passes,
+ * instead of a pass over a set as large as its table. */
 static lu_status add_first(lu_snapshot *s, lu_error *err)
 {
-    const lu_entries *t = &s->mounts[0]->archive->entries;
+    lu_archive *a = s->mounts[0]->archive;
+    lu_entries *t = &a->entries;
     const uint32_t base = s->bases[0];
+    const bool checked = t->unique;
     for (size_t k = 0; k < t->count; k++) {
         if (k + 32 < t->count) {   /* the bucket's count and the slot the entry probes first */
             uint32_t ah = t->items[k + 32].hash;
@@ -657,8 +673,17 @@ static lu_status add_first(lu_snapshot *s, lu_error *err)
             LU_TRY(split(s, idx, err));
             idx = lu__snapshot_dir_index(s, h);
         }
-        slot_put(s->dir[idx], h, path_id(base, &t->items[k]));
+        lu_bucket *b = s->dir[idx];
+        uint32_t i = h & (LU_BUCKET_SLOTS - 1);
+        for (; b->slots[i].id; i = (i + 1) & (LU_BUCKET_SLOTS - 1)) {
+            if (b->slots[i].hash != h || checked) continue;
+            const char *path = lu__entry_name(t, &t->items[k]);
+            if (lu__snapshot_names(s, b->slots[i].id, path, strlen(path))) return duplicate_met(a, err);
+        }
+        b->slots[i] = (struct lu_slot){h, path_id(base, &t->items[k])};
+        b->count++;
     }
+    if (!checked) t->unique = true;   /* written only when no other thread can see t */
     s->entries += t->count;
     return LU_OK;
 }

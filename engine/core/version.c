@@ -74,6 +74,9 @@ lu_status lu__version_floor(lu_context *ctx, const char *name, lu_archive *a, lu
 {
     long long minimum = ctx->options.minimum_version, version;
     if (minimum <= 0) return LU_OK;
+    /* the table is read: its paths are checked first (a volume opened
+     * with lu__archive_open_to_mount has not been) */
+    LU_TRY(lu__archive_unique(a, err));
     char why[600];
     lu_status st = lu__volume_version(a, name, &version, why, sizeof why);
     if (st == LU_OK) return lu_version_floor_check(ctx, name, version, err);

@@ -869,6 +869,63 @@ Test(index, the_duplicate_check_stays_linear_and_names_the_smallest_duplicate)
     free(entries);
 }
 
+/* A volume lu_mount_add opens is checked for duplicate paths by the index
+ * build that takes it (lu__archive_open_to_mount): as its entries go in
+ * when it is the first mount, by a pass over its table otherwise. Either
+ * way the volume is refused naming its smallest duplicated path, as
+ * lu__archive_open refuses it: first into an empty table, added to a
+ * table (and so derived, not rebuilt), with the duplicated path served by
+ * a mount above it (which the index alone cannot tell from shadowing),
+ * and with a minimum version (its version file, also duplicated, is read
+ * before the index is built: checked first, or the wrong one is read). Nothing is mounted, and the mounts file is as it was. A
+ * first mount without duplicates leaves its table marked checked. */
+Test(index, a_volume_with_a_duplicate_path_is_refused_however_it_is_indexed)
+{
+    /* its version file twice too: read unchecked, the first says 1, below the minimum */
+    const char *dup_entries[] = {"z/q", "1", "b.txt", "2", "version_d.json", "{\"version\": 1}", "z/q", "3",
+                                 "b.txt", "4", "version_d.json", "{\"version\": 5}", NULL};
+    char *dup = write_zip("dups.zip", dup_entries);
+    char *save = th_tempdir();
+    lu_config cfg;
+    lu_config_init(&cfg);
+    cfg.save_dir = save;
+    lu_context *ctx = NULL;
+    lu_error err;
+    cr_assert_eq(lu_context_open(&cfg, &ctx, &err), LU_OK, "%s", err.message);
+    /* first, into an empty table */
+    cr_assert_eq(lu_mount_add(ctx, "d", dup, 5, 0, &err), LU_UNSAFE_ARCHIVE);
+    cr_assert(strstr(err.message, "entry 'b.txt': duplicate name"), "%s", err.message);
+    cr_assert_eq(ctx->current ? ctx->current->nmounts : 0, 0);
+    cr_assert(!lu_exists(ctx, "/z/q"));
+    /* a first mount without duplicates is marked checked by its build */
+    cr_assert_eq(lu_mount_add(ctx, "base", make_sized("base.zip", "a", 1000), 0, 0, &err), LU_OK, "%s", err.message);
+    cr_assert(ctx->current->mounts[0]->archive->entries.unique);
+    size_t before_len = 0, after_len = 0;
+    char *before = th_read_file(th_path(save, "liveupdate.mounts"), &before_len);
+    /* added to a table: a derived change */
+    cr_assert_eq(lu_mount_add(ctx, "d", dup, 5, 0, &err), LU_UNSAFE_ARCHIVE);
+    cr_assert(strstr(err.message, "entry 'b.txt': duplicate name"), "%s", err.message);
+    /* under a mount that serves the duplicated path */
+    cr_assert_eq(lu_mount_add(ctx, "top", write_zip("top.zip", (const char *[]){"b.txt", "top", NULL}), 9, 0, &err),
+                 LU_OK, "%s", err.message);
+    before = th_read_file(th_path(save, "liveupdate.mounts"), &before_len);
+    cr_assert_eq(lu_mount_add(ctx, "d", dup, 5, 0, &err), LU_UNSAFE_ARCHIVE);
+    cr_assert(strstr(err.message, "entry 'b.txt': duplicate name"), "%s", err.message);
+    cr_assert(!lu_exists(ctx, "/z/q"));
+    cr_assert_eq(ctx->current->nmounts, 2);
+    char *after = th_read_file(th_path(save, "liveupdate.mounts"), &after_len);
+    cr_assert(before && after && after_len == before_len && memcmp(before, after, before_len) == 0, "the mounts file changed");
+    lu_context_close(ctx);
+    /* with a minimum version: the version file is read after the check */
+    cfg.minimum_version = 3;
+    cr_assert_eq(lu_context_open(&cfg, &ctx, &err), LU_OK, "%s", err.message);
+    size_t had = ctx->current ? ctx->current->nmounts : 0;
+    cr_assert_eq(lu_mount_add(ctx, "d", dup, 5, 0, &err), LU_UNSAFE_ARCHIVE);
+    cr_assert(strstr(err.message, "entry 'b.txt': duplicate name"), "%s", err.message);
+    cr_assert_eq(ctx->current ? ctx->current->nmounts : 0, had);
+    lu_context_close(ctx);
+}
+
 /* Entry names: the 16-byte screen a mount runs first (entries.c) accepts
  * no name the full check refuses, whatever the offsets of '/', '.', '\\',
  * ':' and NUL (a name it does not accept goes to the full check, so the
