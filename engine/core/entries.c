@@ -444,6 +444,7 @@ lu_status lu__entries_unique(lu_entries *t, lu_error *err)
 lu_status lu__entries_finish(lu_entries *t, bool check, lu_error *err)
 {
     shrink(t);
+    if (t->count < 2) t->unique = true;   /* nothing to check, now or at the index */
     return check ? lu__entries_unique(t, err) : LU_OK;
 }
 

@@ -126,7 +126,8 @@ struct lu_entries {
     uint32_t *_Atomic order;
     /* its paths are known to be unique (lu__entries_unique, or the index
      * build that met every one of them); set once, by the thread that
-     * opened or indexes the volume, before any other thread sees it */
+     * opened the volume or by the first build that indexes it, before
+     * the volume is published */
     bool unique;
 };
 
@@ -138,8 +139,9 @@ void lu__entries_free(lu_entries *t);
 lu_status lu__entries_finish(lu_entries *t, bool check, lu_error *err);
 /* Rejects duplicate paths unless t->unique, then sets it: LU_OK;
  * LU_UNSAFE_ARCHIVE naming the smallest duplicated path ("entry '/x':
- * duplicate name" without the '/'); LU_MEM_ERROR. Not thread-safe: for
- * the thread that opened the table or indexes it (mount lock held). */
+ * duplicate name" without the '/'); LU_MEM_ERROR. Once t->unique is set
+ * it only reads it (any thread); before, it is for the thread that opened
+ * the table or indexes it, the volume not published yet. */
 lu_status lu__entries_unique(lu_entries *t, lu_error *err);
 /* The canonical path of an entry (lu__entry_path without the call). */
 static inline const char *lu__entry_name(const lu_entries *t, const lu_entry *e)

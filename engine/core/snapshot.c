@@ -529,11 +529,24 @@ static void slot_put(lu_bucket *b, uint32_t hash, uint32_t id)
     b->count++;
 }
 
+/* The deepest directory the table's entries may need: 2^16 entries, or
+ * 8 times as many as its paths (a full build makes about one for 12).
+ * Random hashes never come near: MAX_FILL + 1 paths would have to share
+ * that many bits. A volume made of paths whose hashes share most of their
+ * bits (the hash is public) would otherwise double the directory up to
+ * 2^MAX_DEPTH entries, 1 GiB, for 29 paths. */
+static uint32_t depth_cap(const lu_snapshot *s)
+{
+    uint32_t d = 16;
+    while (d < MAX_DEPTH && ((size_t)1 << d) < 8 * s->mount_entries) d++;
+    return d;
+}
+
 /* Splits the bucket at `idx` in two (doubling the directory when needed). */
 static lu_status split(lu_snapshot *s, size_t idx, lu_error *err)
 {
     lu_bucket *b = s->dir[idx];
-    if (b->depth >= MAX_DEPTH)
+    if (b->depth >= MAX_DEPTH || (b->depth == s->depth && s->depth >= depth_cap(s)))
         return lu__fail(err, LU_INVAL, "too many resource paths share a hash prefix (over %u)", MAX_FILL);
     if (b->depth == s->depth) {
         size_t n = (size_t)1 << s->depth;
@@ -817,6 +830,19 @@ static lu_status full_build(const lu_env *env, const lu_snapshot *prev, lu_mount
     if (!s) return lu__fail(err, LU_MEM_ERROR, "out of memory building the mount table");
     lu_status st = take_mounts(s, prev, mounts, n, err);
     if (st == LU_OK) st = build_from_scratch(s, err);
+    if (st != LU_OK && st != LU_MEM_ERROR) {
+        /* a volume not checked yet whose duplicate the build did not reach
+         * (it failed first: paths crowding one hash prefix, the limits) is
+         * refused for the duplicate, as lu__archive_open would refuse it */
+        for (size_t i = 0; i < n; i++) {
+            lu_error dup;
+            if (!mounts[i]->archive->entries.unique && lu__archive_unique(mounts[i]->archive, &dup) != LU_OK) {
+                st = LU_UNSAFE_ARCHIVE;
+                if (err) *err = dup;
+                break;
+            }
+        }
+    }
     if (st != LU_OK) {
         discard(s);
         return st;

@@ -869,22 +869,61 @@ Test(index, the_duplicate_check_stays_linear_and_names_the_smallest_duplicate)
     free(entries);
 }
 
+/* The mounts file's bytes, or "" when there is none. */
+static char *mounts_file(const char *save)
+{
+    char *f = th_read_file(th_path(save, "liveupdate.mounts"), NULL);
+    return f ? f : "";
+}
+
+/* lu_mount_add of `uri` as "d" is refused for the duplicate "b.txt",
+ * mounting nothing and leaving the mounts file as it was. */
+static void refused_for_b(lu_context *ctx, const char *uri, const char *save, const char *why)
+{
+    size_t had = ctx->current ? ctx->current->nmounts : 0;
+    char *before = mounts_file(save);
+    lu_error err;
+    cr_assert_eq(lu_mount_add(ctx, "d", uri, 5, 0, &err), LU_UNSAFE_ARCHIVE, "%s: %s", why, err.message);
+    cr_assert(strstr(err.message, "entry 'b.txt': duplicate name"), "%s: %s", why, err.message);
+    cr_assert_eq(ctx->current ? ctx->current->nmounts : 0, had, "%s", why);
+    cr_assert(!lu_exists(ctx, "/z/q"), "%s", why);
+    cr_assert_str_eq(mounts_file(save), before, "%s: the mounts file changed", why);
+}
+
+/* 29 names whose hashes share their top 27 bits (found by a search of
+ * "h/<n>"): more than a bucket of the deepest directory holds, so an
+ * index build of them fails ("too many resource paths share a hash
+ * prefix"). */
+static const char *const crowded[29] = {
+    "h/0", "h/438212275", "h/672630967", "h/813662515", "h/1411658563", "h/1440657431", "h/1449057431",
+    "h/2058493675", "h/2070860293", "h/2183331967", "h/2384549997", "h/2694742111", "h/3548978639",
+    "h/4446704029", "h/4828983779", "h/63477050", "h/98935394", "h/124628394", "h/166645722", "h/276687118",
+    "h/290098798", "h/340560836", "h/451142910", "h/895590156", "h/1068839172", "h/1104587340",
+    "h/1482033214", "h/1675693202", "h/2059786166"};
+
 /* A volume lu_mount_add opens is checked for duplicate paths by the index
  * build that takes it (lu__archive_open_to_mount): as its entries go in
  * when it is the first mount, by a pass over its table otherwise. Either
- * way the volume is refused naming its smallest duplicated path, as
- * lu__archive_open refuses it: first into an empty table, added to a
- * table (and so derived, not rebuilt), with the duplicated path served by
- * a mount above it (which the index alone cannot tell from shadowing),
- * and with a minimum version (its version file, also duplicated, is read
- * before the index is built: checked first, or the wrong one is read). Nothing is mounted, and the mounts file is as it was. A
- * first mount without duplicates leaves its table marked checked. */
+ * way it is refused, naming its smallest duplicated path as
+ * lu__archive_open does: into an empty table; into a rebuilt table where
+ * it is not the first mount; added to a table (a derived change); when
+ * its only duplicate is served by a mount above it (the index alone
+ * cannot tell that from shadowing); with a minimum version (its version
+ * file, duplicated too, is read before the index is built: checked
+ * first, or the first copy, below the minimum, is read); and when the
+ * build fails before it meets the duplicate (crowded hashes). A first
+ * mount without duplicates leaves its table marked checked. */
 Test(index, a_volume_with_a_duplicate_path_is_refused_however_it_is_indexed)
 {
-    /* its version file twice too: read unchecked, the first says 1, below the minimum */
-    const char *dup_entries[] = {"z/q", "1", "b.txt", "2", "version_d.json", "{\"version\": 1}", "z/q", "3",
-                                 "b.txt", "4", "version_d.json", "{\"version\": 5}", NULL};
-    char *dup = write_zip("dups.zip", dup_entries);
+    char *dup = write_zip("dups.zip", (const char *[]){"z/q", "1", "b.txt", "2", "version_d.json",
+                                                       "{\"version\": 1}", "z/q", "3", "b.txt", "4",
+                                                       "version_d.json", "{\"version\": 5}", NULL});
+    char *shadowed = write_zip("dup_b.zip", (const char *[]){"b.txt", "1", "z/q", "2", "b.txt", "3", NULL});
+    const char *entries[2 * 29 + 5] = {NULL};
+    for (int i = 0; i < 29; i++) entries[2 * i] = crowded[i], entries[2 * i + 1] = "c";
+    char *crowd = write_zip("crowd.zip", entries);
+    entries[58] = "b.txt", entries[59] = "1", entries[60] = "b.txt", entries[61] = "2";
+    char *crowd_dup = write_zip("crowd_dup.zip", entries);
     char *save = th_tempdir();
     lu_config cfg;
     lu_config_init(&cfg);
@@ -892,37 +931,48 @@ Test(index, a_volume_with_a_duplicate_path_is_refused_however_it_is_indexed)
     lu_context *ctx = NULL;
     lu_error err;
     cr_assert_eq(lu_context_open(&cfg, &ctx, &err), LU_OK, "%s", err.message);
-    /* first, into an empty table */
-    cr_assert_eq(lu_mount_add(ctx, "d", dup, 5, 0, &err), LU_UNSAFE_ARCHIVE);
-    cr_assert(strstr(err.message, "entry 'b.txt': duplicate name"), "%s", err.message);
-    cr_assert_eq(ctx->current ? ctx->current->nmounts : 0, 0);
-    cr_assert(!lu_exists(ctx, "/z/q"));
-    /* a first mount without duplicates is marked checked by its build */
-    cr_assert_eq(lu_mount_add(ctx, "base", make_sized("base.zip", "a", 1000), 0, 0, &err), LU_OK, "%s", err.message);
-    cr_assert(ctx->current->mounts[0]->archive->entries.unique);
-    size_t before_len = 0, after_len = 0;
-    char *before = th_read_file(th_path(save, "liveupdate.mounts"), &before_len);
-    /* added to a table: a derived change */
-    cr_assert_eq(lu_mount_add(ctx, "d", dup, 5, 0, &err), LU_UNSAFE_ARCHIVE);
-    cr_assert(strstr(err.message, "entry 'b.txt': duplicate name"), "%s", err.message);
-    /* under a mount that serves the duplicated path */
+    refused_for_b(ctx, dup, save, "into an empty table");
+    cr_assert_eq(lu_mount_add(ctx, "c", crowd, 5, LU_MOUNT_NO_PERSIST, &err), LU_INVAL, "the crowded names alone");
+    cr_assert(strstr(err.message, "share a hash prefix"), "%s", err.message);
+    refused_for_b(ctx, crowd_dup, save, "a build that fails first");
     cr_assert_eq(lu_mount_add(ctx, "top", write_zip("top.zip", (const char *[]){"b.txt", "top", NULL}), 9, 0, &err),
                  LU_OK, "%s", err.message);
-    before = th_read_file(th_path(save, "liveupdate.mounts"), &before_len);
-    cr_assert_eq(lu_mount_add(ctx, "d", dup, 5, 0, &err), LU_UNSAFE_ARCHIVE);
-    cr_assert(strstr(err.message, "entry 'b.txt': duplicate name"), "%s", err.message);
-    cr_assert(!lu_exists(ctx, "/z/q"));
-    cr_assert_eq(ctx->current->nmounts, 2);
-    char *after = th_read_file(th_path(save, "liveupdate.mounts"), &after_len);
-    cr_assert(before && after && after_len == before_len && memcmp(before, after, before_len) == 0, "the mounts file changed");
+    cr_assert(ctx->current->mounts[0]->archive->entries.unique, "the build checked it");
+    refused_for_b(ctx, dup, save, "rebuilt, not first");
+    cr_assert_eq(lu_mount_add(ctx, "base", make_sized("base.zip", "a", 1000), 0, 0, &err), LU_OK, "%s", err.message);
+    refused_for_b(ctx, dup, save, "derived");
+    refused_for_b(ctx, shadowed, save, "its only duplicate served by a mount above");
     lu_context_close(ctx);
-    /* with a minimum version: the version file is read after the check */
     cfg.minimum_version = 3;
     cr_assert_eq(lu_context_open(&cfg, &ctx, &err), LU_OK, "%s", err.message);
-    size_t had = ctx->current ? ctx->current->nmounts : 0;
-    cr_assert_eq(lu_mount_add(ctx, "d", dup, 5, 0, &err), LU_UNSAFE_ARCHIVE);
-    cr_assert(strstr(err.message, "entry 'b.txt': duplicate name"), "%s", err.message);
-    cr_assert_eq(ctx->current ? ctx->current->nmounts : 0, had);
+    refused_for_b(ctx, dup, save, "with a minimum version");
+    lu_context_close(ctx);
+}
+
+/* The largest block an allocator was asked for (largest_realloc). */
+static atomic_size_t largest;
+static void *largest_realloc(void *ud, void *ptr, size_t size)
+{
+    (void)ud;
+    for (size_t was = atomic_load(&largest); size > was && !atomic_compare_exchange_weak(&largest, &was, size);) {}
+    return realloc(ptr, size);
+}
+
+/* Paths whose hashes share most of their bits (the hash is public) are
+ * refused without a directory doubled for each shared bit: 29 of them
+ * would have made it 2^27 entries (1 GiB); the directory is capped at 8
+ * entries a path (or 2^16). */
+Test(index, paths_crowding_one_hash_prefix_are_refused_without_a_huge_directory)
+{
+    const char *entries[2 * 29 + 1] = {NULL};
+    for (int i = 0; i < 29; i++) entries[2 * i] = crowded[i], entries[2 * i + 1] = "c";
+    lu_allocator al = {largest_realloc, counting_free, NULL};
+    lu_context *ctx = open_with_allocator(&al);
+    atomic_store(&largest, 0);
+    lu_error err;
+    cr_assert_eq(lu_mount_add(ctx, "c", write_zip("crowded29.zip", entries), 1, LU_MOUNT_NO_PERSIST, &err), LU_INVAL);
+    cr_assert(strstr(err.message, "share a hash prefix"), "%s", err.message);
+    cr_assert_leq(atomic_load(&largest), (size_t)1 << 20, "a block of %zu bytes", atomic_load(&largest));
     lu_context_close(ctx);
 }
 
