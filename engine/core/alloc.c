@@ -2,6 +2,9 @@
  *
  * Every allocation the library makes goes through here, so an engine can
  * supply its own allocator and tests can make allocation number N fail.
+ * The index's large blocks (lu__block_alloc) are mapped for the purpose
+ * when the allocator is the default one, so they can be asked for 2 MiB
+ * pages; an engine's allocator serves them as any other block.
  * The same file holds the default file-system hooks (lu_io_hooks), so
  * tests can make I/O call number N fail too.
  * (cJSON and minizip allocate with the C library; see docs/ARCHITECTURE.md.)
@@ -12,6 +15,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "internal.h"
 
@@ -31,6 +37,52 @@ lu_allocator lu__default_allocator(void)
 {
     lu_allocator a = {std_realloc, std_free, NULL};
     return a;
+}
+
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+#define BLOCK_MAPPED ((size_t)2 << 20)   /* blocks from this size are mapped */
+#define HUGE_PAGE ((size_t)2 << 20)
+
+/* Whether a block of n bytes is mapped: the default allocator's, large. */
+static bool block_mapped(const lu_env *env, size_t n)
+{
+    return env->alloc.realloc_fn == std_realloc && n >= BLOCK_MAPPED;
+}
+
+static size_t huge_round(size_t n)
+{
+    return (n + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+}
+#endif
+
+void *lu__block_alloc(const lu_env *env, size_t n)
+{
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (block_mapped(env, n)) {
+        /* aligned to 2 MiB: map 2 MiB more, give back the ends */
+        size_t len = huge_round(n);
+        char *m = mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED) return NULL;
+        char *a = (char *)(((uintptr_t)m + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+        if (a > m) munmap(m, (size_t)(a - m));
+        if (m + len + HUGE_PAGE > a + len) munmap(a + len, (size_t)(m + len + HUGE_PAGE - (a + len)));
+        (void)madvise(a, len, MADV_HUGEPAGE);   /* before any page is touched: advice, the kernel may ignore it */
+        return a;
+    }
+#endif
+    return lu__malloc(env, n);
+}
+
+void lu__block_free(const lu_env *env, void *p, size_t n)
+{
+    if (!p) return;
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (block_mapped(env, n)) {
+        munmap(p, huge_round(n));
+        return;
+    }
+#endif
+    lu__free(env, p);
 }
 
 static int io_open(void *ud, const char *path, int flags, int mode)

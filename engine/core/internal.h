@@ -34,6 +34,15 @@ typedef struct lu_env {
 void *lu__realloc(const lu_env *env, void *p, size_t n);
 char *lu__strndup(const lu_env *env, const char *s, size_t n);
 lu_allocator lu__default_allocator(void);
+/* A block of n bytes of long-lived index memory (the bucket pool's slabs):
+ * with the default allocator, a block of 2 MiB or more is mapped for the
+ * purpose, aligned to 2 MiB, and 2 MiB pages are asked for before any
+ * page is touched (Linux, MADV_HUGEPAGE: the kernel backs it with them
+ * where it has them); any other block, or any block of an engine's
+ * allocator, is lu__malloc's. NULL when out of memory. Thread-safe as
+ * the allocator is. Give it back with lu__block_free and the same n. */
+void *lu__block_alloc(const lu_env *env, size_t n);
+void lu__block_free(const lu_env *env, void *p, size_t n);   /* accepts NULL */
 lu_io_hooks lu__default_io(void);
 /* `given` with every NULL field set to the POSIX call's default. */
 lu_io_hooks lu__io_complete(const lu_io_hooks *given);
@@ -367,6 +376,9 @@ lu_status lu__snapshot_build(const lu_env *env, lu_mount *const *mounts, size_t 
  * Write lock held; `prev` must be the newest. */
 lu_status lu__snapshot_next(const lu_env *env, lu_snapshot *prev, lu_mount *const *mounts, size_t n,
                             lu_snapshot **out, lu_error *err);
+/* The buckets carved from the slabs of s's pool so far: the index's new
+ * bucket memory (the tests read it). Write lock held. */
+size_t lu__snapshot_buckets_carved(const lu_snapshot *s);
 /* Records that `s` succeeds `prev`, just before `s` is published: `s` is
  * destroyed only after `prev`, and takes over its references. `prev` is
  * the snapshot `s` was made from: NULL only when it was made from none.

@@ -136,18 +136,44 @@ static void set_depth(lu_snapshot *s, uint32_t depth)
 /* A mount change copies a bucket for each of its entries and, one change
  * later, frees the buckets it replaced: a malloc and a free per entry, each
  * on a cold heap chunk. Instead the replaced buckets go to a pool shared by
- * the context's snapshots, and the next derivation copies into them. */
+ * the context's snapshots, and the next derivation copies into them.
+ *
+ * The buckets themselves are carved from blocks the pool allocates (slabs,
+ * freed with the pool; lu__block_alloc), not allocated one by one: at a
+ * million entries the buckets take some 36 MB, and each entry a change
+ * adds reaches a bucket on a page of its own. With 4 KiB pages that is a
+ * TLB miss for each, and under a hypervisor's nested paging a miss walks
+ * two page tables; on 2 MiB pages the last of 1,024 adds cost 1.1 times
+ * the first instead of 1.9 (docs/BENCHMARKS.md). Large slabs from the
+ * default allocator are mapped for the purpose with 2 MiB pages asked
+ * for; an engine's allocator serves them like any other block. Slabs
+ * double as the pool grows, up to 4 MiB (two such pages), so the room a
+ * slab has not used yet stays under that; a build from scratch takes one
+ * slab of what it needs. A bucket is never given back
+ * alone: the pool keeps every spare, so a context's index memory is the
+ * most it has held, until the context closes. */
 
-#define POOL_MAX 4096   /* spare buckets kept (about 1.1 MB); beyond that, freed */
+#define SLAB_MIN 64                    /* buckets in the smallest slab (17 KB) */
+#define SLAB_MAX ((size_t)4 << 20)     /* bytes in the largest, but for a build that needs more */
 
 struct lu_bucket_pool {
     pthread_mutex_t lock;   /* lu__snapshot_free may run on any reader thread */
     atomic_long refs;       /* one per snapshot */
-    /* the spare buckets, an array grown on demand up to POOL_MAX (a
-     * context that only ever mounted once has none); taken whole by a
-     * derivation while it runs (lu_snapshot.spare) */
+    /* the spare buckets, an array grown on demand (a context that only
+     * ever mounted once has none); taken whole by a derivation while it
+     * runs (lu_snapshot.spare) */
     lu_bucket **spares;
     size_t nspares, spares_cap;
+    /* the slabs (freed with the pool) and the unused end of the newest;
+     * only the snapshot being built carves (the context's write lock) */
+    struct lu_slab {
+        void *block;
+        size_t bytes;
+    } *slabs;
+    size_t nslabs, slabs_cap;
+    char *carve;
+    size_t carve_left;   /* buckets left to carve there */
+    size_t carved;       /* buckets carved in all (the tests read it) */
     /* A directory block for the next derivation (a change copies the whole
      * directory: a new block each time would be new pages each time), and
      * the generation of the snapshot whose directory it holds (0: none, a
@@ -173,22 +199,22 @@ static struct lu_bucket_pool *pool_new(const lu_env *env)
 static void pool_release(const lu_env *env, struct lu_bucket_pool *p)
 {
     if (!p || atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1) return;
-    for (size_t i = 0; p->spares && i < p->nspares; i++) lu__free(env, p->spares[i]);
+    for (size_t i = 0; i < p->nslabs; i++) lu__block_free(env, p->slabs[i].block, p->slabs[i].bytes);   /* every bucket */
+    lu__free(env, p->slabs);
     lu__free(env, p->spares);
     lu__free(env, p->dir);
     pthread_mutex_destroy(&p->lock);
     lu__free(env, p);
 }
 
-/* Grows the spare array *a (room *cap, n used) to hold `need` more, up to
- * POOL_MAX; false when it cannot grow at all. */
+/* Grows the spare array *a (room *cap, n used) to hold `need` more; false
+ * when out of memory (the buckets that find no room stay in their slabs,
+ * unused, until the pool goes). */
 static bool spares_grow(const lu_env *env, lu_bucket ***a, size_t *cap, size_t n, size_t need)
 {
     if (n + need <= *cap) return true;
-    if (*cap >= POOL_MAX) return false;
     size_t c = *cap ? *cap : 64;
-    while (c < n + need && c < POOL_MAX) c *= 2;
-    if (c > POOL_MAX) c = POOL_MAX;
+    while (c < n + need) c *= 2;
     lu_bucket **g = lu__realloc(env, *a, c * sizeof *g);
     if (!g) return false;
     *a = g;
@@ -196,18 +222,54 @@ static bool spares_grow(const lu_env *env, lu_bucket ***a, size_t *cap, size_t n
     return true;
 }
 
-/* Adds the n buckets at `b` to the pool while it has room; returns how
- * many it took (the caller frees the rest). */
-static size_t pool_put(const lu_env *env, struct lu_bucket_pool *p, lu_bucket *const *b, size_t n)
+/* Adds the n buckets at `b` to the pool's spares (those that find no
+ * room when out of memory stay unused in their slabs). */
+static void pool_put(const lu_env *env, struct lu_bucket_pool *p, lu_bucket *const *b, size_t n)
 {
-    if (!n) return 0;
+    if (!n) return;
     pthread_mutex_lock(&p->lock);
     spares_grow(env, &p->spares, &p->spares_cap, p->nspares, n);
     size_t k = p->spares_cap - p->nspares < n ? p->spares_cap - p->nspares : n;
     if (k) memcpy(p->spares + p->nspares, b, k * sizeof *b);
     p->nspares += k;
     pthread_mutex_unlock(&p->lock);
-    return k;
+}
+
+/* A new slab with room for at least `want` buckets (more as the pool
+ * grows: as many as it carved so far, up to SLAB_MAX bytes); false when
+ * out of memory. */
+static bool slab_new(const lu_env *env, struct lu_bucket_pool *p, size_t want)
+{
+    size_t n = p->carved > want ? p->carved : want;
+    if (n < SLAB_MIN) n = SLAB_MIN;
+    if (n > (SLAB_MAX - 64) / sizeof(lu_bucket) && want <= (SLAB_MAX - 64) / sizeof(lu_bucket))
+        n = (SLAB_MAX - 64) / sizeof(lu_bucket);
+    if (p->nslabs == p->slabs_cap) {
+        size_t c = p->slabs_cap ? 2 * p->slabs_cap : 8;
+        struct lu_slab *g = lu__realloc(env, p->slabs, c * sizeof *g);
+        if (!g) return false;
+        p->slabs = g;
+        p->slabs_cap = c;
+    }
+    size_t bytes = n * sizeof(lu_bucket) + 64;
+    char *b = lu__block_alloc(env, bytes);
+    if (!b) return false;
+    p->slabs[p->nslabs++] = (struct lu_slab){b, bytes};
+    p->carve = (char *)(((uintptr_t)b + 63) & ~(uintptr_t)63);   /* buckets start on a cache line */
+    p->carve_left = n;
+    return true;
+}
+
+/* A bucket from the newest slab (a new one when it is used up, with room
+ * for `want`), or NULL when out of memory. */
+static lu_bucket *bucket_carve(const lu_env *env, struct lu_bucket_pool *p, size_t want)
+{
+    if (!p->carve_left && !slab_new(env, p, want)) return NULL;
+    lu_bucket *b = (lu_bucket *)(void *)p->carve;
+    p->carve += sizeof(lu_bucket);
+    p->carve_left--;
+    p->carved++;
+    return b;
 }
 
 /* Keeps the directory block `dir` (room for cap entries; the directory of
@@ -316,19 +378,36 @@ static void spare_return(lu_snapshot *s)
     }
     pthread_mutex_unlock(&p->lock);
     if (!took) {   /* a freed snapshot's buckets made the pool a new array meanwhile */
-        size_t k = pool_put(s->env, p, s->spare, s->nspare);
-        for (size_t i = k; i < s->nspare; i++) lu__free(s->env, s->spare[i]);
+        pool_put(s->env, p, s->spare, s->nspare);
         lu__free(s->env, s->spare);
     }
     s->spare = NULL;
     s->nspare = s->spare_cap = 0;
 }
 
-/* Keeps bucket b, made by this derivation and replaced in it, as a spare. */
+/* Keeps bucket b (may be NULL), made by this derivation and replaced in
+ * it, or not used, as a spare. */
 static void spare_push(lu_snapshot *s, lu_bucket *b)
 {
-    if (spares_grow(s->env, &s->spare, &s->spare_cap, s->nspare, 1)) s->spare[s->nspare++] = b;
-    else lu__free(s->env, b);
+    if (b && spares_grow(s->env, &s->spare, &s->spare_cap, s->nspare, 1)) s->spare[s->nspare++] = b;
+}
+
+/* Whether s is the last snapshot holding its pool: what it frees would go
+ * to a pool about to go, with its slabs. */
+static bool pool_going(const lu_snapshot *s)
+{
+    return atomic_load_explicit(&s->pool->refs, memory_order_acquire) == 1;
+}
+
+/* Makes room for `n` more buckets than s has spares in one slab, for a
+ * build that knows how many it needs (a new slab of that size, when the
+ * newest has too little room left). False when out of memory. */
+static bool bucket_reserve(lu_snapshot *s, size_t n)
+{
+    struct lu_bucket_pool *p = s->pool;
+    if (n <= s->nspare) return true;
+    n -= s->nspare;
+    return p->carve_left >= n || slab_new(s->env, p, n);
 }
 
 /* An uninitialized bucket: a spare, else a new one. The spares are an
@@ -336,7 +415,7 @@ static void spare_push(lu_snapshot *s, lu_bucket *b)
  * while this one is filled, where a list's next link was a miss each. */
 static lu_bucket *bucket_alloc(lu_snapshot *s)
 {
-    if (!s->nspare) return lu__malloc(s->env, sizeof(lu_bucket));
+    if (!s->nspare) return bucket_carve(s->env, s->pool, 1);
     lu_bucket *b = s->spare[--s->nspare];
     if (s->nspare >= 4) {
         const char *n = (const char *)s->spare[s->nspare - 4];
@@ -345,17 +424,21 @@ static lu_bucket *bucket_alloc(lu_snapshot *s)
     return b;
 }
 
-/* Frees the buckets of the directory (each once) that this snapshot made,
- * or all when `all`. */
+/* Gives the pool the buckets of the directory (each once) that this
+ * snapshot made, or all when `all`. */
 static void free_buckets(lu_snapshot *s, bool all)
 {
-    if (!s->dir) return;
-    size_t n = (size_t)1 << s->depth;
+    if (!s->dir || pool_going(s)) return;
+    size_t n = (size_t)1 << s->depth, k = 0;
+    lu_bucket *batch[256];
     for (size_t i = 0; i < n;) {   /* a bucket of depth d fills 2^(depth-d) entries in a row */
         lu_bucket *b = s->dir[i];
         i += (size_t)1 << (s->depth - b->depth);
-        if (all || b->gen == s->gen) lu__free(s->env, b);
+        if (!all && b->gen != s->gen) continue;
+        batch[k++] = b;
+        if (k == sizeof batch / sizeof batch[0]) pool_put(s->env, s->pool, batch, k), k = 0;
     }
+    pool_put(s->env, s->pool, batch, k);
 }
 
 /* Frees what the snapshot holds, except its buckets, retired list and
@@ -395,12 +478,8 @@ void lu__snapshot_free(lu_snapshot *s)
     /* destroy in order: each destroyed snapshot drops its link on the next */
     while (s && atomic_fetch_sub_explicit(&s->links, 1, memory_order_acq_rel) == 1) {
         lu_snapshot *next = s->next;
-        /* the retired buckets go to the pool while it has room */
-        size_t n = pool_put(s->env, s->pool, s->retired, s->nretired);
-        for (size_t i = n; i < s->nretired; i++) {
-            if (i + 8 < s->nretired) __builtin_prefetch(s->retired[i + 8], 1);   /* free()'s header */
-            lu__free(s->env, s->retired[i]);
-        }
+        /* the retired buckets go to the pool */
+        if (!pool_going(s)) pool_put(s->env, s->pool, s->retired, s->nretired);
         if (!next || s->alone) free_buckets(s, true);   /* nothing shares its buckets */
         /* its references pass to the next, but for the mounts the next dropped */
         if (next && next->derived) release_all(s->env, next->dropped, next->ndropped);
@@ -495,7 +574,7 @@ static lu_bucket *own(lu_snapshot *s, size_t idx, lu_error *err)
     if (b->gen == s->gen) return b;
     lu_bucket *c = bucket_alloc(s);
     if (!c || !retire(s, b)) {
-        lu__free(s->env, c);
+        spare_push(s, c);
         lu__fail(err, LU_MEM_ERROR, "out of memory updating the index");
         return NULL;
     }
@@ -562,8 +641,8 @@ static lu_status split(lu_snapshot *s, size_t idx, lu_error *err)
     }
     lu_bucket *lo = bucket_new(s, b->depth + 1), *hi = bucket_new(s, b->depth + 1);
     if (!lo || !hi) {
-        lu__free(s->env, lo);
-        lu__free(s->env, hi);
+        spare_push(s, lo);
+        spare_push(s, hi);
         return lu__fail(err, LU_MEM_ERROR, "out of memory growing the index");
     }
     uint32_t bit = 31 - b->depth;
@@ -575,8 +654,8 @@ static lu_status split(lu_snapshot *s, size_t idx, lu_error *err)
     if (!retire(s, b)) {
         /* keep the old bucket in place: undo */
         for (size_t i = 0; i < run; i++) s->dir[first + i] = b;
-        lu__free(s->env, lo);
-        lu__free(s->env, hi);
+        spare_push(s, lo);
+        spare_push(s, hi);
         return lu__fail(err, LU_MEM_ERROR, "out of memory growing the index");
     }
     return LU_OK;
@@ -810,9 +889,13 @@ static lu_status build_from_scratch(lu_snapshot *s, lu_error *err)
     s->dir_cap = n;
     s->dlog_lost = true;
     set_depth(s, depth);
+    /* all in one slab when the spares are few, with room for the few
+     * buckets that overflow and split (about 1 in 40 at a build's fill),
+     * or a new slab, as large as the pool, would take them */
+    bool room = bucket_reserve(s, n + n / 16);
     for (size_t i = 0; i < n; i++)
-        if (!(s->dir[i] = bucket_new(s, depth))) {
-            while (i > 0) lu__free(s->env, s->dir[--i]);
+        if (!room || !(s->dir[i] = bucket_new(s, depth))) {
+            while (i > 0) spare_push(s, s->dir[--i]);
             lu__free(s->env, s->dir);
             s->dir = NULL;
             return lu__fail(err, LU_MEM_ERROR, "out of memory for the index of %zu resources", total);
@@ -1015,6 +1098,11 @@ fail:
     lu__free(env, gone);
     discard(s);
     return st;
+}
+
+size_t lu__snapshot_buckets_carved(const lu_snapshot *s)
+{
+    return s->pool->carved;
 }
 
 uint32_t lu__mount_name_hash(const char *name)
