@@ -59,6 +59,7 @@ void *lu__block_alloc(const lu_env *env, size_t n)
 {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
     if (block_mapped(env, n)) {
+        if (n > SIZE_MAX - 2 * HUGE_PAGE) return NULL;
         /* aligned to 2 MiB: map 2 MiB more, give back the ends */
         size_t len = huge_round(n);
         char *m = mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

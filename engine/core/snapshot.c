@@ -235,15 +235,20 @@ static void pool_put(const lu_env *env, struct lu_bucket_pool *p, lu_bucket *con
     pthread_mutex_unlock(&p->lock);
 }
 
-/* A new slab with room for at least `want` buckets (more as the pool
- * grows: as many as it carved so far, up to SLAB_MAX bytes); false when
- * out of memory. */
+/* A new slab with room for `want` buckets when that is more than
+ * SLAB_MAX bytes hold, else for as many as the pool carved so far (at
+ * least SLAB_MIN, at most SLAB_MAX bytes' worth); false when out of
+ * memory. */
 static bool slab_new(const lu_env *env, struct lu_bucket_pool *p, size_t want)
 {
-    size_t n = p->carved > want ? p->carved : want;
-    if (n < SLAB_MIN) n = SLAB_MIN;
-    if (n > (SLAB_MAX - 64) / sizeof(lu_bucket) && want <= (SLAB_MAX - 64) / sizeof(lu_bucket))
-        n = (SLAB_MAX - 64) / sizeof(lu_bucket);
+    const size_t cap = (SLAB_MAX - 64) / sizeof(lu_bucket);
+    size_t n = want;
+    if (want <= cap) {
+        n = p->carved > want ? p->carved : want;
+        if (n < SLAB_MIN) n = SLAB_MIN;
+        if (n > cap) n = cap;
+    }
+    if (n > (SIZE_MAX - 64) / sizeof(lu_bucket)) return false;
     if (p->nslabs == p->slabs_cap) {
         size_t c = p->slabs_cap ? 2 * p->slabs_cap : 8;
         struct lu_slab *g = lu__realloc(env, p->slabs, c * sizeof *g);

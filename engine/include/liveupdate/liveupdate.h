@@ -143,7 +143,8 @@ typedef struct lu_config {
     uint64_t max_uncompressed;  /* largest declared entry size accepted (default 1 GiB) */
     lu_log_fn log;              /* default: no logging */
     void *log_ud;
-    const lu_allocator *allocator; /* default: the C library's; copied */
+    const lu_allocator *allocator; /* default: the C library's (the index's blocks of 2 MiB or more
+                                      mapped, with 2 MiB pages asked for; docs/ARCHITECTURE.md); copied */
     const lu_io_hooks *io;      /* default: the POSIX calls (also for each NULL field); copied */
     int prune_stale;            /* at open, prune mounts older than minimum_version (default 0) */
     long long minimum_version;  /* see lu_prune_stale and lu_version_floor_check */
@@ -266,6 +267,8 @@ lu_status lu_mount_add_async(lu_context *ctx, const char *name, const char *uri,
 
 /* Removes mount `name` from new lookups at once and persists the table.
  * Readers still using it finish safely; its archive closes after them.
+ * The index memory its paths took stays with the context, for the next
+ * changes, until the context closes.
  * A mount kept in the mounts file after a passing failure at start-up
  * (lu_context_open) is removed from the file. Adding a mount of a kept
  * mount's name replaces it there.

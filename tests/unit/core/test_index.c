@@ -4,6 +4,10 @@
  * the one-pass path check agrees with lu_path_check.
  */
 #include "helpers.h"
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+#include <unistd.h>
 #include "internal.h"
 
 static char *vols;
@@ -322,7 +326,8 @@ Test(index, a_change_copies_into_the_buckets_earlier_changes_replaced)
  * needs 8,192 buckets (2.2 MB) in its first build. */
 Test(index, the_default_allocator_asks_huge_pages_for_large_bucket_slabs)
 {
-#if defined(__linux__)
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (access("/sys/kernel/mm/transparent_hugepage", F_OK) != 0) cr_skip_test("a kernel without 2 MiB pages");
     lu_context *ctx = th_open(NULL, NULL);
     lu_error err;
     cr_assert_eq(lu_mount_add(ctx, "big", make_sized("huge.zip", "h", 100000), 1, LU_MOUNT_NO_PERSIST, &err), LU_OK,
