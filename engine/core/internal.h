@@ -12,6 +12,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "liveupdate/liveupdate.h"
 
 /* What archive backends see (lu_env and lu_entries opaque, lu_entry, the
@@ -252,33 +256,56 @@ void lu__mount_retain(lu_mount *m);
 void lu__mount_release(const lu_env *env, lu_mount *m);
 
 /* The merged index (snapshot.c) is an extendible hash: a directory of
- * 2^depth bucket pointers indexed by the top bits of a path's hash, each
- * bucket a small open-addressing table probed from the hash's low bits. A
+ * 2^depth bucket pointers indexed by the top bits of a path's hash. A
  * slot keeps the full 32-bit hash and a global id: the offset of the path
  * in its mount's name pool, plus the mount's base. Bases are handed out in
  * granules (LU_ID_GRANULE bytes of pool), so a slot reaches its path
  * through one small table indexed by id >> LU_ID_SHIFT, and a hit loads
- * the bucket and the path, nothing between (the entry's position is stored
- * before the path). A change copies the directory (or the runs the last
- * change wrote: lu_snapshot.dlog) and only the buckets it touches (copy on
+ * the bucket's line and the path, nothing between (the entry's position
+ * is stored before the path). A bucket is four groups of slots, each a
+ * cache line of its own (buckets are carved on line boundaries). A path
+ * goes to the group its hash's two low bits name, or when that one is
+ * full to the next with room, and the groups it passes count it (`over`):
+ * a lookup compares its hash with the seven hashes of its home group at
+ * once (lu__group_match) and goes on to the next group only when the
+ * group's `over` says a path went past it. So a lookup reads one line of
+ * the bucket, hit or miss, unless its group overflowed, with no branch on
+ * each slot. A change copies the directory (or the runs the last change
+ * wrote: lu_snapshot.dlog) and only the buckets it touches (copy on
  * write); the others are shared with the previous snapshot. */
-#define LU_BUCKET_BITS 5
-#define LU_BUCKET_SLOTS (1u << LU_BUCKET_BITS)
+#define LU_GROUP_SLOTS 7
+#define LU_BUCKET_GROUPS 4
+#define LU_BUCKET_SLOTS (LU_GROUP_SLOTS * LU_BUCKET_GROUPS)
 #define LU_ID_SHIFT 16
 #define LU_ID_GRANULE (1u << LU_ID_SHIFT)
 #define LU_SLOT_SHADOWS 0x80000000u   /* slot id bit: the entry may hide a lower mount's */
 
-struct lu_slot {
-    uint32_t hash;
-    uint32_t id;       /* global path id + 1 (0 = empty), | LU_SLOT_SHADOWS */
-};
+/* One cache line: the hashes in its first 32 bytes, the count and the
+ * `over` in the last lane of those, then the ids. The bucket's own fields
+ * live in the spare bytes of its groups: its depth and its slot count in
+ * group 0's, its generation in the word after the ids (id[LU_GROUP_SLOTS])
+ * of groups 0 (low half) and 1. */
+typedef struct lu_group {
+    uint32_t hash[LU_GROUP_SLOTS];   /* slots [0, count) */
+    uint8_t count;     /* slots in use */
+    uint8_t over;      /* paths whose home is this group or one before it, placed after it */
+    uint8_t depth;     /* group 0: the bucket's local depth (the top `depth` bits of its hashes are equal) */
+    uint8_t total;     /* group 0: the bucket's slots in use */
+    uint32_t id[LU_GROUP_SLOTS + 1];   /* global path id + 1, | LU_SLOT_SHADOWS; then a bucket field */
+} lu_group;
 
 typedef struct lu_bucket {
-    uint32_t depth;    /* local depth: the top `depth` bits of its hashes are equal */
-    uint32_t count;
-    uint64_t gen;      /* the snapshot generation that made it */
-    struct lu_slot slots[LU_BUCKET_SLOTS];
+    lu_group g[LU_BUCKET_GROUPS];
 } lu_bucket;
+_Static_assert(sizeof(lu_group) == 64 && offsetof(lu_group, count) == 28,
+               "lu__group_match reads a group's first 32 bytes as 8 hashes");
+_Static_assert(sizeof(lu_bucket) == 256, "a bucket is four cache lines");
+
+/* A bucket's local depth. */
+static inline uint32_t lu__bucket_depth(const lu_bucket *b)
+{
+    return b->g[0].depth;
+}
 
 /* What an id granule belongs to: its mount's entries and pool, and the mount's first id. */
 typedef struct lu_granule {
@@ -412,25 +439,84 @@ static LU_ALWAYS_INLINE size_t lu__snapshot_dir_index(const lu_snapshot *s, uint
     return (size_t)((uint64_t)hash >> s->shift);
 }
 
-/* Starts fetching the bucket slot where hash `hash` is probed, so that a
+/* The group of a bucket where hash `hash` is looked up first. */
+static LU_ALWAYS_INLINE uint32_t lu__bucket_home(uint32_t hash)
+{
+    return hash & (LU_BUCKET_GROUPS - 1);
+}
+
+/* Starts fetching the group where hash `hash` is looked up, so that a
  * lookup can check its path while the line comes in. */
 static LU_ALWAYS_INLINE void lu__snapshot_prefetch(const lu_snapshot *s, uint32_t hash)
 {
-    if (s->dir) __builtin_prefetch(&s->dir[lu__snapshot_dir_index(s, hash)]->slots[hash & (LU_BUCKET_SLOTS - 1)]);
+    if (s->dir) __builtin_prefetch(&s->dir[lu__snapshot_dir_index(s, hash)]->g[lu__bucket_home(hash)]);
+}
+
+/* The slots of group g whose hash is `hash`: bit i for slot i, among the
+ * slots in use. Two 16-byte compares where SSE2 is (every x86-64): the
+ * eighth lane (count, `over`, and the bucket's depth and total) is
+ * dropped with the slots past count. */
+static LU_ALWAYS_INLINE uint32_t lu__group_match(const lu_group *g, uint32_t hash)
+{
+#if defined(__SSE2__)
+    const __m128i k = _mm_set1_epi32((int)hash);
+    const __m128i *p = (const __m128i *)(const void *)g;
+    __m128i lo = _mm_cmpeq_epi32(_mm_loadu_si128(p), k), hi = _mm_cmpeq_epi32(_mm_loadu_si128(p + 1), k);
+    uint32_t m = (uint32_t)_mm_movemask_ps(_mm_castsi128_ps(lo)) | (uint32_t)_mm_movemask_ps(_mm_castsi128_ps(hi)) << 4;
+#else
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < LU_GROUP_SLOTS; i++) m |= (uint32_t)(g->hash[i] == hash) << i;
+#endif
+    return m & ((1u << g->count) - 1);
+}
+
+/* The lowest slot in mask m (not 0), and m without it. */
+static LU_ALWAYS_INLINE uint32_t lu__mask_next(uint32_t *m)
+{
+    uint32_t i;
+#if defined(__GNUC__)
+    i = (uint32_t)__builtin_ctz(*m);
+#else
+    for (i = 0; !(*m >> i & 1); i++) {}
+#endif
+    *m &= *m - 1;
+    return i;
+}
+
+/* The slot of bucket b holding canonical path `path` (len bytes, hash
+ * `hash`), as group << 3 | index, or -1: its home group, and the next
+ * ones while a path went past. */
+static LU_ALWAYS_INLINE int lu__bucket_find(const lu_snapshot *s, const lu_bucket *b, const char *path, size_t len,
+                                            uint32_t hash)
+{
+    uint32_t gi = lu__bucket_home(hash);
+    for (uint32_t n = 0; n < LU_BUCKET_GROUPS; n++, gi = (gi + 1) & (LU_BUCKET_GROUPS - 1)) {
+        const lu_group *g = &b->g[gi];
+        for (uint32_t m = lu__group_match(g, hash); m;) {
+            uint32_t i = lu__mask_next(&m);
+            if (lu__snapshot_names(s, g->id[i], path, len)) return (int)(gi << 3 | i);
+        }
+        if (!g->over) break;
+    }
+    return -1;
+}
+
+/* The id in slot `at` of bucket b (lu__bucket_find). */
+static LU_ALWAYS_INLINE uint32_t lu__bucket_id(const lu_bucket *b, int at)
+{
+    return b->g[at >> 3].id[at & 7];
 }
 
 /* The slot id serving canonical path `path` (len bytes, lu__hash_canonical
  * `hash`) in s's index, 0 when no mount serves it: one directory step and
- * a probe of one bucket. Inline: every lookup starts here. */
+ * a compare of one group's hashes (more only where it overflowed).
+ * Inline: every lookup starts here. */
 static LU_ALWAYS_INLINE uint32_t lu__snapshot_probe(const lu_snapshot *s, const char *path, size_t len, uint32_t hash)
 {
     if (!s->dir) return 0;
     const lu_bucket *b = s->dir[lu__snapshot_dir_index(s, hash)];
-    for (uint32_t i = hash & (LU_BUCKET_SLOTS - 1);; i = (i + 1) & (LU_BUCKET_SLOTS - 1)) {
-        uint32_t id = b->slots[i].id;
-        if (id == 0) return 0;
-        if (b->slots[i].hash == hash && lu__snapshot_names(s, id, path, len)) return id;
-    }
+    int at = lu__bucket_find(s, b, path, len, hash);
+    return at < 0 ? 0 : lu__bucket_id(b, at);
 }
 
 /* Drops the owner's hold (the cell's, or the builder's before publishing). */

@@ -4,7 +4,8 @@
  * add first among equals) and one hash index over the union of their
  * entries, in which each path appears once, pointing at the entry of the
  * mount that serves it. A lookup is one hash, one directory step and a
- * short probe in one bucket, whatever the number of mounts.
+ * compare of the hashes of one cache line of one bucket (its home group),
+ * whatever the number of mounts.
  *
  * The index is an extendible hash (internal.h): a directory of buckets
  * indexed by the top bits of the hash. A mount change derives the next
@@ -70,10 +71,32 @@ void lu__mount_release(const lu_env *env, lu_mount *m)
 
 /* ---- snapshots ------------------------------------------------------ */
 
-#define MAX_FILL (LU_BUCKET_SLOTS - LU_BUCKET_SLOTS / 8)   /* a bucket splits beyond 7/8 */
-#define FULL_FILL (LU_BUCKET_SLOTS * 3 / 4)                /* a full build fills to 3/4 */
-#define MAX_DEPTH (32 - LU_BUCKET_BITS)                    /* the bits left for the directory */
+#define MAX_FILL LU_BUCKET_SLOTS              /* a full bucket splits before it takes one more */
+#define FULL_FILL (LU_BUCKET_SLOTS * 3 / 4)   /* a full build fills to 3/4 at most, on average */
+#define MAX_DEPTH 27                          /* 2^27 directory entries (1 GiB) at most */
 #define MAX_GRANULES ((((size_t)1 << 31) - 2) >> LU_ID_SHIFT)   /* ids are 31 bits: 32,767 granules */
+
+/* The bucket fields kept in its groups' spare bytes (lu_group). */
+static inline uint32_t bucket_count(const lu_bucket *b)
+{
+    return b->g[0].total;
+}
+
+static inline uint64_t bucket_gen(const lu_bucket *b)
+{
+    return b->g[0].id[LU_GROUP_SLOTS] | (uint64_t)b->g[1].id[LU_GROUP_SLOTS] << 32;
+}
+
+static inline void bucket_set_gen(lu_bucket *b, uint64_t gen)
+{
+    b->g[0].id[LU_GROUP_SLOTS] = (uint32_t)gen;
+    b->g[1].id[LU_GROUP_SLOTS] = (uint32_t)(gen >> 32);
+}
+
+static inline uint32_t next_group(uint32_t gi)
+{
+    return (gi + 1) & (LU_BUCKET_GROUPS - 1);
+}
 
 /* Lookup order, the one rule: higher priority first, then the later add. */
 static bool ranks_before(int pa, uint64_t sa, int pb, uint64_t sb)
@@ -140,7 +163,7 @@ static void set_depth(lu_snapshot *s, uint32_t depth)
  *
  * The buckets themselves are carved from blocks the pool allocates (slabs,
  * freed with the pool; lu__block_alloc), not allocated one by one: at a
- * million entries the buckets take some 36 MB, and each entry a change
+ * million entries the buckets take some 34 MB, and each entry a change
  * adds reaches a bucket on a page of its own. With 4 KiB pages that is a
  * TLB miss for each, and under a hypervisor's nested paging a miss walks
  * two page tables; on 2 MiB pages the last of 1,024 adds cost 1.1 times
@@ -153,7 +176,7 @@ static void set_depth(lu_snapshot *s, uint32_t depth)
  * alone: the pool keeps every spare, so a context's index memory is the
  * most it has held, until the context closes. */
 
-#define SLAB_MIN 64                    /* buckets in the smallest slab (17 KB) */
+#define SLAB_MIN 64                    /* buckets in the smallest slab (16 KB) */
 #define SLAB_MAX ((size_t)4 << 20)     /* bytes in the largest, but for a build that needs more */
 
 struct lu_bucket_pool {
@@ -438,8 +461,8 @@ static void free_buckets(lu_snapshot *s, bool all)
     lu_bucket *batch[256];
     for (size_t i = 0; i < n;) {   /* a bucket of depth d fills 2^(depth-d) entries in a row */
         lu_bucket *b = s->dir[i];
-        i += (size_t)1 << (s->depth - b->depth);
-        if (!all && b->gen != s->gen) continue;
+        i += (size_t)1 << (s->depth - lu__bucket_depth(b));
+        if (!all && bucket_gen(b) != s->gen) continue;
         batch[k++] = b;
         if (k == sizeof batch / sizeof batch[0]) pool_put(s->env, s->pool, batch, k), k = 0;
     }
@@ -541,15 +564,15 @@ static lu_bucket *bucket_new(lu_snapshot *s, uint32_t depth)
     lu_bucket *b = bucket_alloc(s);
     if (b) {
         memset(b, 0, sizeof *b);
-        b->depth = depth;
-        b->gen = s->gen;
+        b->g[0].depth = (uint8_t)depth;
+        bucket_set_gen(b, s->gen);
     }
     return b;
 }
 
 static bool retire(lu_snapshot *s, lu_bucket *b)
 {
-    if (b->gen == s->gen) {   /* made by this build: no one else sees it */
+    if (bucket_gen(b) == s->gen) {   /* made by this build: no one else sees it */
         spare_push(s, b);
         return true;
     }
@@ -576,7 +599,7 @@ static void dir_fill(lu_snapshot *s, size_t idx, uint32_t d, lu_bucket *b)
 static lu_bucket *own(lu_snapshot *s, size_t idx, lu_error *err)
 {
     lu_bucket *b = s->dir[idx];
-    if (b->gen == s->gen) return b;
+    if (bucket_gen(b) == s->gen) return b;
     lu_bucket *c = bucket_alloc(s);
     if (!c || !retire(s, b)) {
         spare_push(s, c);
@@ -584,37 +607,56 @@ static lu_bucket *own(lu_snapshot *s, size_t idx, lu_error *err)
         return NULL;
     }
     memcpy(c, b, sizeof *c);
-    c->gen = s->gen;
-    dir_fill(s, idx, b->depth, c);
+    bucket_set_gen(c, s->gen);
+    dir_fill(s, idx, lu__bucket_depth(b), c);
     return c;
 }
 
-/* Empties slot i, shifting back the slots after it that probed past it. */
-static void slot_delete(lu_bucket *b, uint32_t i)
+/* Empties slot `at` (group << 3 | index): the group's last slot moves
+ * into it, and the groups its path passed count one less. */
+static void slot_delete(lu_bucket *b, int at)
 {
-    const uint32_t mask = LU_BUCKET_SLOTS - 1;
-    for (uint32_t j = (i + 1) & mask; b->slots[j].id; j = (j + 1) & mask) {
-        uint32_t home = b->slots[j].hash & mask;
-        if (((j - home) & mask) >= ((j - i) & mask)) {   /* its home is not in (i, j] */
-            b->slots[i] = b->slots[j];
-            i = j;
-        }
-    }
-    b->slots[i] = (struct lu_slot){0, 0};
-    b->count--;
+    lu_group *g = &b->g[at >> 3];
+    uint32_t i = (uint32_t)at & 7, last = --g->count;
+    for (uint32_t gi = lu__bucket_home(g->hash[i]); gi != (uint32_t)at >> 3; gi = next_group(gi)) b->g[gi].over--;
+    g->hash[i] = g->hash[last];
+    g->id[i] = g->id[last];
+    g->hash[last] = g->id[last] = 0;
+    b->g[0].total--;
 }
 
+/* Puts a slot in bucket b, which has room (fewer than LU_BUCKET_SLOTS):
+ * in its home group, or the first after it with room, each group passed
+ * counting it. */
 static void slot_put(lu_bucket *b, uint32_t hash, uint32_t id)
 {
-    uint32_t i = hash & (LU_BUCKET_SLOTS - 1);
-    while (b->slots[i].id) i = (i + 1) & (LU_BUCKET_SLOTS - 1);
-    b->slots[i].hash = hash;
-    b->slots[i].id = id;
-    b->count++;
+    uint32_t gi = lu__bucket_home(hash);
+    for (; b->g[gi].count == LU_GROUP_SLOTS; gi = next_group(gi)) b->g[gi].over++;
+    lu_group *g = &b->g[gi];
+    g->hash[g->count] = hash;
+    g->id[g->count] = id;
+    g->count++;
+    b->g[0].total++;
+}
+
+/* The slot of bucket b (as lu__bucket_find) whose id, shadow bit aside,
+ * is `id` (its path's hash `hash`), or -1. */
+static int slot_of_id(const lu_bucket *b, uint32_t hash, uint32_t id)
+{
+    uint32_t gi = lu__bucket_home(hash);
+    for (uint32_t n = 0; n < LU_BUCKET_GROUPS; n++, gi = next_group(gi)) {
+        const lu_group *g = &b->g[gi];
+        for (uint32_t m = lu__group_match(g, hash); m;) {
+            uint32_t i = lu__mask_next(&m);
+            if ((g->id[i] & ~LU_SLOT_SHADOWS) == id) return (int)(gi << 3 | i);
+        }
+        if (!g->over) break;
+    }
+    return -1;
 }
 
 /* The deepest directory the table's entries may need: 2^16 entries, or
- * 8 times as many as its paths (a full build makes about one for 12).
+ * 8 times as many as its paths (a full build makes one for 10.5 to 21).
  * Random hashes never come near: MAX_FILL + 1 paths would have to share
  * that many bits. A volume made of paths whose hashes share most of their
  * bits (the hash is public) would otherwise double the directory up to
@@ -630,9 +672,9 @@ static uint32_t depth_cap(const lu_snapshot *s)
 static lu_status split(lu_snapshot *s, size_t idx, lu_error *err)
 {
     lu_bucket *b = s->dir[idx];
-    if (b->depth >= MAX_DEPTH || (b->depth == s->depth && s->depth >= depth_cap(s)))
+    if (lu__bucket_depth(b) >= MAX_DEPTH || (lu__bucket_depth(b) == s->depth && s->depth >= depth_cap(s)))
         return lu__fail(err, LU_INVAL, "too many resource paths share a hash prefix (over %u)", MAX_FILL);
-    if (b->depth == s->depth) {
+    if (lu__bucket_depth(b) == s->depth) {
         size_t n = (size_t)1 << s->depth;
         lu_bucket **d = lu__malloc(s->env, 2 * n * sizeof *d);
         if (!d) return lu__fail(err, LU_MEM_ERROR, "out of memory growing the index");
@@ -644,18 +686,21 @@ static lu_status split(lu_snapshot *s, size_t idx, lu_error *err)
         set_depth(s, s->depth + 1);
         idx *= 2;
     }
-    lu_bucket *lo = bucket_new(s, b->depth + 1), *hi = bucket_new(s, b->depth + 1);
+    uint32_t depth = lu__bucket_depth(b);
+    lu_bucket *lo = bucket_new(s, depth + 1), *hi = bucket_new(s, depth + 1);
     if (!lo || !hi) {
         spare_push(s, lo);
         spare_push(s, hi);
         return lu__fail(err, LU_MEM_ERROR, "out of memory growing the index");
     }
-    uint32_t bit = 31 - b->depth;
-    for (uint32_t i = 0; i < LU_BUCKET_SLOTS; i++)
-        if (b->slots[i].id) slot_put((b->slots[i].hash >> bit) & 1 ? hi : lo, b->slots[i].hash, b->slots[i].id);
-    size_t run = (size_t)1 << (s->depth - b->depth), first = idx & ~(run - 1);
+    uint32_t bit = 31 - depth;
+    for (uint32_t gi = 0; gi < LU_BUCKET_GROUPS; gi++) {
+        const lu_group *g = &b->g[gi];
+        for (uint32_t i = 0; i < g->count; i++) slot_put((g->hash[i] >> bit) & 1 ? hi : lo, g->hash[i], g->id[i]);
+    }
+    size_t run = (size_t)1 << (s->depth - depth), first = idx & ~(run - 1);
     for (size_t i = 0; i < run; i++) s->dir[first + i] = i < run / 2 ? lo : hi;
-    dlog_add(s, first, s->depth - b->depth);
+    dlog_add(s, first, s->depth - depth);
     if (!retire(s, b)) {
         /* keep the old bucket in place: undo */
         for (size_t i = 0; i < run; i++) s->dir[first + i] = b;
@@ -679,21 +724,15 @@ static LU_ALWAYS_INLINE void prefetch_ahead(const lu_snapshot *s, const lu_entri
     if (k + 12 < t->count) {
         const char *b = (const char *)s->dir[lu__snapshot_dir_index(s, t->items[k + 12].hash)];
         for (size_t o = 0; o < sizeof(lu_bucket); o += 64) __builtin_prefetch(b + o);
-        __builtin_prefetch(b + sizeof(lu_bucket) - 1);
     }
 }
 
 /* Where `path` (hash h) is in the index: its bucket's dir index and slot,
- * or *slot = -1. */
+ * or -1. */
 static int find_slot(const lu_snapshot *s, const char *path, size_t len, uint32_t h, size_t *idx)
 {
     *idx = lu__snapshot_dir_index(s, h);
-    const lu_bucket *b = s->dir[*idx];
-    for (uint32_t i = h & (LU_BUCKET_SLOTS - 1);; i = (i + 1) & (LU_BUCKET_SLOTS - 1)) {
-        uint32_t id = b->slots[i].id;
-        if (id == 0) return -1;
-        if (b->slots[i].hash == h && lu__snapshot_names(s, id, path, len)) return (int)i;
-    }
+    return lu__bucket_find(s, s->dir[*idx], path, len, h);
 }
 
 /* Adds mount `m` (index mi in lookup order) to the index: each path it has
@@ -713,7 +752,7 @@ static lu_status add_mount(lu_snapshot *s, size_t mi, lu_error *err)
         uint32_t id = id_of(s, mi, e);
         int at = find_slot(s, path, len, e->hash, &idx);
         if (at >= 0) {
-            uint32_t old = s->dir[idx]->slots[at].id;
+            uint32_t old = lu__bucket_id(s->dir[idx], at);
             const lu_mount *om;
             const lu_entry *oe;
             decode(s, old, &om, &oe);
@@ -721,10 +760,10 @@ static lu_status add_mount(lu_snapshot *s, size_t mi, lu_error *err)
             if (now == old) continue;
             lu_bucket *b = own(s, idx, err);
             if (!b) return LU_MEM_ERROR;
-            b->slots[at].id = now;
+            b->g[at >> 3].id[at & 7] = now;
             continue;
         }
-        while (s->dir[idx]->count >= MAX_FILL) {
+        while (bucket_count(s->dir[idx]) >= MAX_FILL) {
             LU_TRY(split(s, idx, err));
             idx = lu__snapshot_dir_index(s, e->hash);
         }
@@ -747,10 +786,10 @@ static lu_status duplicate_met(lu_archive *a, lu_error *err)
 /* add_mount for the first mount of a build from scratch: no other path is
  * in the index yet, so each entry goes in without a search, and every
  * bucket is this build's own. Two entries of one path have one hash, so
- * the second's probe passes the first (linear probing, nothing deleted):
- * a volume whose paths were not checked (lu__archive_open_to_mount) is
- * checked here for the price of a compare of each slot's hash it passes,
- * instead of a pass over a set as large as its table. */
+ * the second meets the first in its bucket: a volume whose paths were not
+ * checked (lu__archive_open_to_mount) is checked here for the price of a
+ * compare of its bucket's hashes, instead of a pass over a set as large as
+ * its table. */
 static lu_status add_first(lu_snapshot *s, lu_error *err)
 {
     lu_archive *a = s->mounts[0]->archive;
@@ -758,27 +797,24 @@ static lu_status add_first(lu_snapshot *s, lu_error *err)
     const uint32_t base = s->bases[0];
     const bool checked = t->unique;
     for (size_t k = 0; k < t->count; k++) {
-        if (k + 32 < t->count) {   /* the bucket's count and the slot the entry probes first */
+        if (k + 32 < t->count) {   /* the bucket's count (group 0) and the entry's home group */
             uint32_t ah = t->items[k + 32].hash;
             const lu_bucket *ab = s->dir[lu__snapshot_dir_index(s, ah)];
             __builtin_prefetch(ab, 1);
-            __builtin_prefetch(&ab->slots[ah & (LU_BUCKET_SLOTS - 1)], 1);
+            __builtin_prefetch(&ab->g[lu__bucket_home(ah)], 1);
         }
         uint32_t h = t->items[k].hash;
         size_t idx = lu__snapshot_dir_index(s, h);
-        while (s->dir[idx]->count >= MAX_FILL) {
+        while (bucket_count(s->dir[idx]) >= MAX_FILL) {
             LU_TRY(split(s, idx, err));
             idx = lu__snapshot_dir_index(s, h);
         }
         lu_bucket *b = s->dir[idx];
-        uint32_t i = h & (LU_BUCKET_SLOTS - 1);
-        for (; b->slots[i].id; i = (i + 1) & (LU_BUCKET_SLOTS - 1)) {
-            if (b->slots[i].hash != h || checked) continue;
+        if (!checked) {
             const char *path = lu__entry_name(t, &t->items[k]);
-            if (lu__snapshot_names(s, b->slots[i].id, path, strlen(path))) return duplicate_met(a, err);
+            if (lu__bucket_find(s, b, path, strlen(path), h) >= 0) return duplicate_met(a, err);
         }
-        b->slots[i] = (struct lu_slot){h, path_id(base, &t->items[k])};
-        b->count++;
+        slot_put(b, h, path_id(base, &t->items[k]));
     }
     if (!checked) t->unique = true;   /* written only when no other thread can see t */
     s->entries += t->count;
@@ -884,8 +920,9 @@ static lu_status build_from_scratch(lu_snapshot *s, lu_error *err)
     if (!s->granules) return lu__fail(err, LU_MEM_ERROR, "out of memory for the index of %zu resources", total);
     s->ngranules = ng;
     for (size_t i = 0; i < s->nmounts; i++) claim(s, i);
-    /* buckets filled to at most 3/4 on average: 8-byte slots, about 11-21
-     * bytes per resource (docs/BENCHMARKS.md, memory) with short probes */
+    /* buckets filled to at most 3/4 on average (a bucket holds 28 slots
+     * of 8 bytes in 256): about 12-24 bytes per resource
+     * (docs/BENCHMARKS.md, memory) */
     uint32_t depth = 0;
     while (((size_t)FULL_FILL << depth) < total && depth < MAX_DEPTH) depth++;
     size_t n = (size_t)1 << depth;
@@ -895,7 +932,8 @@ static lu_status build_from_scratch(lu_snapshot *s, lu_error *err)
     s->dlog_lost = true;
     set_depth(s, depth);
     /* all in one slab when the spares are few, with room for the few
-     * buckets that overflow and split (about 1 in 40 at a build's fill),
+     * buckets that overflow and split (about 1 in 20 at a build's
+     * highest fill, far fewer below it),
      * or a new slab, as large as the pool, would take them */
     bool room = bucket_reserve(s, n + n / 16);
     for (size_t i = 0; i < n; i++)
@@ -939,7 +977,7 @@ static lu_status full_build(const lu_env *env, const lu_snapshot *prev, lu_mount
         /* every bucket of prev is replaced: freed once prev and older are gone */
         s->derived = true;
         size_t nb = (size_t)1 << prev->depth;
-        for (size_t i = 0; i < nb; i += (size_t)1 << (prev->depth - prev->dir[i]->depth))
+        for (size_t i = 0; i < nb; i += (size_t)1 << (prev->depth - lu__bucket_depth(prev->dir[i])))
             if (!retire(s, prev->dir[i])) {
                 s->nretired = 0;
                 discard(s);
@@ -971,11 +1009,10 @@ static lu_status remove_mount(lu_snapshot *s, const lu_mount *r, uint32_t base, 
         uint32_t id = path_id(base, e);
         size_t idx = lu__snapshot_dir_index(s, e->hash);
         const lu_bucket *rb = s->dir[idx];
-        uint32_t i = e->hash & (LU_BUCKET_SLOTS - 1);
-        while (rb->slots[i].id && (rb->slots[i].id & ~LU_SLOT_SHADOWS) != id) i = (i + 1) & (LU_BUCKET_SLOTS - 1);
-        if (!rb->slots[i].id) continue;   /* shadowed: another mount serves it */
+        int at = slot_of_id(rb, e->hash, id);
+        if (at < 0) continue;   /* shadowed: another mount serves it */
         uint32_t now = 0;
-        if (rb->slots[i].id & LU_SLOT_SHADOWS) {   /* find the next server, and whether it shadows */
+        if (lu__bucket_id(rb, at) & LU_SLOT_SHADOWS) {   /* find the next server, and whether it shadows */
             const char *path = lu__entry_name(t, e);
             size_t len = strlen(path);
             for (size_t mi = 0; mi < s->nmounts; mi++) {
@@ -990,9 +1027,9 @@ static lu_status remove_mount(lu_snapshot *s, const lu_mount *r, uint32_t base, 
         }
         lu_bucket *b = own(s, idx, err);
         if (!b) return LU_MEM_ERROR;
-        if (now) b->slots[i].id = now;
+        if (now) b->g[at >> 3].id[at & 7] = now;
         else {
-            slot_delete(b, i);
+            slot_delete(b, at);
             s->entries--;
         }
     }

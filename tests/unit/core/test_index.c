@@ -240,7 +240,7 @@ Test(index, an_add_or_remove_copies_only_the_buckets_its_entries_touch)
     mount_eight(ctx, "big");
     lu_snapshot *prev = ctx->current;
     size_t nbuckets = 0;
-    for (size_t i = 0; i < ((size_t)1 << prev->depth); i += (size_t)1 << (prev->depth - prev->dir[i]->depth))
+    for (size_t i = 0; i < ((size_t)1 << prev->depth); i += (size_t)1 << (prev->depth - lu__bucket_depth(prev->dir[i])))
         nbuckets++;
     cr_assert_gt(nbuckets, 200, "16,000 entries make over 200 buckets (%zu)", nbuckets);
     cr_assert_eq(lu_mount_add(ctx, "small", make_sized("small.zip", "s", 10), 2, LU_MOUNT_NO_PERSIST, &err), LU_OK,
@@ -323,7 +323,7 @@ Test(index, a_change_copies_into_the_buckets_earlier_changes_replaced)
  * mapped for the purpose with 2 MiB pages asked for (madvise
  * MADV_HUGEPAGE, shown as "hg" among a mapping's VmFlags, whether or not
  * the kernel then has such pages to give): a volume of 100,000 entries
- * needs 8,192 buckets (2.2 MB) in its first build. */
+ * needs 8,192 buckets (2.1 MB) in its first build. */
 Test(index, the_default_allocator_asks_huge_pages_for_large_bucket_slabs)
 {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
@@ -800,8 +800,8 @@ Test(index, snapshots_held_across_many_changes_stay_valid)
     lu_context_close(ctx);
 }
 
-/* The directory takes the hash's top bits and a bucket's probe its bottom
- * bits: both must spread Defold-like paths evenly (within 6 standard
+/* The directory takes the hash's top bits and a bucket's home group its
+ * bottom bits: both must spread Defold-like paths evenly (within 6 standard
  * deviations of a uniform count in every bin). */
 Test(index, the_hash_spreads_top_and_bottom_bits)
 {
@@ -932,16 +932,17 @@ static void refused_for_b(lu_context *ctx, const char *uri, const char *save, co
     cr_assert_str_eq(mounts_file(save), before, "%s: the mounts file changed", why);
 }
 
-/* 29 names whose hashes share their top 27 bits (found by a search of
- * "h/<n>"): more than a bucket of the deepest directory holds, so an
+/* 31 names whose hashes share their top 27 bits (found by a search of
+ * "h/<n>"): more than a bucket of the deepest directory holds (28), so an
  * index build of them fails ("too many resource paths share a hash
  * prefix"). */
-static const char *const crowded[29] = {
+#define NCROWDED 31
+static const char *const crowded[NCROWDED] = {
     "h/0", "h/438212275", "h/672630967", "h/813662515", "h/1411658563", "h/1440657431", "h/1449057431",
     "h/2058493675", "h/2070860293", "h/2183331967", "h/2384549997", "h/2694742111", "h/3548978639",
     "h/4446704029", "h/4828983779", "h/63477050", "h/98935394", "h/124628394", "h/166645722", "h/276687118",
     "h/290098798", "h/340560836", "h/451142910", "h/895590156", "h/1068839172", "h/1104587340",
-    "h/1482033214", "h/1675693202", "h/2059786166"};
+    "h/1482033214", "h/1675693202", "h/2059786166", "h/5107241012", "h/5304595454"};
 
 /* A volume lu_mount_add opens is checked for duplicate paths by the index
  * build that takes it (lu__archive_open_to_mount): as its entries go in
@@ -961,10 +962,11 @@ Test(index, a_volume_with_a_duplicate_path_is_refused_however_it_is_indexed)
                                                        "{\"version\": 1}", "z/q", "3", "b.txt", "4",
                                                        "version_d.json", "{\"version\": 5}", NULL});
     char *shadowed = write_zip("dup_b.zip", (const char *[]){"b.txt", "1", "z/q", "2", "b.txt", "3", NULL});
-    const char *entries[2 * 29 + 5] = {NULL};
-    for (int i = 0; i < 29; i++) entries[2 * i] = crowded[i], entries[2 * i + 1] = "c";
+    const char *entries[2 * NCROWDED + 5] = {NULL};
+    for (int i = 0; i < NCROWDED; i++) entries[2 * i] = crowded[i], entries[2 * i + 1] = "c";
     char *crowd = write_zip("crowd.zip", entries);
-    entries[58] = "b.txt", entries[59] = "1", entries[60] = "b.txt", entries[61] = "2";
+    const char **tail = entries + 2 * NCROWDED;
+    tail[0] = "b.txt", tail[1] = "1", tail[2] = "b.txt", tail[3] = "2";
     char *crowd_dup = write_zip("crowd_dup.zip", entries);
     char *save = th_tempdir();
     lu_config cfg;
@@ -1001,21 +1003,120 @@ static void *largest_realloc(void *ud, void *ptr, size_t size)
 }
 
 /* Paths whose hashes share most of their bits (the hash is public) are
- * refused without a directory doubled for each shared bit: 29 of them
+ * refused without a directory doubled for each shared bit: 31 of them
  * would have made it 2^27 entries (1 GiB); the directory is capped at 8
  * entries a path (or 2^16). */
 Test(index, paths_crowding_one_hash_prefix_are_refused_without_a_huge_directory)
 {
-    const char *entries[2 * 29 + 1] = {NULL};
-    for (int i = 0; i < 29; i++) entries[2 * i] = crowded[i], entries[2 * i + 1] = "c";
+    const char *entries[2 * NCROWDED + 1] = {NULL};
+    for (int i = 0; i < NCROWDED; i++) entries[2 * i] = crowded[i], entries[2 * i + 1] = "c";
     lu_allocator al = {largest_realloc, counting_free, NULL};
     lu_context *ctx = open_with_allocator(&al);
     atomic_store(&largest, 0);
     lu_error err;
-    cr_assert_eq(lu_mount_add(ctx, "c", write_zip("crowded29.zip", entries), 1, LU_MOUNT_NO_PERSIST, &err), LU_INVAL);
+    cr_assert_eq(lu_mount_add(ctx, "c", write_zip("crowded_prefix.zip", entries), 1, LU_MOUNT_NO_PERSIST, &err), LU_INVAL);
     cr_assert(strstr(err.message, "share a hash prefix"), "%s", err.message);
     cr_assert_leq(atomic_load(&largest), (size_t)1 << 20, "a block of %zu bytes", atomic_load(&largest));
     lu_context_close(ctx);
+}
+
+/* The bucket serving canonical path `path` in ctx's index. */
+static const lu_bucket *bucket_of(lu_context *ctx, const char *path)
+{
+    uint32_t h = lu__hash_canonical(path, strlen(path));
+    return ctx->current->dir[lu__snapshot_dir_index(ctx->current, h)];
+}
+
+/* Each group of bucket bk counts exactly the paths placed after it whose
+ * home is it or a group before it (wrapping), and the bucket its slots. */
+static void check_passes(const lu_bucket *bk, const char *when)
+{
+    int want[LU_BUCKET_GROUPS] = {0}, total = 0;
+    for (uint32_t g = 0; g < LU_BUCKET_GROUPS; g++)
+        for (uint32_t i = 0; i < bk->g[g].count; i++, total++)
+            for (uint32_t p = lu__bucket_home(bk->g[g].hash[i]); p != g; p = (p + 1) % LU_BUCKET_GROUPS) want[p]++;
+    for (int g = 0; g < LU_BUCKET_GROUPS; g++)
+        cr_assert_eq(bk->g[g].over, want[g], "%s: group %d counts %d passes, %d went past it", when, g, bk->g[g].over,
+                     want[g]);
+    cr_assert_eq(bk->g[0].total, total, "%s", when);
+}
+
+/* Whether each of crowded[from..to) is served (want) or not. */
+static void crowd_served(lu_context *ctx, int from, int to, bool want, const char *when)
+{
+    for (int i = from; i < to; i++) {
+        char p[32];
+        snprintf(p, sizeof p, "/%s", crowded[i]);
+        cr_assert_eq(lu_exists(ctx, p), want, "%s: %s", when, p);
+        lu_stat_info si;
+        lu_error err;
+        cr_assert_eq(lu_stat(ctx, p, &si, &err), want ? LU_OK : LU_NOT_FOUND, "%s: %s", when, p);
+    }
+}
+
+/* A bucket's groups overflow into each other (a path goes to the next
+ * group with room, and the groups it passes count it): 28 paths of one
+ * hash prefix fill a bucket whole, and adding and removing half of them
+ * (changes derived from the one before, on a table with other paths)
+ * serves exactly the paths mounted each time, the passes counted down
+ * with the paths removed. */
+Test(index, a_bucket_whose_groups_overflow_serves_its_paths_through_changes)
+{
+    const char *half[2][2 * 14 + 1] = {{NULL}};
+    for (int i = 0; i < 28; i++) half[i / 14][2 * (i % 14)] = crowded[i], half[i / 14][2 * (i % 14) + 1] = "c";
+    char *a = write_zip("crowd_a.zip", half[0]), *b = write_zip("crowd_b.zip", half[1]);
+    lu_context *ctx = with_base("base.zip", 1000);
+    lu_error err;
+    cr_assert_eq(lu_mount_add(ctx, "a", a, 1, LU_MOUNT_NO_PERSIST, &err), LU_OK, "%s", err.message);
+    cr_assert_eq(lu_mount_add(ctx, "b", b, 1, LU_MOUNT_NO_PERSIST, &err), LU_OK, "%s", err.message);
+    cr_assert(ctx->current->derived, "the adds were derived changes");
+    char p0[32];
+    snprintf(p0, sizeof p0, "/%s", crowded[0]);
+    const lu_bucket *bk = bucket_of(ctx, p0);
+    cr_assert_eq(bk->g[0].total, 28, "one bucket holds the 28");
+    int over = 0;
+    for (int g = 0; g < LU_BUCKET_GROUPS; g++) {
+        cr_assert_eq(bk->g[g].count, LU_GROUP_SLOTS, "group %d is full", g);
+        over += bk->g[g].over;
+    }
+    cr_assert_gt(over, 0, "some path went past its home group");
+    check_passes(bk, "both mounted");
+    crowd_served(ctx, 0, 28, true, "both mounted");
+    crowd_served(ctx, 28, NCROWDED, false, "never mounted");
+    for (int round = 0; round < 3; round++) {
+        const char *gone = round % 2 ? "b" : "a";
+        cr_assert_eq(lu_mount_remove(ctx, gone, &err), LU_OK, "%s", err.message);
+        cr_assert(ctx->current->derived);
+        crowd_served(ctx, round % 2 ? 0 : 14, round % 2 ? 14 : 28, true, "the other half kept");
+        crowd_served(ctx, round % 2 ? 14 : 0, round % 2 ? 28 : 14, false, "the half removed");
+        check_passes(bucket_of(ctx, p0), "half removed");
+        cr_assert_eq(lu_mount_add(ctx, gone, round % 2 ? b : a, 1, LU_MOUNT_NO_PERSIST, &err), LU_OK, "%s",
+                     err.message);
+        crowd_served(ctx, 0, 28, true, "mounted again");
+        check_passes(bucket_of(ctx, p0), "mounted again");
+    }
+    cr_assert(lu_exists(ctx, "/a/999.txt"));
+    lu_context_close(ctx);
+}
+
+/* lu__group_match (two 16-byte compares where SSE2 is) gives exactly the
+ * slots in use whose hash is the one asked, whatever the count, `over`
+ * and the bucket fields beside the hashes hold. */
+Test(index, a_group_match_is_the_slots_in_use_with_the_hash)
+{
+    uint64_t seed = 29;
+    for (int round = 0; round < 20000; round++) {
+        _Alignas(64) lu_group g;   /* as a bucket's groups are */
+        memset(&g, 0, sizeof g);
+        uint32_t pick[3] = {rnd(&seed), rnd(&seed) % 4, 0xffffffffu};
+        for (int i = 0; i < LU_GROUP_SLOTS; i++) g.hash[i] = pick[rnd(&seed) % 3];
+        g.count = (uint8_t)(rnd(&seed) % (LU_GROUP_SLOTS + 1));
+        g.over = (uint8_t)rnd(&seed), g.depth = (uint8_t)rnd(&seed), g.total = (uint8_t)rnd(&seed);
+        uint32_t want_hash = rnd(&seed) % 2 ? pick[rnd(&seed) % 3] : (uint32_t)(g.count | g.over << 8 | g.depth << 16 | (uint32_t)g.total << 24);
+        uint32_t want = 0;
+        for (uint32_t i = 0; i < g.count; i++) want |= (uint32_t)(g.hash[i] == want_hash) << i;
+        cr_assert_eq(lu__group_match(&g, want_hash), want, "round %d", round);
+    }
 }
 
 /* Entry names: the 16-byte screen a mount runs first (entries.c) accepts
