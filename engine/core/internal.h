@@ -445,6 +445,12 @@ static LU_ALWAYS_INLINE uint32_t lu__bucket_home(uint32_t hash)
     return hash & (LU_BUCKET_GROUPS - 1);
 }
 
+/* The group after group gi, the last followed by the first. */
+static LU_ALWAYS_INLINE uint32_t lu__group_next(uint32_t gi)
+{
+    return (gi + 1) & (LU_BUCKET_GROUPS - 1);
+}
+
 /* Starts fetching the group where hash `hash` is looked up, so that a
  * lookup can check its path while the line comes in. */
 static LU_ALWAYS_INLINE void lu__snapshot_prefetch(const lu_snapshot *s, uint32_t hash)
@@ -490,7 +496,7 @@ static LU_ALWAYS_INLINE int lu__bucket_find(const lu_snapshot *s, const lu_bucke
                                             uint32_t hash)
 {
     uint32_t gi = lu__bucket_home(hash);
-    for (uint32_t n = 0; n < LU_BUCKET_GROUPS; n++, gi = (gi + 1) & (LU_BUCKET_GROUPS - 1)) {
+    for (uint32_t n = 0; n < LU_BUCKET_GROUPS; n++, gi = lu__group_next(gi)) {
         const lu_group *g = &b->g[gi];
         for (uint32_t m = lu__group_match(g, hash); m;) {
             uint32_t i = lu__mask_next(&m);

@@ -93,9 +93,10 @@ static inline void bucket_set_gen(lu_bucket *b, uint64_t gen)
     b->g[1].id[LU_GROUP_SLOTS] = (uint32_t)(gen >> 32);
 }
 
-static inline uint32_t next_group(uint32_t gi)
+/* Sets the id of slot `at` (lu__bucket_find's group << 3 | index). */
+static inline void slot_set_id(lu_bucket *b, int at, uint32_t id)
 {
-    return (gi + 1) & (LU_BUCKET_GROUPS - 1);
+    b->g[at >> 3].id[at & 7] = id;
 }
 
 /* Lookup order, the one rule: higher priority first, then the later add. */
@@ -618,7 +619,7 @@ static void slot_delete(lu_bucket *b, int at)
 {
     lu_group *g = &b->g[at >> 3];
     uint32_t i = (uint32_t)at & 7, last = --g->count;
-    for (uint32_t gi = lu__bucket_home(g->hash[i]); gi != (uint32_t)at >> 3; gi = next_group(gi)) b->g[gi].over--;
+    for (uint32_t gi = lu__bucket_home(g->hash[i]); gi != (uint32_t)at >> 3; gi = lu__group_next(gi)) b->g[gi].over--;
     g->hash[i] = g->hash[last];
     g->id[i] = g->id[last];
     g->hash[last] = g->id[last] = 0;
@@ -631,7 +632,7 @@ static void slot_delete(lu_bucket *b, int at)
 static void slot_put(lu_bucket *b, uint32_t hash, uint32_t id)
 {
     uint32_t gi = lu__bucket_home(hash);
-    for (; b->g[gi].count == LU_GROUP_SLOTS; gi = next_group(gi)) b->g[gi].over++;
+    for (; b->g[gi].count == LU_GROUP_SLOTS; gi = lu__group_next(gi)) b->g[gi].over++;
     lu_group *g = &b->g[gi];
     g->hash[g->count] = hash;
     g->id[g->count] = id;
@@ -640,11 +641,13 @@ static void slot_put(lu_bucket *b, uint32_t hash, uint32_t id)
 }
 
 /* The slot of bucket b (as lu__bucket_find) whose id, shadow bit aside,
- * is `id` (its path's hash `hash`), or -1. */
+ * is `id` (its path's hash `hash`), or -1. By id, not by name: a removed
+ * mount's granules are cleared before its paths leave the index, so a
+ * slot of its path cannot reach the name. */
 static int slot_of_id(const lu_bucket *b, uint32_t hash, uint32_t id)
 {
     uint32_t gi = lu__bucket_home(hash);
-    for (uint32_t n = 0; n < LU_BUCKET_GROUPS; n++, gi = next_group(gi)) {
+    for (uint32_t n = 0; n < LU_BUCKET_GROUPS; n++, gi = lu__group_next(gi)) {
         const lu_group *g = &b->g[gi];
         for (uint32_t m = lu__group_match(g, hash); m;) {
             uint32_t i = lu__mask_next(&m);
@@ -760,7 +763,7 @@ static lu_status add_mount(lu_snapshot *s, size_t mi, lu_error *err)
             if (now == old) continue;
             lu_bucket *b = own(s, idx, err);
             if (!b) return LU_MEM_ERROR;
-            b->g[at >> 3].id[at & 7] = now;
+            slot_set_id(b, at, now);
             continue;
         }
         while (bucket_count(s->dir[idx]) >= MAX_FILL) {
@@ -1027,7 +1030,7 @@ static lu_status remove_mount(lu_snapshot *s, const lu_mount *r, uint32_t base, 
         }
         lu_bucket *b = own(s, idx, err);
         if (!b) return LU_MEM_ERROR;
-        if (now) b->g[at >> 3].id[at & 7] = now;
+        if (now) slot_set_id(b, at, now);
         else {
             slot_delete(b, at);
             s->entries--;
